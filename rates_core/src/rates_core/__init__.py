@@ -1,0 +1,52 @@
+"""rates: neural population and oscillator network models from equations.
+
+The public API lives here so that PyRates users change one import line::
+
+    from rates_core import CircuitTemplate, NodeTemplate, EdgeTemplate, OperatorTemplate
+
+Names are imported lazily (PEP 562) so that ``rates plugins`` and plugin discovery do not pay
+for sympy and scipy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "BackendUnavailableError": "rates_core.errors",
+    "EquationError": "rates_core.errors",
+    "ModelError": "rates_core.errors",
+    "PluginConflictError": "rates_core.errors",
+    "RatesError": "rates_core.errors",
+    "SolverError": "rates_core.errors",
+    "UnknownBackendError": "rates_core.errors",
+    "CircuitTemplate": "rates_core.frontend",
+    "EdgeTemplate": "rates_core.frontend",
+    "NodeTemplate": "rates_core.frontend",
+    "OperatorTemplate": "rates_core.frontend",
+    "load_template": "rates_core.frontend",
+    "System": "rates_core.system",
+    "build_system": "rates_core.system",
+}
+
+
+def clear_frontend_caches() -> None:
+    """Kept for PyRates compatibility: rates keeps no template cache between loads."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'rates_core' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_EXPORTS))
+
+
+__all__ = sorted([*_EXPORTS, "clear_frontend_caches", "__version__"])

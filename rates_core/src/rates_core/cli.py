@@ -1,0 +1,179 @@
+"""The ``rates`` command line (also ``python -m rates_core``).
+
+Each subcommand is one ``_add_<name>_command(subparsers)`` function that builds its parser and sets
+``handler`` to a function ``(args) -> exit code``; add new ones to :data:`_COMMANDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from rates_core.errors import RatesError
+
+if TYPE_CHECKING:
+    from rates_core.plugins import PluginHost
+
+EXIT_CODES = """\
+exit codes:
+  0  success (broken plugins are reported but do not fail `rates plugins`)
+  1  a rates error (bad model, unknown backend, plugin conflict, ...); the message is printed
+  2  bad command line usage
+"""
+
+NO_PLUGIN_HINT = "pip install rates-numpy"
+
+
+# --------------------------------------------------------------------------- rates plugins
+
+
+def _add_plugins_command(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "plugins",
+        help="list installed plugins, their backends and solvers, and broken plugins",
+        description=(
+            "List every installed rates plugin (distribution, version, entry point), the\n"
+            "backends it provides with their capabilities and its solvers; then the plugins\n"
+            "that failed to load, with the reason, and names claimed by several plugins."
+        ),
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="show descriptions and tracebacks"
+    )
+    parser.set_defaults(handler=_plugins_command)
+
+
+def _plugins_command(args: argparse.Namespace) -> int:
+    from rates_core.plugins import RatesPluginWarning, default_host
+
+    with warnings.catch_warnings():  # the report below lists broken plugins itself
+        warnings.simplefilter("ignore", RatesPluginWarning)
+        host = default_host()
+    sys.stdout.write(format_plugin_report(host, verbose=args.verbose))
+    return 0
+
+
+def _caps(capabilities: frozenset[str]) -> str:
+    return ", ".join(sorted(capabilities)) if capabilities else "-"
+
+
+def format_plugin_report(host: PluginHost, verbose: bool = False) -> str:
+    """The text ``rates plugins`` prints for ``host``."""
+    lines: list[str] = []
+    installed = set(host.backends())
+    for conflict in host.conflicts():
+        if conflict.kind == "backend":
+            installed.add(conflict.name)
+    if not host.plugins:
+        lines += [
+            "No rates plugins are installed. rates needs a backend plugin to generate and run",
+            "models; install one, for example:",
+            f"    {NO_PLUGIN_HINT}",
+        ]
+    else:
+        lines.append(f"Installed rates plugins ({len(host.plugins)}):")
+    for record in host.plugins:
+        version = f" {record.version}" if record.version else ""
+        lines += ["", f"{record.distribution or '(unknown distribution)'}{version}"]
+        lines.append(f"  entry point: {record.name}")
+        if not record.backends and not record.solvers:
+            lines.append("  (no backends or solvers; may add builtins or imports)")
+        if record.backends:
+            lines.append("  backends:")
+            for b in record.backends:
+                lines.append(f"    {b.name:<16} capabilities: {_caps(b.capabilities)}")
+                if verbose and b.description:
+                    lines.append(f"    {'':<16} {b.description}")
+        if record.solvers:
+            lines.append("  solvers:")
+            for s in record.solvers:
+                step = "adaptive" if s.adaptive else "fixed step"
+                missing = "" if s.backend in installed else " (backend not installed)"
+                lines.append(
+                    f"    {s.name:<16} backend: {s.backend}{missing}, {step}, "
+                    f"capabilities: {_caps(s.capabilities)}"
+                )
+                if verbose and s.description:
+                    lines.append(f"    {'':<16} {s.description}")
+    conflicts = host.conflicts()
+    if conflicts:
+        lines += ["", "Conflicts (using these names raises PluginConflictError):"]
+        for c in conflicts:
+            lines.append(f"  {c.kind} {c.name!r} declared by: {', '.join(c.distributions)}")
+        lines.append("  Uninstall all but one of the distributions claiming each name.")
+    if host.broken:
+        lines += ["", f"Broken plugins, not loaded ({len(host.broken)}):"]
+        for b in host.broken:
+            version = f" {b.version}" if b.version else ""
+            lines.append(f"  {b.distribution or '(unknown distribution)'}{version}")
+            lines.append(f"    entry point: {b.name}")
+            reason = b.reason.replace("\n", "\n      ")
+            lines.append(f"    reason: {reason}")
+            if verbose and b.details:
+                lines += ["      " + line for line in b.details.rstrip().splitlines()]
+        if not verbose:
+            lines.append("  (run `rates plugins --verbose` for tracebacks)")
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- parser and main
+
+_COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (_add_plugins_command,)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("rates-core")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+class _VersionAction(argparse.Action):
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        print(f"rates-core {_version()}")
+        parser.exit()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``rates`` with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="rates",
+        description="rates: neural-mass and dynamical-system models from equations.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action=_VersionAction)
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for add_command in _COMMANDS:
+        add_command(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``rates`` command line with ``argv`` (default: ``sys.argv[1:]``); the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors
+        if exc.code is None:
+            return 0
+        return exc.code if isinstance(exc.code, int) else 2
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return handler(args)
+    except RatesError as exc:
+        print(f"rates: error: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,78 @@
+"""Exceptions a user can cause, each naming where the problem is.
+
+Every error that bad input can trigger is one of these, so callers can catch
+``RatesError`` and users never see a traceback from deep inside sympy or networkx.
+"""
+
+from __future__ import annotations
+
+
+class RatesError(Exception):
+    """Base class of every error rates raises on purpose."""
+
+
+class ModelError(RatesError, ValueError):
+    """A template is wrong: bad YAML, unknown base, missing reference, bad declaration.
+
+    The message names the file, the template and the variable where they are known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        template: str | None = None,
+        variable: str | None = None,
+    ) -> None:
+        self.file = file
+        self.template = template
+        self.variable = variable
+        where = []
+        if file:
+            where.append(f"file {file!r}")
+        if template:
+            where.append(f"template {template!r}")
+        if variable:
+            where.append(f"variable {variable!r}")
+        super().__init__(f"{message} ({', '.join(where)})" if where else message)
+
+
+class EquationError(ModelError):
+    """An equation does not parse, or uses something the grammar does not allow.
+
+    ``equation`` is the equation text and ``position`` the 0-based column of the fault.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        equation: str,
+        position: int | None = None,
+        file: str | None = None,
+        template: str | None = None,
+        variable: str | None = None,
+    ) -> None:
+        self.equation = equation
+        self.position = position
+        text = f"{message} in equation {equation!r}"
+        if position is not None:
+            text += f" at column {position}\n    {equation}\n    {' ' * position}^"
+        super().__init__(text, file=file, template=template, variable=variable)
+
+
+class UnknownBackendError(RatesError, LookupError):
+    """No installed plugin provides the requested backend or solver."""
+
+
+class PluginConflictError(RatesError):
+    """Two installed distributions claim the same backend or solver name."""
+
+
+class BackendUnavailableError(RatesError):
+    """A backend is installed but its toolchain (compiler, runtime) is missing here."""
+
+
+class SolverError(RatesError):
+    """A solver was misused (unknown option, bad step size) or failed to integrate."""

@@ -1,0 +1,24 @@
+"""The model language: template values built from YAML files or Python."""
+
+from rates_core.frontend.loader import load_template
+from rates_core.frontend.templates import (
+    CircuitTemplate,
+    Edge,
+    EdgeTemplate,
+    MatrixConnection,
+    NodeTemplate,
+    OperatorTemplate,
+)
+from rates_core.frontend.variables import Variable, parse_declaration
+
+__all__ = [
+    "CircuitTemplate",
+    "Edge",
+    "EdgeTemplate",
+    "MatrixConnection",
+    "NodeTemplate",
+    "OperatorTemplate",
+    "Variable",
+    "load_template",
+    "parse_declaration",
+]

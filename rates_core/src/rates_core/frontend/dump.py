@@ -1,0 +1,141 @@
+"""Writing templates back to one self-contained YAML file (``CircuitTemplate.to_yaml``).
+
+The file loads with ``CircuitTemplate.from_yaml("path/file.yaml/Name")`` into a circuit that
+builds the same System. Matrix connections are written under the rates extension key
+``connections`` (index arrays and per-connection attributes), never as N*N edges.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from rates_core.errors import ModelError
+from rates_core.frontend.templates import CircuitTemplate, OperatorTemplate, _OperatorGraph
+from rates_core.frontend.variables import Variable
+
+
+def _declaration(var: Variable) -> Any:
+    """The shortest declaration that reads back to ``var``."""
+    if var.shape == () and var.dtype == "float":
+        if var.kind == "constant":
+            return var.value
+        word = "variable" if var.kind == "state" else var.kind
+        return f"{word}({var.value!r})"
+    return var.to_declaration()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, (np.generic,)):
+        return _plain(value.item())
+    if isinstance(value, complex):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self.out: dict[str, Any] = {}
+        self.ops: dict[str, OperatorTemplate] = {}
+        self.names: dict[int, str] = {}
+
+    def _name(self, base: str, obj: Any) -> str:
+        if id(obj) in self.names:
+            return self.names[id(obj)]
+        name, k = base, 1
+        while name in self.out:
+            k += 1
+            name = f"{base}_{k}"
+        self.names[id(obj)] = name
+        self.out[name] = None  # reserve
+        return name
+
+    def operator(self, op: OperatorTemplate) -> tuple[str, dict]:
+        """Reference of the base operator plus the variable overrides this one needs."""
+        base = self.ops.get(op.name)
+        if base is None:
+            self.ops[op.name] = op
+            self.out[op.name] = {
+                "base": "OperatorTemplate",
+                "description": op.description,
+                "equations": list(op.equations),
+                "variables": {n: _declaration(v) for n, v in op.variables.items()},
+            }
+            return op.name, {}
+        if base.structure() != op.structure():
+            raise ModelError(
+                f"two different operators share the name {op.name!r}; rename one to write YAML",
+                template=op.name,
+            )
+        overrides = {n: _plain(v.value) for n, v in op.variables.items() if base.variables[n] != v}
+        return op.name, overrides
+
+    def graph(self, graph: _OperatorGraph, cls_name: str) -> str:
+        operators = {}
+        for op in graph.operators.values():
+            ref, overrides = self.operator(op)
+            operators[ref] = overrides or None
+        entry = {"base": cls_name, "description": graph.description, "operators": operators}
+        for name, existing in self.out.items():
+            if existing == entry and name.startswith(graph.name):
+                return name
+        name = self._name(graph.name, graph)
+        self.out[name] = entry
+        return name
+
+    def circuit(self, circuit: CircuitTemplate, name: str | None = None) -> str:
+        nodes = {label: self.graph(n, "NodeTemplate") for label, n in circuit.nodes.items()}
+        circuits = {label: self.circuit(c) for label, c in circuit.circuits.items()}
+        edges = []
+        for e in circuit.edges:
+            attrs = {}
+            for key, val in e.attributes.items():
+                if e.template is not None and key.startswith(e.template.name + "/"):
+                    key = key[len(e.template.name) + 1 :]
+                attrs[key] = _plain(val)
+            template = self.graph(e.template, "EdgeTemplate") if e.template is not None else None
+            edges.append([e.source, e.target, template, attrs])
+        entry: dict[str, Any] = {"base": "CircuitTemplate", "description": circuit.description}
+        if nodes:
+            entry["nodes"] = nodes
+        if circuits:
+            entry["circuits"] = circuits
+        if edges:
+            entry["edges"] = edges
+        if circuit.connections:
+            entry["connections"] = [
+                {
+                    "source_var": c.source_var,
+                    "target_var": c.target_var,
+                    "source_nodes": list(c.source_nodes),
+                    "target_nodes": list(c.target_nodes),
+                    "rows": c.rows.tolist(),
+                    "cols": c.cols.tolist(),
+                    "template": self.graph(c.template, "EdgeTemplate") if c.template else None,
+                    "attributes": {k: _plain(v) for k, v in c.attributes.items()},
+                }
+                for c in circuit.connections
+            ]
+        label = self._name(name or circuit.name, circuit)
+        self.out[label] = entry
+        return label
+
+
+def write_yaml(circuit: CircuitTemplate, path: str | Path, name: str | None = None) -> str:
+    """Write ``circuit`` to ``path``; returns the template name to load it back with."""
+    writer = _Writer()
+    top = writer.circuit(circuit, name)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = yaml.safe_dump(writer.out, sort_keys=False, default_flow_style=None, width=100)
+    path.write_text(
+        f"# written by rates: load with CircuitTemplate.from_yaml('{path}/{top}')\n{text}"
+    )
+    return top

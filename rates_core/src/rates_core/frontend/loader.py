@@ -1,0 +1,368 @@
+"""Loading templates from YAML files: references, inheritance and equation edits.
+
+Loading is pure data (``yaml.safe_load``). A :class:`Loader` lives for one ``from_yaml`` call
+and caches parsed files by resolved path and content, so nothing leaks between models.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from rates_core.errors import ModelError
+from rates_core.frontend.frozen import FrozenMap
+from rates_core.frontend.templates import (
+    CircuitTemplate,
+    EdgeTemplate,
+    MatrixConnection,
+    NodeTemplate,
+    OperatorTemplate,
+)
+
+BASE_CLASSES = {
+    "OperatorTemplate": OperatorTemplate,
+    "NodeTemplate": NodeTemplate,
+    "EdgeTemplate": EdgeTemplate,
+    "CircuitTemplate": CircuitTemplate,
+}
+YAML_SUFFIXES = (".yaml", ".yml")
+_TEMPLATE_KEYS = {
+    OperatorTemplate: {"base", "equations", "variables", "description"},
+    NodeTemplate: {"base", "operators", "description"},
+    EdgeTemplate: {"base", "operators", "description"},
+    # "label" is a legacy PyRates entry naming the circuit instance; the template name is used.
+    CircuitTemplate: {"base", "nodes", "circuits", "edges", "connections", "description", "label"},
+}
+
+
+def load_template(reference: str, expected: type | None = None) -> Any:
+    """Load the template a reference points to (see MODEL_FORMAT.md, "Files and references")."""
+    template = Loader().load(reference)
+    if expected is not None and not isinstance(template, expected):
+        raise ModelError(
+            f"{reference!r} is a {type(template).__name__}, not a {expected.__name__}",
+            template=reference,
+        )
+    return template
+
+
+def replace_token(text: str, old: str, new: str) -> str:
+    """Replace ``old`` by ``new`` only where it stands as a whole token (``r`` not in ``r_in``)."""
+    pattern = re.escape(old)
+    if re.match(r"[\w.]", old):
+        pattern = r"(?<![\w.])" + pattern
+    if re.search(r"\w$", old):
+        pattern = pattern + r"(?![\w])"
+    return re.sub(pattern, lambda _: new, text)
+
+
+def edit_equations(
+    equations: tuple[str, ...], edits: Mapping[str, Any], where: dict
+) -> tuple[str, ...]:
+    """Apply a child's ``replace/remove/add/append/prepend`` edits to the parent's equations."""
+    unknown = set(edits) - {"replace", "remove", "add", "append", "prepend"}
+    if unknown:
+        raise ModelError(f"unknown equation edits {sorted(unknown)}", **where)
+    result = []
+    remove = edits.get("remove") or []
+    if isinstance(remove, str):
+        remove = [remove]
+    for eq in equations:
+        for old, new in (edits.get("replace") or {}).items():
+            eq = replace_token(eq, str(old), str(new))
+        for old in remove:
+            eq = replace_token(eq, str(old), "")
+        if edits.get("append"):
+            eq = f"{eq} {edits['append']}"
+        if edits.get("prepend"):
+            eq = f"{edits['prepend']} {eq}"
+        result.append(eq)
+    add = edits.get("add") or []
+    if isinstance(add, str):
+        add = [add]
+    return tuple(result) + tuple(str(a) for a in add)
+
+
+class _File:
+    """One parsed YAML file: its path and its top-level mapping."""
+
+    def __init__(self, path: Path, data: dict) -> None:
+        self.path = path
+        self.data = data
+
+
+class Loader:
+    """Resolves references and builds templates for one load (no state beyond this object)."""
+
+    def __init__(self) -> None:
+        self._files: dict[tuple[str, str], _File] = {}
+        self._built: dict[tuple[str, str], Any] = {}
+        self._building: list[tuple[str, str]] = []
+
+    # -------------------------------------------------------------- files and references
+
+    def _read(self, path: Path) -> _File:
+        path = path.resolve()
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise ModelError(f"cannot read model file: {exc.strerror}", file=str(path)) from None
+        key = (str(path), hashlib.sha256(raw).hexdigest())
+        if key not in self._files:
+            try:
+                data = yaml.safe_load(raw)
+            except yaml.YAMLError as exc:
+                raise ModelError(f"malformed YAML: {exc}", file=str(path)) from None
+            if data is None:
+                data = {}
+            if not isinstance(data, dict):
+                raise ModelError("a model file must be a mapping of templates", file=str(path))
+            self._files[key] = _File(path, data)
+        return self._files[key]
+
+    def _find_dotted(self, reference: str) -> tuple[Path, str] | None:
+        parts = reference.split(".")
+        if len(parts) < 3:
+            return None
+        package, filename, name = ".".join(parts[:-2]), parts[-2], parts[-1]
+        try:
+            spec = importlib.util.find_spec(package)
+        except (ImportError, ValueError, AttributeError):
+            return None
+        if spec is None:
+            return None
+        dirs = list(spec.submodule_search_locations or [])
+        if not dirs and spec.origin:
+            dirs = [os.path.dirname(spec.origin)]
+        for d in dirs:
+            for suffix in YAML_SUFFIXES:
+                candidate = Path(d) / f"{filename}{suffix}"
+                if candidate.is_file():
+                    return candidate, name
+        return None
+
+    @staticmethod
+    def _find_path(reference: str, relative_to: Path | None) -> tuple[Path, str] | None:
+        if ":" in reference and not re.match(r"^[A-Za-z]:[\\/]", reference):
+            file_part, _, name = reference.rpartition(":")
+        else:
+            file_part, _, name = reference.rpartition("/")
+        if not file_part or not name:
+            return None
+        roots = [Path.cwd()]
+        if relative_to is not None:
+            roots.append(relative_to.parent)
+        for root in roots:
+            base = Path(file_part) if os.path.isabs(file_part) else root / file_part
+            candidates = [base] if base.suffix in YAML_SUFFIXES else []
+            candidates += [base.with_name(base.name + s) for s in YAML_SUFFIXES]
+            for candidate in candidates:
+                if candidate.is_file():
+                    return candidate, name
+        return None
+
+    def resolve(self, reference: str, referrer: _File | None = None) -> tuple[_File, str]:
+        """Find the file and template name a reference points to."""
+        reference = str(reference).strip()
+        where = {"file": str(referrer.path) if referrer else None}
+        found = None
+        if "." in reference and "/" not in reference and ":" not in reference:
+            found = self._find_dotted(reference)
+        if found is None and ("/" in reference or ":" in reference):
+            found = self._find_path(reference, referrer.path if referrer else None)
+        if found is None and referrer is not None and reference in referrer.data:
+            return referrer, reference
+        if found is None:
+            raise ModelError(
+                f"cannot resolve template reference {reference!r} (tried a dotted package "
+                "reference, a file path and a name in the same file)",
+                template=reference,
+                **where,
+            )
+        path, name = found
+        return self._read(path), name
+
+    # -------------------------------------------------------------- building
+
+    def load(self, reference: str, referrer: _File | None = None) -> Any:
+        file, name = self.resolve(reference, referrer)
+        return self._build(file, name)
+
+    def _build(self, file: _File, name: str) -> Any:
+        key = (str(file.path), name)
+        if key in self._built:
+            return self._built[key]
+        where = {"file": str(file.path), "template": name}
+        if name not in file.data:
+            raise ModelError("no template of that name in the file", **where)
+        if key in self._building:
+            chain = " -> ".join(n for _, n in self._building + [key])
+            raise ModelError(f"circular template references: {chain}", **where)
+        data = file.data[name]
+        if not isinstance(data, dict) or "base" not in data:
+            raise ModelError("a template is a mapping with a 'base:' entry", **where)
+        self._building.append(key)
+        try:
+            template = self._build_from(file, name, data, where)
+        finally:
+            self._building.pop()
+        self._built[key] = template
+        return template
+
+    def _build_from(self, file: _File, name: str, data: dict, where: dict) -> Any:
+        base = data["base"]
+        if not isinstance(base, str):
+            raise ModelError(f"'base' must be a class name or a reference, got {base!r}", **where)
+        if base in BASE_CLASSES:
+            cls, parent = BASE_CLASSES[base], None
+        else:
+            try:
+                parent = self.load(base, file)
+            except ModelError as exc:
+                raise ModelError(f"unknown base {base!r}: {exc}", **where) from None
+            cls = type(parent)
+        extra = set(data) - _TEMPLATE_KEYS[cls]
+        if extra:
+            raise ModelError(f"unknown entries {sorted(extra)} for a {cls.__name__}", **where)
+        path = f"{file.path}:{name}"
+        description = str(data.get("description") or (parent.description if parent else ""))
+        common = {"name": name, "description": description, "path": str(file.path)}
+        _ = path
+        if cls is OperatorTemplate:
+            return self._operator(data, parent, common, where)
+        if cls in (NodeTemplate, EdgeTemplate):
+            return self._graph(cls, file, data, parent, common, where)
+        return self._circuit(file, data, parent, common, where)
+
+    def _operator(self, data: dict, parent: Any, common: dict, where: dict) -> OperatorTemplate:
+        equations = data.get("equations")
+        if equations is None:
+            eqs = parent.equations if parent else ()
+        elif isinstance(equations, str):
+            eqs = (equations,)
+        elif isinstance(equations, list):
+            eqs = tuple(str(e) for e in equations)
+        elif isinstance(equations, dict):
+            if parent is None:
+                raise ModelError("equation edits need a parent template", **where)
+            eqs = edit_equations(parent.equations, equations, where)
+        else:
+            raise ModelError("equations must be a string, list or mapping of edits", **where)
+        variables = dict(parent.variables) if parent else {}
+        raw = data.get("variables") or {}
+        if not isinstance(raw, dict):
+            raise ModelError("variables must be a mapping name -> declaration", **where)
+        variables.update(raw)
+        return OperatorTemplate(equations=eqs, variables=variables, **common)
+
+    def _graph(
+        self, cls: type, file: _File, data: dict, parent: Any, common: dict, where: dict
+    ) -> Any:
+        operators = dict(parent.operators) if parent else {}
+        raw = data.get("operators") or []
+        if isinstance(raw, str):
+            raw = [raw]
+        items = raw.items() if isinstance(raw, dict) else ((r, None) for r in raw)
+        for ref, overrides in items:
+            op = self.load(ref, file) if not isinstance(ref, OperatorTemplate) else ref
+            if not isinstance(op, OperatorTemplate):
+                raise ModelError(f"{ref!r} is not an OperatorTemplate", **where)
+            if overrides:
+                if not isinstance(overrides, dict):
+                    raise ModelError(f"overrides of {ref!r} must be a mapping", **where)
+                for var, value in overrides.items():
+                    op = op.update_var(var, value)
+            operators[op.name] = op
+        return cls(operators=operators, **common)
+
+    def _circuit(
+        self, file: _File, data: dict, parent: Any, common: dict, where: dict
+    ) -> CircuitTemplate:
+        if data.get("nodes") and data.get("circuits"):
+            raise ModelError("a circuit level has either 'nodes' or 'circuits', not both", **where)
+        nodes = dict(parent.nodes) if parent else {}
+        circuits = dict(parent.circuits) if parent else {}
+        for key, target, cls in (
+            ("nodes", nodes, NodeTemplate),
+            ("circuits", circuits, CircuitTemplate),
+        ):
+            raw = data.get(key) or {}
+            if not isinstance(raw, dict):
+                raise ModelError(f"'{key}' must be a mapping label -> reference", **where)
+            for label, ref in raw.items():
+                tmpl = ref if not isinstance(ref, str) else self.load(ref, file)
+                if not isinstance(tmpl, cls):
+                    raise ModelError(
+                        f"{key[:-1]} {label!r} refers to {ref!r}, which is a "
+                        f"{type(tmpl).__name__}, not a {cls.__name__}",
+                        **where,
+                    )
+                target[str(label)] = tmpl
+        edges = list(parent.edges) if parent else []
+        for raw_edge in data.get("edges") or []:
+            edges.append(self._edge(file, raw_edge, where))
+        connections = tuple(parent.connections) if parent else ()
+        for raw_conn in data.get("connections") or []:
+            connections += (self._connection(file, raw_conn, where),)
+        return CircuitTemplate(
+            nodes=nodes, circuits=circuits, edges=tuple(edges), connections=connections, **common
+        )
+
+    def _connection(self, file: _File, raw: Any, where: dict) -> MatrixConnection:
+        """A ``connections:`` entry (rates extension written by ``to_yaml``)."""
+        try:
+            template = raw.get("template")
+            if template is not None:
+                template = self.load(template, file)
+            attributes = {}
+            for key, val in (raw.get("attributes") or {}).items():
+                arr = np.asarray(val)
+                if arr.dtype.kind == "U":
+                    arr = arr.astype(complex)
+                arr.flags.writeable = False
+                attributes[key] = arr if arr.ndim else arr.item()
+            rows = np.asarray(raw["rows"], dtype=np.int64)
+            cols = np.asarray(raw["cols"], dtype=np.int64)
+            rows.flags.writeable = cols.flags.writeable = False
+            return MatrixConnection(
+                source_var=raw["source_var"],
+                target_var=raw["target_var"],
+                source_nodes=tuple(raw["source_nodes"]),
+                target_nodes=tuple(raw["target_nodes"]),
+                rows=rows,
+                cols=cols,
+                attributes=FrozenMap(attributes),
+                template=template,
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ModelError(f"invalid connections entry: {exc}", **where) from None
+
+    def _edge(self, file: _File, raw: Any, where: dict) -> tuple:
+        if isinstance(raw, dict):
+            source, target = raw.get("source"), raw.get("target")
+            template, attrs = raw.get("template"), raw.get("variables") or {}
+        elif isinstance(raw, list) and len(raw) in (2, 3, 4):
+            source, target, *rest = raw
+            template = rest[0] if rest else None
+            attrs = (rest[1] if len(rest) > 1 else None) or {}
+        else:
+            raise ModelError(
+                f"an edge is [source, target, template, attributes], got {raw!r}", **where
+            )
+        if not isinstance(source, str) or not isinstance(target, str):
+            raise ModelError(f"edge source and target must be paths, got {raw!r}", **where)
+        if not isinstance(attrs, dict):
+            raise ModelError(f"edge attributes must be a mapping, got {attrs!r}", **where)
+        if template is not None:
+            template = self.load(template, file)
+            if not isinstance(template, EdgeTemplate):
+                raise ModelError(f"edge template {raw[2]!r} is not an EdgeTemplate", **where)
+        return (source, target, template, attrs)

@@ -1,0 +1,628 @@
+"""Template values: operators, nodes, edges and circuits (MODEL_FORMAT.md).
+
+Templates are immutable: every edit (``update_var``, ``add_edges_from_matrix``, ...) returns a new
+template and leaves the original untouched, so templates loaded once can be shared safely. The only
+mutable attribute is ``state``, the final state of the last ``run``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from rates_core.errors import ModelError
+from rates_core.frontend.frozen import FrozenMap
+from rates_core.frontend.variables import Variable, parse_declaration
+
+EDGE_ATTRIBUTES = ("weight", "delay", "spread")
+
+
+def _where(template: Any) -> dict:
+    return {"file": template.path or None, "template": template.name}
+
+
+# --------------------------------------------------------------------------- operators
+
+
+@dataclass(frozen=True)
+class OperatorTemplate:
+    """A set of equations with the declarations of every variable they use.
+
+    ``equations`` may be given as a string or a list of strings and ``variables`` as raw
+    declarations (``"output(0.5)"``, numbers, long-form dicts); both are normalised on creation.
+    """
+
+    name: str
+    equations: tuple[str, ...] = ()
+    variables: Mapping[str, Variable] = field(default_factory=FrozenMap)
+    description: str = ""
+    path: str = ""
+
+    def __post_init__(self) -> None:
+        eqs = self.equations
+        if isinstance(eqs, str):
+            eqs = (eqs,)
+        if not all(isinstance(e, str) for e in eqs):
+            raise ModelError("equations must be strings", **_where(self))
+        object.__setattr__(self, "equations", tuple(eqs))
+        where = _where(self)
+        variables = {}
+        for vname, decl in dict(self.variables).items():
+            variables[str(vname)] = parse_declaration(decl, variable=str(vname), **where)
+        object.__setattr__(self, "variables", FrozenMap(variables))
+        outputs = [v for v, d in variables.items() if d.kind == "output"]
+        if len(outputs) > 1:
+            raise ModelError(
+                f"an operator has exactly one output, found {len(outputs)}: {', '.join(outputs)}",
+                **where,
+            )
+
+    @property
+    def output(self) -> str | None:
+        """Name of the variable this operator exposes to other operators and edges."""
+        return next((v for v, d in self.variables.items() if d.kind == "output"), None)
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return tuple(v for v, d in self.variables.items() if d.kind == "input")
+
+    def __getitem__(self, var: str) -> Variable:
+        try:
+            return self.variables[var]
+        except KeyError:
+            raise ModelError(
+                f"operator has no variable {var!r} (it has {', '.join(self.variables)})",
+                variable=var,
+                **_where(self),
+            ) from None
+
+    def structure(self) -> tuple:
+        """Everything but the values: two operators with equal structure vectorise together."""
+        return (
+            self.equations,
+            tuple((n, v.kind, v.dtype, v.shape) for n, v in self.variables.items()),
+        )
+
+    def update_var(self, var: str, value: Any) -> OperatorTemplate:
+        """A copy with a new value for one variable (kind and shape unchanged)."""
+        decl = self[var]
+        try:
+            new = decl.with_value(value)
+        except ValueError as exc:
+            raise ModelError(str(exc), variable=var, **_where(self)) from None
+        return dataclasses.replace(self, variables=self.variables.updated({var: new}))
+
+
+# --------------------------------------------------------------------------- nodes and edges
+
+
+def _operator_map(operators: Any, owner: str, path: str) -> FrozenMap:
+    """Normalise a list of operators or a mapping ``operator -> {var: value}`` to
+    ``label -> op``."""
+    if isinstance(operators, FrozenMap):
+        return operators
+    items: Iterable[tuple[Any, Any]]
+    if isinstance(operators, Mapping):
+        items = operators.items()
+    else:
+        items = ((op, None) for op in operators)
+    result: dict[str, OperatorTemplate] = {}
+    for op, overrides in items:
+        if isinstance(op, str) and isinstance(overrides, OperatorTemplate):
+            op, overrides = overrides, None
+        if not isinstance(op, OperatorTemplate):
+            raise ModelError(
+                f"node operators must be OperatorTemplates, got {op!r}",
+                file=path or None,
+                template=owner,
+            )
+        if isinstance(overrides, OperatorTemplate):
+            op = overrides
+        elif overrides:
+            for var, value in dict(overrides).items():
+                op = op.update_var(var, value)
+        if op.name in result:
+            raise ModelError(
+                f"operator {op.name!r} appears twice", file=path or None, template=owner
+            )
+        result[op.name] = op
+    return FrozenMap(result)
+
+
+@dataclass(frozen=True)
+class _OperatorGraph:
+    """Shared behaviour of nodes and edges: a small graph of operators wired by variable names."""
+
+    name: str
+    operators: Mapping[str, OperatorTemplate] = field(default_factory=FrozenMap)
+    description: str = ""
+    path: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "operators", _operator_map(self.operators, self.name, self.path))
+        self.operator_order()  # validates the wiring early
+
+    def __getitem__(self, key: str) -> Any:
+        op, _, var = key.partition("/")
+        try:
+            template = self.operators[op]
+        except KeyError:
+            raise ModelError(
+                f"no operator {op!r} (operators: {', '.join(self.operators)})", **_where(self)
+            ) from None
+        return template[var] if var else template
+
+    def structure(self) -> tuple:
+        return tuple((label, op.structure()) for label, op in self.operators.items())
+
+    def wiring(self) -> dict[tuple[str, str], list[str]]:
+        """``(operator, input variable) -> [source operators]`` inside this graph."""
+        outputs: dict[str, list[str]] = {}
+        for label, op in self.operators.items():
+            if op.output is not None:
+                outputs.setdefault(op.output, []).append(label)
+        wiring = {}
+        for label, op in self.operators.items():
+            for var in op.inputs:
+                sources = [s for s in outputs.get(var, []) if s != label]
+                if sources:
+                    wiring[(label, var)] = sources
+        return wiring
+
+    def operator_order(self) -> list[str]:
+        """Operators sorted so that each comes after the operators that feed it."""
+        deps: dict[str, set[str]] = {label: set() for label in self.operators}
+        for (label, _), sources in self.wiring().items():
+            deps[label].update(sources)
+        order: list[str] = []
+        done: set[str] = set()
+        visiting: list[str] = []
+
+        def visit(label: str) -> None:
+            if label in done:
+                return
+            if label in visiting:
+                cycle = visiting[visiting.index(label) :] + [label]
+                raise ModelError(f"operator wiring is cyclic: {' -> '.join(cycle)}", **_where(self))
+            visiting.append(label)
+            for dep in sorted(deps[label]):
+                visit(dep)
+            visiting.pop()
+            done.add(label)
+            order.append(label)
+
+        for label in self.operators:
+            visit(label)
+        return order
+
+    def update_var(self, op: str, var: str, value: Any) -> Any:
+        new_op = self[op].update_var(var, value)
+        return dataclasses.replace(self, operators=self.operators.updated({op: new_op}))
+
+
+@dataclass(frozen=True)
+class NodeTemplate(_OperatorGraph):
+    """A population model: operators whose inputs are fed by the outputs of the others."""
+
+
+@dataclass(frozen=True)
+class EdgeTemplate(_OperatorGraph):
+    """An operator graph placed on a connection; its sink operator's output feeds the target."""
+
+    def sink(self) -> str:
+        fed = {s for sources in self.wiring().values() for s in sources}
+        sinks = [label for label in self.operators if label not in fed]
+        if len(sinks) != 1:
+            raise ModelError(
+                f"an edge template needs exactly one sink operator, found {sinks}", **_where(self)
+            )
+        return sinks[0]
+
+    def free_inputs(self) -> list[tuple[str, str]]:
+        """``(operator, variable)`` inputs not fed from inside the edge."""
+        wired = self.wiring()
+        return [
+            (label, var)
+            for label, op in self.operators.items()
+            for var in op.inputs
+            if (label, var) not in wired
+        ]
+
+
+# --------------------------------------------------------------------------- circuits
+
+
+@dataclass(frozen=True, eq=False)
+class Edge:
+    """One connection ``source -> target`` (paths ``node/op/var``) with its attributes."""
+
+    source: str
+    target: str
+    template: EdgeTemplate | None = None
+    attributes: Mapping[str, Any] = field(default_factory=FrozenMap)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "attributes", FrozenMap(self.attributes or {}))
+
+    @property
+    def weight(self) -> Any:
+        return self.attributes.get("weight", 1.0)
+
+
+@dataclass(frozen=True, eq=False)
+class MatrixConnection:
+    """Many edges stored as one sparse connection (from ``add_edges_from_matrix``).
+
+    ``rows``/``cols`` index ``target_nodes``/``source_nodes``; ``attributes`` hold one value per
+    stored connection (weight, delay, spread, edge-template variables) or a scalar for all.
+    """
+
+    source_var: str
+    target_var: str
+    source_nodes: tuple[str, ...]
+    target_nodes: tuple[str, ...]
+    rows: np.ndarray
+    cols: np.ndarray
+    attributes: Mapping[str, Any]
+    template: EdgeTemplate | None = None
+
+    def edges(self) -> Iterable[Edge]:
+        """The connection as individual edges (slow path, for export and inspection)."""
+        for k, (r, c) in enumerate(zip(self.rows, self.cols)):
+            attrs = {
+                key: (val[k] if isinstance(val, np.ndarray) and val.ndim == 1 else val)
+                for key, val in self.attributes.items()
+            }
+            yield Edge(
+                f"{self.source_nodes[c]}/{self.source_var}",
+                f"{self.target_nodes[r]}/{self.target_var}",
+                self.template,
+                {k: (v.item() if isinstance(v, np.generic) else v) for k, v in attrs.items()},
+            )
+
+
+def _readonly(arr: Any, dtype: Any = None) -> np.ndarray:
+    out = np.array(arr, dtype=dtype)
+    out.flags.writeable = False
+    return out
+
+
+def split_path(path: str) -> tuple[str, str, str]:
+    """``"a/b/op/var"`` -> ``("a/b", "op", "var")``."""
+    parts = path.strip("/").split("/")
+    if len(parts) < 3:
+        raise ModelError(f"{path!r} is not a variable path of the form node/op/var")
+    return "/".join(parts[:-2]), parts[-2], parts[-1]
+
+
+def _coerce_edge(edge: Any, owner: str, path: str) -> Edge:
+    if isinstance(edge, Edge):
+        return edge
+    if isinstance(edge, Mapping):
+        return Edge(
+            edge["source"], edge["target"], edge.get("template"), edge.get("variables") or {}
+        )
+    if isinstance(edge, (list, tuple)) and len(edge) in (2, 3, 4):
+        source, target, *rest = edge
+        template = rest[0] if rest else None
+        attrs = rest[1] if len(rest) > 1 else {}
+        return Edge(source, target, template, attrs or {})
+    raise ModelError(
+        f"an edge is [source, target, template, attributes], got {edge!r}",
+        file=path or None,
+        template=owner,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class CircuitTemplate:
+    """Nodes and sub-circuits connected by edges; the thing that is simulated."""
+
+    name: str
+    nodes: Mapping[str, NodeTemplate] = field(default_factory=FrozenMap)
+    circuits: Mapping[str, CircuitTemplate] = field(default_factory=FrozenMap)
+    edges: tuple[Edge, ...] = ()
+    connections: tuple[MatrixConnection, ...] = ()
+    description: str = ""
+    path: str = ""
+
+    def __post_init__(self) -> None:
+        where = _where(self)
+        object.__setattr__(self, "nodes", FrozenMap(self.nodes or {}))
+        object.__setattr__(self, "circuits", FrozenMap(self.circuits or {}))
+        for label, node in self.nodes.items():
+            if not isinstance(node, NodeTemplate):
+                raise ModelError(f"node {label!r} is not a NodeTemplate: {node!r}", **where)
+        for label, circ in self.circuits.items():
+            if not isinstance(circ, CircuitTemplate):
+                raise ModelError(f"circuit {label!r} is not a CircuitTemplate: {circ!r}", **where)
+        both = set(self.nodes) & set(self.circuits)
+        if both:
+            raise ModelError(f"labels used for a node and a circuit: {sorted(both)}", **where)
+        for label in list(self.nodes) + list(self.circuits):
+            if "/" in label or label == "all" or not label:
+                raise ModelError(f"invalid node label {label!r}", **where)
+        edges = tuple(_coerce_edge(e, self.name, self.path) for e in self.edges)
+        object.__setattr__(self, "edges", edges)
+        object.__setattr__(self, "connections", tuple(self.connections))
+        object.__setattr__(self, "state", {})
+
+    # ------------------------------------------------------------------ navigation
+
+    def __getitem__(self, key: str) -> Any:
+        parts = key.strip("/").split("/")
+        head, rest = parts[0], "/".join(parts[1:])
+        if head in self.nodes:
+            return self.nodes[head][rest] if rest else self.nodes[head]
+        if head in self.circuits:
+            return self.circuits[head][rest] if rest else self.circuits[head]
+        raise ModelError(
+            f"no node or circuit {head!r} (labels: {', '.join(self.labels())})", **_where(self)
+        )
+
+    def labels(self) -> list[str]:
+        return list(self.nodes) + list(self.circuits)
+
+    def node_labels(self) -> list[str]:
+        """Every node of the hierarchy as a full path ``circuit/.../node``."""
+        labels = list(self.nodes)
+        for clabel, circ in self.circuits.items():
+            labels.extend(f"{clabel}/{n}" for n in circ.node_labels())
+        return labels
+
+    def get_node(self, label: str) -> NodeTemplate:
+        node = self[label]
+        if not isinstance(node, NodeTemplate):
+            raise ModelError(f"{label!r} is not a node", **_where(self))
+        return node
+
+    def get_nodes(self, pattern: str | Sequence[str] = "all", var: str | None = None) -> list[str]:
+        """Full labels of the nodes matching ``pattern`` (``all`` is a wildcard for one level;
+        a lone ``all`` matches every node at any depth). With ``var="op/var"`` only nodes that
+        have that variable are returned."""
+        if not isinstance(pattern, str):
+            pattern = "/".join(pattern)
+        segments = pattern.strip("/").split("/") if pattern else ["all"]
+        result = []
+        for label in self.node_labels():
+            parts = label.split("/")
+            if segments == ["all"] or (
+                len(parts) == len(segments)
+                and all(s == "all" or s == p for s, p in zip(segments, parts))
+            ):
+                result.append(label)
+        if var is not None:
+            op, _, vname = var.partition("/")
+            result = [
+                n
+                for n in result
+                if op in self.get_node(n).operators
+                and vname in self.get_node(n).operators[op].variables
+            ]
+        return result
+
+    def resolve_path(self, path: str) -> list[tuple[str, str, str]]:
+        """``node/op/var`` with ``all`` wildcards -> matching ``(node, op, var)`` triples."""
+        node_pattern, op, var = split_path(path)
+        nodes = self.get_nodes(node_pattern, var=f"{op}/{var}")
+        if not nodes:
+            raise ModelError(f"no node has a variable matching {path!r}", **_where(self))
+        return [(n, op, var) for n in nodes]
+
+    # ------------------------------------------------------------------ edits (return copies)
+
+    def _with_node(self, label: str, node: NodeTemplate) -> CircuitTemplate:
+        head, _, rest = label.partition("/")
+        if rest:
+            sub = self.circuits[head]._with_node(rest, node)
+            return self._copy(circuits=self.circuits.updated({head: sub}))
+        return self._copy(nodes=self.nodes.updated({head: node}))
+
+    def _copy(self, **changes: Any) -> CircuitTemplate:
+        return dataclasses.replace(self, **changes)
+
+    def update_var(
+        self,
+        node_vars: Mapping[str, Any] | None = None,
+        edge_vars: Iterable[tuple[str, str, Mapping[str, Any]]] | None = None,
+    ) -> CircuitTemplate:
+        """A copy with new variable values.
+
+        ``node_vars`` maps ``node/op/var`` (``all`` allowed) to a value; an array whose length is
+        the number of matched nodes is spread over them, one element each. ``edge_vars`` is a
+        list of
+        ``(source, target, {attribute: value})`` with source/target as in the edge list (full
+        variable paths, or node labels when that is unambiguous).
+        """
+        circuit = self
+        for key, value in (node_vars or {}).items():
+            matches = circuit.resolve_path(key)
+            decl_shape = circuit.get_node(matches[0][0])[f"{matches[0][1]}/{matches[0][2]}"].shape
+            arr = np.asarray(value)
+            if arr.shape == decl_shape:
+                values = [value] * len(matches)
+            elif arr.shape == (len(matches),) + decl_shape:
+                values = list(arr)
+            else:
+                raise ModelError(
+                    f"value of shape {arr.shape} for {key!r} matches neither the variable's shape "
+                    f"{decl_shape} nor one value per matched node ({len(matches)} nodes)",
+                    variable=key,
+                    **_where(self),
+                )
+            for (node, op, var), val in zip(matches, values):
+                new_node = circuit.get_node(node).update_var(op, var, val)
+                circuit = circuit._with_node(node, new_node)
+        for source, target, attrs in edge_vars or []:
+            circuit = circuit._update_edge(source, target, dict(attrs))
+        return circuit
+
+    def _update_edge(self, source: str, target: str, attrs: dict) -> CircuitTemplate:
+        def matches(path: str, key: str) -> bool:
+            return (
+                path == key or path.startswith(key + "/") and path.count("/") - key.count("/") == 2
+            )
+
+        edges = list(self.all_edges_with_owner())
+        hits = [
+            i
+            for i, (_, e) in enumerate(edges)
+            if matches(e.source, source) and matches(e.target, target)
+        ]
+        if hits:
+            circuit = self
+            for i in hits:
+                prefix, edge = edges[i]
+                circuit = circuit._replace_edge(prefix, edge, attrs)
+            return circuit
+        for k, conn in enumerate(self.connections):
+            found = False
+            rows, cols = conn.rows, conn.cols
+            new_attrs = dict(conn.attributes)
+            for idx, (r, c) in enumerate(zip(rows, cols)):
+                src = f"{conn.source_nodes[c]}/{conn.source_var}"
+                tgt = f"{conn.target_nodes[r]}/{conn.target_var}"
+                if matches(src, source) and matches(tgt, target):
+                    found = True
+                    for key, val in attrs.items():
+                        arr = new_attrs.get(key, 1.0 if key == "weight" else 0.0)
+                        arr = np.array(
+                            np.broadcast_to(arr, rows.shape), dtype=np.result_type(arr, val)
+                        )
+                        arr[idx] = val
+                        arr.flags.writeable = False
+                        new_attrs[key] = arr
+            if found:
+                conns = list(self.connections)
+                conns[k] = dataclasses.replace(conn, attributes=FrozenMap(new_attrs))
+                return self._copy(connections=tuple(conns))
+        raise ModelError(f"no edge from {source!r} to {target!r}", **_where(self))
+
+    def all_edges_with_owner(self, prefix: str = "") -> Iterable[tuple[str, Edge]]:
+        """Every explicit edge of the hierarchy with full paths, and the circuit path owning it."""
+        for e in self.edges:
+            full = dataclasses.replace(
+                e,
+                source=f"{prefix}{e.source}",
+                target=f"{prefix}{e.target}",
+            )
+            yield prefix, full
+        for label, circ in self.circuits.items():
+            yield from circ.all_edges_with_owner(f"{prefix}{label}/")
+
+    def _replace_edge(self, prefix: str, full_edge: Edge, attrs: dict) -> CircuitTemplate:
+        if prefix:
+            head, _, rest = prefix.rstrip("/").partition("/")
+            sub = self.circuits[head]._replace_edge(rest + "/" if rest else "", full_edge, attrs)
+            return self._copy(circuits=self.circuits.updated({head: sub}))
+        edges = list(self.edges)
+        local_src = full_edge.source
+        local_tgt = full_edge.target
+        for i, e in enumerate(edges):
+            if e.source == local_src and e.target == local_tgt:
+                edges[i] = dataclasses.replace(e, attributes=e.attributes.updated(attrs))
+        return self._copy(edges=tuple(edges))
+
+    def add_edges(self, edges: Iterable[Any]) -> CircuitTemplate:
+        """A copy with more edges (``[source, target, template, attributes]`` items)."""
+        new = tuple(_coerce_edge(e, self.name, self.path) for e in edges)
+        return self._copy(edges=self.edges + new)
+
+    def add_edges_from_matrix(
+        self,
+        source_var: str,
+        target_var: str,
+        source_nodes: Sequence[str],
+        target_nodes: Sequence[str] | None = None,
+        weight: Any = None,
+        template: EdgeTemplate | None = None,
+        edge_attr: Mapping[str, Any] | None = None,
+        min_weight: float = 0.0,
+    ) -> CircuitTemplate:
+        """A copy with one vectorised connection from a weight matrix.
+
+        ``weight`` is ``(len(target_nodes), len(source_nodes))`` (dense or scipy.sparse); only
+        entries with ``abs(w) > min_weight`` become connections. Matrix-shaped ``edge_attr``
+        values (delays, spreads) are read at the same entries; scalars apply to all.
+        """
+        target_nodes = list(source_nodes if target_nodes is None else target_nodes)
+        source_nodes = list(source_nodes)
+        shape = (len(target_nodes), len(source_nodes))
+        where = _where(self)
+        known = set(self.node_labels())
+        for n in source_nodes + target_nodes:
+            if n not in known:
+                raise ModelError(f"add_edges_from_matrix: no node {n!r}", **where)
+        if weight is None:
+            weight = np.ones(shape)
+        if hasattr(weight, "tocoo"):
+            coo = weight.tocoo()
+            if coo.shape != shape:
+                raise ModelError(f"weight matrix has shape {coo.shape}, expected {shape}", **where)
+            keep = np.abs(coo.data) > min_weight
+            rows, cols, w = coo.row[keep], coo.col[keep], coo.data[keep]
+        else:
+            weight = np.asarray(weight)
+            if weight.shape != shape:
+                raise ModelError(
+                    f"weight matrix has shape {weight.shape}, expected {shape} (targets x sources)",
+                    **where,
+                )
+            rows, cols = np.nonzero(np.abs(weight) > min_weight)
+            w = weight[rows, cols]
+        order = np.lexsort((cols, rows))
+        rows, cols, w = rows[order], cols[order], w[order]
+        attributes: dict[str, Any] = {"weight": _readonly(w)}
+        for key, val in (edge_attr or {}).items():
+            arr = val.toarray() if hasattr(val, "toarray") else np.asarray(val)
+            if arr.ndim == 2:
+                if arr.shape != shape:
+                    raise ModelError(
+                        f"edge attribute {key!r} has shape {arr.shape}, expected {shape}",
+                        **where,
+                    )
+                attributes[key] = _readonly(arr[rows, cols])
+            elif arr.ndim == 0:
+                attributes[key] = val
+            else:
+                raise ModelError(f"edge attribute {key!r} must be a scalar or a matrix", **where)
+        conn = MatrixConnection(
+            source_var=source_var,
+            target_var=target_var,
+            source_nodes=tuple(source_nodes),
+            target_nodes=tuple(target_nodes),
+            rows=_readonly(rows, np.int64),
+            cols=_readonly(cols, np.int64),
+            attributes=FrozenMap(attributes),
+            template=template,
+        )
+        return self._copy(connections=self.connections + (conn,))
+
+    # ------------------------------------------------------------------ files
+
+    @classmethod
+    def from_yaml(cls, reference: str) -> CircuitTemplate:
+        """Load a circuit from a reference (``pkg.file.Template``, ``dir/file/Template`` ...)."""
+        from rates_core.frontend.loader import load_template
+
+        return load_template(reference, expected=cls)
+
+    def to_yaml(self, path: str, name: str | None = None) -> None:
+        """Write this circuit and everything it uses to one self-contained YAML file."""
+        from rates_core.frontend.dump import write_yaml
+
+        write_yaml(self, path, name=name)
+
+
+def _from_yaml(cls: type, reference: str) -> Any:
+    from rates_core.frontend.loader import load_template
+
+    return load_template(reference, expected=cls)
+
+
+for _cls in (OperatorTemplate, NodeTemplate, EdgeTemplate):
+    _cls.from_yaml = classmethod(_from_yaml)  # type: ignore[attr-defined]

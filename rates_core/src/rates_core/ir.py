@@ -1,0 +1,383 @@
+"""Network IR: the circuit flattened, nodes vectorised into populations, edges into projections.
+
+Structurally identical nodes (same operators, equations and declarations; values may differ)
+become one :class:`Population` whose per-node values are arrays. Every edge, explicit or from
+``add_edges_from_matrix``, becomes part of a :class:`Projection`: index arrays and per-connection
+weights / delays, never one Python object per connection. Edges with an edge template become a
+population of edge units fed by projections.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from rates_core.errors import ModelError
+from rates_core.frontend.templates import (
+    CircuitTemplate,
+    EdgeTemplate,
+    NodeTemplate,
+    split_path,
+)
+
+
+@dataclass
+class Population:
+    """Units sharing one structure; ``values[(op, var)]`` has one row per unit."""
+
+    label: str
+    nodes: tuple[str, ...]
+    template: Any  # NodeTemplate or EdgeTemplate (structure; values come from ``values``)
+    values: dict[tuple[str, str], np.ndarray]
+    is_edge: bool = False
+
+    @property
+    def size(self) -> int:
+        return len(self.nodes)
+
+
+@dataclass
+class Projection:
+    """Connections from one population variable into another population's input variable."""
+
+    source: tuple[int, str, str]  # (population index, op, var)
+    target: tuple[int, str, str]
+    src_idx: np.ndarray
+    tgt_idx: np.ndarray
+    weight: np.ndarray
+    delay: np.ndarray | None = None
+    spread: np.ndarray | None = None
+    labels: list[str] = field(default_factory=list)  # "src_path->tgt_path" per connection
+
+
+@dataclass
+class NetworkIR:
+    """The flattened, vectorised network."""
+
+    name: str
+    populations: list[Population]
+    projections: list[Projection]
+    unit_of: dict[str, tuple[int, int]]  # node label -> (population, unit)
+
+    def locate(self, path: str) -> tuple[int, int, str, str]:
+        """``node/op/var`` -> (population, unit, op, var), with a clear error when missing."""
+        node, op, var = split_path(path)
+        if node not in self.unit_of:
+            raise ModelError(f"no node {node!r} for path {path!r}", template=self.name)
+        p, u = self.unit_of[node]
+        template = self.populations[p].template
+        if op not in template.operators or var not in template.operators[op].variables:
+            raise ModelError(
+                f"node {node!r} has no variable {op}/{var}", template=self.name, variable=path
+            )
+        return p, u, op, var
+
+
+def _flatten(circuit: CircuitTemplate) -> tuple[dict[str, NodeTemplate], list[tuple]]:
+    nodes = {label: circuit.get_node(label) for label in circuit.node_labels()}
+    edges = [
+        (e.source, e.target, e.template, dict(e.attributes))
+        for _, e in circuit.all_edges_with_owner()
+    ]
+    return nodes, edges
+
+
+def _has_vector_vars(node: Any) -> bool:
+    return any(v.shape != () for op in node.operators.values() for v in op.variables.values())
+
+
+def _make_populations(
+    items: Mapping[str, Any], vectorize: bool, is_edge: bool, taken: set[str]
+) -> list[Population]:
+    groups: dict[Any, list[str]] = {}
+    for label, tmpl in items.items():
+        key = (tmpl.structure(),) if vectorize and not _has_vector_vars(tmpl) else (label,)
+        groups.setdefault(key, []).append(label)
+    pops = []
+    for members in groups.values():
+        first = items[members[0]]
+        base = members[0] if len(members) == 1 else first.name
+        label = base
+        k = 1
+        while label in taken:
+            k += 1
+            label = f"{base}_{k}"
+        taken.add(label)
+        values = {}
+        for op_label, op in first.operators.items():
+            for vname in op.variables:
+                values[(op_label, vname)] = np.stack(
+                    [items[m].operators[op_label].variables[vname].array for m in members]
+                )
+        pops.append(Population(label, tuple(members), first, values, is_edge))
+    return pops
+
+
+def _check_target(pop: Population, op: str, var: str, path: str, where: dict) -> None:
+    decl = pop.template.operators[op].variables[var]
+    if decl.kind != "input":
+        raise ModelError(
+            f"edge target {path!r} is a {decl.kind} variable; edges can only feed input variables",
+            variable=path,
+            **where,
+        )
+
+
+def build_ir(circuit: CircuitTemplate, vectorize: bool = True) -> NetworkIR:
+    """Flatten and vectorise a circuit (see module docstring)."""
+    where = {"file": circuit.path or None, "template": circuit.name}
+    nodes, edges = _flatten(circuit)
+    taken: set[str] = set()
+    pops = _make_populations(nodes, vectorize, False, taken)
+    unit_of = {}
+    for p, pop in enumerate(pops):
+        for u, n in enumerate(pop.nodes):
+            unit_of[n] = (p, u)
+    ir = NetworkIR(circuit.name, pops, [], unit_of)
+
+    # explicit edges -> connection records
+    plain: dict[tuple, list] = {}
+    templated: list[tuple] = []
+    for source, target, template, attrs in edges:
+        try:
+            sp, su, sop, svar = ir.locate(source)
+            tp, tu, top, tvar = ir.locate(target)
+        except ModelError as exc:
+            raise ModelError(f"edge {source} -> {target}: {exc}", **where) from None
+        weight = attrs.get("weight", 1.0)
+        if np.all(np.asarray(weight) == 0):
+            continue
+        if template is None:
+            _check_target(pops[tp], top, tvar, target, where)
+            unknown = set(attrs) - {"weight", "delay", "spread"}
+            if unknown:
+                raise ModelError(
+                    f"edge {source} -> {target} has unknown attributes {sorted(unknown)}", **where
+                )
+            key = ((sp, sop, svar), (tp, top, tvar), "delay" in attrs, "spread" in attrs)
+            plain.setdefault(key, []).append(
+                (su, tu, weight, attrs.get("delay"), attrs.get("spread"), f"{source}->{target}")
+            )
+        else:
+            templated.append(
+                (source, target, template, attrs, (sp, su, sop, svar), (tp, tu, top, tvar))
+            )
+    for (src, tgt, has_delay, has_spread), conns in plain.items():
+        su, tu, w, d, s, labels = zip(*conns)
+        ir.projections.append(
+            Projection(
+                src,
+                tgt,
+                np.array(su, dtype=np.int64),
+                np.array(tu, dtype=np.int64),
+                np.array(w, dtype=np.result_type(*w, float)),
+                np.array(d, dtype=float) if has_delay else None,
+                np.array(s, dtype=float) if has_spread else None,
+                list(labels),
+            )
+        )
+    for conn in circuit_connections(circuit):
+        _add_matrix_connection(ir, conn, where)
+    if templated:
+        _add_templated_edges(ir, templated, vectorize, taken, where)
+    return ir
+
+
+def circuit_connections(circuit: CircuitTemplate, prefix: str = "") -> list:
+    """Matrix connections of the whole hierarchy with node labels made absolute."""
+    import dataclasses
+
+    result = []
+    for conn in circuit.connections:
+        if prefix:
+            conn = dataclasses.replace(
+                conn,
+                source_nodes=tuple(prefix + n for n in conn.source_nodes),
+                target_nodes=tuple(prefix + n for n in conn.target_nodes),
+            )
+        result.append(conn)
+    for label, sub in circuit.circuits.items():
+        result.extend(circuit_connections(sub, f"{prefix}{label}/"))
+    return result
+
+
+def _add_matrix_connection(ir: NetworkIR, conn: Any, where: dict) -> None:
+    if conn.template is not None:
+        raise ModelError("edge templates on add_edges_from_matrix are not supported yet", **where)
+    sop, _, svar = conn.source_var.partition("/")
+    top, _, tvar = conn.target_var.partition("/")
+    src_loc = np.array([ir.unit_of[n] for n in conn.source_nodes], dtype=np.int64).reshape(-1, 2)
+    tgt_loc = np.array([ir.unit_of[n] for n in conn.target_nodes], dtype=np.int64).reshape(-1, 2)
+    ir.locate(f"{conn.source_nodes[0]}/{conn.source_var}")
+    tp0, _, _, _ = ir.locate(f"{conn.target_nodes[0]}/{conn.target_var}")
+    _check_target(ir.populations[tp0], top, tvar, conn.target_var, where)
+    sp_all = src_loc[conn.cols, 0]
+    tp_all = tgt_loc[conn.rows, 0]
+    n = len(conn.rows)
+
+    def per_conn(key: str) -> np.ndarray | None:
+        if key not in conn.attributes:
+            return None
+        return np.broadcast_to(np.asarray(conn.attributes[key]), (n,))
+
+    weight, delay, spread = per_conn("weight"), per_conn("delay"), per_conn("spread")
+    extra = set(conn.attributes) - {"weight", "delay", "spread"}
+    if extra:
+        raise ModelError(f"unknown edge attributes {sorted(extra)}", **where)
+    for sp in np.unique(sp_all):
+        for tp in np.unique(tp_all):
+            mask = (sp_all == sp) & (tp_all == tp)
+            if not mask.any():
+                continue
+            ir.locate(f"{ir.populations[sp].nodes[0]}/{conn.source_var}")
+            ir.locate(f"{ir.populations[tp].nodes[0]}/{conn.target_var}")
+            ir.projections.append(
+                Projection(
+                    (int(sp), sop, svar),
+                    (int(tp), top, tvar),
+                    src_loc[conn.cols[mask], 1],
+                    tgt_loc[conn.rows[mask], 1],
+                    np.asarray(weight[mask]),
+                    None if delay is None else np.asarray(delay[mask], dtype=float),
+                    None if spread is None else np.asarray(spread[mask], dtype=float),
+                    [],
+                )
+            )
+
+
+def _edge_input(template: EdgeTemplate, attrs: dict, where: dict) -> tuple[dict, tuple[str, str]]:
+    """Split edge attributes into template variable values and extra sources, and find the
+    edge input variable that receives the edge's source."""
+    values, sources = {}, {}
+    for key, val in attrs.items():
+        if key in ("weight", "delay", "spread"):
+            continue
+        parts = key.split("/")
+        if parts[0] == template.name:
+            parts = parts[1:]
+        if len(parts) != 2 or parts[0] not in template.operators:
+            raise ModelError(f"unknown edge attribute {key!r}", **where)
+        op, var = parts
+        if var not in template.operators[op].variables:
+            raise ModelError(f"edge template has no variable {op}/{var}", variable=key, **where)
+        if isinstance(val, str):
+            sources[(op, var)] = val
+        else:
+            values[(op, var)] = val
+    free = [fv for fv in template.free_inputs() if fv not in sources or sources[fv] == "source"]
+    explicit = [fv for fv, s in sources.items() if s == "source"]
+    receivers = explicit or [fv for fv in free if fv not in sources]
+    if len(receivers) != 1:
+        raise ModelError(
+            "cannot tell which input of edge template "
+            f"{template.name!r} receives the source (candidates {receivers}); "
+            f"set '{template.name}/<op>/<var>: source'",
+            **where,
+        )
+    extra = {fv: s for fv, s in sources.items() if s != "source"}
+    return {"values": values, "extra": extra}, receivers[0]
+
+
+def _add_templated_edges(
+    ir: NetworkIR, templated: list, vectorize: bool, taken: set[str], where: dict
+) -> None:
+    instances: dict[str, Any] = {}
+    info: dict[str, tuple] = {}
+    for source, target, template, attrs, sloc, tloc in templated:
+        edge_where = dict(where, variable=f"{source} -> {target}")
+        parsed, receiver = _edge_input(template, attrs, edge_where)
+        sink = template.sink()
+        svar = sloc[3]
+        if receiver[1] == svar:
+            raise ModelError(
+                f"the input variable {receiver[1]!r} of edge template {template.name!r} has the "
+                "same name as the source variable; rename one of them",
+                **edge_where,
+            )
+        tmpl = template
+        for (op, var), val in parsed["values"].items():
+            tmpl = tmpl.update_var(op, var, val)
+        label = f"{template.name}[{source}->{target}]"
+        instances[label] = tmpl
+        extra_locs = {}
+        for fv, path in parsed["extra"].items():
+            extra_locs[fv] = ir.locate(path)
+        info[label] = (source, target, attrs, sloc, tloc, receiver, sink, extra_locs)
+        _check_target(ir.populations[tloc[0]], tloc[2], tloc[3], target, edge_where)
+    # edges vectorise when template structure and wiring agree
+    if vectorize:
+        groups: dict[Any, dict[str, Any]] = {}
+        for label, tmpl in instances.items():
+            source, target, attrs, sloc, tloc, receiver, sink, extra = info[label]
+            key = (
+                tmpl.structure(),
+                (sloc[0], sloc[2], sloc[3]),
+                (tloc[0], tloc[2], tloc[3]),
+                receiver,
+                tuple(sorted((fv, (loc[0], loc[2], loc[3])) for fv, loc in extra.items())),
+                "delay" in attrs,
+                "spread" in attrs,
+            )
+            groups.setdefault(key, {})[label] = tmpl
+        group_list = list(groups.values())
+    else:
+        group_list = [{label: tmpl} for label, tmpl in instances.items()]
+    for members in group_list:
+        (pop,) = _make_populations(members, True, True, taken)
+        p = len(ir.populations)
+        ir.populations.append(pop)
+        labels = list(members)
+        first = info[labels[0]]
+        receiver, sink = first[5], first[6]
+        out_var = pop.template.operators[sink].output
+        sloc = np.array([info[lb][3][1] for lb in labels], dtype=np.int64)
+        tloc = np.array([info[lb][4][1] for lb in labels], dtype=np.int64)
+        units = np.arange(len(labels), dtype=np.int64)
+        attrs = [info[lb][2] for lb in labels]
+        delay = np.array([a["delay"] for a in attrs], dtype=float) if "delay" in attrs[0] else None
+        spread = (
+            np.array([a["spread"] for a in attrs], dtype=float) if "spread" in attrs[0] else None
+        )
+        s0, t0 = first[3], first[4]
+        ir.projections.append(
+            Projection(
+                (s0[0], s0[2], s0[3]),
+                (p, *receiver),
+                sloc,
+                units,
+                np.ones(len(labels)),
+                delay,
+                spread,
+                labels,
+            )
+        )
+        weights = [a.get("weight", 1.0) for a in attrs]
+        ir.projections.append(
+            Projection(
+                (p, sink, out_var),
+                (t0[0], t0[2], t0[3]),
+                units,
+                tloc,
+                np.array(weights, dtype=np.result_type(*weights, float)),
+                None,
+                None,
+                labels,
+            )
+        )
+        for fv, loc in first[7].items():
+            src_units = np.array([info[lb][7][fv][1] for lb in labels], dtype=np.int64)
+            ir.projections.append(
+                Projection(
+                    (loc[0], loc[2], loc[3]),
+                    (p, *fv),
+                    src_units,
+                    units,
+                    np.ones(len(labels)),
+                    None,
+                    None,
+                    labels,
+                )
+            )

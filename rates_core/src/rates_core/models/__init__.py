@@ -1,0 +1,1 @@
+"""Model library: YAML templates referenced as ``rates_core.models.<file>.<template>``."""

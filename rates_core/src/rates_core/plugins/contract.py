@@ -1,0 +1,111 @@
+"""The vocabulary of the plugin contract: hook markers, capability names, descriptions.
+
+Plugins import from here (through ``rates_core.plugins``); nothing in this module imports a plugin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pluggy
+
+#: pluggy project name; hook implementations must use the :data:`hookimpl` marker of this project.
+PROJECT_NAME = "rates"
+#: Entry-point group scanned for plugins (``[project.entry-points.rates]`` in a plugin's pyproject).
+ENTRY_POINT_GROUP = "rates"
+
+#: Marker of the hook specifications in :mod:`rates_core.plugins.hookspecs`.
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+#: Marker plugins put on their hook implementations: ``from rates_core.plugins import hookimpl``.
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+#: Every capability name a backend or solver may declare.
+CAPABILITIES: frozenset[str] = frozenset(
+    {
+        "execute",  # the runtime/toolchain is available here, so generated code can run
+        "adaptive",  # adaptive step-size integration
+        "dde",  # delay differential equations
+        "complex",  # complex-valued state variables
+        "float32",  # single precision
+        "vectorised",  # many nodes as arrays rather than scalars
+        "autodiff",  # gradients through the vector field / solver
+        "gpu",  # runs on a GPU
+        "batched",  # many parameter sets in one call
+        "jacobian",  # emits the symbolic Jacobian
+        "continuation",  # numerical continuation / bifurcation analysis
+    }
+)
+
+
+class RatesPluginWarning(UserWarning):
+    """A plugin could not be loaded or registered; it is skipped and the others still work."""
+
+
+def _capability_set(value: Iterable[str], owner: str) -> frozenset[str]:
+    if isinstance(value, (str, bytes)):
+        raise TypeError(
+            f"{owner}: capabilities must be a collection of names, not the string {value!r}"
+        )
+    caps = frozenset(value)
+    for cap in caps:
+        if not isinstance(cap, str):
+            raise TypeError(f"{owner}: capability names must be strings, got {cap!r}")
+    return caps
+
+
+def _check_name(value: object, what: str) -> None:
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"{what} must be a non-empty string, got {value!r}")
+
+
+def unknown_capabilities(capabilities: Iterable[str]) -> list[str]:
+    """Describe each name in ``capabilities`` that is not in :data:`CAPABILITIES`.
+
+    Returns one text per unknown name (with a suggestion when a known name is close); empty when
+    all names are known.
+    """
+    import difflib
+
+    problems = []
+    for cap in sorted(set(capabilities) - CAPABILITIES):
+        close = difflib.get_close_matches(cap, sorted(CAPABILITIES), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        problems.append(f"unknown capability {cap!r}{hint}")
+    return problems
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """What ``register_backends`` returns for one backend.
+
+    ``capabilities`` may be given as any collection of names; it is stored as a frozenset.
+    """
+
+    name: str
+    capabilities: frozenset[str]
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        _check_name(self.name, "BackendInfo.name")
+        caps = _capability_set(self.capabilities, f"backend {self.name!r}")
+        object.__setattr__(self, "capabilities", caps)
+
+
+@dataclass(frozen=True)
+class SolverInfo:
+    """What ``register_solvers`` returns for one solver: which backend it drives, step kind."""
+
+    name: str
+    backend: str
+    adaptive: bool
+    capabilities: frozenset[str] = frozenset()
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        _check_name(self.name, "SolverInfo.name")
+        _check_name(self.backend, f"SolverInfo.backend of solver {self.name!r}")
+        if not isinstance(self.adaptive, bool):
+            raise TypeError(f"solver {self.name!r}: adaptive must be True or False")
+        caps = _capability_set(self.capabilities, f"solver {self.name!r}")
+        object.__setattr__(self, "capabilities", caps)

@@ -1,0 +1,520 @@
+"""The plugin host: discovers ``rates`` entry points and dispatches hooks by backend/solver name.
+
+Each entry point is loaded and checked on its own; a plugin that cannot be imported, uses an
+unknown hook name, has a bad hook signature, or whose registration hooks raise or return bad
+descriptions is recorded in :attr:`PluginHost.broken`, reported with a
+:class:`RatesPluginWarning`, and unregistered, while the other plugins keep working.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+import traceback
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+from rates_core.errors import PluginConflictError, UnknownBackendError
+from rates_core.plugins import hookspecs
+from rates_core.plugins.contract import (
+    ENTRY_POINT_GROUP,
+    PROJECT_NAME,
+    BackendInfo,
+    RatesPluginWarning,
+    SolverInfo,
+    unknown_capabilities,
+)
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+
+__all__ = ["BrokenPlugin", "Conflict", "PluginHost", "PluginRecord", "default_host"]
+
+
+def _label(name: str, distribution: str | None, version: str | None) -> str:
+    if distribution is None:
+        return f"entry point {name!r}"
+    dist = f"{distribution} {version}" if version else distribution
+    return f"{dist} (entry point {name!r})"
+
+
+@dataclass(frozen=True)
+class PluginRecord:
+    """A plugin that loaded and registered: entry point name, distribution, what it declares."""
+
+    name: str
+    distribution: str | None
+    version: str | None
+    backends: tuple[BackendInfo, ...] = ()
+    solvers: tuple[SolverInfo, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """``"<distribution> <version> (entry point '<name>')"``, for messages."""
+        return _label(self.name, self.distribution, self.version)
+
+
+@dataclass(frozen=True)
+class BrokenPlugin:
+    """A plugin that was skipped, and why. ``details`` holds the traceback, if there was one."""
+
+    name: str
+    distribution: str | None
+    reason: str
+    version: str | None = None
+    details: str = field(default="", repr=False, compare=False)
+
+    @property
+    def label(self) -> str:
+        """``"<distribution> <version> (entry point '<name>')"``, for messages."""
+        return _label(self.name, self.distribution, self.version)
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A backend or solver name declared by more than one plugin; ``kind`` is "backend"/"solver"."""
+
+    kind: str
+    name: str
+    plugins: tuple[PluginRecord, ...]
+
+    @property
+    def distributions(self) -> tuple[str, ...]:
+        """The distribution names (or entry point names) of the declaring plugins."""
+        return tuple(p.distribution or p.name for p in self.plugins)
+
+    def message(self) -> str:
+        """The text of the :class:`PluginConflictError` raised when the name is used."""
+        who = " and ".join(p.label for p in self.plugins)
+        dists = sorted({p.distribution for p in self.plugins if p.distribution})
+        hint = f" (pip uninstall {' or '.join(dists)})" if len(dists) > 1 else ""
+        return (
+            f"{self.kind} {self.name!r} is declared by more than one installed plugin: {who}. "
+            f"Uninstall all but one of them{hint}."
+        )
+
+
+class _PluginProblem(Exception):
+    """Internal: a plugin failed a check; the message is the reason shown to the user."""
+
+
+def _exception_text(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _add_note(exc: BaseException, note: str) -> None:
+    if hasattr(exc, "add_note"):  # Python >= 3.11
+        exc.add_note(note)
+
+
+class PluginHost:
+    """Owns one pluggy manager with the ``rates`` hook specs and the plugins registered to it.
+
+    Build one with :meth:`discover` (entry points of the ``rates`` group) or use
+    :func:`default_host`; :meth:`register` adds an in-process plugin object.
+    """
+
+    def __init__(self) -> None:
+        self._pm = pluggy.PluginManager(PROJECT_NAME)
+        self._pm.add_hookspecs(hookspecs)
+        self._plugins: dict[str, PluginRecord] = {}
+        self._broken: list[BrokenPlugin] = []
+
+    # ------------------------------------------------------------------ loading
+
+    @classmethod
+    def discover(cls, group: str = ENTRY_POINT_GROUP) -> PluginHost:
+        """A fresh host with every entry point of ``group`` loaded (each in its own try/except).
+
+        Entry points are loaded in a fixed order (distribution name, entry point name); dispatch
+        never depends on that order.
+        """
+        from importlib.metadata import entry_points  # not at import time: it is slow to import
+
+        host = cls()
+        eps = sorted(entry_points(group=group), key=lambda ep: (_dist_of(ep)[0] or "", ep.name))
+        for ep in eps:
+            host._load_entry_point(ep)
+        return host
+
+    def _load_entry_point(self, ep: EntryPoint) -> None:
+        distribution, version = _dist_of(ep)
+        try:
+            plugin = ep.load()
+        except Exception as exc:
+            self._mark_broken(
+                ep.name,
+                distribution,
+                version,
+                f"cannot be imported ({ep.value}): {_exception_text(exc)}",
+                traceback.format_exc(),
+            )
+            return
+        self.register(plugin, ep.name, distribution, version)
+
+    def register(
+        self,
+        plugin: object,
+        name: str,
+        distribution: str | None = None,
+        version: str | None = None,
+    ) -> PluginRecord | None:
+        """Register ``plugin`` (a module or object with hookimpls) under ``name`` and check it.
+
+        Returns its record, or None when it is broken (then it is unregistered, added to
+        :attr:`broken` and a :class:`RatesPluginWarning` is issued).
+        """
+        if name in self._plugins or self._pm.has_plugin(name):
+            other = self._plugins.get(name)
+            owner = other.label if other else f"another plugin named {name!r}"
+            self._mark_broken(
+                name, distribution, version, f"its entry point name is already used by {owner}"
+            )
+            return None
+        try:
+            self._pm.register(plugin, name=name)
+        except Exception as exc:
+            if self._pm.get_plugin(name) is plugin:  # pluggy may have added some hooks already
+                self._pm.unregister(name=name)
+            self._mark_broken(name, distribution, version, _exception_text(exc))
+            return None
+        try:
+            self._check_hooks(name)
+            backends = self._registration(name, "register_backends", BackendInfo)
+            solvers = self._registration(name, "register_solvers", SolverInfo)
+        except _PluginProblem as exc:
+            self._pm.unregister(name=name)
+            self._mark_broken(name, distribution, version, str(exc), _tb(exc))
+            return None
+        record = PluginRecord(name, distribution, version, backends, solvers)
+        self._plugins[name] = record
+        return record
+
+    def _mark_broken(
+        self,
+        name: str,
+        distribution: str | None,
+        version: str | None,
+        reason: str,
+        details: str = "",
+    ) -> None:
+        broken = BrokenPlugin(name, distribution, reason, version, details)
+        self._broken.append(broken)
+        warnings.warn(
+            f"rates plugin {broken.label} was not loaded: {reason}",
+            RatesPluginWarning,
+            stacklevel=3,
+        )
+
+    def _impls(self, name: str) -> list[pluggy.HookImpl]:
+        plugin = self._pm.get_plugin(name)
+        impls = []
+        for caller in self._pm.get_hookcallers(plugin) or []:
+            impls.extend(i for i in caller.get_hookimpls() if i.plugin_name == name)
+        return impls
+
+    def _check_hooks(self, name: str) -> None:
+        impls = self._impls(name)
+        if not impls:
+            raise _PluginProblem(
+                "it defines no hook implementations; mark hook functions with "
+                "@hookimpl (from rates_core.plugins import hookimpl)"
+            )
+        for impl in impls:
+            hook = _hook_name(impl)
+            caller = getattr(self._pm.hook, hook, None)
+            if caller is not None and not caller.has_spec() and not impl.optionalhook:
+                import difflib
+
+                close = difflib.get_close_matches(hook, hookspecs.HOOK_NAMES, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise _PluginProblem(
+                    f"unknown hook {hook!r} ({hint}known hooks: {', '.join(hookspecs.HOOK_NAMES)})"
+                )
+            if getattr(impl, "wrapper", False) or getattr(impl, "hookwrapper", False):
+                raise _PluginProblem(f"hook {hook!r} is a wrapper; rates hooks cannot be wrappers")
+            for param in inspect.signature(impl.function).parameters.values():
+                if param.kind not in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
+                    raise _PluginProblem(
+                        f"hook {hook!r} has the {param.kind.description} parameter "
+                        f"{param.name!r}; hook parameters must be plain positional names"
+                    )
+                if param.default is not param.empty:
+                    raise _PluginProblem(
+                        f"hook {hook!r} gives parameter {param.name!r} a default; pluggy never "
+                        "passes parameters with defaults"
+                    )
+        try:
+            self._pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            raise _PluginProblem(str(exc)) from exc
+
+    def _registration(self, name: str, hook: str, cls: type) -> tuple[Any, ...]:
+        impl = self._impl_of(name, hook)
+        if impl is None:
+            return ()
+        try:
+            result = impl.function()
+        except Exception as exc:
+            raise _PluginProblem(f"{hook}() raised {_exception_text(exc)}") from exc
+        if result is None:
+            return ()
+        if isinstance(result, (str, bytes, Mapping)) or not isinstance(result, Iterable):
+            raise _PluginProblem(
+                f"{hook}() must return a list of {cls.__name__}, got {type(result).__name__}"
+            )
+        infos = tuple(result)
+        seen: set[str] = set()
+        kind = "backend" if cls is BackendInfo else "solver"
+        for info in infos:
+            if not isinstance(info, cls):
+                raise _PluginProblem(f"{hook}() must return {cls.__name__} objects, got {info!r}")
+            if info.name in seen:
+                raise _PluginProblem(f"{hook}() declares {kind} {info.name!r} twice")
+            seen.add(info.name)
+            problems = unknown_capabilities(info.capabilities)
+            if problems:
+                raise _PluginProblem(f"{kind} {info.name!r}: {'; '.join(problems)}")
+        return infos
+
+    # ------------------------------------------------------------------ inspection
+
+    @property
+    def plugins(self) -> tuple[PluginRecord, ...]:
+        """The plugins that loaded, in load order."""
+        return tuple(self._plugins.values())
+
+    @property
+    def broken(self) -> tuple[BrokenPlugin, ...]:
+        """The plugins that were skipped, with the reason."""
+        return tuple(self._broken)
+
+    @property
+    def plugin_manager(self) -> pluggy.PluginManager:
+        """The underlying pluggy manager (for inspection; dispatch through the host's methods)."""
+        return self._pm
+
+    def _declarations(self, kind: str) -> dict[str, list[tuple[Any, PluginRecord]]]:
+        table: dict[str, list[tuple[Any, PluginRecord]]] = {}
+        for record in self._plugins.values():
+            for info in record.backends if kind == "backend" else record.solvers:
+                table.setdefault(info.name, []).append((info, record))
+        return table
+
+    def backends(self) -> dict[str, tuple[BackendInfo, str | None]]:
+        """Backend name -> (description, distribution), for names declared by exactly one plugin.
+
+        Names declared by several plugins are left out and listed by :meth:`conflicts`.
+        """
+        table = self._declarations("backend")
+        return {n: (d[0][0], d[0][1].distribution) for n, d in table.items() if len(d) == 1}
+
+    def solvers(self) -> dict[str, tuple[SolverInfo, str | None]]:
+        """Solver name -> (description, distribution), for names declared by exactly one plugin."""
+        table = self._declarations("solver")
+        return {n: (d[0][0], d[0][1].distribution) for n, d in table.items() if len(d) == 1}
+
+    def conflicts(self) -> list[Conflict]:
+        """Backend and solver names declared by more than one plugin."""
+        found = []
+        for kind in ("backend", "solver"):
+            for name, decls in self._declarations(kind).items():
+                if len(decls) > 1:
+                    found.append(Conflict(kind, name, tuple(r for _, r in decls)))
+        return found
+
+    def _owner(self, kind: str, name: str) -> tuple[Any, PluginRecord]:
+        decls = self._declarations(kind).get(name, [])
+        if not decls:
+            raise UnknownBackendError(self._unknown_message(kind, name))
+        if len(decls) > 1:
+            raise PluginConflictError(Conflict(kind, name, tuple(r for _, r in decls)).message())
+        return decls[0]
+
+    def _unknown_message(self, kind: str, name: str) -> str:
+        declared = self._declarations(kind)
+        if declared:
+            listed = ", ".join(
+                f"{n} ({' / '.join(r.distribution or r.name for _, r in decls)})"
+                for n, decls in sorted(declared.items())
+            )
+            text = (
+                f"No installed rates plugin provides {kind} {name!r}. Installed {kind}s: {listed}."
+            )
+        else:
+            text = f"No installed rates plugin provides {kind} {name!r}; no {kind}s are installed."
+        if kind == "backend":
+            text += f" To use it, install its plugin: `pip install rates-{name.replace('_', '-')}`."
+        else:
+            text += (
+                " Solvers come with backend plugins (e.g. `pip install rates-numpy`); "
+                "run `rates plugins` to list what is installed."
+            )
+        if self._broken:
+            labels = ", ".join(b.label for b in self._broken)
+            text += f" Plugins that failed to load (see `rates plugins`): {labels}."
+        return text
+
+    def backend_info(self, name: str) -> BackendInfo:
+        """The description of backend ``name``.
+
+        Raises UnknownBackendError when no plugin declares it, PluginConflictError when several do.
+        """
+        return self._owner("backend", name)[0]
+
+    def solver_info(self, name: str) -> SolverInfo:
+        """The description of solver ``name`` (errors as in :meth:`backend_info`)."""
+        return self._owner("solver", name)[0]
+
+    # ------------------------------------------------------------------ dispatch
+
+    def _impl_of(self, plugin_name: str, hook: str) -> pluggy.HookImpl | None:
+        caller = getattr(self._pm.hook, hook)
+        for impl in caller.get_hookimpls():
+            if impl.plugin_name == plugin_name:
+                return impl
+        return None
+
+    def _broadcast(self, hook: str, **kwargs: Any) -> list[tuple[PluginRecord, Any]]:
+        """Call ``hook`` of each loaded plugin in load order; the non-None (plugin, answer)s."""
+        impls = {impl.plugin_name: impl for impl in getattr(self._pm.hook, hook).get_hookimpls()}
+        answers = []
+        for name, record in self._plugins.items():
+            impl = impls.get(name)
+            if impl is None:
+                continue
+            try:
+                result = impl.function(*(kwargs[arg] for arg in impl.argnames))
+            except Exception as exc:
+                _add_note(exc, f"(raised by rates plugin {record.label} in hook {hook})")
+                raise
+            if result is not None:
+                answers.append((record, result))
+        return answers
+
+    def _single_answer(
+        self, hook: str, kind: str, name: str, owner: PluginRecord, answers: list
+    ) -> Any:
+        if not answers:
+            raise UnknownBackendError(
+                f"rates plugin {owner.label} declares {kind} {name!r} but its {hook} hook "
+                f"returned nothing for it (missing {hook} hook, or it returned None)"
+            )
+        if len(answers) > 1:
+            who = " and ".join(r.label for r, _ in answers)
+            raise PluginConflictError(
+                f"{hook} for {kind} {name!r} was answered by more than one plugin: {who}. "
+                "Uninstall all but one of them."
+            )
+        record, result = answers[0]
+        if record.name != owner.name:
+            raise PluginConflictError(
+                f"{kind} {name!r} is declared by {owner.label} but {hook} was answered by "
+                f"{record.label}"
+            )
+        return result
+
+    def emit_function(self, backend: str, system: Any, options: Any) -> Any:
+        """Generated source + callable of ``system`` from the plugin that owns ``backend``."""
+        _, owner = self._owner("backend", backend)
+        answers = self._broadcast("emit_function", backend=backend, system=system, options=options)
+        return self._single_answer("emit_function", "backend", backend, owner, answers)
+
+    def solve(self, solver: str, function: Any, problem: Any) -> Any:
+        """The sampled trajectory computed by the plugin that owns ``solver``."""
+        _, owner = self._owner("solver", solver)
+        answers = self._broadcast("solve", solver=solver, function=function, problem=problem)
+        return self._single_answer("solve", "solver", solver, owner, answers)
+
+    def builtins(self, backend: str) -> dict[str, Any]:
+        """All equation-level functions the plugins provide for ``backend``, merged.
+
+        The same name with different implementations from two plugins is a PluginConflictError.
+        """
+        merged: dict[str, Any] = {}
+        origin: dict[str, PluginRecord] = {}
+        for record, answer in self._broadcast("register_builtins", backend=backend):
+            if not isinstance(answer, Mapping):
+                raise TypeError(
+                    f"rates plugin {record.label}: register_builtins must return a dict, "
+                    f"got {type(answer).__name__}"
+                )
+            for fname, impl in answer.items():
+                if fname in merged and not _same(merged[fname], impl):
+                    raise PluginConflictError(
+                        f"builtin function {fname!r} for backend {backend!r} is defined "
+                        f"differently by {origin[fname].label} and {record.label}"
+                    )
+                merged.setdefault(fname, impl)
+                origin.setdefault(fname, record)
+        return merged
+
+    def imports(self, backend: str, system: Any) -> list[str]:
+        """All import lines the plugins add for ``backend``, de-duplicated in first-seen order."""
+        lines: dict[str, None] = {}
+        for record, answer in self._broadcast("add_import", backend=backend, system=system):
+            if isinstance(answer, (str, bytes)) or not isinstance(answer, Iterable):
+                raise TypeError(
+                    f"rates plugin {record.label}: add_import must return a list of strings, "
+                    f"got {answer!r}"
+                )
+            for line in answer:
+                if not isinstance(line, str):
+                    raise TypeError(
+                        f"rates plugin {record.label}: add_import returned a non-string {line!r}"
+                    )
+                lines.setdefault(line, None)
+        return list(lines)
+
+
+def _hook_name(impl: pluggy.HookImpl) -> str:
+    return impl.opts.get("specname") or impl.function.__name__
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a is b:
+        return True
+    try:
+        return bool(a == b)
+    except Exception:
+        return False
+
+
+def _tb(exc: BaseException) -> str:
+    cause = exc.__cause__
+    if cause is None:
+        return ""
+    return "".join(traceback.format_exception(type(cause), cause, cause.__traceback__))
+
+
+def _dist_of(ep: EntryPoint) -> tuple[str | None, str | None]:
+    dist = getattr(ep, "dist", None)
+    if dist is None:
+        return None, None
+    try:
+        name = dist.name
+    except Exception:
+        name = None
+    try:
+        version = dist.version
+    except Exception:
+        version = None
+    return name, version
+
+
+_default_lock = threading.Lock()
+_default_host: PluginHost | None = None
+
+
+def default_host(refresh: bool = False) -> PluginHost:
+    """The process-wide host, discovered on first use (or again when ``refresh`` is true)."""
+    global _default_host
+    with _default_lock:
+        if _default_host is None or refresh:
+            _default_host = PluginHost.discover()
+        return _default_host

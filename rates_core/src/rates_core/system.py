@@ -1,0 +1,740 @@
+"""The System: what a backend sees (ARCHITECTURE.md, "The System").
+
+Built from the network IR: a state vector layout, a parameter table with frontend paths,
+algebraic updates in dependency order, derivative expressions and delayed reads. Every
+expression is a sympy expression over the symbols named here; a symbol of ``size`` n > 1 is a
+vector (a population of n units, or a vector variable), size 1 is a scalar.
+"""
+
+from __future__ import annotations
+
+import keyword
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import sympy
+
+from rates_core import builtins
+from rates_core.equations import parse_equation, symbol
+from rates_core.errors import ModelError
+from rates_core.frontend.templates import CircuitTemplate
+from rates_core.ir import NetworkIR, Population, Projection, build_ir
+
+#: Couplings denser than this are dense matrices, sparser ones CSR matrices.
+DENSE_THRESHOLD = 0.1
+_GENERATED_NAMES = {"y", "dy", "t", "np", "math", "numpy", "torch", "params", "self"}
+
+
+@dataclass(frozen=True)
+class StateVar:
+    """A slice ``y[start:stop]`` of the state vector."""
+
+    name: str
+    symbol: sympy.Symbol
+    start: int
+    size: int
+    dtype: str
+    initial: np.ndarray
+    paths: tuple[str, ...]
+
+    @property
+    def stop(self) -> int:
+        return self.start + self.size
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A runtime argument of the vector field (never baked into generated code).
+
+    ``role`` is one of ``constant`` (a model constant), ``weight``, ``delay``, ``rate`` (gamma
+    kernel rate), ``index`` (integer gather indices), ``matrix`` (dense ndarray or
+    scipy.sparse CSR coupling) or ``input`` (an extrinsic input, written by the solver).
+    """
+
+    name: str
+    symbol: sympy.Symbol
+    value: Any
+    dtype: str
+    role: str
+    paths: tuple[str, ...]
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(np.shape(self.value))) if self.role != "matrix" else 0
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """An algebraic update ``name = expr`` evaluated before the derivatives."""
+
+    name: str
+    symbol: sympy.Symbol
+    expr: sympy.Expr
+    size: int
+    dtype: str
+
+
+@dataclass(frozen=True)
+class DelayedRead:
+    """``name = state[index]`` at time ``t - tau`` (tau a parameter name or a number)."""
+
+    name: str
+    symbol: sympy.Symbol
+    state: str
+    index: str | None
+    tau: str | float
+    size: int
+
+
+@dataclass(frozen=True)
+class ExtrinsicInput:
+    """An input parameter the solver fills each step from the user's array."""
+
+    name: str
+    path: str
+    units: np.ndarray
+    size: int
+
+
+@dataclass
+class System:
+    """The ordered, backend-neutral description of the vector field."""
+
+    name: str
+    states: list[StateVar]
+    params: list[Parameter]
+    algebraic: list[Assignment]
+    derivatives: list[tuple[str, sympy.Expr]]
+    delayed: list[DelayedRead]
+    inputs: list[ExtrinsicInput]
+    label_map: dict[str, tuple[str, int | None]]
+    dtype: str
+    ir: NetworkIR | None = field(default=None, repr=False)
+
+    @property
+    def n_states(self) -> int:
+        return sum(s.size for s in self.states)
+
+    @property
+    def is_complex(self) -> bool:
+        return self.dtype.startswith("complex")
+
+    def initial_state(self) -> np.ndarray:
+        y = np.zeros(self.n_states, dtype=self.dtype)
+        for s in self.states:
+            y[s.start : s.stop] = s.initial
+        return y
+
+    def state(self, name: str) -> StateVar:
+        return next(s for s in self.states if s.name == name)
+
+    def param(self, name: str) -> Parameter:
+        return next(p for p in self.params if p.name == name)
+
+    def symbol_sizes(self) -> dict[str, int]:
+        sizes = {s.name: s.size for s in self.states}
+        sizes.update({a.name: a.size for a in self.algebraic})
+        sizes.update({d.name: d.size for d in self.delayed})
+        sizes.update({p.name: max(p.size, 1) for p in self.params if p.role != "matrix"})
+        return sizes
+
+    def summary(self) -> str:
+        lines = [f"System {self.name!r}: {self.n_states} states, {len(self.params)} parameters"]
+        for a in self.algebraic:
+            lines.append(f"  {a.name} = {a.expr}")
+        for name, expr in self.derivatives:
+            lines.append(f"  d/dt {name} = {expr}")
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- building
+
+
+def _dtype(kind: str, precision: str) -> str:
+    if kind == "complex":
+        return "complex64" if precision == "float32" else "complex128"
+    if kind == "int":
+        return "int64"
+    return precision
+
+
+class _Builder:
+    """Collects the pieces of one System; lives for one ``build_system`` call."""
+
+    def __init__(self, ir: NetworkIR, precision: str, functions: Mapping | None, where: dict):
+        self.ir = ir
+        self.precision = precision
+        self.functions = functions
+        self.where = where
+        self.names: set[str] = set(_GENERATED_NAMES)
+        self.states: list[StateVar] = []
+        self.params: list[Parameter] = []
+        self.algebraic: dict[str, Assignment] = {}
+        self.derivatives: dict[str, sympy.Expr] = {}
+        self.delayed: list[DelayedRead] = []
+        self.inputs: list[ExtrinsicInput] = []
+        self.label_map: dict[str, tuple[str, int | None]] = {}
+        self.symbols: dict[tuple[int, str, str], sympy.Symbol] = {}
+        self.kinds: dict[str, str] = {}  # symbol name -> state / algebraic / param
+        self.sizes: dict[str, int] = {}
+        self.offset = 0
+
+    # ------------------------------------------------------------------ naming
+
+    def unique(self, base: str) -> str:
+        base = "".join(c if c.isalnum() or c == "_" else "_" for c in base).strip("_") or "v"
+        if base[0].isdigit():
+            base = "v_" + base
+        if base in builtins.RESERVED_NAMES or keyword.iskeyword(base) or base in self.names:
+            candidate, k = base, 1
+            while (
+                candidate in self.names
+                or candidate in builtins.RESERVED_NAMES
+                or keyword.iskeyword(candidate)
+            ):
+                k += 1
+                candidate = f"{base}_{k}"
+            base = candidate
+        self.names.add(base)
+        return base
+
+    def plan_names(self, used: dict[int, dict[tuple[str, str], str]]) -> dict:
+        """Shortest readable unique names: ``var``, else ``op_var``, else ``pop_op_var``."""
+        entries = [(p, op, var) for p, vs in used.items() for (op, var) in vs]
+        by_var: dict[str, int] = {}
+        by_opvar: dict[tuple[str, str], int] = {}
+        for _, op, var in entries:
+            by_var[var] = by_var.get(var, 0) + 1
+            by_opvar[(op, var)] = by_opvar.get((op, var), 0) + 1
+        planned = {}
+        for p, op, var in entries:
+            if by_var[var] == 1:
+                base = var
+            elif by_opvar[(op, var)] == 1:
+                base = f"{op}_{var}"
+            else:
+                base = f"{self.ir.populations[p].label}_{op}_{var}"
+            planned[(p, op, var)] = base
+        return planned
+
+    # ------------------------------------------------------------------ parameters
+
+    def add_param(
+        self, base: str, value: Any, kind: str, role: str, paths: Sequence[str]
+    ) -> sympy.Symbol:
+        name = self.unique(base)
+        dtype = "int64" if role == "index" else _dtype(kind, self.precision)
+        if role == "matrix":
+            val = value.astype(dtype) if hasattr(value, "astype") else value
+        else:
+            arr = np.asarray(value)
+            if (
+                arr.ndim > 0
+                and arr.size > 0
+                and np.all(arr == arr.flat[0])
+                and role not in ("index", "input")
+            ):
+                arr = np.asarray(arr.flat[0])
+            val = arr.astype(dtype)
+        sym = symbol(name, "complex" if dtype.startswith("complex") else "float")
+        self.params.append(Parameter(name, sym, val, dtype, role, tuple(paths)))
+        self.kinds[name] = "param"
+        self.sizes[name] = 0 if role == "matrix" else max(int(np.size(val)), 1)
+        return sym
+
+    # ------------------------------------------------------------------ populations
+
+    def parse_population(self, p: int) -> dict:
+        """Parse every equation of population p; return per-op parsed equations and usage."""
+        pop = self.ir.populations[p]
+        where = dict(self.where)
+        parsed = {}
+        for op_label in pop.template.operator_order():
+            op = pop.template.operators[op_label]
+            dtypes = {
+                v: ("complex" if d.dtype == "complex" else "float") for v, d in op.variables.items()
+            }
+            eqs = []
+            for text in op.equations:
+                eqs.append(
+                    parse_equation(
+                        text,
+                        dtypes,
+                        functions=self.functions,
+                        file=op.path or where.get("file"),
+                        template=op.name,
+                    )
+                )
+            parsed[op_label] = eqs
+        return parsed
+
+    def classify(self, p: int, parsed: dict) -> dict[tuple[str, str], str]:
+        """Decide for every used variable of population p: state, algebraic, input or param."""
+        pop = self.ir.populations[p]
+        roles: dict[tuple[str, str], str] = {}
+        for op_label, eqs in parsed.items():
+            op = pop.template.operators[op_label]
+            for eq in eqs:
+                key = (op_label, eq.lhs)
+                decl = op.variables[eq.lhs]
+                role = "state" if eq.differential else "algebraic"
+                if decl.kind == "input":
+                    raise ModelError(
+                        f"input variable {eq.lhs!r} cannot be defined by an equation",
+                        file=op.path or None,
+                        template=op.name,
+                        variable=eq.lhs,
+                    )
+                if key in roles:
+                    raise ModelError(
+                        f"variable {eq.lhs!r} is defined by more than one equation",
+                        file=op.path or None,
+                        template=op.name,
+                        variable=eq.lhs,
+                    )
+                roles[key] = role
+            for eq in eqs:
+                for s in eq.rhs.free_symbols:
+                    if s.name in op.variables and (op_label, s.name) not in roles:
+                        kind = op.variables[s.name].kind
+                        roles[(op_label, s.name)] = "input" if kind == "input" else "param"
+            if op.output is not None and (op_label, op.output) not in roles:
+                roles[(op_label, op.output)] = "param"
+        return roles
+
+    def build(self, inputs: Iterable[str]) -> System:
+        ir = self.ir
+        parsed = {p: self.parse_population(p) for p in range(len(ir.populations))}
+        roles = {p: self.classify(p, parsed[p]) for p in parsed}
+        # inputs fed by projections, intra-node wiring or extrinsic inputs are used too
+        for proj in ir.projections:
+            tp, top, tvar = proj.target
+            roles[tp].setdefault((top, tvar), "input")
+            sp_, sop, svar = proj.source
+            if (sop, svar) not in roles[sp_]:
+                roles[sp_][(sop, svar)] = "param"
+        input_targets = self.resolve_inputs(inputs)
+        for p, op, var in input_targets:
+            if roles[p].get((op, var), "input") != "input":
+                raise ModelError(
+                    f"extrinsic input targets {op}/{var}, which is not an input variable",
+                    variable=f"{op}/{var}",
+                    **self.where,
+                )
+            roles[p].setdefault((op, var), "input")
+        planned = self.plan_names(roles)
+
+        # symbols, states and constant parameters
+        for p, pop in enumerate(ir.populations):
+            for (op_label, var), role in roles[p].items():
+                decl = pop.template.operators[op_label].variables[var]
+                paths = tuple(f"{n}/{op_label}/{var}" for n in pop.nodes)
+                values = pop.values[(op_label, var)]
+                size = pop.size if decl.shape == () else int(np.prod(decl.shape))
+                if role == "param" and not (role == "input"):
+                    sym = self.add_param(
+                        planned[(p, op_label, var)],
+                        values.reshape(-1),
+                        decl.dtype,
+                        "constant",
+                        paths,
+                    )
+                    self.symbols[(p, op_label, var)] = sym
+                    self.register_paths(sym.name, pop, op_label, var, decl)
+                    continue
+                name = self.unique(planned[(p, op_label, var)])
+                dtype = _dtype(decl.dtype, self.precision)
+                sym = symbol(name, "complex" if dtype.startswith("complex") else "float")
+                self.symbols[(p, op_label, var)] = sym
+                self.sizes[name] = size
+                self.kinds[name] = role
+                self.register_paths(name, pop, op_label, var, decl)
+                if role == "state":
+                    init = values.reshape(-1).astype(dtype)
+                    self.states.append(StateVar(name, sym, self.offset, size, dtype, init, paths))
+                    self.offset += size
+
+        # equations
+        for p, pop in enumerate(ir.populations):
+            for op_label, eqs in parsed[p].items():
+                op = pop.template.operators[op_label]
+                local = {
+                    symbol(v, "complex" if d.dtype == "complex" else "float"): self.symbols[
+                        (p, op_label, v)
+                    ]
+                    for v, d in op.variables.items()
+                    if (p, op_label, v) in self.symbols
+                }
+                for eq in eqs:
+                    rhs = eq.rhs.xreplace(local)
+                    target = self.symbols[(p, op_label, eq.lhs)]
+                    if eq.differential:
+                        self.derivatives[target.name] = rhs
+                    else:
+                        self.add_algebraic(target, rhs)
+
+        # inputs: sums of intra-node sources, projections and extrinsic inputs
+        incoming: dict[tuple[int, str, str], list[Projection]] = {}
+        for proj in ir.projections:
+            incoming.setdefault(proj.target, []).append(proj)
+        for p, pop in enumerate(ir.populations):
+            wiring = pop.template.wiring()
+            for (op_label, var), role in roles[p].items():
+                if role != "input":
+                    continue
+                self.define_input(p, op_label, var, wiring, incoming, input_targets)
+
+        self.resolve_delays()
+        order = self.order_algebraic()
+        derivs = []
+        for s in self.states:
+            if s.name not in self.derivatives:
+                raise ModelError(f"state {s.name!r} has no derivative", **self.where)
+            derivs.append((s.name, self.derivatives[s.name]))
+        dtype = self.precision
+        if any(s.dtype.startswith("complex") for s in self.states):
+            dtype = _dtype("complex", self.precision)
+        return System(
+            ir.name,
+            self.states,
+            self.params,
+            order,
+            derivs,
+            self.delayed,
+            self.inputs,
+            self.label_map,
+            dtype,
+            ir,
+        )
+
+    def register_paths(self, name: str, pop: Population, op: str, var: str, decl: Any) -> None:
+        scalar = pop.size == 1 or decl.shape != ()
+        for u, node in enumerate(pop.nodes):
+            self.label_map[f"{node}/{op}/{var}"] = (name, None if scalar else u)
+
+    def add_algebraic(self, target: sympy.Symbol, expr: sympy.Expr) -> None:
+        name = target.name
+        dtype = "complex" if not target.is_real else "float"
+        self.algebraic[name] = Assignment(
+            name, target, expr, self.sizes[name], _dtype(dtype, self.precision)
+        )
+
+    # ------------------------------------------------------------------ inputs and edges
+
+    def resolve_inputs(self, inputs: Iterable[str]) -> dict[tuple[int, str, str], list[int]]:
+        targets: dict[tuple[int, str, str], list[int]] = {}
+        for path in inputs:
+            node_part = path.rsplit("/", 2)[0]
+            nodes = [n for n in self.ir.unit_of if _match(node_part, n)]
+            if not nodes:
+                raise ModelError(
+                    f"input path {path!r} matches no node", variable=path, **self.where
+                )
+            _, _, op, var = self.ir.locate(
+                f"{nodes[0]}/{path.rsplit('/', 2)[1]}/{path.rsplit('/', 2)[2]}"
+            )
+            for n in nodes:
+                p, u = self.ir.unit_of[n]
+                targets.setdefault((p, op, var), []).append(u)
+        return targets
+
+    def define_input(self, p, op_label, var, wiring, incoming, input_targets) -> None:
+        pop = self.ir.populations[p]
+        decl = pop.template.operators[op_label].variables[var]
+        sym = self.symbols[(p, op_label, var)]
+        terms: list[sympy.Expr] = []
+        driven = np.zeros(pop.size, dtype=bool)
+        for src_op in wiring.get((op_label, var), []):
+            out = pop.template.operators[src_op].output
+            key = (p, src_op, out)
+            if key not in self.symbols:
+                continue
+            terms.append(self.symbols[key])
+            driven[:] = True
+        for proj in incoming.get((p, op_label, var), []):
+            terms.append(self.projection_term(proj, sym.name))
+            driven[proj.tgt_idx] = True
+        if (p, op_label, var) in input_targets:
+            units = np.array(sorted(set(input_targets[(p, op_label, var)])), dtype=np.int64)
+            name = f"{sym.name}_input"
+            size = pop.size if decl.shape == () else int(np.prod(decl.shape))
+            inp = self.add_param(
+                name,
+                np.zeros(size),
+                decl.dtype,
+                "input",
+                [f"{n}/{op_label}/{var}" for n in pop.nodes],
+            )
+            self.inputs.append(ExtrinsicInput(inp.name, f"{op_label}/{var}", units, size))
+            terms.append(inp)
+            driven[units] = True
+        default = (
+            pop.values[(op_label, var)].reshape(-1)
+            if decl.shape == ()
+            else pop.values[(op_label, var)].reshape(-1)
+        )
+        if not terms:
+            # nothing connected: the input is the constant it declares
+            self.params_from_symbol(sym, default, decl, pop, op_label, var)
+            return
+        rest = (
+            np.where(driven, 0, default)
+            if decl.shape == ()
+            else (0 * default if driven.all() else default)
+        )
+        if np.any(rest != 0):
+            terms.append(
+                self.add_param(
+                    f"{sym.name}_default",
+                    rest,
+                    decl.dtype,
+                    "constant",
+                    [f"{n}/{op_label}/{var}" for n in pop.nodes],
+                )
+            )
+        self.add_algebraic(sym, sympy.Add(*terms))
+
+    def params_from_symbol(self, sym, values, decl, pop, op_label, var) -> None:
+        """Turn an unconnected input into a constant parameter under the name it already has."""
+        self.names.discard(sym.name)
+        paths = [f"{n}/{op_label}/{var}" for n in pop.nodes]
+        new = self.add_param(sym.name, values, decl.dtype, "constant", paths)
+        assert new.name == sym.name
+        self.kinds[sym.name] = "param"
+
+    def projection_term(self, proj: Projection, target_name: str) -> sympy.Expr:
+        ir = self.ir
+        sp_, sop, svar = proj.source
+        tp, top, tvar = proj.target
+        n_src, n_tgt, k = ir.populations[sp_].size, ir.populations[tp].size, len(proj.src_idx)
+        src = self.symbols[(sp_, sop, svar)]
+        labels = proj.labels or [
+            f"{ir.populations[sp_].nodes[s]}/{sop}/{svar}->{ir.populations[tp].nodes[t]}/{top}/{tvar}"
+            for s, t in zip(proj.src_idx, proj.tgt_idx)
+        ]
+        base = f"{target_name}_from_{src.name}"
+        src_identity = k == n_src and np.array_equal(proj.src_idx, np.arange(n_src))
+        tgt_identity = k == n_tgt and np.array_equal(proj.tgt_idx, np.arange(n_tgt))
+        weight_paths = [f"{lb}/weight" for lb in labels]
+        if proj.spread is not None or proj.delay is not None:
+            if n_src == 1:
+                gathered: sympy.Expr = src
+            elif src_identity:
+                gathered = src
+            else:
+                idx = self.add_param(f"{base}_idx", proj.src_idx, "int", "index", [])
+                gathered = builtins.Index(src, idx)
+            if proj.spread is not None:
+                gathered = self.gamma_chain(proj, gathered, base, labels, src)
+            else:
+                gathered = self.delayed_read(proj, src, base, labels, src_identity)
+        elif n_src > 1 and not tgt_identity and n_tgt > 1:
+            # direct matrix: W (n_tgt x n_src), duplicates summed
+            w = sp.csr_matrix(
+                (np.asarray(proj.weight), (proj.tgt_idx, proj.src_idx)), shape=(n_tgt, n_src)
+            )
+            if w.nnz / (n_tgt * n_src) >= DENSE_THRESHOLD:
+                w = w.toarray()
+            kind = "complex" if np.iscomplexobj(proj.weight) else "float"
+            mat = self.add_param(f"W_{base}", w, kind, "matrix", weight_paths)
+            return builtins.Matvec(mat, src)
+        else:
+            gathered = (
+                src
+                if (src_identity or n_src == 1)
+                else builtins.Index(
+                    src, self.add_param(f"{base}_idx", proj.src_idx, "int", "index", [])
+                )
+            )
+        kind = "complex" if np.iscomplexobj(proj.weight) else "float"
+        if tgt_identity or (n_tgt == 1 and k == 1):
+            w = self.add_param(f"w_{base}", proj.weight, kind, "weight", weight_paths)
+            return w * gathered
+        if n_tgt == 1:
+            w = self.add_param(f"w_{base}", proj.weight, kind, "weight", weight_paths)
+            return builtins.VSum(w * gathered)
+        scatter = sp.csr_matrix(
+            (np.asarray(proj.weight), (proj.tgt_idx, np.arange(k))), shape=(n_tgt, k)
+        )
+        if scatter.nnz / (n_tgt * k) >= DENSE_THRESHOLD:
+            scatter = scatter.toarray()
+        mat = self.add_param(f"W_{base}", scatter, kind, "matrix", weight_paths)
+        return builtins.Matvec(mat, gathered)
+
+    def delayed_read(self, proj, src, base, labels, src_identity) -> sympy.Symbol:
+        if self.kinds.get(src.name) != "state":
+            raise ModelError(
+                f"delayed edge from {src.name!r}: only variables defined by a differential "
+                "equation have a history to read from",
+                variable=src.name,
+                **self.where,
+            )
+        if np.any(proj.delay < 0):
+            raise ModelError(f"negative delay on edges into {base}", **self.where)
+        tau = self.add_param(
+            f"{base}_delay", proj.delay, "float", "delay", [f"{lb}/delay" for lb in labels]
+        )
+        index = None
+        if not src_identity and self.sizes[src.name] > 1:
+            index = self.add_param(f"{base}_didx", proj.src_idx, "int", "index", []).name
+        name = self.unique(f"{src.name}_delayed")
+        size = (
+            len(proj.src_idx)
+            if (index is not None or np.size(proj.delay) > 1)
+            else self.sizes[src.name]
+        )
+        sym = symbol(name, "float" if src.is_real else "complex")
+        self.delayed.append(DelayedRead(name, sym, src.name, index, tau.name, size))
+        self.kinds[name] = "delayed"
+        self.sizes[name] = size
+        return sym
+
+    def gamma_chain(self, proj, gathered, base, labels, src) -> sympy.Expr:
+        """``spread`` -> linear chain of ``order`` first-order ODEs with rate order / delay."""
+        delay = np.broadcast_to(proj.delay if proj.delay is not None else 0.0, proj.spread.shape)
+        if np.any(delay <= 0) or np.any(proj.spread <= 0):
+            raise ModelError(
+                f"spread needs a positive delay and spread (edges into {base})", **self.where
+            )
+        orders = np.maximum(np.rint((delay / proj.spread) ** 2), 1).astype(int)
+        if len(np.unique(orders)) > 1:
+            raise ModelError(
+                "connections of one projection need the same gamma-kernel order "
+                f"(got orders {sorted(set(orders.tolist()))}); build them unvectorised",
+                **self.where,
+            )
+        order = int(orders[0])
+        rate = self.add_param(
+            f"{base}_rate", order / delay, "float", "rate", [f"{lb}/delay" for lb in labels]
+        )
+        size = max(len(proj.src_idx), 1) if self.sizes[src.name] > 1 or len(proj.src_idx) > 1 else 1
+        dtype = self.precision if src.is_real else _dtype("complex", self.precision)
+        prev = gathered
+        for j in range(1, order + 1):
+            name = self.unique(f"{base}_kernel{j}")
+            sym = symbol(name, "float" if src.is_real else "complex")
+            self.states.append(
+                StateVar(
+                    name,
+                    sym,
+                    self.offset,
+                    size,
+                    dtype,
+                    np.zeros(size, dtype=dtype),
+                    tuple(f"{lb}/kernel{j}" for lb in labels[:size]),
+                )
+            )
+            self.offset += size
+            self.kinds[name] = "state"
+            self.sizes[name] = size
+            self.derivatives[name] = rate * (prev - sym)
+            prev = sym
+        return prev
+
+    def resolve_delays(self) -> None:
+        """Replace ``Past(x, tau)`` written in equations by delayed-read symbols."""
+
+        def rewrite(expr: sympy.Expr) -> sympy.Expr:
+            pasts = [a for a in sympy.preorder_traversal(expr) if isinstance(a, builtins.Past)]
+            if not pasts:
+                return expr
+            repl = {}
+            for past in pasts:
+                x, tau = past.args
+                if self.kinds.get(x.name) == "param":
+                    repl[past] = x
+                    continue
+                if self.kinds.get(x.name) != "state":
+                    raise ModelError(
+                        f"past({x.name}, ...): only variables defined by a differential equation "
+                        "have a history",
+                        variable=x.name,
+                        **self.where,
+                    )
+                if isinstance(tau, sympy.Symbol) and self.kinds.get(tau.name) == "param":
+                    tau_ref: str | float = tau.name
+                elif tau.is_number:
+                    tau_ref = float(tau)
+                else:
+                    raise ModelError(
+                        f"the delay of past({x.name}, {tau}) must be a number or a constant",
+                        **self.where,
+                    )
+                name = self.unique(f"{x.name}_past")
+                sym = symbol(name, "float" if x.is_real else "complex")
+                self.delayed.append(
+                    DelayedRead(name, sym, x.name, None, tau_ref, self.sizes[x.name])
+                )
+                self.kinds[name] = "delayed"
+                self.sizes[name] = self.sizes[x.name]
+                repl[past] = sym
+            return expr.xreplace(repl)
+
+        for name, a in list(self.algebraic.items()):
+            self.algebraic[name] = Assignment(a.name, a.symbol, rewrite(a.expr), a.size, a.dtype)
+        for name, expr in list(self.derivatives.items()):
+            self.derivatives[name] = rewrite(expr)
+
+    def order_algebraic(self) -> list[Assignment]:
+        """Algebraic updates sorted so each comes after the ones it reads (cycles are errors)."""
+        deps = {
+            name: {s.name for s in a.expr.free_symbols if s.name in self.algebraic}
+            for name, a in self.algebraic.items()
+        }
+        order: list[Assignment] = []
+        state: dict[str, int] = {}
+        stack: list[str] = []
+
+        def visit(name: str) -> None:
+            if state.get(name) == 2:
+                return
+            if state.get(name) == 1:
+                cycle = stack[stack.index(name) :] + [name]
+                raise ModelError(
+                    f"algebraic equations form a cycle: {' -> '.join(cycle)}",
+                    variable=name,
+                    **self.where,
+                )
+            state[name] = 1
+            stack.append(name)
+            for dep in sorted(deps[name]):
+                visit(dep)
+            stack.pop()
+            state[name] = 2
+            order.append(self.algebraic[name])
+
+        for name in self.algebraic:
+            visit(name)
+        return order
+
+
+def _match(pattern: str, label: str) -> bool:
+    segs, parts = pattern.split("/"), label.split("/")
+    if segs == ["all"]:
+        return True
+    return len(segs) == len(parts) and all(s in ("all", p) for s, p in zip(segs, parts))
+
+
+def build_system(
+    circuit: CircuitTemplate | NetworkIR,
+    *,
+    vectorize: bool = True,
+    inputs: Iterable[str] = (),
+    float_precision: str = "float64",
+    functions: Mapping | None = None,
+) -> System:
+    """Flatten, vectorise and parse a circuit into a :class:`System`.
+
+    ``inputs`` lists the ``node/op/var`` paths (``all`` allowed) that receive extrinsic inputs;
+    ``functions`` is the equation function table (core functions plus plugin builtins).
+    """
+    if float_precision not in ("float64", "float32"):
+        raise ModelError(f"float_precision must be 'float64' or 'float32', not {float_precision!r}")
+    ir = circuit if isinstance(circuit, NetworkIR) else build_ir(circuit, vectorize=vectorize)
+    where = {"template": ir.name}
+    if isinstance(circuit, CircuitTemplate) and circuit.path:
+        where["file"] = circuit.path
+    return _Builder(ir, float_precision, functions, where).build(inputs)

@@ -1,0 +1,382 @@
+"""The plugin host: discovery of real installed distributions, dispatch by name, broken plugins.
+
+The fixture distributions in ``tests/fixtures`` are built and pip-installed once per session (see
+``tests/fixtures/plugin_dists.py``); each scenario runs in a subprocess whose ``PYTHONPATH`` lists
+the installed sites, and reports what the host saw as JSON. The checks of single rules (bad
+capability, bad signature, ...) register in-process plugin objects through the public
+:meth:`PluginHost.register`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+import pytest
+
+from rates_core.errors import PluginConflictError, UnknownBackendError
+from rates_core.plugins import (
+    CAPABILITIES,
+    BackendInfo,
+    PluginHost,
+    RatesPluginWarning,
+    SolverInfo,
+    default_host,
+    hookimpl,
+)
+
+
+def _load_helper() -> ModuleType:
+    name = "rates_tests_plugin_dists"
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "fixtures" / "plugin_dists.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+dists = _load_helper()
+
+
+@pytest.fixture(scope="session")
+def sites(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    return dists.session_sites(request.config, tmp_path_factory)
+
+
+PROBE = r"""
+import json, sys, warnings
+
+import rates_core.plugins as rp
+import rates_core.cli  # noqa: F401
+
+FIXTURE_MODULES = ("rates_fixture_plugin", "rates_conflict_plugin", "rates_broken_plugin",
+                   "rates_misspelled_plugin")
+loaded_by_import = sorted(m for m in sys.modules if m.startswith(FIXTURE_MODULES))
+
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    host = rp.default_host()
+
+
+def call(fn, *args):
+    try:
+        return {"value": fn(*args)}
+    except Exception as exc:
+        return {"error": type(exc).__name__, "message": str(exc)}
+
+
+def info(i):
+    out = {k: getattr(i, k) for k in i.__dataclass_fields__}
+    out["capabilities"] = sorted(i.capabilities)
+    return out
+
+
+print(json.dumps({
+    "loaded_by_import": loaded_by_import,
+    "same_default_host": rp.default_host() is host,
+    "warnings": [[w.category.__name__, str(w.message)] for w in caught],
+    "plugins": [
+        {"name": p.name, "distribution": p.distribution, "version": p.version,
+         "backends": [info(b) for b in p.backends], "solvers": [info(s) for s in p.solvers]}
+        for p in host.plugins
+    ],
+    "broken": [[b.name, b.distribution, b.reason] for b in host.broken],
+    "backends": {n: dist for n, (_, dist) in host.backends().items()},
+    "solvers": {n: dist for n, (_, dist) in host.solvers().items()},
+    "conflicts": [[c.kind, c.name, list(c.distributions)] for c in host.conflicts()],
+    "backend_info": call(lambda: info(host.backend_info("fixture"))),
+    "solver_info": call(lambda: info(host.solver_info("fixture_euler"))),
+    "emit": call(host.emit_function, "fixture", "SYSTEM", {"opt": 1}),
+    "solve": call(host.solve, "fixture_euler", "FUNCTION", "PROBLEM"),
+    "builtins": call(host.builtins, "fixture"),
+    "imports": call(host.imports, "fixture", "SYSTEM"),
+    "unknown_backend": call(host.backend_info, "no_such"),
+    "unknown_emit": call(host.emit_function, "no_such", "SYSTEM", {}),
+    "unknown_solver": call(host.solver_info, "no_such_solver"),
+    "misspelled_backend": call(host.backend_info, "misspelled"),
+}))
+"""
+
+
+@pytest.fixture(scope="session")
+def probe(sites: dict, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., dict]:
+    """``probe(*keys)``: what a host discovers with those fixture sites installed (cached)."""
+    reports: dict[tuple[str, ...], dict[str, Any]] = {}
+
+    def run(*keys: str) -> dict[str, Any]:
+        if keys not in reports:
+            cwd = tmp_path_factory.mktemp("probe")
+            proc = dists.run_python([sites[k] for k in keys], ["-c", PROBE], cwd=cwd)
+            assert proc.returncode == 0, proc.stderr
+            reports[keys] = json.loads(proc.stdout)
+        return reports[keys]
+
+    return run
+
+
+def fixture_plugin(report: dict) -> dict:
+    (plugin,) = [p for p in report["plugins"] if p["name"] == "fixture"]
+    return plugin
+
+
+# ----------------------------------------------------------------------------- real distributions
+
+
+def test_discovery_and_dispatch_by_name(probe: Callable[..., dict]) -> None:
+    report = probe("fixture")
+
+    assert report["loaded_by_import"] == [], "importing rates_core.plugins must load no plugin"
+    assert report["same_default_host"]
+    assert not [w for w in report["warnings"] if "fixture" in w[1]]
+    plugin = fixture_plugin(report)
+    assert plugin["distribution"] == "rates-fixture-plugin"
+    assert plugin["version"] == "0.1.0"
+    assert [b["name"] for b in plugin["backends"]] == ["fixture"]
+    assert plugin["backends"][0]["capabilities"] == ["execute"]
+    assert [(s["name"], s["backend"], s["adaptive"]) for s in plugin["solvers"]] == [
+        ("fixture_euler", "fixture", False)
+    ]
+    assert report["backends"]["fixture"] == "rates-fixture-plugin"
+    assert report["solvers"]["fixture_euler"] == "rates-fixture-plugin"
+
+    assert report["backend_info"]["value"]["name"] == "fixture"
+    assert report["solver_info"]["value"]["backend"] == "fixture"
+    assert report["emit"]["value"]["backend"] == "fixture"
+    assert "SYSTEM" in report["emit"]["value"]["source"]
+    assert report["solve"]["value"] == {
+        "solver": "fixture_euler",
+        "function": "FUNCTION",
+        "problem": "PROBLEM",
+    }
+    assert report["builtins"]["value"] == {"fixture_double": "2*"}
+    assert report["imports"]["value"] == ["import math"]
+
+
+def test_unknown_backend_and_solver_messages(probe: Callable[..., dict]) -> None:
+    report = probe("fixture")
+
+    for key in ("unknown_backend", "unknown_emit"):
+        err = report[key]
+        assert err["error"] == "UnknownBackendError"
+        assert "'no_such'" in err["message"]
+        assert "fixture (rates-fixture-plugin)" in err["message"]
+        assert "pip install rates-no-such" in err["message"]
+    err = report["unknown_solver"]
+    assert err["error"] == "UnknownBackendError"
+    assert "solver 'no_such_solver'" in err["message"]
+    assert "fixture_euler" in err["message"]
+
+
+def test_two_distributions_claiming_a_backend_conflict(probe: Callable[..., dict]) -> None:
+    report = probe("fixture", "conflict")
+
+    assert {p["distribution"] for p in report["plugins"]} >= {
+        "rates-fixture-plugin",
+        "rates-conflict-plugin",
+    }
+    assert "fixture" not in report["backends"]
+    assert ["backend", "fixture", ["rates-conflict-plugin", "rates-fixture-plugin"]] in report[
+        "conflicts"
+    ]
+    for key in ("backend_info", "emit"):
+        err = report[key]
+        assert err["error"] == "PluginConflictError"
+        assert "rates-fixture-plugin" in err["message"]
+        assert "rates-conflict-plugin" in err["message"]
+    # names only one distribution declares still dispatch
+    assert report["solve"]["value"]["solver"] == "fixture_euler"
+    # broadcast hooks merge: identical builtin definitions are fine, imports are de-duplicated
+    assert report["builtins"]["value"] == {"fixture_double": "2*", "conflict_half": "0.5*"}
+    assert report["imports"]["value"] == ["import math", "import cmath"]
+
+
+def test_broken_and_misspelled_plugins_are_reported_and_skipped(
+    probe: Callable[..., dict],
+) -> None:
+    report = probe("fixture", "broken", "misspelled")
+
+    broken = {name: (dist, reason) for name, dist, reason in report["broken"]}
+    assert set(broken) >= {"broken", "misspelled"}
+    dist, reason = broken["broken"]
+    assert dist == "rates-broken-plugin"
+    assert "ImportError" in reason and "no_such_toolchain" in reason
+    dist, reason = broken["misspelled"]
+    assert dist == "rates-misspelled-plugin"
+    assert "emit_functoin" in reason and "did you mean 'emit_function'" in reason
+
+    messages = [m for cat, m in report["warnings"] if cat == "RatesPluginWarning"]
+    assert any("rates-broken-plugin" in m and "ImportError" in m for m in messages)
+    assert any("rates-misspelled-plugin" in m and "emit_functoin" in m for m in messages)
+
+    assert "misspelled" not in {p["name"] for p in report["plugins"]}
+    assert "misspelled" not in report["backends"]
+    err = report["misspelled_backend"]
+    assert err["error"] == "UnknownBackendError"
+    assert "rates-broken-plugin" in err["message"]  # points at the plugins that failed to load
+    # the good plugin still works
+    assert report["emit"]["value"]["backend"] == "fixture"
+    assert report["solve"]["value"]["solver"] == "fixture_euler"
+
+
+# ----------------------------------------------------------------------------- in-process rules
+
+
+class _Good:
+    """A well-formed plugin object owning backend ``good`` and solver ``good_rk``."""
+
+    @hookimpl
+    def register_backends(self):
+        return [BackendInfo("good", {"execute", "vectorised"})]
+
+    @hookimpl
+    def register_solvers(self):
+        return [SolverInfo("good_rk", "good", adaptive=True, capabilities={"adaptive"})]
+
+    @hookimpl
+    def register_builtins(self, backend):
+        return {"sigmoid": "good_sigmoid"} if backend == "good" else None
+
+    @hookimpl
+    def emit_function(self, backend, system, options):
+        return ("good-source", system) if backend == "good" else None
+
+    @hookimpl
+    def solve(self, solver, function, problem):
+        return ("trajectory", problem) if solver == "good_rk" else None
+
+
+def _plugin(**hooks: Any) -> SimpleNamespace:
+    """A plugin object whose attributes are the given functions, marked as hookimpls."""
+    return SimpleNamespace(**{name: hookimpl(fn) for name, fn in hooks.items()})
+
+
+def _register(host: PluginHost, plugin: object, name: str, dist: str | None = None) -> Any:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        record = host.register(plugin, name, dist, "1.0" if dist else None)
+    return record, [w for w in caught if issubclass(w.category, RatesPluginWarning)]
+
+
+def test_vocabulary_and_descriptions() -> None:
+    assert {"execute", "adaptive", "dde", "gpu", "jacobian", "continuation"} <= CAPABILITIES
+    assert len(CAPABILITIES) == 11
+    info = BackendInfo("x", ["execute"])
+    assert info.capabilities == frozenset({"execute"})
+    assert SolverInfo("s", "x", False).capabilities == frozenset()
+    with pytest.raises(TypeError):
+        BackendInfo("x", "execute")  # a string is not a collection of names
+    with pytest.raises(TypeError):
+        SolverInfo("s", "x", adaptive="yes")
+    with pytest.raises(TypeError):
+        BackendInfo("", frozenset())
+
+
+def test_in_process_dispatch() -> None:
+    host = PluginHost()
+    record, caught = _register(host, _Good(), "good", "rates-good")
+    assert record is not None and not caught
+    assert host.backend_info("good").capabilities == {"execute", "vectorised"}
+    assert host.emit_function("good", "S", None) == ("good-source", "S")
+    assert host.solve("good_rk", None, "P") == ("trajectory", "P")
+    assert host.builtins("good") == {"sigmoid": "good_sigmoid"}
+    assert host.builtins("other") == {}
+    assert host.imports("good", None) == []
+    with pytest.raises(UnknownBackendError, match="no_such"):
+        host.solve("no_such", None, None)
+
+
+@pytest.mark.parametrize(
+    ("plugin", "reason"),
+    [
+        (_plugin(register_backends=lambda: [BackendInfo("b", {"vectorized"})]), "vectorised"),
+        (
+            _plugin(register_solvers=lambda: [SolverInfo("s", "b", True, {"warp"})]),
+            "unknown capability 'warp'",
+        ),
+        (_plugin(register_backends=lambda: 1 / 0), "ZeroDivisionError"),
+        (_plugin(register_backends=lambda: ["b"]), "BackendInfo"),
+        (_plugin(register_backends=lambda: BackendInfo("b", set())), "list of BackendInfo"),
+        (
+            _plugin(register_backends=lambda: [BackendInfo("b", set()), BackendInfo("b", set())]),
+            "twice",
+        ),
+        (_plugin(emit_function=lambda backend, system, options=None: None), "default"),
+        (_plugin(emit_function=lambda backend, *, system, options: None), "keyword-only"),
+        (_plugin(emit_function=lambda backend, system, options, extra: None), "extra"),
+        (_plugin(emit_functoin=lambda backend, system, options: None), "emit_functoin"),
+        (SimpleNamespace(register_backends=lambda: []), "no hook implementations"),
+    ],
+)
+def test_bad_plugins_are_broken_not_fatal(plugin: object, reason: str) -> None:
+    host = PluginHost()
+    assert _register(host, _Good(), "good")[0] is not None
+    record, caught = _register(host, plugin, "bad", "rates-bad")
+    assert record is None
+    (broken,) = host.broken
+    assert (broken.name, broken.distribution) == ("bad", "rates-bad")
+    assert reason in broken.reason
+    assert len(caught) == 1 and "rates-bad" in str(caught[0].message)
+    assert [p.name for p in host.plugins] == ["good"]
+    assert not [impls for impls in host.plugin_manager.get_hookcallers(plugin) or []]
+    assert host.emit_function("good", "S", None) == ("good-source", "S")
+
+
+def test_duplicate_entry_point_name_is_broken() -> None:
+    host = PluginHost()
+    _register(host, _Good(), "good", "rates-good")
+    record, caught = _register(host, _Good(), "good", "rates-other")
+    assert record is None and caught
+    assert "already used by rates-good" in host.broken[0].reason
+
+
+def test_owner_emitting_nothing_or_others_answering() -> None:
+    host = PluginHost()
+    _register(host, _plugin(register_backends=lambda: [BackendInfo("mute", set())]), "mute", "m")
+    with pytest.raises(UnknownBackendError, match="declares backend 'mute' but"):
+        host.emit_function("mute", None, None)
+    _register(host, _plugin(emit_function=lambda backend, system, options: "x"), "greedy", "g")
+    with pytest.raises(PluginConflictError, match="declared by m .* answered by g"):
+        host.emit_function("mute", None, None)
+
+
+def test_conflicting_builtins_name_both_distributions() -> None:
+    host = PluginHost()
+    _register(host, _Good(), "good", "rates-good")
+    _register(host, _plugin(register_builtins=lambda backend: {"sigmoid": "other"}), "x", "rates-x")
+    with pytest.raises(PluginConflictError, match="rates-good.*rates-x"):
+        host.builtins("good")
+
+
+def test_imports_must_be_lists_of_strings() -> None:
+    host = PluginHost()
+    _register(host, _plugin(add_import=lambda backend, system: "import os"), "p", "rates-p")
+    with pytest.raises(TypeError, match="rates-p"):
+        host.imports("any", None)
+
+
+def test_errors_from_plugins_propagate_with_the_plugin_named() -> None:
+    def emit(backend, system, options):
+        raise ValueError("boom")
+
+    host = PluginHost()
+    _register(host, _Good(), "good", "rates-good")
+    _register(host, _plugin(emit_function=emit), "bad", "rates-bad")
+    with pytest.raises(ValueError, match="boom") as info:
+        host.emit_function("good", None, None)
+    if sys.version_info >= (3, 11):
+        assert any("rates-bad" in note for note in info.value.__notes__)
+
+
+def test_default_host_is_cached_and_refreshable() -> None:
+    host = default_host()
+    assert default_host() is host
+    assert default_host(refresh=True) is not host
