@@ -30,6 +30,7 @@ _EXPORTS = {
     "load_template": "rates_core.frontend",
     "System": "rates_core.system",
     "build_system": "rates_core.system",
+    "integrate": "rates_core.simulate",
 }
 
 

@@ -166,7 +166,7 @@ def build_ir(circuit: CircuitTemplate, vectorize: bool = True) -> NetworkIR:
                 (source, target, template, attrs, (sp, su, sop, svar), (tp, tu, top, tvar))
             )
     for (src, tgt, has_delay, has_spread), conns in plain.items():
-        su, tu, w, d, s, labels = zip(*conns)
+        su, tu, w, d, s, labels = zip(*sorted(conns, key=lambda conn: conn[1]))
         ir.projections.append(
             Projection(
                 src,

@@ -94,9 +94,10 @@ class ExtrinsicInput:
     """An input parameter the solver fills each step from the user's array."""
 
     name: str
-    path: str
-    units: np.ndarray
+    path: str  # "op/var"
+    units: np.ndarray  # driven units of the population
     size: int
+    nodes: tuple[str, ...] = ()  # node label of every unit of the population
 
 
 @dataclass
@@ -463,12 +464,14 @@ class _Builder:
             size = pop.size if decl.shape == () else int(np.prod(decl.shape))
             inp = self.add_param(
                 name,
-                np.zeros(size),
+                np.zeros(size) if size > 1 else np.zeros(()),
                 decl.dtype,
                 "input",
                 [f"{n}/{op_label}/{var}" for n in pop.nodes],
             )
-            self.inputs.append(ExtrinsicInput(inp.name, f"{op_label}/{var}", units, size))
+            self.inputs.append(
+                ExtrinsicInput(inp.name, f"{op_label}/{var}", units, size, pop.nodes)
+            )
             terms.append(inp)
             driven[units] = True
         default = (
@@ -519,18 +522,15 @@ class _Builder:
         src_identity = k == n_src and np.array_equal(proj.src_idx, np.arange(n_src))
         tgt_identity = k == n_tgt and np.array_equal(proj.tgt_idx, np.arange(n_tgt))
         weight_paths = [f"{lb}/weight" for lb in labels]
-        if proj.spread is not None or proj.delay is not None:
-            if n_src == 1:
-                gathered: sympy.Expr = src
-            elif src_identity:
+        if proj.delay is not None and proj.spread is None:
+            gathered: sympy.Expr = self.delayed_read(proj, src, base, labels, src_identity)
+        elif proj.spread is not None:
+            if n_src == 1 or src_identity:
                 gathered = src
             else:
                 idx = self.add_param(f"{base}_idx", proj.src_idx, "int", "index", [])
                 gathered = builtins.Index(src, idx)
-            if proj.spread is not None:
-                gathered = self.gamma_chain(proj, gathered, base, labels, src)
-            else:
-                gathered = self.delayed_read(proj, src, base, labels, src_identity)
+            gathered = self.gamma_chain(proj, gathered, base, labels, src)
         elif n_src > 1 and not tgt_identity and n_tgt > 1:
             # direct matrix: W (n_tgt x n_src), duplicates summed
             w = sp.csr_matrix(

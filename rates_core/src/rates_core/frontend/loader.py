@@ -196,6 +196,15 @@ class Loader:
         file, name = self.resolve(reference, referrer)
         return self._build(file, name)
 
+    def _load_ref(self, reference: str, file: _File, where: dict) -> Any:
+        """Load a reference made by the template ``where`` names, naming it in any error."""
+        try:
+            return self.load(reference, file)
+        except ModelError as exc:
+            if exc.template == where.get("template"):
+                raise
+            raise ModelError(f"reference {reference!r} failed: {exc}", **where) from None
+
     def _build(self, file: _File, name: str) -> Any:
         key = (str(file.path), name)
         if key in self._built:
@@ -272,7 +281,7 @@ class Loader:
             raw = [raw]
         items = raw.items() if isinstance(raw, dict) else ((r, None) for r in raw)
         for ref, overrides in items:
-            op = self.load(ref, file) if not isinstance(ref, OperatorTemplate) else ref
+            op = self._load_ref(ref, file, where) if not isinstance(ref, OperatorTemplate) else ref
             if not isinstance(op, OperatorTemplate):
                 raise ModelError(f"{ref!r} is not an OperatorTemplate", **where)
             if overrides:
@@ -298,7 +307,7 @@ class Loader:
             if not isinstance(raw, dict):
                 raise ModelError(f"'{key}' must be a mapping label -> reference", **where)
             for label, ref in raw.items():
-                tmpl = ref if not isinstance(ref, str) else self.load(ref, file)
+                tmpl = ref if not isinstance(ref, str) else self._load_ref(ref, file, where)
                 if not isinstance(tmpl, cls):
                     raise ModelError(
                         f"{key[:-1]} {label!r} refers to {ref!r}, which is a "
@@ -321,7 +330,7 @@ class Loader:
         try:
             template = raw.get("template")
             if template is not None:
-                template = self.load(template, file)
+                template = self._load_ref(template, file, where)
             attributes = {}
             for key, val in (raw.get("attributes") or {}).items():
                 arr = np.asarray(val)
@@ -362,7 +371,7 @@ class Loader:
         if not isinstance(attrs, dict):
             raise ModelError(f"edge attributes must be a mapping, got {attrs!r}", **where)
         if template is not None:
-            template = self.load(template, file)
+            template = self._load_ref(template, file, where)
             if not isinstance(template, EdgeTemplate):
                 raise ModelError(f"edge template {raw[2]!r} is not an EdgeTemplate", **where)
         return (source, target, template, attrs)

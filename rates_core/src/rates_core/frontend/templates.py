@@ -422,6 +422,20 @@ class CircuitTemplate:
             return self._copy(circuits=self.circuits.updated({head: sub}))
         return self._copy(nodes=self.nodes.updated({head: node}))
 
+    def _with_nodes(self, updates: Mapping[str, NodeTemplate]) -> CircuitTemplate:
+        """Replace many nodes (full labels) with one copy per circuit level."""
+        local = {label: node for label, node in updates.items() if "/" not in label}
+        nested: dict[str, dict[str, NodeTemplate]] = {}
+        for label, node in updates.items():
+            head, sep, rest = label.partition("/")
+            if sep:
+                nested.setdefault(head, {})[rest] = node
+        circuits = {head: self.circuits[head]._with_nodes(sub) for head, sub in nested.items()}
+        return self._copy(
+            nodes=self.nodes.updated(local) if local else self.nodes,
+            circuits=self.circuits.updated(circuits) if circuits else self.circuits,
+        )
+
     def _copy(self, **changes: Any) -> CircuitTemplate:
         return dataclasses.replace(self, **changes)
 
@@ -454,9 +468,10 @@ class CircuitTemplate:
                     variable=key,
                     **_where(self),
                 )
+            updated: dict[str, NodeTemplate] = {}
             for (node, op, var), val in zip(matches, values):
-                new_node = circuit.get_node(node).update_var(op, var, val)
-                circuit = circuit._with_node(node, new_node)
+                updated[node] = circuit.get_node(node).update_var(op, var, val)
+            circuit = circuit._with_nodes(updated)
         for source, target, attrs in edge_vars or []:
             circuit = circuit._update_edge(source, target, dict(attrs))
         return circuit
@@ -517,7 +532,12 @@ class CircuitTemplate:
     def _replace_edge(self, prefix: str, full_edge: Edge, attrs: dict) -> CircuitTemplate:
         if prefix:
             head, _, rest = prefix.rstrip("/").partition("/")
-            sub = self.circuits[head]._replace_edge(rest + "/" if rest else "", full_edge, attrs)
+            local = dataclasses.replace(
+                full_edge,
+                source=full_edge.source.split("/", 1)[1],
+                target=full_edge.target.split("/", 1)[1],
+            )
+            sub = self.circuits[head]._replace_edge(rest + "/" if rest else "", local, attrs)
             return self._copy(circuits=self.circuits.updated({head: sub}))
         edges = list(self.edges)
         local_src = full_edge.source
@@ -555,7 +575,7 @@ class CircuitTemplate:
         where = _where(self)
         known = set(self.node_labels())
         for n in source_nodes + target_nodes:
-            if n not in known:
+            if not isinstance(n, str) or n not in known:
                 raise ModelError(f"add_edges_from_matrix: no node {n!r}", **where)
         if weight is None:
             weight = np.ones(shape)
@@ -601,6 +621,26 @@ class CircuitTemplate:
             template=template,
         )
         return self._copy(connections=self.connections + (conn,))
+
+    # ------------------------------------------------------------------ simulation
+
+    def run(self, simulation_time: float, step_size: float, **kwargs: Any) -> Any:
+        """Simulate this circuit; see :func:`rates_core.simulate.run` for the arguments."""
+        from rates_core.simulate import run
+
+        return run(self, simulation_time, step_size, **kwargs)
+
+    def get_run_func(self, func_name: str, step_size: float, **kwargs: Any) -> Any:
+        """``(func, args, arg_keys, state_indices)``, see ``rates_core.simulate.get_run_func``."""
+        from rates_core.simulate import get_run_func
+
+        return get_run_func(self, func_name, step_size, **kwargs)
+
+    def get_jacobian_func(self, func_name: str, step_size: float = 1e-3, **kwargs: Any) -> Any:
+        """The Jacobian counterpart of :meth:`get_run_func`."""
+        from rates_core.simulate import get_jacobian_func
+
+        return get_jacobian_func(self, func_name, step_size, **kwargs)
 
     # ------------------------------------------------------------------ files
 

@@ -1,0 +1,325 @@
+"""Every failure a user can cause is a rates error naming file, template and variable; model
+files never execute code.
+
+The faulty models are in ``tests/core/data/errors``: ``bad_models.yaml`` has one fault per
+template, ``malformed.yaml`` is not YAML, ``hostile.yaml`` and ``yaml_tag.yaml`` try to run code.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from rates_core import (
+    CircuitTemplate,
+    EquationError,
+    ModelError,
+    NodeTemplate,
+    OperatorTemplate,
+    RatesError,
+    build_system,
+    load_template,
+)
+from rates_core.frontend import parse_declaration
+
+DATA = Path(__file__).parent / "data"
+ERRORS = DATA / "errors"
+BAD = ERRORS / "bad_models.yaml"
+MARKERS = (Path("/tmp/rates_pwned_x"), Path("/tmp/rates_pwned_y"))
+
+
+def load_and_build(reference: str):
+    """Load a template and, for a circuit, build its System (equations are parsed there)."""
+    template = load_template(reference)
+    if isinstance(template, CircuitTemplate):
+        return build_system(template)
+    return template
+
+
+def failure(reference: str, error: type[RatesError] = ModelError) -> str:
+    with pytest.raises(error) as info:
+        load_and_build(reference)
+    assert isinstance(info.value, RatesError)
+    return str(info.value)
+
+
+def bad(name: str) -> str:
+    return f"{BAD}:{name}"
+
+
+# --------------------------------------------------------------------------- user errors
+
+
+def test_malformed_yaml_names_the_file_and_line():
+    message = failure(f"{ERRORS / 'malformed.yaml'}:leaky_op")
+    assert "malformed YAML" in message
+    assert "malformed.yaml" in message
+    assert "line 5" in message
+
+
+def test_unknown_base():
+    message = failure(bad("orphan_op"))
+    assert "unknown base 'no_such_parent_op'" in message
+    assert "bad_models.yaml" in message and "'orphan_op'" in message
+
+
+def test_missing_reference_names_the_file_and_the_reference():
+    message = failure(bad("missing_ref_node"))
+    assert "bad_models.yaml" in message and "'vanished_op'" in message
+    message = failure(bad("missing_node_circuit"))
+    assert "bad_models.yaml" in message and "'missing_node_template'" in message
+
+
+def test_missing_reference_names_the_referring_template():
+    assert "'missing_ref_node'" in failure(bad("missing_ref_node"))
+    assert "'missing_node_circuit'" in failure(bad("missing_node_circuit"))
+
+
+def test_missing_template_and_missing_file():
+    message = failure(bad("no_such_template"))
+    assert "bad_models.yaml" in message and "'no_such_template'" in message
+    message = failure(f"{ERRORS / 'no_such_file.yaml'}:leaky_op")
+    assert "no_such_file.yaml" in message
+
+
+def test_two_outputs_in_an_operator():
+    message = failure(bad("two_outputs_op"))
+    assert "exactly one output" in message
+    assert "bad_models.yaml" in message and "'two_outputs_op'" in message
+    assert "a, b" in message
+
+
+def test_cyclic_operator_wiring_inside_a_node():
+    message = failure(bad("cyclic_node"))
+    assert "cyclic" in message
+    assert "bad_models.yaml" in message and "'cyclic_node'" in message
+    assert "ping_op" in message and "pong_op" in message
+
+
+def test_edge_to_a_missing_variable():
+    message = failure(bad("edge_to_missing"))
+    assert "bad_models.yaml" in message and "'edge_to_missing'" in message
+    assert "nonexistent_var" in message
+
+
+def test_edge_from_a_missing_node():
+    message = failure(bad("edge_from_missing_node"))
+    assert "bad_models.yaml" in message and "'edge_from_missing_node'" in message
+    assert "'ghost'" in message
+
+
+def test_edge_targeting_a_non_input_variable():
+    message = failure(bad("edge_to_constant"))
+    assert "only feed input variables" in message
+    assert "bad_models.yaml" in message and "'edge_to_constant'" in message
+    assert "b/leaky_op/tau" in message
+
+
+def test_edge_with_an_unknown_attribute():
+    message = failure(bad("edge_with_unknown_attribute"))
+    assert "strength" in message and "'edge_with_unknown_attribute'" in message
+
+
+def test_shape_mismatch_in_update_var(monkeypatch):
+    monkeypatch.chdir(DATA)
+    circuit = CircuitTemplate.from_yaml("circuits/pair")
+    for key, value in (("a/leaky_op/tau", [1.0, 2.0]), ("all/leaky_op/tau", [1.0, 2.0, 3.0])):
+        with pytest.raises(ModelError) as info:
+            circuit.update_var({key: value})
+        message = str(info.value)
+        assert "circuits.yaml" in message and "'pair'" in message and key in message
+    with pytest.raises(ModelError) as info:
+        circuit["a/leaky_op"].update_var("tau", [1.0, 2.0])
+    message = str(info.value)
+    assert "circuits.yaml" in message and "'leaky_op'" in message and "'tau'" in message
+    with pytest.raises(ModelError, match="no node has a variable"):
+        circuit.update_var({"a/leaky_op/nope": 1.0})
+
+
+@pytest.mark.parametrize(
+    ("name", "pattern"),
+    [
+        ("reserved_circuit", "'pi' is reserved"),
+        ("unknown_function_circuit", "unknown function 'frobnicate'"),
+        ("unknown_variable_circuit", "unknown variable 'undeclared_drive'"),
+    ],
+)
+def test_equation_errors_name_file_operator_and_variable(name, pattern):
+    with pytest.raises(EquationError, match=pattern) as info:
+        load_and_build(bad(name))
+    error = info.value
+    assert error.file == str(BAD)
+    assert error.template == name.replace("_circuit", "_op")
+    assert error.variable == "x"  # the equation that failed defines x
+    assert error.position is not None
+    assert "bad_models.yaml" in str(error)
+
+
+@pytest.mark.parametrize("name", ["t", "pi", "E", "I", "sin", "sigmoid", "past"])
+def test_reserved_names_used_as_variables(name):
+    op = OperatorTemplate(
+        "reserving_op",
+        equations=f"x' = -x + {name}",
+        variables={"x": "output(0.0)", name: 1.0},
+        path="model.yaml",
+    )
+    circuit = CircuitTemplate("c", nodes={"n": NodeTemplate("n", operators=[op])})
+    with pytest.raises(ModelError) as info:
+        build_system(circuit)
+    message = str(info.value)
+    assert f"'{name}'" in message and "'reserving_op'" in message and "model.yaml" in message
+
+
+@pytest.mark.parametrize(
+    ("name", "pattern", "variable"),
+    [
+        ("bad_declaration_op", "not a number", "tau"),
+        ("bad_edit_op", "unknown equation edits", None),
+        ("typo_op", r"unknown entries \['equation'\]", None),
+        ("chicken_op", "circular template references", None),
+        ("baseless_op", "'base:'", None),
+        ("defined_input_circuit", "cannot be defined by an equation", "u"),
+    ],
+)
+def test_other_template_faults(name, pattern, variable):
+    with pytest.raises(ModelError, match=pattern) as info:
+        load_and_build(bad(name))
+    message = str(info.value)
+    assert "bad_models.yaml" in message
+    assert f"'{name.replace('_circuit', '_op')}'" in message
+    if variable:
+        assert info.value.variable == variable
+
+
+def test_algebraic_cycle_names_the_variables_and_template():
+    op = OperatorTemplate(
+        "loop_op",
+        equations=["a = b + 1", "b = 2*a", "x' = -x + a"],
+        variables={"x": "output(0.0)", "a": "variable(0.0)", "b": "variable(0.0)"},
+    )
+    circuit = CircuitTemplate("looped", nodes={"n": NodeTemplate("n", operators=[op])})
+    with pytest.raises(ModelError, match="cycle") as info:
+        build_system(circuit)
+    assert "a -> b -> a" in str(info.value) and "'looped'" in str(info.value)
+
+
+def test_errors_are_catchable_as_value_errors():
+    with pytest.raises(ValueError):
+        load_and_build(bad("two_outputs_op"))
+
+
+# --------------------------------------------------------------------------- security
+
+
+@pytest.fixture
+def no_code_runs(monkeypatch):
+    """Remove the marker files, record every eval/exec, and make os.system/subprocess fail."""
+    for marker in MARKERS:
+        marker.unlink(missing_ok=True)
+    calls: list[str] = []
+    real_eval, real_exec = builtins.eval, builtins.exec
+
+    def spy_eval(source, *args, **kwargs):
+        calls.append(f"eval: {source!r}")
+        return real_eval(source, *args, **kwargs)
+
+    def spy_exec(source, *args, **kwargs):
+        calls.append(f"exec: {source!r}")
+        return real_exec(source, *args, **kwargs)
+
+    def forbidden(*args, **kwargs):
+        calls.append(f"process: {args!r}")
+        raise AssertionError("a model file started a process")
+
+    monkeypatch.setattr(builtins, "eval", spy_eval)
+    monkeypatch.setattr(builtins, "exec", spy_exec)
+    monkeypatch.setattr(os, "system", forbidden)
+    monkeypatch.setattr(subprocess, "Popen", forbidden)
+    yield calls
+    suspicious = [c for c in calls if "rates_pwned" in c or "__import__" in c or "process" in c]
+    assert suspicious == []
+    for marker in MARKERS:
+        assert not marker.exists(), f"{marker} was created: code from a model file ran"
+
+
+HOSTILE = [
+    ("import", "apostrophe"),
+    ("dunder", "attribute access"),
+    ("class_walk", "attribute access"),
+    ("open", "apostrophe"),
+    ("lambda", "only named functions"),
+    ("bare_lambda", "lambda expressions"),
+    ("eval", "unknown function 'eval'"),
+    ("declaration", "not a number"),
+    ("edit", "apostrophe"),
+]
+
+
+@pytest.mark.parametrize(("name", "pattern"), HOSTILE)
+def test_hostile_equations_are_rejected_and_nothing_runs(no_code_runs, name, pattern):
+    with pytest.raises(RatesError, match=pattern) as info:
+        load_and_build(f"{ERRORS / 'hostile.yaml'}:{name}_circuit")
+    assert isinstance(info.value, ModelError)
+    assert "hostile.yaml" in str(info.value)
+
+
+def test_python_object_yaml_tag_is_rejected_and_nothing_runs(no_code_runs):
+    with pytest.raises(ModelError, match="malformed YAML") as info:
+        load_template(f"{ERRORS / 'yaml_tag.yaml'}:leaky_op")
+    assert "yaml_tag.yaml" in str(info.value)
+    assert "python/object/apply" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "equation",
+    [
+        "x' = -x + __import__('os').system('touch /tmp/rates_pwned_x')",
+        'x\' = -x + __import__("os").system("touch /tmp/rates_pwned_x")',
+        "x' = -x + ().__class__",
+        "x' = -x + open('f')",
+        "x' = lambda: 1",
+        "x' = -x + [c for c in ()]",
+        "x' = -x + globals()",
+        "x' = -x + x[0]",
+        "x' = -x + __builtins__",
+        "x' = exec(x)",
+        "__class__ = x",
+    ],
+)
+def test_hostile_equations_from_python_are_rejected(no_code_runs, equation):
+    op = OperatorTemplate("hostile_op", equations=equation, variables={"x": "output(0.0)"})
+    circuit = CircuitTemplate("c", nodes={"n": NodeTemplate("n", operators=[op])})
+    with pytest.raises(EquationError):
+        build_system(circuit)
+
+
+@pytest.mark.parametrize(
+    "decl",
+    [
+        "__import__('os').system('touch /tmp/rates_pwned_x')",
+        "().__class__",
+        "input(__import__('os').system('touch /tmp/rates_pwned_x'))",
+        "variable(open('f'))",
+        {"vtype": "state", "value": "__import__('os').system('touch /tmp/rates_pwned_x')"},
+        {"default": "lambda: 1"},
+    ],
+)
+def test_hostile_declarations_are_rejected(no_code_runs, decl):
+    with pytest.raises(ModelError):
+        parse_declaration(decl, template="op", variable="v")
+
+
+def test_hostile_reference_strings_are_model_errors(no_code_runs, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for reference in (
+        "__import__('os').system('touch /tmp/rates_pwned_x')",
+        "os.system.touch",
+        "../../../../etc/passwd/x",
+        "",
+    ):
+        with pytest.raises(ModelError):
+            load_template(reference)
