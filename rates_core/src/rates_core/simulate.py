@@ -1,0 +1,326 @@
+"""The simulation driver: ``run``, ``get_run_func``, ``get_jacobian_func`` and ``integrate``.
+
+It builds the System, asks the backend plugin (by name, through the plugin host) for generated
+code, prepares the :class:`~rates_core.backend.Problem` (time grid, parameters, inputs, initial
+state), lets the solver plugin integrate, and turns the sampled states into a DataFrame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rates_core import builtins
+from rates_core.backend import EmitOptions, EmittedFunction, Problem
+from rates_core.errors import ModelError, SolverError
+from rates_core.frontend.templates import CircuitTemplate, split_path
+from rates_core.observe import evaluate_algebraic
+from rates_core.plugins import default_host
+from rates_core.system import System, build_system
+
+
+def _host() -> Any:
+    return default_host()
+
+
+def _prepare(
+    circuit: CircuitTemplate,
+    backend: str,
+    inputs: Mapping[str, Any] | None,
+    vectorize: bool,
+    float_precision: str,
+    file_name: str | None = None,
+) -> tuple[System, EmittedFunction]:
+    host = _host()
+    host.backend_info(backend)  # clear UnknownBackendError / PluginConflictError first
+    functions = builtins.function_table(host.builtins(backend))
+    system = build_system(
+        circuit,
+        vectorize=vectorize,
+        inputs=list(inputs or {}),
+        float_precision=float_precision,
+        functions=functions,
+    )
+    options = EmitOptions(float_precision=float_precision, file_name=file_name)
+    emitted = host.emit_function(backend, system, options)
+    return system, emitted
+
+
+def _input_arrays(
+    circuit: CircuitTemplate, system: System, inputs: Mapping[str, Any] | None, n_rows: int
+) -> dict[str, np.ndarray]:
+    """Per input parameter, an array with one row per step: ``(n_rows,)`` or ``(n_rows, size)``."""
+    arrays: dict[str, np.ndarray] = {}
+    for ext in system.inputs:
+        shape = (n_rows,) if ext.size == 1 and not ext.nodes[1:] else (n_rows, ext.size)
+        arrays[ext.name] = np.zeros(shape, dtype=system.param(ext.name).dtype)
+    for path, values in (inputs or {}).items():
+        node_pattern, op, var = split_path(path)
+        nodes = circuit.get_nodes(node_pattern, var=f"{op}/{var}")
+        arr = np.asarray(values)
+        if arr.shape[0] != n_rows:
+            raise ModelError(
+                f"input for {path!r} has {arr.shape[0]} rows, expected one per step ({n_rows})",
+                variable=path,
+            )
+        if arr.ndim == 2 and arr.shape[1] == 1:
+            arr = arr[:, 0]
+        if arr.ndim == 2 and arr.shape[1] != len(nodes):
+            raise ModelError(
+                f"input for {path!r} has {arr.shape[1]} columns but the path matches "
+                f"{len(nodes)} nodes",
+                variable=path,
+            )
+        if arr.ndim > 2:
+            raise ModelError(f"input for {path!r} must be 1-D or 2-D", variable=path)
+        for k, node in enumerate(nodes):
+            column = arr if arr.ndim == 1 else arr[:, k]
+            for ext in system.inputs:
+                if ext.path == f"{op}/{var}" and node in ext.nodes:
+                    target = arrays[ext.name]
+                    if target.ndim == 1:
+                        target[:] += column
+                    else:
+                        target[:, ext.nodes.index(node)] += column
+    return arrays
+
+
+def _initial_state(circuit: CircuitTemplate, system: System, initial_state: Any) -> np.ndarray:
+    y0 = system.initial_state()
+    if initial_state is None:
+        return y0
+    if isinstance(initial_state, str):
+        if initial_state != "last":
+            raise ModelError(f"initial_state must be None, 'last' or a dict, not {initial_state!r}")
+        if not circuit.state:
+            raise ModelError("initial_state='last' needs a previous run of this template")
+        initial_state = circuit.state
+    if not isinstance(initial_state, Mapping):
+        raise ModelError("initial_state must be None, 'last' or a dict path -> value")
+    offsets = {s.name: s for s in system.states}
+    for path, value in initial_state.items():
+        for node, op, var in circuit.resolve_path(path):
+            full = f"{node}/{op}/{var}"
+            name, index = system.label_map.get(full, (None, None))
+            if name not in offsets:
+                raise ModelError(f"{full!r} is not a state variable", variable=full)
+            state = offsets[name]
+            if index is None:
+                y0[state.start : state.stop] = value
+            else:
+                y0[state.start + index] = value
+    return y0
+
+
+def _output_spec(
+    circuit: CircuitTemplate, system: System, outputs: Any
+) -> list[tuple[str, str, str, str, int | None]]:
+    """``(name, node, "op/var", symbol, index)`` per recorded column."""
+    if outputs is None:
+        outputs = {}
+        for s in system.states:
+            for path in s.paths:
+                if path in system.label_map:
+                    outputs[path] = path
+    elif not isinstance(outputs, Mapping):
+        outputs = {p: p for p in outputs}
+    spec = []
+    for name, path in outputs.items():
+        for node, op, var in circuit.resolve_path(path):
+            full = f"{node}/{op}/{var}"
+            if full not in system.label_map:
+                raise ModelError(
+                    f"output {path!r}: {full} is not used by any equation", variable=path
+                )
+            sym, index = system.label_map[full]
+            spec.append((name, node, f"{op}/{var}", sym, index))
+    return spec
+
+
+def _dataframe(spec, times, states, system, params, input_rows, sample_idx) -> pd.DataFrame:
+    state_of = {s.name: s for s in system.states}
+    algebraic = sorted({sym for *_, sym, _ in spec if sym not in state_of})
+    param_of = {p.name: v for p, v in zip(system.params, params)}
+    rows_at_samples = {k: (v[sample_idx] if np.ndim(v) else v) for k, v in input_rows.items()}
+    values = evaluate_algebraic(
+        system,
+        [a for a in algebraic if a not in param_of],
+        times,
+        states,
+        params,
+        rows_at_samples,
+    )
+    columns, data = [], []
+    counts: dict[str, int] = {}
+    for name, *_ in spec:
+        counts[name] = counts.get(name, 0) + 1
+    multi = any(c > 1 for c in counts.values())
+    for name, node, opvar, sym, index in spec:
+        if sym in state_of:
+            s = state_of[sym]
+            col = states[:, s.start + (index or 0)]
+        elif sym in param_of:
+            col = np.broadcast_to(np.ravel(param_of[sym])[index or 0], times.shape)
+        else:
+            col = values[sym][:, index or 0]
+        columns.append((name, node, opvar) if multi else name)
+        data.append(col)
+    frame = pd.DataFrame(
+        np.column_stack(data) if data else np.empty((len(times), 0)),
+        index=pd.Index(times, name="time"),
+    )
+    frame.columns = pd.MultiIndex.from_tuples(columns) if multi else columns
+    return frame
+
+
+def run(
+    circuit: CircuitTemplate,
+    simulation_time: float,
+    step_size: float,
+    inputs: Mapping[str, Any] | None = None,
+    outputs: Mapping[str, str] | Sequence[str] | None = None,
+    sampling_step_size: float | None = None,
+    cutoff: float = 0.0,
+    solver: str = "euler",
+    backend: str = "numpy",
+    vectorize: bool = True,
+    float_precision: str = "float64",
+    initial_state: Any = None,
+    progress: bool | None = None,
+    **solver_options: Any,
+) -> pd.DataFrame:
+    """Simulate ``circuit`` and return the recorded variables, indexed by time."""
+    if step_size <= 0 or simulation_time <= 0:
+        raise SolverError("simulation_time and step_size must be positive")
+    sampling = step_size if sampling_step_size is None else sampling_step_size
+    if sampling < step_size * (1 - 1e-12):
+        raise SolverError("sampling_step_size must not be smaller than step_size")
+    system, emitted = _prepare(circuit, backend, inputs, vectorize, float_precision)
+    n_steps = int(round(simulation_time / step_size))
+    n_samples = int(round(simulation_time / sampling))
+    input_rows = _input_arrays(circuit, system, inputs, n_steps)
+    seed = solver_options.pop("seed", None)
+    spec = _output_spec(circuit, system, outputs)
+    problem = Problem(
+        y0=_initial_state(circuit, system, initial_state),
+        params=[
+            np.array(p.value, copy=True) if p.role == "input" else p.value for p in system.params
+        ],
+        t0=0.0,
+        simulation_time=simulation_time,
+        step_size=step_size,
+        sampling_step=sampling,
+        n_samples=n_samples,
+        inputs=input_rows,
+        input_times=np.arange(n_steps) * step_size,
+        options=solver_options,
+        seed=seed,
+    )
+    trajectory = _host().solve(solver, emitted, problem)
+    sample_idx = np.minimum(np.rint(trajectory.times / step_size).astype(int), max(n_steps - 1, 0))
+    frame = _dataframe(
+        spec,
+        trajectory.times,
+        trajectory.states,
+        system,
+        problem.params,
+        input_rows,
+        sample_idx,
+    )
+    object.__setattr__(circuit, "state", _final_state(system, trajectory.final))
+    if cutoff:
+        frame = frame.loc[frame.index >= cutoff - 1e-12 * step_size]
+    frame.attrs.update(
+        model=circuit.name,
+        backend=backend,
+        solver=solver,
+        step_size=step_size,
+        sampling_step_size=sampling,
+        float_precision=float_precision,
+    )
+    return frame
+
+
+def _final_state(system: System, final: np.ndarray) -> dict[str, Any]:
+    state = {}
+    for s in system.states:
+        for k, path in enumerate(s.paths):
+            if path in system.label_map:
+                state[path] = final[s.start + (k if s.size > 1 else 0)].item()
+    return state
+
+
+def _arg_keys(system: System) -> list[str]:
+    return [p.paths[0] if len(p.paths) == 1 else p.name for p in system.params]
+
+
+def _state_indices(system: System) -> dict[str, Any]:
+    indices: dict[str, Any] = {}
+    for path, (name, index) in system.label_map.items():
+        for s in system.states:
+            if s.name == name:
+                if index is not None:
+                    indices[path] = s.start + index
+                elif s.size == 1:
+                    indices[path] = s.start
+                else:
+                    indices[path] = slice(s.start, s.stop)
+    return indices
+
+
+def get_run_func(
+    circuit: CircuitTemplate,
+    func_name: str,
+    step_size: float,
+    backend: str = "numpy",
+    solver: str = "euler",
+    inputs: Mapping[str, Any] | None = None,
+    vectorize: bool = True,
+    float_precision: str = "float64",
+    file_name: str | None = None,
+    functional: bool = False,
+) -> tuple[Any, tuple, list[str], dict[str, Any]]:
+    """``(func, args, arg_keys, state_indices)`` for use with other tools.
+
+    ``func(*args)`` evaluates the vector field at ``t = 0`` and the initial state;
+    ``scipy.integrate.solve_ivp(func, (0, T), args[1], args=args[2:])`` integrates it. With
+    ``functional=False`` the in-place form ``f(t, y, dy, *params)`` is returned and ``args[2]``
+    is its ``dy`` buffer.
+    """
+    if inputs:
+        raise ModelError("get_run_func with extrinsic inputs is not supported yet")
+    system, emitted = _prepare(circuit, backend, None, vectorize, float_precision, file_name)
+    params = tuple(p.value for p in system.params)
+    y0 = system.initial_state()
+    keys = ["t", "y", *_arg_keys(system)]
+    if functional:
+        return emitted.rhs_functional, (0.0, y0, *params), keys, _state_indices(system)
+    dy = np.zeros_like(y0)
+    keys.insert(2, "dy")
+    return emitted.rhs, (0.0, y0, dy, *params), keys, _state_indices(system)
+
+
+def get_jacobian_func(
+    circuit: CircuitTemplate,
+    func_name: str,
+    step_size: float = 1e-3,
+    backend: str = "numpy",
+    vectorize: bool = True,
+    float_precision: str = "float64",
+    file_name: str | None = None,
+) -> tuple[Any, tuple, list[str], dict[str, Any]]:
+    """Like :func:`get_run_func` for the Jacobian ``J(t, y, *params)`` (dense, d f / d y)."""
+    system, emitted = _prepare(circuit, backend, None, vectorize, float_precision, file_name)
+    if emitted.jacobian is None:
+        raise ModelError(f"backend {backend!r} does not provide a Jacobian")
+    params = tuple(p.value for p in system.params)
+    keys = ["t", "y", *_arg_keys(system)]
+    return emitted.jacobian, (0.0, system.initial_state(), *params), keys, _state_indices(system)
+
+
+def integrate(reference: str, **run_kwargs: Any) -> pd.DataFrame:
+    """Load a circuit from a reference and run it in one call."""
+    return CircuitTemplate.from_yaml(reference).run(**run_kwargs)
