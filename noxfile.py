@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import nox
 
-nox.options.sessions = ["lint", "core"]
+nox.options.sessions = ["lint", "core", "numpy"]
 nox.options.reuse_existing_virtualenvs = False
 
 PYTEST = ["python", "-m", "pytest", "-q", "-p", "no:cacheprovider"]
@@ -27,3 +27,10 @@ def core(session: nox.Session) -> None:
     """rates_core alone, no plugin installed."""
     session.install("./rates_core", "pytest", "setuptools>=70.1", "wheel")
     session.run(*PYTEST, "tests/core", *session.posargs)
+
+
+@nox.session
+def numpy(session: nox.Session) -> None:
+    """rates-numpy with rates-core: the plugin's tests and the simulation API tests."""
+    session.install("./rates_core", "./plugins/rates_numpy", "pytest")
+    session.run(*PYTEST, "plugins/rates_numpy/tests", *session.posargs)

@@ -300,7 +300,14 @@ def get_run_func(
         return emitted.rhs_functional, (0.0, y0, *params), keys, _state_indices(system)
     dy = np.zeros_like(y0)
     keys.insert(2, "dy")
-    return emitted.rhs, (0.0, y0, dy, *params), keys, _state_indices(system)
+    rhs = emitted.rhs
+
+    def vector_field(t: float, y: np.ndarray, dy: np.ndarray, *params: Any) -> np.ndarray:
+        # solvers such as solve_ivp keep references to returned arrays: hand out a copy of the
+        # buffer the in-place field wrote, never the buffer itself
+        return rhs(t, y, dy, *params).copy()
+
+    return vector_field, (0.0, y0, dy, *params), keys, _state_indices(system)
 
 
 def get_jacobian_func(

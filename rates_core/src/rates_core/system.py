@@ -298,7 +298,7 @@ class _Builder:
                     )
                 roles[key] = role
             for eq in eqs:
-                for s in eq.rhs.free_symbols:
+                for s in sorted(eq.rhs.free_symbols, key=lambda sym: sym.name):
                     if s.name in op.variables and (op_label, s.name) not in roles:
                         kind = op.variables[s.name].kind
                         roles[(op_label, s.name)] = "input" if kind == "input" else "param"

@@ -1,0 +1,472 @@
+"""Generate a readable Python module for a System and load it.
+
+The module holds (names in ``EmittedFunction.extras``):
+
+* ``vector_field(t, y, dy, <one argument per parameter>)``: states unpacked by name, the
+  algebraic updates in dependency order, ``dy[...] = ...`` per state, ``return dy``;
+* ``vector_field_functional(t, y, *params)``: the same, returning a new array;
+* ``jacobian(t, y, *params)``: the dense symbolic ``d f / d y`` when :mod:`rates_core.jacobian`
+  can differentiate the system (at most :data:`JACOBIAN_MAX_STATES` states);
+* for all-scalar systems (every symbol of size 1, no vector functions, double precision):
+  ``run_euler`` / ``run_heun`` / ``run_rk4``, whole fixed-step integrations with plain Python
+  floats in local variables, and the vector field itself printed with ``math`` / ``cmath``.
+
+Sources go to the content-addressed cache of :mod:`rates_core.cache` (and to
+``EmitOptions.file_name`` when given); nothing is written to the working directory otherwise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import sympy
+from sympy.core.function import AppliedUndef
+
+from rates_core import builtins as rb
+from rates_core.backend import EmitOptions, EmittedFunction
+from rates_core.errors import SolverError
+from rates_core.system import System
+from rates_numpy import BACKEND, __version__
+from rates_numpy.printer import ScalarPrinter, VectorPrinter, safe_name
+
+__all__ = [
+    "FIXED_STEP_METHODS",
+    "JACOBIAN_MAX_STATES",
+    "emit_function",
+    "emit_source",
+    "is_scalar_system",
+]
+
+#: Systems with more states get no symbolic Jacobian (``EmittedFunction.jacobian`` is None).
+JACOBIAN_MAX_STATES = 200
+#: Fixed-step methods generated as whole-integration loops for scalar systems.
+FIXED_STEP_METHODS = ("euler", "heun", "rk4")
+
+_INDENT = "    "
+# Functions whose value is an array (or whose shape the printer cannot know).
+_ARRAY_FUNCTIONS = (
+    rb.Matvec,
+    rb.Matmul,
+    rb.Index,
+    rb.IndexRange,
+    rb.IndexAxis,
+    rb.Concatenate,
+    rb.Interp,
+)
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+def _expressions(system: System) -> list[sympy.Expr]:
+    return [a.expr for a in system.algebraic] + [e for _, e in system.derivatives]
+
+
+def is_scalar_system(system: System, precision: str | None = None) -> bool:
+    """Whether ``system`` can be printed with plain Python scalars (see module doc)."""
+    dtype = _dtype(system, precision)
+    if dtype not in ("float64", "complex128"):
+        return False
+    if any(p.role in ("matrix", "index") or np.size(p.value) != 1 for p in system.params):
+        return False
+    if any(size != 1 for size in system.symbol_sizes().values()):
+        return False
+    for expr in _expressions(system):
+        if expr.has(*_ARRAY_FUNCTIONS) or expr.atoms(AppliedUndef):
+            return False
+        if any(r.args for r in expr.atoms(rb.Randn)):
+            return False
+    return True
+
+
+def _dtype(system: System, precision: str | None) -> str:
+    dtype = system.dtype
+    if precision == "float32":
+        dtype = {"float64": "float32", "complex128": "complex64"}.get(dtype, dtype)
+    return dtype
+
+
+def _real_state_in_complex(system: System, state: Any) -> bool:
+    return system.is_complex and not str(state.dtype).startswith("complex")
+
+
+def _arrayish(system: System) -> tuple[set[str], Any]:
+    """Names whose value may be an ndarray although their size is 1, and a test for exprs."""
+    names: set[str] = set()
+    sizes = system.symbol_sizes()
+    for p in system.params:
+        if p.role in ("matrix", "index") or np.ndim(p.value) > 0:
+            names.add(p.name)
+    for name, size in sizes.items():
+        if size != 1:
+            names.add(name)
+
+    def test(expr: sympy.Expr) -> bool:
+        if expr.has(*_ARRAY_FUNCTIONS) or expr.atoms(AppliedUndef):
+            return True
+        if any(r.args for r in expr.atoms(rb.Randn)):
+            return True
+        return any(s.name in names for s in expr.free_symbols)
+
+    for a in system.algebraic:
+        if test(a.expr):
+            names.add(a.name)
+    return names, test
+
+
+# --------------------------------------------------------------------------- source
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def __call__(self, line: str = "", level: int = 0) -> None:
+        self.lines.append(f"{_INDENT * level}{line}" if line else "")
+
+    def text(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
+
+def _signature_params(system: System) -> list[str]:
+    return [safe_name(p.name) for p in system.params]
+
+
+def _unpack_states(w: _Writer, system: System, scalar: bool, source: str = "y") -> None:
+    w("# states", 1)
+    if scalar:
+        w(f"y_ = {source}.tolist()", 1)
+    for s in system.states:
+        name = safe_name(s.name)
+        if scalar:
+            read = f"y_[{s.start}]"
+        elif s.size == 1:
+            read = f"{source}[{s.start}]"
+        else:
+            read = f"{source}[{s.start}:{s.stop}]"
+        if _real_state_in_complex(system, s):
+            read += ".real"
+        w(f"{name} = {read}", 1)
+
+
+def _vector_field(w: _Writer, system: System, printer: Any, scalar: bool, func_name: str) -> None:
+    params = _signature_params(system)
+    w(
+        f"def {func_name}(t, y, dy, {', '.join(params)}):"
+        if params
+        else f"def {func_name}(t, y, dy):"
+    )
+    w(f'"""d y / d t of model {system.name!r}, written into ``dy`` (returned)."""', 1)
+    _unpack_states(w, system, scalar)
+    if system.algebraic:
+        w("# algebraic variables, in dependency order", 1)
+    for a in system.algebraic:
+        w(f"{safe_name(a.name)} = {printer.doprint(a.expr)}", 1)
+    w("# derivatives", 1)
+    _, arrayish = _arrayish(system)
+    for name, expr in system.derivatives:
+        s = system.state(name)
+        code = printer.doprint(expr)
+        if scalar or (s.size == 1 and not arrayish(expr)):
+            w(f"dy[{s.start}] = {code}  # d/dt {name}", 1)
+        else:
+            w(f"dy[{s.start}:{s.stop}] = {code}  # d/dt {name}", 1)
+    w("return dy", 1)
+
+
+def _functional(w: _Writer, func_name: str) -> None:
+    w(f"def {func_name}_functional(t, y, *params):")
+    w(f'"""Like ``{func_name}`` but returns a new array."""', 1)
+    w(f"return {func_name}(t, y, numpy.empty(N_STATES_, dtype=DTYPE_), *params)", 1)
+
+
+def _jacobian(w: _Writer, system: System, scalar: bool) -> bool:
+    """Append ``jacobian(t, y, *params)``; False (and nothing written) when unavailable."""
+    if system.n_states > JACOBIAN_MAX_STATES:
+        return False
+    from rates_core.errors import ModelError
+    from rates_core.jacobian import system_jacobian
+
+    try:
+        jac = system_jacobian(system, with_params=False, max_states=JACOBIAN_MAX_STATES)
+    except (ModelError, NotImplementedError, TypeError, ValueError):
+        return False
+    printer = ScalarPrinter(complex_ok=system.is_complex)
+    entries = []
+    try:
+        for (i, j), value in sorted(jac.dfdy.todok().items()):
+            entries.append((i, j, printer.doprint(value)))
+    except (NotImplementedError, ValueError, TypeError):
+        return False
+    params = _signature_params(system)
+    sub = _Writer()
+    sub(f"def jacobian(t, y, {', '.join(params)}):" if params else "def jacobian(t, y):")
+    sub(f'"""Dense d f / d y of model {system.name!r} (states in the order of ``y``)."""', 1)
+    _unpack_states(sub, system, scalar)
+    sub("jac_ = numpy.zeros((N_STATES_, N_STATES_), dtype=DTYPE_)", 1)
+    for i, j, code in entries:
+        sub(f"jac_[{i}, {j}] = {code}", 1)
+    sub("return jac_", 1)
+    w.lines.extend(sub.lines)
+    return True
+
+
+# --------------------------------------------------------------------------- scalar loops
+
+
+def _dynamic_algebraic(system: System) -> set[str]:
+    """Algebraic variables that change during an integration (the others are hoisted)."""
+    dynamic = {s.name for s in system.states} | {rb.TIME.name}
+    dynamic |= {p.name for p in system.params if p.role == "input"}
+    dynamic |= {d.name for d in system.delayed}
+    names = set()
+    for a in system.algebraic:
+        if a.expr.has(rb.Randn) or any(s.name in dynamic for s in a.expr.free_symbols):
+            dynamic.add(a.name)
+            names.add(a.name)
+    return names
+
+
+def _stage(
+    w: _Writer, system: System, printer: ScalarPrinter, dynamic: set[str], stage: int, level: int
+) -> None:
+    """Lines computing ``<state>_k<stage>_`` from the states held under their own names."""
+    for a in system.algebraic:
+        if a.name in dynamic:
+            w(f"{safe_name(a.name)} = {printer.doprint(a.expr)}", level)
+    for name, expr in system.derivatives:
+        w(f"{safe_name(name)}_k{stage}_ = {printer.doprint(expr)}", level)
+
+
+def _loops(w: _Writer, system: System, printer: ScalarPrinter) -> list[str]:
+    """Append run_euler / run_heun / run_rk4; return the input names, in signature order.
+
+    Every stage evaluates the same printed expressions as ``vector_field`` with the stage's
+    state under the state's own name (the step's start state is kept in ``<state>_0_``), and the
+    updates use the operation order of the vector path, so both paths agree to rounding.
+    """
+    inputs = [p for p in system.params if p.role == "input"]
+    others = [p for p in system.params if p.role != "input"]
+    args = [safe_name(p.name) for p in others] + [f"{safe_name(p.name)}_series_" for p in inputs]
+    dynamic = _dynamic_algebraic(system)
+    states = [safe_name(s.name) for s in system.states]
+    row = f"({states[0]},)" if len(states) == 1 else f"({', '.join(states)})"
+    head = ["t0_", "y0_", "dt_", "n_steps_", "every_", "n_samples_", "out_", *args]
+    titles = {
+        "euler": "explicit Euler",
+        "heun": "Heun's method (explicit trapezoid)",
+        "rk4": "the classic fourth-order Runge-Kutta method",
+    }
+    for method in FIXED_STEP_METHODS:
+        w()
+        w()
+        w(f"def run_{method}({', '.join(head)}):")
+        w(
+            f'"""Integrate model {system.name!r} with {titles[method]} in plain Python floats.\n\n'
+            f"{_INDENT}Runs n_steps_ steps of dt_ from t0_; writes the state after every every_-th "
+            f"step\n{_INDENT}into out_[1], out_[2], ... (at most n_samples_ - 1 rows; out_[0] is "
+            f"the caller's)\n{_INDENT}and returns the final state as a list.\n{_INDENT}"
+            '"""',
+            1,
+        )
+        w("y_ = y0_.tolist()", 1)
+        for s in system.states:
+            read = f"y_[{s.start}]" + (".real" if _real_state_in_complex(system, s) else "")
+            w(f"{safe_name(s.name)} = {read}", 1)
+        hoisted = [a for a in system.algebraic if a.name not in dynamic]
+        if hoisted:
+            w("# constant algebraic variables, hoisted out of the loop", 1)
+        for a in hoisted:
+            w(f"{safe_name(a.name)} = {printer.doprint(a.expr)}", 1)
+        if method in ("heun", "rk4"):
+            w("dt2_ = 0.5*dt_", 1)
+        if method == "rk4":
+            w("dt6_ = dt_/6.0", 1)
+        w("samples_ = []", 1)
+        w("left_ = n_samples_ - 1", 1)
+        w("j_ = every_", 1)
+        w("for k_ in range(n_steps_):", 1)
+        w("tk_ = t0_ + k_*dt_", 2)
+        w("t = tk_", 2)
+        for p in inputs:
+            w(f"{safe_name(p.name)} = {safe_name(p.name)}_series_[k_]", 2)
+        _stage(w, system, printer, dynamic, 1, 2)
+        if method == "euler":
+            for x in states:
+                w(f"{x} = {x} + dt_*{x}_k1_", 2)
+        elif method == "heun":
+            for x in states:
+                w(f"{x}_0_ = {x}", 2)
+                w(f"{x} = {x}_0_ + dt_*{x}_k1_", 2)
+            w("t = tk_ + dt_", 2)
+            _stage(w, system, printer, dynamic, 2, 2)
+            for x in states:
+                w(f"{x} = {x}_0_ + dt2_*({x}_k1_ + {x}_k2_)", 2)
+        else:
+            for x in states:
+                w(f"{x}_0_ = {x}", 2)
+            for stage, (h, tt) in enumerate(
+                (("dt2_", "tk_ + dt2_"), ("dt2_", None), ("dt_", "tk_ + dt_")), start=2
+            ):
+                for x in states:
+                    w(f"{x} = {x}_0_ + {h}*{x}_k{stage - 1}_", 2)
+                if tt is not None:
+                    w(f"t = {tt}", 2)
+                _stage(w, system, printer, dynamic, stage, 2)
+            for x in states:
+                w(f"{x} = {x}_0_ + dt6_*(({x}_k1_ + {x}_k4_) + 2.0*({x}_k2_ + {x}_k3_))", 2)
+        w("j_ -= 1", 2)
+        w("if j_ == 0:", 2)
+        w("j_ = every_", 3)
+        w("if left_ > 0:", 3)
+        w(f"samples_.append({row})", 4)
+        w("left_ -= 1", 4)
+        w("if samples_:", 1)
+        w("out_[1 : len(samples_) + 1] = samples_", 2)
+        w(f"return [{', '.join(states)}]", 1)
+    return [p.name for p in inputs]
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def emit_source(
+    system: System,
+    options: EmitOptions | None = None,
+    *,
+    scalar: bool | None = None,
+    builtins: Mapping[str, Any] | None = None,
+    imports: Sequence[str] = (),
+) -> tuple[str, dict[str, Any]]:
+    """The generated module text for ``system`` and facts about it (``scalar``, ``jacobian``,
+    ``loop_inputs``, ``injected`` callables, ``dtype``).
+
+    ``scalar`` forces (True) or forbids (False) the scalar mode; None picks it when possible.
+    """
+    options = options or EmitOptions()
+    if system.delayed:
+        raise SolverError("delays are not supported by rates-numpy yet")
+    if not options.func_name.isidentifier() or options.func_name.endswith("_"):
+        raise ValueError(
+            f"func_name must be an identifier not ending in '_': {options.func_name!r}"
+        )
+    dtype = _dtype(system, options.float_precision)
+    possible = is_scalar_system(system, options.float_precision) and not builtins
+    if scalar is None:
+        scalar = possible
+    elif scalar and not possible:
+        raise ValueError(f"model {system.name!r} cannot be printed in scalar mode")
+    printer: Any = (
+        ScalarPrinter(builtins, complex_ok=system.is_complex) if scalar else VectorPrinter(builtins)
+    )
+
+    w = _Writer()
+    mode = "scalar (plain Python floats with math/cmath)" if scalar else "vector (NumPy arrays)"
+    states = ", ".join(f"{s.name}[{s.size}]" if s.size > 1 else s.name for s in system.states)
+    w(f"# Generated by rates-numpy {__version__} from model {system.name!r}; do not edit.")
+    w(f"# States ({system.n_states} values): {states}")
+    w(f"# Parameters: {', '.join(p.name for p in system.params) or '(none)'}")
+    w(f"# Mode: {mode}; dtype {dtype}")
+    w("import cmath  # noqa: F401")
+    w("import math  # noqa: F401")
+    w()
+    w("import numpy")
+    for line in imports:
+        w(line)
+    w()
+    w(f"N_STATES_ = {system.n_states}")
+    w(f'DTYPE_ = numpy.dtype("{dtype}")')
+    w("rng_ = numpy.random.default_rng()  # replaced by the solver from Problem.seed")
+    if scalar:
+        w()
+        w()
+        w("def sign_(x):")
+        w('"""sign of a real or complex number (0 at 0), as numpy.sign."""', 1)
+        w("if x != x or x == 0:", 1)
+        w("return x", 2)
+        w("if isinstance(x, complex):", 1)
+        w("return x/abs(x)", 2)
+        w("return 1.0 if x > 0 else -1.0", 1)
+    w()
+    w()
+    _vector_field(w, system, printer, scalar, options.func_name)
+    w()
+    w()
+    _functional(w, options.func_name)
+    mark = len(w.lines)
+    w()
+    w()
+    has_jacobian = _jacobian(w, system, scalar)
+    if not has_jacobian:
+        del w.lines[mark:]
+    loop_inputs: list[str] = []
+    if scalar:
+        loop_inputs = _loops(w, system, printer)
+    info = {
+        "scalar": scalar,
+        "jacobian": has_jacobian,
+        "loop_inputs": loop_inputs,
+        "injected": dict(printer.injected),
+        "dtype": dtype,
+        "func_name": options.func_name,
+    }
+    return w.text(), info
+
+
+def emit_function(
+    system: System,
+    options: EmitOptions | None = None,
+    *,
+    scalar: bool | None = None,
+    builtins: Mapping[str, Any] | None = None,
+    imports: Sequence[str] = (),
+) -> EmittedFunction:
+    """Generate, cache and load the module of ``system``; the :class:`EmittedFunction`.
+
+    ``builtins`` / ``imports``: plugin builtins for the numpy backend and extra import lines (the
+    hook passes those of the installed plugins).
+    """
+    from rates_core.cache import load_module, source_hash, write_copy, write_source
+
+    options = options or EmitOptions()
+    source, info = emit_source(system, options, scalar=scalar, builtins=builtins, imports=imports)
+    path = write_source(source, BACKEND, __version__)
+    if options.file_name:
+        write_copy(source, options.file_name)
+    module = load_module(path, f"rates_numpy_generated_{source_hash(source, BACKEND, __version__)}")
+    for name, impl in info["injected"].items():
+        setattr(module, name, impl)
+    func_name = info["func_name"]
+    extras: dict[str, Any] = {
+        "module": module,
+        "scalar": info["scalar"],
+        "dtype": info["dtype"],
+        "loop_inputs": info["loop_inputs"],
+        "options": options,
+    }
+    if info["scalar"]:
+        extras["loops"] = {m: getattr(module, f"run_{m}") for m in FIXED_STEP_METHODS}
+
+        def vector_fallback() -> EmittedFunction:
+            return emit_function(
+                system,
+                dataclasses.replace(options, file_name=None),
+                scalar=False,
+                builtins=builtins,
+                imports=imports,
+            )
+
+        extras["vector_fallback"] = vector_fallback
+    return EmittedFunction(
+        backend=BACKEND,
+        system=system,
+        source=source,
+        rhs=getattr(module, func_name),
+        rhs_functional=getattr(module, f"{func_name}_functional"),
+        jacobian=module.jacobian if info["jacobian"] else None,
+        path=path,
+        extras=extras,
+    )

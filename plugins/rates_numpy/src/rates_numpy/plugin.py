@@ -1,0 +1,80 @@
+"""Hook implementations of rates-numpy (the target of its ``rates`` entry point).
+
+Heavy imports (numpy, sympy, scipy) happen inside the hook bodies.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rates_core.plugins import BackendInfo, SolverInfo, hookimpl
+from rates_numpy import BACKEND, FIXED_SOLVERS, SCIPY_SOLVER
+
+CAPABILITIES = frozenset({"execute", "adaptive", "complex", "float32", "vectorised", "jacobian"})
+
+_DESCRIPTIONS = {
+    "euler": "explicit Euler (fixed step)",
+    "heun": "Heun's method, the explicit trapezoid rule (fixed step, order 2)",
+    "rk4": "classic fourth-order Runge-Kutta (fixed step)",
+}
+
+
+@hookimpl
+def register_backends() -> list[BackendInfo]:
+    return [
+        BackendInfo(
+            BACKEND,
+            CAPABILITIES,
+            "Generated NumPy code (plain Python floats for small scalar models).",
+        )
+    ]
+
+
+@hookimpl
+def register_solvers() -> list[SolverInfo]:
+    solvers = [
+        SolverInfo(name, BACKEND, adaptive=False, description=_DESCRIPTIONS[name])
+        for name in FIXED_SOLVERS
+    ]
+    solvers.append(
+        SolverInfo(
+            SCIPY_SOLVER,
+            BACKEND,
+            adaptive=True,
+            capabilities=frozenset({"adaptive", "complex", "jacobian"}),
+            description="scipy.integrate.solve_ivp (method=RK45|RK23|DOP853|Radau|BDF|LSODA)",
+        )
+    )
+    return solvers
+
+
+@hookimpl
+def register_builtins(backend: str) -> dict[str, Any] | None:
+    if backend != BACKEND:
+        return None
+    return {}
+
+
+@hookimpl
+def emit_function(backend: str, system: Any, options: Any) -> Any | None:
+    if backend != BACKEND:
+        return None
+    from rates_core.plugins import default_host
+    from rates_numpy.emit import emit_function as emit
+
+    host = default_host()
+    return emit(
+        system,
+        options,
+        builtins=host.builtins(BACKEND),
+        imports=host.imports(BACKEND, system),
+    )
+
+
+@hookimpl
+def solve(solver: str, function: Any, problem: Any) -> Any | None:
+    if solver not in FIXED_SOLVERS and solver != SCIPY_SOLVER:
+        return None
+    from rates_numpy.solvers import solve as run
+
+    return run(solver, function, problem)

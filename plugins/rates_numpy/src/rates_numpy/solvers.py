@@ -1,0 +1,429 @@
+"""Fixed-step (euler, heun, rk4) and adaptive (scipy) integration of an emitted vector field.
+
+Time sampling follows PyRates: output rows at ``t0 + k * sampling_step`` for
+``k = 0 .. n_samples - 1``, row 0 being ``y0``; with fixed steps, row k is the state after
+``k * sample_every`` steps. Extrinsic inputs: fixed-step solvers use row k of an input array for
+the whole step from ``t0 + k * dt`` (all stages); ``scipy`` interpolates the rows (given at
+``Problem.input_times``, else one per step) linearly at each evaluation time.
+
+Scalar systems run the generated whole-integration loops (``run_euler`` ...) with plain floats;
+vector systems run a Python loop over the in-place vector field with preallocated buffers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from rates_core.backend import EmittedFunction, Problem, Trajectory
+from rates_core.errors import SolverError
+from rates_numpy import FIXED_SOLVERS, SCIPY_SOLVER
+
+__all__ = ["SCIPY_METHODS", "SCIPY_OPTIONS", "solve"]
+
+#: Methods of scipy.integrate.solve_ivp the ``scipy`` solver accepts.
+SCIPY_METHODS = ("RK45", "RK23", "DOP853", "Radau", "BDF", "LSODA")
+#: Options of the ``scipy`` solver (everything else is an error).
+SCIPY_OPTIONS = ("method", "rtol", "atol", "max_step", "first_step")
+_IMPLICIT = ("Radau", "BDF", "LSODA")
+# Errors plain-float code raises where NumPy returns inf / nan (overflow, 1/0, sqrt(-1), ...).
+_FLOAT_ERRORS = (OverflowError, ZeroDivisionError, ValueError)
+
+
+def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajectory:
+    """Integrate ``problem`` with ``solver`` (euler, heun, rk4 or scipy)."""
+    if solver not in FIXED_SOLVERS and solver != SCIPY_SOLVER:
+        raise SolverError(f"rates-numpy has no solver {solver!r}")
+    _check_options(solver, problem.options)
+    _check_problem(solver, function, problem)
+    try:
+        return _dispatch(solver, function, problem)
+    except _FLOAT_ERRORS:
+        fallback = function.extras.get("vector_fallback")
+        if fallback is None:
+            raise
+        # plain floats raise where NumPy gives inf / nan: rerun with NumPy semantics
+        with np.errstate(all="ignore"):
+            traj = _dispatch(solver, fallback(), problem)
+        traj.info["fallback"] = "vector"
+        return traj
+
+
+def _dispatch(solver: str, function: EmittedFunction, problem: Problem) -> Trajectory:
+    _seed(function, problem)
+    if solver == SCIPY_SOLVER:
+        return _solve_scipy(function, problem)
+    loops = function.extras.get("loops")
+    if loops:
+        return _fixed_scalar(solver, function, problem)
+    return _fixed_vector(solver, function, problem)
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _check_options(solver: str, options: Any) -> None:
+    allowed = SCIPY_OPTIONS if solver == SCIPY_SOLVER else ()
+    for key in options or {}:
+        if key not in allowed:
+            what = ", ".join(allowed) if allowed else "none"
+            raise SolverError(f"solver {solver!r} has no option {key!r} (allowed options: {what})")
+    if solver == SCIPY_SOLVER:
+        method = (options or {}).get("method", "RK45")
+        if method not in SCIPY_METHODS:
+            raise SolverError(
+                f"solver 'scipy': unknown method {method!r} (allowed: {', '.join(SCIPY_METHODS)})"
+            )
+
+
+def _check_problem(solver: str, function: EmittedFunction, problem: Problem) -> None:
+    system = function.system
+    if system.delayed:
+        raise SolverError("delays are not supported by rates-numpy yet")
+    if len(problem.params) != len(system.params):
+        raise SolverError(
+            f"expected {len(system.params)} parameter values (one per system parameter), "
+            f"got {len(problem.params)}"
+        )
+    if np.size(problem.y0) != system.n_states:
+        raise SolverError(
+            f"y0 has {np.size(problem.y0)} values, the system {system.n_states} states"
+        )
+    if not (problem.step_size > 0) or not np.isfinite(problem.step_size):
+        raise SolverError(f"step_size must be positive, got {problem.step_size}")
+    if not (problem.sampling_step > 0):
+        raise SolverError(f"sampling_step must be positive, got {problem.sampling_step}")
+    if problem.simulation_time < 0:
+        raise SolverError(f"simulation_time must not be negative, got {problem.simulation_time}")
+    if problem.n_samples < 1:
+        raise SolverError(f"n_samples must be at least 1, got {problem.n_samples}")
+    if solver != SCIPY_SOLVER:
+        ratio = problem.sampling_step / problem.step_size
+        if abs(ratio - round(ratio)) > 1e-6 * max(ratio, 1.0) or round(ratio) < 1:
+            raise SolverError(
+                f"sampling_step ({problem.sampling_step}) must be a whole multiple of "
+                f"step_size ({problem.step_size}) for fixed-step solvers"
+            )
+        last = (problem.n_samples - 1) * problem.sample_every
+        if last > problem.n_steps:
+            raise SolverError(
+                f"{problem.n_samples} samples every {problem.sample_every} steps need "
+                f"{last} steps, but simulation_time / step_size gives {problem.n_steps}"
+            )
+    names = {p.name for p in system.params if p.role == "input"}
+    unknown = sorted(set(problem.inputs) - names)
+    if unknown:
+        raise SolverError(
+            f"no extrinsic input parameter named {', '.join(map(repr, unknown))}; the system's "
+            f"inputs are: {', '.join(sorted(names)) or '(none)'}"
+        )
+
+
+def _seed(function: EmittedFunction, problem: Problem) -> None:
+    module = function.extras.get("module")
+    if module is not None and hasattr(module, "rng_"):
+        module.rng_ = np.random.default_rng(problem.seed)
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _input_rows(system: Any, name: str, series: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """``series`` as an array of rows shaped like the parameter ``name`` (``shape``)."""
+    arr = np.asarray(series)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    rows = arr.shape[0]
+    flat = arr.reshape(rows, -1)
+    size = int(np.prod(shape)) if shape else 1
+    width = flat.shape[1]
+    if width == size:
+        return flat.reshape((rows, *shape))
+    if width == 1:
+        return np.broadcast_to(flat, (rows, size)).reshape((rows, *shape)).copy()
+    units = next((i.units for i in system.inputs if i.name == name), None)
+    if units is not None and width == len(units):
+        full = np.zeros((rows, size), dtype=np.result_type(flat, np.float64))
+        full[:, units] = flat
+        return full.reshape((rows, *shape))
+    raise SolverError(
+        f"input {name!r}: rows have {width} values, the parameter needs {size}"
+        + (f" (or {len(units)}, one per driven unit)" if units is not None else "")
+    )
+
+
+class _Inputs:
+    """Input parameters: their argument slots and the rows to write into them."""
+
+    def __init__(self, function: EmittedFunction, problem: Problem, scalar_args: bool) -> None:
+        system = function.system
+        self.args: list[Any] = []
+        self.slots: list[tuple[int, str, np.ndarray]] = []  # (arg index, name, rows)
+        for i, (p, value) in enumerate(zip(system.params, problem.params)):
+            if p.role == "input":
+                arr = np.array(value, dtype=np.result_type(np.asarray(value), np.float64))
+                given = problem.inputs.get(p.name)
+                rows = (
+                    _input_rows(system, p.name, given, arr.shape)
+                    if given is not None
+                    else arr.reshape((1, *arr.shape))
+                )
+                self.slots.append((i, p.name, rows))
+                self.args.append(arr.item() if scalar_args else arr)
+            elif scalar_args:
+                self.args.append(np.asarray(value).item())
+            else:
+                self.args.append(value)
+
+    def fixed_rows(self, n_steps: int) -> list[tuple[int, np.ndarray]]:
+        """(arg index, one row per step) for each input; a constant input is repeated."""
+        out = []
+        for i, name, rows in self.slots:
+            if rows.shape[0] == 1 and n_steps > 1:
+                rows = np.broadcast_to(rows, (n_steps, *rows.shape[1:]))
+            elif rows.shape[0] < n_steps:
+                raise SolverError(
+                    f"input {name!r} has {rows.shape[0]} rows, the integration {n_steps} steps "
+                    "(fixed-step inputs need one row per step)"
+                )
+            out.append((i, rows))
+        return out
+
+
+class _Interpolant:
+    """Linear interpolation of input rows in time (constant outside the given times)."""
+
+    def __init__(self, times: np.ndarray, rows: np.ndarray) -> None:
+        self.times = np.asarray(times, dtype=float)
+        self.rows = rows
+        if self.times.ndim != 1 or self.times.size != rows.shape[0]:
+            raise SolverError(
+                f"input_times has {self.times.size} entries but an input has {rows.shape[0]} rows"
+            )
+        if self.times.size > 1 and np.any(np.diff(self.times) <= 0):
+            raise SolverError("input_times must be strictly increasing")
+
+    def __call__(self, t: float) -> Any:
+        times, rows = self.times, self.rows
+        n = times.size
+        if n == 1 or t <= times[0]:
+            return rows[0]
+        if t >= times[-1]:
+            return rows[-1]
+        i = int(np.searchsorted(times, t, side="right")) - 1
+        w = (t - times[i]) / (times[i + 1] - times[i])
+        return rows[i] + w * (rows[i + 1] - rows[i])
+
+
+# --------------------------------------------------------------------------- fixed step
+
+
+def _grid(problem: Problem) -> tuple[np.ndarray, int, int]:
+    times = problem.t0 + np.arange(problem.n_samples) * problem.sampling_step
+    return times, problem.n_steps, problem.sample_every
+
+
+def _dtype(function: EmittedFunction) -> np.dtype:
+    return np.dtype(function.extras.get("dtype", function.system.dtype))
+
+
+def _fixed_scalar(solver: str, function: EmittedFunction, problem: Problem) -> Trajectory:
+    times, n_steps, every = _grid(problem)
+    inputs = _Inputs(function, problem, scalar_args=True)
+    args = list(inputs.args)
+    series = {i: rows.reshape(rows.shape[0]).tolist() for i, rows in inputs.fixed_rows(n_steps)}
+    input_indices = sorted(series)
+    loop_args = [a for i, a in enumerate(args) if i not in series] + [
+        series[i] for i in input_indices
+    ]
+    dtype = _dtype(function)
+    y0 = np.asarray(problem.y0, dtype=dtype).reshape(-1)
+    out = np.zeros((problem.n_samples, y0.size), dtype=dtype)
+    out[0] = y0
+    loop = function.extras["loops"][solver]
+    final = loop(
+        float(problem.t0),
+        y0,
+        float(problem.step_size),
+        n_steps,
+        every,
+        problem.n_samples,
+        out,
+        *loop_args,
+    )
+    return Trajectory(
+        times,
+        out,
+        np.asarray(final, dtype=dtype),
+        {"solver": solver, "path": "scalar-loop", "n_steps": n_steps},
+    )
+
+
+def _fixed_vector(solver: str, function: EmittedFunction, problem: Problem) -> Trajectory:
+    times, n_steps, every = _grid(problem)
+    inputs = _Inputs(function, problem, scalar_args=bool(function.extras.get("scalar")))
+    args = inputs.args
+    rows = inputs.fixed_rows(n_steps)
+    scalar_inputs = bool(function.extras.get("scalar"))
+    dtype = _dtype(function)
+    y = np.array(problem.y0, dtype=dtype).reshape(-1)
+    n = y.size
+    out = np.zeros((problem.n_samples, n), dtype=dtype)
+    out[0] = y
+    rhs = function.rhs
+    t0, dt = float(problem.t0), float(problem.step_size)
+    k1 = np.empty_like(y)
+    k2 = np.empty_like(y)
+    k3 = np.empty_like(y)
+    k4 = np.empty_like(y)
+    tmp = np.empty_like(y)
+    dt2, dt6 = 0.5 * dt, dt / 6.0
+
+    def set_inputs(k: int) -> None:
+        for i, r in rows:
+            if scalar_inputs:
+                args[i] = r[k].item()
+            else:
+                args[i][...] = r[k]
+
+    if not rows:
+        set_inputs = None  # type: ignore[assignment]
+
+    left = problem.n_samples - 1
+    j = every
+    sample = 1
+    for k in range(n_steps):
+        t = t0 + k * dt
+        if set_inputs is not None:
+            set_inputs(k)
+        rhs(t, y, k1, *args)
+        if solver == "euler":
+            k1 *= dt
+            y += k1
+        elif solver == "heun":
+            np.multiply(k1, dt, out=tmp)
+            tmp += y
+            rhs(t + dt, tmp, k2, *args)
+            k1 += k2
+            k1 *= dt2
+            y += k1
+        else:
+            np.multiply(k1, dt2, out=tmp)
+            tmp += y
+            rhs(t + dt2, tmp, k2, *args)
+            np.multiply(k2, dt2, out=tmp)
+            tmp += y
+            rhs(t + dt2, tmp, k3, *args)
+            np.multiply(k3, dt, out=tmp)
+            tmp += y
+            rhs(t + dt, tmp, k4, *args)
+            k1 += k4
+            k2 += k3
+            k2 *= 2.0
+            k1 += k2
+            k1 *= dt6
+            y += k1
+        j -= 1
+        if j == 0:
+            j = every
+            if left > 0:
+                out[sample] = y
+                sample += 1
+                left -= 1
+    return Trajectory(
+        times, out, y.copy(), {"solver": solver, "path": "vector", "n_steps": n_steps}
+    )
+
+
+# --------------------------------------------------------------------------- scipy
+
+
+def _solve_scipy(function: EmittedFunction, problem: Problem) -> Trajectory:
+    from scipy.integrate import solve_ivp
+
+    options = dict(problem.options or {})
+    method = options.pop("method", "RK45")
+    scalar = bool(function.extras.get("scalar"))
+    inputs = _Inputs(function, problem, scalar_args=scalar)
+    args = inputs.args
+    interpolants: list[tuple[int, _Interpolant]] = []
+    for i, _name, rows in inputs.slots:
+        times = problem.input_times
+        if times is None:
+            times = problem.t0 + np.arange(rows.shape[0]) * problem.step_size
+        interpolants.append((i, _Interpolant(times, rows)))
+    dtype = _dtype(function)
+    y0 = np.asarray(problem.y0, dtype=dtype).reshape(-1)
+    if np.iscomplexobj(y0) and method == "LSODA":
+        raise SolverError("solver 'scipy': method LSODA does not support complex states")
+    t0 = float(problem.t0)
+    t_end = t0 + float(problem.simulation_time)
+    sample_times = t0 + np.arange(problem.n_samples) * problem.sampling_step
+    if sample_times[-1] > t_end + 1e-9 * max(abs(t_end), 1.0):
+        raise SolverError(
+            f"{problem.n_samples} samples every {problem.sampling_step} go beyond the end time "
+            f"{t_end}"
+        )
+    t_eval = np.minimum(sample_times, t_end)
+    with_end = t_eval[-1] < t_end
+    if with_end:
+        t_eval = np.append(t_eval, t_end)
+    rhs = function.rhs
+    work_dtype = np.result_type(y0.dtype, np.float64)
+
+    def set_inputs(t: float) -> None:
+        for i, interp in interpolants:
+            value = interp(t)
+            if scalar:
+                args[i] = np.asarray(value).item()
+            else:
+                args[i][...] = value
+
+    def fun(t: float, y: np.ndarray) -> np.ndarray:
+        if interpolants:
+            set_inputs(t)
+        dy = np.empty(y.shape, dtype=np.result_type(y.dtype, work_dtype))
+        rhs(t, y, dy, *args)
+        return dy
+
+    kwargs: dict[str, Any] = dict(options)
+    if function.jacobian is not None and method in _IMPLICIT:
+        jac_fn = function.jacobian
+
+        def jac(t: float, y: np.ndarray) -> np.ndarray:
+            if interpolants:
+                set_inputs(t)
+            return jac_fn(t, y, *args)
+
+        kwargs["jac"] = jac
+    if t_end == t0:
+        states = np.repeat(y0[None, :], problem.n_samples, axis=0)
+        return Trajectory(sample_times, states, y0.copy(), {"solver": "scipy", "method": method})
+    try:
+        sol = solve_ivp(
+            fun,
+            (t0, t_end),
+            y0.astype(work_dtype),
+            method=method,
+            t_eval=t_eval,
+            **kwargs,
+        )
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, _FLOAT_ERRORS) and function.extras.get("vector_fallback"):
+            raise
+        raise SolverError(f"solver 'scipy' ({method}): {exc}") from exc
+    if not sol.success:
+        raise SolverError(f"solver 'scipy' ({method}) failed at t={sol.t[-1]}: {sol.message}")
+    ys = sol.y.T
+    states = np.asarray(ys[: problem.n_samples], dtype=dtype)
+    final = np.asarray(ys[-1], dtype=dtype)
+    info = {
+        "solver": "scipy",
+        "method": method,
+        "nfev": int(sol.nfev),
+        "njev": int(sol.njev),
+        "path": "scipy",
+        "jacobian": "jac" in kwargs,
+    }
+    return Trajectory(sample_times, states, final, info)
