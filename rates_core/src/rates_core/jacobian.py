@@ -45,6 +45,7 @@ import numpy as np
 import scipy.sparse as sp
 import sympy
 from sympy.core.function import AppliedUndef
+from sympy.printing.numpy import NumPyPrinter
 
 from rates_core import builtins
 from rates_core.equations import symbol
@@ -608,6 +609,22 @@ def _same_value(p: Parameter, value: Any) -> bool:
     return np.array_equal(np.asarray(a), np.asarray(b))
 
 
+class _NamePrinter(NumPyPrinter):
+    """NumPy printer writing each scalar symbol under a safe generated name.
+
+    ``x[3]`` is no Python identifier; naming symbols here lets lambdify skip its per-argument
+    dummy substitution, which is quadratic in the number of states.
+    """
+
+    def __init__(self, names: Mapping[sympy.Symbol, str], settings: dict) -> None:
+        super().__init__(settings)
+        self._names = names
+
+    def _print_Symbol(self, expr: sympy.Symbol) -> str:
+        name = self._names.get(expr)
+        return name if name is not None else super()._print_Symbol(expr)
+
+
 def _evaluator(
     system: System, jac: Jacobian, exprs: Sequence[sympy.Expr]
 ) -> Callable[..., np.ndarray]:
@@ -615,10 +632,14 @@ def _evaluator(
     runtime = [p for p in system.params if p.role not in ("matrix", "index")]
     arg_lists = [list(jac.scalars[p.name]) for p in runtime]
     delayed_lists = [list(jac.scalars[d.name]) for d in system.delayed]
+    groups = [list(jac.y), *arg_lists, *delayed_lists]
+    names = {sym: f"_s{k}" for k, sym in enumerate(s for g in groups for s in g)}
+    printer = _NamePrinter(
+        names,
+        {"fully_qualified_modules": False, "inline": True, "allow_unknown_functions": True},
+    )
     fn = sympy.lambdify(
-        [jac.t, list(jac.y), *arg_lists, *delayed_lists],
-        list(exprs),
-        modules=[_NUMPY_FUNCTIONS, "numpy"],
+        [jac.t, *groups], list(exprs), modules=[_NUMPY_FUNCTIONS, "numpy"], printer=printer
     )
     n_params = len(system.params)
 
