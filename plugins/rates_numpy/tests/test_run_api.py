@@ -91,3 +91,15 @@ def test_bad_input_is_reported_clearly():
         qif.run(1.0, 1e-3, solver="no_such_solver")
     with pytest.raises(SolverError, match="bogus"):
         qif.run(1.0, 1e-3, solver="scipy", bogus=1)
+
+
+def test_small_vectorised_circuit_runs_scalar_code_with_identical_numbers():
+    """Small systems are built unvectorised (scalar code); the numbers must not change."""
+    from rates_core import build_system
+
+    jrc = CircuitTemplate.from_yaml(JRC)
+    assert len(build_system(jrc, vectorize=True).ir.populations) == 2
+    out = {"m": "all/rate_out/m"}
+    a = jrc.run(0.2, 1e-4, outputs=out, solver="rk4", vectorize=True)
+    b = jrc.run(0.2, 1e-4, outputs=out, solver="rk4", vectorize=False)
+    np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), rtol=1e-12, atol=1e-15)

@@ -21,6 +21,9 @@ from rates_core.observe import evaluate_algebraic
 from rates_core.plugins import default_host
 from rates_core.system import System, build_system
 
+#: Systems with at most this many states are built unvectorised so backends can emit scalar code.
+SMALL_SYSTEM = 32
+
 
 def _host() -> Any:
     return default_host()
@@ -44,6 +47,20 @@ def _prepare(
         float_precision=float_precision,
         functions=functions,
     )
+    if (
+        vectorize
+        and system.n_states <= SMALL_SYSTEM
+        and len(system.ir.populations) < system.n_states
+    ):
+        # small networks run fastest as scalar code (plain floats, generated loops): the same
+        # equations unvectorised, one population per node
+        system = build_system(
+            circuit,
+            vectorize=False,
+            inputs=list(inputs or {}),
+            float_precision=float_precision,
+            functions=functions,
+        )
     options = EmitOptions(float_precision=float_precision, file_name=file_name)
     emitted = host.emit_function(backend, system, options)
     return system, emitted
