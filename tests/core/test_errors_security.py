@@ -143,7 +143,6 @@ def test_shape_mismatch_in_update_var(monkeypatch):
 @pytest.mark.parametrize(
     ("name", "pattern"),
     [
-        ("reserved_circuit", "'pi' is reserved"),
         ("unknown_function_circuit", "unknown function 'frobnicate'"),
         ("unknown_variable_circuit", "unknown variable 'undeclared_drive'"),
     ],
@@ -159,19 +158,26 @@ def test_equation_errors_name_file_operator_and_variable(name, pattern):
     assert "bad_models.yaml" in str(error)
 
 
-@pytest.mark.parametrize("name", ["t", "pi", "E", "I", "sin", "sigmoid", "past"])
+@pytest.mark.parametrize("name", ["y", "dy", "t", "pi", "E", "I", "sin", "sigmoid", "past"])
 def test_reserved_names_used_as_variables(name):
-    op = OperatorTemplate(
-        "reserving_op",
-        equations=f"x' = -x + {name}",
-        variables={"x": "output(0.0)", name: 1.0},
-        path="model.yaml",
-    )
-    circuit = CircuitTemplate("c", nodes={"n": NodeTemplate("n", operators=[op])})
+    """Declaring a reserved name is an error when the template is made (MODEL_FORMAT.md)."""
     with pytest.raises(ModelError) as info:
-        build_system(circuit)
+        OperatorTemplate(
+            "reserving_op",
+            equations="x' = -x",
+            variables={"x": "output(0.0)", name: 1.0},
+            path="model.yaml",
+        )
+    error = info.value
+    assert (error.variable, error.template, error.file) == (name, "reserving_op", "model.yaml")
+    assert f"'{name}' is reserved" in str(error) and "model.yaml" in str(error)
+
+
+def test_reserved_name_in_a_model_file_names_file_template_and_variable():
+    with pytest.raises(ModelError, match="'pi' is reserved") as info:
+        load_and_build(bad("reserved_circuit"))
     message = str(info.value)
-    assert f"'{name}'" in message and "'reserving_op'" in message and "model.yaml" in message
+    assert "bad_models.yaml" in message and "'reserved_op'" in message and "'pi'" in message
 
 
 @pytest.mark.parametrize(

@@ -228,7 +228,7 @@ def test_declarations_in_every_form(in_data):
     v = load_template("edits/declarations_op").variables
     assert v["x"] == Variable("output", "float", (3,), (0.5, 0.5, 0.5))
     assert v["integer"] == Variable("constant", "float", (), 2.0)
-    assert v["real"] == Variable("constant", "float", (), 1.5)
+    assert v["realvalue"] == Variable("constant", "float", (), 1.5)
     assert v["quoted"] == Variable("constant", "float", (), 0.5)
     assert v["cplx"] == Variable("constant", "complex", (), 1 + 2j)
     assert v["cplx_state"] == Variable("state", "complex", (), 0j)

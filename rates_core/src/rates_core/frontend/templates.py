@@ -50,8 +50,11 @@ class OperatorTemplate:
             raise ModelError("equations must be strings", **_where(self))
         object.__setattr__(self, "equations", tuple(eqs))
         where = _where(self)
+        from rates_core.equations import check_variable_name  # sympy only when templates exist
+
         variables = {}
         for vname, decl in dict(self.variables).items():
+            check_variable_name(vname, **where)
             variables[str(vname)] = parse_declaration(decl, variable=str(vname), **where)
         object.__setattr__(self, "variables", FrozenMap(variables))
         outputs = [v for v, d in variables.items() if d.kind == "output"]
