@@ -15,6 +15,11 @@ symbols and every expression is expanded entry by entry, with shape awareness:
 * algebraic assignments are substituted in dependency order, so ``f`` depends only on states,
   parameters, delayed reads and the time ``t``.
 
+The derivatives are taken by the chain rule through the algebraic entries (each one
+differentiated once, by the symbols it contains) and substituted afterwards: a coupling
+``r_in = W @ r`` costs one small derivative per nonzero of W instead of differentiating every
+large substituted sum. A 1000-node network (2000 states, 20 000 couplings) takes seconds.
+
 Scalar symbol names: a size-1 state, parameter or delayed read keeps its System symbol (same name
 and assumptions); entry ``i`` of a vector ``x`` is the symbol ``x[i]`` (0-based; real unless the
 variable is complex). :attr:`Jacobian.scalars` maps every System name to its scalar symbols.
@@ -32,7 +37,9 @@ Limitations (by design):
   ModelError; such fields need a real/imaginary split and a numerical Jacobian.
 * Derivatives of step-like functions (comparisons, ``round``, ``sign``) are taken as 0, those of
   ``abs`` / ``maxi`` / ``mini`` as the one-sided switch: the Jacobian holds almost everywhere.
-* Plugin-registered functions, ``matmul``, ``interp`` and ``randn`` are not supported.
+* Plugin-registered functions, ``matmul``, ``interp``, ``randn``, matrix indexing and reductions
+  along an axis other than 0 raise ModelError naming the function.
+* Systems with more than ``max_states`` states raise ModelError (use a numerical Jacobian).
 """
 
 from __future__ import annotations
@@ -107,7 +114,8 @@ class Jacobian:
 
     ``y``: one scalar symbol per entry of the state vector, in state-vector order.
     ``f``: the vector field, one expression per entry of ``y`` (algebraic variables substituted).
-    ``dfdy``: ``d f_i / d y_j``, sparse ``n_states x n_states``.
+    ``dfdy``: ``d f_i / d y_j``, a ``sympy.SparseMatrix`` ``n_states x n_states`` (treat the
+    matrices as read-only; ImmutableSparseMatrix costs seconds to build for large networks).
     ``params``: the scalar parameter entries ``dfdp`` differentiates against, in
     ``system.params`` order (see :data:`DIFFERENTIABLE_ROLES`).
     ``dfdp``: ``d f_i / d params_k``, sparse ``n_states x len(params)`` (no columns when the
@@ -250,7 +258,7 @@ class _Scalariser:
                 raise self.error(
                     f"function {type(e).rates_name!r} is not supported; use a numerical Jacobian"
                 )
-            if isinstance(e, builtins._Extremum) and len(e.args) == 1:
+            if isinstance(e, (builtins.Maxi, builtins.Mini)) and len(e.args) == 1:
                 return [_balanced(type(e), self(e.args[0]))]
             # comparisons, round, two-argument maxi/mini: elementwise
         if not e.args:
@@ -394,27 +402,41 @@ def _check_holomorphic(
     variables: Sequence[sympy.Symbol],
     where: dict,
 ) -> None:
-    """Raise ModelError where a non-holomorphic function is applied to a complex variable."""
-    complex_vars = {v for v in variables if not v.is_real}
-    if not complex_vars:
+    """Raise ModelError where a non-holomorphic function gets a complex argument that depends on
+    the differentiation variables: neither its complex derivative nor the real chain rule
+    (``d abs(u) = sign(u) du`` holds for real u only) would be right there.
+
+    Fully real systems skip the check: every quantity in them is real.
+    """
+    exprs = [*definitions, *((None, fi) for fi in f)]
+    if all(v.is_real for v in variables) and all(
+        (target is None or target.is_real)
+        and not expr.has(sympy.I)
+        and all(s.is_real for s in expr.free_symbols)
+        for target, expr in exprs
+    ):
         return
-    tainted = set(complex_vars)  # grows by the algebraic entries that depend on them
-    for target, expr in [*definitions, *((None, fi) for fi in f)]:
-        if not expr.free_symbols & tainted:
+    depends = set(variables)  # grows by the algebraic entries that depend on the variables
+    for target, expr in exprs:
+        if not expr.free_symbols & depends:
             continue
         for node in sympy.preorder_traversal(expr):
             name = _NON_HOLOMORPHIC.get(type(node))
-            if name is not None and node.free_symbols & tainted:
-                bad = ", ".join(sorted(s.name for s in node.free_symbols & tainted))
+            if (
+                name is not None
+                and node.free_symbols & depends
+                and any(arg.is_real is not True for arg in node.args)
+            ):
                 raise ModelError(
-                    f"symbolic Jacobian: function {name!r} is not holomorphic, and is applied to "
-                    f"{bad}, which depends on complex variables; the vector field has no complex "
-                    "derivative. Split the system into real and imaginary parts or use a "
-                    "numerical Jacobian (complex parameters: with_params=False skips them)",
+                    f"symbolic Jacobian: function {name!r} is not holomorphic, and {node} has a "
+                    "complex argument depending on the states or parameters, so the vector "
+                    "field has no complex derivative. Split the system into real and imaginary "
+                    "parts or use a numerical Jacobian (for complex parameters: "
+                    "with_params=False)",
                     **where,
                 )
         if target is not None:
-            tainted.add(target)
+            depends.add(target)
 
 
 class _Differentiator:
@@ -483,7 +505,7 @@ class _Differentiator:
                     continue
                 try:
                     partial = e.fdiff(k)
-                except Exception:  # noqa: BLE001 - no usable partial: let sympy try
+                except Exception:  # no usable partial derivative: let sympy try the node
                     return self._fallback(e, s)
                 if partial.has(sympy.Derivative, sympy.Subs):
                     return self._fallback(e, s)
@@ -612,8 +634,8 @@ def _same_value(p: Parameter, value: Any) -> bool:
 class _NamePrinter(NumPyPrinter):
     """NumPy printer writing each scalar symbol under a safe generated name.
 
-    ``x[3]`` is no Python identifier; naming symbols here lets lambdify skip its per-argument
-    dummy substitution, which is quadratic in the number of states.
+    ``x[3]`` is no Python identifier, and lambdify's own renaming substitutes into every
+    expression once per argument (quadratic in the number of states).
     """
 
     def __init__(self, names: Mapping[sympy.Symbol, str], settings: dict) -> None:
@@ -638,8 +660,11 @@ def _evaluator(
         names,
         {"fully_qualified_modules": False, "inline": True, "allow_unknown_functions": True},
     )
+    # the arguments are plain symbols under the generated names, so lambdify has nothing to
+    # rename; the printer writes the scalar symbols of the expressions under the same names
+    arg_groups = [[sympy.Symbol(names[s]) for s in g] for g in groups]
     fn = sympy.lambdify(
-        [jac.t, *groups], list(exprs), modules=[_NUMPY_FUNCTIONS, "numpy"], printer=printer
+        [jac.t, *arg_groups], list(exprs), modules=[_NUMPY_FUNCTIONS, "numpy"], printer=printer
     )
     n_params = len(system.params)
 
