@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy.integrate import solve_ivp
 
-from rates_core import CircuitTemplate, integrate
+from rates_core import CircuitTemplate, NodeTemplate, integrate
 from rates_core.errors import ModelError, SolverError, UnknownBackendError
 
 QIF = "rates_core.models.qif.qif"
@@ -103,3 +103,139 @@ def test_small_vectorised_circuit_runs_scalar_code_with_identical_numbers():
     a = jrc.run(0.2, 1e-4, outputs=out, solver="rk4", vectorize=True)
     b = jrc.run(0.2, 1e-4, outputs=out, solver="rk4", vectorize=False)
     np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), rtol=1e-12, atol=1e-15)
+
+
+# --------------------------------------------------------------------------- a QIF network
+
+
+QIF3_W = np.array([[0.0, 6.0, -3.0], [4.0, 0.0, 2.0], [-2.0, 8.0, 0.0]])
+QIF3_OUT = {"r": "all/qif_op/r", "v": "all/qif_op/v"}
+
+
+def qif3() -> CircuitTemplate:
+    """Three QIF populations (the node of rates_core.models.qif) coupled by a 3x3 matrix."""
+    node = NodeTemplate.from_yaml("rates_core.models.qif.qif_pop")
+    nodes = ["p0", "p1", "p2"]
+    net = CircuitTemplate(name="qif3", nodes={n: node for n in nodes})
+    return net.add_edges_from_matrix("qif_op/r", "qif_op/r_in", nodes, weight=QIF3_W)
+
+
+def step_into_p1(T: float, dt: float, t_on: float = 1.0, size: float = 3.0) -> dict:
+    n = round(T / dt)
+    return {"p1/qif_op/I_ext": np.where(np.arange(n) * dt >= t_on, size, 0.0)}
+
+
+def test_qif_network_euler_converges_to_a_dop853_reference():
+    net, T = qif3(), 4.0
+    errors = []
+    for dt in (1e-4, 1e-5):
+        run = {"inputs": step_into_p1(T, dt), "outputs": QIF3_OUT, "sampling_step_size": 1e-2}
+        ref = net.run(T, dt, solver="scipy", method="DOP853", rtol=1e-12, atol=1e-12, **run)
+        got = net.run(T, dt, solver="euler", **run)
+        assert got.shape == ref.shape == (400, 6)
+        scale = np.abs(ref.to_numpy()).max(axis=0)
+        errors.append(np.max(np.abs(got.to_numpy() - ref.to_numpy()) / scale))
+    # the step moves p1 (and through the coupling the others)
+    r1 = ref[("r", "p1", "qif_op/r")].to_numpy()
+    assert r1[-1] > 1.5 * r1[99]
+    assert errors[1] < 2e-5
+    assert 8 < errors[0] / errors[1] < 12  # first order
+
+
+@pytest.mark.parametrize("solver", ["euler", "rk4", "scipy"])
+def test_qif_network_vectorised_equals_unvectorised(solver, monkeypatch):
+    import rates_core.simulate as simulate
+
+    monkeypatch.setattr(simulate, "SMALL_SYSTEM", 0)  # keep the vectorised build
+    net, T, dt = qif3(), 3.0, 1e-3
+    options = {"method": "DOP853", "rtol": 1e-12, "atol": 1e-12} if solver == "scipy" else {}
+    kw = {"inputs": step_into_p1(T, dt), "outputs": QIF3_OUT, "solver": solver, **options}
+    vec = net.run(T, dt, vectorize=True, **kw)
+    flat = net.run(T, dt, vectorize=False, **kw)
+    assert vec.attrs["vectorized"] and not flat.attrs["vectorized"]
+    atol = 1e-12 if solver != "scipy" else 1e-9
+    np.testing.assert_allclose(vec.to_numpy(), flat.to_numpy(), rtol=0, atol=atol)
+
+
+# --------------------------------------------------------------------------- get_run_func inputs
+
+
+@pytest.mark.parametrize("functional", [True, False], ids=["functional", "in-place"])
+def test_get_run_func_with_inputs_matches_run_scipy(functional):
+    net, T, dt = qif3(), 3.0, 1e-3
+    inputs = step_into_p1(T, dt)
+    inputs["p1/qif_op/I_ext"] = inputs["p1/qif_op/I_ext"] + np.sin(np.arange(round(T / dt)) * dt)
+    tol = {"rtol": 1e-10, "atol": 1e-10}
+    net.run(T, dt, inputs=inputs, solver="scipy", method="DOP853", **tol)
+    reference = dict(net.state)
+    func, args, keys, idx = net.get_run_func("f", dt, inputs=inputs, functional=functional)
+    expected = ["t", "y", "input_times"] if functional else ["t", "y", "dy", "input_times"]
+    assert keys[: len(expected)] == expected
+    assert "p1/qif_op/I_ext" in keys
+    times = args[keys.index("input_times")]
+    np.testing.assert_allclose(times, np.arange(round(T / dt)) * dt)
+    np.testing.assert_array_equal(args[keys.index("p1/qif_op/I_ext")], inputs["p1/qif_op/I_ext"])
+    assert np.shape(func(*args)) == (6,)
+    sol = solve_ivp(func, (0, T), args[1], args=args[2:], method="DOP853", **tol)
+    assert sol.success
+    for path, value in reference.items():
+        assert sol.y[idx[path], -1] == pytest.approx(value, rel=1e-8, abs=1e-10), path
+
+
+def test_get_run_func_inputs_into_a_vectorised_population(monkeypatch):
+    import rates_core.simulate as simulate
+
+    monkeypatch.setattr(simulate, "SMALL_SYSTEM", 0)
+    net, T, dt = qif3(), 2.0, 1e-2
+    n = round(T / dt)
+    drive = np.column_stack([np.sin(np.arange(n) * dt * k) for k in (1.0, 2.0, 3.0)])
+    inputs = {"all/qif_op/I_ext": drive}
+    tol = {"rtol": 1e-10, "atol": 1e-10}
+    net.run(T, dt, inputs=inputs, solver="scipy", method="DOP853", **tol)
+    reference = dict(net.state)
+    func, args, keys, idx = net.get_run_func("f", dt, inputs=inputs, functional=True)
+    assert "all/qif_op/I_ext" in keys
+    assert np.shape(args[keys.index("all/qif_op/I_ext")]) == (n, 3)
+    sol = solve_ivp(func, (0, T), args[1], args=args[2:], method="DOP853", **tol)
+    for path, value in reference.items():
+        assert sol.y[idx[path], -1] == pytest.approx(value, rel=1e-8, abs=1e-10), path
+
+
+def test_get_run_func_inputs_of_different_lengths_are_refused():
+    net = qif3()
+    with pytest.raises(ModelError, match="same number of rows"):
+        net.get_run_func(
+            "f", 1e-3, inputs={"p0/qif_op/I_ext": np.zeros(10), "p1/qif_op/I_ext": np.zeros(5)}
+        )
+
+
+# --------------------------------------------------------------------------- metadata
+
+
+def test_results_carry_metadata():
+    import rates_core
+    import rates_numpy
+
+    qif = CircuitTemplate.from_yaml(QIF)
+    df = qif.run(
+        0.5,
+        1e-3,
+        sampling_step_size=1e-2,
+        solver="scipy",
+        method="RK23",
+        rtol=1e-6,
+        outputs={"r": "p/qif_op/r"},
+        float_precision="float32",
+    )
+    attrs = df.attrs
+    assert attrs["model"] == "qif"
+    assert attrs["backend"] == "numpy"
+    assert attrs["backend_distribution"] == "rates-numpy"
+    assert attrs["backend_version"] == rates_numpy.__version__
+    assert attrs["rates_core_version"] == rates_core.__version__
+    assert attrs["solver"] == "scipy"
+    assert attrs["solver_options"] == {"method": "RK23", "rtol": 1e-6}
+    assert attrs["step_size"] == 1e-3 and attrs["sampling_step_size"] == 1e-2
+    assert attrs["simulation_time"] == 0.5
+    assert attrs["float_precision"] == "float32"
+    assert attrs["seed"] is None

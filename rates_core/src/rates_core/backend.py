@@ -8,6 +8,7 @@ the hooks without importing any other plugin.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from rates_core.errors import MissingDependencyError
 from rates_core.system import System
+
+#: How often a solver reports progress in a run: the run is cut into this many chunks.
+PROGRESS_CHUNKS = 100
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,10 @@ class Problem:
     Output rows are at ``k * sampling_step`` for ``k = 0 .. n_samples - 1`` (row 0 is ``y0``);
     ``inputs`` maps each extrinsic-input parameter name to an array with one row per step
     (fixed-step) or per sample of ``input_times`` (adaptive: interpolated linearly).
+
+    ``progress``: show a progress bar (tqdm) while integrating; solvers report through
+    :meth:`progress_bar`, a few times per run (:data:`PROGRESS_CHUNKS`), never once per step.
+    ``progress_file`` is where the bar is written (default: ``sys.stderr`` at the start).
     """
 
     y0: np.ndarray
@@ -68,6 +77,8 @@ class Problem:
     input_times: np.ndarray | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     seed: int | None = None
+    progress: bool = False
+    progress_file: Any = None
 
     @property
     def n_steps(self) -> int:
@@ -76,6 +87,94 @@ class Problem:
     @property
     def sample_every(self) -> int:
         return max(int(round(self.sampling_step / self.step_size)), 1)
+
+    def progress_bar(self, desc: str = "") -> Progress:
+        """A :class:`Progress` for this integration (does nothing unless ``progress``)."""
+        return Progress(
+            self.simulation_time if self.progress else None,
+            t0=self.t0,
+            desc=desc,
+            file=self.progress_file,
+        )
+
+
+def require_tqdm() -> Any:
+    """The ``tqdm`` class; :class:`MissingDependencyError` with the install hint if missing."""
+    try:
+        from tqdm import tqdm
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "progress=True needs the tqdm package: `pip install tqdm` "
+            "(or `pip install rates-core[progress]`)"
+        ) from exc
+    return tqdm
+
+
+def have_tqdm() -> bool:
+    """Whether ``tqdm`` can be imported here."""
+    try:
+        require_tqdm()
+    except MissingDependencyError:
+        return False
+    return True
+
+
+class Progress:
+    """How far an integration got, shown as a tqdm bar over simulated time.
+
+    ``progress(t)`` moves the bar to time ``t`` (calls with an earlier time are ignored unless
+    :meth:`restart` was called); ``close()`` completes it. With ``total=None`` every method does
+    nothing, so solvers can call it unconditionally between chunks of work.
+    """
+
+    def __init__(
+        self, total: float | None, *, t0: float = 0.0, desc: str = "", file: Any = None
+    ) -> None:
+        self.enabled = total is not None
+        self.t0 = float(t0)
+        self.total = float(total or 0.0)
+        self._bar: Any = None
+        self._done = 0.0
+        if self.enabled:
+            tqdm = require_tqdm()
+            self._bar = tqdm(
+                total=self.total,
+                desc=desc or None,
+                file=file if file is not None else sys.stderr,
+                bar_format="{l_bar}{bar}| t={n:.4g}/{total:.4g} [{elapsed}<{remaining}]",
+                leave=True,
+            )
+
+    def __call__(self, t: float) -> None:
+        if self._bar is None:
+            return
+        done = min(max(float(t) - self.t0, 0.0), self.total)
+        if done > self._done:
+            self._bar.update(done - self._done)
+            self._done = done
+
+    def restart(self) -> None:
+        """Start again from ``t0`` (a solver that reruns an integration)."""
+        if self._bar is not None:
+            self._bar.reset(total=self.total)
+            self._done = 0.0
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self(self.t0 + self.total)
+            self._bar.close()
+            self._bar = None
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._bar is not None:
+            if exc and exc[0] is not None:
+                self._bar.close()  # leave the bar where the failure happened
+                self._bar = None
+            else:
+                self.close()
 
 
 @dataclass

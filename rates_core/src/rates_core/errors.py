@@ -76,3 +76,7 @@ class BackendUnavailableError(RatesError):
 
 class SolverError(RatesError):
     """A solver was misused (unknown option, bad step size) or failed to integrate."""
+
+
+class MissingDependencyError(RatesError, ImportError):
+    """An optional Python package a requested feature needs is not installed (with the hint)."""

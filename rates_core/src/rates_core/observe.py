@@ -1,8 +1,12 @@
 """Recorded variables: states read from the trajectory, algebraic ones evaluated afterwards.
 
 Solvers only sample the state vector; any algebraic variable a user asks for is computed from the
-sampled states (and inputs) with the System's own expressions, vectorised over time. Symbols of
-size 1 are ``(T, 1)`` arrays and vectors ``(T, n)``, so broadcasting matches the vector field.
+sampled states (and inputs) with the System's own expressions. Most expressions are evaluated
+vectorised over time: symbols of size 1 are ``(T, 1)`` arrays and vectors ``(T, n)``, so
+broadcasting matches the vector field. Expressions whose meaning depends on the exact shapes of
+their operands (``matmul``, ``index_range``, ``index_axis``, ``concatenate``, ``interp``, a
+two-index ``index``, reductions along an axis) are evaluated sample by sample with the shapes the
+vector field sees (size-1 states as scalars, vectors as 1-D arrays, parameters as declared).
 """
 
 from __future__ import annotations
@@ -21,14 +25,7 @@ def _greater(op: Any) -> Any:
     return lambda a, b: op(a, b).astype(float)
 
 
-_MODULE = {
-    "Matvec": lambda w, x: x @ w.T,
-    "Index": lambda x, i: x[..., i],
-    "VSum": lambda x: np.sum(x, axis=-1, keepdims=True),
-    "Mean": lambda x: np.mean(x, axis=-1, keepdims=True),
-    "Maxi": lambda a, b=None: np.max(a, axis=-1, keepdims=True) if b is None else np.maximum(a, b),
-    "Mini": lambda a, b=None: np.min(a, axis=-1, keepdims=True) if b is None else np.minimum(a, b),
-    "Round": np.round,
+_COMPARISONS = {
     "Greater": _greater(np.greater),
     "GreaterEqual": _greater(np.greater_equal),
     "Less": _greater(np.less),
@@ -37,6 +34,71 @@ _MODULE = {
     "NotEqual": _greater(np.not_equal),
 }
 
+# Over time: every operand carries a leading time axis (or none for parameters).
+_MODULE = {
+    "Matvec": lambda w, x: x @ w.T,
+    "Index": lambda x, i: x[..., int(i)],
+    "VSum": lambda x: np.sum(x, axis=-1, keepdims=True),
+    "Mean": lambda x: np.mean(x, axis=-1, keepdims=True),
+    "Maxi": lambda a, b=None: np.max(a, axis=-1, keepdims=True) if b is None else np.maximum(a, b),
+    "Mini": lambda a, b=None: np.min(a, axis=-1, keepdims=True) if b is None else np.minimum(a, b),
+    "Round": np.round,
+    **_COMPARISONS,
+}
+
+
+def _index_axis(x: Any, idx: Any = None, axis: Any = 0) -> Any:
+    if idx is None:
+        return x
+    return x[:, int(idx)] if int(axis) == 1 else x[int(idx)]
+
+
+def _reduce(func: Any) -> Any:
+    return lambda x, axis=None: func(x) if axis is None else func(x, axis=int(axis))
+
+
+def _extremum(reduce: Any, pair: Any) -> Any:
+    return lambda a, b=None: reduce(a) if b is None else pair(a, b)
+
+
+# One sample: the semantics of the generated vector field (rates_numpy's VectorPrinter).
+_SAMPLE_MODULE = {
+    "Matvec": lambda a, x: a @ x,
+    "Matmul": lambda a, b: a @ b,
+    "Index": lambda x, *idx: x[tuple(int(i) for i in idx)],
+    "IndexRange": lambda x, start, stop: x[int(start) : int(stop)],
+    "IndexAxis": _index_axis,
+    "Interp": np.interp,
+    "Concatenate": lambda *parts: np.hstack(parts),
+    "VSum": _reduce(np.sum),
+    "Mean": _reduce(np.mean),
+    "Maxi": _extremum(np.max, np.maximum),
+    "Mini": _extremum(np.min, np.minimum),
+    "Round": np.round,
+    **_COMPARISONS,
+}
+
+_SHAPE_SENSITIVE = (
+    builtins.Matmul,
+    builtins.IndexRange,
+    builtins.IndexAxis,
+    builtins.Concatenate,
+    builtins.Interp,
+)
+
+
+def _per_sample(expr: sympy.Expr) -> bool:
+    """Whether ``expr`` must be evaluated one sample at a time (see module doc)."""
+    if expr.has(*_SHAPE_SENSITIVE):
+        return True
+    for f in expr.atoms(builtins.Index):
+        if len(f.args) > 2:
+            return True
+    for cls in (builtins.VSum, builtins.Mean):
+        if any(len(f.args) > 1 for f in expr.atoms(cls)):
+            return True
+    return False
+
 
 def _over_time(result: Any, n_times: int, size: int) -> np.ndarray:
     """Broadcast a result to ``(T, size)``: 1-D results depend on parameters only."""
@@ -44,6 +106,20 @@ def _over_time(result: Any, n_times: int, size: int) -> np.ndarray:
     if arr.ndim == 1:
         arr = arr[None, :]
     return np.broadcast_to(arr, (n_times, size))
+
+
+def _needed(system: System, names: list[str]) -> set[str]:
+    """``names`` and every algebraic variable they read, transitively."""
+    by_name = {a.name: a for a in system.algebraic}
+    needed: set[str] = set()
+    stack = [n for n in names if n in by_name]
+    while stack:
+        name = stack.pop()
+        if name in needed:
+            continue
+        needed.add(name)
+        stack.extend(s.name for s in by_name[name].expr.free_symbols if s.name in by_name)
+    return needed
 
 
 def evaluate_algebraic(
@@ -59,26 +135,55 @@ def evaluate_algebraic(
         return {}
     if system.delayed:
         raise ModelError("recording algebraic variables of delayed systems is not supported yet")
-    values: dict[sympy.Symbol, Any] = {}
+    needed = _needed(system, names)
+    n_times = len(times)
+    values: dict[sympy.Symbol, Any] = {}  # over time: (T, size) or a parameter value
+    samples: dict[sympy.Symbol, Any] = {}  # one sample: a callable k -> value, or the value
     for s in system.states:
         values[s.symbol] = states[:, s.start : s.stop]
+        samples[s.symbol] = (
+            (lambda k, i=s.start: states[k, i])
+            if s.size == 1
+            else (lambda k, a=s.start, b=s.stop: states[k, a:b])
+        )
     for p, v in zip(system.params, params):
         if p.role == "input":
             rows = np.asarray(input_rows[p.name])
-            values[p.symbol] = rows.reshape(len(times), -1)
+            values[p.symbol] = rows.reshape(n_times, -1)
+            shape = np.shape(v)
+            samples[p.symbol] = lambda k, r=rows, shape=shape: r[k].reshape(shape)
         else:
             values[p.symbol] = v
+            samples[p.symbol] = v
     values[builtins.TIME] = times[:, None]
+    samples[builtins.TIME] = lambda k: times[k]
     wanted = set(names)
     out = {}
     for a in system.algebraic:
+        if a.name not in needed:
+            continue
+        if a.expr.has(builtins.Randn):
+            raise ModelError(
+                f"cannot record {a.name!r}: it depends on randn, whose samples are not kept",
+                variable=a.name,
+            )
         syms = sorted(a.expr.free_symbols, key=lambda s: s.name)
         unknown = [s for s in syms if s not in values]
         if unknown:
             raise ModelError(f"cannot evaluate {a.name}: unknown symbols {unknown}")
-        fn = sympy.lambdify(syms, a.expr, modules=[_MODULE, "numpy"])
-        result = _over_time(fn(*[values[s] for s in syms]), len(times), a.size)
+        if _per_sample(a.expr):
+            fn = sympy.lambdify(syms, a.expr, modules=[_SAMPLE_MODULE, "numpy"])
+            result = np.empty((n_times, a.size), dtype=np.result_type(a.dtype, np.float64))
+            for k in range(n_times):
+                args = [samples[s](k) if callable(samples[s]) else samples[s] for s in syms]
+                result[k] = np.reshape(fn(*args), -1)
+        else:
+            fn = sympy.lambdify(syms, a.expr, modules=[_MODULE, "numpy"])
+            result = _over_time(fn(*[values[s] for s in syms]), n_times, a.size)
         values[a.symbol] = result
+        samples[a.symbol] = (
+            (lambda k, r=result: r[k, 0]) if a.size == 1 else (lambda k, r=result: r[k])
+        )
         if a.name in wanted:
             out[a.name] = np.array(result)
     return out

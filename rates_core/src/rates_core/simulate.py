@@ -7,14 +7,15 @@ state), lets the solver plugin integrate, and turns the sampled states into a Da
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from rates_core import builtins
-from rates_core.backend import EmitOptions, EmittedFunction, Problem
+from rates_core import __version__, builtins
+from rates_core.backend import EmitOptions, EmittedFunction, Problem, have_tqdm, require_tqdm
 from rates_core.errors import ModelError, SolverError
 from rates_core.frontend.templates import CircuitTemplate, split_path
 from rates_core.observe import evaluate_algebraic
@@ -23,6 +24,10 @@ from rates_core.system import System, build_system
 
 #: Systems with at most this many states are built unvectorised so backends can emit scalar code.
 SMALL_SYSTEM = 32
+#: ``progress=None`` shows a bar (on a terminal) for runs of more steps than this ...
+PROGRESS_MIN_STEPS = 1_000_000
+#: ... or expected to take longer than this many seconds (a rough estimate, see _expected_seconds)
+PROGRESS_MIN_SECONDS = 2.0
 
 
 def _host() -> Any:
@@ -135,7 +140,11 @@ def _initial_state(circuit: CircuitTemplate, system: System, initial_state: Any)
 def _output_spec(
     circuit: CircuitTemplate, system: System, outputs: Any
 ) -> list[tuple[str, str, str, str, int | None]]:
-    """``(name, node, "op/var", symbol, index)`` per recorded column."""
+    """``(name, node, "op/var", symbol, index)`` per recorded column.
+
+    A vector variable of one node (``output(0.0, 3)``) gives one column per element, named
+    ``name[k]``.
+    """
     if outputs is None:
         outputs = {}
         for s in system.states:
@@ -144,6 +153,7 @@ def _output_spec(
                     outputs[path] = path
     elif not isinstance(outputs, Mapping):
         outputs = {p: p for p in outputs}
+    sizes = system.symbol_sizes()
     spec = []
     for name, path in outputs.items():
         for node, op, var in circuit.resolve_path(path):
@@ -153,7 +163,12 @@ def _output_spec(
                     f"output {path!r}: {full} is not used by any equation", variable=path
                 )
             sym, index = system.label_map[full]
-            spec.append((name, node, f"{op}/{var}", sym, index))
+            size = sizes.get(sym, 1)
+            if index is None and size > 1:
+                for k in range(size):
+                    spec.append((f"{name}[{k}]", node, f"{op}/{var}", sym, k))
+            else:
+                spec.append((name, node, f"{op}/{var}", sym, index))
     return spec
 
 
@@ -209,15 +224,29 @@ def run(
     progress: bool | None = None,
     **solver_options: Any,
 ) -> pd.DataFrame:
-    """Simulate ``circuit`` and return the recorded variables, indexed by time."""
+    """Simulate ``circuit`` and return the recorded variables, indexed by time.
+
+    ``progress``: True shows a tqdm progress bar on stderr (tqdm is the optional dependency
+    ``rates-core[progress]``; without it True is a :class:`~rates_core.backend.
+    MissingDependencyError`), False never; None (default) shows one for long runs (more than
+    :data:`PROGRESS_MIN_STEPS` steps or about :data:`PROGRESS_MIN_SECONDS` s expected) when
+    stderr is a terminal and tqdm is installed. ``seed`` (a solver option) seeds ``randn``.
+
+    The frame's ``attrs`` record how it was made: model, backend (with its distribution and
+    version), rates-core version, solver and its options, seed, time steps, precision.
+    """
     if step_size <= 0 or simulation_time <= 0:
         raise SolverError("simulation_time and step_size must be positive")
     sampling = step_size if sampling_step_size is None else sampling_step_size
     if sampling < step_size * (1 - 1e-12):
         raise SolverError("sampling_step_size must not be smaller than step_size")
+    if progress:
+        require_tqdm()  # fail before building anything
     system, emitted = _prepare(circuit, backend, inputs, vectorize, float_precision)
     n_steps = int(round(simulation_time / step_size))
     n_samples = int(round(simulation_time / sampling))
+    if progress is None:
+        progress = _auto_progress(system, solver, n_steps)
     input_rows = _input_arrays(circuit, system, inputs, n_steps)
     seed = solver_options.pop("seed", None)
     spec = _output_spec(circuit, system, outputs)
@@ -235,6 +264,7 @@ def run(
         input_times=np.arange(n_steps) * step_size,
         options=solver_options,
         seed=seed,
+        progress=bool(progress),
     )
     trajectory = _host().solve(solver, emitted, problem)
     sample_idx = np.minimum(np.rint(trajectory.times / step_size).astype(int), max(n_steps - 1, 0))
@@ -250,28 +280,107 @@ def run(
     object.__setattr__(circuit, "state", _final_state(system, trajectory.final))
     if cutoff:
         frame = frame.loc[frame.index >= cutoff - 1e-12 * step_size]
+    distribution, version = _backend_distribution(backend)
     frame.attrs.update(
         model=circuit.name,
         backend=backend,
+        backend_distribution=distribution,
+        backend_version=version,
+        rates_core_version=__version__,
         solver=solver,
+        solver_options=dict(solver_options),
+        seed=seed,
+        simulation_time=simulation_time,
         step_size=step_size,
         sampling_step_size=sampling,
+        cutoff=cutoff,
         float_precision=float_precision,
+        vectorized=system.ir is not None and any(len(p.nodes) > 1 for p in system.ir.populations),
     )
     return frame
 
 
+def _backend_distribution(backend: str) -> tuple[str | None, str | None]:
+    """(distribution, version) of the installed plugin that provides ``backend``."""
+    for record in _host().plugins:
+        if any(info.name == backend for info in record.backends):
+            return record.distribution, record.version
+    return None, None
+
+
+def _expected_seconds(system: System, solver: str, n_steps: int) -> float:
+    """A rough guess of the run time: vector-field evaluations times a cost per evaluation
+    (small systems run as plain-float code, larger ones pay NumPy's call overhead)."""
+    evaluations = {"euler": 1, "heun": 2, "rk4": 4}.get(solver, 1)
+    n = system.n_states
+    per_evaluation = 2e-7 * n if n <= SMALL_SYSTEM else 2e-5 + 1e-8 * n
+    return n_steps * evaluations * per_evaluation
+
+
+def _auto_progress(system: System, solver: str, n_steps: int) -> bool:
+    """``progress=None``: a bar for long runs, when stderr is a terminal and tqdm is installed."""
+    long_run = (
+        n_steps > PROGRESS_MIN_STEPS
+        or _expected_seconds(system, solver, n_steps) > PROGRESS_MIN_SECONDS
+    )
+    if not long_run:
+        return False
+    try:
+        interactive = sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        interactive = False
+    return interactive and have_tqdm()
+
+
 def _final_state(system: System, final: np.ndarray) -> dict[str, Any]:
-    state = {}
+    state: dict[str, Any] = {}
     for s in system.states:
-        for k, path in enumerate(s.paths):
-            if path in system.label_map:
-                state[path] = final[s.start + (k if s.size > 1 else 0)].item()
+        for path in s.paths:
+            if path not in system.label_map:
+                continue
+            _, index = system.label_map[path]
+            if index is None and s.size > 1:  # a vector variable of one node
+                state[path] = final[s.start : s.stop].tolist()
+            else:
+                state[path] = final[s.start + (index or 0)].item()
     return state
 
 
-def _arg_keys(system: System) -> list[str]:
-    return [p.paths[0] if len(p.paths) == 1 else p.name for p in system.params]
+def _arg_keys(system: System, names: Mapping[str, str] | None = None) -> list[str]:
+    names = names or {}
+    return [
+        names.get(p.name) or (p.paths[0] if len(p.paths) == 1 else p.name) for p in system.params
+    ]
+
+
+def _input_keys(
+    circuit: CircuitTemplate, system: System, inputs: Mapping[str, Any]
+) -> dict[str, str]:
+    """Input parameter name -> the key naming its array: the user's path when one path feeds it
+    (``"p/qif_op/I_ext"``, ``"all/op/u"``), else the parameter name."""
+    feeding: dict[str, list[str]] = {}
+    for path in inputs:
+        node_pattern, op, var = split_path(path)
+        nodes = set(circuit.get_nodes(node_pattern, var=f"{op}/{var}"))
+        for ext in system.inputs:
+            if ext.path == f"{op}/{var}" and nodes & set(ext.nodes):
+                feeding.setdefault(ext.name, []).append(path)
+    return {name: paths[0] for name, paths in feeding.items() if len(paths) == 1}
+
+
+def _interpolate(times: np.ndarray, rows: np.ndarray, t: float) -> Any:
+    """Linear interpolation of ``rows`` (one per entry of ``times``) at ``t``; constant outside.
+
+    The same formula as the numpy plugin's ``scipy`` solver, so both integrate the same inputs.
+    """
+    n = times.shape[0]
+    if n == 1 or t <= times[0]:
+        return rows[0]
+    if t >= times[-1]:
+        return rows[n - 1]
+    i = int(np.searchsorted(times, t, side="right")) - 1
+    w = (t - times[i]) / (times[i + 1] - times[i])
+    return rows[i] + w * (rows[i + 1] - rows[i])
 
 
 def _state_indices(system: System) -> dict[str, Any]:
@@ -306,25 +415,71 @@ def get_run_func(
     ``scipy.integrate.solve_ivp(func, (0, T), args[1], args=args[2:])`` integrates it. With
     ``functional=False`` the in-place form ``f(t, y, dy, *params)`` is returned and ``args[2]``
     is its ``dy`` buffer.
+
+    ``inputs`` (``{"node/op/var": array}``, one row per step as in :func:`run`): the arguments
+    then start with ``input_times`` (the time grid ``k * step_size`` of the rows) and each input
+    parameter is passed as its whole array of rows (key: the input's path); ``func`` evaluates
+    every input at ``t`` by linear interpolation on that grid (constant outside it), as
+    ``run(..., solver="scipy")`` does.
     """
-    if inputs:
-        raise ModelError("get_run_func with extrinsic inputs is not supported yet")
-    system, emitted = _prepare(circuit, backend, None, vectorize, float_precision, file_name)
-    params = tuple(p.value for p in system.params)
+    system, emitted = _prepare(circuit, backend, inputs, vectorize, float_precision, file_name)
     y0 = system.initial_state()
-    keys = ["t", "y", *_arg_keys(system)]
+    if not inputs:
+        params = tuple(p.value for p in system.params)
+        keys = ["t", "y", *_arg_keys(system)]
+        if functional:
+            return emitted.rhs_functional, (0.0, y0, *params), keys, _state_indices(system)
+        dy = np.zeros_like(y0)
+        keys.insert(2, "dy")
+        rhs = emitted.rhs
+
+        def vector_field(t: float, y: np.ndarray, dy: np.ndarray, *params: Any) -> np.ndarray:
+            # solvers such as solve_ivp keep references to returned arrays: hand out a copy of
+            # the buffer the in-place field wrote, never the buffer itself
+            return rhs(t, y, dy, *params).copy()
+
+        return vector_field, (0.0, y0, dy, *params), keys, _state_indices(system)
+
+    lengths = {len(np.asarray(v)) for v in inputs.values()}
+    if len(lengths) != 1:
+        raise ModelError(
+            f"the input arrays of get_run_func must have the same number of rows, got "
+            f"{sorted(lengths)}"
+        )
+    (n_rows,) = lengths
+    rows = _input_arrays(circuit, system, inputs, n_rows)
+    input_times = np.arange(n_rows) * float(step_size)
+    slots = [i for i, p in enumerate(system.params) if p.role == "input"]
+    params = tuple(rows[p.name] if p.role == "input" else p.value for p in system.params)
+    keys = ["t", "y", "input_times", *_arg_keys(system, _input_keys(circuit, system, inputs))]
+
+    def at_time(t: float, times: np.ndarray, values: tuple) -> list[Any]:
+        current = list(values)
+        for i in slots:
+            current[i] = _interpolate(times, values[i], t)
+        return current
+
     if functional:
-        return emitted.rhs_functional, (0.0, y0, *params), keys, _state_indices(system)
-    dy = np.zeros_like(y0)
+        rhs_functional = emitted.rhs_functional
+
+        def vector_field_functional(
+            t: float, y: np.ndarray, input_times: np.ndarray, *params: Any
+        ) -> np.ndarray:
+            return rhs_functional(t, y, *at_time(t, input_times, params))
+
+        args = (0.0, y0, input_times, *params)
+        return vector_field_functional, args, keys, _state_indices(system)
+
     keys.insert(2, "dy")
-    rhs = emitted.rhs
+    rhs_inplace = emitted.rhs
 
-    def vector_field(t: float, y: np.ndarray, dy: np.ndarray, *params: Any) -> np.ndarray:
-        # solvers such as solve_ivp keep references to returned arrays: hand out a copy of the
-        # buffer the in-place field wrote, never the buffer itself
-        return rhs(t, y, dy, *params).copy()
+    def vector_field_inputs(
+        t: float, y: np.ndarray, dy: np.ndarray, input_times: np.ndarray, *params: Any
+    ) -> np.ndarray:
+        return rhs_inplace(t, y, dy, *at_time(t, input_times, params)).copy()
 
-    return vector_field, (0.0, y0, dy, *params), keys, _state_indices(system)
+    args = (0.0, y0, np.zeros_like(y0), input_times, *params)
+    return vector_field_inputs, args, keys, _state_indices(system)
 
 
 def get_jacobian_func(

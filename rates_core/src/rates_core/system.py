@@ -224,8 +224,16 @@ class _Builder:
     # ------------------------------------------------------------------ parameters
 
     def add_param(
-        self, base: str, value: Any, kind: str, role: str, paths: Sequence[str]
+        self,
+        base: str,
+        value: Any,
+        kind: str,
+        role: str,
+        paths: Sequence[str],
+        collapse: bool = True,
     ) -> sympy.Symbol:
+        """Add a parameter; per-unit values that are all equal collapse to one scalar unless
+        ``collapse`` is False (variables declared with a shape keep it)."""
         name = self.unique(base)
         dtype = "int64" if role == "index" else _dtype(kind, self.precision)
         if role == "matrix":
@@ -237,6 +245,7 @@ class _Builder:
                 and arr.size > 0
                 and np.all(arr == arr.flat[0])
                 and role not in ("index", "input")
+                and collapse
             ):
                 arr = np.asarray(arr.flat[0])
             val = arr.astype(dtype)
@@ -335,13 +344,17 @@ class _Builder:
                 paths = tuple(f"{n}/{op_label}/{var}" for n in pop.nodes)
                 values = pop.values[(op_label, var)]
                 size = pop.size if decl.shape == () else int(np.prod(decl.shape))
-                if role == "param" and not (role == "input"):
+                if role == "param":
+                    # one value per unit for scalars; a vector or matrix variable (only in
+                    # unvectorised single-unit populations) keeps its declared shape
+                    shaped = decl.shape != ()
                     sym = self.add_param(
                         planned[(p, op_label, var)],
-                        values.reshape(-1),
+                        values.reshape(decl.shape) if shaped else values.reshape(-1),
                         decl.dtype,
                         "constant",
                         paths,
+                        collapse=not shaped,
                     )
                     self.symbols[(p, op_label, var)] = sym
                     self.register_paths(sym.name, pop, op_label, var, decl)

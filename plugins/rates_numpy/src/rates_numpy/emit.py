@@ -8,8 +8,11 @@ The module holds (names in ``EmittedFunction.extras``):
 * ``jacobian(t, y, *params)``: the dense symbolic ``d f / d y`` when :mod:`rates_core.jacobian`
   can differentiate the system (at most :data:`JACOBIAN_MAX_STATES` states);
 * for all-scalar systems (every symbol of size 1, no vector functions, double precision):
-  ``run_euler`` / ``run_heun`` / ``run_rk4``, whole fixed-step integrations with plain Python
-  floats in local variables, and the vector field itself printed with ``math`` / ``cmath``.
+  ``run_euler`` / ``run_heun`` / ``run_rk4``, fixed-step integrations over a range of steps
+  (a whole run, or chunks of it between progress reports) with plain Python floats in local
+  variables, and the vector field itself printed with ``math`` / ``cmath``.
+
+``randn()`` in an equation of a vectorised population of n nodes draws n samples (one per node).
 
 Sources go to the content-addressed cache of :mod:`rates_core.cache` (and to
 ``EmitOptions.file_name`` when given); nothing is written to the working directory otherwise.
@@ -152,6 +155,22 @@ def _unpack_states(w: _Writer, system: System, scalar: bool, source: str = "y") 
         w(f"{name} = {read}", 1)
 
 
+def _units(system: System) -> dict[str, int]:
+    """Symbol name -> number of network units (nodes) it stands for, where more than one."""
+    counts: dict[str, int] = {}
+    for name, _index in system.label_map.values():
+        counts[name] = counts.get(name, 0) + 1
+    return {name: n for name, n in counts.items() if n > 1}
+
+
+def _unit_noise(expr: sympy.Expr, units: int | None) -> sympy.Expr:
+    """``randn()`` in the equation of a population of ``units`` nodes: one sample per node (as
+    the unvectorised network draws one per node), not one sample shared by all of them."""
+    if not units or not expr.has(rb.Randn):
+        return expr
+    return expr.xreplace({r: rb.Randn(units) for r in expr.atoms(rb.Randn) if not r.args})
+
+
 def _vector_field(w: _Writer, system: System, printer: Any, scalar: bool, func_name: str) -> None:
     params = _signature_params(system)
     w(
@@ -163,13 +182,14 @@ def _vector_field(w: _Writer, system: System, printer: Any, scalar: bool, func_n
     _unpack_states(w, system, scalar)
     if system.algebraic:
         w("# algebraic variables, in dependency order", 1)
+    units = {} if scalar else _units(system)
     for a in system.algebraic:
-        w(f"{safe_name(a.name)} = {printer.doprint(a.expr)}", 1)
+        w(f"{safe_name(a.name)} = {printer.doprint(_unit_noise(a.expr, units.get(a.name)))}", 1)
     w("# derivatives", 1)
     _, arrayish = _arrayish(system)
     for name, expr in system.derivatives:
         s = system.state(name)
-        code = printer.doprint(expr)
+        code = printer.doprint(_unit_noise(expr, units.get(name)))
         if scalar or (s.size == 1 and not arrayish(expr)):
             w(f"dy[{s.start}] = {code}  # d/dt {name}", 1)
         else:
@@ -254,7 +274,7 @@ def _loops(w: _Writer, system: System, printer: ScalarPrinter) -> list[str]:
     dynamic = _dynamic_algebraic(system)
     states = [safe_name(s.name) for s in system.states]
     row = f"({states[0]},)" if len(states) == 1 else f"({', '.join(states)})"
-    head = ["t0_", "y0_", "dt_", "n_steps_", "every_", "n_samples_", "out_", *args]
+    head = ["t0_", "y0_", "dt_", "k0_", "k1_", "every_", "out_", *args]
     titles = {
         "euler": "explicit Euler",
         "heun": "Heun's method (explicit trapezoid)",
@@ -266,9 +286,12 @@ def _loops(w: _Writer, system: System, printer: ScalarPrinter) -> list[str]:
         w(f"def run_{method}({', '.join(head)}):")
         w(
             f'"""Integrate model {system.name!r} with {titles[method]} in plain Python floats.\n\n'
-            f"{_INDENT}Runs n_steps_ steps of dt_ from t0_; writes the state after every every_-th "
-            f"step\n{_INDENT}into out_[1], out_[2], ... (at most n_samples_ - 1 rows; out_[0] is "
-            f"the caller's)\n{_INDENT}and returns the final state as a list.\n{_INDENT}"
+            f"{_INDENT}Runs steps k0_ .. k1_ - 1 from state y0_ (step k_ goes from t0_ + k_*dt_ "
+            f"and reads\n{_INDENT}row k_ of each input series); the state after step k_ is "
+            f"written into\n{_INDENT}out_[(k_ + 1) // every_] when every_ divides k_ + 1 and that "
+            f"row exists.\n{_INDENT}Returns the final state as a list. A whole run is one call "
+            f"with k0_ = 0,\n{_INDENT}k1_ = n_steps, or several calls over consecutive ranges "
+            f"(same numbers).\n{_INDENT}"
             '"""',
             1,
         )
@@ -286,9 +309,10 @@ def _loops(w: _Writer, system: System, printer: ScalarPrinter) -> list[str]:
         if method == "rk4":
             w("dt6_ = dt_/6.0", 1)
         w("samples_ = []", 1)
-        w("left_ = n_samples_ - 1", 1)
-        w("j_ = every_", 1)
-        w("for k_ in range(n_steps_):", 1)
+        w("row_ = k0_ // every_ + 1", 1)
+        w("left_ = len(out_) - row_", 1)
+        w("j_ = every_ - k0_ % every_", 1)
+        w("for k_ in range(k0_, k1_):", 1)
         w("tk_ = t0_ + k_*dt_", 2)
         w("t = tk_", 2)
         for p in inputs:
@@ -325,7 +349,7 @@ def _loops(w: _Writer, system: System, printer: ScalarPrinter) -> list[str]:
         w(f"samples_.append({row})", 4)
         w("left_ -= 1", 4)
         w("if samples_:", 1)
-        w("out_[1 : len(samples_) + 1] = samples_", 2)
+        w("out_[row_ : row_ + len(samples_)] = samples_", 2)
         w(f"return [{', '.join(states)}]", 1)
     return [p.name for p in inputs]
 

@@ -8,6 +8,10 @@ the whole step from ``t0 + k * dt`` (all stages); ``scipy`` interpolates the row
 
 Scalar systems run the generated whole-integration loops (``run_euler`` ...) with plain floats;
 vector systems run a Python loop over the in-place vector field with preallocated buffers.
+
+Progress (``Problem.progress``): the generated loops run in about ``PROGRESS_CHUNKS`` chunks of
+steps with the bar moved between chunks, the vector loop moves it at the same chunk boundaries,
+and ``scipy`` reports the sample times its evaluations have passed. Results do not depend on it.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from rates_core.backend import EmittedFunction, Problem, Trajectory
+from rates_core.backend import PROGRESS_CHUNKS, EmittedFunction, Problem, Progress, Trajectory
 from rates_core.errors import SolverError
 from rates_numpy import FIXED_SOLVERS, SCIPY_SOLVER
 
@@ -37,27 +41,46 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
         raise SolverError(f"rates-numpy has no solver {solver!r}")
     _check_options(solver, problem.options)
     _check_problem(solver, function, problem)
-    try:
-        return _dispatch(solver, function, problem)
-    except _FLOAT_ERRORS:
-        fallback = function.extras.get("vector_fallback")
-        if fallback is None:
-            raise
-        # plain floats raise where NumPy gives inf / nan: rerun with NumPy semantics
-        with np.errstate(all="ignore"):
-            traj = _dispatch(solver, fallback(), problem)
-        traj.info["fallback"] = "vector"
-        return traj
+    with problem.progress_bar(desc=_describe(solver, function, problem)) as progress:
+        try:
+            return _dispatch(solver, function, problem, progress)
+        except _FLOAT_ERRORS:
+            fallback = function.extras.get("vector_fallback")
+            if fallback is None:
+                raise
+            # plain floats raise where NumPy gives inf / nan: rerun with NumPy semantics
+            progress.restart()
+            with np.errstate(all="ignore"):
+                traj = _dispatch(solver, fallback(), problem, progress)
+            traj.info["fallback"] = "vector"
+            return traj
 
 
-def _dispatch(solver: str, function: EmittedFunction, problem: Problem) -> Trajectory:
+def _describe(solver: str, function: EmittedFunction, problem: Problem) -> str:
+    method = (problem.options or {}).get("method", "RK45") if solver == SCIPY_SOLVER else ""
+    return f"{function.system.name} ({solver}{' ' + method if method else ''})"
+
+
+def _dispatch(
+    solver: str, function: EmittedFunction, problem: Problem, progress: Progress
+) -> Trajectory:
     _seed(function, problem)
     if solver == SCIPY_SOLVER:
-        return _solve_scipy(function, problem)
+        return _solve_scipy(function, problem, progress)
     loops = function.extras.get("loops")
     if loops:
-        return _fixed_scalar(solver, function, problem)
-    return _fixed_vector(solver, function, problem)
+        return _fixed_scalar(solver, function, problem, progress)
+    return _fixed_vector(solver, function, problem, progress)
+
+
+def _chunks(n_steps: int, progress: Progress) -> list[int]:
+    """Step indices where a chunk of the run ends: one chunk without a bar, else about
+    :data:`PROGRESS_CHUNKS` chunks of whole steps."""
+    if not progress.enabled or n_steps <= 1:
+        return [n_steps]
+    n = min(PROGRESS_CHUNKS, n_steps)
+    ends = sorted({int(round(n_steps * (c + 1) / n)) for c in range(n)})
+    return [e for e in ends if e > 0]
 
 
 # --------------------------------------------------------------------------- checks
@@ -228,7 +251,9 @@ def _dtype(function: EmittedFunction) -> np.dtype:
     return np.dtype(function.extras.get("dtype", function.system.dtype))
 
 
-def _fixed_scalar(solver: str, function: EmittedFunction, problem: Problem) -> Trajectory:
+def _fixed_scalar(
+    solver: str, function: EmittedFunction, problem: Problem, progress: Progress
+) -> Trajectory:
     times, n_steps, every = _grid(problem)
     inputs = _Inputs(function, problem, scalar_args=True)
     args = list(inputs.args)
@@ -242,16 +267,13 @@ def _fixed_scalar(solver: str, function: EmittedFunction, problem: Problem) -> T
     out = np.zeros((problem.n_samples, y0.size), dtype=dtype)
     out[0] = y0
     loop = function.extras["loops"][solver]
-    final = loop(
-        float(problem.t0),
-        y0,
-        float(problem.step_size),
-        n_steps,
-        every,
-        problem.n_samples,
-        out,
-        *loop_args,
-    )
+    t0, dt = float(problem.t0), float(problem.step_size)
+    y, start = y0, 0
+    final: Any = y0.tolist()
+    for stop in _chunks(n_steps, progress):
+        final = loop(t0, y, dt, start, stop, every, out, *loop_args)
+        progress(t0 + stop * dt)
+        y, start = np.asarray(final, dtype=dtype), stop
     return Trajectory(
         times,
         out,
@@ -260,7 +282,9 @@ def _fixed_scalar(solver: str, function: EmittedFunction, problem: Problem) -> T
     )
 
 
-def _fixed_vector(solver: str, function: EmittedFunction, problem: Problem) -> Trajectory:
+def _fixed_vector(
+    solver: str, function: EmittedFunction, problem: Problem, progress: Progress
+) -> Trajectory:
     times, n_steps, every = _grid(problem)
     inputs = _Inputs(function, problem, scalar_args=bool(function.extras.get("scalar")))
     args = inputs.args
@@ -293,7 +317,12 @@ def _fixed_vector(solver: str, function: EmittedFunction, problem: Problem) -> T
     left = problem.n_samples - 1
     j = every
     sample = 1
+    ends = _chunks(n_steps, progress)
+    report = ends.pop(0) if progress.enabled else -1
     for k in range(n_steps):
+        if k == report:
+            progress(t0 + k * dt)
+            report = ends.pop(0) if ends else -1
         t = t0 + k * dt
         if set_inputs is not None:
             set_inputs(k)
@@ -339,7 +368,7 @@ def _fixed_vector(solver: str, function: EmittedFunction, problem: Problem) -> T
 # --------------------------------------------------------------------------- scipy
 
 
-def _solve_scipy(function: EmittedFunction, problem: Problem) -> Trajectory:
+def _solve_scipy(function: EmittedFunction, problem: Problem, progress: Progress) -> Trajectory:
     from scipy.integrate import solve_ivp
 
     options = dict(problem.options or {})
@@ -387,6 +416,18 @@ def _solve_scipy(function: EmittedFunction, problem: Problem) -> Trajectory:
         rhs(t, y, dy, *args)
         return dy
 
+    marks = np.linspace(t0, t_end, PROGRESS_CHUNKS + 1)[1:]
+    next_mark = [0]
+
+    def fun_reporting(t: float, y: np.ndarray) -> np.ndarray:
+        # the solver evaluates at times past each sample it reaches: report the last sample
+        # time passed, at most about PROGRESS_CHUNKS times per run
+        i = next_mark[0]
+        if i < marks.size and t >= marks[i]:
+            progress(sample_times[np.searchsorted(sample_times, t, side="right") - 1])
+            next_mark[0] = int(np.searchsorted(marks, t, side="right"))
+        return fun(t, y)
+
     kwargs: dict[str, Any] = dict(options)
     if function.jacobian is not None and method in _IMPLICIT:
         jac_fn = function.jacobian
@@ -402,7 +443,7 @@ def _solve_scipy(function: EmittedFunction, problem: Problem) -> Trajectory:
         return Trajectory(sample_times, states, y0.copy(), {"solver": "scipy", "method": method})
     try:
         sol = solve_ivp(
-            fun,
+            fun_reporting if progress.enabled else fun,
             (t0, t_end),
             y0.astype(work_dtype),
             method=method,
