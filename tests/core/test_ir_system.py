@@ -595,3 +595,16 @@ def test_every_parameter_is_used():
     for d in system.delayed:
         used |= {d.index, d.tau}
     assert [p.name for p in system.params if p.name not in used] == []
+
+
+def test_edge_paths_are_formatted_on_demand():
+    """Matrix-connection parameters name every connection without building N^2 strings."""
+    from rates_core.system import EdgePaths
+
+    paths = EdgePaths(("a", "b"), ("c", "d"), np.array([0, 1]), np.array([1, 0]), "/o/r", "/o/u")
+    weights = paths.with_suffix("/weight")
+    assert len(weights) == 2
+    assert weights[0] == "a/o/r->d/o/u/weight"
+    assert weights[-1] == "b/o/r->c/o/u/weight"
+    assert weights[:1] == ["a/o/r->d/o/u/weight"]
+    assert weights == ("a/o/r->d/o/u/weight", "b/o/r->c/o/u/weight")

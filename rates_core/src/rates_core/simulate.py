@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from rates_core import __version__, builtins
 from rates_core.backend import EmitOptions, EmittedFunction, Problem, have_tqdm, require_tqdm
@@ -21,6 +20,9 @@ from rates_core.frontend.templates import CircuitTemplate, split_path
 from rates_core.observe import evaluate_algebraic
 from rates_core.plugins import default_host
 from rates_core.system import System, build_system
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Systems with at most this many states are built unvectorised so backends can emit scalar code.
 SMALL_SYSTEM = 32
@@ -173,6 +175,8 @@ def _output_spec(
 
 
 def _dataframe(spec, times, states, system, params, input_rows, sample_idx) -> pd.DataFrame:
+    import pandas as pd  # only results need pandas; get_run_func users do not pay for it
+
     state_of = {s.name: s for s in system.states}
     algebraic = sorted({sym for *_, sym, _ in spec if sym not in state_of})
     param_of = {p.name: v for p, v in zip(system.params, params)}

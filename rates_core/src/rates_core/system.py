@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 import sympy
 
 from rates_core import builtins
@@ -23,8 +22,9 @@ from rates_core.errors import ModelError
 from rates_core.frontend.templates import CircuitTemplate
 from rates_core.ir import NetworkIR, Population, Projection, build_ir
 
-#: Couplings denser than this are dense matrices, sparser ones CSR matrices.
-DENSE_THRESHOLD = 0.1
+#: Couplings at least this dense are dense matrices, sparser ones CSR matrices (measured with
+#: benchmarks/: at N = 1000, BLAS dense matvec beats CSR above about 8 % density).
+DENSE_THRESHOLD = 0.08
 _GENERATED_NAMES = {"y", "dy", "t", "np", "math", "numpy", "torch", "params", "self"}
 
 
@@ -151,6 +151,44 @@ class System:
         return "\n".join(lines)
 
 
+class EdgePaths(Sequence):
+    """Frontend paths ``src/op/var->tgt/op/var<suffix>`` of many connections, made on demand.
+
+    Networks from ``add_edges_from_matrix`` have ~N^2 connections; formatting every label up
+    front dominated the build time, and most are never looked at.
+    """
+
+    def __init__(self, src_nodes, tgt_nodes, src_idx, tgt_idx, src_var, tgt_var, suffix=""):
+        self._args = (src_nodes, tgt_nodes, src_idx, tgt_idx, src_var, tgt_var)
+        self._suffix = suffix
+
+    def __len__(self) -> int:
+        return len(self._args[2])
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        src_nodes, tgt_nodes, src_idx, tgt_idx, src_var, tgt_var = self._args
+        return f"{src_nodes[src_idx[i]]}{src_var}->{tgt_nodes[tgt_idx[i]]}{tgt_var}{self._suffix}"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and tuple(self) == tuple(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def with_suffix(self, suffix: str) -> EdgePaths:
+        return EdgePaths(*self._args, suffix=self._suffix + suffix)
+
+    def __repr__(self) -> str:
+        return f"EdgePaths({len(self)} connections, e.g. {self[0] if len(self) else ''!r})"
+
+
+def _suffixed(labels: Sequence[str], suffix: str) -> Sequence[str]:
+    if isinstance(labels, EdgePaths):
+        return labels.with_suffix(suffix)
+    return [f"{lb}{suffix}" for lb in labels]
+
+
 # --------------------------------------------------------------------------- building
 
 
@@ -250,7 +288,8 @@ class _Builder:
                 arr = np.asarray(arr.flat[0])
             val = arr.astype(dtype)
         sym = symbol(name, "complex" if dtype.startswith("complex") else "float")
-        self.params.append(Parameter(name, sym, val, dtype, role, tuple(paths)))
+        paths = paths if isinstance(paths, EdgePaths) else tuple(paths)
+        self.params.append(Parameter(name, sym, val, dtype, role, paths))
         self.kinds[name] = "param"
         self.sizes[name] = 0 if role == "matrix" else max(int(np.size(val)), 1)
         return sym
@@ -527,14 +566,18 @@ class _Builder:
         tp, top, tvar = proj.target
         n_src, n_tgt, k = ir.populations[sp_].size, ir.populations[tp].size, len(proj.src_idx)
         src = self.symbols[(sp_, sop, svar)]
-        labels = proj.labels or [
-            f"{ir.populations[sp_].nodes[s]}/{sop}/{svar}->{ir.populations[tp].nodes[t]}/{top}/{tvar}"
-            for s, t in zip(proj.src_idx, proj.tgt_idx)
-        ]
+        labels: Sequence[str] = proj.labels or EdgePaths(
+            ir.populations[sp_].nodes,
+            ir.populations[tp].nodes,
+            proj.src_idx,
+            proj.tgt_idx,
+            f"/{sop}/{svar}",
+            f"/{top}/{tvar}",
+        )
         base = f"{target_name}_from_{src.name}"
         src_identity = k == n_src and np.array_equal(proj.src_idx, np.arange(n_src))
         tgt_identity = k == n_tgt and np.array_equal(proj.tgt_idx, np.arange(n_tgt))
-        weight_paths = [f"{lb}/weight" for lb in labels]
+        weight_paths = _suffixed(labels, "/weight")
         if proj.delay is not None and proj.spread is None:
             gathered: sympy.Expr = self.delayed_read(proj, src, base, labels, src_identity)
         elif proj.spread is not None:
@@ -546,6 +589,8 @@ class _Builder:
             gathered = self.gamma_chain(proj, gathered, base, labels, src)
         elif n_src > 1 and not tgt_identity and n_tgt > 1:
             # direct matrix: W (n_tgt x n_src), duplicates summed
+            import scipy.sparse as sp  # only networks with matrix couplings need it
+
             w = sp.csr_matrix(
                 (np.asarray(proj.weight), (proj.tgt_idx, proj.src_idx)), shape=(n_tgt, n_src)
             )
@@ -569,6 +614,8 @@ class _Builder:
         if n_tgt == 1:
             w = self.add_param(f"w_{base}", proj.weight, kind, "weight", weight_paths)
             return builtins.VSum(w * gathered)
+        import scipy.sparse as sp
+
         scatter = sp.csr_matrix(
             (np.asarray(proj.weight), (proj.tgt_idx, np.arange(k))), shape=(n_tgt, k)
         )
@@ -588,7 +635,7 @@ class _Builder:
         if np.any(proj.delay < 0):
             raise ModelError(f"negative delay on edges into {base}", **self.where)
         tau = self.add_param(
-            f"{base}_delay", proj.delay, "float", "delay", [f"{lb}/delay" for lb in labels]
+            f"{base}_delay", proj.delay, "float", "delay", _suffixed(labels, "/delay")
         )
         index = None
         if not src_identity and self.sizes[src.name] > 1:
@@ -621,7 +668,7 @@ class _Builder:
             )
         order = int(orders[0])
         rate = self.add_param(
-            f"{base}_rate", order / delay, "float", "rate", [f"{lb}/delay" for lb in labels]
+            f"{base}_rate", order / delay, "float", "rate", _suffixed(labels, "/delay")
         )
         size = max(len(proj.src_idx), 1) if self.sizes[src.name] > 1 or len(proj.src_idx) > 1 else 1
         dtype = self.precision if src.is_real else _dtype("complex", self.precision)
