@@ -280,6 +280,10 @@ def _loops(w: _Writer, system: System, printer: ScalarPrinter) -> list[str]:
         "heun": "Heun's method (explicit trapezoid)",
         "rk4": "the classic fourth-order Runge-Kutta method",
     }
+    time = rb.TIME
+    uses_time = any(time in a.expr.free_symbols for a in system.algebraic) or any(
+        time in expr.free_symbols for _, expr in system.derivatives
+    )
     for method in FIXED_STEP_METHODS:
         w()
         w()
@@ -313,8 +317,9 @@ def _loops(w: _Writer, system: System, printer: ScalarPrinter) -> list[str]:
         w("left_ = len(out_) - row_", 1)
         w("j_ = every_ - k0_ % every_", 1)
         w("for k_ in range(k0_, k1_):", 1)
-        w("tk_ = t0_ + k_*dt_", 2)
-        w("t = tk_", 2)
+        if uses_time:  # time lines only when an equation reads t
+            w("tk_ = t0_ + k_*dt_", 2)
+            w("t = tk_", 2)
         for p in inputs:
             w(f"{safe_name(p.name)} = {safe_name(p.name)}_series_[k_]", 2)
         _stage(w, system, printer, dynamic, 1, 2)
@@ -325,7 +330,8 @@ def _loops(w: _Writer, system: System, printer: ScalarPrinter) -> list[str]:
             for x in states:
                 w(f"{x}_0_ = {x}", 2)
                 w(f"{x} = {x}_0_ + dt_*{x}_k1_", 2)
-            w("t = tk_ + dt_", 2)
+            if uses_time:
+                w("t = tk_ + dt_", 2)
             _stage(w, system, printer, dynamic, 2, 2)
             for x in states:
                 w(f"{x} = {x}_0_ + dt2_*({x}_k1_ + {x}_k2_)", 2)
@@ -337,7 +343,7 @@ def _loops(w: _Writer, system: System, printer: ScalarPrinter) -> list[str]:
             ):
                 for x in states:
                     w(f"{x} = {x}_0_ + {h}*{x}_k{stage - 1}_", 2)
-                if tt is not None:
+                if tt is not None and uses_time:
                     w(f"t = {tt}", 2)
                 _stage(w, system, printer, dynamic, stage, 2)
             for x in states:
