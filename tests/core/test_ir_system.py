@@ -439,10 +439,29 @@ def test_delayed_edge_from_a_state_is_a_delayed_read():
     assert_same_vector_field(circuit)
 
 
-def test_delayed_edge_from_an_algebraic_variable_is_an_error():
+def test_delayed_edge_from_an_algebraic_variable_reads_the_past_of_its_states():
+    """m = 2*x is rebuilt at t - delay from the delayed read of x (no history of m needed)."""
     alg = OperatorTemplate(
         "alg_op",
         equations=["x' = -x + u", "m = 2*x"],
+        variables={"x": "variable(0.0)", "m": "output(0.0)", "u": "input(0.0)"},
+    )
+    node = NodeTemplate("alg_node", operators=[alg])
+    circuit = leaky_circuit(2, node).add_edges(
+        [("n0/alg_op/m", "n1/alg_op/u", None, {"weight": 1.0, "delay": 1.0})]
+    )
+    system = build_system(circuit, vectorize=False)
+    (read,) = system.delayed
+    assert system.state(read.state).paths == ("n0/alg_op/x",)
+    (u,) = [a for a in system.algebraic if a.expr.has(read.symbol)]
+    (weight,) = [p for p in system.params if p.role == "weight"]
+    assert sympy.simplify(u.expr.diff(read.symbol) - 2 * weight.symbol) == 0
+
+
+def test_delayed_edge_from_a_variable_without_history_is_an_error():
+    alg = OperatorTemplate(
+        "alg_op",
+        equations=["x' = -x + u", "m = 2*u"],
         variables={"x": "variable(0.0)", "m": "output(0.0)", "u": "input(0.0)"},
     )
     node = NodeTemplate("alg_node", operators=[alg])
@@ -468,14 +487,29 @@ def test_past_and_shorthand_in_equations_are_delayed_reads():
     assert dy["a/echo_op/x"] == pytest.approx(0.5 + 0.25)
 
 
-def test_past_of_a_non_state_is_an_error():
+def test_past_of_an_algebraic_variable_is_the_past_of_its_states():
     op = OperatorTemplate(
-        "bad_op",
+        "echo_op",
         equations=["m = 2*x", "x' = -x + past(m, 1.0)"],
         variables={"x": "output(1.0)", "m": "variable(0.0)"},
     )
+    system = build_system(CircuitTemplate("c", nodes={"a": NodeTemplate("n", operators=[op])}))
+    (read,) = system.delayed
+    assert (read.state, read.tau) == ("x", 1.0)
+    (_, dx) = system.derivatives[0]
+    x = system.states[0].symbol
+    assert sympy.expand(dx - (-x + 2 * read.symbol)) == 0
+
+
+def test_past_of_an_extrinsic_input_is_an_error():
+    op = OperatorTemplate(
+        "bad_op",
+        equations=["m = 2*u", "x' = -x + past(m, 1.0)"],
+        variables={"x": "output(1.0)", "m": "variable(0.0)", "u": "input(0.0)"},
+    )
+    circuit = CircuitTemplate("c", nodes={"a": NodeTemplate("n", operators=[op])})
     with pytest.raises(ModelError, match="history"):
-        build_system(CircuitTemplate("c", nodes={"a": NodeTemplate("n", operators=[op])}))
+        build_system(circuit, inputs=["a/bad_op/u"])
 
 
 def test_delayed_hierarchical_circuit_vectorised_matches_unvectorised(in_data):
@@ -608,3 +642,34 @@ def test_edge_paths_are_formatted_on_demand():
     assert weights[-1] == "b/o/r->c/o/u/weight"
     assert weights[:1] == ["a/o/r->d/o/u/weight"]
     assert weights == ("a/o/r->d/o/u/weight", "b/o/r->c/o/u/weight")
+
+
+@pytest.mark.parametrize("order", [1, 3, 8])
+def test_delay_approximation_turns_delays_into_gamma_chains(order):
+    """Every discrete delay (edges and past()) becomes an ODE chain: no delayed reads remain."""
+    op = OperatorTemplate(
+        "echo_op",
+        equations="x' = -x + u + 0.5*past(x, 2.0)",
+        variables={"x": "output(0.3)", "u": "input(0.0)"},
+    )
+    node = NodeTemplate("n", operators=[op])
+    circuit = CircuitTemplate(
+        "c",
+        nodes={"a": node, "b": node},
+        edges=[("a/echo_op/x", "b/echo_op/u", None, {"weight": 1.0, "delay": 1.5})],
+    )
+    exact = build_system(circuit, vectorize=False)
+    assert len(exact.delayed) == 3
+    system = build_system(circuit, vectorize=False, delay_approximation=order)
+    assert system.delayed == []
+    assert system.n_states == exact.n_states + 3 * order
+    rates = sorted(float(p.value) for p in system.params if p.role == "rate")
+    assert rates == pytest.approx(sorted([order / 1.5] + [order / 2.0] * 2))
+    # chains start in the steady state of the constant pre-history (the initial state)
+    kernels = [s for s in system.states if "kernel" in s.name]
+    assert all(np.all(s.initial == 0.3) for s in kernels)
+
+
+def test_delay_approximation_must_be_a_positive_integer():
+    with pytest.raises(ModelError, match="positive integer"):
+        build_system(CircuitTemplate("c"), delay_approximation=0)

@@ -64,6 +64,8 @@ class Problem:
     ``progress``: show a progress bar (tqdm) while integrating; solvers report through
     :meth:`progress_bar`, a few times per run (:data:`PROGRESS_CHUNKS`), never once per step.
     ``progress_file`` is where the bar is written (default: ``sys.stderr`` at the start).
+    ``history(t)`` is the state vector at a time ``t < t0`` (pre-history of delayed reads);
+    ``None`` means the initial state ``y0`` at every earlier time.
     """
 
     y0: np.ndarray
@@ -79,6 +81,7 @@ class Problem:
     seed: int | None = None
     progress: bool = False
     progress_file: Any = None
+    history: Callable[[float], np.ndarray] | None = None
 
     @property
     def n_steps(self) -> int:

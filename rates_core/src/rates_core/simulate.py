@@ -43,6 +43,7 @@ def _prepare(
     vectorize: bool,
     float_precision: str,
     file_name: str | None = None,
+    delay_approximation: int | None = None,
 ) -> tuple[System, EmittedFunction]:
     host = _host()
     host.backend_info(backend)  # clear UnknownBackendError / PluginConflictError first
@@ -53,6 +54,7 @@ def _prepare(
         inputs=list(inputs or {}),
         float_precision=float_precision,
         functions=functions,
+        delay_approximation=delay_approximation,
     )
     if (
         vectorize
@@ -67,6 +69,7 @@ def _prepare(
             inputs=list(inputs or {}),
             float_precision=float_precision,
             functions=functions,
+            delay_approximation=delay_approximation,
         )
     options = EmitOptions(float_precision=float_precision, file_name=file_name)
     emitted = host.emit_function(backend, system, options)
@@ -137,6 +140,50 @@ def _initial_state(circuit: CircuitTemplate, system: System, initial_state: Any)
             else:
                 y0[state.start + index] = value
     return y0
+
+
+def _history(circuit: CircuitTemplate, system: System, history: Any, y0: np.ndarray) -> Any:
+    """``Problem.history``: the state vector at ``t < 0`` from a dict of numbers / functions."""
+    if history is None:
+        return None
+    if not isinstance(history, Mapping):
+        raise ModelError("history must be a dict node/op/var -> number or function of t")
+    states = {s.name: s for s in system.states}
+    entries = []
+    for path, value in history.items():
+        matches = circuit.resolve_path(path)
+        for k, (node, op, var) in enumerate(matches):
+            full = f"{node}/{op}/{var}"
+            name, index = system.label_map.get(full, (None, None))
+            if name not in states:
+                raise ModelError(f"history for {full!r}: not a state variable", variable=full)
+            state = states[name]
+            where = state.start + (index or 0) if index is not None or state.size == 1 else None
+            where = slice(state.start, state.stop) if where is None else where
+            entries.append((full, where, value, k, len(matches)))
+
+    def value_at(value: Any, t: float, k: int, n: int) -> Any:
+        v = np.asarray(value(t) if callable(value) else value)
+        if v.ndim == 1 and n > 1 and v.shape[0] == n:
+            v = v[k]
+        return v
+
+    for full, where, value, k, n in entries:  # check shapes once, before integrating
+        v = value_at(value, -1e-12, k, n)
+        size = 1 if isinstance(where, (int, np.integer)) else where.stop - where.start
+        if v.size not in (1, size):
+            raise ModelError(
+                f"history for {full!r} has shape {v.shape}, expected a scalar or {size} values",
+                variable=full,
+            )
+
+    def pre_history(t: float) -> np.ndarray:
+        y = np.array(y0, copy=True)
+        for _, where, value, k, n in entries:
+            y[where] = value_at(value, t, k, n)
+        return y
+
+    return pre_history
 
 
 def _output_spec(
@@ -226,9 +273,16 @@ def run(
     float_precision: str = "float64",
     initial_state: Any = None,
     progress: bool | None = None,
+    history: Any = None,
+    delay_approximation: int | None = None,
     **solver_options: Any,
 ) -> pd.DataFrame:
     """Simulate ``circuit`` and return the recorded variables, indexed by time.
+
+    Delays: ``history`` is the pre-history of delayed reads, a dict ``node/op/var`` (``all``
+    allowed) -> number or function of time ``t < 0``; unlisted variables keep their initial
+    value as pre-history. ``delay_approximation=n`` replaces every discrete delay by a gamma
+    kernel of order n (an ODE system).
 
     ``progress``: True shows a tqdm progress bar on stderr (tqdm is the optional dependency
     ``rates-core[progress]``; without it True is a :class:`~rates_core.backend.
@@ -246,7 +300,9 @@ def run(
         raise SolverError("sampling_step_size must not be smaller than step_size")
     if progress:
         require_tqdm()  # fail before building anything
-    system, emitted = _prepare(circuit, backend, inputs, vectorize, float_precision)
+    system, emitted = _prepare(
+        circuit, backend, inputs, vectorize, float_precision, None, delay_approximation
+    )
     n_steps = int(round(simulation_time / step_size))
     n_samples = int(round(simulation_time / sampling))
     if progress is None:
@@ -254,8 +310,9 @@ def run(
     input_rows = _input_arrays(circuit, system, inputs, n_steps)
     seed = solver_options.pop("seed", None)
     spec = _output_spec(circuit, system, outputs)
+    y0 = _initial_state(circuit, system, initial_state)
     problem = Problem(
-        y0=_initial_state(circuit, system, initial_state),
+        y0=y0,
         params=[
             np.array(p.value, copy=True) if p.role == "input" else p.value for p in system.params
         ],
@@ -269,6 +326,7 @@ def run(
         options=solver_options,
         seed=seed,
         progress=bool(progress),
+        history=_history(circuit, system, history, y0),
     )
     trajectory = _host().solve(solver, emitted, problem)
     sample_idx = np.minimum(np.rint(trajectory.times / step_size).astype(int), max(n_steps - 1, 0))

@@ -203,8 +203,17 @@ def _dtype(kind: str, precision: str) -> str:
 class _Builder:
     """Collects the pieces of one System; lives for one ``build_system`` call."""
 
-    def __init__(self, ir: NetworkIR, precision: str, functions: Mapping | None, where: dict):
+    def __init__(
+        self,
+        ir: NetworkIR,
+        precision: str,
+        functions: Mapping | None,
+        where: dict,
+        delay_approximation: int | None = None,
+    ):
         self.ir = ir
+        self.delay_approximation = delay_approximation
+        self.pending_delays: list[tuple] = []
         self.precision = precision
         self.functions = functions
         self.where = where
@@ -440,6 +449,7 @@ class _Builder:
                     continue
                 self.define_input(p, op_label, var, wiring, incoming, input_targets)
 
+        self.resolve_pending_delays()
         self.resolve_delays()
         order = self.order_algebraic()
         derivs = []
@@ -624,33 +634,137 @@ class _Builder:
         mat = self.add_param(f"W_{base}", scatter, kind, "matrix", weight_paths)
         return builtins.Matvec(mat, gathered)
 
-    def delayed_read(self, proj, src, base, labels, src_identity) -> sympy.Symbol:
-        if self.kinds.get(src.name) != "state":
-            raise ModelError(
-                f"delayed edge from {src.name!r}: only variables defined by a differential "
-                "equation have a history to read from",
-                variable=src.name,
-                **self.where,
-            )
+    def delayed_read(self, proj, src, base, labels, src_identity) -> sympy.Expr:
+        """The source of a delayed projection at ``t - delay``, one value per connection."""
         if np.any(proj.delay < 0):
             raise ModelError(f"negative delay on edges into {base}", **self.where)
+        if self.delay_approximation:
+            gathered = src
+            if not (src_identity or self.sizes[src.name] == 1):
+                idx = self.add_param(f"{base}_idx", proj.src_idx, "int", "index", [])
+                gathered = builtins.Index(src, idx)
+            return self.chain(
+                gathered,
+                self.initial_of(src, proj.src_idx),
+                self.delay_approximation,
+                proj.delay,
+                base,
+                labels,
+                src.is_real,
+                len(proj.src_idx),
+            )
         tau = self.add_param(
             f"{base}_delay", proj.delay, "float", "delay", _suffixed(labels, "/delay")
         )
         index = None
         if not src_identity and self.sizes[src.name] > 1:
             index = self.add_param(f"{base}_didx", proj.src_idx, "int", "index", []).name
-        name = self.unique(f"{src.name}_delayed")
         size = (
             len(proj.src_idx)
             if (index is not None or np.size(proj.delay) > 1)
             else self.sizes[src.name]
         )
-        sym = symbol(name, "float" if src.is_real else "complex")
-        self.delayed.append(DelayedRead(name, sym, src.name, index, tau.name, size))
+        if self.kinds.get(src.name) == "state":
+            return self.add_delayed(src, index, tau.name, size)
+        # an algebraic source: its past is rebuilt from the past of the states it depends on,
+        # once every algebraic variable (inputs included) is defined
+        placeholder = symbol(
+            self.unique(f"{src.name}_delayed"), "float" if src.is_real else "complex"
+        )
+        self.pending_delays.append((placeholder, src, index, tau.name, size))
+        return placeholder
+
+    def add_delayed(self, state: sympy.Symbol, index: str | None, tau: str | float, size: int):
+        name = self.unique(f"{state.name}_delayed")
+        sym = symbol(name, "float" if state.is_real else "complex")
+        self.delayed.append(DelayedRead(name, sym, state.name, index, tau, size))
         self.kinds[name] = "delayed"
         self.sizes[name] = size
         return sym
+
+    def population_of(self, name: str) -> int | None:
+        for (p, _, _), sym in self.symbols.items():
+            if sym.name == name:
+                return p
+        return None
+
+    def expand_algebraic(self, expr: sympy.Expr) -> sympy.Expr:
+        """Substitute algebraic variables until only states, parameters and t remain."""
+        for _ in range(len(self.algebraic) + 1):
+            repl = {
+                s: self.algebraic[s.name].expr
+                for s in expr.free_symbols
+                if s.name in self.algebraic
+            }
+            if not repl:
+                return expr
+            expr = expr.xreplace(repl)
+        raise ModelError("algebraic equations form a cycle", **self.where)
+
+    def resolve_pending_delays(self) -> None:
+        """Rebuild delayed algebraic sources from delayed reads of the states they depend on."""
+        for placeholder, src, index, tau, size in self.pending_delays:
+            expr = self.expand_algebraic(src)
+            home = self.population_of(src.name)
+            repl = {}
+            for s in expr.free_symbols:
+                kind = self.kinds.get(s.name)
+                same_pop = self.population_of(s.name) == home
+                if s == builtins.TIME:
+                    continue
+                if kind == "state" and same_pop:
+                    repl[s] = self.add_delayed(s, index, tau, size)
+                elif (
+                    kind == "param"
+                    and self.param(s.name).role == "constant"
+                    and (self.sizes[s.name] == 1 or same_pop)
+                ):
+                    if self.sizes[s.name] > 1 and index is not None:
+                        repl[s] = builtins.Index(s, sympy.Symbol(index, real=True))
+                else:
+                    raise ModelError(
+                        f"delayed edge from {src.name!r}: its past cannot be reconstructed, "
+                        f"because it depends on {s.name!r}, which has no history (an input, "
+                        "a coupling or another population); delay a state variable instead",
+                        variable=src.name,
+                        **self.where,
+                    )
+            if builtins.TIME in expr.free_symbols:
+                repl[builtins.TIME] = builtins.TIME - sympy.Symbol(tau, real=True)
+            value = expr.xreplace(repl)
+            if any(
+                isinstance(a, (builtins.Matvec, builtins.Index))
+                for a in sympy.preorder_traversal(expr)
+            ):
+                raise ModelError(
+                    f"delayed edge from {src.name!r}: its past involves a coupling and cannot "
+                    "be reconstructed; delay a state variable instead",
+                    variable=src.name,
+                    **self.where,
+                )
+            for name, a in list(self.algebraic.items()):
+                if placeholder in a.expr.free_symbols:
+                    self.algebraic[name] = Assignment(
+                        a.name, a.symbol, a.expr.xreplace({placeholder: value}), a.size, a.dtype
+                    )
+            for name, d in list(self.derivatives.items()):
+                if placeholder in d.free_symbols:
+                    self.derivatives[name] = d.xreplace({placeholder: value})
+
+    def param(self, name: str) -> Parameter:
+        return next(p for p in self.params if p.name == name)
+
+    def initial_of(self, src: sympy.Symbol, idx: np.ndarray) -> np.ndarray:
+        """Initial values of a source gathered per connection (chains start in steady state)."""
+        if self.kinds.get(src.name) == "state":
+            values = next(st.initial for st in self.states if st.name == src.name)
+        elif self.kinds.get(src.name) == "param":
+            values = np.ravel(self.param(src.name).value)
+        else:
+            key = next(k for k, sym in self.symbols.items() if sym.name == src.name)
+            values = self.ir.populations[key[0]].values[(key[1], key[2])].reshape(-1)
+        values = np.ravel(values)
+        return values[idx] if values.size > 1 else values
 
     def gamma_chain(self, proj, gathered, base, labels, src) -> sympy.Expr:
         """``spread`` -> linear chain of ``order`` first-order ODEs with rate order / delay."""
@@ -666,16 +780,38 @@ class _Builder:
                 f"(got orders {sorted(set(orders.tolist()))}); build them unvectorised",
                 **self.where,
             )
-        order = int(orders[0])
+        size = len(proj.src_idx) if self.sizes[src.name] > 1 or len(proj.src_idx) > 1 else 1
+        return self.chain(
+            gathered,
+            self.initial_of(src, proj.src_idx),
+            int(orders[0]),
+            delay,
+            base,
+            labels,
+            src.is_real,
+            size,
+        )
+
+    def chain(self, source, initial, order, delay, base, labels, is_real, size) -> sympy.Expr:
+        """A gamma kernel as a linear chain of ``order`` ODEs with rate ``order / delay``.
+
+        The chain starts at the source's initial value, i.e. in the steady state of a constant
+        pre-history equal to the initial state (the same convention as discrete delays).
+        """
+        delay = np.asarray(delay, dtype=float)
+        if np.any(delay <= 0):
+            raise ModelError(
+                f"a gamma kernel needs a positive delay (edges into {base})", **self.where
+            )
         rate = self.add_param(
             f"{base}_rate", order / delay, "float", "rate", _suffixed(labels, "/delay")
         )
-        size = max(len(proj.src_idx), 1) if self.sizes[src.name] > 1 or len(proj.src_idx) > 1 else 1
-        dtype = self.precision if src.is_real else _dtype("complex", self.precision)
-        prev = gathered
+        dtype = self.precision if is_real else _dtype("complex", self.precision)
+        start = np.broadcast_to(np.asarray(initial, dtype=dtype), (size,))
+        prev = source
         for j in range(1, order + 1):
             name = self.unique(f"{base}_kernel{j}")
-            sym = symbol(name, "float" if src.is_real else "complex")
+            sym = symbol(name, "float" if is_real else "complex")
             self.states.append(
                 StateVar(
                     name,
@@ -683,7 +819,7 @@ class _Builder:
                     self.offset,
                     size,
                     dtype,
-                    np.zeros(size, dtype=dtype),
+                    np.array(start),
                     tuple(f"{lb}/kernel{j}" for lb in labels[:size]),
                 )
             )
@@ -701,16 +837,44 @@ class _Builder:
             pasts = [a for a in sympy.preorder_traversal(expr) if isinstance(a, builtins.Past)]
             if not pasts:
                 return expr
+            # the past of an algebraic variable is its expression in the past of the states
+            expanded = {
+                p: builtins.Past(self.expand_algebraic(p.args[0]), p.args[1])
+                for p in pasts
+                if p.args[0].name in self.algebraic
+            }
+            if expanded:
+                for p, value in expanded.items():
+                    for e in sympy.preorder_traversal(value):
+                        if isinstance(e, builtins.Past) and self.kinds.get(e.args[0].name) not in (
+                            "state",
+                            "param",
+                        ):
+                            raise ModelError(
+                                f"past({p.args[0].name}, ...): it depends on "
+                                f"{e.args[0].name!r}, which has no history",
+                                variable=p.args[0].name,
+                                **self.where,
+                            )
+                expr = expr.xreplace(expanded)
+                pasts = [a for a in sympy.preorder_traversal(expr) if isinstance(a, builtins.Past)]
             repl = {}
             for past in pasts:
                 x, tau = past.args
                 if self.kinds.get(x.name) == "param":
+                    if self.param(x.name).role == "input":
+                        raise ModelError(
+                            f"past({x.name}, ...): an extrinsic input has no history",
+                            variable=x.name,
+                            **self.where,
+                        )
                     repl[past] = x
                     continue
                 if self.kinds.get(x.name) != "state":
                     raise ModelError(
-                        f"past({x.name}, ...): only variables defined by a differential equation "
-                        "have a history",
+                        f"past({x.name}, ...): {x.name!r} has no history (only variables "
+                        "defined by a differential equation, or algebraic ones computed from "
+                        "them, have a past)",
                         variable=x.name,
                         **self.where,
                     )
@@ -723,6 +887,20 @@ class _Builder:
                         f"the delay of past({x.name}, {tau}) must be a number or a constant",
                         **self.where,
                     )
+                if self.delay_approximation:
+                    tau_value = self.param(tau_ref).value if isinstance(tau_ref, str) else tau_ref
+                    initial = next(st.initial for st in self.states if st.name == x.name)
+                    repl[past] = self.chain(
+                        x,
+                        initial,
+                        self.delay_approximation,
+                        tau_value,
+                        f"{x.name}_past",
+                        [f"{x.name}_past"] * self.sizes[x.name],
+                        x.is_real,
+                        self.sizes[x.name],
+                    )
+                    continue
                 name = self.unique(f"{x.name}_past")
                 sym = symbol(name, "float" if x.is_real else "complex")
                 self.delayed.append(
@@ -785,8 +963,12 @@ def build_system(
     inputs: Iterable[str] = (),
     float_precision: str = "float64",
     functions: Mapping | None = None,
+    delay_approximation: int | None = None,
 ) -> System:
     """Flatten, vectorise and parse a circuit into a :class:`System`.
+
+    ``delay_approximation=n`` turns every discrete delay (edge ``delay`` and ``past``) into a
+    gamma-kernel chain of order n with the same mean, giving an ODE system (for continuation).
 
     ``inputs`` lists the ``node/op/var`` paths (``all`` allowed) that receive extrinsic inputs;
     ``functions`` is the equation function table (core functions plus plugin builtins).
@@ -797,4 +979,10 @@ def build_system(
     where = {"template": ir.name}
     if isinstance(circuit, CircuitTemplate) and circuit.path:
         where["file"] = circuit.path
-    return _Builder(ir, float_precision, functions, where).build(inputs)
+    if delay_approximation is not None and (
+        int(delay_approximation) != delay_approximation or delay_approximation < 1
+    ):
+        raise ModelError(
+            f"delay_approximation must be a positive integer, not {delay_approximation!r}"
+        )
+    return _Builder(ir, float_precision, functions, where, delay_approximation).build(inputs)
