@@ -1,17 +1,55 @@
-"""Test sessions: `python -m nox` runs them all (lint, core, and one per plugin).
+"""Test sessions: `python -m nox` runs them all (lint, core, one per plugin, thirdparty).
 
 Each session gets its own virtual environment with only the distributions it tests, so a
 plugin's tests prove that `pip install rates-core rates-<plugin>` is enough.
+
+Sessions of plugins that need a toolchain (a compiler, Julia, Octave, ...) call
+:func:`require_toolchain`: without the toolchain they are skipped with the reason locally, but
+under CI (``CI=true``) a toolchain that ``.ci/run`` can install must be there, so its absence
+fails the run instead of passing it silently.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import nox
 
-nox.options.sessions = ["lint", "core", "numpy"]
+nox.options.sessions = ["lint", "core", "numpy", "thirdparty"]
 nox.options.reuse_existing_virtualenvs = False
 
 PYTEST = ["python", "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+
+
+def in_ci() -> bool:
+    """Whether this runs under CI (the ``CI`` environment variable is true)."""
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def require_toolchain(
+    session: nox.Session,
+    name: str,
+    available: bool | None = None,
+    *,
+    executable: str | None = None,
+    install_hint: str = "",
+    ci_installs: bool = True,
+) -> None:
+    """Skip ``session`` when the toolchain ``name`` is missing; under CI fail instead.
+
+    ``available`` says whether it is there; by default, whether ``executable`` (or ``name``) is
+    on PATH. ``install_hint`` tells how to get it. ``ci_installs=False`` for toolchains that
+    ``.ci/run`` cannot install (a licensed MATLAB): those are skipped under CI too.
+    """
+    if available is None:
+        available = shutil.which(executable or name) is not None
+    if available:
+        return
+    message = f"{name} is not available" + (f" ({install_hint})" if install_hint else "")
+    if in_ci() and ci_installs:
+        session.error(f"{message}; CI=true and .ci/run can install it, so this is an error")
+    session.skip(message)
 
 
 @nox.session
@@ -31,6 +69,18 @@ def core(session: nox.Session) -> None:
 
 @nox.session
 def numpy(session: nox.Session) -> None:
-    """rates-numpy with rates-core: the plugin's tests and the simulation API tests."""
-    session.install("./rates_core", "./plugins/rates_numpy", "pytest")
+    """rates-numpy with rates-core: the plugin's tests, the simulation API tests and the
+    conformance suite (plugins/rates_numpy/tests/test_conformance.py subclasses
+    rates_core.testing.ConformanceSuite)."""
+    session.install("./rates_core[progress]", "./plugins/rates_numpy", "pytest")
     session.run(*PYTEST, "plugins/rates_numpy/tests", *session.posargs)
+
+
+@nox.session
+def thirdparty(session: nox.Session) -> None:
+    """The conformance suite against the fixture plugin, installed as an outside user would
+    install a third-party backend, then the tests of the suite itself (tests/conformance)."""
+    session.install("./rates_core", "./tests/fixtures/rates_fixture_plugin", "pytest")
+    session.run(*PYTEST, "-p", "rates_core.testing", "--rates-backend", "fixture")
+    session.run("rates", "conformance", "--backend", "fixture", "-k", "test_backend_declared")
+    session.run(*PYTEST, "tests/conformance", *session.posargs)

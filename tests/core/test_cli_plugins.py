@@ -52,7 +52,7 @@ def test_lists_an_installed_plugin(sites: dict, tmp_path: Path) -> None:
     assert "rates-fixture-plugin 0.1.0" in out
     assert "entry point: fixture" in out
     (backend_line,) = [line for line in out.splitlines() if line.strip().startswith("fixture ")]
-    assert "capabilities: execute" in backend_line
+    assert "capabilities: complex, dde, execute, jacobian, vectorised" in backend_line
     (solver_line,) = [line for line in out.splitlines() if "fixture_euler" in line]
     assert "backend: fixture" in solver_line and "fixed step" in solver_line
     assert "Broken" not in out and "Conflicts" not in out

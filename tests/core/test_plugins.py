@@ -66,6 +66,32 @@ with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     host = rp.default_host()
 
+# a real System and Problem for the emit / solve hooks (x' = -x, ten Euler steps of 0.1)
+from rates_core import CircuitTemplate, NodeTemplate, OperatorTemplate, build_system
+from rates_core.backend import EmitOptions, Problem
+
+op = OperatorTemplate(name="op", equations=["x' = -x"], variables={"x": "output(1.0)"})
+SYSTEM = build_system(
+    CircuitTemplate(name="probe", nodes={"n": NodeTemplate(name="node", operators=[op])})
+)
+PROBLEM = Problem(
+    y0=SYSTEM.initial_state(), params=[], t0=0.0, simulation_time=1.0, step_size=0.1,
+    sampling_step=0.1, n_samples=10,
+)
+
+
+def emitted(value):
+    return value if isinstance(value, dict) else {"backend": value.backend, "source": value.source}
+
+
+def solved():
+    # emitted by the fixture plugin itself: with a conflicting claim on 'fixture', the host
+    # refuses to emit, but the solver 'fixture_euler' still dispatches
+    from rates_fixture_plugin.plugin import emit_function
+
+    traj = host.solve("fixture_euler", emit_function("fixture", SYSTEM, EmitOptions()), PROBLEM)
+    return {"solver": traj.info["solver"], "final": traj.final.tolist()}
+
 
 def call(fn, *args):
     try:
@@ -95,8 +121,8 @@ print(json.dumps({
     "conflicts": [[c.kind, c.name, list(c.distributions)] for c in host.conflicts()],
     "backend_info": call(lambda: info(host.backend_info("fixture"))),
     "solver_info": call(lambda: info(host.solver_info("fixture_euler"))),
-    "emit": call(host.emit_function, "fixture", "SYSTEM", {"opt": 1}),
-    "solve": call(host.solve, "fixture_euler", "FUNCTION", "PROBLEM"),
+    "emit": call(lambda: emitted(host.emit_function("fixture", SYSTEM, EmitOptions()))),
+    "solve": call(solved),
     "builtins": call(host.builtins, "fixture"),
     "imports": call(host.imports, "fixture", "SYSTEM"),
     "unknown_backend": call(host.backend_info, "no_such"),
@@ -141,9 +167,16 @@ def test_discovery_and_dispatch_by_name(probe: Callable[..., dict]) -> None:
     assert plugin["distribution"] == "rates-fixture-plugin"
     assert plugin["version"] == "0.1.0"
     assert [b["name"] for b in plugin["backends"]] == ["fixture"]
-    assert plugin["backends"][0]["capabilities"] == ["execute"]
+    assert plugin["backends"][0]["capabilities"] == [
+        "complex",
+        "dde",
+        "execute",
+        "jacobian",
+        "vectorised",
+    ]
     assert [(s["name"], s["backend"], s["adaptive"]) for s in plugin["solvers"]] == [
-        ("fixture_euler", "fixture", False)
+        ("fixture_euler", "fixture", False),
+        ("fixture_rk4", "fixture", False),
     ]
     assert report["backends"]["fixture"] == "rates-fixture-plugin"
     assert report["solvers"]["fixture_euler"] == "rates-fixture-plugin"
@@ -151,12 +184,9 @@ def test_discovery_and_dispatch_by_name(probe: Callable[..., dict]) -> None:
     assert report["backend_info"]["value"]["name"] == "fixture"
     assert report["solver_info"]["value"]["backend"] == "fixture"
     assert report["emit"]["value"]["backend"] == "fixture"
-    assert "SYSTEM" in report["emit"]["value"]["source"]
-    assert report["solve"]["value"] == {
-        "solver": "fixture_euler",
-        "function": "FUNCTION",
-        "problem": "PROBLEM",
-    }
+    assert "'probe'" in report["emit"]["value"]["source"]
+    assert report["solve"]["value"]["solver"] == "fixture_euler"
+    assert report["solve"]["value"]["final"] == pytest.approx([0.9**10], rel=1e-12)
     assert report["builtins"]["value"] == {"fixture_double": "2*"}
     assert report["imports"]["value"] == ["import math"]
 

@@ -121,9 +121,67 @@ def format_plugin_report(host: PluginHost, verbose: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
+# --------------------------------------------------------------------------- rates conformance
+
+CONFORMANCE_EXIT_CODES = """\
+exit codes:
+  0  every test of the suite passed or was skipped for an undeclared capability
+  1  a test failed (or pytest is not installed)
+  2  bad command line usage, or pytest could not run the suite
+"""
+
+
+def _add_conformance_command(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "conformance",
+        help="run the conformance suite (rates_core.testing) against an installed backend",
+        description=(
+            "Run the conformance suite of rates_core.testing against an installed backend\n"
+            "(in this process, with pytest) and print, per capability, how many tests passed,\n"
+            "failed, were skipped (capability not declared) or failed as known. Needs pytest.\n"
+            "The same as `pytest -p rates_core.testing --rates-backend NAME`."
+        ),
+        epilog=CONFORMANCE_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--backend", required=True, metavar="NAME", help="the backend to test")
+    parser.add_argument(
+        "--solver",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="test only this solver of the backend (repeat for several; default: all)",
+    )
+    parser.add_argument("-k", dest="keyword", metavar="EXPR", help="pytest -k: select tests")
+    parser.add_argument("-x", "--exitfirst", action="store_true", help="stop at the first failure")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="list every test (pytest -v) and skip reasons"
+    )
+    parser.set_defaults(handler=_conformance_command)
+
+
+def _conformance_command(args: argparse.Namespace) -> int:
+    try:
+        import pytest  # noqa: F401
+    except ImportError:
+        print("rates: error: rates conformance needs pytest: `pip install pytest`", file=sys.stderr)
+        return 1
+    from rates_core.testing.report import run_conformance
+
+    pytest_args = ["-v", "-rfEs"] if args.verbose else ["-q", "-rfE"]
+    if args.keyword:
+        pytest_args += ["-k", args.keyword]
+    if args.exitfirst:
+        pytest_args.append("-x")
+    return run_conformance(args.backend, args.solver, pytest_args)
+
+
 # --------------------------------------------------------------------------- parser and main
 
-_COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (_add_plugins_command,)
+_COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
+    _add_plugins_command,
+    _add_conformance_command,
+)
 
 
 def _version() -> str:

@@ -408,6 +408,15 @@ def _final_state(system: System, final: np.ndarray) -> dict[str, Any]:
     return state
 
 
+def _call_values(system: System) -> tuple:
+    """Parameter values as handed to generated functions: Python numbers for scalars (0-d
+    arrays are slower and behave differently in scalar code), arrays and matrices as they are."""
+    return tuple(
+        p.value.item() if isinstance(p.value, np.ndarray) and p.value.ndim == 0 else p.value
+        for p in system.params
+    )
+
+
 def _arg_keys(system: System, names: Mapping[str, str] | None = None) -> list[str]:
     names = names or {}
     return [
@@ -487,7 +496,7 @@ def get_run_func(
     system, emitted = _prepare(circuit, backend, inputs, vectorize, float_precision, file_name)
     y0 = system.initial_state()
     if not inputs:
-        params = tuple(p.value for p in system.params)
+        params = _call_values(system)
         keys = ["t", "y", *_arg_keys(system)]
         if functional:
             return emitted.rhs_functional, (0.0, y0, *params), keys, _state_indices(system)
@@ -557,7 +566,7 @@ def get_jacobian_func(
     system, emitted = _prepare(circuit, backend, None, vectorize, float_precision, file_name)
     if emitted.jacobian is None:
         raise ModelError(f"backend {backend!r} does not provide a Jacobian")
-    params = tuple(p.value for p in system.params)
+    params = _call_values(system)
     keys = ["t", "y", *_arg_keys(system)]
     return emitted.jacobian, (0.0, system.initial_state(), *params), keys, _state_indices(system)
 

@@ -1,0 +1,732 @@
+"""Reference problems of the conformance suite: models built with the public template API and
+their answers computed without rates (closed forms, or plain NumPy/SciPy integrations of the same
+equations written by hand).
+
+Every circuit here has one node ``n`` with one operator ``op`` unless said otherwise, so the path
+of a variable ``x`` is ``n/op/x``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from rates_core.frontend.templates import (
+    CircuitTemplate,
+    EdgeTemplate,
+    NodeTemplate,
+    OperatorTemplate,
+)
+
+__all__ = [
+    "FUNCTION_CASES",
+    "FunctionCase",
+    "jansen_rit_reference",
+    "one_node",
+]
+
+
+def one_node(name: str, equations: Sequence[str], variables: Mapping[str, Any]) -> CircuitTemplate:
+    """A circuit with one node ``n`` holding one operator ``op``."""
+    op = OperatorTemplate(name="op", equations=list(equations), variables=dict(variables))
+    return CircuitTemplate(name=name, nodes={"n": NodeTemplate(name="node", operators=[op])})
+
+
+def _ivp(rhs: Callable, y0: Sequence[float], times: np.ndarray, rtol: float = 1e-12) -> np.ndarray:
+    """``rhs`` integrated by SciPy's DOP853 at ``times`` (rows), tight tolerances."""
+    from scipy.integrate import solve_ivp
+
+    times = np.asarray(times, dtype=float)
+    sol = solve_ivp(
+        rhs,
+        (0.0, float(times[-1])),
+        np.asarray(y0, dtype=float),
+        method="DOP853",
+        t_eval=times,
+        rtol=rtol,
+        atol=1e-12 * max(1.0, float(np.max(np.abs(y0)))),
+    )
+    if not sol.success:  # pragma: no cover - the references are well-posed
+        raise RuntimeError(f"reference integration failed: {sol.message}")
+    return sol.y.T
+
+
+# --------------------------------------------------------------------------- ODE references
+
+DECAY = {"k": 1.3, "x0": 1.5, "T": 2.0}
+
+
+def decay_circuit() -> CircuitTemplate:
+    return one_node("decay", ["x' = -k*x"], {"x": f"output({DECAY['x0']})", "k": DECAY["k"]})
+
+
+def decay_exact(t: np.ndarray) -> np.ndarray:
+    return DECAY["x0"] * np.exp(-DECAY["k"] * np.asarray(t))
+
+
+HARMONIC = {"omega": 2.0, "x0": 1.0, "v0": 0.5, "T": math.pi}
+
+
+def harmonic_circuit() -> CircuitTemplate:
+    h = HARMONIC
+    return one_node(
+        "harmonic",
+        ["x' = v", "v' = -omega^2*x"],
+        {"x": f"output({h['x0']})", "v": f"variable({h['v0']})", "omega": h["omega"]},
+    )
+
+
+def harmonic_exact(t: np.ndarray) -> np.ndarray:
+    h, t = HARMONIC, np.asarray(t)
+    w = h["omega"]
+    x = h["x0"] * np.cos(w * t) + h["v0"] / w * np.sin(w * t)
+    v = -h["x0"] * w * np.sin(w * t) + h["v0"] * np.cos(w * t)
+    return np.column_stack([x, v])
+
+
+LOGISTIC = {"r": 2.0, "K": 3.0, "x0": 0.1, "T": 5.0}
+
+
+def logistic_circuit() -> CircuitTemplate:
+    g = LOGISTIC
+    return one_node(
+        "logistic", ["x' = r*x*(1 - x/K)"], {"x": f"output({g['x0']})", "r": g["r"], "K": g["K"]}
+    )
+
+
+def logistic_exact(t: np.ndarray) -> np.ndarray:
+    g = LOGISTIC
+    return g["K"] / (1.0 + (g["K"] / g["x0"] - 1.0) * np.exp(-g["r"] * np.asarray(t)))
+
+
+VAN_DER_POL = {"mu": 1.0, "x0": 2.0, "v0": 0.0, "T": 5.0}
+
+
+def van_der_pol_circuit() -> CircuitTemplate:
+    p = VAN_DER_POL
+    return one_node(
+        "van_der_pol",
+        ["x' = v", "v' = mu*(1 - x^2)*v - x"],
+        {"x": f"output({p['x0']})", "v": f"variable({p['v0']})", "mu": p["mu"]},
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _van_der_pol_cached(times: tuple[float, ...]) -> np.ndarray:
+    mu = VAN_DER_POL["mu"]
+
+    def rhs(t: float, y: np.ndarray) -> list[float]:
+        return [y[1], mu * (1.0 - y[0] ** 2) * y[1] - y[0]]
+
+    return _ivp(rhs, [VAN_DER_POL["x0"], VAN_DER_POL["v0"]], np.array(times))
+
+
+def van_der_pol_reference(t: np.ndarray) -> np.ndarray:
+    """(x, v) by SciPy DOP853 with rtol 1e-12."""
+    return _van_der_pol_cached(tuple(float(v) for v in t))
+
+
+LORENZ = {"sigma": 10.0, "rho": 28.0, "beta": 8.0 / 3.0, "y0": (1.0, 1.0, 1.0), "T": 0.5}
+
+
+def lorenz_circuit() -> CircuitTemplate:
+    p = LORENZ
+    x0, y0, z0 = p["y0"]
+    return one_node(
+        "lorenz",
+        ["x' = sigma*(yv - x)", "yv' = x*(rho - z) - yv", "z' = x*yv - beta*z"],
+        {
+            "x": f"output({x0})",
+            "yv": f"variable({y0})",
+            "z": f"variable({z0})",
+            "sigma": p["sigma"],
+            "rho": p["rho"],
+            "beta": p["beta"],
+        },
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _lorenz_cached(times: tuple[float, ...]) -> np.ndarray:
+    s, r, b = LORENZ["sigma"], LORENZ["rho"], LORENZ["beta"]
+
+    def rhs(t: float, y: np.ndarray) -> list[float]:
+        return [s * (y[1] - y[0]), y[0] * (r - y[2]) - y[1], y[0] * y[1] - b * y[2]]
+
+    return _ivp(rhs, LORENZ["y0"], np.array(times))
+
+
+def lorenz_reference(t: np.ndarray) -> np.ndarray:
+    """(x, y, z) by SciPy DOP853 with rtol 1e-12."""
+    return _lorenz_cached(tuple(float(v) for v in t))
+
+
+#: Paths of the eight Jansen-Rit states, in the order of :func:`jansen_rit_rhs`.
+JANSEN_RIT_PATHS = (
+    "pc/syn_exc_ext/v",
+    "pc/syn_exc_ext/x",
+    "pc/syn_inh/v",
+    "pc/syn_inh/x",
+    "ein/syn_exc/v",
+    "ein/syn_exc/x",
+    "iin/syn_exc/v",
+    "iin/syn_exc/x",
+)
+JANSEN_RIT_T = 0.2
+
+
+def jansen_rit_circuit() -> CircuitTemplate:
+    """``rates_core.models.jansenrit.JRC`` (the YAML model shipped with rates-core)."""
+    return CircuitTemplate.from_yaml("rates_core.models.jansenrit.JRC")
+
+
+def jansen_rit_rhs(t: float, y: np.ndarray) -> np.ndarray:
+    """The JRC equations written by hand (Jansen & Rit 1995, the constants of jansenrit.yaml)."""
+    he, te, hi, ti = 3.25e-3, 10e-3, -22e-3, 20e-3
+    u = 220.0
+
+    def rate(v: float) -> float:
+        return 5.0 / (1.0 + math.exp(560.0 * (6e-3 - v)))
+
+    pe_v, pe_x, pi_v, pi_x, e_v, e_x, i_v, i_x = y
+    m_pc, m_e, m_i = rate(pe_v + pi_v), rate(e_v), rate(i_v)
+
+    def synapse(v: float, x: float, h: float, tau: float, m_in: float) -> tuple[float, float]:
+        return x, h * m_in / tau - 2.0 * x / tau - v / tau**2
+
+    return np.array(
+        [
+            *synapse(pe_v, pe_x, he, te, 108.0 * m_e + u),
+            *synapse(pi_v, pi_x, hi, ti, 33.75 * m_i),
+            *synapse(e_v, e_x, he, te, 135.0 * m_pc),
+            *synapse(i_v, i_x, he, te, 33.75 * m_pc),
+        ]
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _jansen_rit_cached(times: tuple[float, ...]) -> np.ndarray:
+    return _ivp(jansen_rit_rhs, np.zeros(8), np.array(times))
+
+
+def jansen_rit_reference(t: np.ndarray) -> np.ndarray:
+    """The eight states (order of :data:`JANSEN_RIT_PATHS`) by SciPy DOP853 with rtol 1e-12."""
+    return _jansen_rit_cached(tuple(float(v) for v in t))
+
+
+STUART_LANDAU = {"mu": 2.25, "omega": 3.0, "z0": 0.1 + 0.05j, "T": 4.0}
+
+
+def stuart_landau_circuit() -> CircuitTemplate:
+    p = STUART_LANDAU
+    return one_node(
+        "stuart_landau",
+        ["z' = (mu + I*omega)*z - abs(z)^2*z"],
+        {
+            "z": {"vtype": "output", "dtype": "complex", "value": p["z0"]},
+            "mu": p["mu"],
+            "omega": p["omega"],
+        },
+    )
+
+
+def stuart_landau_exact(t: np.ndarray) -> np.ndarray:
+    """r' = mu r - r^3 and theta' = omega: r(t) = sqrt(mu) / sqrt(1 + (mu/r0^2 - 1) e^(-2 mu t))."""
+    p, t = STUART_LANDAU, np.asarray(t)
+    mu, z0 = p["mu"], p["z0"]
+    r0 = abs(z0)
+    r = math.sqrt(mu) / np.sqrt(1.0 + (mu / r0**2 - 1.0) * np.exp(-2.0 * mu * t))
+    return r * np.exp(1j * (np.angle(z0) + p["omega"] * t))
+
+
+#: x' = x*cos(t): x = x0*exp(sin(t)); non-autonomous, so wrong stage times show up in the order.
+CONVERGENCE = {"x0": 0.8, "T": 2.0}
+
+
+def convergence_circuit() -> CircuitTemplate:
+    return one_node("convergence", ["x' = x*cos(t)"], {"x": f"output({CONVERGENCE['x0']})"})
+
+
+def convergence_exact(t: np.ndarray) -> np.ndarray:
+    return CONVERGENCE["x0"] * np.exp(np.sin(np.asarray(t)))
+
+
+def explicit_rk_factor(z: float, order: int) -> float:
+    """One step of an explicit Runge-Kutta method with ``order`` stages (order <= 4) on x' = a x,
+    z = a*dt: the truncated exponential series ``sum_{j <= order} z^j / j!``."""
+    return sum(z**j / math.factorial(j) for j in range(order + 1))
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def leaky_integrator_circuit(tau: float = 0.5) -> CircuitTemplate:
+    """x' = -x/tau + u with the extrinsic input u."""
+    return one_node("leaky", ["x' = -x/tau + u"], {"x": "output(0.0)", "tau": tau, "u": "input"})
+
+
+def step_response(t: np.ndarray, t1: float, tau: float = 0.5) -> np.ndarray:
+    """x of :func:`leaky_integrator_circuit` for u = 1 from t1 on (0 before)."""
+    t = np.asarray(t)
+    return np.where(t < t1, 0.0, tau * (1.0 - np.exp(-(t - t1) / tau)))
+
+
+def integrator_network(n: int) -> CircuitTemplate:
+    """``n`` nodes ``p0 ..`` with x' = u each (u an extrinsic input)."""
+    op = OperatorTemplate(
+        name="op", equations=["x' = u"], variables={"x": "output(0.0)", "u": "input"}
+    )
+    node = NodeTemplate(name="integrator", operators=[op])
+    return CircuitTemplate(name=f"integrators{n}", nodes={f"p{i}": node for i in range(n)})
+
+
+# --------------------------------------------------------------------------- networks
+
+
+def rate_node(eta: float) -> NodeTemplate:
+    """r' = (-r + sigmoid(r_in - a + eta))/tau, a' = (r - a)/tau_a (a rate unit with adaptation)."""
+    op = OperatorTemplate(
+        name="op",
+        equations=["r' = (-r + 1/(1 + exp(-(r_in - a + eta))))/tau", "a' = (r - a)/tau_a"],
+        variables={
+            "r": "output(0.1)",
+            "a": "variable(0.05)",
+            "eta": eta,
+            "tau": 0.1,
+            "tau_a": 0.4,
+            "r_in": "input(0.0)",
+        },
+    )
+    return NodeTemplate(name="rate", operators=[op])
+
+
+def rate_network_nodes(n: int, seed: int = 1) -> tuple[list[str], np.ndarray, CircuitTemplate]:
+    """(labels, eta per node, circuit without edges) of ``n`` heterogeneous rate nodes."""
+    rng = np.random.default_rng(seed)
+    etas = rng.uniform(-1.0, 1.0, n).round(6)
+    labels = [f"p{i}" for i in range(n)]
+    circuit = CircuitTemplate(
+        name=f"rates{n}", nodes={lb: rate_node(float(e)) for lb, e in zip(labels, etas)}
+    )
+    return labels, etas, circuit
+
+
+def rate_network_field(y: np.ndarray, etas: np.ndarray, r_in: np.ndarray, n: int) -> np.ndarray:
+    """The field of :func:`rate_node` units; ``y`` holds all r then all a."""
+    r, a = y[:n], y[n:]
+    dr = (-r + 1.0 / (1.0 + np.exp(-(r_in - a + etas)))) / 0.1
+    da = (r - a) / 0.4
+    return np.concatenate([dr, da])
+
+
+def linear_node() -> NodeTemplate:
+    op = OperatorTemplate(
+        name="op",
+        equations=["x' = -x/tau + u"],
+        variables={"x": "output(0.0)", "tau": 0.5, "u": "input(0.0)"},
+    )
+    return NodeTemplate(name="linear", operators=[op])
+
+
+#: (source, target, weight) of :func:`summed_edges_circuit`; a -> c twice (summed), b -> c once.
+SUMMED_EDGES = (
+    ("a", "c", 0.5),
+    ("a", "c", 0.7),
+    ("b", "c", -1.5),
+    ("a", "b", 2.0),
+    ("c", "a", 0.25),
+)
+
+
+def summed_edges_circuit() -> CircuitTemplate:
+    """Three linear nodes x' = -x/tau + u; the edges of :data:`SUMMED_EDGES` into u."""
+    node = linear_node()
+    nodes = {"a": node, "b": node, "c": node}
+    circuit = CircuitTemplate(name="summed", nodes=nodes)
+    x0 = {"a": 1.0, "b": -0.5, "c": 0.25}
+    circuit = circuit.update_var(node_vars={f"{k}/op/x": v for k, v in x0.items()})
+    edges = [[f"{s}/op/x", f"{t}/op/u", None, {"weight": w}] for s, t, w in SUMMED_EDGES]
+    return circuit.add_edges(edges)
+
+
+def summed_edges_matrix() -> tuple[np.ndarray, np.ndarray]:
+    """(A, x0) with x' = A x for the states (a, b, c) of :func:`summed_edges_circuit`."""
+    order = {"a": 0, "b": 1, "c": 2}
+    a = -np.eye(3) / 0.5
+    for s, t, w in SUMMED_EDGES:
+        a[order[t], order[s]] += w
+    return a, np.array([1.0, -0.5, 0.25])
+
+
+def edge_template() -> EdgeTemplate:
+    """A low-pass edge: s' = (v - s)/tau_e, s the output fed to the target."""
+    op = OperatorTemplate(
+        name="lp",
+        equations=["s' = (v - s)/tau_e"],
+        variables={"s": "output(0.0)", "v": "input(0.0)", "tau_e": 0.5},
+    )
+    return EdgeTemplate(name="lowpass", operators={"lp": op})
+
+
+def edge_template_circuit() -> CircuitTemplate:
+    """Source x' = -x (x0 = 1) -> low-pass edge (tau_e = 0.25 set on the edge, weight 2) ->
+    target w' = u - w."""
+    src = OperatorTemplate(name="op", equations=["x' = -x"], variables={"x": "output(1.0)"})
+    tgt = OperatorTemplate(
+        name="op", equations=["w' = u - w"], variables={"w": "output(0.0)", "u": "input(0.0)"}
+    )
+    circuit = CircuitTemplate(
+        name="edge_template",
+        nodes={
+            "src": NodeTemplate(name="source", operators=[src]),
+            "tgt": NodeTemplate(name="target", operators=[tgt]),
+        },
+    )
+    return circuit.add_edges(
+        [["src/op/x", "tgt/op/u", edge_template(), {"weight": 2.0, "lp/tau_e": 0.25}]]
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _edge_template_cached(times: tuple[float, ...]) -> np.ndarray:
+    def rhs(t: float, y: np.ndarray) -> list[float]:
+        x, s, w = y
+        return [-x, (x - s) / 0.25, 2.0 * s - w]
+
+    return _ivp(rhs, [1.0, 0.0, 0.0], np.array(times))
+
+
+def edge_template_reference(t: np.ndarray) -> np.ndarray:
+    """(x, w) of :func:`edge_template_circuit`, by DOP853 on the hand-written 3-state system."""
+    return _edge_template_cached(tuple(float(v) for v in t))[:, [0, 2]]
+
+
+# --------------------------------------------------------------------------- delays
+
+
+def delay_circuit() -> CircuitTemplate:
+    """x' = -x(t - 1), x = 1 before t = 0."""
+    return one_node("delayed_decay", ["x' = -x(t-1.0)"], {"x": "output(1.0)"})
+
+
+def delay_exact(t: np.ndarray) -> np.ndarray:
+    """The method-of-steps solution of x' = -x(t-1), x = 1 on [-1, 0]:
+    x(t) = sum_{k=0}^{floor(t)+1} (-1)^k (t - k + 1)^k / k!."""
+    out = []
+    for tt in np.asarray(t, dtype=float):
+        n = int(math.floor(tt)) + 1
+        out.append(sum((-1) ** k * (tt - k + 1) ** k / math.factorial(k) for k in range(n + 1)))
+    return np.array(out)
+
+
+def two_nodes(src_eqs: Sequence[str], src_vars: Mapping, tgt_eqs: Sequence[str], tgt_vars: Mapping):
+    src = OperatorTemplate(name="op", equations=list(src_eqs), variables=dict(src_vars))
+    tgt = OperatorTemplate(name="op", equations=list(tgt_eqs), variables=dict(tgt_vars))
+    return CircuitTemplate(
+        name="pair",
+        nodes={
+            "a": NodeTemplate(name="source", operators=[src]),
+            "b": NodeTemplate(name="target", operators=[tgt]),
+        },
+    )
+
+
+DELAY_EDGE = {"delay": 0.5, "weight": 2.0, "T": 3.0}
+
+
+def delay_edge_circuit() -> CircuitTemplate:
+    """Source a' = cos(t) (a = sin t, 0 before t = 0) -> edge with delay 0.5, weight 2 ->
+    target b' = u."""
+    c = two_nodes(
+        ["a' = cos(t)"], {"a": "output(0.0)"}, ["b' = u"], {"b": "output(0.0)", "u": "input(0.0)"}
+    )
+    d = DELAY_EDGE
+    return c.add_edges([["a/op/a", "b/op/u", None, {"weight": d["weight"], "delay": d["delay"]}]])
+
+
+def delay_edge_exact(t: np.ndarray) -> np.ndarray:
+    """b = 2 (1 - cos(t - 0.5)) from t = 0.5 on, 0 before."""
+    d, t = DELAY_EDGE, np.asarray(t)
+    return np.where(t < d["delay"], 0.0, d["weight"] * (1.0 - np.cos(t - d["delay"])))
+
+
+GAMMA = {"delay": 1.0, "spread": 0.5, "T": 3.0}
+
+
+def gamma_kernel_circuit() -> CircuitTemplate:
+    """Source a' = 1 (a = t, 0 before t = 0) -> edge with delay 1, spread 0.5 (a gamma kernel
+    of order round((1/0.5)^2) = 4, rate 4) -> target b' = u."""
+    c = two_nodes(
+        ["a' = 1.0"], {"a": "output(0.0)"}, ["b' = u"], {"b": "output(0.0)", "u": "input(0.0)"}
+    )
+    g = GAMMA
+    return c.add_edges([["a/op/a", "b/op/u", None, {"delay": g["delay"], "spread": g["spread"]}]])
+
+
+def gamma_kernel_exact(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(u, b): the ramp a = t through the kernel, u(t) = int_0^t (t - s) g(s) ds with g the gamma
+    density of shape n and rate r, and its integral b(t) = int_0^t (t - s)^2 / 2 g(s) ds:
+
+    u = t P(n, r t) - (n / r) P(n + 1, r t),
+    b = t^2 / 2 P(n, r t) - t (n / r) P(n + 1, r t) + n (n + 1) / (2 r^2) P(n + 2, r t),
+
+    P the regularised lower incomplete gamma function (the gamma distribution function)."""
+    from scipy.special import gammainc
+
+    g = GAMMA
+    n = max(round((g["delay"] / g["spread"]) ** 2), 1)
+    r = n / g["delay"]
+    t = np.asarray(t, dtype=float)
+    p0, p1, p2 = gammainc(n, r * t), gammainc(n + 1, r * t), gammainc(n + 2, r * t)
+    u = t * p0 - (n / r) * p1
+    b = t**2 / 2 * p0 - t * (n / r) * p1 + n * (n + 1) / (2 * r**2) * p2
+    return u, b
+
+
+# --------------------------------------------------------------------------- functions
+
+
+@dataclass(frozen=True)
+class FunctionCase:
+    """One equation-level function on one kind of argument: ``x' = <expression>``.
+
+    ``values`` are the arguments (constants of the model, never literals: sympy would evaluate
+    ``sin(0.5)`` itself); ``reference(values, t)`` computes the expected derivative with NumPy.
+    """
+
+    id: str
+    expression: str
+    values: Mapping[str, Any]
+    reference: Callable[..., Any]
+    size: int
+    complex: bool = False
+    t: float = 0.7
+    requires: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def rates_requires(self) -> frozenset[str]:
+        return self.requires
+
+    def circuit(self) -> CircuitTemplate:
+        dtype = "complex" if self.complex else "float"
+        value: Any = 0.0 if self.size == 1 else [0.0] * self.size
+        variables: dict[str, Any] = {"x": {"vtype": "state", "dtype": dtype, "value": value}}
+        for name, v in self.values.items():
+            variables[name] = v.tolist() if isinstance(v, np.ndarray) else v
+        return one_node(
+            f"function_{self.id.replace('-', '_')}", [f"x' = {self.expression}"], variables
+        )
+
+    def expected(self) -> np.ndarray:
+        values = {k: np.asarray(v) for k, v in self.values.items()}
+        out = np.asarray(self.reference(self.t, **values))
+        return np.broadcast_to(out, (self.size,)) if out.ndim == 0 else out.reshape(-1)
+
+
+def _sign(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x)
+    if np.iscomplexobj(x):
+        size = np.abs(x)
+        return np.where(size == 0, 0, x / np.where(size == 0, 1, size))
+    return np.sign(x)
+
+
+_GENERIC = [-1.3, -0.4, 0.0, 0.45, 1.7]
+_UNIT = [-0.9, -0.3, 0.0, 0.45, 0.8]
+_POSITIVE = [0.05, 0.5, 1.0, 2.5, 7.0]
+_ROUNDING = [-2.5, -0.5, 1.5, 2.5, 3.7]
+_COMPLEX = [0.3 + 0.4j, -1.2 + 0.5j, 0.7 - 0.9j]
+
+#: name -> (NumPy reference, scalar value, vector values, defined for complex numbers)
+_UNARY: dict[str, tuple[Callable, float, list[float], bool]] = {
+    "sin": (np.sin, 0.37, _GENERIC, True),
+    "cos": (np.cos, 0.37, _GENERIC, True),
+    "tan": (np.tan, 0.37, _GENERIC, True),
+    "sinh": (np.sinh, 0.37, _GENERIC, True),
+    "cosh": (np.cosh, 0.37, _GENERIC, True),
+    "tanh": (np.tanh, 0.37, _GENERIC, True),
+    "arcsin": (np.arcsin, 0.37, _UNIT, True),
+    "arccos": (np.arccos, 0.37, _UNIT, True),
+    "arctan": (np.arctan, 0.37, _GENERIC, True),
+    "exp": (np.exp, 0.37, _GENERIC, True),
+    "log": (np.log, 2.7, _POSITIVE, True),
+    "sqrt": (np.sqrt, 2.7, _POSITIVE, True),
+    "abs": (np.abs, -0.37, _GENERIC, True),
+    "absv": (np.abs, -0.37, _GENERIC, True),
+    "sign": (_sign, -0.37, _GENERIC, True),
+    "round": (np.round, 2.5, _ROUNDING, False),
+    "real": (np.real, 0.37, _GENERIC, True),
+    "imag": (np.imag, 0.37, _GENERIC, True),
+    "conj": (np.conj, 0.37, _GENERIC, True),
+    "sigmoid": (lambda x: 1.0 / (1.0 + np.exp(-x)), 0.37, _GENERIC, True),
+}
+
+_A = np.array([-1.0, 0.5, 2.0, 3.0, 0.0])
+_B = np.array([0.5, 0.5, 1.0, 3.0, -1.0])
+_APOS = np.array([0.5, 1.5, 2.0, 0.25, 3.0])
+_W = np.array([[1.0, -2.0, 0.5, 3.0], [0.0, 1.5, -1.0, 2.0], [4.0, 0.25, 1.0, -0.5]])
+_V4 = np.array([0.5, -1.0, 2.0, 0.25])
+
+#: name -> (expression, NumPy reference of a and b, complex allowed)
+_BINARY: dict[str, tuple[str, Callable, bool]] = {
+    "maxi": ("maxi(a, b)", lambda a, b: np.maximum(a, b), False),
+    "mini": ("mini(a, b)", lambda a, b: np.minimum(a, b), False),
+    "greater": ("(a > b)", lambda a, b: (a > b).astype(float), False),
+    "greater_equal": ("(a >= b)", lambda a, b: (a >= b).astype(float), False),
+    "less": ("(a < b)", lambda a, b: (a < b).astype(float), False),
+    "less_equal": ("(a <= b)", lambda a, b: (a <= b).astype(float), False),
+    "equal": ("(a == b)", lambda a, b: (a == b).astype(float), True),
+    "not_equal": ("(a != b)", lambda a, b: (a != b).astype(float), True),
+    "arithmetic": ("a*b - a/b + a - b - (-a)/3", lambda a, b: a * b - a / b + a - b + a / 3, True),
+}
+
+
+def _function_cases() -> list[FunctionCase]:
+    cases: list[FunctionCase] = []
+    complex_req = frozenset({"complex"})
+
+    def unary_ref(fn: Callable) -> Callable:
+        return lambda t, a: fn(a)
+
+    for name, (fn, scalar, vector, complex_ok) in _UNARY.items():
+        ref = unary_ref(fn)
+        cases.append(FunctionCase(f"{name}-scalar", f"{name}(a)", {"a": scalar}, ref, 1))
+        cases.append(FunctionCase(f"{name}-vector", f"{name}(a)", {"a": vector}, ref, len(vector)))
+        if complex_ok:
+            cases.append(
+                FunctionCase(
+                    f"{name}-complex",
+                    f"{name}(a)",
+                    {"a": _COMPLEX[0]},
+                    ref,
+                    1,
+                    True,
+                    requires=complex_req,
+                )
+            )
+            cases.append(
+                FunctionCase(
+                    f"{name}-complex_vector",
+                    f"{name}(a)",
+                    {"a": _COMPLEX},
+                    ref,
+                    3,
+                    True,
+                    requires=complex_req,
+                )
+            )
+    for name, (expr, fn, complex_ok) in _BINARY.items():
+        ref = lambda t, a, b, fn=fn: fn(a, b)  # noqa: E731
+        cases.append(FunctionCase(f"{name}-scalar", expr, {"a": 0.75, "b": 0.75}, ref, 1))
+        cases.append(FunctionCase(f"{name}-scalar_differ", expr, {"a": 1.25, "b": -0.5}, ref, 1))
+        cases.append(FunctionCase(f"{name}-vector", expr, {"a": _A, "b": _B}, ref, 5))
+        if complex_ok:
+            ca = np.array(_COMPLEX)
+            cb = np.array([0.3 + 0.4j, 1.0 - 0.5j, 0.7 - 0.9j])
+            cases.append(
+                FunctionCase(
+                    f"{name}-complex_vector",
+                    expr,
+                    {"a": ca, "b": cb},
+                    ref,
+                    3,
+                    True,
+                    requires=complex_req,
+                )
+            )
+    power = [
+        ("power_caret", "a^b"),
+        ("power_stars", "a**b"),
+    ]
+    for name, expr in power:
+        ref = lambda t, a, b: a**b  # noqa: E731
+        cases.append(FunctionCase(f"{name}-scalar", expr, {"a": 1.7, "b": -0.6}, ref, 1))
+        cases.append(FunctionCase(f"{name}-vector", expr, {"a": _APOS, "b": _B}, ref, 5))
+        cases.append(
+            FunctionCase(
+                f"{name}-complex",
+                expr,
+                {"a": 0.3 + 0.4j, "b": 1.5 - 0.5j},
+                ref,
+                1,
+                True,
+                requires=complex_req,
+            )
+        )
+    cases.append(
+        FunctionCase("power_integer-vector", "a^3 - a^2", {"a": _A}, lambda t, a: a**3 - a**2, 5)
+    )
+    # reductions, linear algebra, indexing
+    vec = np.array(_GENERIC)
+    more = [
+        ("maxi-reduce", "maxi(a)", {"a": vec}, lambda t, a: np.max(a), 1),
+        ("mini-reduce", "mini(a)", {"a": vec}, lambda t, a: np.min(a), 1),
+        ("vsum-vector", "vsum(a)", {"a": vec}, lambda t, a: np.sum(a), 1),
+        ("mean-vector", "mean(a)", {"a": vec}, lambda t, a: np.mean(a), 1),
+        ("vsum-axis0", "vsum(W, 0)", {"W": _W}, lambda t, W: np.sum(W, axis=0), 4),
+        ("mean-axis1", "mean(W, 1)", {"W": _W}, lambda t, W: np.mean(W, axis=1), 3),
+        ("matvec-matrix", "matvec(W, b)", {"W": _W, "b": _V4}, lambda t, W, b: W @ b, 3),
+        ("matmul-matrix", "matmul(W, b)", {"W": _W, "b": _V4}, lambda t, W, b: W @ b, 3),
+        ("index-vector", "index(a, 3)", {"a": vec}, lambda t, a: a[3], 1),
+        ("index-matrix", "index(W, 2, 1)", {"W": _W}, lambda t, W: W[2, 1], 1),
+        ("index_range-vector", "index_range(a, 1, 4)", {"a": vec}, lambda t, a: a[1:4], 3),
+        ("index_axis-row", "index_axis(W, 1)", {"W": _W}, lambda t, W: W[1], 4),
+        ("index_axis-column", "index_axis(W, 2, 1)", {"W": _W}, lambda t, W: W[:, 2], 3),
+        (
+            "interp-vector",
+            "interp(q, xs, ys)",
+            {
+                "q": np.array([-0.5, 0.25, 1.5, 2.9, 4.0]),
+                "xs": np.array([0.0, 1.0, 2.0, 3.0]),
+                "ys": np.array([1.0, -1.0, 0.5, 2.0]),
+            },
+            lambda t, q, xs, ys: np.interp(q, xs, ys),
+            5,
+        ),
+        (
+            "interp-time",
+            "interp(t, xs, ys)",
+            {"xs": np.array([0.0, 0.5, 1.0, 3.0]), "ys": np.array([1.0, -1.0, 0.5, 2.0])},
+            lambda t, xs, ys: np.interp(t, xs, ys),
+            1,
+        ),
+        (
+            "concatenate-vector",
+            "concatenate(a, b)",
+            {"a": np.array(_GENERIC), "b": _V4},
+            lambda t, a, b: np.concatenate([a, b]),
+            9,
+        ),
+        (
+            "constants-scalar",
+            "pi*a + E - a/E",
+            {"a": 0.37},
+            lambda t, a: np.pi * a + np.e - a / np.e,
+            1,
+        ),
+        ("time-scalar", "t*a + t^2", {"a": 0.37}, lambda t, a: t * a + t**2, 1),
+        ("time-vector", "t*a", {"a": vec}, lambda t, a: t * a, 5),
+    ]
+    for cid, expr, values, ref, size in more:
+        cases.append(FunctionCase(cid, expr, values, ref, size))
+    cases.append(
+        FunctionCase(
+            "imaginary_unit-complex",
+            "I*a + a*2j",
+            {"a": 0.37},
+            lambda t, a: 1j * a + 2j * a,
+            1,
+            True,
+            requires=complex_req,
+        )
+    )
+    return cases
+
+
+#: Every function case of ``test_function``, with ids ``<function>-<kind of argument>``.
+FUNCTION_CASES: tuple[FunctionCase, ...] = tuple(_function_cases())

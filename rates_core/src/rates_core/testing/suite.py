@@ -1,0 +1,1039 @@
+"""The conformance suite: :class:`ConformanceSuite`, the tests every rates backend must pass.
+
+Subclass it in a plugin's tests (``class TestMyBackend(ConformanceSuite): backend = "mine"``)
+or run it for any installed backend with ``pytest -p rates_core.testing --rates-backend NAME``.
+See ``README.md`` next to this module for the rules (capabilities, tolerances, known failures).
+
+The suite drives a backend only through the public API: ``CircuitTemplate.run(...,
+backend=..., solver=...)``, ``get_run_func`` and ``get_jacobian_func``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib.machinery
+import importlib.util
+import math
+import re
+import sys
+import warnings
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pytest
+
+from rates_core.plugins import SolverInfo
+from rates_core.testing import references as ref
+from rates_core.testing.checks import (
+    ADAPTIVE_ATOL,
+    ADAPTIVE_RTOL,
+    FLOAT32,
+    ROUNDOFF,
+    STRICT,
+    Target,
+    adaptive_tolerance,
+    assert_close,
+    fixed_step,
+    forbidden_found,
+    imported_modules,
+    namespace_modules,
+    resolve_target,
+    solver_options,
+    traced_modules,
+)
+
+__all__ = ["ConformanceSuite", "ConformanceWarning", "requires", "uses_solvers"]
+
+#: Kinds of solver parametrisation (see :func:`uses_solvers`).
+SOLVER_KINDS = ("all", "fixed", "adaptive", "one")
+
+
+class ConformanceWarning(UserWarning):
+    """A problem with the configuration of a conformance run (e.g. a ``known_failures`` id that
+    matches no test)."""
+
+
+def requires(*capabilities: str) -> Callable[[Callable], Callable]:
+    """Marker: the test runs only when the backend (or the solver it runs with) declares every
+    one of ``capabilities``; otherwise it is skipped with the missing names as the reason.
+
+    Every test also requires ``execute`` (the backend's runtime is available here).
+    """
+
+    def mark(func: Callable) -> Callable:
+        func.rates_requires = frozenset(capabilities) | getattr(  # type: ignore[attr-defined]
+            func, "rates_requires", frozenset()
+        )
+        return func
+
+    return mark
+
+
+def uses_solvers(kind: str) -> Callable[[Callable], Callable]:
+    """Marker: parametrise the test's ``solver`` argument over the backend's solvers.
+
+    ``all``: every selected solver; ``fixed``: the fixed-step ones; ``adaptive``: the adaptive
+    ones; ``one``: a single solver, the fixed-step one of highest nominal order (else an
+    adaptive one). When there is none of the kind, the test is skipped with that reason.
+    """
+    if kind not in SOLVER_KINDS:
+        raise ValueError(f"solver kind must be one of {SOLVER_KINDS}, not {kind!r}")
+
+    def mark(func: Callable) -> Callable:
+        func.rates_solvers = kind  # type: ignore[attr-defined]
+        return func
+
+    return mark
+
+
+def _always(func: Callable) -> Callable:
+    func.rates_always = True  # type: ignore[attr-defined]
+    return func
+
+
+@dataclass(frozen=True)
+class ModelCase:
+    """A model for the Jacobian tests."""
+
+    id: str
+    build: Callable[[], Any]
+    vectorize: bool = False
+    requires: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def rates_requires(self) -> frozenset[str]:
+        return self.requires
+
+
+def _rate_network_dense() -> Any:
+    labels, _, circuit = ref.rate_network_nodes(20)
+    return circuit.add_edges_from_matrix("op/r", "op/r_in", labels, weight=_dense_weights(20))
+
+
+JACOBIAN_MODELS = (
+    ModelCase("van_der_pol", ref.van_der_pol_circuit),
+    ModelCase("jansen_rit", ref.jansen_rit_circuit),
+    ModelCase("summed_edges", ref.summed_edges_circuit),
+    ModelCase("rate_network", _rate_network_dense, True, frozenset({"vectorised"})),
+)
+
+
+def _dense_weights(n: int, seed: int = 2) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    w = rng.uniform(-1.0, 1.0, (n, n)).round(6)
+    w[rng.random((n, n)) < 0.5] = 0.0
+    np.fill_diagonal(w, 0.0)
+    return w
+
+
+def _sparse_weights(n: int, k: int, seed: int = 3) -> Any:
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(seed)
+    pairs = set()
+    while len(pairs) < k:
+        t, s = (int(v) for v in rng.integers(0, n, 2))
+        if t != s:
+            pairs.add((t, s))
+    rows, cols = zip(*sorted(pairs))
+    values = rng.uniform(0.2, 1.5, k).round(6) * rng.choice([-1.0, 1.0], k)
+    return sp.csr_matrix((values, (rows, cols)), shape=(n, n))
+
+
+def _pattern_matches(pattern: str, name: str, function: str) -> bool:
+    """An id of ``known_failures``: a test name (``test_decay[euler]``), a test function name
+    (``test_decay``, all its parameters) or a glob with ``*`` / ``?`` (``[`` is literal)."""
+    if pattern in (name, function):
+        return True
+    if "*" in pattern or "?" in pattern:
+        return fnmatch.fnmatchcase(name, pattern.replace("[", "[[]"))
+    return False
+
+
+def _known_patterns(known: Mapping[str, Any]) -> list[tuple[str, str]]:
+    out = []
+    for reason, ids in (known or {}).items():
+        for pattern in [ids] if isinstance(ids, str) else list(ids):
+            out.append((reason, pattern))
+    return out
+
+
+_TARGETS: dict[tuple, Target] = {}
+_KNOWN_CHECKED = pytest.StashKey[set]()
+
+
+class ConformanceSuite:
+    """The tests every rates backend must pass; subclass it with the backend's name.
+
+    Class attributes (all optional but ``backend`` outside ``--rates-backend`` runs):
+
+    ``backend``
+        The backend under test. Default: the ``--rates-backend`` option.
+    ``solvers``
+        Names of the solvers to run (default: ``--rates-solver``, else every solver the plugins
+        declare for the backend).
+    ``known_failures``
+        ``{reason: [test ids]}``: each listed test is a strict xfail (it must fail; if it passes,
+        the run fails so the entry gets removed). An id is a test name as pytest shows it inside
+        the class (``test_decay[euler]``), a test function name (all its parameters) or a glob
+        (``test_function[sign-*]``). An id that matches no test gives a ConformanceWarning.
+    ``solver_options``
+        ``{solver: {option: value}}``, passed to ``run``; the strings ``"{rtol}"`` / ``"{atol}"``
+        are replaced by the tolerances a test asks of an adaptive solver. Default: see
+        :data:`rates_core.testing.checks.DEFAULT_SOLVER_OPTIONS`; an adaptive solver not listed
+        gets ``rtol`` / ``atol`` (scipy's names).
+    ``solver_orders``
+        ``{solver: order}`` for fixed-step solvers whose nominal order the suite cannot tell
+        from the name (see :func:`rates_core.testing.checks.nominal_order`).
+    ``forbidden_modules``
+        More modules the backend's generated code and runtime must not use (added to the other
+        installed plugins' packages and the other known backends' libraries).
+    ``source_language``
+        ``"python"``, ``"other"`` or ``"auto"`` (default: Python if the written source parses as
+        Python); decides whether the source is re-imported and parsed for imports.
+    ``source_suffix``
+        Suffix of the file the suite asks ``get_run_func(file_name=...)`` to write.
+    ``reimport_function``
+        The in-place vector field ``f(t, y, dy, *params)`` a Python source defines.
+    """
+
+    backend: ClassVar[str | None] = None
+    solvers: ClassVar[Sequence[str] | None] = None
+    known_failures: ClassVar[Mapping[str, Sequence[str] | str]] = {}
+    solver_options: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    solver_orders: ClassVar[Mapping[str, int]] = {}
+    forbidden_modules: ClassVar[Collection[str]] = ()
+    source_language: ClassVar[str] = "auto"
+    source_suffix: ClassVar[str] = ".py"
+    reimport_function: ClassVar[str] = "vector_field"
+
+    target: Target  # set for every test by the gate fixture
+
+    # ------------------------------------------------------------------ pytest machinery
+
+    @classmethod
+    def rates_target(cls, config: Any) -> Target:
+        """The backend under test (from the class attributes, else the command line)."""
+        backend = cls.backend or _option(config, "rates_backend")
+        solvers = cls.solvers or _option(config, "rates_solver") or None
+        key = (
+            cls,
+            backend,
+            tuple(solvers or ()),
+            tuple(sorted(cls.solver_orders.items())),
+            tuple(sorted(cls.forbidden_modules)),
+        )
+        if key not in _TARGETS:
+            _TARGETS[key] = resolve_target(
+                backend, solvers, cls.solver_orders, tuple(cls.forbidden_modules)
+            )
+        return _TARGETS[key]
+
+    def pytest_generate_tests(self, metafunc: Any) -> None:
+        if "case" in metafunc.fixturenames:
+            metafunc.parametrize("case", ref.FUNCTION_CASES, ids=[c.id for c in ref.FUNCTION_CASES])
+        if "model" in metafunc.fixturenames:
+            metafunc.parametrize("model", JACOBIAN_MODELS, ids=[m.id for m in JACOBIAN_MODELS])
+        if "solver" not in metafunc.fixturenames:
+            return
+        target = metafunc.cls.rates_target(metafunc.config)
+        kind = getattr(metafunc.function, "rates_solvers", "all")
+        if kind == "fixed":
+            chosen: tuple[SolverInfo, ...] = target.fixed
+        elif kind == "adaptive":
+            chosen = target.adaptive
+        elif kind == "one":
+            best = target.best()
+            chosen = (best,) if best is not None else ()
+        else:
+            chosen = target.solvers
+        if chosen:
+            metafunc.parametrize("solver", chosen, ids=[s.name for s in chosen])
+            return
+        if target.problem:
+            reason = f"backend {target.backend!r} cannot be tested: {target.problem}"
+        else:
+            what = {"one": "", "all": ""}.get(kind, f"{kind} ")
+            reason = f"backend {target.backend!r} has no {what}solver"
+        metafunc.parametrize(
+            "solver",
+            [pytest.param(None, marks=pytest.mark.skip(reason=reason))],
+            ids=[f"no_{kind}_solver" if kind not in ("one", "all") else "no_solver"],
+        )
+
+    @pytest.fixture(autouse=True)
+    def _rates_gate(
+        self,
+        request: pytest.FixtureRequest,
+        monkeypatch: pytest.MonkeyPatch,
+        tmp_path_factory: pytest.TempPathFactory,
+    ) -> None:
+        """Private compile cache, known failures (strict xfail), capability gating (skip)."""
+        cls = type(self)
+        monkeypatch.setenv("RATES_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "rates-cache"))
+        self.target = cls.rates_target(request.config)
+        node = request.node
+        self._check_known_failures(request)
+        function = getattr(node, "originalname", node.name)
+        for reason, pattern in _known_patterns(cls.known_failures):
+            if _pattern_matches(pattern, node.name, function):
+                request.applymarker(
+                    pytest.mark.xfail(reason=f"known failure: {reason}", strict=True)
+                )
+                break
+        if getattr(node.function, "rates_always", False):
+            return
+        target = self.target
+        if target.problem:
+            pytest.skip(f"backend {target.backend!r} cannot be tested: {target.problem}")
+        params = dict(getattr(getattr(node, "callspec", None), "params", {}) or {})
+        solver = params.get("solver")
+        needs = {"execute"} | set(getattr(node.function, "rates_requires", ()))
+        for value in params.values():
+            needs |= set(getattr(value, "rates_requires", ()))
+        missing = target.missing(needs, solver)
+        if missing:
+            where = f"backend {target.backend!r}" + (
+                f" or solver {solver.name!r}" if solver is not None else ""
+            )
+            names = ", ".join(repr(m) for m in missing)
+            pytest.skip(f"capability {names} not declared by {where}")
+
+    def _check_known_failures(self, request: pytest.FixtureRequest) -> None:
+        """Warn (once per class and session) about known_failures ids that match no test."""
+        cls = type(self)
+        checked = request.config.stash.setdefault(_KNOWN_CHECKED, set())
+        if cls in checked or not cls.known_failures:
+            return
+        checked.add(cls)
+        option = request.config.option
+        narrowed = (
+            getattr(option, "keyword", "")
+            or getattr(option, "markexpr", "")
+            or getattr(option, "deselect", None)
+            or any("::" in str(a) for a in request.config.args)
+        )
+        if narrowed:  # only part of the suite was collected: cannot tell
+            return
+        names = [
+            (item.name, getattr(item, "originalname", item.name))
+            for item in request.session.items
+            if getattr(item, "cls", None) is cls
+        ]
+        for reason, pattern in _known_patterns(cls.known_failures):
+            if not any(_pattern_matches(pattern, n, f) for n, f in names):
+                warnings.warn(
+                    ConformanceWarning(
+                        f"{cls.__name__}.known_failures: {pattern!r} ({reason}) matches no test "
+                        "of the suite; remove it or fix the id"
+                    ),
+                    stacklevel=2,
+                )
+
+    # ------------------------------------------------------------------ helpers
+
+    @property
+    def _backend(self) -> str:
+        assert self.target.backend is not None
+        return self.target.backend
+
+    def _options(self, solver: SolverInfo, rtol: float = ADAPTIVE_RTOL) -> dict[str, Any]:
+        return solver_options(solver, type(self).solver_options, rtol, ADAPTIVE_ATOL)
+
+    def _step(self, problem: str, solver: SolverInfo, adaptive_dt: float) -> tuple[float, float]:
+        """(step size, tolerance) of ``problem`` for ``solver``."""
+        if solver.adaptive:
+            return adaptive_dt, adaptive_tolerance(problem)
+        s = fixed_step(problem, self.target.order(solver))
+        return s.dt, s.tol
+
+    def _run(
+        self,
+        circuit: Any,
+        T: float,
+        dt: float,
+        solver: SolverInfo,
+        outputs: Mapping[str, str],
+        rows: int = 50,
+        **kwargs: Any,
+    ) -> Any:
+        """``circuit.run`` with about ``rows`` output rows (a whole multiple of ``dt`` apart)."""
+        every = max(1, round(T / rows / dt))
+        kwargs.setdefault("sampling_step_size", every * dt)
+        return circuit.run(
+            T,
+            dt,
+            outputs=dict(outputs),
+            solver=solver.name,
+            backend=self._backend,
+            **kwargs,
+            **self._options(solver),
+        )
+
+    def _reference_problem(
+        self,
+        problem: str,
+        circuit: Any,
+        outputs: Mapping[str, str],
+        expected: Callable[[np.ndarray], np.ndarray],
+        T: float,
+        solver: SolverInfo,
+        adaptive_dt: float = 0.01,
+    ) -> Any:
+        dt, tol = self._step(problem, solver, adaptive_dt)
+        frame = self._run(circuit, T, dt, solver, outputs)
+        times = frame.index.to_numpy()
+        want = np.asarray(expected(times))
+        got = frame[list(outputs)].to_numpy()
+        assert_close(
+            got,
+            want.reshape(got.shape),
+            tol,
+            f"{problem} with {solver.name} (dt={dt:g})",
+            times,
+            list(outputs),
+        )
+        return frame
+
+    def _python_source(self, source: str) -> bool:
+        language = type(self).source_language
+        if language != "auto":
+            return language == "python"
+        try:
+            compile(source, "<emitted>", "exec", dont_inherit=True)
+        except (SyntaxError, ValueError):
+            return False
+        return True
+
+    def _run_func(self, circuit: Any, **kwargs: Any) -> tuple[Any, tuple, list[str], dict]:
+        return circuit.get_run_func("rates_conformance", 1e-3, backend=self._backend, **kwargs)
+
+    @staticmethod
+    def _call(func: Any, args: tuple, t: float, y: np.ndarray) -> np.ndarray:
+        """The in-place field of ``get_run_func`` at (t, y) with its own parameters."""
+        dy = np.zeros_like(np.asarray(args[2]))
+        return np.asarray(func(t, y, dy, *args[3:]))
+
+    # ------------------------------------------------------------------ the backend
+
+    @_always
+    def test_backend_declared(self) -> None:
+        """The backend is installed once, its capabilities and solvers make sense."""
+        target = self.target
+        assert target.problem is None, target.problem
+        assert target.solvers, f"backend {target.backend!r} has no solvers (register_solvers)"
+        if "adaptive" in target.capabilities:
+            assert target.adaptive, (
+                f"backend {target.backend!r} declares 'adaptive' but none of its solvers is "
+                "adaptive (SolverInfo.adaptive)"
+            )
+
+    # ------------------------------------------------------------------ reference problems
+
+    @uses_solvers("all")
+    def test_decay(self, solver: SolverInfo) -> None:
+        """x' = -k x against x0 exp(-k t)."""
+        d = ref.DECAY
+        self._reference_problem(
+            "decay", ref.decay_circuit(), {"x": "n/op/x"}, ref.decay_exact, d["T"], solver
+        )
+
+    @uses_solvers("fixed")
+    def test_decay_one_step_map(self, solver: SolverInfo) -> None:
+        """x' = -k x with dt = 0.1: an explicit Runge-Kutta method with as many stages as its
+        order p <= 4 multiplies x by sum_{j<=p} (-k dt)^j / j! per step, up to rounding."""
+        order = self.target.order(solver)
+        if order is None or order > 4:
+            pytest.skip(
+                f"the one-step map of {solver.name!r} is not known (nominal order "
+                f"{order or 'unknown'}; it is known for orders 1-4 by name or solver_orders)"
+            )
+        d, dt = ref.DECAY, 0.1
+        frame = self._run(ref.decay_circuit(), d["T"], dt, solver, {"x": "n/op/x"}, rows=20)
+        n = np.rint(frame.index.to_numpy() / dt)
+        want = d["x0"] * ref.explicit_rk_factor(-d["k"] * dt, order) ** n
+        assert_close(frame["x"].to_numpy(), want, ROUNDOFF * 100, f"one-step map of {solver.name}")
+
+    @uses_solvers("all")
+    def test_sampling_convention(self, solver: SolverInfo) -> None:
+        """Rows at k * sampling_step for k = 0 .. round(T / sampling_step) - 1; row 0 is the
+        initial state; T itself is not a row."""
+        dt = 1e-2
+        frame = ref.decay_circuit().run(
+            1.0,
+            dt,
+            outputs={"x": "n/op/x"},
+            sampling_step_size=5 * dt,
+            solver=solver.name,
+            backend=self._backend,
+            **self._options(solver),
+        )
+        times = frame.index.to_numpy()
+        assert len(times) == 20, f"{len(times)} rows instead of 20 (T = 1, sampling 0.05)"
+        np.testing.assert_allclose(times, np.arange(20) * 5 * dt, rtol=0, atol=1e-12)
+        assert frame["x"].iloc[0] == ref.DECAY["x0"], "row 0 must be the initial state"
+
+    @uses_solvers("all")
+    def test_harmonic_oscillator(self, solver: SolverInfo) -> None:
+        """x' = v, v' = -omega^2 x over one period against cos / sin."""
+        self._reference_problem(
+            "harmonic",
+            ref.harmonic_circuit(),
+            {"x": "n/op/x", "v": "n/op/v"},
+            ref.harmonic_exact,
+            ref.HARMONIC["T"],
+            solver,
+        )
+
+    @uses_solvers("all")
+    def test_logistic(self, solver: SolverInfo) -> None:
+        """x' = r x (1 - x / K) against K / (1 + (K / x0 - 1) exp(-r t))."""
+        self._reference_problem(
+            "logistic",
+            ref.logistic_circuit(),
+            {"x": "n/op/x"},
+            ref.logistic_exact,
+            ref.LOGISTIC["T"],
+            solver,
+        )
+
+    @uses_solvers("all")
+    def test_van_der_pol(self, solver: SolverInfo) -> None:
+        """Van der Pol (mu = 1) against SciPy DOP853 at rtol 1e-12."""
+        self._reference_problem(
+            "van_der_pol",
+            ref.van_der_pol_circuit(),
+            {"x": "n/op/x", "v": "n/op/v"},
+            ref.van_der_pol_reference,
+            ref.VAN_DER_POL["T"],
+            solver,
+        )
+
+    @uses_solvers("all")
+    def test_lorenz_short_time(self, solver: SolverInfo) -> None:
+        """Lorenz (sigma 10, rho 28, beta 8/3) for 0.5 time units against SciPy DOP853."""
+        self._reference_problem(
+            "lorenz",
+            ref.lorenz_circuit(),
+            {"x": "n/op/x", "y": "n/op/yv", "z": "n/op/z"},
+            ref.lorenz_reference,
+            ref.LORENZ["T"],
+            solver,
+            adaptive_dt=0.005,
+        )
+
+    @uses_solvers("all")
+    def test_jansen_rit(self, solver: SolverInfo) -> None:
+        """rates_core.models.jansenrit.JRC against the same equations hand-written for
+        SciPy's solve_ivp (DOP853, rtol 1e-12)."""
+        outputs = {p.replace("/", "_"): p for p in ref.JANSEN_RIT_PATHS}
+        self._reference_problem(
+            "jansen_rit",
+            ref.jansen_rit_circuit(),
+            outputs,
+            ref.jansen_rit_reference,
+            ref.JANSEN_RIT_T,
+            solver,
+            adaptive_dt=1e-3,
+        )
+
+    @uses_solvers("fixed")
+    def test_convergence_order(self, solver: SolverInfo) -> None:
+        """x' = x cos(t) with dt, dt/2, dt/4: the error falls like dt^p, p the nominal order
+        (from the solver's name, SolverInfo.order, its description or solver_orders)."""
+        order = self.target.order(solver)
+        if order is None:
+            pytest.skip(
+                f"nominal order of {solver.name!r} unknown: name it after its method (euler, "
+                "heun, rk4, ...), say 'order <p>' in its description or set solver_orders"
+            )
+        base = {1: 0.02, 2: 0.1, 3: 0.1}.get(order, 0.2)
+        T, errors = ref.CONVERGENCE["T"], []
+        dts = [base, base / 2, base / 4]
+        for dt in dts:
+            frame = self._run(
+                ref.convergence_circuit(), T, dt, solver, {"x": "n/op/x"}, sampling_step_size=0.4
+            )
+            x = frame["x"].to_numpy()
+            errors.append(float(np.max(np.abs(x - ref.convergence_exact(frame.index.to_numpy())))))
+        if errors[-1] < 1e-13:
+            pytest.skip(f"errors at rounding level ({errors}): the order cannot be measured")
+        observed = float(np.polyfit(np.log(dts), np.log(errors), 1)[0])
+        assert abs(observed - order) <= 0.35, (
+            f"{solver.name}: observed order {observed:.2f}, nominal {order} "
+            f"(errors {', '.join(f'{e:.3g}' for e in errors)} at dt {dts})"
+        )
+
+    # ------------------------------------------------------------------ state and inputs
+
+    @uses_solvers("all")
+    def test_initial_state_last(self, solver: SolverInfo) -> None:
+        """run(T1) then run(T2, initial_state="last") continues where the first run ended; a
+        run without it starts again from the template's initial state."""
+        dt, tol = self._step("van_der_pol", solver, 0.01)
+        tol = STRICT if not solver.adaptive else tol
+        outputs = {"x": "n/op/x", "v": "n/op/v"}
+        whole = self._run(ref.van_der_pol_circuit(), 2.0, dt, solver, outputs, rows=40)
+        circuit = ref.van_der_pol_circuit()
+        first = self._run(circuit, 1.0, dt, solver, outputs, rows=20)
+        assert circuit.state, "run() did not record the final state of the template"
+        second = self._run(circuit, 1.0, dt, solver, outputs, rows=20, initial_state="last")
+        again = self._run(circuit, 1.0, dt, solver, outputs, rows=20)
+        n = len(first)
+        assert_close(first.to_numpy(), whole.to_numpy()[:n], tol, "first half", names=outputs)
+        assert_close(second.to_numpy(), whole.to_numpy()[n:], tol, "continued run", names=outputs)
+        assert_close(again.to_numpy(), first.to_numpy(), STRICT, "a fresh run", names=outputs)
+
+    @uses_solvers("all")
+    def test_step_input(self, solver: SolverInfo) -> None:
+        """x' = -x / tau + u with a unit step of u at t1 against tau (1 - exp(-(t - t1) / tau))
+        (one input row per step; adaptive solvers interpolate the rows linearly)."""
+        dt, tol = self._step("step_input", solver, 1e-3)
+        T, t1 = 2.0, 0.5
+        k = np.arange(round(T / dt))
+        u = (k >= round(t1 / dt)).astype(float)
+        frame = self._run(
+            ref.leaky_integrator_circuit(), T, dt, solver, {"x": "n/op/x"}, inputs={"n/op/u": u}
+        )
+        times = frame.index.to_numpy()
+        assert_close(
+            frame["x"].to_numpy(), ref.step_response(times, t1), tol, "step response", times
+        )
+
+    @uses_solvers("fixed")
+    def test_input_rows_per_step(self, solver: SolverInfo) -> None:
+        """x' = u: every stage of step k sees input row k, so a fixed-step solver integrates the
+        rows exactly: x(k dt) = dt * (u_0 + ... + u_{k-1})."""
+        dt, T = 0.01, 1.0
+        k = np.arange(round(T / dt))
+        u = np.sin(3.0 * k * dt) + 0.5
+        frame = self._run(
+            ref.integrator_network(1),
+            T,
+            dt,
+            solver,
+            {"x": "p0/op/x"},
+            sampling_step_size=dt,
+            inputs={"p0/op/u": u},
+        )
+        want = np.concatenate([[0.0], dt * np.cumsum(u)[:-1]])
+        assert_close(frame["x"].to_numpy(), want, ROUNDOFF * 100, "integrated input rows")
+
+    @uses_solvers("adaptive")
+    def test_input_interpolated(self, solver: SolverInfo) -> None:
+        """x' = u with rows of u = 2t every 0.1: adaptive solvers interpolate the rows linearly,
+        so x = t^2."""
+        dt, T = 0.1, 2.0
+        u = 2.0 * np.arange(round(T / dt)) * dt
+        frame = self._run(
+            ref.integrator_network(1), T, dt, solver, {"x": "p0/op/x"}, inputs={"p0/op/u": u}
+        )
+        times = frame.index.to_numpy()
+        assert_close(frame["x"].to_numpy(), times**2, 1e-8, "integral of 2t", times)
+
+    def _columns(self, n: int, solver: SolverInfo) -> Any:
+        dt, T = (0.01, 1.0) if not solver.adaptive else (0.05, 1.0)
+        steps = round(T / dt)
+        t = np.arange(steps) * dt
+        a = np.linspace(-1.0, 2.0, n)
+        b = np.linspace(3.0, -1.0, n)
+        u = a[None, :] + b[None, :] * t[:, None]
+        circuit = ref.integrator_network(n)
+        outputs = {f"x{i}": f"p{i}/op/x" for i in range(n)}
+        frame = self._run(
+            circuit, T, dt, solver, outputs, sampling_step_size=dt * 5, inputs={"all/op/u": u}
+        )
+        times = frame.index.to_numpy()
+        if solver.adaptive:
+            want = a[None, :] * times[:, None] + b[None, :] * times[:, None] ** 2 / 2
+            tol = 1e-8
+        else:
+            cums = np.vstack([np.zeros(n), dt * np.cumsum(u, axis=0)])
+            want = cums[np.rint(times / dt).astype(int)]
+            tol = ROUNDOFF * 100
+        assert_close(frame[list(outputs)].to_numpy(), want, tol, "per-node input columns", times)
+        return frame
+
+    @uses_solvers("one")
+    def test_input_per_node_columns(self, solver: SolverInfo) -> None:
+        """``inputs={"all/op/u": array(steps, nodes)}``: column i drives node i."""
+        self._columns(2, solver)
+
+    @requires("vectorised")
+    @uses_solvers("one")
+    def test_input_per_node_columns_vectorised(self, solver: SolverInfo) -> None:
+        """Per-node input columns into a vectorised population of 40 nodes."""
+        frame = self._columns(40, solver)
+        assert frame.attrs.get("vectorized"), "the network was not simulated vectorised"
+
+    # ------------------------------------------------------------------ networks
+
+    def _network_field(self, circuit: Any, etas: np.ndarray, r_in: Callable, n: int) -> None:
+        func, args, keys, idx = self._run_func(circuit, vectorize=True)
+        rng = np.random.default_rng(7)
+        y = rng.uniform(-0.5, 1.0, np.asarray(args[1]).size)
+        order = [idx[f"p{i}/op/r"] for i in range(n)] + [idx[f"p{i}/op/a"] for i in range(n)]
+        dy = self._call(func, args, 0.0, y)
+        ours = y[order]
+        want = ref.rate_network_field(ours, etas, r_in(ours[:n]), n)
+        assert_close(dy[order], want, STRICT, "network vector field")
+
+    def _vectorised_vs_flat(self, circuit: Any, n: int, solver: SolverInfo) -> None:
+        # the same solver on the same equations: fixed-step runs agree to rounding
+        dt, tol = (0.01, adaptive_tolerance("van_der_pol")) if solver.adaptive else (1e-3, STRICT)
+        outputs = {f"r{i}": f"p{i}/op/r" for i in range(n)}
+        outputs.update({f"a{i}": f"p{i}/op/a" for i in range(n)})
+        vec = self._run(circuit, 0.5, dt, solver, outputs, rows=10, vectorize=True)
+        flat = self._run(circuit, 0.5, dt, solver, outputs, rows=10, vectorize=False)
+        assert vec.attrs.get("vectorized"), "the network was not simulated vectorised"
+        assert not flat.attrs.get("vectorized"), "vectorize=False still vectorised the network"
+        assert_close(
+            vec.to_numpy(),
+            flat.to_numpy(),
+            tol,
+            "vectorised vs unvectorised",
+            vec.index.to_numpy(),
+            list(outputs),
+        )
+        assert np.ptp(vec.to_numpy()[:, 0]) > 1e-3, "the network does not move"
+
+    @requires("vectorised")
+    @uses_solvers("one")
+    def test_vectorised_matches_unvectorised(self, solver: SolverInfo) -> None:
+        """20 rate units, dense coupling: vectorize=True and False give the same numbers."""
+        self._vectorised_vs_flat(_rate_network_dense(), 20, solver)
+
+    @requires("vectorised")
+    def test_dense_coupling(self) -> None:
+        """The vectorised field of 20 units with a dense weight matrix equals W @ r by hand."""
+        labels, etas, circuit = ref.rate_network_nodes(20)
+        w = _dense_weights(20)
+        circuit = circuit.add_edges_from_matrix("op/r", "op/r_in", labels, weight=w)
+        self._network_field(circuit, etas, lambda r: w @ r, 20)
+
+    @requires("vectorised")
+    @uses_solvers("one")
+    def test_sparse_coupling(self, solver: SolverInfo) -> None:
+        """20 units, 30 connections (a sparse matrix): field equals W @ r, runs agree with the
+        unvectorised network."""
+        labels, etas, circuit = ref.rate_network_nodes(20)
+        w = _sparse_weights(20, 30)
+        circuit = circuit.add_edges_from_matrix("op/r", "op/r_in", labels, weight=w)
+        self._network_field(circuit, etas, lambda r: w @ r, 20)
+        self._vectorised_vs_flat(circuit, 20, solver)
+
+    @requires("vectorised")
+    @uses_solvers("one")
+    def test_index_coupling(self, solver: SolverInfo) -> None:
+        """20 units, unit i fed by unit perm[i] with weight w_i (an index gather): field equals
+        w * r[perm], runs agree with the unvectorised network."""
+        labels, etas, circuit = ref.rate_network_nodes(20)
+        rng = np.random.default_rng(5)
+        perm = rng.permutation(20)
+        w = rng.uniform(0.5, 1.5, 20).round(6)
+        edges = [
+            [f"p{perm[i]}/op/r", f"p{i}/op/r_in", None, {"weight": float(w[i])}] for i in range(20)
+        ]
+        circuit = circuit.add_edges(edges)
+        self._network_field(circuit, etas, lambda r: w * r[perm], 20)
+        self._vectorised_vs_flat(circuit, 20, solver)
+
+    @uses_solvers("one")
+    def test_summed_edges(self, solver: SolverInfo) -> None:
+        """Edges into one input variable are summed (two parallel edges too): the field is A y,
+        the solution expm(A t) y0."""
+        from scipy.linalg import expm
+
+        circuit = ref.summed_edges_circuit()
+        a, x0 = ref.summed_edges_matrix()
+        func, args, keys, idx = self._run_func(circuit)
+        order = [idx[f"{n}/op/x"] for n in "abc"]
+        y = np.zeros(np.asarray(args[1]).size)
+        y[order] = [0.3, -1.1, 0.7]
+        assert_close(self._call(func, args, 0.0, y)[order], a @ y[order], STRICT, "field A y")
+        dt, tol = self._step("linear_network", solver, 0.01)
+        outputs = {n: f"{n}/op/x" for n in "abc"}
+        frame = self._run(circuit, 2.0, dt, solver, outputs)
+        times = frame.index.to_numpy()
+        want = np.array([expm(a * t) @ x0 for t in times])
+        assert_close(frame[list(outputs)].to_numpy(), want, tol, "expm(A t) y0", times, "abc")
+
+    @uses_solvers("all")
+    def test_edge_template(self, solver: SolverInfo) -> None:
+        """A low-pass EdgeTemplate on an edge (its tau set by an edge attribute, weight 2)
+        against the hand-written three-state system."""
+        self._reference_problem(
+            "edge_template",
+            ref.edge_template_circuit(),
+            {"x": "src/op/x", "w": "tgt/op/w"},
+            ref.edge_template_reference,
+            3.0,
+            solver,
+        )
+
+    # ------------------------------------------------------------------ functions
+
+    def test_function(self, case: ref.FunctionCase) -> None:
+        """Each equation-level function against NumPy on scalars, vectors and complex numbers
+        (the derivative of x' = f(a) from get_run_func)."""
+        func, args, keys, idx = self._run_func(case.circuit())
+        y = np.zeros_like(np.asarray(args[1]))
+        dy = self._call(func, args, case.t, y)
+        got = np.atleast_1d(dy[idx["n/op/x"]])
+        want = case.expected()
+        if case.complex:
+            assert np.iscomplexobj(dy), "a complex state has a real derivative"
+        scale = max(float(np.max(np.abs(want))), 1.0)
+        assert_close(got, want, ROUNDOFF, f"x' = {case.expression}", scale=scale)
+
+    @uses_solvers("fixed")
+    def test_randn(self, solver: SolverInfo) -> None:
+        """x' = randn(): the same seed gives the same numbers, another seed others; the
+        increments are centred and uncorrelated."""
+        circuit = ref.one_node("noise", ["x' = sigma*randn()"], {"x": "output(0.0)", "sigma": 1.0})
+        dt, T = 0.01, 20.0
+
+        def run(seed: int) -> np.ndarray:
+            return self._run(
+                circuit, T, dt, solver, {"x": "n/op/x"}, sampling_step_size=dt, seed=seed
+            )["x"].to_numpy()
+
+        a, b, c = run(11), run(11), run(12)
+        np.testing.assert_array_equal(a, b, err_msg="the same seed gave different numbers")
+        assert not np.allclose(a, c), "another seed gave the same numbers"
+        d = np.diff(a)
+        n = d.size
+        assert np.std(d) > 0, "x does not move"
+        assert abs(np.mean(d)) < 5 * np.std(d) / math.sqrt(n), "increments are not centred"
+        rho = np.corrcoef(d[:-1], d[1:])[0, 1]
+        assert abs(rho) < 5 / math.sqrt(n), f"successive increments are correlated ({rho:.3f})"
+
+    # ------------------------------------------------------------------ complex
+
+    @requires("complex")
+    @uses_solvers("all")
+    def test_stuart_landau(self, solver: SolverInfo) -> None:
+        """The complex Stuart-Landau oscillator against its closed form; the radius of the
+        limit cycle is sqrt(mu)."""
+        p = ref.STUART_LANDAU
+        frame = self._reference_problem(
+            "stuart_landau",
+            ref.stuart_landau_circuit(),
+            {"z": "n/op/z"},
+            ref.stuart_landau_exact,
+            p["T"],
+            solver,
+        )
+        z = frame["z"].to_numpy()
+        assert np.iscomplexobj(z), "the complex state came back real"
+        assert abs(abs(z[-1]) - math.sqrt(p["mu"])) < 1e-2 * math.sqrt(p["mu"])
+
+    # ------------------------------------------------------------------ precision
+
+    @requires("float32")
+    @uses_solvers("all")
+    def test_float32(self, solver: SolverInfo) -> None:
+        """float_precision="float32": single-precision results within the float32 tier."""
+        dt, tol = self._step("float32", solver, 0.01)
+        frame = self._run(
+            ref.harmonic_circuit(),
+            ref.HARMONIC["T"],
+            dt,
+            solver,
+            {"x": "n/op/x", "v": "n/op/v"},
+            float_precision="float32",
+        )
+        assert all(frame[c].dtype == np.float32 for c in frame.columns), (
+            f"float32 run returned {dict(frame.dtypes)}"
+        )
+        times = frame.index.to_numpy()
+        assert_close(
+            frame.to_numpy(),
+            ref.harmonic_exact(times),
+            max(tol, FLOAT32),
+            "float32 harmonic oscillator",
+            times,
+            ["x", "v"],
+        )
+
+    # ------------------------------------------------------------------ delays
+
+    @requires("dde")
+    @uses_solvers("all")
+    def test_delay_method_of_steps(self, solver: SolverInfo) -> None:
+        """x' = -x(t - 1), x = 1 before 0, on [0, 4] against the method-of-steps polynomials."""
+        self._reference_problem(
+            "delay", ref.delay_circuit(), {"x": "n/op/x"}, ref.delay_exact, 4.0, solver
+        )
+
+    @requires("dde")
+    @uses_solvers("all")
+    def test_delay_edge(self, solver: SolverInfo) -> None:
+        """An edge with delay 0.5 and weight 2 from a = sin(t) (0 before 0) into b' = u:
+        b = 2 (1 - cos(t - 0.5)) after 0.5."""
+        self._reference_problem(
+            "delay_edge",
+            ref.delay_edge_circuit(),
+            {"b": "b/op/b"},
+            ref.delay_edge_exact,
+            ref.DELAY_EDGE["T"],
+            solver,
+        )
+
+    @uses_solvers("all")
+    def test_gamma_kernel(self, solver: SolverInfo) -> None:
+        """An edge with delay 1 and spread 0.5 is a linear chain of 4 ODEs (no dde needed): a
+        ramp through it is the ramp convolved with the gamma density (closed form with the
+        incomplete gamma function); the target integrates it."""
+        dt, tol = self._step("gamma_kernel", solver, 0.01)
+        frame = self._run(
+            ref.gamma_kernel_circuit(),
+            ref.GAMMA["T"],
+            dt,
+            solver,
+            {"b": "b/op/b", "u": "b/op/u"},
+        )
+        times = frame.index.to_numpy()
+        u, b = ref.gamma_kernel_exact(times)
+        assert_close(
+            frame[["u", "b"]].to_numpy(),
+            np.column_stack([u, b]),
+            tol,
+            "gamma kernel response",
+            times,
+            ["u", "b"],
+        )
+
+    # ------------------------------------------------------------------ Jacobian
+
+    @requires("jacobian")
+    def test_jacobian(self, model: ModelCase) -> None:
+        """get_jacobian_func against central finite differences of get_run_func's field."""
+        circuit = model.build()
+        jac, jargs, jkeys, jidx = circuit.get_jacobian_func(
+            "rates_conformance_jacobian", backend=self._backend, vectorize=model.vectorize
+        )
+        func, args, keys, idx = self._run_func(circuit, vectorize=model.vectorize)
+        assert [k for k in keys if k != "dy"] == list(jkeys), "Jacobian and field arguments differ"
+        assert jidx == idx, "Jacobian and field state layouts differ"
+        params = args[3:]
+        y0 = np.asarray(args[1], dtype=float)
+        rng = np.random.default_rng(13)
+        scale = np.maximum(np.abs(y0), 0.01 if model.id == "jansen_rit" else 0.5)
+        for point in range(3):
+            y = y0 + scale * rng.uniform(-1.0, 1.0, y0.size)
+            t = 0.1 * point
+            got = np.asarray(jac(t, y, *params))
+            n = y.size
+            fd = np.empty((n, n))
+            for j in range(n):
+                h = 1e-6 * max(1.0, abs(y[j])) if model.id != "jansen_rit" else 1e-7
+                e = np.zeros(n)
+                e[j] = h
+                hi = self._call(func, args, t, y + e)
+                lo = self._call(func, args, t, y - e)
+                fd[:, j] = (hi - lo) / (2 * h)
+            assert_close(
+                got,
+                fd,
+                1e-6,
+                f"Jacobian of {model.id} at point {point}",
+                scale=float(np.max(np.abs(fd))),
+            )
+
+    # ------------------------------------------------------------------ emitted source
+
+    def _emit(self, tmp_path: Path, circuit: Any) -> tuple[Path, tuple]:
+        out = tmp_path / "emitted"
+        out.mkdir(exist_ok=True)
+        path = out / f"{circuit.name}{type(self).source_suffix}"
+        result = self._run_func(circuit, file_name=str(path))
+        assert path.is_file(), f"get_run_func(file_name={str(path)!r}) wrote no file"
+        assert path.stat().st_size > 0, "the written source is empty"
+        return path, result
+
+    def test_source_written_to_file(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """get_run_func(file_name=...) writes the generated source there, and nothing lands in
+        the working directory."""
+        work = tmp_path / "cwd"
+        work.mkdir()
+        monkeypatch.chdir(work)
+        self._emit(tmp_path, ref.van_der_pol_circuit())
+        assert not list(work.iterdir()), (
+            f"files written to the working directory: {list(work.iterdir())}"
+        )
+
+    def test_source_reimported(self, tmp_path: Path) -> None:
+        """A Python source written by get_run_func, imported on its own, computes the same
+        field as the function get_run_func returned."""
+        path, (func, args, keys, idx) = self._emit(tmp_path, ref.jansen_rit_circuit())
+        source = path.read_text(encoding="utf-8")
+        if not self._python_source(source):
+            pytest.skip("the backend's source is not Python (source_language)")
+        module = _import_file(path)
+        name = type(self).reimport_function
+        field = getattr(module, name, None)
+        assert callable(field), f"the written source defines no function {name!r}"
+        rng = np.random.default_rng(3)
+        y = rng.uniform(-0.01, 0.02, np.asarray(args[1]).size)
+        want = self._call(func, args, 0.3, y)
+        dy = np.zeros_like(np.asarray(args[2]))
+        got = np.asarray(field(0.3, y, dy, *args[3:]))
+        assert_close(got, want, STRICT, "re-imported vector field")
+
+    def test_no_silent_fallback(self, tmp_path: Path) -> None:
+        """The generated source and the code it runs use no other backend's library: not in
+        its imports, not in the names it refers to, not in the functions called while the
+        vector field is evaluated."""
+        target = self.target
+        before = set(sys.modules)
+        path, (func, args, keys, idx) = self._emit(tmp_path, ref.jansen_rit_circuit())
+        source = path.read_text(encoding="utf-8")
+        python = self._python_source(source)
+        used = set(imported_modules(source, python))
+        found = {f"source refers to {m}" for m in forbidden_found(used, target.forbidden)}
+        y = np.asarray(args[1], dtype=float) + 1e-3
+        called = traced_modules(lambda: self._call(func, args, 0.1, y))
+        found |= {f"calls into {m}" for m in forbidden_found(called, target.forbidden)}
+        if python:
+            names = namespace_modules(_import_file(path))
+            found |= {
+                f"module namespace holds {m}" for m in forbidden_found(names, target.forbidden)
+            }
+        loaded = {m.split(".")[0] for m in set(sys.modules) - before}
+        found |= {f"imported {m}" for m in forbidden_found(loaded, target.forbidden)}
+        assert not found, (
+            f"backend {target.backend!r} uses other backends' libraries "
+            f"(forbidden: {', '.join(sorted(target.forbidden))}): {'; '.join(sorted(found))}"
+        )
+
+
+def _option(config: Any, name: str) -> Any:
+    try:
+        return config.getoption(name, None)
+    except (ValueError, AttributeError):
+        return None
+
+
+_imports = 0
+
+
+def _import_file(path: Path) -> Any:
+    """Import ``path`` as a fresh module (left out of sys.modules)."""
+    global _imports
+    _imports += 1
+    stem = re.sub(r"\W", "_", path.stem)
+    name = f"rates_conformance_reimport_{_imports}_{stem}"
+    loader = importlib.machinery.SourceFileLoader(name, str(path))
+    spec = importlib.util.spec_from_loader(name, loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        loader.exec_module(module)
+    finally:
+        sys.modules.pop(name, None)
+    return module
