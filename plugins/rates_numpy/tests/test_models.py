@@ -347,7 +347,8 @@ def test_no_jacobian_for_non_holomorphic_complex_field() -> None:
 # --------------------------------------------------------------------------- errors, hooks
 
 
-def test_delays_are_refused() -> None:
+def test_delayed_edges_are_emitted() -> None:
+    """Delays are supported (see test_delays.py): delayed reads are vector-field arguments."""
     node = NodeTemplate(name="qif_pop", operators=[qif_op()])
     c = CircuitTemplate(name="delayed", nodes={"a": node, "b": node})
     c = c.add_edges_from_matrix(
@@ -359,8 +360,10 @@ def test_delays_are_refused() -> None:
     )
     s = build_system(c)
     assert s.delayed
-    with pytest.raises(SolverError, match="delays are not supported by rates-numpy yet"):
-        emit(s)
+    fn = emit(s)
+    assert fn.extras["delayed"] == [d.name for d in s.delayed]
+    traj = solve("rk4", fn, problem(s, 1.0, 0.01))
+    assert np.all(np.isfinite(traj.states))
 
 
 def test_hooks_through_the_plugin_host() -> None:
@@ -375,6 +378,7 @@ def test_hooks_through_the_plugin_host() -> None:
         "float32",
         "vectorised",
         "jacobian",
+        "dde",
     } <= info.capabilities
     assert {"euler", "heun", "rk4", "scipy"} <= set(host.solvers())
     assert host.solver_info("scipy").adaptive and not host.solver_info("rk4").adaptive

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy.integrate import solve_ivp
 
-from rates_core import CircuitTemplate, NodeTemplate, integrate
+from rates_core import CircuitTemplate, NodeTemplate, OperatorTemplate, integrate
 from rates_core.errors import ModelError, SolverError, UnknownBackendError
 
 QIF = "rates_core.models.qif.qif"
@@ -239,3 +239,16 @@ def test_results_carry_metadata():
     assert attrs["simulation_time"] == 0.5
     assert attrs["float_precision"] == "float32"
     assert attrs["seed"] is None
+
+
+def test_get_run_func_refuses_delays_unless_approximated():
+    op = OperatorTemplate("echo_op", equations="x' = -past(x, 1.0)", variables={"x": "output(1.0)"})
+    circuit = CircuitTemplate("dde", nodes={"a": NodeTemplate("n", operators=[op])})
+    with pytest.raises(ModelError, match="delay_approximation"):
+        circuit.get_run_func("f", 1e-3)
+    with pytest.raises(ModelError, match="delay_approximation"):
+        circuit.get_jacobian_func("J")
+    func, args, keys, idx = circuit.get_run_func("f", 1e-3, functional=True, delay_approximation=4)
+    assert len(args[1]) == 5  # x and the four kernel states
+    dy = func(*args)
+    assert dy[idx["a/echo_op/x"]] == pytest.approx(-1.0)  # kernels start at the pre-history

@@ -37,10 +37,12 @@ class EmitOptions:
 class EmittedFunction:
     """Generated source and the callables compiled from it.
 
-    ``rhs(t, y, dy, *params)`` writes the derivative into ``dy``; ``rhs_functional(t, y, *params)``
-    returns it. ``params`` are the values of ``system.params`` in that order. ``jacobian(t, y,
-    *params)`` returns the dense d f / d y when the backend provides it. ``extras`` holds
-    backend-specific artefacts (for example generated fixed-step loops).
+    ``rhs(t, y, dy, *delayed, *params)`` writes the derivative into ``dy``;
+    ``rhs_functional(t, y, *delayed, *params)`` returns it. ``delayed`` are the values of the
+    delayed reads (``system.delayed`` order, computed by the solver from its history; none for
+    ODE systems) and ``params`` the values of ``system.params`` in that order. ``jacobian(t, y,
+    *delayed, *params)`` returns the dense instantaneous d f / d y when the backend provides it.
+    ``extras`` holds backend-specific artefacts (for example generated fixed-step loops).
     """
 
     backend: str

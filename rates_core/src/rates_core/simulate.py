@@ -408,6 +408,18 @@ def _final_state(system: System, final: np.ndarray) -> dict[str, Any]:
     return state
 
 
+def _refuse_delays(system: System, what: str) -> None:
+    if system.delayed:
+        reads = ", ".join(f"{d.state}(t - {d.tau})" for d in system.delayed[:3])
+        more = ", ..." if len(system.delayed) > 3 else ""
+        raise ModelError(
+            f"{what}: the model has delayed reads ({reads}{more}),"
+            " so its vector field needs a history; simulate it with run(), or pass "
+            "delay_approximation=n to turn the delays into gamma-kernel ODEs",
+            template=system.name,
+        )
+
+
 def _call_values(system: System) -> tuple:
     """Parameter values as handed to generated functions: Python numbers for scalars (0-d
     arrays are slower and behave differently in scalar code), arrays and matrices as they are."""
@@ -479,8 +491,12 @@ def get_run_func(
     float_precision: str = "float64",
     file_name: str | None = None,
     functional: bool = False,
+    delay_approximation: int | None = None,
 ) -> tuple[Any, tuple, list[str], dict[str, Any]]:
     """``(func, args, arg_keys, state_indices)`` for use with other tools.
+
+    Models with delays need ``delay_approximation=n`` here (an ODE system); their exact delayed
+    form is only integrated by :func:`run`, whose solvers keep the history.
 
     ``func(*args)`` evaluates the vector field at ``t = 0`` and the initial state;
     ``scipy.integrate.solve_ivp(func, (0, T), args[1], args=args[2:])`` integrates it. With
@@ -493,7 +509,10 @@ def get_run_func(
     every input at ``t`` by linear interpolation on that grid (constant outside it), as
     ``run(..., solver="scipy")`` does.
     """
-    system, emitted = _prepare(circuit, backend, inputs, vectorize, float_precision, file_name)
+    system, emitted = _prepare(
+        circuit, backend, inputs, vectorize, float_precision, file_name, delay_approximation
+    )
+    _refuse_delays(system, "get_run_func")
     y0 = system.initial_state()
     if not inputs:
         params = _call_values(system)
@@ -561,9 +580,13 @@ def get_jacobian_func(
     vectorize: bool = True,
     float_precision: str = "float64",
     file_name: str | None = None,
+    delay_approximation: int | None = None,
 ) -> tuple[Any, tuple, list[str], dict[str, Any]]:
     """Like :func:`get_run_func` for the Jacobian ``J(t, y, *params)`` (dense, d f / d y)."""
-    system, emitted = _prepare(circuit, backend, None, vectorize, float_precision, file_name)
+    system, emitted = _prepare(
+        circuit, backend, None, vectorize, float_precision, file_name, delay_approximation
+    )
+    _refuse_delays(system, "get_jacobian_func")
     if emitted.jacobian is None:
         raise ModelError(f"backend {backend!r} does not provide a Jacobian")
     params = _call_values(system)

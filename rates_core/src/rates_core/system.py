@@ -859,7 +859,7 @@ class _Builder:
                 expr = expr.xreplace(expanded)
                 pasts = [a for a in sympy.preorder_traversal(expr) if isinstance(a, builtins.Past)]
             repl = {}
-            for past in pasts:
+            for past in dict.fromkeys(pasts):  # one delayed read per distinct past(x, tau)
                 x, tau = past.args
                 if self.kinds.get(x.name) == "param":
                     if self.param(x.name).role == "input":

@@ -10,7 +10,9 @@ from typing import Any
 from rates_core.plugins import BackendInfo, SolverInfo, hookimpl
 from rates_numpy import BACKEND, FIXED_SOLVERS, SCIPY_SOLVER
 
-CAPABILITIES = frozenset({"execute", "adaptive", "complex", "float32", "vectorised", "jacobian"})
+CAPABILITIES = frozenset(
+    {"execute", "adaptive", "dde", "complex", "float32", "vectorised", "jacobian"}
+)
 
 _DESCRIPTIONS = {
     "euler": "explicit Euler (fixed step)",
@@ -41,7 +43,7 @@ def register_solvers() -> list[SolverInfo]:
             SCIPY_SOLVER,
             BACKEND,
             adaptive=True,
-            capabilities=frozenset({"adaptive", "complex", "jacobian"}),
+            capabilities=frozenset({"adaptive", "dde", "complex", "jacobian"}),
             description="scipy.integrate.solve_ivp (method=RK45|RK23|DOP853|Radau|BDF|LSODA)",
         )
     )

@@ -9,6 +9,13 @@ the whole step from ``t0 + k * dt`` (all stages); ``scipy`` interpolates the row
 Scalar systems run the generated whole-integration loops (``run_euler`` ...) with plain floats;
 vector systems run a Python loop over the in-place vector field with preallocated buffers.
 
+Delays (``system.delayed``): the history lives here, in :mod:`rates_numpy.history`, never in
+the vector field, which takes the delayed values as arguments. Fixed-step solvers run a Python
+loop over the vector field (no generated loops) with a ring of the last ``max_delay / dt`` rows,
+appended once per step and read with cubic Hermite interpolation at every stage time; ``scipy``
+integrates by the method of steps (:func:`_solve_scipy_dde`). Pre-history is
+``Problem.history`` or ``y0`` under every solver.
+
 Progress (``Problem.progress``): the generated loops run in about ``PROGRESS_CHUNKS`` chunks of
 steps with the bar moved between chunks, the vector loop moves it at the same chunk boundaries,
 and ``scipy`` reports the sample times its evaluations have passed. Results do not depend on it.
@@ -23,6 +30,16 @@ import numpy as np
 from rates_core.backend import PROGRESS_CHUNKS, EmittedFunction, Problem, Progress, Trajectory
 from rates_core.errors import SolverError
 from rates_numpy import FIXED_SOLVERS, SCIPY_SOLVER
+from rates_numpy.history import (
+    BREAKPOINT_LEVELS,
+    DEFAULT_BREAKPOINT_LEVELS,
+    Connections,
+    PreHistory,
+    RingHistory,
+    SegmentHistory,
+    breakpoints,
+    segment_ends,
+)
 
 __all__ = ["SCIPY_METHODS", "SCIPY_OPTIONS", "solve"]
 
@@ -65,6 +82,10 @@ def _dispatch(
     solver: str, function: EmittedFunction, problem: Problem, progress: Progress
 ) -> Trajectory:
     _seed(function, problem)
+    if function.system.delayed:
+        if solver == SCIPY_SOLVER:
+            return _solve_scipy_dde(function, problem, progress)
+        return _fixed_delayed(solver, function, problem, progress)
     if solver == SCIPY_SOLVER:
         return _solve_scipy(function, problem, progress)
     loops = function.extras.get("loops")
@@ -102,8 +123,6 @@ def _check_options(solver: str, options: Any) -> None:
 
 def _check_problem(solver: str, function: EmittedFunction, problem: Problem) -> None:
     system = function.system
-    if system.delayed:
-        raise SolverError("delays are not supported by rates-numpy yet")
     if len(problem.params) != len(system.params):
         raise SolverError(
             f"expected {len(system.params)} parameter values (one per system parameter), "
@@ -468,3 +487,254 @@ def _solve_scipy(function: EmittedFunction, problem: Problem, progress: Progress
         "jacobian": "jac" in kwargs,
     }
     return Trajectory(sample_times, states, final, info)
+
+
+# --------------------------------------------------------------------------- delays
+
+#: Distinct stage times (offset in steps, whether the stage computes f_n) of each method.
+_STAGES = {
+    "euler": ((0.0, True),),
+    "heun": ((0.0, True), (1.0, False)),
+    "rk4": ((0.0, True), (0.5, False), (1.0, False)),
+}
+
+
+def _delay_setup(
+    function: EmittedFunction, problem: Problem, y0: np.ndarray, scalar: bool
+) -> tuple[Connections, PreHistory]:
+    history = problem.history
+    if history is not None and not callable(history):
+        raise SolverError("Problem.history must be a function of t returning the state vector")
+    conns = Connections(function.system, problem.params, y0.dtype, scalar)
+    return conns, PreHistory(history, y0, conns)
+
+
+def _fixed_delayed(
+    solver: str, function: EmittedFunction, problem: Problem, progress: Progress
+) -> Trajectory:
+    """euler / heun / rk4 with delayed reads: the vector loop plus a :class:`RingHistory`.
+
+    Row n of the history is written once per step: ``y_n`` when step n starts and ``f_n``
+    (= k1) right after the first stage. rk4's two middle stages read at the same time, so their
+    delayed values are read once (zero delays are refreshed from the stage state).
+    """
+    times, n_steps, every = _grid(problem)
+    scalar = bool(function.extras.get("scalar"))
+    inputs = _Inputs(function, problem, scalar_args=scalar)
+    args = inputs.args
+    rows = inputs.fixed_rows(n_steps)
+    dtype = _dtype(function)
+    y = np.array(problem.y0, dtype=dtype).reshape(-1)
+    n = y.size
+    out = np.zeros((problem.n_samples, n), dtype=dtype)
+    out[0] = y
+    rhs = function.rhs
+    t0, dt = float(problem.t0), float(problem.step_size)
+    conns, pre = _delay_setup(function, problem, y, scalar)
+    hist = RingHistory(conns, pre, t0, dt, _STAGES[solver])
+    delayed = conns.arguments
+    k1 = np.empty_like(y)
+    k2 = np.empty_like(y)
+    k3 = np.empty_like(y)
+    k4 = np.empty_like(y)
+    tmp = np.empty_like(y)
+    dt2, dt6 = 0.5 * dt, dt / 6.0
+
+    left = problem.n_samples - 1
+    j = every
+    sample = 1
+    ends = _chunks(n_steps, progress)
+    report = ends.pop(0) if progress.enabled else -1
+    for k in range(n_steps):
+        if k == report:
+            progress(t0 + k * dt)
+            report = ends.pop(0) if ends else -1
+        t = t0 + k * dt
+        for i, r in rows:
+            if scalar:
+                args[i] = r[k].item()
+            else:
+                args[i][...] = r[k]
+        hist.begin_step(k, y)
+        hist.read(0, k, y)
+        rhs(t, y, k1, *delayed(), *args)
+        hist.end_first_stage(k, k1)
+        if solver == "euler":
+            k1 *= dt
+            y += k1
+        elif solver == "heun":
+            np.multiply(k1, dt, out=tmp)
+            tmp += y
+            hist.read(1, k, tmp)
+            rhs(t + dt, tmp, k2, *delayed(), *args)
+            k1 += k2
+            k1 *= dt2
+            y += k1
+        else:
+            np.multiply(k1, dt2, out=tmp)
+            tmp += y
+            hist.read(1, k, tmp)
+            rhs(t + dt2, tmp, k2, *delayed(), *args)
+            np.multiply(k2, dt2, out=tmp)
+            tmp += y
+            conns.set_zero(tmp)  # same read time as stage 2: only zero delays change
+            rhs(t + dt2, tmp, k3, *delayed(), *args)
+            np.multiply(k3, dt, out=tmp)
+            tmp += y
+            hist.read(2, k, tmp)
+            rhs(t + dt, tmp, k4, *delayed(), *args)
+            k1 += k4
+            k2 += k3
+            k2 *= 2.0
+            k1 += k2
+            k1 *= dt6
+            y += k1
+        j -= 1
+        if j == 0:
+            j = every
+            if left > 0:
+                out[sample] = y
+                sample += 1
+                left -= 1
+    info = {
+        "solver": solver,
+        "path": "vector-delay",
+        "n_steps": n_steps,
+        "history_rows": hist.rows,
+        "history_interpolation": "hermite" if hist.hermite else "direct",
+        "n_delayed": conns.size,
+    }
+    if pre.calls:
+        info["history_calls"] = pre.calls
+    return Trajectory(times, out, y.copy(), info)
+
+
+def _solve_scipy_dde(function: EmittedFunction, problem: Problem, progress: Progress) -> Trajectory:
+    """``scipy`` for delay systems: the method of steps with dense output.
+
+    The run is cut into segments whose ends are the propagated discontinuities of the initial
+    history (``t0`` plus sums of up to p delays, p the method's order - 3, 5 or 8 -, at most
+    :data:`~rates_numpy.history.MAX_BREAKPOINTS`) and which are never longer than the smallest
+    positive delay, so every delayed read inside a segment falls into an earlier segment (read
+    from its ``solve_ivp`` dense output) or the pre-history. Each segment is one
+    ``solve_ivp(..., dense_output=True)`` call, started from the end of the previous one;
+    there are no events. The accuracy follows ``rtol`` / ``atol`` and the order of the
+    method's dense-output interpolant (RK23: 3, RK45: 4, DOP853: 7; Radau, BDF and LSODA their
+    own), since delayed values are read from it.
+    """
+    from scipy.integrate import solve_ivp
+
+    options = dict(problem.options or {})
+    method = options.pop("method", "RK45")
+    scalar = bool(function.extras.get("scalar"))
+    inputs = _Inputs(function, problem, scalar_args=scalar)
+    args = inputs.args
+    interpolants: list[tuple[int, _Interpolant]] = []
+    for i, _name, rows in inputs.slots:
+        times = problem.input_times
+        if times is None:
+            times = problem.t0 + np.arange(rows.shape[0]) * problem.step_size
+        interpolants.append((i, _Interpolant(times, rows)))
+    dtype = _dtype(function)
+    y0 = np.asarray(problem.y0, dtype=dtype).reshape(-1)
+    if np.iscomplexobj(y0) and method == "LSODA":
+        raise SolverError("solver 'scipy': method LSODA does not support complex states")
+    t0 = float(problem.t0)
+    t_end = t0 + float(problem.simulation_time)
+    sample_times = t0 + np.arange(problem.n_samples) * problem.sampling_step
+    if sample_times[-1] > t_end + 1e-9 * max(abs(t_end), 1.0):
+        raise SolverError(
+            f"{problem.n_samples} samples every {problem.sampling_step} go beyond the end time "
+            f"{t_end}"
+        )
+    work_dtype = np.result_type(y0.dtype, np.float64)
+    conns, pre = _delay_setup(function, problem, y0.astype(work_dtype), scalar)
+    hist = SegmentHistory(conns, pre, t0)
+    delayed = conns.arguments
+    rhs = function.rhs
+
+    def set_inputs(t: float) -> None:
+        for i, interp in interpolants:
+            value = interp(t)
+            if scalar:
+                args[i] = np.asarray(value).item()
+            else:
+                args[i][...] = value
+
+    def fun(t: float, y: np.ndarray) -> np.ndarray:
+        if interpolants:
+            set_inputs(t)
+        hist.read(t, y)
+        dy = np.empty(y.shape, dtype=np.result_type(y.dtype, work_dtype))
+        rhs(t, y, dy, *delayed(), *args)
+        return dy
+
+    kwargs: dict[str, Any] = dict(options)
+    if function.jacobian is not None and method in _IMPLICIT:
+        jac_fn = function.jacobian
+
+        def jac(t: float, y: np.ndarray) -> np.ndarray:
+            if interpolants:
+                set_inputs(t)
+            hist.read(t, y)
+            return jac_fn(t, y, *delayed(), *args)
+
+        kwargs["jac"] = jac
+    info: dict[str, Any] = {
+        "solver": "scipy",
+        "method": method,
+        "path": "scipy-dde",
+        "jacobian": "jac" in kwargs,
+        "n_delayed": conns.size,
+    }
+    if t_end == t0:
+        states = np.repeat(y0[None, :], problem.n_samples, axis=0)
+        info.update(nfev=0, njev=0, n_segments=0, n_breakpoints=0)
+        return Trajectory(sample_times, states, y0.copy(), info)
+    levels = BREAKPOINT_LEVELS.get(method, DEFAULT_BREAKPOINT_LEVELS)
+    marks = breakpoints(conns.tau, t0, t_end, levels=levels)
+    ends = segment_ends(t0, t_end, marks, conns.min_tau)
+    first_step = kwargs.pop("first_step", None)
+    states = np.empty((problem.n_samples, y0.size), dtype=dtype)
+    states[0] = y0
+    filled = 1
+    y = y0.astype(work_dtype)
+    a = t0
+    nfev = njev = 0
+    report_marks = np.linspace(t0, t_end, PROGRESS_CHUNKS + 1)[1:]
+    next_report = 0
+    for b in ends.tolist():
+        if first_step is not None:
+            kwargs["first_step"] = min(float(first_step), b - a)
+        try:
+            sol = solve_ivp(fun, (a, b), y, method=method, dense_output=True, **kwargs)
+        except (TypeError, ValueError) as exc:
+            if isinstance(exc, _FLOAT_ERRORS) and function.extras.get("vector_fallback"):
+                raise
+            raise SolverError(f"solver 'scipy' ({method}): {exc}") from exc
+        if not sol.success:
+            raise SolverError(f"solver 'scipy' ({method}) failed at t={sol.t[-1]}: {sol.message}")
+        nfev += int(sol.nfev)
+        njev += int(sol.njev)
+        hist.add(a, b, sol.sol)
+        last = b == ends[-1]
+        stop = problem.n_samples if last else int(np.searchsorted(sample_times, b, side="right"))
+        if stop > filled:
+            states[filled:stop] = sol.sol(np.minimum(sample_times[filled:stop], b)).T
+            filled = stop
+        y = sol.y[:, -1].copy()
+        a = b
+        hist.drop_before(b - conns.max_tau)
+        if progress.enabled and next_report < report_marks.size and b >= report_marks[next_report]:
+            progress(b)
+            next_report = int(np.searchsorted(report_marks, b, side="right"))
+    info.update(
+        nfev=nfev,
+        njev=njev,
+        n_segments=len(ends),
+        n_breakpoints=len(marks),
+        segments_kept=hist.max_segments_kept,
+    )
+    if pre.calls:
+        info["history_calls"] = pre.calls
+    return Trajectory(sample_times, states, np.asarray(y, dtype=dtype), info)

@@ -1,0 +1,550 @@
+"""The history of delayed reads, kept by the solvers (never inside the vector field).
+
+ARCHITECTURE.md, "Solvers and time": history is appended once per accepted step and read at
+``t - tau`` by interpolation, so every solver stays correct, and pre-history is the same under
+every solver.
+
+Connections
+    All delayed reads of a System (``system.delayed``, in that order) flattened into one vector
+    of C *connections*: connection k reads state-vector position ``pos[k]`` at ``t - tau[k]``.
+    For a :class:`~rates_core.system.DelayedRead` ``d`` the positions are ``start + idx`` of the
+    state slice ``system.state(d.state)`` (``idx`` the index parameter's array, or the whole
+    slice) and the delays the delay parameter's value (scalar or one per value) or the float,
+    broadcast to ``d.size`` values. Only the columns some connection reads (``tracked``) are
+    stored. Every read is a handful of whole-array NumPy operations over all C connections (one
+    fancy index per stored row, no Python loop over connections).
+
+Pre-history
+    A read at a time ``r < t0`` is ``Problem.history(r)`` (a callable returning the full state
+    vector, called once per distinct read time) or, without one, the initial state ``y0``. A
+    read at ``r >= t0`` comes from the computed trajectory (at ``t0`` that is ``y0``). A delay of
+    exactly 0 reads the current (stage) state. These rules are the same for every solver.
+
+:class:`RingHistory` (fixed step: euler, heun, rk4)
+    A ring of the last ``D = ceil(max_delay / dt) + 2`` (or 3) rows ``(y, f)`` at the step
+    points ``t0 + n dt`` - memory bounded by the largest delay, not by the run length. Row n
+    holds the accepted state ``y_n`` (written when step n starts) and ``f_n``, the derivative at
+    that point (the step's first stage, written right after it). The ring is stored twice
+    (rows ``j`` and ``j + D``) so a read is ``offset[k] + (n mod D + D) * ncols`` - one integer
+    add and one ``numpy.take`` per stored row, no modulo per connection.
+
+    A read at stage time ``t_n + c dt`` (``c`` = 0, 1/2, 1) sits at the fixed relative position
+    ``s = c - tau/dt`` (``tau/dt`` within 1e-9 of an integer counts as that integer), so the row
+    offsets and interpolation weights of every connection are computed once per stage before
+    the loop. Values are cubic Hermite interpolants of the stored values and derivatives of the
+    interval holding the read time (error O(dt^4), so heun and rk4 keep their order). When all
+    reads of a stage fall on stored rows (delays that are whole multiples of dt: every stage of
+    euler and heun) the read is a direct ring read, one ``take`` per step, and no derivatives
+    are stored when no stage needs them.
+
+    Reads inside the step being computed (``tau`` shorter than the stage offset, or shorter
+    than dt at the first stage, where ``f_n`` is not known yet): the cubic Hermite polynomial of
+    the last complete interval, extrapolated (error O(dt^4) as well, with a larger constant); in
+    the first step, where there is no complete interval yet, the first-order Taylor polynomial
+    ``y0 + (r - t0) f0``. Orders are kept for delays of at least dt.
+
+:class:`SegmentHistory` (``scipy``: method of steps)
+    The dense outputs of the segments integrated so far (segments never longer than the
+    smallest positive delay, so every read falls into a finished segment or the pre-history),
+    kept as one list of per-step pieces. A read evaluates the pieces once per *distinct* delay
+    (``numpy.unique`` of the delays, fixed for a run) and gathers all connections from that
+    small table; segments that end before ``t - max_delay`` are dropped.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from rates_core.errors import SolverError
+from rates_core.system import System
+
+__all__ = [
+    "MAX_BREAKPOINTS",
+    "MAX_SEGMENTS",
+    "Connections",
+    "PreHistory",
+    "RingHistory",
+    "SegmentHistory",
+    "breakpoints",
+    "segment_ends",
+]
+
+#: ``tau / dt`` (and stage positions) this close to an integer (relative) count as that integer.
+SNAP = 1e-9
+#: Propagated discontinuities of the initial history used as segment ends (``scipy``), at most.
+MAX_BREAKPOINTS = 1000
+#: Levels of propagation (t0 + sums of up to this many delays): a jump in the k-th derivative
+#: costs a method of order p > k accuracy, so levels follow the method's order.
+BREAKPOINT_LEVELS = {"RK23": 3, "RK45": 5, "DOP853": 8}
+#: Levels for the other methods (Radau, BDF, LSODA).
+DEFAULT_BREAKPOINT_LEVELS = 5
+#: Values in the table of delayed states a ``scipy`` read fills at once (see SegmentHistory).
+TABLE_BUDGET = 1 << 22
+#: More segments than this is an error (delays far shorter than the run; use a fixed step).
+MAX_SEGMENTS = 1_000_000
+
+
+class Connections:
+    """All delayed reads of ``system`` as one vector of connections (see the module doc).
+
+    ``params`` are the runtime values of ``system.params`` (delays and indices are read from
+    them, so a parameter sweep over delays needs no new code). ``values`` is the buffer every
+    read writes; :meth:`arguments` hands it to the vector field, one argument per delayed read:
+    plain Python numbers in ``scalar`` mode (every read then has one value), else NumPy views
+    of the buffer (0-d for reads of one value) that stay valid for the whole run.
+    """
+
+    def __init__(self, system: System, params: Sequence[Any], dtype: Any, scalar: bool) -> None:
+        slot = {p.name: i for i, p in enumerate(system.params)}
+        positions: list[np.ndarray] = []
+        delays: list[np.ndarray] = []
+        bounds: list[tuple[int, int, bool]] = []
+        start = 0
+        for d in system.delayed:
+            st = system.state(d.state)
+            if d.index is None:
+                idx = np.arange(st.size, dtype=np.int64)
+            else:
+                idx = np.asarray(params[slot[d.index]]).astype(np.int64).reshape(-1)
+                if idx.size and (idx.min() < 0 or idx.max() >= st.size):
+                    raise SolverError(
+                        f"delayed read {d.name!r}: index {d.index!r} points outside "
+                        f"{d.state!r} ({st.size} values)"
+                    )
+            tau = _delay_values(d, params[slot[d.tau]] if isinstance(d.tau, str) else d.tau)
+            try:
+                idx = np.broadcast_to(idx if idx.size != 1 else idx.reshape(()), (d.size,))
+                tau = np.broadcast_to(tau if tau.size != 1 else tau.reshape(()), (d.size,))
+            except ValueError:
+                raise SolverError(
+                    f"delayed read {d.name!r} has {d.size} values but its index has "
+                    f"{idx.size} and its delay {tau.size}"
+                ) from None
+            positions.append(st.start + idx)
+            delays.append(tau)
+            real = system.is_complex and not str(st.dtype).startswith("complex")
+            bounds.append((start, start + d.size, real))
+            start += d.size
+        self.size = start
+        self.pos = np.concatenate(positions) if positions else np.zeros(0, np.int64)
+        self.tau = np.concatenate(delays) if delays else np.zeros(0)
+        #: state-vector positions some connection reads, and each connection's column there
+        self.tracked, self.col = np.unique(self.pos, return_inverse=True)
+        self.col = self.col.reshape(-1).astype(np.int64)
+        zero = np.flatnonzero(self.tau == 0)
+        #: connections with delay 0 (they read the current state), or None
+        self.zero: np.ndarray | None = zero if zero.size else None
+        self.zero_pos = self.pos[zero] if zero.size else None
+        self.max_tau = float(self.tau.max()) if self.size else 0.0
+        positive = self.tau[self.tau > 0]
+        self.min_tau = float(positive.min()) if positive.size else math.inf
+        self.dtype = np.dtype(dtype)
+        self.values = np.zeros(self.size, dtype=self.dtype)
+        self.scalar = scalar
+        self._real = [i for i, (_, _, real) in enumerate(bounds) if real]
+        self._views: list[Any] = []
+        for a, b, real in bounds:
+            base = self.values.real if real else self.values
+            view = base[a:b]
+            self._views.append(view.reshape(()) if b - a == 1 else view)
+
+    def arguments(self) -> list[Any]:
+        """The delayed-read arguments of the vector field, from the current ``values``."""
+        if not self.scalar:
+            return self._views
+        out = self.values.tolist()
+        for i in self._real:
+            out[i] = out[i].real
+        return out
+
+    def set_zero(self, y: np.ndarray) -> None:
+        """Connections with delay 0 read the current state ``y``."""
+        if self.zero is not None:
+            self.values[self.zero] = y[self.zero_pos]
+
+
+def _delay_values(d: Any, value: Any) -> np.ndarray:
+    arr = np.asarray(value)
+    if np.iscomplexobj(arr):
+        if np.any(arr.imag != 0):
+            raise SolverError(f"delayed read {d.name!r}: the delay must be real, got {value!r}")
+        arr = arr.real
+    arr = arr.astype(np.float64).reshape(-1)
+    if not np.all(np.isfinite(arr)):
+        raise SolverError(f"delayed read {d.name!r}: the delay must be finite, got {value!r}")
+    if np.any(arr < 0):
+        raise SolverError(
+            f"delayed read {d.name!r}: negative delay {float(arr.min())} (delay {d.tau!r})"
+        )
+    return arr
+
+
+class PreHistory:
+    """Values at read times before ``t0``: ``history(r)`` or the initial state ``y0``."""
+
+    def __init__(
+        self,
+        history: Callable[[float], Any] | None,
+        y0: np.ndarray,
+        conns: Connections,
+    ) -> None:
+        self.history = history
+        self.conns = conns
+        self.n_states = y0.size
+        self.y0_tracked = np.asarray(y0)[conns.tracked].astype(conns.dtype)
+        self.y0_conn = np.asarray(y0)[conns.pos].astype(conns.dtype)
+        self.calls = 0
+
+    def rows(self, times: np.ndarray) -> np.ndarray:
+        """``(len(times), n_tracked)``: the tracked columns at each time (all before t0)."""
+        if self.history is None:
+            return np.broadcast_to(self.y0_tracked, (len(times), self.y0_tracked.size))
+        out = np.empty((len(times), self.y0_tracked.size), dtype=self.conns.dtype)
+        for i, t in enumerate(times.tolist()):
+            out[i] = self._state(t)[self.conns.tracked]
+        return out
+
+    def _state(self, t: float) -> np.ndarray:
+        self.calls += 1
+        try:
+            value = np.asarray(self.history(t))  # type: ignore[misc]
+        except SolverError:
+            raise
+        except Exception as exc:
+            raise SolverError(f"the pre-history function failed at t={t}: {exc!r}") from exc
+        if value.size != self.n_states:
+            raise SolverError(
+                f"the pre-history function returned shape {value.shape} at t={t}; it must "
+                f"return the state vector ({self.n_states} values)"
+            )
+        return value.reshape(-1)
+
+    def fill(self, out: np.ndarray, sel: np.ndarray, times: np.ndarray) -> None:
+        """``out[sel]`` = the pre-history of connections ``sel`` at their read ``times``."""
+        if self.history is None:
+            out[sel] = self.y0_conn[sel]
+            return
+        unique, inverse = np.unique(times, return_inverse=True)
+        rows = self.rows(unique)
+        out[sel] = rows[inverse.reshape(-1), self.conns.col[sel]]
+
+
+# --------------------------------------------------------------------------- fixed step
+
+
+def _hermite(theta: np.ndarray, dt: float) -> tuple[np.ndarray, ...]:
+    """Cubic Hermite weights on [0, 1] (theta > 1 extrapolates): y0, y1, dt*f0, dt*f1."""
+    t2 = theta * theta
+    t3 = t2 * theta
+    return (
+        2.0 * t3 - 3.0 * t2 + 1.0,
+        -2.0 * t3 + 3.0 * t2,
+        dt * (t3 - 2.0 * t2 + theta),
+        dt * (t3 - t2),
+    )
+
+
+def _snap(x: np.ndarray) -> np.ndarray:
+    near = np.rint(x)
+    return np.where(np.abs(x - near) <= SNAP * np.maximum(1.0, np.abs(x)), near, x)
+
+
+class _StagePlan:
+    """Row offsets and weights of every connection for reads at ``t_n + c dt``."""
+
+    def __init__(self, conns: Connections, dt: float, c: float, first: bool) -> None:
+        s = _snap(c - _snap(conns.tau / dt))  # read position relative to row n, in steps
+        last = -1 if first else 0  # last row whose value and derivative are known
+        m = np.floor(s)
+        theta = s - m
+        beyond = (m + 1 > last) & (theta > 0)
+        m = np.where(beyond, last - 1, m)  # extrapolate the last complete interval
+        theta = np.where(beyond, s - m, theta)
+        if conns.zero is not None:  # read from the current state instead
+            m[conns.zero] = last
+            theta[conns.zero] = 0.0
+        self.s = s
+        self.m = m.astype(np.int64)
+        self.direct = bool(np.all(theta == 0))
+        self.weights = None if self.direct else _hermite(theta, dt)
+        pre = -s[s < 0]
+        #: steps n with some read before t0 (n + s < 0): n < n_pre
+        self.n_pre = int(math.ceil(pre.max())) if pre.size else 0
+
+
+class RingHistory:
+    """Fixed-step history: a ring of rows ``(y_n, f_n)``, see the module doc.
+
+    ``stages``: ``(c, first)`` per distinct stage time ``t_n + c dt`` a solver reads at
+    (``first``: the stage that computes ``f_n``). Per step: :meth:`begin_step` (row n's state),
+    :meth:`read` for the first stage, :meth:`end_first_stage` (row n's derivative), then
+    :meth:`read` for the later stages.
+    """
+
+    def __init__(
+        self,
+        conns: Connections,
+        pre: PreHistory,
+        t0: float,
+        dt: float,
+        stages: Sequence[tuple[float, bool]],
+    ) -> None:
+        self.conns, self.pre, self.t0, self.dt = conns, pre, float(t0), float(dt)
+        self.plans = [_StagePlan(conns, dt, c, first) for c, first in stages]
+        m_min = min((int(p.m.min()) for p in self.plans if p.m.size), default=0)
+        self.D = max(-m_min, 2) + 2  # rows n - D + 1 .. n are kept
+        self.ncols = ncols = conns.tracked.size
+        self.hermite = not all(p.direct for p in self.plans)
+        self.Y = np.zeros((2 * self.D, ncols), dtype=conns.dtype)
+        self.F = np.zeros_like(self.Y) if self.hermite else None
+        self.Yf = self.Y.reshape(-1)
+        self.Ff = self.F.reshape(-1) if self.F is not None else None
+        for p in self.plans:
+            p.offsets = p.m * ncols + conns.col
+        self.idx = np.empty(conns.size, dtype=np.int64)
+        self.tmp = np.empty(conns.size, dtype=conns.dtype)
+
+    @property
+    def rows(self) -> int:
+        return self.D
+
+    def begin_step(self, n: int, y: np.ndarray) -> None:
+        """Store ``y_n`` (the accepted state at the start of step n) in row n."""
+        r = n % self.D
+        np.take(y, self.conns.tracked, out=self.Y[r])
+        self.Y[r + self.D] = self.Y[r]
+
+    def end_first_stage(self, n: int, f: np.ndarray) -> None:
+        """Store ``f_n`` (the first stage's derivative) in row n."""
+        if self.F is None:
+            return
+        D, F, Y = self.D, self.F, self.Y
+        r = n % D
+        np.take(f, self.conns.tracked, out=F[r])
+        F[r + D] = F[r]
+        if n == 0:  # row -1: the Taylor line y0 + (t - t0) f0 for reads inside the first step
+            np.multiply(F[0], -self.dt, out=Y[D - 1])
+            Y[D - 1] += Y[0]
+            Y[2 * D - 1] = Y[D - 1]
+            F[D - 1] = F[0]
+            F[2 * D - 1] = F[0]
+
+    def read(self, stage: int, n: int, y: np.ndarray) -> np.ndarray:
+        """Delayed values at stage ``stage`` of step n (``y``: the stage state) into
+        ``conns.values`` (returned)."""
+        p = self.plans[stage]
+        conns = self.conns
+        vals, idx = conns.values, self.idx
+        np.add(p.offsets, (n % self.D + self.D) * self.ncols, out=idx)
+        if p.direct:
+            np.take(self.Yf, idx, out=vals, mode="clip")
+        else:
+            a0, a1, b0, b1 = p.weights
+            tmp = self.tmp
+            np.take(self.Yf, idx, out=vals, mode="clip")
+            vals *= a0
+            np.take(self.Ff, idx, out=tmp, mode="clip")
+            tmp *= b0
+            vals += tmp
+            idx += self.ncols
+            np.take(self.Yf, idx, out=tmp, mode="clip")
+            tmp *= a1
+            vals += tmp
+            np.take(self.Ff, idx, out=tmp, mode="clip")
+            tmp *= b1
+            vals += tmp
+        if n < p.n_pre:
+            sel = np.flatnonzero(p.s < -n)
+            self.pre.fill(vals, sel, self.t0 + (n + p.s[sel]) * self.dt)
+        conns.set_zero(y)
+        return vals
+
+
+# --------------------------------------------------------------------------- adaptive
+
+
+def _unique_sorted(values: np.ndarray, tol: float) -> np.ndarray:
+    values = np.sort(values)
+    if values.size < 2:
+        return values
+    keep = np.concatenate(([True], np.diff(values) > tol))
+    return values[keep]
+
+
+def breakpoints(
+    delays: np.ndarray,
+    t0: float,
+    t_end: float,
+    levels: int = DEFAULT_BREAKPOINT_LEVELS,
+    cap: int = MAX_BREAKPOINTS,
+) -> np.ndarray:
+    """Where the discontinuity of the initial history at ``t0`` propagates: ``t0`` plus sums of
+    up to ``levels`` delays, inside ``(t0, t_end)``, at most ``cap`` of them (the earliest
+    level first; a level that does not fit is left out, level 1 is cut to the ``cap``
+    earliest)."""
+    span = float(t_end - t0)
+    tol = 1e-12 * max(1.0, abs(t0), abs(t_end))
+    d = _unique_sorted(np.asarray(delays, dtype=float)[np.asarray(delays) > 0], tol)
+    d = d[d < span - tol]
+    found = np.zeros(0)
+    level = np.zeros(1)
+    for k in range(levels):
+        level = _unique_sorted((level[:, None] + d[None, :]).reshape(-1), tol)
+        level = level[level < span - tol]
+        if level.size == 0:
+            break
+        merged = _unique_sorted(np.concatenate([found, level]), tol)
+        if merged.size > cap:
+            if k == 0:
+                found = merged[:cap]
+            break
+        found = merged
+    return t0 + found
+
+
+def segment_ends(t0: float, t_end: float, marks: np.ndarray, max_length: float) -> np.ndarray:
+    """Ends of the segments covering ``[t0, t_end]``: every mark, ``t_end``, and gaps cut into
+    equal pieces no longer than ``max_length`` (relative slack 1e-9)."""
+    tol = 1e-12 * max(1.0, abs(t0), abs(t_end))
+    marks = np.asarray(marks, dtype=float)
+    knots = _unique_sorted(np.concatenate([[t0], marks[(marks > t0 + tol)], [t_end]]), tol)
+    knots[-1] = t_end
+    if knots.size >= 2 and knots[-1] - knots[-2] <= tol:
+        knots = np.delete(knots, -2)
+    if not math.isfinite(max_length):
+        return knots[1:]
+    gaps = np.diff(knots)
+    pieces = np.maximum(np.ceil(gaps / max_length - 1e-9), 1).astype(np.int64)
+    total = int(pieces.sum())
+    if total > MAX_SEGMENTS:
+        raise SolverError(
+            f"solver 'scipy': the shortest delay ({max_length:g}) would cut the run into "
+            f"{total} segments (more than {MAX_SEGMENTS}); use a fixed-step solver, or "
+            "delay_approximation"
+        )
+    ends = []
+    for a, b, k in zip(knots[:-1].tolist(), knots[1:].tolist(), pieces.tolist()):
+        ends.extend(a + (b - a) * j / k for j in range(1, k))
+        ends.append(b)
+    return np.asarray(ends)
+
+
+class _Chunk:
+    """Connections whose delays are the distinct delays ``u0 .. u1 - 1``."""
+
+    def __init__(self, u0: int, u1: int, conn: np.ndarray | None, flat: np.ndarray) -> None:
+        self.u0, self.u1, self.conn, self.flat = u0, u1, conn, flat
+
+
+class SegmentHistory:
+    """Adaptive history: dense outputs of finished segments (see the module doc).
+
+    A read evaluates the dense outputs once per distinct positive delay into a table
+    ``(distinct delays, tracked columns)`` and gathers every connection from it. The table is
+    cut into chunks of distinct delays so that it stays near :data:`TABLE_BUDGET` values (and
+    not ``distinct delays x states``, 8 GB for a million distinct delays among 1000 units); the
+    work per read still grows with distinct delays x tracked states.
+    """
+
+    def __init__(self, conns: Connections, pre: PreHistory, t0: float) -> None:
+        self.conns, self.pre, self.t0 = conns, pre, float(t0)
+        positive = np.flatnonzero(conns.tau > 0)
+        self.delays, inverse = np.unique(conns.tau[positive], return_inverse=True)
+        inverse = inverse.reshape(-1).astype(np.int64)
+        ncols = max(conns.tracked.size, 1)
+        per_chunk = max(1, min(self.delays.size, max(TABLE_BUDGET, positive.size) // ncols))
+        self.table = np.zeros((per_chunk, conns.tracked.size), dtype=conns.dtype)
+        self.chunks: list[_Chunk] = []
+        if per_chunk >= self.delays.size:
+            conn = None if positive.size == conns.size else positive
+            self.chunks.append(
+                _Chunk(0, self.delays.size, conn, inverse * ncols + conns.col[positive])
+            )
+        else:
+            order = np.argsort(inverse, kind="stable")
+            sorted_inverse = inverse[order]
+            for u0 in range(0, self.delays.size, per_chunk):
+                u1 = min(u0 + per_chunk, self.delays.size)
+                lo, hi = np.searchsorted(sorted_inverse, [u0, u1])
+                conn = positive[order[lo:hi]]
+                flat = (sorted_inverse[lo:hi] - u0) * ncols + conns.col[conn]
+                self.chunks.append(_Chunk(u0, u1, conn, flat))
+        self.ends: list[float] = []  # segment ends
+        self.steps: list[int] = []  # dense-output pieces per segment
+        self.pieces: list[Any] = []  # dense-output pieces (one per solver step) of all segments
+        self._piece_ends = np.zeros(0)
+        self.max_segments_kept = 0
+
+    @property
+    def n_segments(self) -> int:
+        return len(self.ends)
+
+    def add(self, a: float, b: float, sol: Any) -> None:
+        """A finished segment ``[a, b]`` and its dense output ``sol(t) -> state(s)``.
+
+        The pieces of an :class:`scipy.integrate.OdeSolution` (its ``interpolants``, one per
+        solver step, ending at ``ts[1:]``) are kept in one list over all segments, so a read
+        finds the piece of every read time with one ``searchsorted`` and calls only those.
+        """
+        ts = getattr(sol, "ts", None)
+        pieces = getattr(sol, "interpolants", None)
+        if ts is None or pieces is None or len(pieces) != len(ts) - 1 or ts[-1] < ts[0]:
+            ends, pieces = np.array([b]), [sol]
+        else:
+            ends, pieces = np.asarray(ts[1:], dtype=float), list(pieces)
+        self.ends.append(b)
+        self.steps.append(len(pieces))
+        self.pieces.extend(pieces)
+        self._piece_ends = np.concatenate([self._piece_ends, ends])
+        self.max_segments_kept = max(self.max_segments_kept, len(self.ends))
+
+    def drop_before(self, t: float) -> None:
+        """Forget segments that end before ``t`` (no read can reach them any more)."""
+        k = 0
+        while k < len(self.ends) - 1 and self.ends[k] < t:
+            k += 1
+        if k:
+            n = sum(self.steps[:k])
+            del self.ends[:k], self.steps[:k], self.pieces[:n]
+            self._piece_ends = self._piece_ends[n:].copy()
+
+    def _fill(self, table: np.ndarray, times: np.ndarray) -> None:
+        """``table[i]`` = the tracked columns of the state at ``times[i]``."""
+        before = times < self.t0
+        if before.any():
+            table[before] = self.pre.rows(times[before])
+        if not self.pieces:  # first segment: reads reach t0 at most, where y = y0
+            table[~before] = self.pre.y0_tracked
+        elif not before.all():
+            later = np.flatnonzero(~before)
+            piece = np.searchsorted(self._piece_ends, times[later], side="left")
+            np.minimum(piece, len(self.pieces) - 1, out=piece)
+            tracked = self.conns.tracked
+            if later.size == 1:
+                k = int(piece[0])
+                table[later[0]] = self.pieces[k](times[later[0]])[tracked]
+                return
+            order = np.argsort(piece, kind="stable")
+            piece, later = piece[order], later[order]
+            cuts = np.flatnonzero(np.diff(piece)) + 1
+            for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), piece.size]):
+                rows = later[lo:hi]
+                table[rows] = self.pieces[int(piece[lo])](times[rows])[tracked].T
+
+    def read(self, t: float, y: np.ndarray) -> np.ndarray:
+        """Delayed values at time ``t`` (``y``: the state there) into ``conns.values``."""
+        conns = self.conns
+        values = conns.values
+        for chunk in self.chunks:
+            table = self.table[: chunk.u1 - chunk.u0]
+            self._fill(table, t - self.delays[chunk.u0 : chunk.u1])
+            if chunk.conn is None:
+                np.take(table.reshape(-1), chunk.flat, out=values)
+            else:
+                values[chunk.conn] = table.reshape(-1)[chunk.flat]
+        conns.set_zero(y)
+        return values

@@ -1,0 +1,428 @@
+"""Delay differential equations in rates-numpy: history in the solvers, the same under each one.
+
+References are exact where possible: x' = -x(t - tau) with a polynomial pre-history is solved
+by the method of steps in exact polynomial arithmetic (numpy.polynomial), a delayed sine into a
+leaky integrator in closed form.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+from numpy.polynomial import Polynomial
+from rates_numpy_testlib import circuit, emit, problem, system_of
+
+from rates_core import CircuitTemplate, NodeTemplate, OperatorTemplate, build_system
+from rates_core.errors import ModelError, SolverError
+from rates_numpy.emit import emit_source
+from rates_numpy.history import breakpoints, segment_ends
+from rates_numpy.solvers import solve
+
+FIXED = ("euler", "heun", "rk4")
+ORDERS = {"euler": 1, "heun": 2, "rk4": 4}
+#: step sizes that divide the delay 1 (and 0.5) evenly, per method (errors well above rounding)
+STEPS = {
+    "euler": (0.01, 0.005, 0.0025),
+    "heun": (0.05, 0.025, 0.0125),
+    "rk4": (0.1, 0.05, 0.025),
+}
+SCIPY_TIGHT = {"method": "DOP853", "rtol": 1e-12, "atol": 1e-12}
+
+
+# --------------------------------------------------------------------------- references
+
+
+def method_of_steps(
+    t: np.ndarray, tau: float, history: Polynomial | None = None, x0: float = 1.0
+) -> np.ndarray:
+    """Exact solution of x' = -x(t - tau), x = ``history`` (default 1) before 0, x(0) = x0:
+    on [k tau, (k+1) tau] x is the polynomial x(k tau) - int_{k tau}^t x(s - tau) ds."""
+    t = np.asarray(t, dtype=float)
+    prev = history if history is not None else Polynomial([1.0])
+    pieces = []
+    start, value = 0.0, x0
+    for _ in range(int(math.ceil(t.max() / tau)) + 1):
+        integral = prev(Polynomial([-tau, 1.0])).integ()
+        cur = value - (integral - integral(start))
+        pieces.append((start, cur))
+        start += tau
+        value = cur(start)
+        prev = cur
+    out = np.empty_like(t)
+    for k, (a, poly) in enumerate(pieces):
+        mask = (t >= a - 1e-12) & (t <= a + tau + 1e-12) if k else t <= a + tau + 1e-12
+        out[mask] = poly(t[mask])
+    return out
+
+
+def delayed_sine_response(t: np.ndarray, d: float) -> np.ndarray:
+    """b' = -b + a(t - d), a = sin t after 0 and 0 before, b(0) = 0."""
+    s = np.asarray(t, dtype=float) - d
+    return np.where(s < 0, 0.0, 0.5 * (np.sin(s) - np.cos(s) + np.exp(-s)))
+
+
+def decay(tau: Any = None, x0: float = 1.0, name: str = "delayed_decay") -> CircuitTemplate:
+    """x' = -x(t - tau); ``tau`` None: the shorthand x(t-1) with a literal delay 1."""
+    if tau is None:
+        return circuit(name, ["x' = -x(t-1)"], {"x": f"output({x0})"})
+    return circuit(name, ["x' = -past(x, tau)"], {"x": f"output({x0})", "tau": tau})
+
+
+def run_x(c: CircuitTemplate, T: float, dt: float, solver: str, **kwargs: Any):
+    frame = c.run(T, dt, solver=solver, outputs={"x": "n/op/x"}, **kwargs)
+    return frame.index.to_numpy(), frame["x"].to_numpy()
+
+
+def orders(errors: list[float]) -> np.ndarray:
+    e = np.asarray(errors)
+    return np.log2(e[:-1] / e[1:])
+
+
+# --------------------------------------------------------------------------- generated code
+
+
+def test_delayed_reads_are_arguments_after_dy() -> None:
+    system = system_of(
+        "dde", ["x' = -past(x, tau) + 0.5*x*x(t-0.25)"], {"x": "output(1.0)", "tau": 1.0}
+    )
+    source, info = emit_source(system)
+    names = [d.name for d in system.delayed]
+    assert len(names) == 2
+    assert f"def vector_field(t, y, dy, {', '.join(names)}, tau):" in source
+    assert f"def jacobian(t, y, {', '.join(names)}, tau):" in source
+    assert "# Delayed reads" in source and "# Signature: vector_field(t, y, dy," in source
+    assert info["scalar"] and not info["loops"] and "def run_euler" not in source
+    function = emit(system)
+    assert "loops" not in function.extras and function.extras["delayed"] == names
+    y = np.array([2.0])
+    dy = function.rhs(0.0, y, np.zeros(1), 3.0, 4.0, 1.0)
+    assert dy[0] == pytest.approx(-3.0 + 0.5 * 2.0 * 4.0)
+    assert function.rhs_functional(0.0, y, 3.0, 4.0, 1.0)[0] == pytest.approx(dy[0])
+    # the Jacobian is the instantaneous part: delayed values are inputs
+    assert function.jacobian(0.0, y, 3.0, 4.0, 1.0)[0, 0] == pytest.approx(0.5 * 4.0)
+
+
+def test_vector_signature_takes_arrays() -> None:
+    system = build_system(_two_targets(), vectorize=True)
+    (read,) = system.delayed
+    assert read.size == 2
+    function = emit(system)
+    assert not function.extras["scalar"]
+    params = [p.value for p in system.params]
+    y = system.initial_state()
+    dy = function.rhs(0.0, y, np.zeros_like(y), np.array([1.0, 2.0]), *params)
+    b = system.state(next(s.name for s in system.states if s.size == 2))
+    assert np.allclose(dy[b.start : b.stop], [1.0, 2.0])
+
+
+# --------------------------------------------------------------------------- x' = -x(t - 1)
+
+
+def test_scipy_matches_method_of_steps() -> None:
+    t, x = run_x(decay(), 5.0, 0.01, "scipy", **SCIPY_TIGHT)
+    assert np.abs(x - method_of_steps(t, 1.0)).max() < 1e-7
+
+
+@pytest.mark.parametrize("solver", FIXED)
+def test_fixed_step_orders(solver: str) -> None:
+    errors = []
+    for dt in STEPS[solver]:
+        t, x = run_x(decay(), 5.0, dt, solver)
+        errors.append(np.abs(x - method_of_steps(t, 1.0)).max())
+    measured = orders(errors)
+    assert np.all(np.abs(measured - ORDERS[solver]) < 0.3), (errors, measured)
+
+
+@pytest.mark.parametrize("tau", [1.0, 0.5])
+@pytest.mark.parametrize("solver", [*FIXED, "scipy"])
+def test_delay_acts(solver: str, tau: float) -> None:
+    """A delay of exactly 1.0 is a delay (PyRates dropped it on one path), and so is 0.5."""
+    dt = 0.01
+    options = SCIPY_TIGHT if solver == "scipy" else {}
+    t, x = run_x(decay(tau), 4.0, dt, solver, **options)
+    tol = {"euler": 1e-2, "heun": 1e-4, "rk4": 1e-8, "scipy": 1e-7}[solver]
+    assert np.abs(x - method_of_steps(t, tau)).max() < tol
+    assert np.abs(x - np.exp(-t)).max() > 0.05  # not the ODE x' = -x
+
+
+@pytest.mark.parametrize("solver", [*FIXED, "scipy"])
+def test_zero_delay_is_the_current_state(solver: str) -> None:
+    system = system_of("dde0", ["x' = -past(x, tau)"], {"x": "output(1.0)", "tau": 1.0})
+    function = emit(system)
+    params = [0.0 if p.name == "tau" else p.value for p in system.params]
+    prob = problem(
+        system, 2.0, 0.01, params=params, options=SCIPY_TIGHT if solver == "scipy" else None
+    )
+    traj = solve(solver, function, prob)
+    tol = {"euler": 1e-2, "heun": 1e-4, "rk4": 1e-8, "scipy": 1e-8}[solver]
+    assert np.abs(traj.states[:, 0] - np.exp(-traj.times)).max() < tol
+
+
+@pytest.mark.parametrize("solver", FIXED)
+def test_delays_between_grid_points(solver: str) -> None:
+    """Delays that are no multiple of dt (Hermite reads) and shorter than dt (extrapolated
+    reads inside the step): accurate as the method allows."""
+    for tau, tol in ((0.37, {"euler": 5e-3, "heun": 1e-5, "rk4": 1e-10}), (0.004, None)):
+        t, x = run_x(decay(tau), 2.0 if tau > 0.1 else 0.5, 0.01, solver)
+        error = np.abs(x - method_of_steps(t, tau)).max()
+        if tol is not None:  # 0.37 is a multiple of dt/2 only: rk4 reads mid-interval
+            assert error < tol[solver], (tau, error)
+        else:  # tau < dt: the kink at t = tau falls inside the first step
+            assert error < {"euler": 5e-3, "heun": 1e-4, "rk4": 1e-5}[solver], (tau, error)
+
+
+@pytest.mark.parametrize("solver", [*FIXED, "scipy"])
+def test_same_history_under_every_solver(solver: str) -> None:
+    """Pre-history is the initial state under every solver (PyRates differed between them)."""
+    t, x = run_x(
+        decay(0.5, x0=2.0), 1.0, 0.01, solver, **(SCIPY_TIGHT if solver == "scipy" else {})
+    )
+    expected = method_of_steps(t, 0.5, Polynomial([2.0]), x0=2.0)
+    assert np.abs(x - expected).max() < {"euler": 2e-2, "heun": 1e-4}.get(solver, 1e-8)
+
+
+# --------------------------------------------------------------------------- pre-history
+
+
+@pytest.mark.parametrize("solver", [*FIXED, "scipy"])
+def test_history_callable_in_problem(solver: str) -> None:
+    """Problem.history(t) gives the state before t0: here x = 1 + t, so x(0) = 1 continues it."""
+    system = system_of("dde_h", ["x' = -x(t-1)"], {"x": "output(1.0)"})
+    function = emit(system)
+    prob = problem(system, 3.0, 0.01, options=SCIPY_TIGHT if solver == "scipy" else None)
+    calls = []
+
+    def history(t: float) -> np.ndarray:
+        calls.append(t)
+        return np.array([1.0 + t])
+
+    prob.history = history
+    traj = solve(solver, function, prob)
+    expected = method_of_steps(traj.times, 1.0, Polynomial([1.0, 1.0]))
+    tol = {"euler": 2e-2, "heun": 1e-4, "rk4": 1e-8, "scipy": 1e-8}[solver]
+    assert np.abs(traj.states[:, 0] - expected).max() < tol
+    assert calls and max(calls) < 0.0
+    # the history differs from the default: without it the run is another one
+    plain = solve(solver, function, problem(system, 3.0, 0.01, options=prob.options))
+    assert np.abs(plain.states[:, 0] - traj.states[:, 0]).max() > 0.1
+
+
+def test_history_through_run() -> None:
+    t, x = run_x(decay(), 3.0, 0.01, "rk4", history={"n/op/x": lambda t: 1.0 + t})
+    assert np.abs(x - method_of_steps(t, 1.0, Polynomial([1.0, 1.0]))).max() < 1e-8
+
+
+def test_history_with_wrong_shape() -> None:
+    system = system_of("dde_bad", ["x' = -x(t-1)"], {"x": "output(1.0)"})
+    prob = problem(system, 2.0, 0.1)
+    prob.history = lambda t: np.zeros(3)
+    with pytest.raises(SolverError, match="state vector"):
+        solve("euler", emit(system), prob)
+
+
+# --------------------------------------------------------------------------- edges
+
+
+def _two_targets(d1: float = 0.3, d2: float = 0.7) -> CircuitTemplate:
+    """Source a = sin t (a' = cos t) -> two leaky integrators b' = -b + u with delays d1, d2."""
+    src = OperatorTemplate(name="op", equations=["a' = cos(t)"], variables={"a": "output(0.0)"})
+    tgt = OperatorTemplate(
+        name="op", equations=["b' = -b + u"], variables={"b": "output(0.0)", "u": "input(0.0)"}
+    )
+    target = NodeTemplate(name="target", operators=[tgt])
+    c = CircuitTemplate(
+        name="two_delays",
+        nodes={"a": NodeTemplate(name="source", operators=[src]), "b1": target, "b2": target},
+    )
+    return c.add_edges(
+        [
+            ["a/op/a", "b1/op/u", None, {"weight": 1.0, "delay": d1}],
+            ["a/op/a", "b2/op/u", None, {"weight": 1.0, "delay": d2}],
+        ]
+    )
+
+
+@pytest.mark.parametrize("solver", [*FIXED, "scipy"])
+def test_two_edges_with_different_delays(solver: str) -> None:
+    c = _two_targets()
+    options = SCIPY_TIGHT if solver == "scipy" else {}
+    frame = c.run(4.0, 0.01, solver=solver, outputs={"b1": "b1/op/b", "b2": "b2/op/b"}, **options)
+    t = frame.index.to_numpy()
+    tol = {"euler": 2e-2, "heun": 1e-4, "rk4": 1e-8, "scipy": 1e-9}[solver]
+    for name, d in (("b1", 0.3), ("b2", 0.7)):
+        assert np.abs(frame[name].to_numpy() - delayed_sine_response(t, d)).max() < tol, name
+
+
+@pytest.mark.parametrize("solver", [*FIXED, "scipy"])
+def test_two_edges_vectorised(solver: str) -> None:
+    """The same network vectorised: one delayed read of two values with delays [0.3, 0.7]."""
+    system = build_system(_two_targets(), vectorize=True)
+    function = emit(system)
+    traj = solve(
+        solver,
+        function,
+        problem(system, 4.0, 0.01, options=SCIPY_TIGHT if solver == "scipy" else None),
+    )
+    b = next(s for s in system.states if s.size == 2)
+    tol = {"euler": 2e-2, "heun": 1e-4, "rk4": 1e-8, "scipy": 1e-9}[solver]
+    for k, d in enumerate((0.3, 0.7)):
+        response = delayed_sine_response(traj.times, d)
+        assert np.abs(traj.states[:, b.start + k] - response).max() < tol
+
+
+# --------------------------------------------------------------------------- populations
+
+
+def _population(n: int, seed: int, multiples_of: float | None) -> tuple[CircuitTemplate, dict]:
+    rng = np.random.default_rng(seed)
+    op = OperatorTemplate(
+        name="li",
+        equations=["r' = -r + tanh(r_in + eta)"],
+        variables={"r": "output(0.0)", "r_in": "input(0.0)", "eta": 0.3},
+    )
+    node = NodeTemplate(name="unit", operators=[op])
+    nodes = [f"p{i}" for i in range(n)]
+    weights = rng.normal(0.0, 1.5, (n, n)) * (rng.random((n, n)) < 0.05)
+    if multiples_of:
+        delays = rng.integers(1, 30, (n, n)) * multiples_of
+    else:
+        delays = rng.uniform(0.02, 0.6, (n, n))
+    c = CircuitTemplate(name="delayed_population", nodes={p: node for p in nodes})
+    c = c.add_edges_from_matrix(
+        "li/r", "li/r_in", nodes, weight=weights, edge_attr={"delay": delays}
+    )
+    initial = {f"{p}/li/r": float(v) for p, v in zip(nodes, rng.uniform(-1.0, 1.0, n))}
+    return c, initial
+
+
+@pytest.mark.parametrize(
+    ("solver", "multiples_of"), [("euler", 0.01), ("euler", None), ("rk4", None)]
+)
+def test_population_vectorised_equals_unvectorised(solver: str, multiples_of: Any) -> None:
+    """200 units, random heterogeneous delays: one gathered read of all connections against
+    one delayed read per connection (an unvectorised build)."""
+    c, initial = _population(200, 7, multiples_of)
+    kwargs = dict(outputs={"r": "all/li/r"}, initial_state=initial, solver=solver)
+    vec = c.run(1.5, 0.01, **kwargs)
+    unvec = c.run(1.5, 0.01, vectorize=False, **kwargs)
+    assert vec.shape == unvec.shape == (150, 200)
+    assert vec.attrs["vectorized"] and not unvec.attrs["vectorized"]
+    difference = np.abs(vec.to_numpy() - unvec.to_numpy()).max()
+    assert difference < 1e-10
+    assert np.abs(vec.to_numpy()[-1] - vec.to_numpy()[0]).max() > 0.1  # it moved
+
+
+def test_population_history_is_bounded() -> None:
+    """The ring holds about max_delay / dt rows, however long the run."""
+    c, initial = _population(50, 3, 0.01)
+    system = build_system(c, vectorize=True)
+    function = emit(system)
+    short = solve("rk4", function, problem(system, 1.0, 0.01))
+    long = solve("rk4", function, problem(system, 10.0, 0.01))
+    assert short.info["history_rows"] == long.info["history_rows"] <= 29 + 4
+    assert long.info["history_interpolation"] == "hermite"
+    euler = solve("euler", function, problem(system, 1.0, 0.01))
+    assert euler.info["history_interpolation"] == "direct"
+
+
+def test_scipy_population_table_in_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many distinct delays: the table of delayed states is filled chunk by chunk (bounded
+    memory), with the same numbers; and the scipy run agrees with rk4."""
+    from rates_numpy import history
+
+    c, initial = _population(50, 5, None)
+    system = build_system(c, vectorize=True)
+    function = emit(system)
+    options = {"method": "DOP853", "rtol": 1e-10, "atol": 1e-10}
+    whole = solve("scipy", function, problem(system, 0.5, 0.01, options=options))
+    distinct = np.unique(system.param(system.delayed[0].tau).value).size
+    monkeypatch.setattr(history, "TABLE_BUDGET", 2000)  # 40 delays x 50 units per chunk
+    assert distinct > 80
+    chunked = solve("scipy", function, problem(system, 0.5, 0.01, options=options))
+    assert np.abs(whole.states - chunked.states).max() < 1e-13
+    reference = solve("rk4", function, problem(system, 0.5, 0.01))
+    assert np.abs(whole.states - reference.states).max() < 1e-5  # rk4 steps over kinks
+
+
+# --------------------------------------------------------------------------- Mackey-Glass
+
+
+def mackey_glass() -> CircuitTemplate:
+    return circuit(
+        "mackey_glass",
+        ["x' = beta*past(x, 17.0)/(1.0 + past(x, 17.0)^10) - gamma*x"],
+        {"x": "output(1.2)", "beta": 0.2, "gamma": 0.1},
+    )
+
+
+def test_mackey_glass_step_halving_and_scipy() -> None:
+    c = mackey_glass()
+    t, coarse = run_x(c, 300.0, 0.1, "rk4")
+    _, fine = run_x(c, 300.0, 0.05, "rk4", sampling_step_size=0.1)
+    assert np.abs(coarse - fine).max() < 1e-7  # measured 2.7e-9
+    _, adaptive = run_x(c, 300.0, 0.1, "scipy", method="DOP853", rtol=1e-10, atol=1e-10)
+    assert np.abs(adaptive - fine).max() < 1e-7  # measured 2.0e-9
+    assert coarse.min() < 0.5 < 1.2 < coarse.max()  # the oscillation is there
+
+
+# --------------------------------------------------------------------------- scipy details
+
+
+def test_scipy_info_and_segments() -> None:
+    system = system_of("dde_info", ["x' = -past(x, tau)"], {"x": "output(1.0)", "tau": 0.7})
+    traj = solve("scipy", emit(system), problem(system, 3.0, 0.01, options={"method": "RK45"}))
+    info = traj.info
+    assert info["path"] == "scipy-dde"
+    # breakpoints 0.7, 1.4, 2.1, 2.8; segments no longer than 0.7
+    assert info["n_breakpoints"] == 4
+    assert info["n_segments"] == 5
+    assert info["nfev"] > 0
+
+
+def test_breakpoints_and_segments() -> None:
+    marks = breakpoints(np.array([0.3, 0.7, 0.3, 0.0]), 0.0, 2.0, levels=3)
+    expected = sorted({0.3, 0.7, 0.6, 1.0, 1.4, 0.9, 1.3, 1.7})
+    assert np.allclose(marks, expected)
+    assert breakpoints(np.arange(1, 5000) * 1e-4, 0.0, 1.0, levels=2, cap=100).size == 100
+    ends = segment_ends(0.0, 2.0, marks, 0.3)
+    assert ends[-1] == 2.0 and np.all(np.diff(np.concatenate([[0.0], ends])) <= 0.3 + 1e-12)
+    assert set(np.round(marks, 12)) <= set(np.round(ends, 12))
+
+
+def test_scipy_implicit_method_with_jacobian() -> None:
+    t, x = run_x(decay(), 4.0, 0.01, "scipy", method="Radau", rtol=1e-10, atol=1e-10)
+    assert np.abs(x - method_of_steps(t, 1.0)).max() < 1e-6
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_negative_delays_are_errors() -> None:
+    with pytest.raises(ModelError, match="negative"):
+        circuit("neg", ["x' = -past(x, -1.0)"], {"x": "output(1.0)"}).run(1.0, 0.01)
+    # a constant used as a delay is checked when the run starts
+    with pytest.raises(SolverError, match="negative delay"):
+        decay(-1.0).run(1.0, 0.01)
+    node = NodeTemplate(
+        name="n",
+        operators=[
+            OperatorTemplate(
+                name="op",
+                equations=["r' = -r + u"],
+                variables={"r": "output(0.0)", "u": "input(0.0)"},
+            )
+        ],
+    )
+    c = CircuitTemplate(name="neg", nodes={"a": node, "b": node})
+    c = c.add_edges([["a/op/r", "b/op/u", None, {"weight": 1.0, "delay": -0.5}]])
+    with pytest.raises(ModelError, match="negative delay"):
+        c.run(1.0, 0.01)
+    # a delay parameter set to a negative value at run time
+    system = system_of("dde_neg", ["x' = -past(x, tau)"], {"x": "output(1.0)", "tau": 1.0})
+    params = [-0.5 if p.name == "tau" else p.value for p in system.params]
+    for solver in ("euler", "scipy"):
+        with pytest.raises(SolverError, match="negative delay"):
+            solve(solver, emit(system), problem(system, 1.0, 0.01, params=params))
