@@ -426,3 +426,35 @@ def test_negative_delays_are_errors() -> None:
     for solver in ("euler", "scipy"):
         with pytest.raises(SolverError, match="negative delay"):
             solve(solver, emit(system), problem(system, 1.0, 0.01, params=params))
+
+
+@pytest.mark.parametrize(("delay", "spread"), [(1.0, 0.5), (2.0, 0.5), (0.8, 0.2)])
+def test_gamma_kernel_step_response_is_the_gamma_distribution(delay, spread):
+    """A ``spread`` edge is a gamma kernel: its step response is the gamma CDF with shape
+    n = round((delay/spread)^2) and rate n/delay (so its impulse response is the density)."""
+    from scipy.stats import gamma
+
+    src = OperatorTemplate(
+        "src_op", equations="m = u", variables={"m": "output(0.0)", "u": "input(0.0)"}
+    )
+    dst = OperatorTemplate(
+        "dst_op", equations="z' = -z + r_in", variables={"z": "output(0.0)", "r_in": "input(0.0)"}
+    )
+    circuit = CircuitTemplate(
+        "kernel",
+        nodes={"a": NodeTemplate("a", operators=[src]), "b": NodeTemplate("b", operators=[dst])},
+        edges=[
+            ("a/src_op/m", "b/dst_op/r_in", None, {"weight": 1.0, "delay": delay, "spread": spread})
+        ],
+    )
+    T, dt = 6.0, 1e-3
+    df = circuit.run(
+        T,
+        dt,
+        solver="rk4",
+        inputs={"a/src_op/u": np.ones(int(round(T / dt)))},
+        outputs={"k": "b/dst_op/r_in"},
+    )
+    order = round((delay / spread) ** 2)
+    expected = gamma.cdf(df.index.to_numpy(), a=order, scale=delay / order)
+    np.testing.assert_allclose(df["k"].to_numpy(), expected, atol=1e-9)
