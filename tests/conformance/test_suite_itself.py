@@ -9,14 +9,13 @@ each fail named tests of the suite and leave every other test passing.
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
-from types import ModuleType
 
+import plugin_dists as dists  # tests/conftest.py puts tests/fixtures on the path
 import pytest
 
 TANH_TESTS = {
@@ -48,21 +47,6 @@ class TestFixtureWithoutNumpy(ConformanceSuite):
     backend = "fixture"
     forbidden_modules = ["numpy"]
 """
-
-
-def _load_helper() -> ModuleType:
-    name = "rates_tests_plugin_dists"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "fixtures" / "plugin_dists.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-dists = _load_helper()
 
 
 def _installed() -> bool:

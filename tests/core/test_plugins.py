@@ -9,15 +9,14 @@ capability, bad signature, ...) register in-process plugin objects through the p
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 import warnings
 from collections.abc import Callable
-from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 from typing import Any
 
+import plugin_dists as dists  # tests/conftest.py puts tests/fixtures on the path
 import pytest
 
 from rates_core.errors import PluginConflictError, UnknownBackendError
@@ -30,27 +29,6 @@ from rates_core.plugins import (
     default_host,
     hookimpl,
 )
-
-
-def _load_helper() -> ModuleType:
-    name = "rates_tests_plugin_dists"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "fixtures" / "plugin_dists.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-dists = _load_helper()
-
-
-@pytest.fixture(scope="session")
-def sites(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    return dists.session_sites(request.config, tmp_path_factory)
-
 
 PROBE = r"""
 import json, sys, warnings
