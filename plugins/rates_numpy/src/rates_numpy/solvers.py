@@ -387,9 +387,9 @@ def _fixed_vector(
 # --------------------------------------------------------------------------- scipy
 
 
-def _solve_scipy(function: EmittedFunction, problem: Problem, progress: Progress) -> Trajectory:
-    from scipy.integrate import solve_ivp
-
+def _scipy_setup(function: EmittedFunction, problem: Problem) -> tuple:
+    """What both scipy paths (ODE and DDE) need: method and options, the argument list with
+    input interpolants, dtype, initial state, time span and sample times (checked)."""
     options = dict(problem.options or {})
     method = options.pop("method", "RK45")
     scalar = bool(function.extras.get("scalar"))
@@ -413,6 +413,25 @@ def _solve_scipy(function: EmittedFunction, problem: Problem, progress: Progress
             f"{problem.n_samples} samples every {problem.sampling_step} go beyond the end time "
             f"{t_end}"
         )
+    return method, options, scalar, args, interpolants, dtype, y0, t0, t_end, sample_times
+
+
+def _set_inputs(t: float, interpolants: list, args: list, scalar: bool) -> None:
+    """Write every extrinsic input's value at ``t`` into its argument slot."""
+    for i, interp in interpolants:
+        value = interp(t)
+        if scalar:
+            args[i] = np.asarray(value).item()
+        else:
+            args[i][...] = value
+
+
+def _solve_scipy(function: EmittedFunction, problem: Problem, progress: Progress) -> Trajectory:
+    from scipy.integrate import solve_ivp
+
+    (method, options, scalar, args, interpolants, dtype, y0, t0, t_end, sample_times) = (
+        _scipy_setup(function, problem)
+    )
     t_eval = np.minimum(sample_times, t_end)
     with_end = t_eval[-1] < t_end
     if with_end:
@@ -421,12 +440,7 @@ def _solve_scipy(function: EmittedFunction, problem: Problem, progress: Progress
     work_dtype = np.result_type(y0.dtype, np.float64)
 
     def set_inputs(t: float) -> None:
-        for i, interp in interpolants:
-            value = interp(t)
-            if scalar:
-                args[i] = np.asarray(value).item()
-            else:
-                args[i][...] = value
+        _set_inputs(t, interpolants, args, scalar)
 
     def fun(t: float, y: np.ndarray) -> np.ndarray:
         if interpolants:
@@ -624,29 +638,9 @@ def _solve_scipy_dde(function: EmittedFunction, problem: Problem, progress: Prog
     """
     from scipy.integrate import solve_ivp
 
-    options = dict(problem.options or {})
-    method = options.pop("method", "RK45")
-    scalar = bool(function.extras.get("scalar"))
-    inputs = _Inputs(function, problem, scalar_args=scalar)
-    args = inputs.args
-    interpolants: list[tuple[int, _Interpolant]] = []
-    for i, _name, rows in inputs.slots:
-        times = problem.input_times
-        if times is None:
-            times = problem.t0 + np.arange(rows.shape[0]) * problem.step_size
-        interpolants.append((i, _Interpolant(times, rows)))
-    dtype = _dtype(function)
-    y0 = np.asarray(problem.y0, dtype=dtype).reshape(-1)
-    if np.iscomplexobj(y0) and method == "LSODA":
-        raise SolverError("solver 'scipy': method LSODA does not support complex states")
-    t0 = float(problem.t0)
-    t_end = t0 + float(problem.simulation_time)
-    sample_times = t0 + np.arange(problem.n_samples) * problem.sampling_step
-    if sample_times[-1] > t_end + 1e-9 * max(abs(t_end), 1.0):
-        raise SolverError(
-            f"{problem.n_samples} samples every {problem.sampling_step} go beyond the end time "
-            f"{t_end}"
-        )
+    (method, options, scalar, args, interpolants, dtype, y0, t0, t_end, sample_times) = (
+        _scipy_setup(function, problem)
+    )
     work_dtype = np.result_type(y0.dtype, np.float64)
     conns, pre = _delay_setup(function, problem, y0.astype(work_dtype), scalar)
     hist = SegmentHistory(conns, pre, t0)
@@ -654,12 +648,7 @@ def _solve_scipy_dde(function: EmittedFunction, problem: Problem, progress: Prog
     rhs = function.rhs
 
     def set_inputs(t: float) -> None:
-        for i, interp in interpolants:
-            value = interp(t)
-            if scalar:
-                args[i] = np.asarray(value).item()
-            else:
-                args[i][...] = value
+        _set_inputs(t, interpolants, args, scalar)
 
     def fun(t: float, y: np.ndarray) -> np.ndarray:
         if interpolants:
