@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rates_core.errors import RatesError
@@ -176,11 +179,118 @@ def _conformance_command(args: argparse.Namespace) -> int:
     return run_conformance(args.backend, args.solver, pytest_args)
 
 
+# --------------------------------------------------------------------------- rates models
+
+MODEL_PACKAGE = "rates_core.models"
+SUMMARY_WIDTH = 90
+_TEMPLATE_KINDS = {
+    "OperatorTemplate": "operator",
+    "NodeTemplate": "node",
+    "EdgeTemplate": "edge",
+    "CircuitTemplate": "circuit",
+}
+
+
+@dataclass(frozen=True)
+class LibraryEntry:
+    """One template of the model library (``rates_core.models.<file>.<template>``)."""
+
+    file: str
+    template: str
+    kind: str  # operator, node, edge or circuit
+    description: str
+
+    @property
+    def reference(self) -> str:
+        return f"{MODEL_PACKAGE}.{self.file}.{self.template}"
+
+    @property
+    def summary(self) -> str:
+        """The description shortened to one line of at most :data:`SUMMARY_WIDTH` characters."""
+        return textwrap.shorten(self.description, SUMMARY_WIDTH, placeholder=" ...")
+
+
+def _kind_of(data: dict, name: str, seen: tuple[str, ...] = ()) -> str:
+    base = str(data[name].get("base", ""))
+    if base in _TEMPLATE_KINDS:
+        return _TEMPLATE_KINDS[base]
+    if base in data and isinstance(data[base], dict) and base not in seen:
+        return _kind_of(data, base, (*seen, name))
+    from rates_core.frontend.loader import load_template  # a reference to another file
+
+    return type(load_template(base)).__name__.replace("Template", "").lower()
+
+
+def library_entries() -> list[LibraryEntry]:
+    """Every template of the model library, sorted by file and in file order."""
+    import yaml
+
+    folder = Path(__file__).parent / "models"
+    entries = []
+    for path in sorted(folder.glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for name, body in data.items():
+            if not isinstance(body, dict) or "base" not in body:
+                continue  # e.g. an aliases list
+            description = " ".join(str(body.get("description", "")).split())
+            entries.append(LibraryEntry(path.stem, str(name), _kind_of(data, name), description))
+    return entries
+
+
+def _add_models_command(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "models",
+        help="list the templates of the model library (rates_core.models)",
+        description=(
+            "List the templates shipped in rates_core.models: file, template, kind (operator,\n"
+            "node, edge, circuit) and the description, shortened to a line. Load one with\n"
+            "CircuitTemplate.from_yaml('rates_core.models.<file>.<template>')."
+        ),
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("file", nargs="?", help="list only this file of the library (e.g. qif)")
+    parser.add_argument(
+        "--kind",
+        choices=sorted(_TEMPLATE_KINDS.values()),
+        help="list only templates of this kind",
+    )
+    parser.set_defaults(handler=_models_command)
+
+
+def _models_command(args: argparse.Namespace) -> int:
+    entries = library_entries()
+    if args.file:
+        entries = [e for e in entries if e.file == args.file]
+        if not entries:
+            files = sorted({e.file for e in library_entries()})
+            raise RatesError(f"no model file {args.file!r} (files: {', '.join(files)})")
+    if args.kind:
+        entries = [e for e in entries if e.kind == args.kind]
+    sys.stdout.write(format_models(entries))
+    return 0
+
+
+def format_models(entries: Sequence[LibraryEntry]) -> str:
+    """The table ``rates models`` prints."""
+    if not entries:
+        return "No templates.\n"
+    wf = max(len("file"), *(len(e.file) for e in entries))
+    wt = max(len("template"), *(len(e.template) for e in entries))
+    wk = max(len("kind"), *(len(e.kind) for e in entries))
+    lines = [f"{'file':<{wf}}  {'template':<{wt}}  {'kind':<{wk}}  description"]
+    lines += [f"{e.file:<{wf}}  {e.template:<{wt}}  {e.kind:<{wk}}  {e.summary}" for e in entries]
+    lines.append("")
+    lines.append(f"{len(entries)} template(s); load one as {MODEL_PACKAGE}.<file>.<template>.")
+    return "\n".join(lines) + "\n"
+
+
 # --------------------------------------------------------------------------- parser and main
 
 _COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_plugins_command,
     _add_conformance_command,
+    _add_models_command,
 )
 
 
