@@ -1,10 +1,11 @@
-"""rates-numpy against the conformance suite of rates_core.testing (every declared capability)."""
+"""rates-numpy against the conformance suite of rates_core.testing (every declared capability),
+including the model-library test of ``rates_core.testing.conformance_tests``."""
 
 from __future__ import annotations
 
-from rates_core.testing import ConformanceSuite
+import rates_core.testing.conformance_tests as conformance
 
 
-class TestNumpyConformance(ConformanceSuite):
+class TestNumpyConformance(conformance.TestConformance):
     backend = "numpy"
     known_failures: dict[str, list[str]] = {}
