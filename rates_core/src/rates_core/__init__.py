@@ -4,6 +4,9 @@ The public API lives here so that PyRates users change one import line::
 
     from rates_core import CircuitTemplate, NodeTemplate, EdgeTemplate, OperatorTemplate
 
+Population-scale networks use ``PopulationTemplate`` (n units of one node with per-unit values)
+and ``Connectivity`` (weight matrices or global coupling between populations).
+
 Names are imported lazily (PEP 562) so that ``rates plugins`` and plugin discovery do not pay
 for sympy and scipy.
 """
@@ -25,6 +28,8 @@ _EXPORTS = {
     "SolverError": "rates_core.errors",
     "UnknownBackendError": "rates_core.errors",
     "CircuitTemplate": "rates_core.frontend",
+    "Connectivity": "rates_core.frontend",
+    "PopulationTemplate": "rates_core.frontend",
     "EdgeTemplate": "rates_core.frontend",
     "NodeTemplate": "rates_core.frontend",
     "OperatorTemplate": "rates_core.frontend",

@@ -1,10 +1,13 @@
 """Network IR: the circuit flattened, nodes vectorised into populations, edges into projections.
 
 Structurally identical nodes (same operators, equations and declarations; values may differ)
-become one :class:`Population` whose per-node values are arrays. Every edge, explicit or from
-``add_edges_from_matrix``, becomes part of a :class:`Projection`: index arrays and per-connection
-weights / delays, never one Python object per connection. Edges with an edge template become a
-population of edge units fed by projections.
+become one :class:`Population` whose per-node values are arrays; a ``PopulationTemplate`` of n
+units is one Population as it is (its units are never made into nodes). Every edge, explicit,
+from ``add_edges_from_matrix`` or from a ``Connectivity`` matrix, becomes part of a
+:class:`Projection`: index arrays and per-connection weights / delays, never one Python object
+per connection. Global coupling (scalar ``Connectivity`` weights) is an ``all_to_all``
+projection: every target unit receives ``weight * sum(source units)``. Edges with an edge
+template become a population of edge units fed by projections.
 """
 
 from __future__ import annotations
@@ -22,6 +25,31 @@ from rates_core.frontend.templates import (
     NodeTemplate,
     split_path,
 )
+
+
+class UnitLabels(tuple):
+    """Node labels of a population's units, with constant-time ``in`` and ``index``."""
+
+    def _positions(self) -> dict[str, int]:
+        positions = self.__dict__.get("_pos")
+        if positions is None:
+            positions = {label: i for i, label in enumerate(self)}
+            self.__dict__["_pos"] = positions
+        return positions
+
+    def __contains__(self, label: object) -> bool:
+        return label in self._positions()
+
+    def index(self, label: Any, *args: Any) -> int:  # type: ignore[override]
+        if args:
+            return super().index(label, *args)
+        try:
+            return self._positions()[label]
+        except (KeyError, TypeError):
+            raise ValueError(f"{label!r} is not a unit of this population") from None
+
+    def __reduce__(self) -> tuple:
+        return (UnitLabels, (tuple(self),))
 
 
 @dataclass
@@ -51,6 +79,9 @@ class Projection:
     delay: np.ndarray | None = None
     spread: np.ndarray | None = None
     labels: list[str] = field(default_factory=list)  # "src_path->tgt_path" per connection
+    #: global coupling: every unit in ``tgt_idx`` receives ``weight * sum(source[src_idx])``
+    #: (``weight``, ``delay`` and ``spread`` are then 0-d arrays, ``labels`` one entry)
+    all_to_all: bool = False
 
 
 @dataclass
@@ -61,6 +92,7 @@ class NetworkIR:
     populations: list[Population]
     projections: list[Projection]
     unit_of: dict[str, tuple[int, int]]  # node label -> (population, unit)
+    circuit: CircuitTemplate | None = field(default=None, repr=False)
 
     def locate(self, path: str) -> tuple[int, int, str, str]:
         """``node/op/var`` -> (population, unit, op, var), with a clear error when missing."""
@@ -77,7 +109,7 @@ class NetworkIR:
 
 
 def _flatten(circuit: CircuitTemplate) -> tuple[dict[str, NodeTemplate], list[tuple]]:
-    nodes = {label: circuit.get_node(label) for label in circuit.node_labels()}
+    nodes = {label: circuit.get_node(label) for label in circuit.node_labels(units=False)}
     edges = [
         (e.source, e.target, e.template, dict(e.attributes))
         for _, e in circuit.all_edges_with_owner()
@@ -112,7 +144,41 @@ def _make_populations(
                 values[(op_label, vname)] = np.stack(
                     [items[m].operators[op_label].variables[vname].array for m in members]
                 )
-        pops.append(Population(label, tuple(members), first, values, is_edge))
+        pops.append(Population(label, UnitLabels(members), first, values, is_edge))
+    return pops
+
+
+def _template_populations(
+    circuit: CircuitTemplate, vectorize: bool, taken: set[str]
+) -> list[Population]:
+    """One Population per PopulationTemplate (one per unit when not vectorising)."""
+    pops = []
+    for label, template in circuit.population_items():
+        values = {
+            (op_label, vname): np.array(template.values(f"{op_label}/{vname}"))
+            for op_label, op in template.node.operators.items()
+            for vname in op.variables
+        }
+        units = UnitLabels(template.unit_labels(f"{label}/"))
+        if vectorize:
+            base, k, name = label, 1, label
+            while name in taken:
+                k += 1
+                name = f"{base}_{k}"
+            taken.add(name)
+            pops.append(Population(name, units, template.node, values))
+            continue
+        for u, unit in enumerate(units):
+            name = unit
+            taken.add(name)
+            pops.append(
+                Population(
+                    name,
+                    UnitLabels([unit]),
+                    template.node,
+                    {key: val[u : u + 1] for key, val in values.items()},
+                )
+            )
     return pops
 
 
@@ -132,11 +198,12 @@ def build_ir(circuit: CircuitTemplate, vectorize: bool = True) -> NetworkIR:
     nodes, edges = _flatten(circuit)
     taken: set[str] = set()
     pops = _make_populations(nodes, vectorize, False, taken)
+    pops += _template_populations(circuit, vectorize, taken)
     unit_of = {}
     for p, pop in enumerate(pops):
         for u, n in enumerate(pop.nodes):
             unit_of[n] = (p, u)
-    ir = NetworkIR(circuit.name, pops, [], unit_of)
+    ir = NetworkIR(circuit.name, pops, [], unit_of, circuit)
 
     # explicit edges -> connection records
     plain: dict[tuple, list] = {}
@@ -180,7 +247,9 @@ def build_ir(circuit: CircuitTemplate, vectorize: bool = True) -> NetworkIR:
             )
         )
     for conn in circuit_connections(circuit):
-        _add_matrix_connection(ir, conn, where)
+        _add_matrix_connection(ir, conn, where, templated)
+    for prefix, owner, conn in circuit.all_connectivity_with_owner():
+        _add_connectivity(ir, prefix, owner, conn, where, templated)
     if templated:
         _add_templated_edges(ir, templated, vectorize, taken, where)
     return ir
@@ -204,46 +273,151 @@ def circuit_connections(circuit: CircuitTemplate, prefix: str = "") -> list:
     return result
 
 
-def _add_matrix_connection(ir: NetworkIR, conn: Any, where: dict) -> None:
-    if conn.template is not None:
-        raise ModelError("edge templates on add_edges_from_matrix are not supported yet", **where)
-    sop, _, svar = conn.source_var.partition("/")
-    top, _, tvar = conn.target_var.partition("/")
+def _add_matrix_connection(ir: NetworkIR, conn: Any, where: dict, templated: list) -> None:
     src_loc = np.array([ir.unit_of[n] for n in conn.source_nodes], dtype=np.int64).reshape(-1, 2)
     tgt_loc = np.array([ir.unit_of[n] for n in conn.target_nodes], dtype=np.int64).reshape(-1, 2)
     ir.locate(f"{conn.source_nodes[0]}/{conn.source_var}")
-    tp0, _, _, _ = ir.locate(f"{conn.target_nodes[0]}/{conn.target_var}")
-    _check_target(ir.populations[tp0], top, tvar, conn.target_var, where)
-    sp_all = src_loc[conn.cols, 0]
-    tp_all = tgt_loc[conn.rows, 0]
-    n = len(conn.rows)
+    ir.locate(f"{conn.target_nodes[0]}/{conn.target_var}")
+    extra = set(conn.attributes) - {"weight", "delay", "spread"}
+    if extra and conn.template is None:
+        raise ModelError(f"unknown edge attributes {sorted(extra)}", **where)
+    _lower_entries(
+        ir,
+        (src_loc, conn.source_var, conn.source_nodes),
+        (tgt_loc, conn.target_var, conn.target_nodes),
+        conn.rows,
+        conn.cols,
+        conn.attributes,
+        conn.template,
+        where,
+        templated,
+    )
+
+
+def _lower_entries(
+    ir: NetworkIR,
+    source: tuple,
+    target: tuple,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    attributes: Mapping[str, Any],
+    template: EdgeTemplate | None,
+    where: dict,
+    templated: list,
+) -> None:
+    """Connections ``source[cols[k]] -> target[rows[k]]`` into one projection per pair of
+    populations (or into templated edges). ``source``/``target`` are ``(locations (unit, 2)
+    array of (population, unit), "op/var", node labels)``."""
+    src_loc, source_var, source_nodes = source
+    tgt_loc, target_var, target_nodes = target
+    sop, _, svar = source_var.partition("/")
+    top, _, tvar = target_var.partition("/")
+    n = len(rows)
+    if template is not None:
+        # one edge-template instance per connection (vectorised again in _add_templated_edges)
+        for k in range(n):
+            attrs = {
+                key: (val[k] if isinstance(val, np.ndarray) and val.ndim == 1 else val)
+                for key, val in attributes.items()
+            }
+            attrs = {
+                key: (v.item() if isinstance(v, np.generic) else v) for key, v in attrs.items()
+            }
+            spath = f"{source_nodes[cols[k]]}/{source_var}"
+            tpath = f"{target_nodes[rows[k]]}/{target_var}"
+            templated.append((spath, tpath, template, attrs, ir.locate(spath), ir.locate(tpath)))
+        return
+    tp0 = int(tgt_loc[rows[0], 0]) if n else int(tgt_loc[0, 0])
+    _check_target(ir.populations[tp0], top, tvar, target_var, where)
+    # one population on each side (the usual case): no per-connection masks
+    single = len(np.unique(src_loc[:, 0])) <= 1 and len(np.unique(tgt_loc[:, 0])) <= 1
+    sp_all = src_loc[cols, 0]
+    tp_all = tgt_loc[rows, 0]
 
     def per_conn(key: str) -> np.ndarray | None:
-        if key not in conn.attributes:
+        if key not in attributes:
             return None
-        return np.broadcast_to(np.asarray(conn.attributes[key]), (n,))
+        return np.broadcast_to(np.asarray(attributes[key]), (n,))
 
     weight, delay, spread = per_conn("weight"), per_conn("delay"), per_conn("spread")
-    extra = set(conn.attributes) - {"weight", "delay", "spread"}
-    if extra:
-        raise ModelError(f"unknown edge attributes {sorted(extra)}", **where)
-    for sp in np.unique(sp_all):
-        for tp in np.unique(tp_all):
-            mask = (sp_all == sp) & (tp_all == tp)
-            if not mask.any():
-                continue
-            ir.locate(f"{ir.populations[sp].nodes[0]}/{conn.source_var}")
-            ir.locate(f"{ir.populations[tp].nodes[0]}/{conn.target_var}")
+    if n == 0:
+        pairs = []
+    elif single:
+        pairs = [(int(src_loc[0, 0]), int(tgt_loc[0, 0]))]
+    else:
+        pairs = [(int(sp), int(tp)) for sp in np.unique(sp_all) for tp in np.unique(tp_all)]
+    for sp, tp in pairs:
+        mask = slice(None) if single else (sp_all == sp) & (tp_all == tp)
+        if not single and not mask.any():
+            continue
+        ir.locate(f"{ir.populations[sp].nodes[0]}/{source_var}")
+        ir.locate(f"{ir.populations[tp].nodes[0]}/{target_var}")
+        ir.projections.append(
+            Projection(
+                (sp, sop, svar),
+                (tp, top, tvar),
+                src_loc[cols[mask], 1],
+                tgt_loc[rows[mask], 1],
+                np.asarray(weight[mask]),
+                None if delay is None else np.asarray(delay[mask], dtype=float),
+                None if spread is None else np.asarray(spread[mask], dtype=float),
+                [],
+            )
+        )
+
+
+def _add_connectivity(
+    ir: NetworkIR, prefix: str, owner: CircuitTemplate, conn: Any, where: dict, templated: list
+) -> None:
+    """Lower one ``Connectivity`` (paths relative to ``owner``, whose labels start with
+    ``prefix`` in the whole circuit)."""
+    label = f"{prefix}{conn.source}->{prefix}{conn.target}"
+    try:
+        src = owner.resolve_path(conn.source)
+        tgt = owner.resolve_path(conn.target)
+    except ModelError as exc:
+        raise ModelError(f"connectivity {label}: {exc}", **where) from None
+    source_var = f"{src[0][1]}/{src[0][2]}"
+    target_var = f"{tgt[0][1]}/{tgt[0][2]}"
+    src_nodes = [f"{prefix}{n}" for n, _, _ in src]
+    tgt_nodes = [f"{prefix}{n}" for n, _, _ in tgt]
+    src_loc = np.array([ir.unit_of[n] for n in src_nodes], dtype=np.int64).reshape(-1, 2)
+    tgt_loc = np.array([ir.unit_of[n] for n in tgt_nodes], dtype=np.int64).reshape(-1, 2)
+    ir.locate(f"{src_nodes[0]}/{source_var}")
+    ir.locate(f"{tgt_nodes[0]}/{target_var}")
+    if not conn.is_global:
+        owner.connectivity_shape(conn)
+        rows, cols, attributes = conn.entries()
+        _lower_entries(
+            ir,
+            (src_loc, source_var, src_nodes),
+            (tgt_loc, target_var, tgt_nodes),
+            rows,
+            cols,
+            attributes,
+            conn.edge,
+            where,
+            templated,
+        )
+        return
+    if conn.weights == 0:
+        return
+    sop, _, svar = source_var.partition("/")
+    top, _, tvar = target_var.partition("/")
+    for tp in np.unique(tgt_loc[:, 0]):
+        _check_target(ir.populations[tp], top, tvar, f"{prefix}{conn.target}", where)
+        for sp in np.unique(src_loc[:, 0]):
             ir.projections.append(
                 Projection(
                     (int(sp), sop, svar),
                     (int(tp), top, tvar),
-                    src_loc[conn.cols[mask], 1],
-                    tgt_loc[conn.rows[mask], 1],
-                    np.asarray(weight[mask]),
-                    None if delay is None else np.asarray(delay[mask], dtype=float),
-                    None if spread is None else np.asarray(spread[mask], dtype=float),
-                    [],
+                    src_loc[src_loc[:, 0] == sp, 1],
+                    tgt_loc[tgt_loc[:, 0] == tp, 1],
+                    np.asarray(conn.weights),
+                    None if conn.delays is None else np.asarray(conn.delays, dtype=float),
+                    None if conn.spread is None else np.asarray(conn.spread, dtype=float),
+                    [label],
+                    all_to_all=True,
                 )
             )
 

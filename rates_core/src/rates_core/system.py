@@ -491,7 +491,11 @@ class _Builder:
         targets: dict[tuple[int, str, str], list[int]] = {}
         for path in inputs:
             node_part = path.rsplit("/", 2)[0]
-            nodes = [n for n in self.ir.unit_of if _match(node_part, n)]
+            if self.ir.circuit is not None:
+                # the circuit's own matching: populations stand for their units
+                nodes = self.ir.circuit.get_nodes(node_part)
+            else:
+                nodes = [n for n in self.ir.unit_of if _match(node_part, n)]
             if not nodes:
                 raise ModelError(
                     f"input path {path!r} matches no node", variable=path, **self.where
@@ -585,7 +589,9 @@ class _Builder:
             f"/{top}/{tvar}",
         )
         base = f"{target_name}_from_{src.name}"
-        src_identity = k == n_src and np.array_equal(proj.src_idx, np.arange(n_src))
+        src_identity = len(proj.src_idx) == n_src and np.array_equal(proj.src_idx, np.arange(n_src))
+        if proj.all_to_all:
+            return self.global_term(proj, src, base, labels, src_identity)
         tgt_identity = k == n_tgt and np.array_equal(proj.tgt_idx, np.arange(n_tgt))
         weight_paths = _suffixed(labels, "/weight")
         if proj.delay is not None and proj.spread is None:
@@ -606,7 +612,8 @@ class _Builder:
             )
             if w.nnz / (n_tgt * n_src) >= DENSE_THRESHOLD:
                 w = w.toarray()
-            kind = "complex" if np.iscomplexobj(proj.weight) else "float"
+            # a complex source gets a complex matrix: a real one would be converted every step
+            kind = "complex" if np.iscomplexobj(proj.weight) or not src.is_real else "float"
             mat = self.add_param(f"W_{base}", w, kind, "matrix", weight_paths)
             return builtins.Matvec(mat, src)
         else:
@@ -631,8 +638,61 @@ class _Builder:
         )
         if scatter.nnz / (n_tgt * k) >= DENSE_THRESHOLD:
             scatter = scatter.toarray()
+        if not src.is_real:
+            kind = "complex"
         mat = self.add_param(f"W_{base}", scatter, kind, "matrix", weight_paths)
         return builtins.Matvec(mat, gathered)
+
+    def global_term(self, proj, src, base, labels, src_identity) -> sympy.Expr:
+        """Global coupling: ``w * sum(source units)`` (at ``t - delay``, or through a gamma
+        kernel of the sum), O(N) per evaluation; ``w`` is one value per target unit (zero for
+        units not targeted) so the term has the target's size."""
+        n_tgt = self.ir.populations[proj.target[0]].size
+        kind = "complex" if np.iscomplexobj(proj.weight) else "float"
+        size = len(proj.src_idx)
+        if proj.delay is not None and np.any(proj.delay < 0):
+            raise ModelError(f"negative delay on edges into {base}", **self.where)
+
+        def gathered_now() -> sympy.Expr:
+            if src_identity or self.sizes[src.name] == 1:
+                return src
+            idx = self.add_param(f"{base}_idx", proj.src_idx, "int", "index", [])
+            return builtins.Index(src, idx)
+
+        if proj.spread is not None or (proj.delay is not None and self.delay_approximation):
+            # a gamma kernel is linear: filter the sum, one chain of scalar ODEs
+            delay = float(proj.delay) if proj.delay is not None else 0.0
+            if proj.spread is not None:
+                if delay <= 0 or float(proj.spread) <= 0:
+                    raise ModelError(
+                        f"spread needs a positive delay and spread (edges into {base})",
+                        **self.where,
+                    )
+                order = max(int(np.rint((delay / float(proj.spread)) ** 2)), 1)
+            else:
+                order = int(self.delay_approximation)
+            gathered = gathered_now()
+            total = builtins.VSum(gathered) if size > 1 else gathered
+            initial = np.sum(self.initial_of(src, proj.src_idx)) if size > 1 else None
+            if initial is None:
+                initial = np.ravel(self.initial_of(src, proj.src_idx))[0]
+            summed = self.chain(
+                total, initial, order, delay, base, list(labels)[:1], src.is_real, 1
+            )
+        else:
+            if proj.delay is not None:
+                gathered = self.delayed_read(proj, src, base, labels, src_identity)
+            else:
+                gathered = gathered_now()
+            summed = builtins.VSum(gathered) if size > 1 else gathered
+        weight_paths = _suffixed(labels, "/weight")
+        if n_tgt == 1:
+            w = self.add_param(f"w_{base}", proj.weight, kind, "weight", weight_paths)
+            return w * summed
+        per_target = np.zeros(n_tgt, dtype=np.result_type(proj.weight, float))
+        per_target[proj.tgt_idx] = proj.weight
+        w = self.add_param(f"w_{base}", per_target, kind, "weight", weight_paths, collapse=False)
+        return w * summed
 
     def delayed_read(self, proj, src, base, labels, src_identity) -> sympy.Expr:
         """The source of a delayed projection at ``t - delay``, one value per connection."""

@@ -2,7 +2,10 @@
 
 The file loads with ``CircuitTemplate.from_yaml("path/file.yaml/Name")`` into a circuit that
 builds the same System. Matrix connections are written under the rates extension key
-``connections`` (index arrays and per-connection attributes), never as N*N edges.
+``connections`` (index arrays and per-connection attributes), never as N*N edges. Populations
+(``populations: {label: {node, n, params}}``) and connectivity (``connectivity: [{source, target,
+weights, delays, spread, edge}]``, matrices as ``{shape, rows, cols, data}`` of their nonzero
+entries) are rates extension keys too; PyRates files never contain them.
 """
 
 from __future__ import annotations
@@ -26,6 +29,27 @@ def _declaration(var: Variable) -> Any:
         word = "variable" if var.kind == "state" else var.kind
         return f"{word}({var.value!r})"
     return var.to_declaration()
+
+
+def _matrix(value: Any) -> Any:
+    """A scalar as a number, a dense or sparse matrix as its nonzero entries."""
+    if value is None or np.ndim(value) == 0 and not hasattr(value, "tocoo"):
+        return _plain(value)
+    if hasattr(value, "tocoo"):
+        csr = value.tocsr(copy=True)
+        csr.sum_duplicates()
+        csr.eliminate_zeros()
+        coo = csr.tocoo()
+        rows, cols, data = coo.row, coo.col, coo.data
+    else:
+        rows, cols = np.nonzero(value)
+        data = value[rows, cols]
+    return {
+        "shape": [int(d) for d in value.shape],
+        "rows": rows.tolist(),
+        "cols": cols.tolist(),
+        "data": _plain(np.asarray(data)),
+    }
 
 
 def _plain(value: Any) -> Any:
@@ -109,6 +133,36 @@ class _Writer:
             entry["circuits"] = circuits
         if edges:
             entry["edges"] = edges
+        if circuit.populations:
+            entry["populations"] = {
+                label: {
+                    "node": self.graph(pop.node, "NodeTemplate"),
+                    "n": pop.n,
+                    **(
+                        {"params": {k: _plain(v) for k, v in pop.params.items()}}
+                        if pop.params
+                        else {}
+                    ),
+                    **({"description": pop.description} if pop.description else {}),
+                }
+                for label, pop in circuit.populations.items()
+            }
+        if circuit.connectivity:
+            conns = []
+            for c in circuit.connectivity:
+                item: dict[str, Any] = {
+                    "source": c.source,
+                    "target": c.target,
+                    "weights": _matrix(c.weights),
+                }
+                if c.delays is not None:
+                    item["delays"] = _matrix(c.delays)
+                if c.spread is not None:
+                    item["spread"] = _matrix(c.spread)
+                if c.edge is not None:
+                    item["edge"] = self.graph(c.edge, "EdgeTemplate")
+                conns.append(item)
+            entry["connectivity"] = conns
         if circuit.connections:
             entry["connections"] = [
                 {

@@ -19,6 +19,7 @@ import yaml
 
 from rates_core.errors import ModelError
 from rates_core.frontend.frozen import FrozenMap
+from rates_core.frontend.population import Connectivity, PopulationTemplate
 from rates_core.frontend.templates import (
     CircuitTemplate,
     EdgeTemplate,
@@ -32,6 +33,7 @@ BASE_CLASSES = {
     "NodeTemplate": NodeTemplate,
     "EdgeTemplate": EdgeTemplate,
     "CircuitTemplate": CircuitTemplate,
+    "PopulationTemplate": PopulationTemplate,
 }
 YAML_SUFFIXES = (".yaml", ".yml")
 _TEMPLATE_KEYS = {
@@ -39,8 +41,22 @@ _TEMPLATE_KEYS = {
     NodeTemplate: {"base", "operators", "description"},
     EdgeTemplate: {"base", "operators", "description"},
     # "label" is a legacy PyRates entry naming the circuit instance; the template name is used.
-    CircuitTemplate: {"base", "nodes", "circuits", "edges", "connections", "description", "label"},
+    # "connections", "populations" and "connectivity" are rates extensions (never in PyRates).
+    CircuitTemplate: {
+        "base",
+        "nodes",
+        "circuits",
+        "edges",
+        "connections",
+        "populations",
+        "connectivity",
+        "description",
+        "label",
+    },
+    PopulationTemplate: {"base", "node", "n", "params", "description"},
 }
+_POPULATION_KEYS = {"node", "n", "params", "description"}
+_CONNECTIVITY_KEYS = {"source", "target", "weights", "edge", "delays", "spread"}
 
 
 def load_template(reference: str, expected: type | None = None) -> Any:
@@ -249,7 +265,80 @@ class Loader:
             return self._operator(data, parent, common, where)
         if cls in (NodeTemplate, EdgeTemplate):
             return self._graph(cls, file, data, parent, common, where)
+        if cls is PopulationTemplate:
+            return self._population(file, data, parent, common, where)
         return self._circuit(file, data, parent, common, where)
+
+    def _population(
+        self, file: _File, data: dict, parent: Any, common: dict, where: dict
+    ) -> PopulationTemplate:
+        """A population: ``{node: reference, n: size, params: {op/var: scalar or list}}``."""
+        node = data.get("node")
+        if node is None:
+            if parent is None:
+                raise ModelError("a population needs 'node' (a NodeTemplate reference)", **where)
+            node = parent.node
+        elif isinstance(node, str):
+            node = self._load_ref(node, file, where)
+        if not isinstance(node, NodeTemplate):
+            raise ModelError(f"population node {data.get('node')!r} is not a NodeTemplate", **where)
+        n = data.get("n", parent.n if parent else None)
+        if n is None:
+            raise ModelError("a population needs 'n' (its number of units)", **where)
+        raw = data.get("params") or {}
+        if not isinstance(raw, dict):
+            raise ModelError("population params must be a mapping op/var -> value", **where)
+        params = dict(parent.params) if parent else {}
+        for key, value in raw.items():
+            params[str(key)] = _numeric(value)
+        return PopulationTemplate(node=node, n=n, params=params, **common)
+
+    def _circuit_population(self, file: _File, label: str, raw: Any, where: dict) -> Any:
+        if isinstance(raw, str):
+            pop = self._load_ref(raw, file, where)
+            if not isinstance(pop, PopulationTemplate):
+                raise ModelError(
+                    f"population {label!r} refers to {raw!r}, which is a "
+                    f"{type(pop).__name__}, not a PopulationTemplate",
+                    **where,
+                )
+            return pop
+        if not isinstance(raw, dict):
+            raise ModelError(
+                f"population {label!r} must be a reference or a mapping {{node, n, params}}",
+                **where,
+            )
+        extra = set(raw) - _POPULATION_KEYS
+        if extra:
+            raise ModelError(f"unknown entries {sorted(extra)} for population {label!r}", **where)
+        common = {
+            "name": str(label),
+            "description": str(raw.get("description") or ""),
+            "path": where.get("file") or "",
+        }
+        return self._population(file, raw, None, common, where)
+
+    def _connectivity(self, file: _File, raw: Any, where: dict) -> Connectivity:
+        """A ``connectivity:`` entry; matrices as ``{shape, rows, cols, data}`` or nested lists."""
+        if not isinstance(raw, dict):
+            raise ModelError(f"a connectivity entry is a mapping, got {raw!r}", **where)
+        extra = set(raw) - _CONNECTIVITY_KEYS
+        if extra:
+            raise ModelError(f"unknown connectivity entries {sorted(extra)}", **where)
+        try:
+            edge = raw.get("edge")
+            if edge is not None:
+                edge = self._load_ref(edge, file, where)
+            return Connectivity(
+                source=raw["source"],
+                target=raw["target"],
+                weights=_matrix(raw.get("weights", 1.0)),
+                edge=edge,
+                delays=_matrix(raw.get("delays")),
+                spread=_matrix(raw.get("spread")),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"invalid connectivity entry: {exc}", **where) from None
 
     def _operator(self, data: dict, parent: Any, common: dict, where: dict) -> OperatorTemplate:
         equations = data.get("equations")
@@ -321,8 +410,23 @@ class Loader:
         connections = tuple(parent.connections) if parent else ()
         for raw_conn in data.get("connections") or []:
             connections += (self._connection(file, raw_conn, where),)
+        populations = dict(parent.populations) if parent else {}
+        raw_pops = data.get("populations") or {}
+        if not isinstance(raw_pops, dict):
+            raise ModelError("'populations' must be a mapping label -> population", **where)
+        for label, raw_pop in raw_pops.items():
+            populations[str(label)] = self._circuit_population(file, str(label), raw_pop, where)
+        connectivity = tuple(parent.connectivity) if parent else ()
+        for raw_conn in data.get("connectivity") or []:
+            connectivity += (self._connectivity(file, raw_conn, where),)
         return CircuitTemplate(
-            nodes=nodes, circuits=circuits, edges=tuple(edges), connections=connections, **common
+            nodes=nodes,
+            circuits=circuits,
+            edges=tuple(edges),
+            connections=connections,
+            populations=populations,
+            connectivity=connectivity,
+            **common,
         )
 
     def _connection(self, file: _File, raw: Any, where: dict) -> MatrixConnection:
@@ -375,3 +479,31 @@ class Loader:
             if not isinstance(template, EdgeTemplate):
                 raise ModelError(f"edge template {raw[2]!r} is not an EdgeTemplate", **where)
         return (source, target, template, attrs)
+
+
+def _numeric(value: Any) -> Any:
+    """A YAML number or list of numbers (complex ones written as text) as a value or array."""
+    arr = np.asarray(value)
+    if arr.dtype.kind == "U":
+        arr = arr.astype(complex)
+    return arr if arr.ndim else arr.item()
+
+
+def _matrix(value: Any) -> Any:
+    """A connectivity matrix: ``{shape, rows, cols, data}`` -> CSR; lists -> ndarray."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        import scipy.sparse as sp
+
+        unknown = set(value) - {"shape", "rows", "cols", "data"}
+        if unknown:
+            raise ValueError(f"unknown matrix entries {sorted(unknown)}")
+        data = np.asarray(_numeric(value["data"]))
+        shape = tuple(int(d) for d in value["shape"])
+        rows = np.asarray(value["rows"], dtype=np.int64)
+        cols = np.asarray(value["cols"], dtype=np.int64)
+        if not (len(rows) == len(cols) == data.size):
+            raise ValueError("matrix rows, cols and data must have the same length")
+        return sp.csr_matrix((data.reshape(-1), (rows, cols)), shape=shape)
+    return _numeric(value)

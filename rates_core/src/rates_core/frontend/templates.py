@@ -323,7 +323,14 @@ def _coerce_edge(edge: Any, owner: str, path: str) -> Edge:
 
 @dataclass(frozen=True, eq=False)
 class CircuitTemplate:
-    """Nodes and sub-circuits connected by edges; the thing that is simulated."""
+    """Nodes, populations and sub-circuits connected by edges; the thing that is simulated.
+
+    ``populations`` maps labels to :class:`~rates_core.frontend.population.PopulationTemplate`
+    values (n units of one node, addressed ``label/op/var`` for all units and
+    ``label/k/op/var`` for unit k); ``connectivity`` holds
+    :class:`~rates_core.frontend.population.Connectivity` values (weight matrices or global
+    coupling between variable paths of this circuit).
+    """
 
     name: str
     nodes: Mapping[str, NodeTemplate] = field(default_factory=FrozenMap)
@@ -332,26 +339,51 @@ class CircuitTemplate:
     connections: tuple[MatrixConnection, ...] = ()
     description: str = ""
     path: str = ""
+    populations: Mapping[str, Any] = field(default_factory=FrozenMap)
+    connectivity: tuple[Any, ...] = ()
 
     def __post_init__(self) -> None:
+        from rates_core.frontend.population import Connectivity, PopulationTemplate
+
         where = _where(self)
         object.__setattr__(self, "nodes", FrozenMap(self.nodes or {}))
         object.__setattr__(self, "circuits", FrozenMap(self.circuits or {}))
+        object.__setattr__(self, "populations", FrozenMap(self.populations or {}))
         for label, node in self.nodes.items():
             if not isinstance(node, NodeTemplate):
                 raise ModelError(f"node {label!r} is not a NodeTemplate: {node!r}", **where)
         for label, circ in self.circuits.items():
             if not isinstance(circ, CircuitTemplate):
                 raise ModelError(f"circuit {label!r} is not a CircuitTemplate: {circ!r}", **where)
-        both = set(self.nodes) & set(self.circuits)
+        for label, pop in self.populations.items():
+            if not isinstance(pop, PopulationTemplate):
+                raise ModelError(
+                    f"population {label!r} is not a PopulationTemplate: {pop!r}", **where
+                )
+        kinds = [set(self.nodes), set(self.circuits), set(self.populations)]
+        both = (kinds[0] & kinds[1]) | (kinds[0] & kinds[2]) | (kinds[1] & kinds[2])
         if both:
-            raise ModelError(f"labels used for a node and a circuit: {sorted(both)}", **where)
-        for label in list(self.nodes) + list(self.circuits):
+            raise ModelError(
+                f"labels used twice (node, circuit or population): {sorted(both)}", **where
+            )
+        for label in self.labels():
             if "/" in label or label == "all" or not label:
                 raise ModelError(f"invalid node label {label!r}", **where)
         edges = tuple(_coerce_edge(e, self.name, self.path) for e in self.edges)
         object.__setattr__(self, "edges", edges)
         object.__setattr__(self, "connections", tuple(self.connections))
+        conns = []
+        for conn in self.connectivity or ():
+            if isinstance(conn, Mapping):
+                conn = Connectivity(**conn)
+            if not isinstance(conn, Connectivity):
+                raise ModelError(
+                    f"connectivity entries must be Connectivity, got {conn!r}", **where
+                )
+            conns.append(conn)
+        object.__setattr__(self, "connectivity", tuple(conns))
+        for conn in self.connectivity:
+            self.connectivity_shape(conn)  # paths exist, matrices fit
         object.__setattr__(self, "state", {})
 
     # ------------------------------------------------------------------ navigation
@@ -361,21 +393,59 @@ class CircuitTemplate:
         head, rest = parts[0], "/".join(parts[1:])
         if head in self.nodes:
             return self.nodes[head][rest] if rest else self.nodes[head]
+        if head in self.populations:
+            return self.populations[head][rest] if rest else self.populations[head]
         if head in self.circuits:
             return self.circuits[head][rest] if rest else self.circuits[head]
         raise ModelError(
-            f"no node or circuit {head!r} (labels: {', '.join(self.labels())})", **_where(self)
+            f"no node or circuit {head!r} (labels: {', '.join(self.labels())})",
+            **_where(self),
         )
 
     def labels(self) -> list[str]:
-        return list(self.nodes) + list(self.circuits)
+        return list(self.nodes) + list(self.populations) + list(self.circuits)
 
-    def node_labels(self) -> list[str]:
-        """Every node of the hierarchy as a full path ``circuit/.../node``."""
+    def node_labels(self, units: bool = True) -> list[str]:
+        """Every node of the hierarchy as a full path ``circuit/.../node``; the units of a
+        population ``p`` are ``p/0 .. p/n-1`` (left out with ``units=False``)."""
         labels = list(self.nodes)
+        if units:
+            for plabel, pop in self.populations.items():
+                labels.extend(pop.unit_labels(f"{plabel}/"))
         for clabel, circ in self.circuits.items():
-            labels.extend(f"{clabel}/{n}" for n in circ.node_labels())
+            labels.extend(f"{clabel}/{n}" for n in circ.node_labels(units))
         return labels
+
+    def population_items(self, prefix: str = "") -> list[tuple[str, Any]]:
+        """``(full label, PopulationTemplate)`` of every population of the hierarchy."""
+        items = [(f"{prefix}{label}", pop) for label, pop in self.populations.items()]
+        for clabel, circ in self.circuits.items():
+            items.extend(circ.population_items(f"{prefix}{clabel}/"))
+        return items
+
+    def get_population(self, label: str) -> Any:
+        from rates_core.frontend.population import PopulationTemplate
+
+        pop = self[label]
+        if not isinstance(pop, PopulationTemplate):
+            raise ModelError(f"{label!r} is not a population", **_where(self))
+        return pop
+
+    def unit_of(self, label: str) -> tuple[str, int] | None:
+        """``(population label, unit)`` when ``label`` names a unit of a population."""
+        head, sep, last = label.rpartition("/")
+        if not sep or not last.isdigit():
+            return None
+        owner, _, plabel = head.rpartition("/")
+        circuit = self
+        for part in owner.split("/") if owner else []:
+            circuit = circuit.circuits.get(part)
+            if circuit is None:
+                return None
+        pop = circuit.populations.get(plabel)
+        if pop is None or int(last) >= pop.n:
+            return None
+        return head, int(last)
 
     def get_node(self, label: str) -> NodeTemplate:
         node = self[label]
@@ -386,26 +456,49 @@ class CircuitTemplate:
     def get_nodes(self, pattern: str | Sequence[str] = "all", var: str | None = None) -> list[str]:
         """Full labels of the nodes matching ``pattern`` (``all`` is a wildcard for one level;
         a lone ``all`` matches every node at any depth). With ``var="op/var"`` only nodes that
-        have that variable are returned."""
+        have that variable are returned.
+
+        A population matches like a node of its level and stands for all its units
+        (``exc`` -> ``exc/0 .. exc/n-1``); ``exc/all`` and ``exc/3`` address its units."""
         if not isinstance(pattern, str):
             pattern = "/".join(pattern)
         segments = pattern.strip("/").split("/") if pattern else ["all"]
-        result = []
-        for label in self.node_labels():
-            parts = label.split("/")
-            if segments == ["all"] or (
-                len(parts) == len(segments)
-                and all(s == "all" or s == p for s, p in zip(segments, parts))
-            ):
-                result.append(label)
-        if var is not None:
-            op, _, vname = var.partition("/")
-            result = [
-                n
-                for n in result
-                if op in self.get_node(n).operators
-                and vname in self.get_node(n).operators[op].variables
-            ]
+        everything = segments == ["all"]
+        op, _, vname = (var or "").partition("/")
+
+        def has_var(node: Any) -> bool:
+            return var is None or (op in node.operators and vname in node.operators[op].variables)
+
+        def fits(parts: list[str], segs: list[str]) -> bool:
+            return len(parts) == len(segs) and all(
+                s == "all" or s == p for s, p in zip(segs, parts)
+            )
+
+        result: list[str] = []
+
+        def walk(circuit: CircuitTemplate, prefix: list[str]) -> None:
+            for label, node in circuit.nodes.items():
+                parts = prefix + [label]
+                if (everything or fits(parts, segments)) and has_var(node):
+                    result.append("/".join(parts))
+            for label, pop in circuit.populations.items():
+                parts = prefix + [label]
+                if not has_var(pop.node):
+                    continue
+                full = "/".join(parts) + "/"
+                if everything or fits(parts, segments):
+                    result.extend(pop.unit_labels(full))
+                elif fits(parts, segments[:-1]):
+                    last = segments[-1]
+                    if last == "all":
+                        result.extend(pop.unit_labels(full))
+                    elif last.isdigit() and int(last) < pop.n:
+                        result.append(f"{full}{int(last)}")
+            for label, sub in circuit.circuits.items():
+                if len(prefix) + 1 < len(segments) or everything:
+                    walk(sub, prefix + [label])
+
+        walk(self, [])
         return result
 
     def resolve_path(self, path: str) -> list[tuple[str, str, str]]:
@@ -439,8 +532,55 @@ class CircuitTemplate:
             circuits=self.circuits.updated(circuits) if circuits else self.circuits,
         )
 
+    def _with_populations(self, updates: Mapping[str, Any]) -> CircuitTemplate:
+        """Replace populations (full labels) with one copy per circuit level."""
+        local = {label: pop for label, pop in updates.items() if "/" not in label}
+        nested: dict[str, dict[str, Any]] = {}
+        for label, pop in updates.items():
+            head, sep, rest = label.partition("/")
+            if sep:
+                nested.setdefault(head, {})[rest] = pop
+        circuits = {
+            head: self.circuits[head]._with_populations(sub) for head, sub in nested.items()
+        }
+        return self._copy(
+            populations=self.populations.updated(local) if local else self.populations,
+            circuits=self.circuits.updated(circuits) if circuits else self.circuits,
+        )
+
     def _copy(self, **changes: Any) -> CircuitTemplate:
         return dataclasses.replace(self, **changes)
+
+    def connectivity_shape(self, conn: Any) -> tuple[int, int]:
+        """``(n_target, n_source)``: the number of units ``conn``'s paths match here, checked
+        against its matrices (a clear error when a path matches nothing or a matrix misfits)."""
+        where = dict(_where(self), variable=f"{conn.source} -> {conn.target}")
+        try:
+            n_src = len(self.resolve_path(conn.source))
+            n_tgt = len(self.resolve_path(conn.target))
+        except ModelError as exc:
+            raise ModelError(
+                f"connectivity {conn.source} -> {conn.target}: {exc}", **where
+            ) from None
+        if conn.shape is not None and conn.shape != (n_tgt, n_src):
+            raise ModelError(
+                f"connectivity weights have shape {conn.shape}, expected {(n_tgt, n_src)} "
+                f"(targets of {conn.target!r} x sources of {conn.source!r})",
+                **where,
+            )
+        return n_tgt, n_src
+
+    def add_connectivity(self, *connectivity: Any) -> CircuitTemplate:
+        """A copy with more :class:`~rates_core.frontend.population.Connectivity` values."""
+        return self._copy(connectivity=self.connectivity + tuple(connectivity))
+
+    def all_connectivity_with_owner(self, prefix: str = "") -> Iterable[tuple[str, Any, Any]]:
+        """``(prefix, owning circuit, Connectivity)`` for the whole hierarchy; the paths of a
+        connectivity are relative to its owner."""
+        for conn in self.connectivity:
+            yield prefix, self, conn
+        for label, circ in self.circuits.items():
+            yield from circ.all_connectivity_with_owner(f"{prefix}{label}/")
 
     def update_var(
         self,
@@ -461,9 +601,9 @@ class CircuitTemplate:
             decl_shape = circuit.get_node(matches[0][0])[f"{matches[0][1]}/{matches[0][2]}"].shape
             arr = np.asarray(value)
             if arr.shape == decl_shape:
-                values = [value] * len(matches)
+                per_match = False
             elif arr.shape == (len(matches),) + decl_shape:
-                values = list(arr)
+                per_match = True
             else:
                 raise ModelError(
                     f"value of shape {arr.shape} for {key!r} matches neither the variable's shape "
@@ -472,9 +612,30 @@ class CircuitTemplate:
                     **_where(self),
                 )
             updated: dict[str, NodeTemplate] = {}
-            for (node, op, var), val in zip(matches, values):
+            # units of populations: (units, positions in matches) per population
+            in_pops: dict[str, tuple[list[int], list[int]]] = {}
+            for i, (node, op, var) in enumerate(matches):
+                unit = circuit.unit_of(node) if circuit.populations or circuit.circuits else None
+                if unit is not None:
+                    units, positions = in_pops.setdefault(unit[0], ([], []))
+                    units.append(unit[1])
+                    positions.append(i)
+                    continue
+                val = arr[i] if per_match else value
                 updated[node] = circuit.get_node(node).update_var(op, var, val)
-            circuit = circuit._with_nodes(updated)
+            if updated:
+                circuit = circuit._with_nodes(updated)
+            if in_pops:
+                _, op, var = matches[0]
+                pops = {}
+                for label, (units, positions) in in_pops.items():
+                    pop = circuit.get_population(label)
+                    vals = arr[np.asarray(positions)] if per_match else arr
+                    if len(units) == pop.n and units == list(range(pop.n)):
+                        pops[label] = pop.update_var(f"{op}/{var}", vals)
+                    else:
+                        pops[label] = pop.with_unit_values(f"{op}/{var}", np.asarray(units), vals)
+                circuit = circuit._with_populations(pops)
         for source, target, attrs in edge_vars or []:
             circuit = circuit._update_edge(source, target, dict(attrs))
         return circuit
@@ -497,6 +658,21 @@ class CircuitTemplate:
                 prefix, edge = edges[i]
                 circuit = circuit._replace_edge(prefix, edge, attrs)
             return circuit
+        for k, conny in enumerate(self.connectivity):
+            if conny.source.strip("/") == source.strip("/") and conny.target.strip(
+                "/"
+            ) == target.strip("/"):
+                names = {"weight": "weights", "delay": "delays", "spread": "spread"}
+                unknown = set(attrs) - set(names)
+                if unknown:
+                    raise ModelError(
+                        f"connectivity attributes are weight, delay and spread, not "
+                        f"{sorted(unknown)}",
+                        **_where(self),
+                    )
+                conns = list(self.connectivity)
+                conns[k] = conny.with_values(**{names[key]: v for key, v in attrs.items()})
+                return self._copy(connectivity=tuple(conns))
         for k, conn in enumerate(self.connections):
             found = False
             rows, cols = conn.rows, conn.cols
@@ -572,6 +748,8 @@ class CircuitTemplate:
         entries with ``abs(w) > min_weight`` become connections. Matrix-shaped ``edge_attr``
         values (delays, spreads) are read at the same entries; scalars apply to all.
         """
+        from rates_core.frontend.population import matrix_entries, read_at
+
         target_nodes = list(source_nodes if target_nodes is None else target_nodes)
         source_nodes = list(source_nodes)
         shape = (len(target_nodes), len(source_nodes))
@@ -582,37 +760,10 @@ class CircuitTemplate:
                 raise ModelError(f"add_edges_from_matrix: no node {n!r}", **where)
         if weight is None:
             weight = np.ones(shape)
-        if hasattr(weight, "tocoo"):
-            coo = weight.tocoo()
-            if coo.shape != shape:
-                raise ModelError(f"weight matrix has shape {coo.shape}, expected {shape}", **where)
-            keep = np.abs(coo.data) > min_weight
-            rows, cols, w = coo.row[keep], coo.col[keep], coo.data[keep]
-        else:
-            weight = np.asarray(weight)
-            if weight.shape != shape:
-                raise ModelError(
-                    f"weight matrix has shape {weight.shape}, expected {shape} (targets x sources)",
-                    **where,
-                )
-            rows, cols = np.nonzero(np.abs(weight) > min_weight)
-            w = weight[rows, cols]
-        order = np.lexsort((cols, rows))
-        rows, cols, w = rows[order], cols[order], w[order]
-        attributes: dict[str, Any] = {"weight": _readonly(w)}
+        rows, cols, w = matrix_entries(weight, shape, min_weight, where)
+        attributes: dict[str, Any] = {"weight": w}
         for key, val in (edge_attr or {}).items():
-            arr = val.toarray() if hasattr(val, "toarray") else np.asarray(val)
-            if arr.ndim == 2:
-                if arr.shape != shape:
-                    raise ModelError(
-                        f"edge attribute {key!r} has shape {arr.shape}, expected {shape}",
-                        **where,
-                    )
-                attributes[key] = _readonly(arr[rows, cols])
-            elif arr.ndim == 0:
-                attributes[key] = val
-            else:
-                raise ModelError(f"edge attribute {key!r} must be a scalar or a matrix", **where)
+            attributes[key] = read_at(val, rows, cols, shape, key, where)
         conn = MatrixConnection(
             source_var=source_var,
             target_var=target_var,
