@@ -103,15 +103,20 @@ def _input_arrays(
             )
         if arr.ndim > 2:
             raise ModelError(f"input for {path!r} must be 1-D or 2-D", variable=path)
-        for k, node in enumerate(nodes):
-            column = arr if arr.ndim == 1 else arr[:, k]
-            for ext in system.inputs:
-                if ext.path == f"{op}/{var}" and node in ext.nodes:
-                    target = arrays[ext.name]
-                    if target.ndim == 1:
-                        target[:] += column
-                    else:
-                        target[:, ext.nodes.index(node)] += column
+        for ext in system.inputs:
+            if ext.path != f"{op}/{var}":
+                continue
+            unit_of = {node: u for u, node in enumerate(ext.nodes)}
+            matched = [(k, unit_of[node]) for k, node in enumerate(nodes) if node in unit_of]
+            if not matched:
+                continue
+            columns, units = (list(x) for x in zip(*matched))
+            target = arrays[ext.name]
+            if target.ndim == 1:
+                target += arr if arr.ndim == 1 else arr[:, columns[0]]
+            else:
+                # all matched units at once (units are distinct): no per-unit Python work
+                target[:, units] += arr[:, None] if arr.ndim == 1 else arr[:, columns]
     return arrays
 
 
