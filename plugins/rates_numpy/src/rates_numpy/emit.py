@@ -50,6 +50,9 @@ __all__ = [
 
 #: Systems with more states get no symbolic Jacobian (``EmittedFunction.jacobian`` is None).
 JACOBIAN_MAX_STATES = 200
+#: ... and so do systems with more coupling entries (matrix nonzeros, gathered and delayed
+#: values): the scalarised Jacobian would take seconds to build for a value nobody asked for.
+JACOBIAN_MAX_COUPLINGS = 5000
 #: Fixed-step methods generated as whole-integration loops for scalar systems.
 FIXED_STEP_METHODS = ("euler", "heun", "rk4")
 
@@ -218,9 +221,20 @@ def _functional(w: _Writer, func_name: str) -> None:
     w(f"return {func_name}(t, y, numpy.empty(N_STATES_, dtype=DTYPE_), *params)", 1)
 
 
+def _coupling_entries(system: System) -> int:
+    """Matrix nonzeros, gather indices and delayed values: the size of the coupling terms."""
+    total = sum(d.size for d in system.delayed)
+    for p in system.params:
+        if p.role == "matrix":
+            total += int(getattr(p.value, "nnz", np.size(p.value)))
+        elif p.role == "index":
+            total += int(np.size(p.value))
+    return total
+
+
 def _jacobian(w: _Writer, system: System, scalar: bool) -> bool:
     """Append ``jacobian(t, y, *params)``; False (and nothing written) when unavailable."""
-    if system.n_states > JACOBIAN_MAX_STATES:
+    if system.n_states > JACOBIAN_MAX_STATES or _coupling_entries(system) > JACOBIAN_MAX_COUPLINGS:
         return False
     from rates_core.errors import ModelError
     from rates_core.jacobian import system_jacobian
