@@ -13,7 +13,7 @@ import pickle
 import numpy as np
 import pytest
 import scipy.sparse as sp
-import sympy
+from system_eval import evaluate, state_paths  # tests/fixtures (tests/conftest.py)
 
 from rates_core import (
     CircuitTemplate,
@@ -27,13 +27,6 @@ from rates_core import (
 from rates_core.builtins import Matvec, VSum
 from rates_core.ir import build_ir
 from rates_core.system import DENSE_THRESHOLD
-
-FUNCTIONS = {
-    "Matvec": lambda w, x: w @ np.asarray(x),
-    "Index": lambda x, i: np.asarray(x)[i],
-    "VSum": np.sum,
-}
-
 
 # --------------------------------------------------------------------------- helpers
 
@@ -84,42 +77,6 @@ def kuramoto_node() -> NodeTemplate:
 def population_circuit(n: int = 5, **params) -> CircuitTemplate:
     pop = PopulationTemplate("exc", LEAKY, n, params=params)
     return CircuitTemplate("net", populations={"exc": pop})
-
-
-def evaluate(system, y_by_path: dict | None = None, t: float = 0.0) -> dict[str, complex]:
-    """dy/dt of every state element, keyed by its path (delayed reads see the initial state)."""
-    y0 = system.initial_state()
-    y = y0.copy()
-    env: dict[str, object] = {"t": t}
-    for p in system.params:
-        env[p.name] = p.value
-    for s in system.states:
-        for k, path in enumerate(s.paths):
-            if y_by_path and path in y_by_path:
-                y[s.start + k] = y_by_path[path]
-        env[s.name] = y[s.start : s.stop]
-    for d in system.delayed:
-        state = system.state(d.state)
-        history = y0[state.start : state.stop]
-        env[d.name] = history[system.param(d.index).value] if d.index else history
-
-    def run(expr: sympy.Expr) -> object:
-        symbols = sorted(expr.free_symbols, key=lambda s: s.name)
-        function = sympy.lambdify(symbols, expr, modules=[FUNCTIONS, "numpy"])
-        return function(*[env[s.name] for s in symbols])
-
-    for a in system.algebraic:
-        env[a.name] = run(a.expr)
-    out = {}
-    for name, expr in system.derivatives:
-        state = system.state(name)
-        values = np.broadcast_to(np.asarray(run(expr)), (state.size,))
-        out.update(zip(state.paths, values))
-    return out
-
-
-def state_paths(system) -> list[str]:
-    return [path for s in system.states for path in s.paths]
 
 
 def assert_same_field(a_system, b_system, seed: int = 0) -> None:
