@@ -31,6 +31,9 @@ class EmitOptions:
     file_name: str | None = None  # also write the source here (absolute or relative path)
     func_name: str = "vector_field"
     functional: bool = False
+    #: generate files for use outside Python (``rates export``): the plugin puts them into
+    #: ``EmittedFunction.extras["files"]`` and need not compile or load anything
+    standalone: bool = False
 
 
 @dataclass
@@ -42,7 +45,9 @@ class EmittedFunction:
     delayed reads (``system.delayed`` order, computed by the solver from its history; none for
     ODE systems) and ``params`` the values of ``system.params`` in that order. ``jacobian(t, y,
     *delayed, *params)`` returns the dense instantaneous d f / d y when the backend provides it.
-    ``extras`` holds backend-specific artefacts (for example generated fixed-step loops).
+    ``extras`` holds backend-specific artefacts (for example generated fixed-step loops);
+    ``extras["files"]`` (``{relative file name: text}``) are the files ``rates export`` writes
+    (without it, ``source`` is written to the file the user names).
     """
 
     backend: str

@@ -285,12 +285,66 @@ def format_models(entries: Sequence[LibraryEntry]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# --------------------------------------------------------------------------- rates export
+
+
+def _add_export_command(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "export",
+        help="write a model's generated code for a backend (Julia, MATLAB, ...) to files",
+        description=(
+            "Generate the code of a circuit for BACKEND and write it to OUT, for use outside\n"
+            "Python (for example a Julia file to include, or MATLAB .m files). MODEL is a\n"
+            "template reference as CircuitTemplate.from_yaml takes it: a dotted path\n"
+            "(rates_core.models.qif.qif), a file and template (model.yaml:Circuit or\n"
+            "dir/model/Circuit). OUT is a file, or a directory for backends that write several."
+        ),
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("model", metavar="MODEL", help="the circuit template to export")
+    parser.add_argument("out", metavar="OUT", help="file or directory to write")
+    parser.add_argument("--backend", required=True, help="backend that generates the code")
+    parser.add_argument(
+        "--no-vectorize", action="store_true", help="one population per node (scalar code)"
+    )
+    parser.add_argument(
+        "--float-precision", default="float64", choices=("float64", "float32"), help="precision"
+    )
+    parser.add_argument(
+        "--delay-approximation",
+        type=int,
+        metavar="N",
+        help="replace every discrete delay by a gamma chain of order N (an ODE system)",
+    )
+    parser.set_defaults(handler=_export_command)
+
+
+def _export_command(args: argparse.Namespace) -> int:
+    from rates_core.export import export
+    from rates_core.frontend import CircuitTemplate
+
+    circuit = CircuitTemplate.from_yaml(args.model)
+    written = export(
+        circuit,
+        args.backend,
+        args.out,
+        vectorize=not args.no_vectorize,
+        float_precision=args.float_precision,
+        delay_approximation=args.delay_approximation,
+    )
+    for path in written:
+        print(path)
+    return 0
+
+
 # --------------------------------------------------------------------------- parser and main
 
 _COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_plugins_command,
     _add_conformance_command,
     _add_models_command,
+    _add_export_command,
 )
 
 

@@ -1,0 +1,67 @@
+"""Write a model's generated code to files for use outside Python (``rates export``).
+
+The backend plugin generates the code through ``emit_function`` with
+``EmitOptions(standalone=True)`` and lists the files in ``EmittedFunction.extras["files"]``
+(``{relative name: text}``); a plugin that lists none has its ``source`` written to one file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rates_core import builtins
+from rates_core.backend import EmitOptions
+from rates_core.errors import RatesError
+from rates_core.plugins import default_host
+from rates_core.system import build_system
+
+
+def export(
+    circuit: Any,
+    backend: str,
+    out: str | Path,
+    *,
+    vectorize: bool = True,
+    float_precision: str = "float64",
+    func_name: str = "vector_field",
+    delay_approximation: int | None = None,
+) -> list[Path]:
+    """Generate ``circuit``'s code for ``backend`` and write it under ``out``; the paths written.
+
+    ``out`` is a directory when the backend produces several files (created if missing) or when
+    it already is one; otherwise the one file to write.
+    """
+    host = default_host()
+    host.backend_info(backend)  # clear UnknownBackendError / PluginConflictError first
+    system = build_system(
+        circuit,
+        vectorize=vectorize,
+        float_precision=float_precision,
+        functions=builtins.function_table(host.builtins(backend)),
+        delay_approximation=delay_approximation,
+    )
+    options = EmitOptions(float_precision=float_precision, func_name=func_name, standalone=True)
+    emitted = host.emit_function(backend, system, options)
+    files: dict[str, str] | None = emitted.extras.get("files")
+    out = Path(out)
+    if not files:
+        if out.is_dir():
+            raise RatesError(
+                f"backend {backend!r} writes one file; give a file name, not the directory {out}"
+            )
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(emitted.source, encoding="utf-8")
+        return [out]
+    if len(files) == 1 and not out.is_dir() and out.suffix:
+        ((_, text),) = files.items()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        return [out]
+    written = []
+    for name, text in files.items():
+        path = out / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
