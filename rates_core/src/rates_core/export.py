@@ -33,13 +33,14 @@ def export(
     it already is one; otherwise the one file to write.
     """
     host = default_host()
-    host.backend_info(backend)  # clear UnknownBackendError / PluginConflictError first
+    info = host.backend_info(backend)  # clear UnknownBackendError / PluginConflictError first
     system = build_system(
         circuit,
         vectorize=vectorize,
         float_precision=float_precision,
         functions=builtins.function_table(host.builtins(backend)),
         delay_approximation=delay_approximation,
+        record_delayed="dde_algebraic" in info.capabilities,
     )
     options = EmitOptions(float_precision=float_precision, func_name=func_name, standalone=True)
     emitted = host.emit_function(backend, system, options)

@@ -46,8 +46,9 @@ def _prepare(
     delay_approximation: int | None = None,
 ) -> tuple[System, EmittedFunction]:
     host = _host()
-    host.backend_info(backend)  # clear UnknownBackendError / PluginConflictError first
+    info = host.backend_info(backend)  # clear UnknownBackendError / PluginConflictError first
     functions = builtins.function_table(host.builtins(backend))
+    record = "dde_algebraic" in info.capabilities
     system = build_system(
         circuit,
         vectorize=vectorize,
@@ -55,6 +56,7 @@ def _prepare(
         float_precision=float_precision,
         functions=functions,
         delay_approximation=delay_approximation,
+        record_delayed=record,
     )
     if (
         vectorize
@@ -70,6 +72,7 @@ def _prepare(
             float_precision=float_precision,
             functions=functions,
             delay_approximation=delay_approximation,
+            record_delayed=record,
         )
     options = EmitOptions(float_precision=float_precision, file_name=file_name)
     emitted = host.emit_function(backend, system, options)

@@ -25,6 +25,8 @@ from rates_core.ir import NetworkIR, Population, Projection, build_ir
 #: Couplings at least this dense are dense matrices, sparser ones CSR matrices (measured with
 #: benchmarks/: at N = 1000, BLAS dense matvec beats CSR above about 8 % density).
 DENSE_THRESHOLD = 0.08
+#: Equation functions that act elementwise (a recorded variable may use them).
+_ELEMENTWISE = (builtins._Comparison, builtins.Round, builtins.Maxi, builtins.Mini)
 _GENERATED_NAMES = {"y", "dy", "t", "np", "math", "numpy", "torch", "params", "self"}
 
 
@@ -90,6 +92,27 @@ class DelayedRead:
 
 
 @dataclass(frozen=True)
+class Recorded:
+    """An algebraic variable the solver keeps in its history, because it is read with a delay.
+
+    ``expr`` is its value from the states of its own population (elementwise, so it costs one
+    evaluation per unit and step, not one per delayed connection); ``rate`` its time derivative,
+    with ``rate_symbols[state]`` standing for ``d state / d t`` (what the history's cubic
+    Hermite reads need). In the history, recorded values follow the state vector: value ``i``
+    of the k-th recorded variable sits at position ``n_states + offset_k + i``.
+    """
+
+    name: str
+    symbol: sympy.Symbol
+    expr: sympy.Expr
+    rate: sympy.Expr
+    rate_symbols: dict[str, sympy.Symbol]
+    offset: int
+    size: int
+    dtype: str
+
+
+@dataclass(frozen=True)
 class ExtrinsicInput:
     """An input parameter the solver fills each step from the user's array."""
 
@@ -114,6 +137,8 @@ class System:
     label_map: dict[str, tuple[str, int | None]]
     dtype: str
     ir: NetworkIR | None = field(default=None, repr=False)
+    #: algebraic variables kept in the history (delayed reads of them name them as ``state``)
+    recorded: list[Recorded] = field(default_factory=list)
 
     @property
     def n_states(self) -> int:
@@ -131,6 +156,22 @@ class System:
 
     def state(self, name: str) -> StateVar:
         return next(s for s in self.states if s.name == name)
+
+    def history_slice(self, name: str) -> tuple[int, int, str]:
+        """``(start, size, dtype)`` of a state or recorded variable in the history vector
+        (the state vector followed by the recorded values)."""
+        for st in self.states:
+            if st.name == name:
+                return st.start, st.size, st.dtype
+        n = self.n_states
+        for r in self.recorded:
+            if r.name == name:
+                return n + r.offset, r.size, r.dtype
+        raise KeyError(name)
+
+    @property
+    def n_recorded(self) -> int:
+        return sum(r.size for r in self.recorded)
 
     def param(self, name: str) -> Parameter:
         return next(p for p in self.params if p.name == name)
@@ -210,9 +251,12 @@ class _Builder:
         functions: Mapping | None,
         where: dict,
         delay_approximation: int | None = None,
+        record_delayed: bool = False,
     ):
         self.ir = ir
         self.delay_approximation = delay_approximation
+        self.record_delayed = record_delayed
+        self.recorded: dict[str, Recorded] = {}  # algebraic name -> its record
         self.pending_delays: list[tuple] = []
         self.precision = precision
         self.functions = functions
@@ -471,6 +515,7 @@ class _Builder:
             self.label_map,
             dtype,
             ir,
+            list(self.recorded.values()),
         )
 
     def register_paths(self, name: str, pop: Population, op: str, var: str, decl: Any) -> None:
@@ -734,10 +779,18 @@ class _Builder:
         self.pending_delays.append((placeholder, src, index, tau.name, size))
         return placeholder
 
-    def add_delayed(self, state: sympy.Symbol, index: str | None, tau: str | float, size: int):
-        name = self.unique(f"{state.name}_delayed")
+    def add_delayed(
+        self,
+        state: sympy.Symbol,
+        index: str | None,
+        tau: str | float,
+        size: int,
+        state_name: str | None = None,
+    ):
+        base = state_name.removesuffix("_history") if state_name else state.name
+        name = self.unique(f"{base}_delayed")
         sym = symbol(name, "float" if state.is_real else "complex")
-        self.delayed.append(DelayedRead(name, sym, state.name, index, tau, size))
+        self.delayed.append(DelayedRead(name, sym, state_name or state.name, index, tau, size))
         self.kinds[name] = "delayed"
         self.sizes[name] = size
         return sym
@@ -766,6 +819,11 @@ class _Builder:
         for placeholder, src, index, tau, size in self.pending_delays:
             expr = self.expand_algebraic(src)
             home = self.population_of(src.name)
+            record = self.record(src, expr, home) if self.record_delayed else None
+            if record is not None:
+                value = self.add_delayed(record.symbol, index, tau, size, record.name)
+                self.substitute(placeholder, value)
+                continue
             repl = {}
             for s in expr.free_symbols:
                 kind = self.kinds.get(s.name)
@@ -802,14 +860,79 @@ class _Builder:
                     variable=src.name,
                     **self.where,
                 )
-            for name, a in list(self.algebraic.items()):
-                if placeholder in a.expr.free_symbols:
-                    self.algebraic[name] = Assignment(
-                        a.name, a.symbol, a.expr.xreplace({placeholder: value}), a.size, a.dtype
-                    )
-            for name, d in list(self.derivatives.items()):
-                if placeholder in d.free_symbols:
-                    self.derivatives[name] = d.xreplace({placeholder: value})
+            self.substitute(placeholder, value)
+
+    def substitute(self, placeholder: sympy.Symbol, value: sympy.Expr) -> None:
+        """Replace ``placeholder`` in every algebraic update and derivative."""
+        for name, a in list(self.algebraic.items()):
+            if placeholder in a.expr.free_symbols:
+                self.algebraic[name] = Assignment(
+                    a.name, a.symbol, a.expr.xreplace({placeholder: value}), a.size, a.dtype
+                )
+        for name, d in list(self.derivatives.items()):
+            if placeholder in d.free_symbols:
+                self.derivatives[name] = d.xreplace({placeholder: value})
+
+    def record(self, src: sympy.Symbol, expr: sympy.Expr, home: int | None) -> Recorded | None:
+        """Keep ``src`` (algebraic, ``expr`` its expansion in states) in the history, or None
+        when its past must be rebuilt per connection: it must be an elementwise function of
+        the states of its own population (at least one), constants and t, with a printable
+        time derivative."""
+        if src.name in self.recorded:
+            return self.recorded[src.name]
+        states = []
+        for s in expr.free_symbols:
+            if s == builtins.TIME:
+                continue
+            kind = self.kinds.get(s.name)
+            same_pop = self.population_of(s.name) == home
+            if kind == "state" and same_pop and self.sizes[s.name] == self.sizes[src.name]:
+                states.append(s)
+            elif not (
+                kind == "param"
+                and self.param(s.name).role == "constant"
+                and (self.sizes[s.name] == 1 or (same_pop and s.name in self.sizes))
+                and self.sizes[s.name] in (1, self.sizes[src.name])
+            ):
+                return None
+        if not states:
+            return None
+        for a in sympy.preorder_traversal(expr):
+            if isinstance(a, sympy.Function) and getattr(a, "rates_name", None):
+                if not isinstance(a, _ELEMENTWISE) or (
+                    isinstance(a, (builtins.Maxi, builtins.Mini)) and len(a.args) != 2
+                ):
+                    return None
+        rate_symbols = {
+            s.name: symbol(self.unique(f"{s.name}_rate"), "float" if s.is_real else "complex")
+            for s in sorted(states, key=lambda x: x.name)
+        }
+        try:
+            rate = sum(
+                (sympy.diff(expr, s) * rate_symbols[s.name] for s in states),
+                sympy.diff(expr, builtins.TIME),
+            )
+        except (TypeError, ValueError, NotImplementedError):
+            return None
+        if rate.has(sympy.Derivative, sympy.Subs):
+            return None
+        offset = sum(r.size for r in self.recorded.values())
+        name = self.unique(f"{src.name}_history")
+        dtype = _dtype("float" if src.is_real else "complex", self.precision)
+        rec = Recorded(
+            name,
+            symbol(name, "float" if src.is_real else "complex"),
+            expr,
+            rate,
+            rate_symbols,
+            offset,
+            self.sizes[src.name],
+            dtype,
+        )
+        self.recorded[src.name] = rec
+        self.kinds[name] = "recorded"
+        self.sizes[name] = rec.size
+        return rec
 
     def param(self, name: str) -> Parameter:
         return next(p for p in self.params if p.name == name)
@@ -1024,8 +1147,14 @@ def build_system(
     float_precision: str = "float64",
     functions: Mapping | None = None,
     delay_approximation: int | None = None,
+    record_delayed: bool = False,
 ) -> System:
     """Flatten, vectorise and parse a circuit into a :class:`System`.
+
+    ``record_delayed``: algebraic variables read with a delay that are elementwise functions of
+    their own population's states become :class:`Recorded` history variables (for backends
+    whose solvers keep them, capability ``dde_algebraic``); otherwise their past is rebuilt
+    from the delayed states, once per connection.
 
     ``delay_approximation=n`` turns every discrete delay (edge ``delay`` and ``past``) into a
     gamma-kernel chain of order n with the same mean, giving an ODE system (for continuation).
@@ -1045,4 +1174,6 @@ def build_system(
         raise ModelError(
             f"delay_approximation must be a positive integer, not {delay_approximation!r}"
         )
-    return _Builder(ir, float_precision, functions, where, delay_approximation).build(inputs)
+    return _Builder(
+        ir, float_precision, functions, where, delay_approximation, record_delayed
+    ).build(inputs)

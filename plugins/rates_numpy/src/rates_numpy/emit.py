@@ -215,6 +215,43 @@ def _vector_field(w: _Writer, system: System, printer: Any, scalar: bool, func_n
     w("return dy", 1)
 
 
+def _record(w: _Writer, system: System, printer: Any, scalar: bool) -> None:
+    """Append ``record_(t, y, dy, out_, <parameters>)``: the values of ``system.recorded``
+    (algebraic variables the solver keeps in its history) into ``out_[:R]`` and, when ``dy`` is
+    given, their time derivatives into ``out_[R:]``."""
+    n = system.n_recorded
+    params = [safe_name(p.name) for p in system.params]
+    w(f"def record_(t, y, dy, out_{''.join(', ' + p for p in params)}):")
+    w(
+        f'"""Values (out_[:{n}]) and, when dy is given, time derivatives (out_[{n}:]) of the '
+        f"variables\n{_INDENT}read with a delay that the solver keeps in its history: "
+        f"{', '.join(r.name for r in system.recorded)}.\n{_INDENT}"
+        '"""',
+        1,
+    )
+    _unpack_states(w, system, scalar)
+    for r in system.recorded:
+        where = f"out_[{r.offset}]" if scalar else f"out_[{r.offset}:{r.offset + r.size}]"
+        w(f"{where} = {printer.doprint(r.expr)}  # {r.name}", 1)
+    w("if dy is not None:", 1)
+    used = {s.name for r in system.recorded for s in r.rate.free_symbols}
+    for r in system.recorded:
+        for state, sym in r.rate_symbols.items():
+            if sym.name not in used:
+                continue
+            used.discard(sym.name)
+            st = system.state(state)
+            read = f"dy[{st.start}].item()" if scalar else f"dy[{st.start}:{st.stop}]"
+            if _real_state_in_complex(system, st):
+                read += ".real"
+            w(f"{safe_name(sym.name)} = {read}  # d/dt {state}", 2)
+    for r in system.recorded:
+        a = n + r.offset
+        where = f"out_[{a}]" if scalar else f"out_[{a}:{a + r.size}]"
+        w(f"{where} = {printer.doprint(r.rate)}  # d/dt {r.name}", 2)
+    w("return out_", 1)
+
+
 def _functional(w: _Writer, func_name: str) -> None:
     w(f"def {func_name}_functional(t, y, *params):")
     w(f'"""Like ``{func_name}`` but returns a new array."""', 1)
@@ -462,6 +499,10 @@ def emit_source(
     w()
     w()
     _functional(w, options.func_name)
+    if system.recorded:
+        w()
+        w()
+        _record(w, system, printer, scalar)
     mark = len(w.lines)
     w()
     w()
@@ -515,6 +556,8 @@ def emit_function(
         "options": options,
         "delayed": [d.name for d in system.delayed],
     }
+    if system.recorded:
+        extras["record"] = module.record_
     if info["loops"]:
         extras["loops"] = {m: getattr(module, f"run_{m}") for m in FIXED_STEP_METHODS}
     if info["scalar"]:

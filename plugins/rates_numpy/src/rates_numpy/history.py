@@ -14,6 +14,13 @@ Connections
     stored. Every read is a handful of whole-array NumPy operations over all C connections (one
     fancy index per stored row, no Python loop over connections).
 
+Recorded variables
+    Algebraic variables read with a delay that are elementwise functions of their population's
+    states (``system.recorded``) are kept in the history too: the history stores the vector
+    ``z = (y, recorded values)`` and ``(f, their time derivatives)``, computed once per step by
+    the generated ``record_`` function (:class:`HistoryVector`), so a delayed ``sin(theta)`` costs
+    one sine per unit and step, not one per connection.
+
 Pre-history
     A read at a time ``r < t0`` is ``Problem.history(r)`` (a callable returning the full state
     vector, called once per distinct read time) or, without one, the initial state ``y0``. A
@@ -59,6 +66,7 @@ from typing import Any
 
 import numpy as np
 
+from rates_core.builtins import TIME
 from rates_core.errors import SolverError
 from rates_core.system import System
 
@@ -66,6 +74,7 @@ __all__ = [
     "MAX_BREAKPOINTS",
     "MAX_SEGMENTS",
     "Connections",
+    "HistoryVector",
     "PreHistory",
     "RingHistory",
     "SegmentHistory",
@@ -88,6 +97,57 @@ TABLE_BUDGET = 1 << 22
 MAX_SEGMENTS = 1_000_000
 
 
+class HistoryVector:
+    """The vector a history stores: the state ``y`` followed by ``system.recorded`` values.
+
+    ``values(t, y)`` is ``y`` itself when nothing is recorded, else a buffer ``(y, r)`` reused
+    by the next call; ``rates(t, y, f)`` the matching ``(f, d r / d t)``. ``args`` are the
+    vector field's parameter arguments (recorded variables read constants only).
+    """
+
+    def __init__(self, function: Any, args: Sequence[Any], dtype: Any) -> None:
+        system = function.system
+        self.n_states = system.n_states
+        self.record = function.extras.get("record") if system.recorded else None
+        if system.recorded and self.record is None:
+            raise SolverError(
+                f"backend {function.backend!r} gave no record_ function for the recorded "
+                f"variables {[r.name for r in system.recorded]}"
+            )
+        self.args = args
+        #: some recorded value depends on t itself: its pre-history changes with the read time
+        self.time_dependent = any(TIME in r.expr.free_symbols for r in system.recorded)
+        n, r = self.n_states, system.n_recorded
+        self.size = n + r
+        self._z = np.zeros(n + r, dtype=dtype)
+        self._f = np.zeros(n + r, dtype=dtype)
+        self._out = np.zeros(2 * r, dtype=dtype)
+
+    def values(self, t: float, y: np.ndarray) -> np.ndarray:
+        if self.record is None:
+            return y
+        n, z = self.n_states, self._z
+        z[:n] = y
+        self.record(t, y, None, self._out, *self.args)
+        z[n:] = self._out[: z.size - n]
+        return z
+
+    def rates(self, t: float, y: np.ndarray, f: np.ndarray) -> np.ndarray:
+        if self.record is None:
+            return f
+        n, fz = self.n_states, self._f
+        fz[:n] = f
+        self.record(t, y, f, self._out, *self.args)
+        fz[n:] = self._out[fz.size - n :]
+        return fz
+
+    def tracked_rows(self, times: np.ndarray, states: np.ndarray, tracked: np.ndarray) -> Any:
+        """``(len(times), tracked)``: the tracked columns of ``(y, r)`` for state rows."""
+        if self.record is None:
+            return states[:, tracked]
+        return np.stack([self.values(t, y)[tracked] for t, y in zip(times.tolist(), states)])
+
+
 class Connections:
     """All delayed reads of ``system`` as one vector of connections (see the module doc).
 
@@ -105,15 +165,15 @@ class Connections:
         bounds: list[tuple[int, int, bool]] = []
         start = 0
         for d in system.delayed:
-            st = system.state(d.state)
+            st_start, st_size, st_dtype = system.history_slice(d.state)
             if d.index is None:
-                idx = np.arange(st.size, dtype=np.int64)
+                idx = np.arange(st_size, dtype=np.int64)
             else:
                 idx = np.asarray(params[slot[d.index]]).astype(np.int64).reshape(-1)
-                if idx.size and (idx.min() < 0 or idx.max() >= st.size):
+                if idx.size and (idx.min() < 0 or idx.max() >= st_size):
                     raise SolverError(
                         f"delayed read {d.name!r}: index {d.index!r} points outside "
-                        f"{d.state!r} ({st.size} values)"
+                        f"{d.state!r} ({st_size} values)"
                     )
             tau = _delay_values(d, params[slot[d.tau]] if isinstance(d.tau, str) else d.tau)
             try:
@@ -124,9 +184,9 @@ class Connections:
                     f"delayed read {d.name!r} has {d.size} values but its index has "
                     f"{idx.size} and its delay {tau.size}"
                 ) from None
-            positions.append(st.start + idx)
+            positions.append(st_start + idx)
             delays.append(tau)
-            real = system.is_complex and not str(st.dtype).startswith("complex")
+            real = system.is_complex and not str(st_dtype).startswith("complex")
             bounds.append((start, start + d.size, real))
             start += d.size
         self.size = start
@@ -162,7 +222,8 @@ class Connections:
         return out
 
     def set_zero(self, y: np.ndarray) -> None:
-        """Connections with delay 0 read the current state ``y``."""
+        """Connections with delay 0 read the current history vector ``y`` (state and recorded
+        values, :class:`HistoryVector`)."""
         if self.zero is not None:
             self.values[self.zero] = y[self.zero_pos]
 
@@ -191,12 +252,19 @@ class PreHistory:
         history: Callable[[float], Any] | None,
         y0: np.ndarray,
         conns: Connections,
+        vector: HistoryVector,
+        t0: float,
     ) -> None:
+        if history is None and vector.time_dependent:
+            constant = np.array(y0)
+            history = lambda t: constant  # noqa: E731 (the initial state at every earlier time)
         self.history = history
         self.conns = conns
+        self.vector = vector
         self.n_states = y0.size
-        self.y0_tracked = np.asarray(y0)[conns.tracked].astype(conns.dtype)
-        self.y0_conn = np.asarray(y0)[conns.pos].astype(conns.dtype)
+        z0 = np.array(vector.values(t0, np.asarray(y0)))
+        self.y0_tracked = z0[conns.tracked].astype(conns.dtype)
+        self.y0_conn = z0[conns.pos].astype(conns.dtype)
         self.calls = 0
 
     def rows(self, times: np.ndarray) -> np.ndarray:
@@ -205,7 +273,7 @@ class PreHistory:
             return np.broadcast_to(self.y0_tracked, (len(times), self.y0_tracked.size))
         out = np.empty((len(times), self.y0_tracked.size), dtype=self.conns.dtype)
         for i, t in enumerate(times.tolist()):
-            out[i] = self._state(t)[self.conns.tracked]
+            out[i] = self.vector.values(t, self._state(t))[self.conns.tracked]
         return out
 
     def _state(self, t: float) -> np.ndarray:
@@ -294,6 +362,8 @@ class RingHistory:
         stages: Sequence[tuple[float, bool]],
     ) -> None:
         self.conns, self.pre, self.t0, self.dt = conns, pre, float(t0), float(dt)
+        self.vector = pre.vector
+        self.stages = [c for c, _ in stages]
         self.plans = [_StagePlan(conns, dt, c, first) for c, first in stages]
         m_min = min((int(p.m.min()) for p in self.plans if p.m.size), default=0)
         self.D = max(-m_min, 2) + 2  # rows n - D + 1 .. n are kept
@@ -315,16 +385,18 @@ class RingHistory:
     def begin_step(self, n: int, y: np.ndarray) -> None:
         """Store ``y_n`` (the accepted state at the start of step n) in row n."""
         r = n % self.D
-        np.take(y, self.conns.tracked, out=self.Y[r])
+        z = self.vector.values(self.t0 + n * self.dt, y)
+        np.take(z, self.conns.tracked, out=self.Y[r])
         self.Y[r + self.D] = self.Y[r]
 
-    def end_first_stage(self, n: int, f: np.ndarray) -> None:
-        """Store ``f_n`` (the first stage's derivative) in row n."""
+    def end_first_stage(self, n: int, y: np.ndarray, f: np.ndarray) -> None:
+        """Store ``f_n`` (the first stage's derivative at the state ``y = y_n``) in row n."""
         if self.F is None:
             return
         D, F, Y = self.D, self.F, self.Y
         r = n % D
-        np.take(f, self.conns.tracked, out=F[r])
+        fz = self.vector.rates(self.t0 + n * self.dt, y, f)
+        np.take(fz, self.conns.tracked, out=F[r])
         F[r + D] = F[r]
         if n == 0:  # row -1: the Taylor line y0 + (t - t0) f0 for reads inside the first step
             np.multiply(F[0], -self.dt, out=Y[D - 1])
@@ -360,8 +432,14 @@ class RingHistory:
         if n < p.n_pre:
             sel = np.flatnonzero(p.s < -n)
             self.pre.fill(vals, sel, self.t0 + (n + p.s[sel]) * self.dt)
-        conns.set_zero(y)
+        self.set_zero(stage, n, y)
         return vals
+
+    def set_zero(self, stage: int, n: int, y: np.ndarray) -> None:
+        """Refresh the zero-delay connections from the stage state ``y`` of stage ``stage``."""
+        if self.conns.zero is not None:
+            t = self.t0 + (n + self.stages[stage]) * self.dt
+            self.conns.set_zero(self.vector.values(t, y))
 
 
 # --------------------------------------------------------------------------- adaptive
@@ -524,16 +602,19 @@ class SegmentHistory:
             piece = np.searchsorted(self._piece_ends, times[later], side="left")
             np.minimum(piece, len(self.pieces) - 1, out=piece)
             tracked = self.conns.tracked
+            vector = self.pre.vector
             if later.size == 1:
                 k = int(piece[0])
-                table[later[0]] = self.pieces[k](times[later[0]])[tracked]
+                t = times[later[0]]
+                table[later[0]] = vector.values(t, self.pieces[k](t))[tracked]
                 return
             order = np.argsort(piece, kind="stable")
             piece, later = piece[order], later[order]
             cuts = np.flatnonzero(np.diff(piece)) + 1
             for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), piece.size]):
                 rows = later[lo:hi]
-                table[rows] = self.pieces[int(piece[lo])](times[rows])[tracked].T
+                states = self.pieces[int(piece[lo])](times[rows]).T
+                table[rows] = vector.tracked_rows(times[rows], states, tracked)
 
     def read(self, t: float, y: np.ndarray) -> np.ndarray:
         """Delayed values at time ``t`` (``y``: the state there) into ``conns.values``."""
@@ -546,5 +627,6 @@ class SegmentHistory:
                 np.take(table.reshape(-1), chunk.flat, out=values)
             else:
                 values[chunk.conn] = table.reshape(-1)[chunk.flat]
-        conns.set_zero(y)
+        if conns.zero is not None:
+            conns.set_zero(self.pre.vector.values(t, y))
         return values

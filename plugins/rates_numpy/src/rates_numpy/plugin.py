@@ -11,7 +11,16 @@ from rates_core.plugins import BackendInfo, SolverInfo, hookimpl
 from rates_numpy import BACKEND, FIXED_SOLVERS, SCIPY_SOLVER
 
 CAPABILITIES = frozenset(
-    {"execute", "adaptive", "dde", "complex", "float32", "vectorised", "jacobian"}
+    {
+        "execute",
+        "adaptive",
+        "dde",
+        "dde_algebraic",
+        "complex",
+        "float32",
+        "vectorised",
+        "jacobian",
+    }
 )
 
 _DESCRIPTIONS = {

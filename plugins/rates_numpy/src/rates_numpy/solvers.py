@@ -34,6 +34,7 @@ from rates_numpy.history import (
     BREAKPOINT_LEVELS,
     DEFAULT_BREAKPOINT_LEVELS,
     Connections,
+    HistoryVector,
     PreHistory,
     RingHistory,
     SegmentHistory,
@@ -514,13 +515,14 @@ _STAGES = {
 
 
 def _delay_setup(
-    function: EmittedFunction, problem: Problem, y0: np.ndarray, scalar: bool
+    function: EmittedFunction, problem: Problem, y0: np.ndarray, scalar: bool, args: Any
 ) -> tuple[Connections, PreHistory]:
     history = problem.history
     if history is not None and not callable(history):
         raise SolverError("Problem.history must be a function of t returning the state vector")
     conns = Connections(function.system, problem.params, y0.dtype, scalar)
-    return conns, PreHistory(history, y0, conns)
+    vector = HistoryVector(function, args, y0.dtype)
+    return conns, PreHistory(history, y0, conns, vector, float(problem.t0))
 
 
 def _fixed_delayed(
@@ -544,7 +546,7 @@ def _fixed_delayed(
     out[0] = y
     rhs = function.rhs
     t0, dt = float(problem.t0), float(problem.step_size)
-    conns, pre = _delay_setup(function, problem, y, scalar)
+    conns, pre = _delay_setup(function, problem, y, scalar, args)
     hist = RingHistory(conns, pre, t0, dt, _STAGES[solver])
     delayed = conns.arguments
     k1 = np.empty_like(y)
@@ -572,7 +574,7 @@ def _fixed_delayed(
         hist.begin_step(k, y)
         hist.read(0, k, y)
         rhs(t, y, k1, *delayed(), *args)
-        hist.end_first_stage(k, k1)
+        hist.end_first_stage(k, y, k1)
         if solver == "euler":
             k1 *= dt
             y += k1
@@ -591,7 +593,7 @@ def _fixed_delayed(
             rhs(t + dt2, tmp, k2, *delayed(), *args)
             np.multiply(k2, dt2, out=tmp)
             tmp += y
-            conns.set_zero(tmp)  # same read time as stage 2: only zero delays change
+            hist.set_zero(1, k, tmp)  # same read time as stage 2: only zero delays change
             rhs(t + dt2, tmp, k3, *delayed(), *args)
             np.multiply(k3, dt, out=tmp)
             tmp += y
@@ -642,7 +644,7 @@ def _solve_scipy_dde(function: EmittedFunction, problem: Problem, progress: Prog
         _scipy_setup(function, problem)
     )
     work_dtype = np.result_type(y0.dtype, np.float64)
-    conns, pre = _delay_setup(function, problem, y0.astype(work_dtype), scalar)
+    conns, pre = _delay_setup(function, problem, y0.astype(work_dtype), scalar, args)
     hist = SegmentHistory(conns, pre, t0)
     delayed = conns.arguments
     rhs = function.rhs

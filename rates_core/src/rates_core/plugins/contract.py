@@ -26,6 +26,7 @@ CAPABILITIES: frozenset[str] = frozenset(
         "execute",  # the runtime/toolchain is available here, so generated code can run
         "adaptive",  # adaptive step-size integration
         "dde",  # delay differential equations
+        "dde_algebraic",  # solvers keep delayed algebraic variables in their history
         "complex",  # complex-valued state variables
         "float32",  # single precision
         "vectorised",  # many nodes as arrays rather than scalars

@@ -455,6 +455,27 @@ def delay_edge_exact(t: np.ndarray) -> np.ndarray:
     return np.where(t < d["delay"], 0.0, d["weight"] * (1.0 - np.cos(t - d["delay"])))
 
 
+def delay_algebraic_circuit() -> CircuitTemplate:
+    """As :func:`delay_edge_circuit`, but the edge carries the algebraic ``s = a*a`` (``sin^2``
+    of t): a backend declaring ``dde_algebraic`` keeps ``s`` in its history, the others rebuild
+    it from the delayed ``a``."""
+    c = two_nodes(
+        ["a' = cos(t)", "s = a*a"],
+        {"a": "output(0.0)", "s": "variable(0.0)"},
+        ["b' = u"],
+        {"b": "output(0.0)", "u": "input(0.0)"},
+    )
+    d = DELAY_EDGE
+    return c.add_edges([["a/op/s", "b/op/u", None, {"weight": d["weight"], "delay": d["delay"]}]])
+
+
+def delay_algebraic_exact(t: np.ndarray) -> np.ndarray:
+    """b = 2 int_0^x sin^2 = x - sin(2x)/2 with x = t - 0.5, from t = 0.5 on, 0 before."""
+    d, t = DELAY_EDGE, np.asarray(t)
+    x = np.maximum(t - d["delay"], 0.0)
+    return d["weight"] * 0.5 * (x - 0.5 * np.sin(2.0 * x))
+
+
 GAMMA = {"delay": 1.0, "spread": 0.5, "T": 3.0}
 
 

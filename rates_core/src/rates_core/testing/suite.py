@@ -883,6 +883,20 @@ class ConformanceSuite:
             solver,
         )
 
+    @requires("dde")
+    @uses_solvers("all")
+    def test_delay_edge_from_algebraic(self, solver: SolverInfo) -> None:
+        """The same edge carrying the algebraic s = a^2 = sin^2(t): b = x - sin(2x)/2 with
+        x = t - 0.5 (kept in the history under ``dde_algebraic``, else rebuilt per edge)."""
+        self._reference_problem(
+            "delay_edge",
+            ref.delay_algebraic_circuit(),
+            {"b": "b/op/b"},
+            ref.delay_algebraic_exact,
+            ref.DELAY_EDGE["T"],
+            solver,
+        )
+
     @uses_solvers("all")
     def test_gamma_kernel(self, solver: SolverInfo) -> None:
         """An edge with delay 1 and spread 0.5 is a linear chain of 4 ODEs (no dde needed): a
