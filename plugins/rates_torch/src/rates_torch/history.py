@@ -1,0 +1,441 @@
+"""The history of delayed reads in tensors, kept by the solvers (never by the vector field).
+
+The same design as rates-numpy's ``history`` module (ARCHITECTURE.md, "Solvers and time"):
+history is appended once per accepted step and read at ``t - tau`` by cubic Hermite
+interpolation of stored states and derivatives, pre-history is ``Problem.history`` or the
+initial state, and a delay of exactly 0 reads the current stage state.
+
+:class:`Connections`
+    All delayed reads (``system.delayed``) flattened into C connections: connection k reads
+    state position ``pos[k]`` at ``t - tau[k]``; only the read columns (``tracked``) are stored.
+    Values carry the batch axes of the state (``(..., C)``).
+:class:`RingHistory` (fixed step)
+    A ring of the last D rows ``(y_n, f_n)`` at the grid points, stored twice so a read is one
+    gather with precomputed offsets; read positions and Hermite weights of every connection
+    are fixed per stage (``c - tau/dt`` steps from row n) and computed once before the loop.
+:class:`StepHistory` (``torch_dopri5``)
+    Every accepted step's ``(t, y, f)`` in growing buffers (rows older than ``t - max_tau``
+    are dropped when the buffer grows); a read finds each connection's interval with
+    ``torch.searchsorted``. The solver keeps steps no longer than the smallest positive delay,
+    so every read falls into finished steps or the pre-history.
+
+Writes into the ring are in-place copies into fresh slices, reads are gathers (which keep
+only their indices for the backward pass), so gradients flow through the history.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from rates_core.errors import SolverError
+from rates_core.system import System
+
+__all__ = ["Connections", "PreHistory", "RingHistory", "StepHistory", "breakpoints"]
+
+#: ``tau / dt`` this close to an integer (relative) counts as that integer.
+SNAP = 1e-9
+#: Propagated discontinuities of the initial history used as step ends, at most.
+MAX_BREAKPOINTS = 1000
+
+
+def _delay_values(d: Any, value: Any) -> np.ndarray:
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    arr = np.asarray(value)
+    if np.iscomplexobj(arr):
+        if np.any(arr.imag != 0):
+            raise SolverError(f"delayed read {d.name!r}: the delay must be real, got {value!r}")
+        arr = arr.real
+    arr = arr.astype(np.float64).reshape(-1)
+    if not np.all(np.isfinite(arr)):
+        raise SolverError(f"delayed read {d.name!r}: the delay must be finite, got {value!r}")
+    if np.any(arr < 0):
+        raise SolverError(f"delayed read {d.name!r}: negative delay {float(arr.min())}")
+    return arr
+
+
+class Connections:
+    """All delayed reads of ``system`` as one vector of connections (see the module doc).
+
+    ``params`` are the raw values of ``system.params`` (delays and indices are read from them;
+    delays must be the same for every parameter set of a batch).
+    """
+
+    def __init__(self, system: System, params: Sequence[Any], dtype: Any, device: Any) -> None:
+        import torch
+
+        slot = {p.name: i for i, p in enumerate(system.params)}
+        positions, delays, bounds = [], [], []
+        start = 0
+        for d in system.delayed:
+            st = system.state(d.state)
+            if d.index is None:
+                idx = np.arange(st.size, dtype=np.int64)
+            else:
+                raw = params[slot[d.index]]
+                if hasattr(raw, "detach"):
+                    raw = raw.detach().cpu().numpy()
+                idx = np.asarray(raw).astype(np.int64).reshape(-1)
+                if idx.size and (idx.min() < 0 or idx.max() >= st.size):
+                    raise SolverError(
+                        f"delayed read {d.name!r}: index {d.index!r} points outside {d.state!r}"
+                    )
+            tau = _delay_values(d, params[slot[d.tau]] if isinstance(d.tau, str) else d.tau)
+            try:
+                idx = np.broadcast_to(idx if idx.size != 1 else idx.reshape(()), (d.size,))
+                tau = np.broadcast_to(tau if tau.size != 1 else tau.reshape(()), (d.size,))
+            except ValueError:
+                raise SolverError(
+                    f"delayed read {d.name!r} has {d.size} values but its index has "
+                    f"{idx.size} and its delay {tau.size} (delays cannot vary over a batch)"
+                ) from None
+            positions.append(st.start + idx)
+            delays.append(tau)
+            real = system.is_complex and not str(st.dtype).startswith("complex")
+            bounds.append((start, start + d.size, real))
+            start += d.size
+        self.size = start
+        pos = np.concatenate(positions) if positions else np.zeros(0, np.int64)
+        self.tau_np = np.concatenate(delays) if delays else np.zeros(0)
+        tracked, col = np.unique(pos, return_inverse=True)
+        self.tracked_np, self.col_np = tracked, col.reshape(-1).astype(np.int64)
+        self.pos_np = pos
+        zero = np.flatnonzero(self.tau_np == 0)
+        self.max_tau = float(self.tau_np.max()) if self.size else 0.0
+        positive = self.tau_np[self.tau_np > 0]
+        self.min_tau = float(positive.min()) if positive.size else math.inf
+        self.dtype = dtype
+        self.device = device
+        self.bounds = bounds
+        as_index = dict(dtype=torch.int64, device=device)
+        self.tracked = torch.as_tensor(tracked, **as_index)
+        self.col = torch.as_tensor(self.col_np, **as_index)
+        self.tau = torch.as_tensor(self.tau_np, dtype=torch.float64, device=device)
+        self.zero = torch.as_tensor(zero, **as_index) if zero.size else None
+        self.zero_pos = torch.as_tensor(pos[zero], **as_index) if zero.size else None
+        self.pos = torch.as_tensor(pos, **as_index)
+
+    def split(self, values: Any) -> list[Any]:
+        """The delayed-read arguments of the equations from the connection values."""
+        out = []
+        for a, b, real in self.bounds:
+            v = values[..., a:b]
+            out.append(v.real if real else v)
+        return out
+
+    def with_zero(self, values: Any, y: Any) -> Any:
+        """Connections with delay 0 read the current state ``y``."""
+        if self.zero is None:
+            return values
+        values = values.clone()
+        values[..., self.zero] = y[..., self.zero_pos].to(values.dtype)
+        return values
+
+
+class PreHistory:
+    """Values before ``t0``: ``history(t)`` (the state vector, NumPy or tensor) or ``y0``."""
+
+    def __init__(self, history: Callable[[float], Any] | None, y0: Any, conns: Connections):
+        self.history = history
+        self.conns = conns
+        self.y0 = y0
+        self.n_states = y0.shape[-1]
+        self.calls = 0
+        self.y0_conn = y0[..., conns.tracked][..., conns.col]
+
+    def state(self, t: float) -> Any:
+        import torch
+
+        self.calls += 1
+        try:
+            value = self.history(t)  # type: ignore[misc]
+        except SolverError:
+            raise
+        except Exception as exc:
+            raise SolverError(f"the pre-history function failed at t={t}: {exc!r}") from exc
+        value = torch.as_tensor(value, device=self.y0.device).to(self.y0.dtype)
+        if value.numel() != self.n_states:
+            raise SolverError(
+                f"the pre-history function returned shape {tuple(value.shape)} at t={t}; it "
+                f"must return the state vector ({self.n_states} values)"
+            )
+        return value.reshape(-1)
+
+    def fill(self, values: Any, mask: Any, times: Any) -> Any:
+        """``values`` with the connections of ``mask`` (a bool tensor) replaced by their
+        pre-history at their read ``times`` (a tensor); torch only without a history function."""
+        import torch
+
+        if self.history is None:
+            return torch.where(mask, self.y0_conn, values)
+        sel = torch.nonzero(mask).reshape(-1)
+        unique, inverse = torch.unique(times[sel], return_inverse=True)
+        rows = torch.stack([self.state(t) for t in unique.tolist()])
+        picked = rows[inverse, self.conns.pos[sel]]
+        values = values.clone()
+        values[..., sel] = picked.to(values.dtype)
+        return values
+
+
+def _hermite(theta: np.ndarray, dt: float) -> tuple[np.ndarray, ...]:
+    """Cubic Hermite weights (theta > 1 extrapolates): y0, y1, dt*f0, dt*f1."""
+    t2 = theta * theta
+    t3 = t2 * theta
+    return (
+        2.0 * t3 - 3.0 * t2 + 1.0,
+        -2.0 * t3 + 3.0 * t2,
+        dt * (t3 - 2.0 * t2 + theta),
+        dt * (t3 - t2),
+    )
+
+
+def _snap(x: np.ndarray) -> np.ndarray:
+    near = np.rint(x)
+    return np.where(np.abs(x - near) <= SNAP * np.maximum(1.0, np.abs(x)), near, x)
+
+
+class _StagePlan:
+    """Row offsets and Hermite weights of every connection for reads at ``t_n + c dt``."""
+
+    def __init__(self, conns: Connections, dt: float, c: float, first: bool) -> None:
+        s = _snap(c - _snap(conns.tau_np / dt))
+        last = -1 if first else 0
+        m = np.floor(s)
+        theta = s - m
+        beyond = (m + 1 > last) & (theta > 0)
+        m = np.where(beyond, last - 1, m)
+        theta = np.where(beyond, s - m, theta)
+        zero = conns.tau_np == 0
+        m[zero] = last
+        theta[zero] = 0.0
+        self.s = s
+        self.m = m.astype(np.int64)
+        self.direct = bool(np.all(theta == 0))
+        self.weights = None if self.direct else _hermite(theta, dt)
+        pre = -s[s < 0]
+        self.n_pre = int(math.ceil(pre.max())) if pre.size else 0
+
+
+class RingHistory:
+    """Fixed-step history: a ring of rows ``(y_n, f_n)`` (see the module doc).
+
+    Per step: :meth:`begin_step` (row n's state), :meth:`read` for the first stage,
+    :meth:`end_first_stage` (row n's derivative), then :meth:`read` for the later stages.
+    """
+
+    def __init__(
+        self,
+        conns: Connections,
+        pre: PreHistory,
+        t0: float,
+        dt: float,
+        stages: Sequence[tuple[float, bool]],
+        batch: tuple[int, ...],
+    ) -> None:
+        import torch
+
+        self.conns, self.pre, self.t0, self.dt = conns, pre, float(t0), float(dt)
+        self.plans = [_StagePlan(conns, dt, c, first) for c, first in stages]
+        m_min = min((int(p.m.min()) for p in self.plans if p.m.size), default=0)
+        self.D = max(-m_min, 2) + 2
+        self.ncols = ncols = int(conns.tracked.numel())
+        self.hermite = not all(p.direct for p in self.plans)
+        opts = dict(dtype=conns.dtype, device=conns.device)
+        self.Y = torch.zeros((*batch, 2 * self.D * ncols), **opts)
+        self.F = torch.zeros_like(self.Y) if self.hermite else None
+        dev = conns.device
+        self.offsets = [
+            torch.as_tensor(p.m * ncols + conns.col_np, dtype=torch.int64, device=dev)
+            for p in self.plans
+        ]
+        self.weights = [
+            None
+            if p.weights is None
+            else [
+                torch.as_tensor(w, dtype=torch.float64, device=dev).to(conns.dtype)
+                for w in p.weights
+            ]
+            for p in self.plans
+        ]
+
+        self.positions = [torch.as_tensor(p.s, dtype=torch.float64, device=dev) for p in self.plans]
+
+    @property
+    def rows(self) -> int:
+        return self.D
+
+    def _write(self, buf: Any, n: int, values: Any) -> None:
+        r, D, c = n % self.D, self.D, self.ncols
+        buf[..., r * c : (r + 1) * c] = values
+        buf[..., (r + D) * c : (r + D + 1) * c] = values
+
+    def begin_step(self, n: int, y: Any) -> None:
+        self._write(self.Y, n, y[..., self.conns.tracked].to(self.Y.dtype))
+
+    def end_first_stage(self, n: int, f: Any) -> None:
+        if self.F is None:
+            return
+        self._write(self.F, n, f[..., self.conns.tracked].to(self.F.dtype))
+        if n == 0:  # row -1: the Taylor line y0 - dt f0 for reads inside the first step
+            c, D = self.ncols, self.D
+            y0 = self.Y[..., 0:c]
+            f0 = self.F[..., 0:c]
+            line = y0 - self.dt * f0
+            self.Y[..., (D - 1) * c : D * c] = line
+            self.Y[..., (2 * D - 1) * c : 2 * D * c] = line
+            self.F[..., (D - 1) * c : D * c] = f0
+            self.F[..., (2 * D - 1) * c : 2 * D * c] = f0
+
+    def read(self, stage: int, n: int, y: Any) -> Any:
+        """Connection values at stage ``stage`` of step n (``y``: the stage state)."""
+        p = self.plans[stage]
+        idx = self.offsets[stage] + (n % self.D + self.D) * self.ncols
+        if p.direct:
+            vals = self.Y[..., idx]
+        else:
+            a0, a1, b0, b1 = self.weights[stage]
+            nxt = idx + self.ncols
+            vals = (
+                a0 * self.Y[..., idx]
+                + b0 * self.F[..., idx]
+                + a1 * self.Y[..., nxt]
+                + b1 * self.F[..., nxt]
+            )
+        if n < p.n_pre:
+            s = self.positions[stage]
+            vals = self.pre.fill(vals, s < -n, self.t0 + (n + s) * self.dt)
+        return self.conns.with_zero(vals, y)
+
+
+class StepHistory:
+    """Adaptive history: accepted ``(t, y, f)`` in growing buffers (see the module doc)."""
+
+    def __init__(self, conns: Connections, pre: PreHistory, t0: float, batch: tuple[int, ...]):
+        import torch
+
+        self.conns, self.pre, self.t0 = conns, pre, float(t0)
+        self.ncols = int(conns.tracked.numel())
+        self.batch = batch
+        self.cap = 256
+        self.n = 0
+        opts = dict(dtype=conns.dtype, device=conns.device)
+        self.T = torch.zeros(self.cap, dtype=torch.float64, device=conns.device)
+        self.Y = torch.zeros((*batch, self.cap, self.ncols), **opts)
+        self.F = torch.zeros_like(self.Y)
+        self.times: list[float] = []
+        self.flat_col = conns.col
+
+    def add(self, t: float, y: Any, f: Any) -> None:
+        """Append the accepted point ``(t, y(t), f(t))``."""
+        import torch
+
+        if self.n == self.cap:
+            keep = self._first_needed(t)
+            if keep > self.cap // 2:  # drop rows no read can reach any more
+                self.T = self.T[keep:].clone()
+                self.Y = self.Y[..., keep:, :].clone()
+                self.F = self.F[..., keep:, :].clone()
+                self.times = self.times[keep:]
+                self.n -= keep
+            grow = self.cap - self.T.shape[0] + self.cap
+            if self.n + 1 > self.T.shape[0]:
+                self.T = torch.cat([self.T, torch.zeros_like(self.T[:1]).expand(grow).clone()])
+                pad = torch.zeros(
+                    (*self.batch, grow, self.ncols), dtype=self.Y.dtype, device=self.Y.device
+                )
+                self.Y = torch.cat([self.Y, pad], dim=-2)
+                self.F = torch.cat([self.F, pad], dim=-2)
+            self.cap = self.T.shape[0]
+        tr = self.conns.tracked
+        self.T[self.n] = t
+        self.Y[..., self.n, :] = y[..., tr].to(self.Y.dtype)
+        self.F[..., self.n, :] = f[..., tr].to(self.F.dtype)
+        self.times.append(float(t))
+        self.n += 1
+
+    def _first_needed(self, t: float) -> int:
+        import bisect
+
+        limit = t - self.conns.max_tau
+        return max(bisect.bisect_right(self.times, limit) - 2, 0)
+
+    def read(self, t: float, y: Any) -> Any:
+        """Connection values at time ``t`` (``y``: the state there)."""
+        import torch
+
+        conns = self.conns
+        r = t - conns.tau  # read times, float64
+        n = self.n
+        T = self.T[:n]
+        if n >= 2:
+            i = torch.searchsorted(T, r, right=True) - 1
+            i = i.clamp(0, n - 2)
+            t_a, t_b = T[i], T[i + 1]
+            h = t_b - t_a
+            theta = ((r - t_a) / h).clamp(max=1.0)
+            a0, a1, b0, b1 = (w.to(conns.dtype) for w in _hermite_t(theta, h))
+            col = conns.col
+            flat_a = i * self.ncols + col
+            flat_b = flat_a + self.ncols
+            Yf = self.Y[..., :n, :].reshape(*self.batch, -1)
+            Ff = self.F[..., :n, :].reshape(*self.batch, -1)
+            vals = (
+                a0 * Yf[..., flat_a]
+                + a1 * Yf[..., flat_b]
+                + b0 * Ff[..., flat_a]
+                + b1 * Ff[..., flat_b]
+            )
+        else:
+            vals = self.Y[..., 0, :][..., conns.col]
+        if t - self.t0 < conns.max_tau:  # some reads fall before t0
+            vals = self.pre.fill(vals, r < self.t0, r)
+        return conns.with_zero(vals, y)
+
+
+def _hermite_t(theta: Any, h: Any) -> tuple[Any, ...]:
+    t2 = theta * theta
+    t3 = t2 * theta
+    return (
+        2.0 * t3 - 3.0 * t2 + 1.0,
+        -2.0 * t3 + 3.0 * t2,
+        h * (t3 - 2.0 * t2 + theta),
+        h * (t3 - t2),
+    )
+
+
+def _unique_sorted(values: np.ndarray, tol: float) -> np.ndarray:
+    values = np.sort(values)
+    if values.size < 2:
+        return values
+    keep = np.concatenate(([True], np.diff(values) > tol))
+    return values[keep]
+
+
+def breakpoints(
+    delays: np.ndarray, t0: float, t_end: float, levels: int = 5, cap: int = MAX_BREAKPOINTS
+) -> list[float]:
+    """Where the discontinuity of the initial history at ``t0`` propagates: ``t0`` plus sums
+    of up to ``levels`` delays inside ``(t0, t_end)``, at most ``cap`` of them."""
+    span = float(t_end - t0)
+    tol = 1e-12 * max(1.0, abs(t0), abs(t_end))
+    d = np.asarray(delays, dtype=float)
+    d = _unique_sorted(d[d > 0], tol)
+    d = d[d < span - tol]
+    found = np.zeros(0)
+    level = np.zeros(1)
+    for k in range(levels):
+        level = _unique_sorted((level[:, None] + d[None, :]).reshape(-1), tol)
+        level = level[level < span - tol]
+        if level.size == 0:
+            break
+        merged = _unique_sorted(np.concatenate([found, level]), tol)
+        if merged.size > cap:
+            if k == 0:
+                found = merged[:cap]
+            break
+        found = merged
+    return (t0 + found).tolist()

@@ -1,0 +1,564 @@
+"""Solvers written in torch: ``torch_euler``, ``torch_heun``, ``torch_rk4`` (fixed step) and
+``torch_dopri5`` (Dormand-Prince 5(4) with error control).
+
+Every loop works on tensors only (no NumPy between the first and the last step): parameters,
+inputs and the initial state are converted and moved to the device once, before the loop, and
+the loop calls the generated ``<f>_equations`` directly. Nothing is updated in place that the
+backward pass needs, so a whole integration is differentiable with ``torch.autograd``
+(discretise-then-differentiate; ``torch_dopri5``'s step-size choices are treated as constants).
+Integrations run under ``torch.no_grad()`` unless some parameter or the initial state requires
+a gradient.
+
+Conventions are rates-numpy's, so both agree to rounding with fixed steps: output rows at
+``t0 + k * sampling_step`` (row 0 is ``y0``), input row k for every stage of step k, the
+history of delayed reads appended once per step and read by cubic Hermite interpolation
+(:mod:`rates_torch.history`). ``torch_dopri5`` never steps across a sample time, an input row
+time or a propagated discontinuity of the pre-history, so samples need no interpolation and
+piecewise-linear inputs are integrated exactly; with delays its steps are at most the shortest
+positive delay.
+
+Batches: ``y0`` of shape ``(B, n)`` and parameters with a leading batch axis integrate B
+parameter sets at once (see :func:`rates_torch.simulate`); ``torch_dopri5`` then takes the steps
+of the set with the largest error (one shared step size).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rates_core.backend import PROGRESS_CHUNKS, EmittedFunction, Problem, Progress, Trajectory
+from rates_core.errors import SolverError
+from rates_torch import ADAPTIVE_SOLVERS, BACKEND, FIXED_SOLVERS
+
+__all__ = ["OPTIONS", "Integration", "prepare", "solve"]
+
+#: Options every torch solver accepts (``run(..., device="cuda")``).
+COMMON_OPTIONS = ("device", "compile")
+#: Extra options of ``torch_dopri5``.
+ADAPTIVE_OPTIONS = ("rtol", "atol", "first_step", "max_step", "max_steps")
+OPTIONS = {
+    **{name: COMMON_OPTIONS for name in FIXED_SOLVERS},
+    **{name: COMMON_OPTIONS + ADAPTIVE_OPTIONS for name in ADAPTIVE_SOLVERS},
+}
+
+_STAGES = {
+    "torch_euler": ((0.0, True),),
+    "torch_heun": ((0.0, True), (1.0, False)),
+    "torch_rk4": ((0.0, True), (0.5, False), (1.0, False)),
+    # dopri5 reads through StepHistory, not a ring
+}
+
+# Dormand-Prince 5(4) tableau (the 5th-order solution is propagated; FSAL)
+_C = (0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0)
+_A = (
+    (),
+    (1 / 5,),
+    (3 / 40, 9 / 40),
+    (44 / 45, -56 / 15, 32 / 9),
+    (19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729),
+    (9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656),
+    (35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84),
+)
+_E = (-71 / 57600, 0.0, 71 / 16695, -71 / 1920, 17253 / 339200, -22 / 525, 1 / 40)
+SAFETY, MIN_FACTOR, MAX_FACTOR = 0.9, 0.2, 10.0
+
+
+@dataclass
+class Integration:
+    """Everything a torch loop needs, as tensors on one device.
+
+    ``args``: the parameter tensors in ``system.params`` order (inputs included, replaced per
+    step); ``inputs``: (argument slot, rows tensor) per extrinsic input; ``equations``: the
+    generated function (optionally ``torch.compile``-d).
+    """
+
+    function: EmittedFunction
+    equations: Callable[..., Any]
+    y0: Any
+    args: list[Any]
+    inputs: list[tuple[int, Any]]
+    input_times: list[float] | None
+    t0: float
+    dt: float
+    n_steps: int
+    every: int
+    n_samples: int
+    sampling_step: float
+    simulation_time: float
+    raw_params: Sequence[Any]
+    history: Callable[[float], Any] | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+
+    @property
+    def batch(self) -> tuple[int, ...]:
+        return tuple(self.y0.shape[:-1])
+
+
+def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajectory:
+    """The ``solve`` hook: integrate ``problem`` (NumPy values from the core) with ``solver``."""
+    import torch
+
+    if solver not in OPTIONS:
+        raise SolverError(f"rates-torch has no solver {solver!r}")
+    if function.backend != BACKEND:
+        raise SolverError(
+            f"solver {solver!r} integrates vector fields of backend 'torch', not "
+            f"{function.backend!r}: pass backend='torch'"
+        )
+    options = dict(problem.options or {})
+    for key in options:
+        if key not in OPTIONS[solver]:
+            raise SolverError(
+                f"solver {solver!r} has no option {key!r} (allowed: {', '.join(OPTIONS[solver])})"
+            )
+    _check_problem(solver, function, problem)
+    run = prepare(function, problem, options)
+    desc = f"{function.system.name} ({solver})"
+    with problem.progress_bar(desc=desc) as progress, torch.no_grad():
+        states, final, info = integrate(solver, run, progress)
+    times = [problem.t0 + k * problem.sampling_step for k in range(problem.n_samples)]
+    import numpy as np
+
+    return Trajectory(
+        np.asarray(times, dtype=float),
+        states.detach().cpu().numpy(),
+        final.detach().cpu().numpy(),
+        info,
+    )
+
+
+def _check_problem(solver: str, function: EmittedFunction, problem: Problem) -> None:
+    system = function.system
+    if len(problem.params) != len(system.params):
+        raise SolverError(
+            f"expected {len(system.params)} parameter values (one per system parameter), "
+            f"got {len(problem.params)}"
+        )
+    if not (problem.step_size > 0) or not math.isfinite(problem.step_size):
+        raise SolverError(f"step_size must be positive, got {problem.step_size}")
+    if not (problem.sampling_step > 0):
+        raise SolverError(f"sampling_step must be positive, got {problem.sampling_step}")
+    if problem.n_samples < 1:
+        raise SolverError(f"n_samples must be at least 1, got {problem.n_samples}")
+    if solver in FIXED_SOLVERS:
+        ratio = problem.sampling_step / problem.step_size
+        if abs(ratio - round(ratio)) > 1e-6 * max(ratio, 1.0) or round(ratio) < 1:
+            raise SolverError(
+                f"sampling_step ({problem.sampling_step}) must be a whole multiple of "
+                f"step_size ({problem.step_size}) for fixed-step solvers"
+            )
+        if (problem.n_samples - 1) * problem.sample_every > problem.n_steps:
+            raise SolverError("more samples than the integration has steps")
+    names = {p.name for p in system.params if p.role == "input"}
+    unknown = sorted(set(problem.inputs) - names)
+    if unknown:
+        raise SolverError(
+            f"no extrinsic input parameter named {', '.join(map(repr, unknown))}; the system's "
+            f"inputs are: {', '.join(sorted(names)) or '(none)'}"
+        )
+
+
+def _device(options: dict[str, Any]) -> Any:
+    import torch
+
+    device = torch.device(options.get("device") or "cpu")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SolverError("device='cuda' was asked for but torch finds no CUDA device here")
+    return device
+
+
+def _input_rows(system: Any, name: str, series: Any, shape: tuple[int, ...]) -> Any:
+    """``series`` (rows of one input) shaped like the parameter ``name``, as NumPy (set-up)."""
+    import numpy as np
+
+    arr = np.asarray(series.detach().cpu() if hasattr(series, "detach") else series)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    rows = arr.shape[0]
+    flat = arr.reshape(rows, -1)
+    size = int(np.prod(shape)) if shape else 1
+    width = flat.shape[1]
+    if width == size:
+        return flat.reshape((rows, *shape))
+    if width == 1:
+        return np.broadcast_to(flat, (rows, size)).reshape((rows, *shape)).copy()
+    units = next((i.units for i in system.inputs if i.name == name), None)
+    if units is not None and width == len(units):
+        full = np.zeros((rows, size), dtype=np.result_type(flat, np.float64))
+        full[:, units] = flat
+        return full.reshape((rows, *shape))
+    raise SolverError(f"input {name!r}: rows have {width} values, the parameter needs {size}")
+
+
+def prepare(
+    function: EmittedFunction,
+    problem: Problem,
+    options: dict[str, Any] | None = None,
+    *,
+    y0: Any = None,
+    params: Sequence[Any] | None = None,
+) -> Integration:
+    """Convert and move everything once: ``y0`` (or the given tensor), parameters (or the given
+    values: tensors pass unchanged, so gradients flow), inputs."""
+    import numpy as np
+    import torch
+
+    options = dict(options if options is not None else problem.options or {})
+    system = function.system
+    device = _device(options)
+    module = function.extras["module"]
+    if y0 is None:
+        y0 = torch.as_tensor(np.asarray(problem.y0).reshape(-1), device=device)
+    y0 = torch.as_tensor(y0, device=device).to(module.DTYPE_)
+    values = list(problem.params if params is None else params)
+    delayed_dummy = [0.0] * len(system.delayed)
+    args = list(function.extras["arguments"](y0, *delayed_dummy, *values))[len(system.delayed) :]
+    inputs: list[tuple[int, Any]] = []
+    for i, p in enumerate(system.params):
+        if p.role != "input":
+            continue
+        given = problem.inputs.get(p.name)
+        if given is None:
+            continue
+        shape = tuple(np.shape(p.value))
+        rows = _input_rows(system, p.name, given, shape)
+        inputs.append((i, torch.as_tensor(rows, device=device).to(args[i].dtype)))
+    input_times = None
+    if inputs:
+        n_rows = inputs[0][1].shape[0]
+        times = problem.input_times
+        if times is None:
+            times = problem.t0 + np.arange(n_rows) * problem.step_size
+        input_times = [float(x) for x in np.asarray(times).reshape(-1)]
+        for _, rows in inputs:
+            if rows.shape[0] != len(input_times):
+                raise SolverError(
+                    f"an input has {rows.shape[0]} rows but input_times {len(input_times)}"
+                )
+    equations = function.extras["equations"]
+    if options.get("compile"):
+        equations = torch.compile(equations, dynamic=False)
+    return Integration(
+        function=function,
+        equations=equations,
+        y0=y0,
+        args=args,
+        inputs=inputs,
+        input_times=input_times,
+        t0=float(problem.t0),
+        dt=float(problem.step_size),
+        n_steps=problem.n_steps,
+        every=problem.sample_every,
+        n_samples=problem.n_samples,
+        sampling_step=float(problem.sampling_step),
+        simulation_time=float(problem.simulation_time),
+        raw_params=values,
+        history=problem.history,
+        options=options,
+        seed=problem.seed,
+    )
+
+
+def _seed(run: Integration) -> None:
+    import torch
+
+    module = run.function.extras["module"]
+    if "randn_" not in vars(module):
+        return
+    generator = torch.Generator(device=run.y0.device)
+    if run.seed is not None:
+        generator.manual_seed(int(run.seed))
+    else:
+        generator.seed()
+    module.rng_ = generator
+
+
+def _chunks(n_steps: int, progress: Progress) -> list[int]:
+    if not progress.enabled or n_steps <= 1:
+        return [n_steps]
+    n = min(PROGRESS_CHUNKS, n_steps)
+    return sorted({int(round(n_steps * (c + 1) / n)) for c in range(n)} - {0})
+
+
+def integrate(
+    solver: str, run: Integration, progress: Progress | None = None
+) -> tuple[Any, Any, dict[str, Any]]:
+    """Integrate ``run``: (samples ``(n_samples, *batch, n)``, final state, info)."""
+    progress = progress if progress is not None else Progress(None)
+    _seed(run)
+    if solver in ADAPTIVE_SOLVERS:
+        return _dopri5(run, progress)
+    return _fixed(solver, run, progress)
+
+
+# --------------------------------------------------------------------------- fixed step
+
+
+def _delay_setup(run: Integration, adaptive: bool) -> tuple[Any, Any]:
+    from rates_torch.history import Connections, PreHistory
+
+    system = run.function.system
+    conns = Connections(system, run.raw_params, run.y0.dtype, run.y0.device)
+    history = run.history
+    if history is not None and not callable(history):
+        raise SolverError("Problem.history must be a function of t returning the state vector")
+    return conns, PreHistory(history, run.y0, conns)
+
+
+def _fixed(solver: str, run: Integration, progress: Progress) -> tuple[Any, Any, dict[str, Any]]:
+    import torch
+
+    f = run.equations
+    args = list(run.args)
+    dt, t0, n_steps = run.dt, run.t0, run.n_steps
+    dev = run.y0.device
+    real = run.function.extras["module"].REAL_
+    k_all = torch.arange(n_steps + 1, dtype=torch.float64, device=dev)
+    t_grid = (k_all * dt + t0).to(real)  # t0 + k*dt, as rates-numpy computes it
+    t_half = (t_grid[:-1].to(torch.float64) + 0.5 * dt).to(real) if n_steps else t_grid
+    dt2, dt6 = 0.5 * dt, dt / 6.0
+    y = run.y0
+    samples = [y]
+    left = run.n_samples - 1
+    j = run.every
+    inputs = run.inputs
+    for _, rows in inputs:
+        if rows.shape[0] < n_steps and rows.shape[0] != 1:
+            raise SolverError(
+                f"an input has {rows.shape[0]} rows, the integration {n_steps} steps "
+                "(fixed-step inputs need one row per step)"
+            )
+    delayed = bool(run.function.system.delayed)
+    hist = conns = None
+    if delayed:
+        from rates_torch.history import RingHistory
+
+        conns, pre = _delay_setup(run, adaptive=False)
+        hist = RingHistory(conns, pre, t0, dt, _STAGES[solver], run.batch)
+    ends = _chunks(n_steps, progress)
+    report = ends.pop(0) if progress.enabled else -1
+    for k in range(n_steps):
+        if k == report:
+            progress(t0 + k * dt)
+            report = ends.pop(0) if ends else -1
+        for i, rows in inputs:
+            args[i] = rows[k] if rows.shape[0] > 1 else rows[0]
+        t = t_grid[k]
+        if hist is None:
+            k1 = f(t, y, *args)
+            if solver == "torch_euler":
+                y = y + k1 * dt
+            elif solver == "torch_heun":
+                k2 = f(t_grid[k + 1], y + k1 * dt, *args)
+                y = y + (k1 + k2) * dt2
+            else:
+                th = t_half[k]
+                k2 = f(th, y + k1 * dt2, *args)
+                k3 = f(th, y + k2 * dt2, *args)
+                k4 = f(t_grid[k + 1], y + k3 * dt, *args)
+                y = y + ((k1 + k4) + (k2 + k3) * 2.0) * dt6
+        else:
+            hist.begin_step(k, y)
+            d1 = conns.split(hist.read(0, k, y))
+            k1 = f(t, y, *d1, *args)
+            hist.end_first_stage(k, k1)
+            if solver == "torch_euler":
+                y = y + k1 * dt
+            elif solver == "torch_heun":
+                tmp = y + k1 * dt
+                k2 = f(t_grid[k + 1], tmp, *conns.split(hist.read(1, k, tmp)), *args)
+                y = y + (k1 + k2) * dt2
+            else:
+                th = t_half[k]
+                tmp = y + k1 * dt2
+                v2 = hist.read(1, k, tmp)
+                k2 = f(th, tmp, *conns.split(v2), *args)
+                tmp = y + k2 * dt2
+                k3 = f(th, tmp, *conns.split(conns.with_zero(v2, tmp)), *args)
+                tmp = y + k3 * dt
+                k4 = f(t_grid[k + 1], tmp, *conns.split(hist.read(2, k, tmp)), *args)
+                y = y + ((k1 + k4) + (k2 + k3) * 2.0) * dt6
+        j -= 1
+        if j == 0:
+            j = run.every
+            if left > 0:
+                samples.append(y)
+                left -= 1
+    info: dict[str, Any] = {"solver": solver, "path": "torch", "n_steps": n_steps}
+    info["device"] = str(dev)
+    if hist is not None:
+        info.update(history_rows=hist.rows, n_delayed=conns.size)
+    return torch.stack(samples), y, info
+
+
+# --------------------------------------------------------------------------- dopri5
+
+
+def _rms(x: Any, batch: int) -> Any:
+    import torch
+
+    v = torch.abs(x) ** 2
+    if batch:
+        return torch.sqrt(v.reshape(*x.shape[:batch], -1).mean(-1)).max()
+    return torch.sqrt(v.mean())
+
+
+def _dopri5(run: Integration, progress: Progress) -> tuple[Any, Any, dict[str, Any]]:
+    import torch
+
+    opts = run.options
+    rtol = float(opts.get("rtol", 1e-6))
+    atol = float(opts.get("atol", 1e-9))
+    max_steps = int(opts.get("max_steps", 10_000_000))
+    max_step = float(opts.get("max_step", math.inf))
+    f = run.equations
+    args = list(run.args)
+    t0 = run.t0
+    t_end = t0 + run.simulation_time
+    real = run.function.extras["module"].REAL_
+    nb = len(run.batch)
+    sample_times = [t0 + k * run.sampling_step for k in range(run.n_samples)]
+    if sample_times[-1] > t_end + 1e-9 * max(abs(t_end), 1.0):
+        raise SolverError(f"{run.n_samples} samples go beyond the end time {t_end}")
+    tol = 1e-12 * max(1.0, abs(t0), abs(t_end))
+    stops = set(sample_times[1:]) | {t_end}
+    in_times = run.input_times or []
+    stops |= {x for x in in_times if t0 < x < t_end}
+    delayed = bool(run.function.system.delayed)
+    conns = hist = None
+    if delayed:
+        from rates_torch.history import StepHistory, breakpoints
+
+        conns, pre = _delay_setup(run, adaptive=True)
+        hist = StepHistory(conns, pre, t0, run.batch)
+        stops |= set(breakpoints(conns.tau_np, t0, t_end))
+        max_step = min(max_step, conns.min_tau)
+    stops_sorted = sorted(s for s in stops if s > t0 + tol)
+
+    def set_inputs(t: float) -> None:
+        if not run.inputs:
+            return
+        times = in_times
+        n = len(times)
+        if n == 1 or t <= times[0]:
+            i, w = 0, 0.0
+        elif t >= times[-1]:
+            i, w = n - 1, 0.0
+        else:
+            i = bisect.bisect_right(times, t) - 1
+            w = (t - times[i]) / (times[i + 1] - times[i])
+        for slot, rows in run.inputs:
+            args[slot] = rows[i] if w == 0.0 else rows[i] + w * (rows[i + 1] - rows[i])
+
+    def rhs(t: float, y: Any) -> Any:
+        set_inputs(t)
+        tt = torch.as_tensor(t, dtype=real, device=y.device)
+        if hist is None:
+            return f(tt, y, *args)
+        return f(tt, y, *conns.split(hist.read(t, y)), *args)
+
+    y = run.y0
+    t = t0
+    f0 = rhs(t, y)
+    if hist is not None:
+        hist.add(t, y, f0)
+    samples = [y]
+    next_sample = 1
+    # initial step (Hairer, Norsett & Wanner; as scipy's select_initial_step)
+    if "first_step" in opts:
+        h = float(opts["first_step"])
+    else:
+        scale = atol + torch.abs(y) * rtol
+        d0 = float(_rms(y / scale, nb))
+        d1 = float(_rms(f0 / scale, nb))
+        h0 = 1e-6 if d0 < 1e-5 or d1 < 1e-5 else 0.01 * d0 / d1
+        h0 = min(h0, t_end - t0, max_step)
+        f1 = rhs(t + h0, y + h0 * f0)
+        d2 = float(_rms((f1 - f0) / scale, nb)) / h0
+        if d1 <= 1e-15 and d2 <= 1e-15:
+            h1 = max(1e-6, h0 * 1e-3)
+        else:
+            h1 = (0.01 / max(d1, d2)) ** (1 / 5)
+        h = min(100 * h0, h1)
+        set_inputs(t)
+    h = min(h, max_step)
+    n_accepted = n_rejected = n_eval = 0
+    stop_i = 0
+    rejected = False
+    marks = [t0 + run.simulation_time * (c + 1) / PROGRESS_CHUNKS for c in range(PROGRESS_CHUNKS)]
+    mark_i = 0
+    while stop_i < len(stops_sorted):
+        target = stops_sorted[stop_i]
+        if target - t <= tol:
+            stop_i += 1
+            continue
+        if n_accepted + n_rejected >= max_steps:
+            raise SolverError(f"solver 'torch_dopri5': more than {max_steps} steps (max_steps)")
+        step = min(h, target - t)
+        hits = target - t - step <= tol
+        if hits:
+            step = target - t
+        ks = [f0]
+        for s in range(1, 7):
+            ys = y
+            for a, k in zip(_A[s], ks):
+                if a != 0.0:
+                    ys = ys + (step * a) * k
+            ks.append(rhs(t + _C[s] * step, ys))
+            if s == 6:
+                y_new = ys
+        n_eval += 6
+        err = ks[0] * _E[0]
+        for e, k in zip(_E[2:], ks[2:]):
+            err = err + e * k
+        err = err * step
+        scale = atol + torch.maximum(torch.abs(y), torch.abs(y_new)) * rtol
+        norm = float(_rms(err / scale, nb))
+        if not math.isfinite(norm):
+            norm = math.inf
+        if norm <= 1.0:
+            t = target if hits else t + step
+            y = y_new
+            f0 = ks[6]
+            n_accepted += 1
+            if hist is not None:
+                hist.add(t, y, f0)
+            while next_sample < run.n_samples and sample_times[next_sample] - t <= tol:
+                samples.append(y)
+                next_sample += 1
+            factor = MAX_FACTOR if norm == 0 else min(MAX_FACTOR, SAFETY * norm**-0.2)
+            if rejected:
+                factor = min(1.0, factor)
+            if hits and step < h:  # a step cut short at a stop says little about h
+                h = min(h, step * factor) if factor < 1.0 else h
+            else:
+                h = min(step * factor, max_step)
+            rejected = False
+            if progress.enabled and mark_i < len(marks) and t >= marks[mark_i]:
+                progress(t)
+                mark_i = bisect.bisect_right(marks, t)
+        else:
+            n_rejected += 1
+            h = step * max(MIN_FACTOR, SAFETY * norm**-0.2)
+            rejected = True
+            if h < 1e-14 * max(1.0, abs(t)):
+                raise SolverError(f"solver 'torch_dopri5': step size underflow at t={t}")
+    while next_sample < run.n_samples:
+        samples.append(y)
+        next_sample += 1
+    info = {
+        "solver": "torch_dopri5",
+        "path": "torch",
+        "n_accepted": n_accepted,
+        "n_rejected": n_rejected,
+        "nfev": n_eval + 1,
+        "device": str(y.device),
+    }
+    if conns is not None:
+        info["n_delayed"] = conns.size
+    return torch.stack(samples), y, info
