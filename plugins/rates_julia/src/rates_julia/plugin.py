@@ -1,0 +1,104 @@
+"""Hook implementations of rates-julia (the target of its ``rates`` entry point).
+
+Code generation always works. Running models needs juliacall and a Julia with
+DifferentialEquations.jl: only then does the backend declare ``execute`` (and ``adaptive``,
+``dde``, ``jacobian``); the probe (:func:`rates_julia.runtime.julia_status`) imports nothing and
+runs a short ``julia`` subprocess only where juliacall and a ``julia`` executable exist.
+juliacall itself is imported only when a model runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rates_core.plugins import BackendInfo, SolverInfo, hookimpl
+from rates_julia import BACKEND, SOLVERS, STIFF_SOLVERS
+
+#: Capabilities of the generated code, whether or not Julia is here.
+CODE_CAPABILITIES = frozenset({"complex", "vectorised"})
+#: Capabilities declared only when Julia with DifferentialEquations.jl starts here.
+RUN_CAPABILITIES = frozenset({"execute", "adaptive", "dde", "jacobian"})
+
+_DESCRIPTIONS = {
+    "tsit5": "Tsitouras 5(4) (DifferentialEquations.jl Tsit5), a good default",
+    "vern7": "Verner 7(6) (Vern7), for tight tolerances",
+    "vern9": "Verner 9(8) (Vern9), for very tight tolerances",
+    "dp5": "Dormand-Prince 5(4) (DP5, like SciPy's RK45)",
+    "dp8": "Dormand-Prince 8(5,3) (DP8, like SciPy's DOP853)",
+    "bs3": "Bogacki-Shampine 3(2) (BS3, like SciPy's RK23)",
+    "rodas5": "Rosenbrock 5(4) for stiff systems (Rodas5), uses the generated jac!",
+    "rosenbrock23": "Rosenbrock 2(3) for stiff systems (Rosenbrock23), uses the generated jac!",
+    "autotsit5": "Tsit5 switching to Rosenbrock23 when stiff (AutoTsit5(Rosenbrock23()))",
+}
+
+
+def _available() -> bool:
+    from rates_julia.runtime import julia_status
+
+    return julia_status().available
+
+
+@hookimpl
+def register_backends() -> list[BackendInfo]:
+    available = _available()
+    caps = CODE_CAPABILITIES | (RUN_CAPABILITIES if available else frozenset())
+    note = "" if available else " (code generation only here: Julia not found, see README)"
+    return [
+        BackendInfo(
+            BACKEND,
+            caps,
+            "Julia code for DifferentialEquations.jl, run through juliacall" + note,
+        )
+    ]
+
+
+@hookimpl
+def register_solvers() -> list[SolverInfo]:
+    available = _available()
+    solvers = []
+    for name in SOLVERS:
+        caps = {"adaptive", "dde", "complex"} if available else set()
+        if available and name in STIFF_SOLVERS:
+            caps.add("jacobian")
+        solvers.append(
+            SolverInfo(
+                name,
+                BACKEND,
+                adaptive=True,
+                capabilities=frozenset(caps),
+                description=_DESCRIPTIONS[name] + "; MethodOfSteps for delays",
+            )
+        )
+    return solvers
+
+
+@hookimpl
+def register_builtins(backend: str) -> dict[str, Any] | None:
+    if backend != BACKEND:
+        return None
+    return {}
+
+
+@hookimpl
+def emit_function(backend: str, system: Any, options: Any) -> Any | None:
+    if backend != BACKEND:
+        return None
+    from rates_core.plugins import default_host
+    from rates_julia.solvers import emit_function as emit
+
+    host = default_host()
+    return emit(
+        system,
+        options,
+        builtins=host.builtins(BACKEND),
+        imports=host.imports(BACKEND, system),
+    )
+
+
+@hookimpl
+def solve(solver: str, function: Any, problem: Any) -> Any | None:
+    if solver not in SOLVERS:
+        return None
+    from rates_julia.solvers import solve as run
+
+    return run(solver, function, problem)
