@@ -516,3 +516,24 @@ def test_unrecordable_sources_are_rebuilt_per_connection() -> None:
     is rebuilt per connection (no recorded variable)."""
     system = build_system(_two_targets(), record_delayed=True)
     assert not system.recorded
+
+
+def test_row_blocks_replace_regular_scatter_matrices() -> None:
+    """The scatter of a dense delayed coupling (row i sums connections i*k .. i*k + k - 1) runs
+    as a row sum of dense blocks, with the CSR product's numbers; other matrices stay CSR."""
+    import scipy.sparse as sp
+
+    from rates_numpy.solvers import RowBlocks
+
+    rng = np.random.default_rng(5)
+    n, k = 7, 5
+    w = rng.normal(size=(n, k))
+    scatter = sp.csr_matrix((w.reshape(-1), (np.repeat(np.arange(n), k), np.arange(n * k))))
+    blocks = RowBlocks.of(scatter)
+    assert blocks is not None and blocks.shape == scatter.shape
+    x = rng.normal(size=n * k)
+    np.testing.assert_allclose(blocks @ x, scatter @ x, rtol=1e-14, atol=1e-14)
+    shuffled = scatter[:, rng.permutation(n * k)].tocsr()
+    assert RowBlocks.of(shuffled) is None
+    assert RowBlocks.of(scatter[:, : n * k - 1].tocsr()) is None
+    assert RowBlocks.of(w) is None  # dense matrices are used as they are

@@ -32,8 +32,9 @@ Pre-history
     points ``t0 + n dt`` - memory bounded by the largest delay, not by the run length. Row n
     holds the accepted state ``y_n`` (written when step n starts) and ``f_n``, the derivative at
     that point (the step's first stage, written right after it). The ring is stored twice
-    (rows ``j`` and ``j + D``) so a read is ``offset[k] + (n mod D + D) * ncols`` - one integer
-    add and one ``numpy.take`` per stored row, no modulo per connection.
+    (rows ``j`` and ``j + D``) so the rows ``n - D + 1 .. n`` are one contiguous view, from
+    which a read takes with offsets fixed for the run: one ``numpy.take`` per stored row, no
+    index arithmetic per connection and step.
 
     A read at stage time ``t_n + c dt`` (``c`` = 0, 1/2, 1) sits at the fixed relative position
     ``s = c - tau/dt`` (``tau/dt`` within 1e-9 of an integer counts as that integer), so the row
@@ -374,8 +375,9 @@ class RingHistory:
         self.Yf = self.Y.reshape(-1)
         self.Ff = self.F.reshape(-1) if self.F is not None else None
         for p in self.plans:
-            p.offsets = p.m * ncols + conns.col
-        self.idx = np.empty(conns.size, dtype=np.int64)
+            # offsets from row n - D + 1 (m >= 1 - D), so a read takes from a view of the
+            # doubled ring starting there: no per-step index arithmetic over the connections
+            p.offsets = (p.m + self.D - 1) * ncols + conns.col
         self.tmp = np.empty(conns.size, dtype=conns.dtype)
 
     @property
@@ -410,23 +412,23 @@ class RingHistory:
         ``conns.values`` (returned)."""
         p = self.plans[stage]
         conns = self.conns
-        vals, idx = conns.values, self.idx
-        np.add(p.offsets, (n % self.D + self.D) * self.ncols, out=idx)
+        vals, idx = conns.values, p.offsets
+        start = (n % self.D + 1) * self.ncols  # row n - D + 1 of the doubled ring
         if p.direct:
-            np.take(self.Yf, idx, out=vals, mode="clip")
+            np.take(self.Yf[start:], idx, out=vals, mode="clip")
         else:
             a0, a1, b0, b1 = p.weights
             tmp = self.tmp
-            np.take(self.Yf, idx, out=vals, mode="clip")
+            np.take(self.Yf[start:], idx, out=vals, mode="clip")
             vals *= a0
-            np.take(self.Ff, idx, out=tmp, mode="clip")
+            np.take(self.Ff[start:], idx, out=tmp, mode="clip")
             tmp *= b0
             vals += tmp
-            idx += self.ncols
-            np.take(self.Yf, idx, out=tmp, mode="clip")
+            start += self.ncols  # the interval's right end, one row later
+            np.take(self.Yf[start:], idx, out=tmp, mode="clip")
             tmp *= a1
             vals += tmp
-            np.take(self.Ff, idx, out=tmp, mode="clip")
+            np.take(self.Ff[start:], idx, out=tmp, mode="clip")
             tmp *= b1
             vals += tmp
         if n < p.n_pre:

@@ -196,6 +196,36 @@ def _input_rows(system: Any, name: str, series: Any, shape: tuple[int, ...]) -> 
     )
 
 
+class RowBlocks:
+    """A sparse matrix whose row i holds the consecutive columns ``i*k .. i*k + k - 1``: the
+    scatter of a projection whose connections are listed target by target, k per target (every
+    pair of a dense delayed coupling). ``blocks @ x`` is a row sum of ``w * x.reshape(n, k)``:
+    two dense streams instead of CSR's values, column indices and gathered x."""
+
+    def __init__(self, w: np.ndarray) -> None:
+        self.w = w
+        self.shape = (w.shape[0], w.size)
+
+    @classmethod
+    def of(cls, matrix: Any) -> RowBlocks | None:
+        """The blocks of ``matrix`` when it is a CSR matrix of that form, else None."""
+        if not hasattr(matrix, "indptr") or getattr(matrix, "format", "") != "csr":
+            return None
+        n, cols = matrix.shape
+        if n == 0 or cols % n or matrix.nnz != cols or cols // n < 2:
+            return None
+        k = cols // n
+        if not (
+            np.array_equal(matrix.indptr, np.arange(0, cols + 1, k))
+            and np.array_equal(matrix.indices, np.arange(cols))
+        ):
+            return None
+        return cls(np.ascontiguousarray(matrix.data.reshape(n, k)))
+
+    def __matmul__(self, x: np.ndarray) -> np.ndarray:
+        return np.einsum("ij,ij->i", self.w, x.reshape(self.w.shape))
+
+
 class _Inputs:
     """Input parameters: their argument slots and the rows to write into them."""
 
@@ -216,6 +246,8 @@ class _Inputs:
                 self.args.append(arr.item() if scalar_args else arr)
             elif scalar_args:
                 self.args.append(np.asarray(value).item())
+            elif p.role == "matrix":
+                self.args.append(RowBlocks.of(value) or value)
             else:
                 self.args.append(value)
 
