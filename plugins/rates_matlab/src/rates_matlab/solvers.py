@@ -1,0 +1,276 @@
+"""Whole-run integrations inside MATLAB / Octave: one call of a generated driver per run.
+
+* ``matlab_euler``, ``matlab_heun``, ``matlab_rk4``: ``<field>_fixed.m`` (delays included: the
+  history is a ring buffer inside the loop). Input arrays have one row per step; row k is used
+  for every stage of the step from ``t0 + k * dt``. ``seed`` seeds ``randn`` (``rng(seed)``).
+* ``ode45``, ``ode23``, ``ode15s``: ``<field>_adaptive.m``; input rows are interpolated
+  linearly at ``Problem.input_times``. Options: ``rtol``, ``atol``, ``max_step``,
+  ``first_step`` (odeset's RelTol, AbsTol, MaxStep, InitialStep).
+* ``dde23`` (MATLAB only): ``<field>_dde23_run.m``, pre-history the initial state.
+
+Time sampling follows rates-numpy (PyRates): rows at ``t0 + k * sampling_step`` for
+``k = 0 .. n_samples - 1``, row 0 the initial state.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from rates_core.backend import EmittedFunction, Problem, Trajectory
+from rates_core.errors import SolverError
+from rates_matlab import ADAPTIVE_SOLVERS, DDE_SOLVER, FIXED_METHODS, FIXED_SOLVERS
+from rates_matlab.runtime import get_session, to_matlab
+
+__all__ = ["ADAPTIVE_OPTIONS", "solve"]
+
+#: Options of the adaptive solvers and their odeset names.
+ADAPTIVE_OPTIONS = {
+    "rtol": "RelTol",
+    "atol": "AbsTol",
+    "max_step": "MaxStep",
+    "first_step": "InitialStep",
+}
+
+_EMPTY = np.zeros((0, 0))
+
+
+def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajectory:
+    """Integrate ``problem`` with ``solver`` in one MATLAB / Octave call."""
+    if solver not in FIXED_SOLVERS + ADAPTIVE_SOLVERS + (DDE_SOLVER,):
+        raise SolverError(f"rates-matlab has no solver {solver!r}")
+    code = function.extras.get("code")
+    if code is None:
+        raise SolverError("this function was emitted for export (standalone) and cannot be run")
+    _check(solver, function, problem)
+    session = get_session()
+    session.addpath(function.extras["directory"])
+    with problem.progress_bar(desc=f"{function.system.name} ({solver}, {session.kind})"):
+        if solver in FIXED_SOLVERS:
+            return _fixed(solver, function, problem, session)
+        if function.system.delayed and solver != DDE_SOLVER:
+            raise SolverError(
+                f"solver {solver!r} does not integrate delay equations; use matlab_euler, "
+                "matlab_heun or matlab_rk4 (generated loops with the history), dde23 in MATLAB, or "
+                "delay_approximation=n"
+            )
+        if solver == DDE_SOLVER and not function.system.delayed:
+            raise SolverError("dde23 integrates delay systems; use ode45 for this model")
+        if solver == DDE_SOLVER and not session.exists("dde23"):
+            raise SolverError(f"{session.kind} has no dde23; use matlab_rk4")
+        if solver == "ode15s" and not session.exists("ode15s"):
+            raise SolverError(f"{session.kind} has no ode15s (Octave needs SUNDIALS)")
+        return _adaptive(solver, function, problem, session)
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _check(solver: str, function: EmittedFunction, problem: Problem) -> None:
+    system = function.system
+    allowed = () if solver in FIXED_SOLVERS else tuple(ADAPTIVE_OPTIONS)
+    for key in problem.options or {}:
+        if key not in allowed:
+            what = ", ".join(allowed) if allowed else "none"
+            raise SolverError(f"solver {solver!r} has no option {key!r} (allowed options: {what})")
+    if len(problem.params) != len(system.params):
+        raise SolverError(
+            f"expected {len(system.params)} parameter values, got {len(problem.params)}"
+        )
+    if np.size(problem.y0) != system.n_states:
+        raise SolverError(f"y0 has {np.size(problem.y0)} values, the system {system.n_states}")
+    if not (problem.step_size > 0) or not math.isfinite(problem.step_size):
+        raise SolverError(f"step_size must be positive, got {problem.step_size}")
+    if not (problem.sampling_step > 0):
+        raise SolverError(f"sampling_step must be positive, got {problem.sampling_step}")
+    if problem.n_samples < 1:
+        raise SolverError(f"n_samples must be at least 1, got {problem.n_samples}")
+    if solver in FIXED_SOLVERS:
+        ratio = problem.sampling_step / problem.step_size
+        if abs(ratio - round(ratio)) > 1e-6 * max(ratio, 1.0) or round(ratio) < 1:
+            raise SolverError(
+                f"sampling_step ({problem.sampling_step}) must be a whole multiple of "
+                f"step_size ({problem.step_size}) for fixed-step solvers"
+            )
+        if (problem.n_samples - 1) * problem.sample_every > problem.n_steps:
+            raise SolverError(
+                f"{problem.n_samples} samples every {problem.sample_every} steps need more "
+                f"than the {problem.n_steps} steps of simulation_time / step_size"
+            )
+    names = {p.name for p in system.params if p.role == "input"}
+    unknown = sorted(set(problem.inputs) - names)
+    if unknown:
+        raise SolverError(
+            f"no extrinsic input parameter named {', '.join(map(repr, unknown))}; the system's "
+            f"inputs are: {', '.join(sorted(names)) or '(none)'}"
+        )
+
+
+# --------------------------------------------------------------------------- arguments
+
+
+def _rows(system: Any, name: str, series: Any, size: int) -> np.ndarray:
+    """``series`` as a 2-D array with one row per time and ``size`` columns."""
+    arr = np.asarray(series)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    flat = arr.reshape(arr.shape[0], -1)
+    dtype = np.result_type(flat.dtype, np.float64)
+    width = flat.shape[1]
+    if width == size:
+        return flat.astype(dtype)
+    if width == 1:
+        return np.repeat(flat.astype(dtype), size, axis=1)
+    units = next((i.units for i in system.inputs if i.name == name), None)
+    if units is not None and width == len(units):
+        full = np.zeros((flat.shape[0], size), dtype=dtype)
+        full[:, units] = flat
+        return full
+    raise SolverError(f"input {name!r}: rows have {width} values, the parameter needs {size}")
+
+
+def _arguments(function: EmittedFunction, problem: Problem) -> tuple[list, list, list]:
+    """(parameter values, 1-based input slots, input row arrays)."""
+    system = function.system
+    params, slots, rows = [], [], []
+    for i, (p, value) in enumerate(zip(system.params, problem.params)):
+        params.append(to_matlab(value, p.role))
+        given = problem.inputs.get(p.name) if p.role == "input" else None
+        if given is not None:
+            slots.append(float(i + 1))
+            rows.append(_rows(system, p.name, given, max(int(np.size(value)), 1)))
+    return params, slots, rows
+
+
+def _states(result: Any, n_samples: int, n: int, dtype: Any) -> np.ndarray:
+    arr = np.asarray(result)
+    if arr.size != n_samples * n:
+        raise SolverError(f"the driver returned {arr.size} values, expected {n_samples} x {n}")
+    return arr.reshape(n_samples, n).astype(dtype)
+
+
+def _dtype(function: EmittedFunction, y0: np.ndarray) -> np.dtype:
+    return np.result_type(np.dtype(function.system.dtype), y0.dtype)
+
+
+def _max_delay(function: EmittedFunction, problem: Problem) -> float:
+    system = function.system
+    values = {p.name: v for p, v in zip(system.params, problem.params)}
+    taus = [
+        float(np.max(np.asarray(values[d.tau], dtype=float))) if isinstance(d.tau, str) else d.tau
+        for d in system.delayed
+    ]
+    return max([0.0, *taus])
+
+
+def _pre_history(function: EmittedFunction, problem: Problem) -> Any:
+    """The pre-history table of the fixed-step driver: rows at ``t0 - j * dt / 2``."""
+    if problem.history is None or not function.system.delayed:
+        return _EMPTY
+    if not callable(problem.history):
+        raise SolverError("Problem.history must be a function of t returning the state vector")
+    step = 0.5 * problem.step_size
+    count = int(math.ceil(_max_delay(function, problem) / step)) + 3
+    values = np.array(
+        [np.asarray(problem.history(problem.t0 - j * step)).reshape(-1) for j in range(count)]
+    )
+    return {"step": step, "values": to_matlab(values)}
+
+
+# --------------------------------------------------------------------------- solvers
+
+
+def _fixed(solver: str, function: EmittedFunction, problem: Problem, session: Any) -> Trajectory:
+    code = function.extras["code"]
+    params, slots, rows = _arguments(function, problem)
+    n_steps = problem.n_steps
+    every = problem.sample_every
+    for k, r in enumerate(rows):
+        if r.shape[0] == 1 and n_steps > 1:
+            rows[k] = np.repeat(r, n_steps, axis=0)
+        elif r.shape[0] < n_steps:
+            raise SolverError(
+                f"an input has {r.shape[0]} rows, the integration {n_steps} steps "
+                "(fixed-step inputs need one row per step)"
+            )
+        else:
+            rows[k] = r[:n_steps]
+    y0 = np.asarray(problem.y0).reshape(-1)
+    dtype = _dtype(function, y0)
+    seed = _EMPTY if problem.seed is None else float(problem.seed)
+    out, y_end = session.call(
+        code.name("_fixed"),
+        FIXED_METHODS[solver],
+        float(problem.t0),
+        to_matlab(y0.astype(dtype)),
+        float(problem.step_size),
+        float(n_steps),
+        float(every),
+        float(problem.n_samples),
+        session.cell(params),
+        slots if slots else _EMPTY,
+        session.cell(rows),
+        seed,
+        _pre_history(function, problem),
+        nout=2,
+    )
+    n = y0.size
+    times = problem.t0 + np.arange(problem.n_samples) * problem.sampling_step
+    states = _states(out, problem.n_samples, n, dtype)
+    final = _states(y_end, 1, n, dtype)[0]
+    info = {"solver": solver, "path": "matlab-loop", "runtime": session.kind, "n_steps": n_steps}
+    if function.system.delayed:
+        info["path"] = "matlab-loop-delay"
+    return Trajectory(times, states, final, info)
+
+
+def _adaptive(solver: str, function: EmittedFunction, problem: Problem, session: Any) -> Trajectory:
+    code = function.extras["code"]
+    params, slots, rows = _arguments(function, problem)
+    options: list[Any] = []
+    for key, value in (problem.options or {}).items():
+        options += [ADAPTIVE_OPTIONS[key], float(value)]
+    y0 = np.asarray(problem.y0).reshape(-1)
+    dtype = _dtype(function, y0)
+    t0 = float(problem.t0)
+    t_end = t0 + float(problem.simulation_time)
+    sample_times = t0 + np.arange(problem.n_samples) * problem.sampling_step
+    if sample_times[-1] > t_end + 1e-9 * max(abs(t_end), 1.0):
+        raise SolverError(
+            f"{problem.n_samples} samples every {problem.sampling_step} go beyond the end time "
+            f"{t_end}"
+        )
+    input_times = problem.input_times
+    if rows and input_times is None:
+        input_times = t0 + np.arange(rows[0].shape[0]) * problem.step_size
+    for r in rows:
+        if input_times is not None and r.shape[0] not in (1, len(input_times)):
+            raise SolverError(
+                f"input_times has {len(input_times)} entries but an input has {r.shape[0]} rows"
+            )
+    times_arg = to_matlab(np.asarray(input_times, dtype=float)) if rows else _EMPTY
+    if solver == DDE_SOLVER:
+        name, first = code.name("_dde23_run"), []
+    else:
+        name, first = code.name("_adaptive"), [solver]
+    out, y_end = session.call(
+        name,
+        *first,
+        t0,
+        t_end,
+        to_matlab(y0.astype(dtype)),
+        to_matlab(np.minimum(sample_times, t_end)),
+        session.cell(options),
+        session.cell(params),
+        slots if slots else _EMPTY,
+        times_arg,
+        session.cell(rows),
+        nout=2,
+    )
+    n = y0.size
+    states = _states(out, problem.n_samples, n, dtype)
+    final = _states(y_end, 1, n, dtype)[0]
+    info = {"solver": solver, "path": "matlab-ode", "runtime": session.kind}
+    return Trajectory(sample_times, states, final, info)
