@@ -290,7 +290,9 @@ class JuliaPrinter(JuliaCodePrinter):
 
     def _print_Add(self, expr: sympy.Add, order: str | None = None) -> str:
         dot = self._dot(expr)
-        terms = self._as_ordered_terms(expr, order=order)
+        # sympy's ordering of terms reads well but costs seconds on the long sums of coupled
+        # networks' Jacobians: long sums keep their canonical (deterministic) argument order
+        terms = self._as_ordered_terms(expr, order=order) if len(expr.args) <= 8 else expr.args
         prec = PRECEDENCE["Add"]
         out = ""
         for i, term in enumerate(terms):
