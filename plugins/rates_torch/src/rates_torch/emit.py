@@ -65,6 +65,7 @@ def matrix_(a, dtype, like, shape):
             torch.as_tensor(a.data, dtype=dtype),
             size=shape,
             device=like.device,
+            check_invariants=False,
         )
     return torch.as_tensor(a, dtype=dtype, device=like.device)
 ''',

@@ -402,7 +402,7 @@ def _fixed(solver: str, run: Integration, progress: Progress) -> tuple[Any, Any,
 def _rms(x: Any, batch: int) -> Any:
     import torch
 
-    v = torch.abs(x) ** 2
+    v = torch.abs(x.detach()) ** 2  # step-size control is not differentiated
     if batch:
         return torch.sqrt(v.reshape(*x.shape[:batch], -1).mean(-1)).max()
     return torch.sqrt(v.mean())
