@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import MH_LINT, needs_mh_lint, needs_runtime
+from rates_matlab_testlib import MH_LINT, needs_mh_lint, needs_runtime
 
 from rates_core import CircuitTemplate, build_system
 from rates_core.backend import EmitOptions
