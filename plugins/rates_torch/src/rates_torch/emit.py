@@ -58,10 +58,11 @@ def matrix_(a, dtype, like, shape):
     CSR matrix is read through its arrays (indptr, indices, data): no SciPy call."""
     if isinstance(a, torch.Tensor):
         return a.to(dtype=dtype, device=like.device)
-    if hasattr(a, "indptr"):
+    if hasattr(a, "indptr"):  # int32 indices: twice as fast as int64 in torch's CPU kernels
+        index = torch.int32 if len(a.data) < 2**31 - 1 else torch.int64
         return torch.sparse_csr_tensor(
-            torch.as_tensor(a.indptr, dtype=torch.int64),
-            torch.as_tensor(a.indices, dtype=torch.int64),
+            torch.as_tensor(a.indptr, dtype=index),
+            torch.as_tensor(a.indices, dtype=index),
             torch.as_tensor(a.data, dtype=dtype),
             size=shape,
             device=like.device,

@@ -198,6 +198,11 @@ class ConformanceSuite:
         Suffix of the file the suite asks ``get_run_func(file_name=...)`` to write.
     ``reimport_function``
         The in-place vector field ``f(t, y, dy, *params)`` a Python source defines.
+    ``vjp``
+        For backends declaring ``autodiff``: ``vjp(func, args, which, cotangent)`` returns,
+        for each position ``i`` in ``which``, the gradient of ``sum(cotangent * func(*args))``
+        with respect to ``args[i]`` as a NumPy array, computed by the backend's own automatic
+        differentiation (``args`` are NumPy values as ``get_run_func`` returns them).
     """
 
     backend: ClassVar[str | None] = None
@@ -209,6 +214,7 @@ class ConformanceSuite:
     source_language: ClassVar[str] = "auto"
     source_suffix: ClassVar[str] = ".py"
     reimport_function: ClassVar[str] = "vector_field"
+    vjp: ClassVar[Callable[..., Sequence[Any]] | None] = None
 
     target: Target  # set for every test by the gate fixture
 
@@ -957,6 +963,82 @@ class ConformanceSuite:
                 f"Jacobian of {model.id} at point {point}",
                 scale=float(np.max(np.abs(fd))),
             )
+
+    # ------------------------------------------------------------------ autodiff and batches
+
+    @staticmethod
+    def _scalar_params(params: Sequence[Any]) -> list[int]:
+        return [
+            i
+            for i, p in enumerate(params)
+            if np.ndim(p) == 0 and np.isrealobj(p) and float(p) != 0.0
+        ]
+
+    @requires("batched")
+    def test_batched_field(self) -> None:
+        """The functional field of ``get_run_func(functional=True)`` takes a leading batch axis:
+        ``y`` of shape (B, n) and scalar parameters given as B values (one per parameter set)
+        give the B fields of the sets, one per row (strict)."""
+        func, args, keys, idx = self._run_func(ref.jansen_rit_circuit(), functional=True)
+        params = list(args[2:])
+        chosen = self._scalar_params(params)[:4]
+        assert chosen, "the Jansen-Rit circuit has no scalar parameters"
+        n_sets = 4
+        rng = np.random.default_rng(21)
+        y0 = np.asarray(args[1], dtype=float)
+        ys = y0 + rng.uniform(-0.01, 0.01, (n_sets, y0.size))
+        factors = np.linspace(0.8, 1.2, n_sets)
+        batched = list(params)
+        for i in chosen:
+            batched[i] = float(params[i]) * factors
+        out = np.asarray(func(0.2, ys, *batched))
+        assert out.shape == ys.shape, f"batched field has shape {out.shape}, expected {ys.shape}"
+        for b in range(n_sets):
+            single = list(params)
+            for i in chosen:
+                single[i] = float(params[i]) * factors[b]
+            want = np.asarray(func(0.2, ys[b], *single)).reshape(-1)
+            assert_close(out[b], want, STRICT, f"parameter set {b} of a batch of {n_sets}")
+
+    @requires("autodiff")
+    def test_autodiff_field(self) -> None:
+        """Gradients of the functional field by the backend's automatic differentiation (the
+        suite's ``vjp``) equal central finite differences, with respect to the state and to
+        scalar parameters (Jansen-Rit, relative 1e-6)."""
+        vjp = type(self).vjp
+        assert vjp is not None, (
+            f"backend {self._backend!r} declares 'autodiff': set `vjp` on its ConformanceSuite "
+            "subclass (see the class documentation)"
+        )
+        func, args, keys, idx = self._run_func(ref.jansen_rit_circuit(), functional=True)
+        params = list(args[2:])
+        rng = np.random.default_rng(17)
+        y = np.asarray(args[1], dtype=float) + rng.uniform(-0.01, 0.02, np.size(args[1]))
+        full = [0.2, y, *params]
+        cotangent = rng.normal(size=y.size)
+        which = [1] + [2 + i for i in self._scalar_params(params)[:5]]
+        grads = vjp(func, tuple(full), which, cotangent)
+        assert len(grads) == len(which), "vjp must return one gradient per requested argument"
+
+        def loss(values: list[Any]) -> float:
+            return float(np.sum(cotangent * np.asarray(func(*values)).reshape(-1)))
+
+        for pos, got in zip(which, grads):
+            x = np.asarray(full[pos], dtype=float)
+            fd = np.empty(x.shape)
+            for j in np.ndindex(x.shape):
+                h = 1e-6 * max(abs(float(x[j])), 1e-3)
+                hi, lo = x.copy(), x.copy()
+                hi[j] += h
+                lo[j] -= h
+                up, down = list(full), list(full)
+                up[pos] = hi if x.ndim else float(hi)
+                down[pos] = lo if x.ndim else float(lo)
+                fd[j] = (loss(up) - loss(down)) / (2 * h)
+            got = np.asarray(got, dtype=float).reshape(fd.shape)
+            name = keys[pos]
+            scale = max(float(np.max(np.abs(fd))), 1e-12)
+            assert_close(got, fd, 1e-6, f"gradient with respect to {name}", scale=scale)
 
     # ------------------------------------------------------------------ emitted source
 
