@@ -12,7 +12,7 @@ template become a population of edge units fed by projections.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -247,9 +247,9 @@ def build_ir(circuit: CircuitTemplate, vectorize: bool = True) -> NetworkIR:
             )
         )
     for conn in circuit_connections(circuit):
-        _add_matrix_connection(ir, conn, where, templated)
+        _add_matrix_connection(ir, conn, where, templated, vectorize, taken)
     for prefix, owner, conn in circuit.all_connectivity_with_owner():
-        _add_connectivity(ir, prefix, owner, conn, where, templated)
+        _add_connectivity(ir, prefix, owner, conn, where, templated, vectorize, taken)
     if templated:
         _add_templated_edges(ir, templated, vectorize, taken, where)
     return ir
@@ -273,7 +273,9 @@ def circuit_connections(circuit: CircuitTemplate, prefix: str = "") -> list:
     return result
 
 
-def _add_matrix_connection(ir: NetworkIR, conn: Any, where: dict, templated: list) -> None:
+def _add_matrix_connection(
+    ir: NetworkIR, conn: Any, where: dict, templated: list, vectorize: bool, taken: set[str]
+) -> None:
     src_loc = np.array([ir.unit_of[n] for n in conn.source_nodes], dtype=np.int64).reshape(-1, 2)
     tgt_loc = np.array([ir.unit_of[n] for n in conn.target_nodes], dtype=np.int64).reshape(-1, 2)
     ir.locate(f"{conn.source_nodes[0]}/{conn.source_var}")
@@ -291,6 +293,8 @@ def _add_matrix_connection(ir: NetworkIR, conn: Any, where: dict, templated: lis
         conn.template,
         where,
         templated,
+        vectorize,
+        taken,
     )
 
 
@@ -304,6 +308,8 @@ def _lower_entries(
     template: EdgeTemplate | None,
     where: dict,
     templated: list,
+    vectorize: bool = False,
+    taken: set[str] | None = None,
 ) -> None:
     """Connections ``source[cols[k]] -> target[rows[k]]`` into one projection per pair of
     populations (or into templated edges). ``source``/``target`` are ``(locations (unit, 2)
@@ -313,6 +319,12 @@ def _lower_entries(
     sop, _, svar = source_var.partition("/")
     top, _, tvar = target_var.partition("/")
     n = len(rows)
+    if (
+        template is not None
+        and vectorize
+        and _lower_templated(ir, source, target, rows, cols, attributes, template, where, taken)
+    ):
+        return
     if template is not None:
         # one edge-template instance per connection (vectorised again in _add_templated_edges)
         for k in range(n):
@@ -367,7 +379,14 @@ def _lower_entries(
 
 
 def _add_connectivity(
-    ir: NetworkIR, prefix: str, owner: CircuitTemplate, conn: Any, where: dict, templated: list
+    ir: NetworkIR,
+    prefix: str,
+    owner: CircuitTemplate,
+    conn: Any,
+    where: dict,
+    templated: list,
+    vectorize: bool,
+    taken: set[str],
 ) -> None:
     """Lower one ``Connectivity`` (paths relative to ``owner``, whose labels start with
     ``prefix`` in the whole circuit)."""
@@ -398,6 +417,8 @@ def _add_connectivity(
             conn.edge,
             where,
             templated,
+            vectorize,
+            taken,
         )
         return
     if conn.weights == 0:
@@ -420,6 +441,140 @@ def _add_connectivity(
                     all_to_all=True,
                 )
             )
+
+
+class EdgeUnitLabels(Sequence):
+    """Labels ``template[source/op/var->target/op/var]`` of the units of an edge population
+    made from a matrix connection, formatted when asked for (a million edges need no million
+    strings up front)."""
+
+    def __init__(self, name, source_nodes, target_nodes, cols, rows, source_var, target_var):
+        self._args = (name, source_nodes, target_nodes, cols, rows, source_var, target_var)
+
+    def __len__(self) -> int:
+        return len(self._args[3])
+
+    def __getitem__(self, i: Any) -> Any:
+        name, src, tgt, cols, rows, svar, tvar = self._args
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        return f"{name}[{src[int(cols[i])]}/{svar}->{tgt[int(rows[i])]}/{tvar}]"
+
+
+def _lower_templated(
+    ir: NetworkIR,
+    source: tuple,
+    target: tuple,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    attributes: Mapping[str, Any],
+    template: EdgeTemplate,
+    where: dict,
+    taken: set[str] | None,
+) -> bool:
+    """Templated connections between one source and one target population as one edge
+    population, built from the attribute arrays without a template instance per edge; False
+    (nothing added) when the connection needs the general path (several populations, edge
+    inputs fed from several populations, per-edge values of a shaped variable)."""
+    src_loc, source_var, source_nodes = source
+    tgt_loc, target_var, target_nodes = target
+    n = len(rows)
+    if n == 0 or taken is None:
+        return False
+    if len(np.unique(src_loc[:, 0])) != 1 or len(np.unique(tgt_loc[:, 0])) != 1:
+        return False
+    sp, tp = int(src_loc[0, 0]), int(tgt_loc[0, 0])
+    sop, _, svar = source_var.partition("/")
+    top, _, tvar = target_var.partition("/")
+
+    def per_conn(val: Any) -> Any:
+        arr = np.asarray(val)
+        return arr if arr.ndim == 1 and arr.shape[0] == n else np.broadcast_to(arr, (n,))
+
+    first = {
+        key: (val[0] if isinstance(val, np.ndarray) and val.ndim == 1 else val)
+        for key, val in attributes.items()
+    }
+    first = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in first.items()}
+    edge_where = dict(where, variable=f"{template.name} edges {source_var} -> {target_var}")
+    parsed, receiver = _edge_input(template, first, edge_where)
+    if receiver[1] == svar:
+        return False  # the general path reports it
+    _check_target(ir.populations[tp], top, tvar, target_var, where)
+    sink = template.sink()
+    values: dict[tuple[str, str], np.ndarray] = {}
+    for op_label, op in template.operators.items():
+        for vname, decl in op.variables.items():
+            values[(op_label, vname)] = np.broadcast_to(decl.array, (n, *np.shape(decl.array)))
+    extras: dict[tuple[str, str], tuple[int, str, str, np.ndarray]] = {}
+    for key, val in attributes.items():
+        if key in ("weight", "delay", "spread"):
+            continue
+        parts = key.split("/")
+        op_var = tuple(parts[1:] if parts[0] == template.name else parts)
+        if op_var not in parsed["values"] and op_var not in parsed["extra"]:
+            continue  # the receiver ("source")
+        if op_var in parsed["values"]:
+            decl = template.operators[op_var[0]].variables[op_var[1]]
+            if decl.shape != ():
+                return False
+            values[op_var] = np.asarray(per_conn(val), dtype=decl.array.dtype)
+            continue
+        paths = per_conn(np.asarray(val, dtype=object))
+        located: dict[str, tuple] = {}
+        for path in dict.fromkeys(paths.tolist()):
+            located[path] = ir.locate(path)
+        pops = {loc[0] for loc in located.values()}
+        ops = {(loc[2], loc[3]) for loc in located.values()}
+        if len(pops) != 1 or len(ops) != 1:
+            return False
+        ((xop, xvar),) = ops
+        units = np.fromiter((located[path][1] for path in paths.tolist()), np.int64, n)
+        extras[op_var] = (pops.pop(), xop, xvar, units)
+    label, k = template.name, 1
+    while label in taken:
+        k += 1
+        label = f"{template.name}_{k}"
+    taken.add(label)
+    nodes = EdgeUnitLabels(
+        template.name, source_nodes, target_nodes, cols, rows, source_var, target_var
+    )
+    p = len(ir.populations)
+    ir.populations.append(Population(label, nodes, template, values, True))
+    units = np.arange(n, dtype=np.int64)
+    delay = attributes.get("delay")
+    spread = attributes.get("spread")
+    weight = per_conn(attributes.get("weight", 1.0))
+    ir.projections.append(
+        Projection(
+            (sp, sop, svar),
+            (p, *receiver),
+            src_loc[cols, 1],
+            units,
+            np.ones(n),
+            None if delay is None else np.asarray(per_conn(delay), dtype=float),
+            None if spread is None else np.asarray(per_conn(spread), dtype=float),
+            [],
+        )
+    )
+    out_var = template.operators[sink].output
+    ir.projections.append(
+        Projection(
+            (p, sink, out_var),
+            (tp, top, tvar),
+            units,
+            tgt_loc[rows, 1],
+            np.asarray(weight, dtype=np.result_type(weight, float)),
+            None,
+            None,
+            [],
+        )
+    )
+    for fv, (xp, xop, xvar, xunits) in extras.items():
+        ir.projections.append(
+            Projection((xp, xop, xvar), (p, *fv), xunits, units, np.ones(n), None, None, [])
+        )
+    return True
 
 
 def _edge_input(template: EdgeTemplate, attrs: dict, where: dict) -> tuple[dict, tuple[str, str]]:

@@ -20,7 +20,7 @@ from rates_core import builtins
 from rates_core.equations import parse_equation, symbol
 from rates_core.errors import ModelError
 from rates_core.frontend.templates import CircuitTemplate
-from rates_core.ir import NetworkIR, Population, Projection, build_ir
+from rates_core.ir import NetworkIR, Population, Projection, UnitLabels, build_ir
 
 #: Couplings at least this dense are dense matrices, sparser ones CSR matrices (measured with
 #: benchmarks/: at N = 1000, BLAS dense matvec beats CSR above about 8 % density).
@@ -110,6 +110,19 @@ class Recorded:
     offset: int
     size: int
     dtype: str
+
+
+@dataclass(frozen=True)
+class SeparableEdge:
+    """An edge population summed as ``sum_k B_k(target) * (W @ A_k(source))``."""
+
+    population: int
+    out: Any  # Projection of the edge output into the target
+    receiver: Any  # Projection of the edges' source into the edge input
+    receiver_symbol: sympy.Symbol
+    extras: dict  # local symbol -> Projection of a target variable into an edge input
+    constants: dict  # local symbol -> (variable, value, dtype)
+    pairs: list  # [(A_k, B_k)] in local symbols
 
 
 @dataclass(frozen=True)
@@ -224,9 +237,30 @@ class EdgePaths(Sequence):
         return f"EdgePaths({len(self)} connections, e.g. {self[0] if len(self) else ''!r})"
 
 
+class SuffixedPaths(EdgePaths):
+    """``base[i] + suffix`` for a lazy sequence of labels (edge-population units)."""
+
+    def __init__(self, base: Sequence[str], suffix: str) -> None:
+        self._base = base
+        self._suffix = suffix
+
+    def __len__(self) -> int:
+        return len(self._base)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return f"{self._base[i]}{self._suffix}"
+
+    def with_suffix(self, suffix: str) -> EdgePaths:
+        return SuffixedPaths(self._base, self._suffix + suffix)
+
+
 def _suffixed(labels: Sequence[str], suffix: str) -> Sequence[str]:
     if isinstance(labels, EdgePaths):
         return labels.with_suffix(suffix)
+    if not isinstance(labels, (list, tuple)) or isinstance(labels, UnitLabels):
+        return SuffixedPaths(labels, suffix)
     return [f"{lb}{suffix}" for lb in labels]
 
 
@@ -273,6 +307,9 @@ class _Builder:
         self.kinds: dict[str, str] = {}  # symbol name -> state / algebraic / param
         self.sizes: dict[str, int] = {}
         self.offset = 0
+        #: parameters made from the same arrays (the terms of a separable edge share the
+        #: weights, delays and indices of its connections): (role, ids of the arrays) -> symbol
+        self.shared: dict[tuple, sympy.Symbol] = {}
 
     # ------------------------------------------------------------------ naming
 
@@ -427,10 +464,13 @@ class _Builder:
                     **self.where,
                 )
             roles[p].setdefault((op, var), "input")
-        planned = self.plan_names(roles)
+        self.separable = self.find_separable(parsed, input_targets)
+        planned = self.plan_names({p: r for p, r in roles.items() if p not in self.separable})
 
         # symbols, states and constant parameters
         for p, pop in enumerate(ir.populations):
+            if p in self.separable:
+                continue  # its edges are summed as products of source and target factors
             for (op_label, var), role in roles[p].items():
                 decl = pop.template.operators[op_label].variables[var]
                 paths = tuple(f"{n}/{op_label}/{var}" for n in pop.nodes)
@@ -465,6 +505,8 @@ class _Builder:
 
         # equations
         for p, pop in enumerate(ir.populations):
+            if p in self.separable:
+                continue
             for op_label, eqs in parsed[p].items():
                 op = pop.template.operators[op_label]
                 local = {
@@ -487,6 +529,8 @@ class _Builder:
         for proj in ir.projections:
             incoming.setdefault(proj.target, []).append(proj)
         for p, pop in enumerate(ir.populations):
+            if p in self.separable:
+                continue
             wiring = pop.template.wiring()
             for (op_label, var), role in roles[p].items():
                 if role != "input":
@@ -567,7 +611,11 @@ class _Builder:
             terms.append(self.symbols[key])
             driven[:] = True
         for proj in incoming.get((p, op_label, var), []):
-            terms.append(self.projection_term(proj, sym.name))
+            sep = self.separable.get(proj.source[0])
+            if sep is not None:
+                terms.append(self.separable_term(sep, sym.name))
+            else:
+                terms.append(self.projection_term(proj, sym.name))
             driven[proj.tgt_idx] = True
         if (p, op_label, var) in input_targets:
             units = np.array(sorted(set(input_targets[(p, op_label, var)])), dtype=np.int64)
@@ -652,15 +700,17 @@ class _Builder:
             # direct matrix: W (n_tgt x n_src), duplicates summed
             import scipy.sparse as sp  # only networks with matrix couplings need it
 
-            w = sp.csr_matrix(
-                (np.asarray(proj.weight), (proj.tgt_idx, proj.src_idx)), shape=(n_tgt, n_src)
-            )
-            if w.nnz / (n_tgt * n_src) >= DENSE_THRESHOLD:
-                w = w.toarray()
             # a complex source gets a complex matrix: a real one would be converted every step
             kind = "complex" if np.iscomplexobj(proj.weight) or not src.is_real else "float"
-            mat = self.add_param(f"W_{base}", w, kind, "matrix", weight_paths)
-            return builtins.Matvec(mat, src)
+            key = ("matrix", kind, id(proj.weight), id(proj.src_idx), id(proj.tgt_idx))
+            if key not in self.shared:
+                w = sp.csr_matrix(
+                    (np.asarray(proj.weight), (proj.tgt_idx, proj.src_idx)), shape=(n_tgt, n_src)
+                )
+                if w.nnz / (n_tgt * n_src) >= DENSE_THRESHOLD:
+                    w = w.toarray()
+                self.shared[key] = self.add_param(f"W_{base}", w, kind, "matrix", weight_paths)
+            return builtins.Matvec(self.shared[key], src)
         else:
             gathered = (
                 src
@@ -678,15 +728,144 @@ class _Builder:
             return builtins.VSum(w * gathered)
         import scipy.sparse as sp
 
-        scatter = sp.csr_matrix(
-            (np.asarray(proj.weight), (proj.tgt_idx, np.arange(k))), shape=(n_tgt, k)
-        )
-        if scatter.nnz / (n_tgt * k) >= DENSE_THRESHOLD:
-            scatter = scatter.toarray()
         if not src.is_real:
             kind = "complex"
-        mat = self.add_param(f"W_{base}", scatter, kind, "matrix", weight_paths)
-        return builtins.Matvec(mat, gathered)
+        key = ("scatter", kind, id(proj.weight), id(proj.tgt_idx), n_tgt)
+        if key not in self.shared:
+            scatter = sp.csr_matrix(
+                (np.asarray(proj.weight), (proj.tgt_idx, np.arange(k))), shape=(n_tgt, k)
+            )
+            if scatter.nnz / (n_tgt * k) >= DENSE_THRESHOLD:
+                scatter = scatter.toarray()
+            self.shared[key] = self.add_param(f"W_{base}", scatter, kind, "matrix", weight_paths)
+        return builtins.Matvec(self.shared[key], gathered)
+
+    def find_separable(self, parsed: dict, input_targets: Mapping) -> dict[int, SeparableEdge]:
+        """Edge populations whose summed output separates into source and target factors
+        (:mod:`rates_core.separable`): one algebraic operator, one output projection, inputs
+        fed by the edges' sources and by their target units, uniform constants."""
+        from rates_core.separable import separate
+
+        found: dict[int, SeparableEdge] = {}
+        ir = self.ir
+        for p, pop in enumerate(ir.populations):
+            if not pop.is_edge or len(pop.template.operators) != 1 or pop.size < 2:
+                continue
+            if any(key[0] == p for key in input_targets):
+                continue
+            outs = [proj for proj in ir.projections if proj.source[0] == p]
+            ins = [proj for proj in ir.projections if proj.target[0] == p]
+            if len(outs) != 1 or outs[0].all_to_all or not ins:
+                continue
+            out = outs[0]
+            units = np.arange(pop.size)
+            if not np.array_equal(out.src_idx, units) or out.delay is not None:
+                continue
+            if out.spread is not None:
+                continue
+            fed = [
+                proj.source[0] == out.target[0]
+                and np.array_equal(proj.src_idx, out.tgt_idx)
+                and proj.delay is None
+                and proj.spread is None
+                for proj in ins
+            ]
+            receivers = [proj for proj, f in zip(ins, fed) if not f]
+            if len(receivers) != 1 or any(
+                not np.array_equal(proj.tgt_idx, units) or proj.all_to_all for proj in ins
+            ):
+                continue
+            ((op_label, eqs),) = parsed[p].items()
+            if any(eq.differential for eq in eqs):
+                continue
+            op = pop.template.operators[op_label]
+            local = {
+                v: symbol(v, "complex" if d.dtype == "complex" else "float")
+                for v, d in op.variables.items()
+            }
+            defined = {eq.lhs: eq.rhs for eq in eqs}
+            fed_vars = {proj.target[2]: proj for proj in ins}
+            constants = {}
+            uniform = True
+            for v, d in op.variables.items():
+                if v in defined or v in fed_vars:
+                    continue
+                values = np.asarray(pop.values[(op_label, v)])
+                if d.shape != () or values.size == 0 or np.any(values != values.flat[0]):
+                    uniform = False
+                    break
+                constants[local[v]] = (v, values.flat[0], d.dtype)
+            if not uniform:
+                continue
+            receiver = receivers[0]
+            extras = {local[proj.target[2]]: proj for proj in ins if proj is not receiver}
+            pairs = separate(
+                defined,
+                local[out.source[2]],
+                local[receiver.target[2]],
+                list(extras),
+                list(constants),
+            )
+            if pairs is None:
+                continue
+            found[p] = SeparableEdge(
+                p, out, receiver, local[receiver.target[2]], extras, constants, pairs
+            )
+        return found
+
+    def separable_term(self, sep: SeparableEdge, target_name: str) -> sympy.Expr:
+        """``sum_k B_k(target) * (W @ A_k(source))`` for a separable edge population."""
+        ir = self.ir
+        pop = ir.populations[sep.population]
+        out, receiver = sep.out, sep.receiver
+        sp_ = receiver.source[0]
+        n_tgt = ir.populations[out.target[0]].size
+        params = {}
+        for sym, (var, value, dtype) in sep.constants.items():
+            params[sym] = self.add_param(
+                f"{pop.label}_{var}", value, dtype, "constant", [f"{pop.label}/{var}"]
+            )
+        for sym, proj in sep.extras.items():
+            params[sym] = self.symbols[proj.source]
+        src = self.symbols[receiver.source]
+        terms = []
+        for k, (a, b) in enumerate(sep.pairs, start=1):
+            factor = b.xreplace(params)
+            if a == 1:  # no source factor: the target's summed weights
+                kind = "complex" if np.iscomplexobj(out.weight) else "float"
+                sums = np.bincount(out.tgt_idx, weights=out.weight.real, minlength=n_tgt)
+                if kind == "complex":
+                    sums = sums + 1j * np.bincount(
+                        out.tgt_idx, weights=out.weight.imag, minlength=n_tgt
+                    )
+                w = self.add_param(f"{target_name}_weight_sum", sums, kind, "weight", [])
+                terms.append(factor * w)
+                continue
+            source_expr = a.xreplace({sep.receiver_symbol: src})
+            if source_expr == src:
+                key = receiver.source
+            else:
+                key = (sp_, f"<{pop.label}>", f"a{k}")
+                name = self.unique(f"{pop.label}_source{k}")
+                sym = symbol(name, "float" if source_expr.is_real is not False else "complex")
+                if not src.is_real:
+                    sym = symbol(name, "complex")
+                self.symbols[key] = sym
+                self.kinds[name] = "algebraic"
+                self.sizes[name] = self.sizes[src.name]
+                self.add_algebraic(sym, source_expr)
+            proj = Projection(
+                key,
+                out.target,
+                receiver.src_idx,
+                out.tgt_idx,
+                out.weight,
+                receiver.delay,
+                receiver.spread,
+                pop.nodes,
+            )
+            terms.append(factor * self.projection_term(proj, target_name))
+        return sympy.Add(*terms)
 
     def global_term(self, proj, src, base, labels, src_identity) -> sympy.Expr:
         """Global coupling: ``w * sum(source units)`` (at ``t - delay``, or through a gamma
@@ -758,12 +937,18 @@ class _Builder:
                 src.is_real,
                 len(proj.src_idx),
             )
-        tau = self.add_param(
-            f"{base}_delay", proj.delay, "float", "delay", _suffixed(labels, "/delay")
-        )
+        key = ("delay", id(proj.delay))
+        if key not in self.shared:
+            self.shared[key] = self.add_param(
+                f"{base}_delay", proj.delay, "float", "delay", _suffixed(labels, "/delay")
+            )
+        tau = self.shared[key]
         index = None
         if not src_identity and self.sizes[src.name] > 1:
-            index = self.add_param(f"{base}_didx", proj.src_idx, "int", "index", []).name
+            key = ("didx", id(proj.src_idx))
+            if key not in self.shared:
+                self.shared[key] = self.add_param(f"{base}_didx", proj.src_idx, "int", "index", [])
+            index = self.shared[key].name
         size = (
             len(proj.src_idx)
             if (index is not None or np.size(proj.delay) > 1)
