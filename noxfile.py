@@ -16,7 +16,7 @@ import shutil
 
 import nox
 
-nox.options.sessions = ["lint", "core", "numpy", "thirdparty"]
+nox.options.sessions = ["lint", "core", "numpy", "thirdparty", "torch", "julia", "matlab"]
 nox.options.reuse_existing_virtualenvs = False
 
 PYTEST = ["python", "-m", "pytest", "-q", "-p", "no:cacheprovider"]
@@ -84,3 +84,46 @@ def thirdparty(session: nox.Session) -> None:
     session.run(*PYTEST, "-p", "rates_core.testing", "--rates-backend", "fixture")
     session.run("rates", "conformance", "--backend", "fixture", "-k", "test_backend_declared")
     session.run(*PYTEST, "tests/conformance", *session.posargs)
+
+
+@nox.session
+def torch(session: nox.Session) -> None:
+    """rates-torch with the CPU build of torch (pinned: this machine's pip takes torch 2.13.0, a
+    CPU build, from its local wheel store, so no multi-GB CUDA build is downloaded): the
+    plugin's tests, its conformance suite and the comparison with rates-numpy."""
+    session.install(
+        "torch==2.13.0",
+        "./rates_core[progress]",
+        "./plugins/rates_numpy",
+        "./plugins/rates_torch",
+        "pytest",
+    )
+    session.run(*PYTEST, "plugins/rates_torch/tests", *session.posargs)
+
+
+@nox.session
+def julia(session: nox.Session) -> None:
+    """rates-julia: generated Julia parsed with tree-sitter-julia (no Julia needed); the
+    execution tier (the conformance suite through juliacall) skips unless `julia` is on PATH."""
+    session.install("./rates_core", "./plugins/rates_julia[test]")
+    session.run(*PYTEST, "plugins/rates_julia/tests", *session.posargs)
+
+
+@nox.session
+def matlab(session: nox.Session) -> None:
+    """rates-matlab on GNU Octave (oct2py): the plugin's tests, the conformance suite for every
+    declared capability, mh_lint (miss_hit) on generated files, runs against rates-numpy."""
+    require_toolchain(
+        session,
+        "GNU Octave",
+        executable="octave-cli",
+        install_hint="apt-get install --no-install-recommends octave",
+    )
+    session.install(
+        "./rates_core",
+        "./plugins/rates_numpy",
+        "./plugins/rates_matlab[octave]",
+        "pytest",
+        "miss_hit",
+    )
+    session.run(*PYTEST, "plugins/rates_matlab/tests", *session.posargs)
