@@ -24,9 +24,4 @@ class TestMatlabConformance(conformance.TestConformance):
             "test_initial_state_last[ode15s]",
             "test_edge_template[ode15s]",
         ],
-        # oct2py moves every value through scipy.io MAT files and numpy arrays, which the
-        # check counts as calls into the numpy backend's libraries; the generated .m code uses
-        # neither. Fix in rates_core: BACKEND_LIBRARIES["matlab"] should list numpy and scipy
-        # (the data bridge of oct2py / matlab.engine), see the plugin README.
-        "oct2py transfers values with numpy and scipy.io": ["test_no_silent_fallback"],
     }

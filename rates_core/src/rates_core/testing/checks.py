@@ -233,7 +233,8 @@ BACKEND_LIBRARIES: Mapping[str, frozenset[str]] = {
     "torch": frozenset({"torch"}),
     "jax": frozenset({"jax", "jaxlib"}),
     "julia": frozenset({"juliacall", "julia"}),
-    "matlab": frozenset({"matlab", "oct2py"}),
+    # numpy and scipy.io are the data bridge of oct2py and matlab.engine (values in and out)
+    "matlab": frozenset({"matlab", "oct2py", "numpy", "scipy"}),
     "tensorflow": frozenset({"tensorflow"}),
 }
 
