@@ -1,0 +1,780 @@
+"""Parameter sweeps: compile once, run many parameter sets, in-process, in a process pool or on
+a Dask cluster (issue 11).
+
+:func:`grid_search` takes PyRates's arguments and returns PyRates's shapes::
+
+    results, grid = grid_search(
+        qif, param_grid={"eta": [-6.0, -5.0, -4.0]},
+        param_map={"eta": {"vars": ["qif_op/eta"], "nodes": ["p"]}},
+        simulation_time=10.0, step_size=1e-3, outputs={"r": "p/qif_op/r"},
+    )
+    results["r"]            # columns: (parameter-set label, node, op/var), rows: time
+    grid.loc["qif_1"]       # the values of set "qif_1"
+
+How it runs. Parameters are runtime arguments of the generated vector field, never constants in
+its source, so a sweep generates and compiles code once and only changes the arguments:
+
+- Fixed-step solvers (``euler``, ``heun``, ``rk4``, any solver its plugin declares non-adaptive)
+  run ``batch_size`` parameter sets as one system: the circuit is copied ``batch_size`` times as
+  sub-circuits of one circuit, so identical nodes of all copies become one vectorised population
+  and every parameter becomes a vector with one value per copy. Every batch has the same size
+  (the last is padded by repeating its last set, whose copies are dropped), so all batches share
+  one System layout and one compiled function; the solver integrates a whole batch per call. The
+  copies are uncoupled and the arithmetic per copy is that of a single run, so each set's result
+  equals its own ``run`` (up to floating-point rounding of vectorised against scalar code).
+- Adaptive solvers (``scipy``) choose their steps from an error norm over the whole state
+  vector, so copies solved together would change each other's steps: there, every set is solved
+  on its own (its own ``solve`` call), the compiled function again shared by all sets. A batch is
+  then a group of sets run by one task.
+- Values that change the structure of the System (an edge weight of zero removes the edge, a
+  ``spread`` changes the order of its gamma kernel, values that are all equal in a batch become
+  one scalar parameter) give another System layout: sets are grouped by layout and each layout
+  is compiled once (within one call; workers of a pool or cluster compile once per task, the
+  generated sources coming from the per-user cache).
+
+Executors (``executor=``): ``None`` / ``"inprocess"`` runs the batches here one after another;
+``"processes"`` (or an int, the number of processes, or any ``concurrent.futures.Executor``)
+runs them in a local process pool; ``"dask"`` starts a ``dask.distributed.LocalCluster`` for the
+call, and a ``dask.distributed.Client`` runs them on that client's cluster (``pip install
+rates-core[dask]``). Batches are tasks; a lost Dask worker's tasks are retried by Dask. Results
+do not depend on the executor.
+
+``store="sweep.parquet"``: a directory of Parquet files, one per finished batch (written to a
+temporary name and renamed, so a file is either complete or absent), plus ``sweep.json`` with a
+fingerprint of the call. Running the same call again with the same store skips the batches it
+finds; a killed sweep loses at most the batches that were running (``pip install
+rates-core[store]`` for pyarrow). Why Parquet files rather than one Zarr array: each batch is an
+independent, atomically renamed file, so no shared metadata is ever rewritten while a batch is
+written and a kill can never leave a half-updated store; the files are plain DataFrames (time
+index, hierarchical columns) that pandas, ``dask.dataframe`` or DuckDB read as they are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from rates_core.errors import ModelError, SolverError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from rates_core.frontend.templates import CircuitTemplate
+
+__all__ = ["ParquetStore", "Sweep", "grid_search", "linearize_grid"]
+
+#: Default number of parameter sets per batch (fixed-step solvers).
+DEFAULT_BATCH_SIZE = 1000
+#: Default number of parameter sets per task with adaptive solvers (each solved on its own).
+DEFAULT_ADAPTIVE_BATCH = 16
+#: Label of the copy of the circuit that runs the b-th set of a batch.
+_COPY = "set{}"
+
+
+# --------------------------------------------------------------------------- the grid
+
+
+def linearize_grid(grid: Mapping[str, Sequence[Any]], permute: bool = False) -> pd.DataFrame:
+    """PyRates's ``linearize_grid``: a DataFrame with one row per parameter set.
+
+    Without ``permute`` every list must have the same length (the i-th values form set i); with
+    it, every combination is made in PyRates's order (``numpy.meshgrid`` order: the first key
+    varies fastest).
+    """
+    import pandas as pd
+
+    lengths = {len(v) for v in grid.values()}
+    if permute:
+        keys = list(grid)
+        values = np.stack(np.meshgrid(*[np.asarray(grid[k]) for k in keys]), -1)
+        return pd.DataFrame(values.reshape(-1, len(keys)), columns=keys)
+    if len(lengths) > 1:
+        raise ModelError(
+            "param_grid: without permute_grid=True every list of values must have the same "
+            f"length (got lengths {sorted(lengths)})"
+        )
+    return pd.DataFrame({k: list(v) for k, v in grid.items()})
+
+
+def _normalise_map(param_map: Mapping[str, Any], keys: Iterable[str]) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for key in keys:
+        if key not in param_map:
+            raise ModelError(f"param_grid key {key!r} has no entry in param_map")
+        entry = param_map[key]
+        if not isinstance(entry, Mapping) or "vars" not in entry:
+            raise ModelError(
+                f"param_map[{key!r}] must be a dict with 'vars' and 'nodes' or 'edges', "
+                f"got {entry!r}"
+            )
+        variables = [entry["vars"]] if isinstance(entry["vars"], str) else list(entry["vars"])
+        if "nodes" in entry:
+            nodes = [entry["nodes"]] if isinstance(entry["nodes"], str) else list(entry["nodes"])
+            out[key] = {"vars": variables, "nodes": nodes}
+        elif "edges" in entry:
+            edges = []
+            for edge in entry["edges"]:
+                if len(edge) == 3 and edge[2] not in (0, None):
+                    raise ModelError(
+                        f"param_map[{key!r}]: edge {tuple(edge)!r}: rates updates every edge "
+                        "between source and target; an edge index other than 0 is not supported"
+                    )
+                edges.append((str(edge[0]), str(edge[1])))
+            for v in variables:
+                if v not in ("weight", "delay", "spread"):
+                    raise ModelError(
+                        f"param_map[{key!r}]: edge attribute {v!r} is not one of weight, delay, "
+                        "spread"
+                    )
+            out[key] = {"vars": variables, "edges": edges}
+        else:
+            raise ModelError(f"param_map[{key!r}] needs 'nodes' or 'edges'")
+    return out
+
+
+def apply_values(
+    circuit: CircuitTemplate, values: Mapping[str, Any], param_map: Mapping[str, dict]
+) -> CircuitTemplate:
+    """``circuit`` with the values of one parameter set (PyRates's ``adapt_circuit``)."""
+    node_vars: dict[str, Any] = {}
+    edge_vars: list[tuple[str, str, dict]] = []
+    for key, value in values.items():
+        entry = param_map[key]
+        if "nodes" in entry:
+            for node in entry["nodes"]:
+                for var in entry["vars"]:
+                    node_vars[f"{node}/{var}"] = value
+        else:
+            for source, target in entry["edges"]:
+                edge_vars.append((source, target, {var: value for var in entry["vars"]}))
+    return circuit.update_var(node_vars=node_vars, edge_vars=edge_vars)
+
+
+# --------------------------------------------------------------------------- one batch
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """Everything a task needs to run a batch (picklable: it travels to workers)."""
+
+    circuit: Any
+    param_map: dict
+    keys: tuple[str, ...]
+    simulation_time: float
+    step_size: float
+    sampling_step_size: float
+    outputs: dict[str, str]
+    inputs: dict[str, Any] | None
+    backend: str
+    solver: str
+    batched: bool
+    batch_size: int
+    cutoff: float = 0.0
+    vectorize: bool = True
+    float_precision: str = "float64"
+    initial_state: Mapping[str, Any] | None = None
+    history: Mapping[str, Any] | None = None
+    delay_approximation: int | None = None
+    seed: int | None = None
+    solver_options: dict = field(default_factory=dict)
+
+
+def _signature(system: Any) -> str:
+    """What decides the generated code of a System: layout and expressions, never values."""
+    parts: list[Any] = [system.dtype]
+    parts += [(s.name, s.size, s.dtype) for s in system.states]
+    for p in system.params:
+        if p.role == "matrix":
+            shape = (type(p.value).__name__, tuple(np.shape(p.value)))
+        else:
+            shape = tuple(np.shape(p.value))
+        parts.append((p.name, p.role, p.dtype, shape))
+    parts += [(a.name, a.size, a.dtype, str(a.expr)) for a in system.algebraic]
+    parts += [(n, str(e)) for n, e in system.derivatives]
+    parts += [(d.name, d.state, d.index, str(d.tau), d.size) for d in system.delayed]
+    parts += [(i.name, i.path, i.size, tuple(i.units.tolist())) for i in system.inputs]
+    parts += [(r.name, str(r.expr), r.offset, r.size) for r in system.recorded]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def _build(spec: _Spec, circuit: CircuitTemplate, input_paths: list[str]) -> Any:
+    """The System of ``circuit`` as :func:`rates_core.simulate.run` builds it."""
+    from rates_core import builtins
+    from rates_core.plugins import default_host
+    from rates_core.simulate import SMALL_SYSTEM
+    from rates_core.system import build_system
+
+    host = default_host()
+    info = host.backend_info(spec.backend)
+    options = dict(
+        inputs=input_paths,
+        float_precision=spec.float_precision,
+        functions=builtins.function_table(host.builtins(spec.backend)),
+        delay_approximation=spec.delay_approximation,
+        record_delayed="dde_algebraic" in info.capabilities,
+    )
+    system = build_system(circuit, vectorize=spec.vectorize, **options)
+    if (
+        spec.vectorize
+        and system.n_states <= SMALL_SYSTEM
+        and len(system.ir.populations) < system.n_states
+    ):
+        system = build_system(circuit, vectorize=False, **options)
+    return system
+
+
+def _emitted(spec: _Spec, system: Any, compiled: dict[str, Any]) -> Any:
+    from rates_core.backend import EmitOptions
+    from rates_core.plugins import default_host
+
+    sig = _signature(system)
+    if sig not in compiled:
+        options = EmitOptions(float_precision=spec.float_precision)
+        compiled[sig] = default_host().emit_function(spec.backend, system, options)
+    return compiled[sig]
+
+
+def _prefixed(mapping: Mapping[str, Any] | None, copies: list[str]) -> dict[str, Any] | None:
+    if not mapping:
+        return None
+    if not copies:
+        return dict(mapping)
+    return {f"{c}/{path}": value for c in copies for path, value in mapping.items()}
+
+
+def _simulate(
+    spec: _Spec, circuits: list[CircuitTemplate], labels: list[str], compiled: dict
+) -> pd.DataFrame:
+    """Simulate the sets ``circuits`` (already carrying their values) as one system; columns
+    ``(output, label, node, op/var)`` for the first ``len(labels)`` circuits."""
+    import pandas as pd
+
+    from rates_core.backend import Problem
+    from rates_core.frontend.templates import CircuitTemplate
+    from rates_core.plugins import default_host
+    from rates_core.simulate import (
+        _dataframe,
+        _history,
+        _initial_state,
+        _input_arrays,
+        _output_spec,
+    )
+
+    if len(circuits) == 1 and not spec.batched:
+        combined, copies = circuits[0], []
+    else:
+        copies = [_COPY.format(b) for b in range(len(circuits))]
+        combined = CircuitTemplate(
+            name=circuits[0].name, circuits=dict(zip(copies, circuits)), path=circuits[0].path
+        )
+    inputs = _prefixed(spec.inputs, copies)
+    system = _build(spec, combined, list(inputs or {}))
+    emitted = _emitted(spec, system, compiled)
+    n_steps = int(round(spec.simulation_time / spec.step_size))
+    n_samples = int(round(spec.simulation_time / spec.sampling_step_size))
+    input_rows = _input_arrays(combined, system, inputs, n_steps)
+    y0 = _initial_state(combined, system, _prefixed(spec.initial_state, copies))
+    problem = Problem(
+        y0=y0,
+        params=[
+            np.array(p.value, copy=True) if p.role == "input" else p.value for p in system.params
+        ],
+        t0=0.0,
+        simulation_time=spec.simulation_time,
+        step_size=spec.step_size,
+        sampling_step=spec.sampling_step_size,
+        n_samples=n_samples,
+        inputs=input_rows,
+        input_times=np.arange(n_steps) * spec.step_size,
+        options=dict(spec.solver_options),
+        seed=spec.seed,
+        progress=False,
+        history=_history(combined, system, _prefixed(spec.history, copies), y0),
+    )
+    trajectory = default_host().solve(spec.solver, emitted, problem)
+
+    # one recorded column per (output, set, node, op/var); names made unique for _dataframe
+    columns: list[tuple] = []
+    spec_rows = []
+    for key, path in spec.outputs.items():
+        for b, label in enumerate(labels):
+            where = f"{copies[b]}/{path}" if copies else path
+            for entry in _output_spec(combined, system, {key: where}):
+                name, node, opvar, sym, index = entry
+                node = node[len(copies[b]) + 1 :] if copies else node
+                if name != key:  # an element of a vector variable: "key[k]"
+                    opvar = f"{opvar}{name[len(key) :]}"
+                columns.append((key, label, node, opvar))
+                spec_rows.append((f"c{len(spec_rows)}", node, opvar, sym, index))
+    sample_idx = np.minimum(np.rint(trajectory.times / spec.step_size).astype(int), n_steps - 1)
+    frame = _dataframe(
+        spec_rows,
+        trajectory.times,
+        trajectory.states,
+        system,
+        problem.params,
+        input_rows,
+        np.maximum(sample_idx, 0),
+    )
+    frame.columns = pd.MultiIndex.from_tuples(columns)
+    if spec.cutoff:
+        frame = frame.loc[frame.index >= spec.cutoff - 1e-12 * spec.step_size]
+    return frame
+
+
+def run_batch(spec: _Spec, rows: list[tuple[str, dict]], compiled: dict | None = None) -> Any:
+    """Simulate one batch: ``rows`` are ``(label, {key: value})`` pairs. ``compiled`` maps
+    System signatures to emitted functions (filled as needed; a fresh dict per task when None).
+    """
+    import pandas as pd
+
+    compiled = {} if compiled is None else compiled
+    circuits = [apply_values(spec.circuit, values, spec.param_map) for _, values in rows]
+    labels = [label for label, _ in rows]
+    if spec.batched:
+        padded = circuits + [circuits[-1]] * (spec.batch_size - len(circuits))
+        return _simulate(spec, padded, labels, compiled)
+    frames = [_simulate(spec, [c], [label], compiled) for c, label in zip(circuits, labels)]
+    return pd.concat(frames, axis=1)
+
+
+def _task(spec: _Spec, index: int, rows: list[tuple[str, dict]]) -> tuple[int, Any]:
+    """A batch as a task of a process pool or Dask (module-level, so it pickles by name)."""
+    return index, run_batch(spec, rows)
+
+
+# --------------------------------------------------------------------------- the store
+
+
+class ParquetStore:
+    """A directory of Parquet files, one per finished batch (see the module doc).
+
+    ``batch-000012.parquet`` holds batch 12 (time index, columns ``(output, label, node,
+    op/var)``); ``grid.parquet`` the parameter grid; ``sweep.json`` the fingerprint of the call
+    that made the store, so a different sweep never resumes from it.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+
+    def _file(self, index: int) -> Path:
+        return self.path / f"batch-{index:06d}.parquet"
+
+    def open(self, fingerprint: str, grid: pd.DataFrame, n_batches: int) -> None:
+        _require_pyarrow()
+        self.path.mkdir(parents=True, exist_ok=True)
+        meta_file = self.path / "sweep.json"
+        if meta_file.exists():
+            meta = json.loads(meta_file.read_text())
+            if meta.get("fingerprint") != fingerprint:
+                raise ModelError(
+                    f"store {str(self.path)!r} belongs to another sweep (other model, grid, "
+                    "batch size or settings); use a new store or delete this one"
+                )
+            return
+        self._write_atomic(grid, self.path / "grid.parquet")
+        tmp = meta_file.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps({"fingerprint": fingerprint, "n_batches": n_batches}))
+        os.replace(tmp, meta_file)
+
+    def done(self) -> set[int]:
+        """Indices of the batches whose files are complete."""
+        if not self.path.is_dir():
+            return set()
+        found = set()
+        for f in self.path.glob("batch-*.parquet"):
+            try:
+                found.add(int(f.stem.split("-", 1)[1]))
+            except ValueError:
+                continue
+        return found
+
+    def write(self, index: int, frame: pd.DataFrame) -> None:
+        self._write_atomic(frame, self._file(index))
+
+    def read(self, index: int) -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.read_parquet(self._file(index))
+
+    def _write_atomic(self, frame: pd.DataFrame, target: Path) -> None:
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        frame.to_parquet(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)  # atomic: the batch file is complete or absent
+
+
+def _require_pyarrow() -> None:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError as exc:
+        from rates_core.backend import MissingDependencyError
+
+        raise MissingDependencyError(
+            "store= needs pyarrow: `pip install pyarrow` (or `pip install rates-core[store]`)"
+        ) from exc
+
+
+def _fingerprint(spec: _Spec, grid: pd.DataFrame) -> str:
+    """A hash of what determines the results of a sweep."""
+    import pickle
+
+    h = hashlib.sha256()
+    h.update(pickle.dumps(spec.circuit, protocol=4))
+    h.update(grid.to_csv().encode())
+    settings = {
+        k: getattr(spec, k)
+        for k in spec.__dataclass_fields__
+        if k not in ("circuit", "inputs", "initial_state", "history")
+    }
+    h.update(json.dumps(settings, sort_keys=True, default=repr).encode())
+    for name in ("inputs", "initial_state", "history"):
+        value = getattr(spec, name) or {}
+        for key in sorted(value):
+            h.update(key.encode())
+            v = value[key]
+            h.update(np.asarray(v).tobytes() if not callable(v) else repr(v).encode())
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- executors
+
+
+def _progress_bar(progress: bool | None, total: int, initial: int) -> Any:
+    from rates_core.backend import have_tqdm, require_tqdm
+
+    if progress is None:
+        try:
+            interactive = sys.stderr.isatty()
+        except (AttributeError, ValueError):
+            interactive = False
+        progress = interactive and have_tqdm() and total > 1
+    if not progress:
+        return None
+    tqdm = require_tqdm()
+    return tqdm(total=total, initial=initial, desc="sweep", unit="batch", file=sys.stderr)
+
+
+def _run_tasks(
+    spec: _Spec,
+    todo: list[tuple[int, list]],
+    executor: Any,
+    on_done: Callable[[int, Any], None],
+    compiled: dict,
+) -> None:
+    """Run the batches ``todo`` on ``executor``, calling ``on_done(index, frame)`` as each
+    finishes (in the calling process, so the store is written by one process only)."""
+    if executor is None or executor == "inprocess":
+        for index, rows in todo:
+            on_done(index, run_batch(spec, rows, compiled))
+        return
+    if executor == "dask" or _is_dask_client(executor):
+        _run_dask(spec, todo, executor, on_done)
+        return
+    import concurrent.futures as cf
+
+    if isinstance(executor, cf.Executor):
+        pool, own = executor, False
+    elif executor == "processes" or (isinstance(executor, int) and not isinstance(executor, bool)):
+        import multiprocessing
+
+        workers = None if executor == "processes" else int(executor)
+        # "spawn": forking a process that runs threads (a Dask client, tqdm) can deadlock
+        pool = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        own = True
+    else:
+        raise ModelError(
+            f"executor must be None, 'inprocess', 'processes', an int, 'dask', a "
+            f"concurrent.futures.Executor or a dask.distributed.Client, not {executor!r}"
+        )
+    try:
+        futures = [pool.submit(_task, spec, index, rows) for index, rows in todo]
+        for future in cf.as_completed(futures):
+            index, frame = future.result()
+            on_done(index, frame)
+    finally:
+        if own:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _is_dask_client(executor: Any) -> bool:
+    module = type(executor).__module__ or ""
+    return module.startswith("distributed") and type(executor).__name__ == "Client"
+
+
+def _run_dask(spec: _Spec, todo: list, executor: Any, on_done: Callable) -> None:
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError as exc:
+        from rates_core.backend import MissingDependencyError
+
+        raise MissingDependencyError(
+            "executor='dask' needs dask.distributed: `pip install rates-core[dask]`"
+        ) from exc
+    own = executor == "dask"
+    cluster = None
+    if own:
+        cluster = LocalCluster(processes=True, threads_per_worker=1, dashboard_address=None)
+        client = Client(cluster)
+    else:
+        client = executor
+    try:
+        spec_future = client.scatter(spec, broadcast=True)
+        futures = [
+            client.submit(_task, spec_future, index, rows, pure=False, retries=2)
+            for index, rows in todo
+        ]
+        for future in as_completed(futures):
+            index, frame = future.result()
+            on_done(index, frame)
+    finally:
+        if own:
+            client.close()
+            cluster.close()
+
+
+# --------------------------------------------------------------------------- the sweep
+
+
+class Sweep:
+    """A sweep's fixed settings; :meth:`run` simulates parameter grids with them.
+
+    One :class:`Sweep` keeps the functions it compiled for in-process runs, so calling
+    :meth:`run` again (as :func:`rates_core.fit.evolve` does once per generation) compiles
+    nothing new. Arguments as in :func:`grid_search`.
+    """
+
+    def __init__(
+        self,
+        circuit: CircuitTemplate | str,
+        param_map: Mapping[str, Any],
+        simulation_time: float,
+        step_size: float,
+        outputs: Mapping[str, str] | Sequence[str],
+        inputs: Mapping[str, Any] | None = None,
+        sampling_step_size: float | None = None,
+        backend: str = "numpy",
+        solver: str = "euler",
+        batch_size: int | None = None,
+        **run_options: Any,
+    ) -> None:
+        from rates_core.frontend.templates import CircuitTemplate
+        from rates_core.plugins import default_host
+
+        if isinstance(circuit, str):
+            circuit = CircuitTemplate.from_yaml(circuit)
+        if step_size <= 0 or simulation_time <= 0:
+            raise SolverError("simulation_time and step_size must be positive")
+        sampling = step_size if sampling_step_size is None else float(sampling_step_size)
+        if sampling < step_size * (1 - 1e-12):
+            raise SolverError("sampling_step_size must not be smaller than step_size")
+        if not isinstance(outputs, Mapping):
+            outputs = {p: p for p in outputs}
+        if not outputs:
+            raise ModelError("grid_search needs at least one output")
+        known = {
+            "cutoff",
+            "vectorize",
+            "float_precision",
+            "initial_state",
+            "history",
+            "delay_approximation",
+            "seed",
+        }
+        options = {k: v for k, v in run_options.items() if k in known}
+        solver_options = {k: v for k, v in run_options.items() if k not in known}
+        if isinstance(options.get("initial_state"), str):
+            raise ModelError("grid_search: initial_state must be None or a dict path -> value")
+        host = default_host()
+        host.backend_info(backend)  # clear UnknownBackendError first
+        adaptive = host.solver_info(solver).adaptive
+        batched = not adaptive
+        default = DEFAULT_BATCH_SIZE if batched else DEFAULT_ADAPTIVE_BATCH
+        size = int(batch_size or default)
+        if size < 1:
+            raise ModelError("batch_size must be at least 1")
+        self.circuit = circuit
+        self.param_map = dict(param_map)
+        self._spec_args = dict(
+            circuit=circuit,
+            simulation_time=float(simulation_time),
+            step_size=float(step_size),
+            sampling_step_size=sampling,
+            outputs=dict(outputs),
+            inputs=dict(inputs) if inputs else None,
+            backend=backend,
+            solver=solver,
+            batched=batched,
+            batch_size=size,
+            cutoff=float(options.get("cutoff", 0.0)),
+            vectorize=bool(options.get("vectorize", True)),
+            float_precision=options.get("float_precision", "float64"),
+            initial_state=options.get("initial_state"),
+            history=options.get("history"),
+            delay_approximation=options.get("delay_approximation"),
+            seed=options.get("seed"),
+            solver_options=solver_options,
+        )
+        self.batch_size = size
+        self.batched = batched
+        #: System signature -> emitted function, for in-process runs of this sweep
+        self.compiled: dict[str, Any] = {}
+
+    def run(
+        self,
+        param_grid: Mapping[str, Sequence[Any]] | pd.DataFrame,
+        permute_grid: bool = False,
+        executor: Any = None,
+        store: str | os.PathLike | None = None,
+        progress: bool | None = None,
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """``(results, param_grid)`` as :func:`grid_search` returns them."""
+        import pandas as pd
+
+        grid = (
+            param_grid.copy()
+            if isinstance(param_grid, pd.DataFrame)
+            else linearize_grid(param_grid, permute_grid)
+        )
+        if len(grid) == 0:
+            raise ModelError("param_grid has no parameter sets")
+        keys = [str(k) for k in grid.columns]
+        param_map = _normalise_map(self.param_map, keys)
+        spec = _Spec(param_map=param_map, keys=tuple(keys), **self._spec_args)
+        labels = [f"{self.circuit.name}_{idx}" for idx in grid.index]
+        if len(set(labels)) != len(labels):
+            raise ModelError("param_grid: the index labels of the parameter sets must be unique")
+        grid.index = pd.Index(labels)
+        rows = [
+            (label, {k: _plain(grid.iat[i, j]) for j, k in enumerate(keys)})
+            for i, label in enumerate(labels)
+        ]
+        size = spec.batch_size
+        batches = [rows[i : i + size] for i in range(0, len(rows), size)]
+        if spec.batched and len(batches) == 1 and len(rows) < size:
+            # a single short batch needs no padding to share a layout with others
+            spec = _Spec(**{**spec.__dict__, "batch_size": len(rows)})
+        frames: dict[int, Any] = {}
+        sweep_store = ParquetStore(store) if store is not None else None
+        done: set[int] = set()
+        if sweep_store is not None:
+            sweep_store.open(_fingerprint(spec, grid), grid, len(batches))
+            done = sweep_store.done() & set(range(len(batches)))
+        todo = [(i, b) for i, b in enumerate(batches) if i not in done]
+        bar = _progress_bar(progress, len(batches), len(done))
+
+        def on_done(index: int, frame: Any) -> None:
+            if sweep_store is not None:
+                sweep_store.write(index, frame)
+            frames[index] = frame
+            if bar is not None:
+                bar.update(1)
+
+        try:
+            _run_tasks(spec, todo, executor, on_done, self.compiled)
+        finally:
+            if bar is not None:
+                bar.close()
+        for i in sorted(done):
+            frames[i] = sweep_store.read(i)  # type: ignore[union-attr]
+        ordered = [frames[i] for i in range(len(batches))]
+        results = pd.concat(ordered, axis=1) if len(ordered) > 1 else ordered[0]
+        # columns in PyRates's order: output first, then the sets in grid order
+        order = {k: n for n, k in enumerate(spec.outputs)}
+        position = {label: n for n, label in enumerate(labels)}
+        keys_sorted = sorted(
+            range(results.shape[1]),
+            key=lambda c: (order[results.columns[c][0]], position[results.columns[c][1]], c),
+        )
+        results = results.iloc[:, keys_sorted]
+        results.index.name = "time"
+        results.attrs.update(
+            model=self.circuit.name,
+            backend=spec.backend,
+            solver=spec.solver,
+            simulation_time=spec.simulation_time,
+            step_size=spec.step_size,
+            sampling_step_size=spec.sampling_step_size,
+            batch_size=spec.batch_size,
+            n_batches=len(batches),
+        )
+        return results, grid
+
+
+def _plain(value: Any) -> Any:
+    """A grid value as a plain Python number (numpy scalars pickle and hash the same)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def grid_search(
+    circuit: CircuitTemplate | str,
+    param_grid: Mapping[str, Sequence[Any]] | pd.DataFrame,
+    param_map: Mapping[str, Any],
+    simulation_time: float,
+    step_size: float,
+    outputs: Mapping[str, str] | Sequence[str],
+    inputs: Mapping[str, Any] | None = None,
+    sampling_step_size: float | None = None,
+    permute_grid: bool = False,
+    backend: str = "numpy",
+    solver: str = "euler",
+    executor: Any = None,
+    batch_size: int | None = None,
+    store: str | os.PathLike | None = None,
+    progress: bool | None = None,
+    **run_options: Any,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Simulate ``circuit`` for every parameter set of ``param_grid`` (PyRates's grid_search).
+
+    ``param_grid``: a dict key -> values (zipped, or every combination with
+    ``permute_grid=True``) or a DataFrame with one row per set. ``param_map``: key ->
+    ``{"vars": ["op/var"], "nodes": ["n1", ...]}`` for node variables, or ``{"vars": ["weight" |
+    "delay" | "spread"], "edges": [(source, target), ...]}`` for edge attributes (source and
+    target as in ``update_var``'s ``edge_vars``). ``outputs``: name -> ``node/op/var`` path in
+    the circuit (as in ``run``).
+
+    Returns ``(results, param_grid)``: ``results`` has one row per sample time and columns
+    ``(output, label, node, op/var)``; ``param_grid`` is indexed by the labels
+    (``f"{circuit.name}_{index}"``, PyRates's labels).
+
+    ``batch_size`` bounds memory: at most that many sets are simulated at once (default
+    :data:`DEFAULT_BATCH_SIZE` with fixed-step solvers, :data:`DEFAULT_ADAPTIVE_BATCH` sets per
+    task with adaptive ones). ``executor``, ``store``: see the module doc. ``progress``: a tqdm
+    bar over batches (True; None shows one on a terminal when tqdm is installed). Further
+    keyword arguments are those of ``run`` (``cutoff``, ``vectorize``, ``float_precision``,
+    ``initial_state`` as a dict, ``history``, ``delay_approximation``, ``seed``, solver options
+    such as ``method`` or ``rtol``).
+    """
+    sweep = Sweep(
+        circuit,
+        param_map,
+        simulation_time,
+        step_size,
+        outputs,
+        inputs=inputs,
+        sampling_step_size=sampling_step_size,
+        backend=backend,
+        solver=solver,
+        batch_size=batch_size,
+        **run_options,
+    )
+    return sweep.run(
+        param_grid, permute_grid=permute_grid, executor=executor, store=store, progress=progress
+    )
+
+
+def n_batches(n_sets: int, batch_size: int) -> int:
+    """How many batches ``n_sets`` parameter sets make."""
+    return math.ceil(n_sets / batch_size)
