@@ -151,3 +151,20 @@ def test_errors(qif):
         grid_search(qif, {"tau": [1.0]}, pm, 0.1, 1e-3, {"r": "p/qif_op/r"})
     with pytest.raises(ModelError, match="same length"):
         grid_search(qif, {"eta": [1.0], "x": [1, 2]}, pm, 0.1, 1e-3, {"r": "p/qif_op/r"})
+
+
+def test_progress_bar_over_batches(qif, capsys):
+    pytest.importorskip("tqdm")
+    pm = {"eta": {"vars": ["qif_op/eta"], "nodes": ["p"]}}
+    grid_search(
+        qif,
+        {"eta": [-6.0, -5.0, -4.0]},
+        pm,
+        0.1,
+        1e-3,
+        {"r": "p/qif_op/r"},
+        batch_size=1,
+        progress=True,
+    )
+    err = capsys.readouterr().err
+    assert "sweep" in err and "3/3" in err
