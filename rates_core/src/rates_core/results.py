@@ -1,0 +1,249 @@
+"""Working with the DataFrames :func:`rates_core.simulate.run` returns.
+
+A result frame is indexed by time (``time``) and has one column per recorded variable. Columns
+are plain names (``"psp_pc"``, or the path ``"pc/rate_out/v"`` when no outputs were named), or a
+three-level :class:`pandas.MultiIndex` ``(name, node, "op/var")`` when one output name covers
+several nodes. ``df.attrs`` records how the frame was made (see :data:`METADATA_KEYS`).
+
+* :func:`to_xarray` turns a frame into an :class:`xarray.Dataset` with ``time`` and ``node``
+  dimensions (xarray is optional: ``pip install rates-core[xarray]``);
+* :func:`power_spectrum` computes a power spectral density per column (SciPy's Welch method);
+* :func:`summary` is the short text ``rates run`` prints.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from rates_core.errors import MissingDependencyError, RatesError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import xarray as xr
+
+__all__ = [
+    "METADATA_KEYS",
+    "column_label",
+    "flat_columns",
+    "metadata",
+    "power_spectrum",
+    "sampling_step",
+    "summary",
+    "to_xarray",
+]
+
+#: The ``attrs`` every frame from ``run()`` carries (backends may add more).
+METADATA_KEYS = (
+    "model",
+    "backend",
+    "backend_distribution",
+    "backend_version",
+    "rates_core_version",
+    "solver",
+    "solver_options",
+    "seed",
+    "simulation_time",
+    "step_size",
+    "sampling_step_size",
+    "cutoff",
+    "float_precision",
+    "vectorized",
+)
+
+_PATH = re.compile(r"^(?P<node>.+)/(?P<opvar>[^/\[\]]+/[^/\[\]]+)$")
+
+
+def metadata(df: pd.DataFrame) -> dict[str, Any]:
+    """A copy of ``df.attrs`` (how the frame was made); empty for frames not made by ``run``."""
+    return dict(df.attrs)
+
+
+def column_label(column: Any) -> str:
+    """A readable one-line label of a column: ``name`` or ``name (node)`` for MultiIndex ones."""
+    if isinstance(column, tuple):
+        name, node, *_ = (*column, "", "")
+        return f"{name} ({node})" if node else str(name)
+    return str(column)
+
+
+def flat_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with one header row: MultiIndex columns ``(name, node, op/var)`` become
+    ``name@node`` (for CSV files that other tools read). Plain columns are kept."""
+    import pandas as pd
+
+    if not isinstance(df.columns, pd.MultiIndex):
+        return df
+    out = df.copy()
+    out.columns = [f"{c[0]}@{c[1]}" for c in df.columns]
+    return out
+
+
+def sampling_step(df: pd.DataFrame) -> float:
+    """The time between rows: ``attrs["sampling_step_size"]``, else read from the index."""
+    step = df.attrs.get("sampling_step_size")
+    if step:
+        return float(step)
+    times = np.asarray(df.index, dtype=float)
+    if times.size < 2:
+        raise RatesError("the frame needs at least two rows (times) to know its sampling step")
+    steps = np.diff(times)
+    if not np.allclose(steps, steps[0], rtol=1e-6, atol=0.0):
+        raise RatesError("the rows of the frame are not equally spaced in time")
+    return float(steps[0])
+
+
+def _groups(df: pd.DataFrame) -> tuple[dict[str, list[tuple[str, Any]]], dict[str, Any]]:
+    """Columns grouped into node-indexed variables ``{name: [(node, column)]}`` and plain
+    (time-only) variables ``{name: column}``."""
+    import pandas as pd
+
+    by_node: dict[str, list[tuple[str, Any]]] = {}
+    plain: dict[str, Any] = {}
+    if isinstance(df.columns, pd.MultiIndex):
+        for column in df.columns:
+            name, node = str(column[0]), str(column[1])
+            by_node.setdefault(name, []).append((node, column))
+        return by_node, plain
+    for column in df.columns:
+        match = _PATH.match(str(column))
+        if match:  # a path-named column (run() without outputs): node and op/var
+            by_node.setdefault(match["opvar"], []).append((match["node"], column))
+        else:
+            plain[str(column)] = column
+    return by_node, plain
+
+
+def _attr_value(value: Any) -> Any:
+    """An attribute value xarray can write to netCDF: dicts as JSON, bools as ints."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True, default=str)
+    if isinstance(value, (int, float, str, np.number)):
+        return value
+    return str(value)
+
+
+def to_xarray(df: pd.DataFrame) -> xr.Dataset:
+    """An :class:`xarray.Dataset` of a result frame, with ``time`` and ``node`` dimensions.
+
+    Every output name becomes a data variable. Names that cover nodes (MultiIndex columns, or
+    the ``node/op/var`` columns of a run without ``outputs``, grouped by ``op/var``) have the
+    dimensions ``(time, node)``; the ``node`` coordinate is the union of their nodes (NaN where
+    a variable has no value at a node). Other columns are ``(time,)`` variables. ``attrs`` are
+    copied, made storable in netCDF (dicts as JSON text, booleans as 0/1, ``None`` dropped).
+
+    Needs xarray (``pip install rates-core[xarray]``); without it this raises
+    :class:`~rates_core.errors.MissingDependencyError`.
+    """
+    try:
+        import xarray as xr
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "to_xarray needs the xarray package: `pip install xarray` "
+            "(or `pip install rates-core[xarray]`)"
+        ) from exc
+    times = np.asarray(df.index, dtype=float)
+    by_node, plain = _groups(df)
+    nodes: list[str] = []
+    for members in by_node.values():
+        for node, _ in members:
+            if node not in nodes:
+                nodes.append(node)
+    data_vars: dict[str, Any] = {}
+    for name, members in by_node.items():
+        column_of = dict(members)
+        if len(column_of) != len(members):
+            raise RatesError(f"output {name!r} has several columns for one node")
+        values = df[[c for _, c in members]].to_numpy()
+        block = np.full((len(times), len(nodes)), np.nan, dtype=np.result_type(values, float))
+        for k, (node, _) in enumerate(members):
+            block[:, nodes.index(node)] = values[:, k]
+        data_vars[name] = (("time", "node"), block)
+    for name, column in plain.items():
+        data_vars[name] = (("time",), df[column].to_numpy())
+    coords: dict[str, Any] = {"time": times}
+    if nodes:
+        coords["node"] = np.array(nodes, dtype=object)
+    attrs = {k: _attr_value(v) for k, v in df.attrs.items() if v is not None}
+    dataset = xr.Dataset(data_vars, coords=coords, attrs=attrs)
+    dataset["time"].attrs["units"] = "model time units"
+    return dataset
+
+
+def power_spectrum(
+    df: pd.DataFrame,
+    columns: Sequence[Any] | None = None,
+    *,
+    method: str = "welch",
+    nperseg: int | None = None,
+    detrend: str | bool = "constant",
+) -> pd.DataFrame:
+    """Power spectral density of each column (or ``columns``): a frame indexed by frequency.
+
+    Frequencies are in cycles per model time unit (Hz when time is in seconds).
+    ``method="welch"`` (default; segments of ``nperseg`` rows, default ``min(len, 1024)``) or
+    ``"periodogram"``; ``detrend`` as in :mod:`scipy.signal` (the mean is removed by default).
+    """
+    import pandas as pd
+    from scipy import signal
+
+    if method not in ("welch", "periodogram"):
+        raise RatesError(f"method must be 'welch' or 'periodogram', not {method!r}")
+    chosen = list(df.columns) if columns is None else list(columns)
+    missing = [c for c in chosen if c not in df.columns]
+    if missing:
+        raise RatesError(
+            f"no column {missing[0]!r} in the results (columns: "
+            f"{', '.join(map(column_label, df.columns))})"
+        )
+    fs = 1.0 / sampling_step(df)
+    values = df[chosen].to_numpy(dtype=float)
+    if method == "welch":
+        n = nperseg or min(len(values), 1024)
+        freqs, power = signal.welch(values, fs=fs, nperseg=n, detrend=detrend, axis=0)
+    else:
+        freqs, power = signal.periodogram(values, fs=fs, detrend=detrend, axis=0)
+    columns_index = (
+        pd.MultiIndex.from_tuples(chosen) if isinstance(df.columns, pd.MultiIndex) else chosen
+    )
+    return pd.DataFrame(power, index=pd.Index(freqs, name="frequency"), columns=columns_index)
+
+
+def summary(df: pd.DataFrame) -> str:
+    """A few lines about a result frame: what was run and the range of every column."""
+    attrs = df.attrs
+    lines = []
+    if attrs:
+        lines.append(
+            f"model {attrs.get('model')}: backend {attrs.get('backend')} "
+            f"({attrs.get('backend_distribution')} {attrs.get('backend_version')}), "
+            f"solver {attrs.get('solver')}, step {attrs.get('step_size')}, "
+            f"sampling {attrs.get('sampling_step_size')}, rates-core "
+            f"{attrs.get('rates_core_version')}"
+        )
+    if len(df.index):
+        lines.append(
+            f"{len(df.index)} rows from t = {df.index[0]:g} to {df.index[-1]:g}, "
+            f"{len(df.columns)} column(s)"
+        )
+    else:
+        lines.append(f"no rows, {len(df.columns)} column(s)")
+    width = max([len("column"), *(len(column_label(c)) for c in df.columns)])
+    lines.append(f"  {'column':<{width}}  {'min':>12}  {'mean':>12}  {'max':>12}  {'last':>12}")
+    for column in df.columns:
+        values = np.asarray(df[column].to_numpy())
+        if values.size == 0:
+            continue
+        if np.iscomplexobj(values):
+            values = np.abs(values)
+        lines.append(
+            f"  {column_label(column):<{width}}  {np.nanmin(values):>12.6g}  "
+            f"{np.nanmean(values):>12.6g}  {np.nanmax(values):>12.6g}  {values[-1]:>12.6g}"
+        )
+    return "\n".join(lines) + "\n"
