@@ -1,0 +1,140 @@
+"""Compiling generated Fortran with gfortran into the content-addressed cache.
+
+The source goes to :func:`rates_core.cache.write_source` (``fortran_<hash>.f90``, the hash
+covering the source, the plugin version, the compiler version and the flags); the shared
+library is built next to it (``fortran_<hash>.so``) in a private temporary directory (module
+files included) and moved into place with :func:`os.replace`, so many processes may build the
+same model at once and a library is either complete or absent.
+
+``RATES_FORTRAN_COMPILER`` names another compiler executable, ``RATES_FORTRAN_FLAGS`` replaces
+the optimisation flags (default ``-O2``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from rates_core.errors import BackendUnavailableError, RatesError
+from rates_fortran import BACKEND, __version__
+
+__all__ = [
+    "INSTALL_HINT",
+    "FortranCompileError",
+    "compile_library",
+    "compiler",
+    "compiler_version",
+    "have_compiler",
+]
+
+#: How to get gfortran, shown when it is missing.
+INSTALL_HINT = (
+    "rates-fortran needs a Fortran compiler (gfortran) on PATH: `sudo apt-get install gfortran` "
+    "(Debian/Ubuntu), `brew install gcc` (macOS), `conda install -c conda-forge gfortran`; or "
+    "set RATES_FORTRAN_COMPILER to the compiler's path"
+)
+#: Flags always given (position-independent shared library, long lines allowed).
+BASE_FLAGS = ("-shared", "-fPIC", "-ffree-line-length-none")
+DEFAULT_OPT_FLAGS = ("-O2",)
+
+
+class FortranCompileError(RatesError):
+    """gfortran rejected a generated module; the message shows the offending generated lines."""
+
+
+def compiler() -> str:
+    """The compiler executable's path; BackendUnavailableError with the install hint if none."""
+    name = os.environ.get("RATES_FORTRAN_COMPILER", "gfortran")
+    path = shutil.which(name)
+    if path is None:
+        raise BackendUnavailableError(f"Fortran compiler {name!r} not found. {INSTALL_HINT}")
+    return path
+
+
+def have_compiler() -> bool:
+    try:
+        compiler()
+    except BackendUnavailableError:
+        return False
+    return True
+
+
+def compiler_version(path: str | None = None) -> str:
+    path = path or compiler()
+    try:
+        done = subprocess.run(
+            [path, "-dumpfullversion", "-dumpversion"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except OSError as exc:
+        raise BackendUnavailableError(f"cannot run {path}: {exc}. {INSTALL_HINT}") from exc
+    return done.stdout.strip() or "unknown"
+
+
+def _flags() -> list[str]:
+    extra = os.environ.get("RATES_FORTRAN_FLAGS")
+    return [*BASE_FLAGS, *(extra.split() if extra is not None else DEFAULT_OPT_FLAGS)]
+
+
+def _suffix() -> str:
+    return ".dll" if sys.platform == "win32" else (".dylib" if sys.platform == "darwin" else ".so")
+
+
+def compile_library(source: str, name: str = "model") -> tuple[Path, Path]:
+    """``(source path, library path)`` of ``source`` in the cache, compiled if not there yet.
+
+    Raises BackendUnavailableError without a compiler, FortranCompileError (with the offending
+    generated lines) when the compiler rejects the source.
+    """
+    from rates_core.cache import write_source
+
+    fc = compiler()
+    flags = _flags()
+    tag = f"{__version__}|{Path(fc).name} {compiler_version(fc)}|{' '.join(flags)}"
+    src = write_source(source, BACKEND, tag, suffix=".f90")
+    lib = src.with_suffix(_suffix())
+    if lib.is_file():
+        return src, lib
+    with tempfile.TemporaryDirectory(prefix="rates-fortran-", dir=src.parent) as tmp:
+        out = Path(tmp) / lib.name
+        cmd = [fc, *flags, "-J", tmp, str(src), "-o", str(out)]
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp, check=False)
+        if done.returncode != 0 or not out.is_file():
+            raise FortranCompileError(_explain(done.stderr or done.stdout, source, src, name))
+        os.replace(out, lib)
+    return src, lib
+
+
+_LOCATION = re.compile(r"^(?P<file>[^:\n]+\.f90):(?P<line>\d+):(?P<col>\d+):", re.MULTILINE)
+
+
+def _explain(log: str, source: str, path: Path, name: str) -> str:
+    """The compiler's message with the generated lines it points at."""
+    lines = source.splitlines()
+    shown: list[str] = []
+    seen: set[int] = set()
+    for match in _LOCATION.finditer(log):
+        number = int(match["line"])
+        if number in seen or not 1 <= number <= len(lines):
+            continue
+        seen.add(number)
+        shown.append(f"  line {number}: {lines[number - 1].strip()}")
+        if len(shown) >= 5:
+            break
+    errors = [ln for ln in log.splitlines() if "Error" in ln or "error" in ln][:5]
+    text = f"gfortran could not compile the generated code of model {name!r} ({path})"
+    if shown:
+        text += ":\n" + "\n".join(shown)
+    if errors:
+        text += "\n" + "\n".join(errors)
+    else:
+        text += "\n" + log.strip()[-2000:]
+    return text

@@ -1,0 +1,505 @@
+"""Generate one Fortran 2008 module per System, compile it and wrap it with ctypes.
+
+The module (``rates_model``) holds
+
+* ``field_(t, y, dy, <delayed reads>, <parameters>)``: the vector field with one dummy argument
+  per System parameter (explicit shapes), states unpacked by name, algebraic updates in
+  dependency order, one ``dy(...) = ...`` per state;
+* ``eval_`` / ``rates_field`` (``bind(c)``): the same with the packed arrays ``dl``, ``pr``,
+  ``pc``, ``pi`` of :class:`rates_fortran.layout.Layout`;
+* ``rates_jacobian`` (``bind(c)``): the dense symbolic ``d f / d y`` from
+  :func:`rates_core.jacobian.system_jacobian` (systems up to :data:`JACOBIAN_MAX_STATES`
+  states);
+* ``rates_solve`` (``bind(c)``): the whole integration, fixed-step euler / heun / rk4 or
+  Dormand-Prince 5(4), with the history of delayed reads (:mod:`rates_fortran.fsolvers`).
+
+Binding: ``bind(c)`` + ctypes (the plugin README has the measurements behind the choice).
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import sympy
+
+from rates_core import builtins as rb
+from rates_core.backend import EmitOptions, EmittedFunction
+from rates_core.errors import ModelError
+from rates_core.system import System
+from rates_fortran import BACKEND, __version__
+from rates_fortran.fsolvers import HELPERS, SOLVER
+from rates_fortran.layout import Layout
+from rates_fortran.printer import FortranPrinter, fortran_names
+
+__all__ = ["JACOBIAN_MAX_STATES", "CompiledModel", "emit_function", "emit_source"]
+
+#: Systems with more states get no symbolic Jacobian.
+JACOBIAN_MAX_STATES = 200
+#: ... nor systems with more coupling entries than this.
+JACOBIAN_MAX_COUPLINGS = 5000
+#: Longest generated line before it is continued with ``&``.
+LINE_LENGTH = 100
+_INDENT = "  "
+
+
+# --------------------------------------------------------------------------- text helpers
+
+
+def wrap(line: str, limit: int = LINE_LENGTH) -> list[str]:
+    """``line`` split at spaces into Fortran free-form continuation lines."""
+    if len(line) <= limit:
+        return [line]
+    indent = len(line) - len(line.lstrip())
+    code, bang, comment = line.partition("  ! ")
+    if bang and code.strip():  # a trailing comment stays on the last line
+        pieces = wrap(code, limit)
+        pieces[-1] += bang + comment
+        return pieces
+    if line.lstrip().startswith("!"):  # comments continue as comments
+        import textwrap
+
+        lead = line[: indent + 1] + ("!" if line.lstrip().startswith("!!") else "")
+        body = line[len(lead) :].strip()
+        return textwrap.wrap(body, limit, initial_indent=lead + " ", subsequent_indent=lead + "   ")
+    out, rest = [], line
+    while len(rest) > limit and len(out) < 200:
+        cut = rest.rfind(" ", indent + 10, limit - 2)
+        if cut <= indent:
+            break
+        out.append(rest[:cut] + " &")
+        rest = " " * (indent + 4) + "& " + rest[cut + 1 :]
+    out.append(rest)
+    return out
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def __call__(self, line: str = "", level: int = 0) -> None:
+        if not line:
+            self.lines.append("")
+            return
+        self.lines.extend(wrap(f"{_INDENT * level}{line}"))
+
+    def text(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
+
+def _ftype(dtype: str) -> str:
+    dtype = str(dtype)
+    if dtype.startswith("complex"):
+        return "complex(dp)"
+    if dtype.startswith("int"):
+        return "integer(i8)"
+    return "real(dp)"
+
+
+def _units(system: System) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for name, _index in system.label_map.values():
+        counts[name] = counts.get(name, 0) + 1
+    return {name: n for name, n in counts.items() if n > 1}
+
+
+def _unit_noise(expr: sympy.Expr, units: int | None) -> sympy.Expr:
+    """``randn()`` in a population of ``units`` nodes draws one sample per node."""
+    if not units or not expr.has(rb.Randn):
+        return expr
+    return expr.xreplace({r: rb.Randn(units) for r in expr.atoms(rb.Randn) if not r.args})
+
+
+# --------------------------------------------------------------------------- model text
+
+
+class _Model:
+    """Names, sizes, layout and printer of one System."""
+
+    def __init__(self, system: System, builtins: Mapping[str, Any] | None) -> None:
+        self.system = system
+        self.layout = Layout.of(system)
+        names = [s.name for s in system.states]
+        names += [p.name for p in system.params]
+        names += [d.name for d in system.delayed]
+        names += [a.name for a in system.algebraic]
+        self.names = fortran_names(names)
+        sizes = dict(system.symbol_sizes())
+        sparse = set()
+        for p in system.params:
+            if p.role == "matrix":
+                sizes[p.name] = 2  # an array (never a scalar)
+                if hasattr(p.value, "tocsr"):
+                    sparse.add(p.name)
+            elif np.size(p.value) != 1:
+                sizes[p.name] = int(np.size(p.value))
+        self.sizes = sizes
+        self.printer = FortranPrinter(self.names, sizes, sparse, builtins)
+        self.yt = "complex(dp)" if system.is_complex else "real(dp)"
+
+    def n(self, name: str) -> str:
+        return self.names[name]
+
+    def dummies(self) -> list[str]:
+        """Dummy argument names after ``(t, y, dy)``: delayed reads, then parameters."""
+        out = [self.n(d.name) for d in self.system.delayed]
+        for e in self.layout.entries:
+            base = self.n(e.name)
+            out += [f"{base}_data", f"{base}_col", f"{base}_ptr"] if e.sparse else [base]
+        return out
+
+    def actuals(self) -> list[str]:
+        """The packed-array elements passed for :meth:`dummies` (sequence association)."""
+        out = [f"dl({off + 1})" for _, off, _ in self.layout.delayed]
+        arr = {"r": "pr", "c": "pc", "i": "pi"}
+        for e in self.layout.entries:
+            if e.sparse:
+                out += [f"{arr[e.kind]}({e.offset + 1})", f"pi({e.col + 1})", f"pi({e.ptr + 1})"]
+            else:
+                out.append(f"{arr[e.kind]}({e.offset + 1})")
+        return out
+
+    def declare_dummies(self, w: _Writer) -> None:
+        for name, _, size in self.layout.delayed:
+            shape = f"({size})" if size != 1 else ""
+            w(f"{self.yt}, intent(in) :: {self.n(name)}{shape}", 2)
+        for e in self.layout.entries:
+            base = self.n(e.name)
+            t = {"r": "real(dp)", "c": "complex(dp)", "i": "integer(i8)"}[e.kind]
+            if e.sparse:
+                w(f"{t}, intent(in) :: {base}_data({e.nnz})", 2)
+                w(f"integer(i8), intent(in) :: {base}_col({e.nnz}), {base}_ptr({e.nrows + 1})", 2)
+                continue
+            shape = f"({', '.join(str(s) for s in e.shape)})" if e.shape else ""
+            note = f"  ! {e.role}" if e.role not in ("constant",) else ""
+            w(f"{t}, intent(in) :: {base}{shape}{note}", 2)
+
+    def declare_locals(self, w: _Writer, algebraic: bool = True) -> None:
+        for s in self.system.states:
+            shape = f"({s.size})" if s.size != 1 else ""
+            w(f"{_ftype(s.dtype)} :: {self.n(s.name)}{shape}", 2)
+        if algebraic:
+            for a in self.system.algebraic:
+                shape = f"({a.size})" if a.size != 1 else ""
+                w(f"{_ftype(a.dtype)} :: {self.n(a.name)}{shape}", 2)
+
+    def unpack_states(self, w: _Writer) -> None:
+        w("! states", 2)
+        for s in self.system.states:
+            read = f"y({s.start + 1})" if s.size == 1 else f"y({s.start + 1}:{s.stop})"
+            if self.system.is_complex and not str(s.dtype).startswith("complex"):
+                read = f"real({read}, dp)"
+            w(f"{self.n(s.name)} = {read}", 2)
+
+    def signature(self, name: str, first: str = "dy") -> str:
+        args = ["t", "y", first, *self.dummies()]
+        return f"subroutine {name}({', '.join(args)})"
+
+
+def _field(w: _Writer, m: _Model) -> None:
+    system = m.system
+    w(m.signature("field_"), 1)
+    w(f"!! d y / d t of model {system.name!r}", 2)
+    w("real(dp), intent(in) :: t", 2)
+    w(f"{m.yt}, intent(in) :: y(n_states)", 2)
+    w(f"{m.yt}, intent(out) :: dy(n_states)", 2)
+    m.declare_dummies(w)
+    m.declare_locals(w)
+    m.unpack_states(w)
+    units = _units(system)
+    if system.algebraic:
+        w("! algebraic variables, in dependency order", 2)
+    for a in system.algebraic:
+        code = m.printer.doprint(_unit_noise(a.expr, units.get(a.name)))
+        w(f"{m.n(a.name)} = {code}", 2)
+    w("! derivatives", 2)
+    for name, expr in system.derivatives:
+        s = system.state(name)
+        code = m.printer.doprint(_unit_noise(expr, units.get(name)))
+        where = f"dy({s.start + 1})" if s.size == 1 else f"dy({s.start + 1}:{s.stop})"
+        w(f"{where} = {code}  ! d/dt {name}", 2)
+    w("end subroutine field_", 1)
+
+
+def _eval(w: _Writer, m: _Model) -> None:
+    w("subroutine eval_(t, y, dy, dl, pr, pc, pi)", 1)
+    w("!! field_ on the packed arrays (delayed reads dl, parameters pr / pc / pi)", 2)
+    w("real(dp), intent(in) :: t", 2)
+    w(f"{m.yt}, intent(in) :: y(n_states)", 2)
+    w(f"{m.yt}, intent(out) :: dy(n_states)", 2)
+    w(f"{m.yt}, intent(in) :: dl(*)", 2)
+    w("real(dp), intent(in) :: pr(*)", 2)
+    w("complex(dp), intent(in) :: pc(*)", 2)
+    w("integer(i8), intent(in) :: pi(*)", 2)
+    w(f"call field_({', '.join(['t', 'y', 'dy', *m.actuals()])})", 2)
+    w("end subroutine eval_", 1)
+    w()
+    w('subroutine rates_field(t, y, dy, dl, pr, pc, pi) bind(c, name="rates_field")', 1)
+    w("real(dp), value :: t", 2)
+    w(f"{m.yt}, intent(in) :: y(n_states)", 2)
+    w(f"{m.yt}, intent(out) :: dy(n_states)", 2)
+    w(f"{m.yt}, intent(in) :: dl(n_delayed + 1)", 2)
+    w("real(dp), intent(in) :: pr(n_real + 1)", 2)
+    w("complex(dp), intent(in) :: pc(n_complex + 1)", 2)
+    w("integer(i8), intent(in) :: pi(n_int + 1)", 2)
+    w("call eval_(t, y, dy, dl, pr, pc, pi)", 2)
+    w("end subroutine rates_field", 1)
+
+
+def _coupling_entries(system: System) -> int:
+    total = sum(d.size for d in system.delayed)
+    for p in system.params:
+        if p.role == "matrix":
+            total += int(getattr(p.value, "nnz", np.size(p.value)))
+        elif p.role == "index":
+            total += int(np.size(p.value))
+    return total
+
+
+def jacobian_entries(system: System, m: _Model) -> list[tuple[int, int, str]] | None:
+    """Printed nonzero entries of d f / d y, or None when there is no symbolic Jacobian."""
+    if system.n_states > JACOBIAN_MAX_STATES or _coupling_entries(system) > JACOBIAN_MAX_COUPLINGS:
+        return None
+    from rates_core.jacobian import system_jacobian
+
+    try:
+        jac = system_jacobian(system, with_params=False, max_states=JACOBIAN_MAX_STATES)
+        return [(i, j, m.printer.doprint(v)) for (i, j), v in sorted(jac.dfdy.todok().items())]
+    except (ModelError, NotImplementedError, TypeError, ValueError):
+        return None
+
+
+def _jacobian(w: _Writer, m: _Model, entries: list[tuple[int, int, str]]) -> None:
+    w(m.signature("jacobian_", "jac"), 1)
+    w(f"!! dense d f / d y of model {m.system.name!r} (matrix couplings baked in)", 2)
+    w("real(dp), intent(in) :: t", 2)
+    w(f"{m.yt}, intent(in) :: y(n_states)", 2)
+    w(f"{m.yt}, intent(out) :: jac(n_states, n_states)", 2)
+    m.declare_dummies(w)
+    m.declare_locals(w, algebraic=False)
+    m.unpack_states(w)
+    w("jac = 0.0_dp", 2)
+    for i, j, code in entries:
+        w(f"jac({i + 1}, {j + 1}) = {code}", 2)
+    w("end subroutine jacobian_", 1)
+    w()
+    w('subroutine rates_jacobian(t, y, jac, dl, pr, pc, pi) bind(c, name="rates_jacobian")', 1)
+    w("real(dp), value :: t", 2)
+    w(f"{m.yt}, intent(in) :: y(n_states)", 2)
+    w(f"{m.yt}, intent(out) :: jac(n_states, n_states)", 2)
+    w(f"{m.yt}, intent(in) :: dl(n_delayed + 1)", 2)
+    w("real(dp), intent(in) :: pr(n_real + 1)", 2)
+    w("complex(dp), intent(in) :: pc(n_complex + 1)", 2)
+    w("integer(i8), intent(in) :: pi(n_int + 1)", 2)
+    w(f"call jacobian_({', '.join(['t', 'y', 'jac', *m.actuals()])})", 2)
+    w("end subroutine rates_jacobian", 1)
+
+
+def emit_source(
+    system: System,
+    options: EmitOptions | None = None,
+    *,
+    builtins: Mapping[str, Any] | None = None,
+    imports: Sequence[str] = (),
+) -> tuple[str, dict[str, Any]]:
+    """The generated module text of ``system`` and facts about it (``layout``, ``jacobian``,
+    ``names``)."""
+    options = options or EmitOptions()
+    if options.float_precision not in ("float64", None):
+        raise ModelError(
+            f"rates-fortran computes in double precision; float_precision="
+            f"{options.float_precision!r} is not supported",
+            template=system.name,
+        )
+    m = _Model(system, builtins)
+    w = _Writer()
+    states = ", ".join(f"{s.name}[{s.size}]" if s.size > 1 else s.name for s in system.states)
+    w(f"! Generated by rates-fortran {__version__} from model {system.name!r}; do not edit.")
+    w(f"! States ({system.n_states} values): {states}")
+    w(f"! Parameters: {', '.join(p.name for p in system.params) or '(none)'}")
+    renamed = {k: v for k, v in m.names.items() if k != v}
+    if renamed:
+        w(f"! Renamed for Fortran: {', '.join(f'{k} -> {v}' for k, v in renamed.items())}")
+    if system.delayed:
+        reads = ", ".join(
+            f"{d.name} = {d.state}{'[' + d.index + ']' if d.index else ''}(t - {d.tau})"
+            for d in system.delayed
+        )
+        w(f"! Delayed reads (from the solver's history): {reads}")
+    w("module rates_model")
+    w("use, intrinsic :: iso_c_binding, only: c_double, c_int, c_int64_t", 1)
+    for line in imports:
+        w(line, 1)
+    w("implicit none", 1)
+    w("private", 1)
+    w("public :: rates_field, rates_solve", 1)
+    w("integer, parameter :: dp = c_double, i8 = c_int64_t", 1)
+    w(f"integer, parameter :: n_states = {system.n_states}", 1)
+    lay = m.layout
+    w(
+        f"integer, parameter :: n_real = {lay.n_real}, n_complex = {lay.n_complex}, "
+        f"n_int = {lay.n_int}, n_delayed = {lay.n_delayed}",
+        1,
+    )
+    w()
+    w("type :: history_t", 1)
+    w("!! accepted points (t, y, f) of the integration, read at t - tau", 2)
+    w("integer :: n = 0, first = 1, n_conn = 0, n_pre = 0", 2)
+    w("logical :: last_f = .false.", 2)
+    w("real(dp) :: t0 = 0.0_dp, tau_max = 0.0_dp, pre_dt = 0.0_dp", 2)
+    w("integer, allocatable :: pos(:)", 2)
+    w("real(dp), allocatable :: tau(:), tt(:)", 2)
+    w(f"{m.yt}, allocatable :: y0(:), yy(:, :), ff(:, :), pre_y(:, :), pre_f(:, :)", 2)
+    w("end type history_t", 1)
+    w()
+    w("interface sign_", 1)
+    w("module procedure sign_r_, sign_c_", 2)
+    w("end interface sign_", 1)
+    w()
+    w("contains")
+    w()
+    _field(w, m)
+    w()
+    _eval(w, m)
+    entries = jacobian_entries(system, m)
+    if entries is not None:
+        w()
+        _jacobian(w, m, entries)
+        idx = w.lines.index(f"{_INDENT}public :: rates_field, rates_solve")
+        w.lines[idx] = f"{_INDENT}public :: rates_field, rates_jacobian, rates_solve"
+    text = w.text() + HELPERS + SOLVER.replace("{YT}", m.yt) + "\nend module rates_model\n"
+    return text, {"layout": lay, "jacobian": entries is not None, "names": m.names}
+
+
+# --------------------------------------------------------------------------- runtime
+
+
+class CompiledModel:
+    """The loaded shared library of one model and ctypes calls into it."""
+
+    def __init__(self, system: System, library: Any, layout: Layout, jacobian: bool) -> None:
+        self.system = system
+        self.layout = layout
+        self.dtype = np.dtype(np.complex128 if system.is_complex else np.float64)
+        self.lib = ctypes.CDLL(str(library))
+        ptr = ctypes.c_void_p
+        self._field = self.lib.rates_field
+        self._field.restype = None
+        self._field.argtypes = [ctypes.c_double, ptr, ptr, ptr, ptr, ptr, ptr]
+        self._jac = None
+        if jacobian:
+            self._jac = self.lib.rates_jacobian
+            self._jac.restype = None
+            self._jac.argtypes = [ctypes.c_double, ptr, ptr, ptr, ptr, ptr, ptr]
+        i64, f64, i32 = ctypes.c_int64, ctypes.c_double, ctypes.c_int
+        self.solve_c = self.lib.rates_solve
+        self.solve_c.restype = None
+        self.solve_c.argtypes = [
+            i32, i64, i64, i64, f64, f64, f64, f64, f64, i64,  # method .. max_steps
+            ptr, ptr, ptr, ptr, ptr, ptr,  # y0, out, yfinal, pr, pc, pi
+            i32, ptr, i64, ptr, ptr,  # n_in, in_pos, n_rows, in_times, series
+            i32, ptr, ptr, i32, f64, ptr, ptr,  # n_conn, conn_pos, conn_tau, n_pre, ...
+            i64, ptr, ptr,  # seed, status, stats
+        ]  # fmt: skip
+
+    def _delayed(self, values: Sequence[Any]) -> np.ndarray:
+        dl = np.zeros(self.layout.n_delayed + 1, dtype=self.dtype)
+        for (_, off, size), v in zip(self.layout.delayed, values):
+            dl[off : off + size] = np.asarray(v).reshape(-1)
+        return dl
+
+    def _split(self, args: Sequence[Any]) -> tuple[np.ndarray, tuple]:
+        k = len(self.layout.delayed)
+        return self._delayed(args[:k]), self.layout.pack(args[k:])
+
+    def field(self, t: float, y: Any, dy: Any, *args: Any) -> Any:
+        yv = np.ascontiguousarray(y, dtype=self.dtype)
+        out = np.empty(self.system.n_states, dtype=self.dtype)
+        dl, (pr, pc, pi) = self._split(args)
+        self._field(float(t), yv.ctypes.data, out.ctypes.data, dl.ctypes.data,
+                    pr.ctypes.data, pc.ctypes.data, pi.ctypes.data)  # fmt: skip
+        if dy is None:
+            return out
+        dy[...] = out if np.iscomplexobj(dy) or not np.iscomplexobj(out) else out.real
+        return dy
+
+    def field_functional(self, t: float, y: Any, *args: Any) -> np.ndarray:
+        return self.field(t, y, None, *args)
+
+    def jacobian(self, t: float, y: Any, *args: Any) -> np.ndarray:
+        n = self.system.n_states
+        yv = np.ascontiguousarray(y, dtype=self.dtype)
+        jac = np.empty((n, n), dtype=self.dtype, order="F")
+        dl, (pr, pc, pi) = self._split(args)
+        self._jac(float(t), yv.ctypes.data, jac.ctypes.data, dl.ctypes.data,
+                  pr.ctypes.data, pc.ctypes.data, pi.ctypes.data)  # fmt: skip
+        return np.ascontiguousarray(jac)
+
+
+def emit_function(
+    system: System,
+    options: EmitOptions | None = None,
+    *,
+    builtins: Mapping[str, Any] | None = None,
+    imports: Sequence[str] = (),
+) -> EmittedFunction:
+    """Generate, compile (cached) and load the module of ``system``.
+
+    With ``options.standalone`` nothing is compiled: the module goes into
+    ``extras["files"]`` (plus the Auto-07p files for ODE systems without vector functions).
+    """
+    from rates_core.cache import write_copy
+
+    options = options or EmitOptions()
+    source, info = emit_source(system, options, builtins=builtins, imports=imports)
+    if options.file_name:
+        write_copy(source, options.file_name, suffix=".f90")
+    if options.standalone:
+        files = {f"{_file_stem(system)}.f90": source}
+        try:
+            from rates_fortran.auto import auto_files
+
+            files.update(auto_files(system))
+        except (ModelError, NotImplementedError) as exc:
+            files[f"{_file_stem(system)}.auto.txt"] = (
+                f"No Auto-07p files for model {system.name!r}: {exc}\n"
+            )
+
+        def unavailable(*args: Any) -> Any:
+            raise ModelError("standalone export: the Fortran code was not compiled")
+
+        return EmittedFunction(
+            backend=BACKEND,
+            system=system,
+            source=source,
+            rhs=unavailable,
+            rhs_functional=unavailable,
+            extras={"files": files, "layout": info["layout"], "options": options},
+        )
+    from rates_fortran.build import compile_library
+
+    src, lib = compile_library(source, system.name)
+    model = CompiledModel(system, lib, info["layout"], info["jacobian"])
+    return EmittedFunction(
+        backend=BACKEND,
+        system=system,
+        source=source,
+        rhs=model.field,
+        rhs_functional=model.field_functional,
+        jacobian=model.jacobian if info["jacobian"] else None,
+        path=src,
+        extras={
+            "model": model,
+            "library": lib,
+            "layout": info["layout"],
+            "options": options,
+            "delayed": [d.name for d in system.delayed],
+        },
+    )
+
+
+def _file_stem(system: System) -> str:
+    stem = "".join(c if c.isalnum() else "_" for c in system.name).strip("_").lower()
+    return stem or "model"

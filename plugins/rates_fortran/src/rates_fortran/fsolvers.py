@@ -1,0 +1,565 @@
+"""Fortran text of the solver loops and helpers, appended to every generated module.
+
+``{YT}`` is the type of the state vector (``real(dp)`` or ``complex(dp)``). The loops call the
+model through ``stage_``, which reads the delayed connections from the history (when the model
+has any) and evaluates ``eval_`` (the packed-argument vector field); the driver
+``rates_solve`` is the one entry point the Python side calls for a whole integration.
+"""
+
+from __future__ import annotations
+
+__all__ = ["HELPERS", "SOLVER"]
+
+#: Elemental helpers the printed expressions use.
+HELPERS = r"""
+  elemental function round_even_(x) result(r)
+    !! round half to even, like numpy.round
+    real(dp), intent(in) :: x
+    real(dp) :: r
+    r = anint(x)
+    if (abs(x - aint(x)) == 0.5_dp) r = 2.0_dp*anint(0.5_dp*x)
+  end function round_even_
+
+  elemental function sign_r_(x) result(r)
+    !! sign of a real number, 0 at 0 (numpy.sign)
+    real(dp), intent(in) :: x
+    real(dp) :: r
+    if (x > 0.0_dp) then
+      r = 1.0_dp
+    else if (x < 0.0_dp) then
+      r = -1.0_dp
+    else
+      r = x
+    end if
+  end function sign_r_
+
+  elemental function sign_c_(x) result(r)
+    !! sign of a complex number: x/|x|, 0 at 0
+    complex(dp), intent(in) :: x
+    complex(dp) :: r
+    if (abs(x) == 0.0_dp) then
+      r = x
+    else
+      r = x/abs(x)
+    end if
+  end function sign_c_
+
+  function csr_matvec_(a, col, ptr, x) result(r)
+    !! sparse (CSR, 0-based indices) matrix times vector
+    real(dp), intent(in) :: a(:), x(:)
+    integer(i8), intent(in) :: col(:), ptr(:)
+    real(dp) :: r(size(ptr) - 1)
+    integer :: i
+    integer(i8) :: k
+    do i = 1, size(ptr) - 1
+      r(i) = 0.0_dp
+      do k = ptr(i) + 1, ptr(i + 1)
+        r(i) = r(i) + a(k)*x(col(k) + 1)
+      end do
+    end do
+  end function csr_matvec_
+
+  function interp_(x, xp, fp) result(r)
+    !! linear interpolation of (xp, fp) at x, constant outside (numpy.interp)
+    real(dp), intent(in) :: x, xp(:), fp(:)
+    real(dp) :: r
+    integer :: lo, hi, mid, n
+    n = size(xp)
+    if (x <= xp(1)) then
+      r = fp(1)
+      return
+    end if
+    if (x >= xp(n)) then
+      r = fp(n)
+      return
+    end if
+    lo = 1
+    hi = n
+    do while (hi - lo > 1)
+      mid = (lo + hi)/2
+      if (xp(mid) <= x) then
+        lo = mid
+      else
+        hi = mid
+      end if
+    end do
+    r = fp(lo) + (x - xp(lo))*(fp(hi) - fp(lo))/(xp(hi) - xp(lo))
+  end function interp_
+
+  function randn_() result(z)
+    !! a standard normal sample (Box-Muller on the intrinsic generator)
+    real(dp) :: z, u1, u2
+    call random_number(u1)
+    call random_number(u2)
+    z = sqrt(-2.0_dp*log(1.0_dp - u1))*cos(6.283185307179586_dp*u2)
+  end function randn_
+
+  function randn_vec_(n) result(z)
+    integer, intent(in) :: n
+    real(dp) :: z(n)
+    integer :: i
+    do i = 1, n
+      z(i) = randn_()
+    end do
+  end function randn_vec_
+"""
+
+#: The history of delayed connections and the integration driver.
+SOLVER = r"""
+  ! ------------------------------------------------------------------ history of delays
+
+  subroutine hist_append_(h, t, y)
+    !! store the accepted point (t, y); its derivative follows with hist_set_f_
+    type(history_t), intent(inout) :: h
+    real(dp), intent(in) :: t
+    {YT}, intent(in) :: y(n_states)
+    real(dp), allocatable :: tt(:)
+    {YT}, allocatable :: yy(:, :), ff(:, :)
+    integer :: live, cap
+    if (h%n_conn == 0) return
+    ! drop points no read can reach any more (keep one before t - tau_max)
+    do while (h%first + 1 < h%n)
+      if (h%tt(h%first + 1) >= t - h%tau_max - 1.0e-12_dp*max(1.0_dp, abs(t))) exit
+      h%first = h%first + 1
+    end do
+    if (h%n == size(h%tt)) then
+      live = h%n - h%first + 1
+      cap = size(h%tt)
+      if (live > cap/2) cap = 2*cap
+      allocate (tt(cap), yy(n_states, cap), ff(n_states, cap))
+      tt(1:live) = h%tt(h%first:h%n)
+      yy(:, 1:live) = h%yy(:, h%first:h%n)
+      ff(:, 1:live) = h%ff(:, h%first:h%n)
+      call move_alloc(tt, h%tt)
+      call move_alloc(yy, h%yy)
+      call move_alloc(ff, h%ff)
+      h%n = live
+      h%first = 1
+    end if
+    h%n = h%n + 1
+    h%tt(h%n) = t
+    h%yy(:, h%n) = y
+    h%last_f = .false.
+  end subroutine hist_append_
+
+  subroutine hist_set_f_(h, f)
+    type(history_t), intent(inout) :: h
+    {YT}, intent(in) :: f(n_states)
+    if (h%n_conn == 0) return
+    h%ff(:, h%n) = f
+    h%last_f = .true.
+  end subroutine hist_set_f_
+
+  function hermite_(ya, fa, yb, fb, dt, theta) result(v)
+    {YT}, intent(in) :: ya, fa, yb, fb
+    real(dp), intent(in) :: dt, theta
+    {YT} :: v
+    real(dp) :: th
+    th = theta
+    if (abs(th) < 1.0e-9_dp) then
+      v = ya
+      return
+    end if
+    if (abs(th - 1.0_dp) < 1.0e-9_dp) then
+      v = yb
+      return
+    end if
+    v = (1.0_dp + 2.0_dp*th)*(1.0_dp - th)**2*ya + th*(1.0_dp - th)**2*dt*fa &
+        + th**2*(3.0_dp - 2.0_dp*th)*yb - th**2*(1.0_dp - th)*dt*fb
+  end function hermite_
+
+  function hist_read_(h, r, p) result(v)
+    !! the state value at position p and time r (pre-history before t0)
+    type(history_t), intent(in) :: h
+    real(dp), intent(in) :: r
+    integer, intent(in) :: p
+    {YT} :: v
+    integer :: m, lo, hi, mid, k
+    real(dp) :: dt
+    if (r < h%t0) then
+      if (h%n_pre == 0) then
+        v = h%y0(p)
+      else
+        ! pre-history samples at t0 - n_pre*pre_dt .. t0 (index 1 .. n_pre + 1)
+        dt = h%pre_dt
+        k = int(floor((r - (h%t0 - h%n_pre*dt))/dt)) + 1
+        k = max(1, min(k, h%n_pre))
+        v = hermite_(h%pre_y(p, k), h%pre_f(p, k), h%pre_y(p, k + 1), h%pre_f(p, k + 1), dt, &
+                     (r - (h%t0 - (h%n_pre - k + 1)*dt))/dt)
+      end if
+      return
+    end if
+    m = h%n
+    if (.not. h%last_f) m = h%n - 1
+    if (m < h%first) then
+      ! nothing with a derivative yet: the first stage of the first step
+      v = h%yy(p, h%n)
+      return
+    end if
+    if (r >= h%tt(m)) then
+      if (m == h%first) then
+        v = h%yy(p, m) + (r - h%tt(m))*h%ff(p, m)
+      else
+        dt = h%tt(m) - h%tt(m - 1)
+        v = hermite_(h%yy(p, m - 1), h%ff(p, m - 1), h%yy(p, m), h%ff(p, m), dt, &
+                     (r - h%tt(m - 1))/dt)
+      end if
+      return
+    end if
+    lo = h%first
+    hi = m
+    do while (hi - lo > 1)
+      mid = (lo + hi)/2
+      if (h%tt(mid) <= r) then
+        lo = mid
+      else
+        hi = mid
+      end if
+    end do
+    dt = h%tt(hi) - h%tt(lo)
+    v = hermite_(h%yy(p, lo), h%ff(p, lo), h%yy(p, hi), h%ff(p, hi), dt, (r - h%tt(lo))/dt)
+  end function hist_read_
+
+  subroutine stage_(h, t, y, dy, prw, pc, pi)
+    !! the vector field at a stage: delayed connections from the history, then eval_
+    type(history_t), intent(in) :: h
+    real(dp), intent(in) :: t
+    {YT}, intent(in) :: y(n_states)
+    {YT}, intent(out) :: dy(n_states)
+    real(dp), intent(in) :: prw(*)
+    complex(dp), intent(in) :: pc(*)
+    integer(i8), intent(in) :: pi(*)
+    {YT} :: dl(n_delayed + 1)
+    integer :: k
+    do k = 1, h%n_conn
+      if (h%tau(k) == 0.0_dp) then
+        dl(k) = y(h%pos(k))
+      else
+        dl(k) = hist_read_(h, t - h%tau(k), h%pos(k))
+      end if
+    end do
+    call eval_(t, y, dy, dl, prw, pc, pi)
+  end subroutine stage_
+
+  ! ------------------------------------------------------------------ inputs
+
+  subroutine set_row_(k, n_in, in_pos, n_rows, series, prw)
+    !! fixed step: input row k (0-based, clamped) for the whole step
+    integer(i8), intent(in) :: k, n_rows
+    integer(c_int), intent(in) :: n_in
+    integer(i8), intent(in) :: in_pos(*)
+    real(dp), intent(in) :: series(n_in, *)
+    real(dp), intent(inout) :: prw(*)
+    integer :: j
+    integer(i8) :: row
+    if (n_in == 0) return
+    row = min(max(k, 0_i8), n_rows - 1) + 1
+    do j = 1, n_in
+      prw(in_pos(j)) = series(j, row)
+    end do
+  end subroutine set_row_
+
+  subroutine set_time_(t, n_in, in_pos, n_rows, times, series, prw)
+    !! adaptive: input rows interpolated linearly at t (constant outside the grid)
+    real(dp), intent(in) :: t
+    integer(c_int), intent(in) :: n_in
+    integer(i8), intent(in) :: in_pos(*), n_rows
+    real(dp), intent(in) :: times(*), series(n_in, *)
+    real(dp), intent(inout) :: prw(*)
+    integer(i8) :: lo, hi, mid
+    real(dp) :: w
+    integer :: j
+    if (n_in == 0) return
+    if (n_rows == 1 .or. t <= times(1)) then
+      prw(in_pos(1:n_in)) = series(:, 1)
+      return
+    end if
+    if (t >= times(n_rows)) then
+      prw(in_pos(1:n_in)) = series(:, n_rows)
+      return
+    end if
+    lo = 1
+    hi = n_rows
+    do while (hi - lo > 1)
+      mid = (lo + hi)/2
+      if (times(mid) <= t) then
+        lo = mid
+      else
+        hi = mid
+      end if
+    end do
+    w = (t - times(lo))/(times(lo + 1) - times(lo))
+    do j = 1, n_in
+      prw(in_pos(j)) = series(j, lo) + w*(series(j, lo + 1) - series(j, lo))
+    end do
+  end subroutine set_time_
+
+  ! ------------------------------------------------------------------ driver
+
+  subroutine rates_solve(method, n_steps, every, n_samples, t0, dt, rtol, atol, hmax, &
+                         max_steps, y0, out, yfinal, pr, pc, pi, n_in, in_pos, n_rows, &
+                         in_times, series, n_conn, conn_pos, conn_tau, n_pre, pre_dt, pre_y, &
+                         pre_f, seed, status, stats) bind(c, name="rates_solve")
+    !! Integrate from t0: method 1 euler, 2 heun, 3 rk4 (n_steps steps of dt, the state after
+    !! every `every` steps sampled), 4 Dormand-Prince 5(4) (rtol, atol; samples at
+    !! t0 + k*dt*every). out(:, 1) is y0. status: 0 ok, 1 step size underflow, 2 max_steps.
+    integer(c_int), value :: method, n_in, n_conn, n_pre
+    integer(i8), value :: n_steps, every, n_samples, max_steps, n_rows, seed
+    real(dp), value :: t0, dt, rtol, atol, hmax, pre_dt
+    {YT}, intent(in) :: y0(n_states)
+    {YT}, intent(inout) :: out(n_states, n_samples)
+    {YT}, intent(out) :: yfinal(n_states)
+    real(dp), intent(in) :: pr(n_real + 1)
+    complex(dp), intent(in) :: pc(n_complex + 1)
+    integer(i8), intent(in) :: pi(n_int + 1)
+    integer(i8), intent(in) :: in_pos(*)
+    real(dp), intent(in) :: in_times(*), series(max(n_in, 1), *)
+    integer(i8), intent(in) :: conn_pos(*)
+    real(dp), intent(in) :: conn_tau(*)
+    {YT}, intent(in) :: pre_y(n_states, *), pre_f(n_states, *)
+    integer(c_int), intent(out) :: status
+    integer(i8), intent(out) :: stats(4)
+    real(dp) :: prw(n_real + 1)
+    type(history_t) :: h
+    integer, allocatable :: seeds(:)
+    integer :: ns, j
+
+    status = 0
+    stats = 0
+    prw = pr
+    if (seed >= 0) then
+      call random_seed(size=ns)
+      allocate (seeds(ns))
+      do j = 1, ns
+        seeds(j) = int(mod(seed*1103515245_i8 + 12345_i8*j + 7919_i8*j*j, 2147483647_i8))
+      end do
+      call random_seed(put=seeds)
+    else
+      call random_seed()
+    end if
+    ! the history of the delayed connections
+    h%n_conn = n_conn
+    h%t0 = t0
+    h%n_pre = n_pre
+    h%pre_dt = pre_dt
+    allocate (h%pos(max(n_conn, 1)), h%tau(max(n_conn, 1)), h%y0(n_states))
+    h%y0 = y0
+    h%tau_max = 0.0_dp
+    if (n_conn > 0) then
+      h%pos = int(conn_pos(1:n_conn))
+      h%tau = conn_tau(1:n_conn)
+      h%tau_max = maxval(h%tau)
+    end if
+    allocate (h%pre_y(n_states, n_pre + 1), h%pre_f(n_states, n_pre + 1))
+    if (n_pre > 0) then
+      h%pre_y = pre_y(:, 1:n_pre + 1)
+      h%pre_f = pre_f(:, 1:n_pre + 1)
+    end if
+    allocate (h%tt(64), h%yy(n_states, 64), h%ff(n_states, 64))
+    h%n = 0
+    h%first = 1
+
+    out(:, 1) = y0
+    if (method <= 3) then
+      call fixed_(method, n_steps, every, n_samples, t0, dt, y0, out, yfinal, prw, pc, pi, &
+                  n_in, in_pos, n_rows, series, h, stats)
+    else
+      call dopri5_(n_samples, t0, dt*every, rtol, atol, hmax, max_steps, y0, out, yfinal, &
+                   prw, pc, pi, n_in, in_pos, n_rows, in_times, series, h, status, stats)
+    end if
+  end subroutine rates_solve
+
+  subroutine fixed_(method, n_steps, every, n_samples, t0, dt, y0, out, yfinal, prw, pc, pi, &
+                    n_in, in_pos, n_rows, series, h, stats)
+    integer(c_int), intent(in) :: method, n_in
+    integer(i8), intent(in) :: n_steps, every, n_samples, n_rows
+    real(dp), intent(in) :: t0, dt
+    {YT}, intent(in) :: y0(n_states)
+    {YT}, intent(inout) :: out(n_states, n_samples)
+    {YT}, intent(out) :: yfinal(n_states)
+    real(dp), intent(inout) :: prw(*)
+    complex(dp), intent(in) :: pc(*)
+    integer(i8), intent(in) :: pi(*), in_pos(*)
+    real(dp), intent(in) :: series(max(n_in, 1), *)
+    type(history_t), intent(inout) :: h
+    integer(i8), intent(inout) :: stats(4)
+    {YT} :: y(n_states), y1(n_states), k1(n_states), k2(n_states), k3(n_states), k4(n_states)
+    integer(i8) :: k, row
+    real(dp) :: tk, dt2, dt6
+    y = y0
+    dt2 = 0.5_dp*dt
+    dt6 = dt/6.0_dp
+    row = 1
+    do k = 0, n_steps - 1
+      tk = t0 + k*dt
+      call set_row_(k, n_in, in_pos, n_rows, series, prw)
+      call hist_append_(h, tk, y)
+      call stage_(h, tk, y, k1, prw, pc, pi)
+      call hist_set_f_(h, k1)
+      select case (method)
+      case (1)
+        y = y + dt*k1
+      case (2)
+        y1 = y + dt*k1
+        call stage_(h, tk + dt, y1, k2, prw, pc, pi)
+        y = y + dt2*(k1 + k2)
+      case default
+        y1 = y + dt2*k1
+        call stage_(h, tk + dt2, y1, k2, prw, pc, pi)
+        y1 = y + dt2*k2
+        call stage_(h, tk + dt2, y1, k3, prw, pc, pi)
+        y1 = y + dt*k3
+        call stage_(h, tk + dt, y1, k4, prw, pc, pi)
+        y = y + dt6*((k1 + k4) + 2.0_dp*(k2 + k3))
+      end select
+      if (mod(k + 1, every) == 0 .and. row < n_samples) then
+        row = row + 1
+        out(:, row) = y
+      end if
+    end do
+    stats(1) = n_steps
+    stats(2) = n_steps
+    yfinal = y
+  end subroutine fixed_
+
+  function err_norm_(e, ya, yb, rtol, atol) result(r)
+    {YT}, intent(in) :: e(n_states), ya(n_states), yb(n_states)
+    real(dp), intent(in) :: rtol, atol
+    real(dp) :: r
+    r = sqrt(sum((abs(e)/(atol + rtol*max(abs(ya), abs(yb))))**2)/n_states)
+  end function err_norm_
+
+  subroutine dopri5_(n_samples, t0, dts, rtol, atol, hmax_in, max_steps, y0, out, yfinal, &
+                     prw, pc, pi, n_in, in_pos, n_rows, in_times, series, h, status, stats)
+    !! Dormand-Prince 5(4) with the standard step control; steps end on the sample times
+    integer(i8), intent(in) :: n_samples, max_steps, n_rows
+    integer(c_int), intent(in) :: n_in
+    real(dp), intent(in) :: t0, dts, rtol, atol, hmax_in
+    {YT}, intent(in) :: y0(n_states)
+    {YT}, intent(inout) :: out(n_states, n_samples)
+    {YT}, intent(out) :: yfinal(n_states)
+    real(dp), intent(inout) :: prw(*)
+    complex(dp), intent(in) :: pc(*)
+    integer(i8), intent(in) :: pi(*), in_pos(*)
+    real(dp), intent(in) :: in_times(*), series(max(n_in, 1), *)
+    type(history_t), intent(inout) :: h
+    integer(c_int), intent(out) :: status
+    integer(i8), intent(inout) :: stats(4)
+    real(dp), parameter :: c2 = 1.0_dp/5, c3 = 3.0_dp/10, c4 = 4.0_dp/5, c5 = 8.0_dp/9
+    real(dp), parameter :: a21 = 1.0_dp/5
+    real(dp), parameter :: a31 = 3.0_dp/40, a32 = 9.0_dp/40
+    real(dp), parameter :: a41 = 44.0_dp/45, a42 = -56.0_dp/15, a43 = 32.0_dp/9
+    real(dp), parameter :: a51 = 19372.0_dp/6561, a52 = -25360.0_dp/2187, &
+                           a53 = 64448.0_dp/6561, a54 = -212.0_dp/729
+    real(dp), parameter :: a61 = 9017.0_dp/3168, a62 = -355.0_dp/33, a63 = 46732.0_dp/5247, &
+                           a64 = 49.0_dp/176, a65 = -5103.0_dp/18656
+    real(dp), parameter :: a71 = 35.0_dp/384, a73 = 500.0_dp/1113, a74 = 125.0_dp/192, &
+                           a75 = -2187.0_dp/6784, a76 = 11.0_dp/84
+    real(dp), parameter :: e1 = 71.0_dp/57600, e3 = -71.0_dp/16695, e4 = 71.0_dp/1920, &
+                           e5 = -17253.0_dp/339200, e6 = 22.0_dp/525, e7 = -1.0_dp/40
+    {YT} :: y(n_states), yn(n_states), ys(n_states), err(n_states)
+    {YT} :: k1(n_states), k2(n_states), k3(n_states), k4(n_states), k5(n_states)
+    {YT} :: k6(n_states), k7(n_states)
+    real(dp) :: t, hh, hnew, tnext, enorm, fac, hmax, d0, d1, t_end
+    integer(i8) :: row, steps
+    logical :: hit, rejected
+    y = y0
+    t = t0
+    status = 0
+    t_end = t0 + (n_samples - 1)*dts
+    if (n_samples <= 1) then
+      yfinal = y
+      return
+    end if
+    hmax = hmax_in
+    if (.not. (hmax > 0.0_dp)) hmax = huge(1.0_dp)
+    if (h%n_conn > 0) then
+      ! steps never longer than the smallest positive delay: every read of a stage falls on
+      ! an accepted step (method of steps)
+      if (any(h%tau(1:h%n_conn) > 0.0_dp)) then
+        hmax = min(hmax, minval(h%tau(1:h%n_conn), mask=h%tau(1:h%n_conn) > 0.0_dp))
+      end if
+    end if
+    call set_time_(t, n_in, in_pos, n_rows, in_times, series, prw)
+    call hist_append_(h, t, y)
+    call stage_(h, t, y, k1, prw, pc, pi)
+    call hist_set_f_(h, k1)
+    stats(4) = 1
+    ! initial step (Hairer, Norsett and Wanner, II.4)
+    d0 = sqrt(sum((abs(y)/(atol + rtol*abs(y)))**2)/n_states)
+    d1 = sqrt(sum((abs(k1)/(atol + rtol*abs(y)))**2)/n_states)
+    if (d0 < 1.0e-5_dp .or. d1 < 1.0e-5_dp) then
+      hh = 1.0e-6_dp
+    else
+      hh = 0.01_dp*d0/d1
+    end if
+    hh = min(hh, hmax, dts)
+    row = 1
+    tnext = t0 + dts
+    steps = 0
+    rejected = .false.
+    do while (row < n_samples)
+      if (steps >= max_steps) then
+        status = 2
+        exit
+      end if
+      hit = .false.
+      hnew = hh
+      if (t + hh >= tnext - 1.0e-12_dp*max(abs(tnext), dts)) then
+        hh = tnext - t
+        hit = .true.
+      end if
+      if (hh < 1.0e-14_dp*max(abs(t), 1.0_dp)) then
+        status = 1
+        exit
+      end if
+      call set_time_(t + c2*hh, n_in, in_pos, n_rows, in_times, series, prw)
+      ys = y + hh*(a21*k1)
+      call stage_(h, t + c2*hh, ys, k2, prw, pc, pi)
+      call set_time_(t + c3*hh, n_in, in_pos, n_rows, in_times, series, prw)
+      ys = y + hh*(a31*k1 + a32*k2)
+      call stage_(h, t + c3*hh, ys, k3, prw, pc, pi)
+      call set_time_(t + c4*hh, n_in, in_pos, n_rows, in_times, series, prw)
+      ys = y + hh*(a41*k1 + a42*k2 + a43*k3)
+      call stage_(h, t + c4*hh, ys, k4, prw, pc, pi)
+      call set_time_(t + c5*hh, n_in, in_pos, n_rows, in_times, series, prw)
+      ys = y + hh*(a51*k1 + a52*k2 + a53*k3 + a54*k4)
+      call stage_(h, t + c5*hh, ys, k5, prw, pc, pi)
+      call set_time_(t + hh, n_in, in_pos, n_rows, in_times, series, prw)
+      ys = y + hh*(a61*k1 + a62*k2 + a63*k3 + a64*k4 + a65*k5)
+      call stage_(h, t + hh, ys, k6, prw, pc, pi)
+      yn = y + hh*(a71*k1 + a73*k3 + a74*k4 + a75*k5 + a76*k6)
+      call stage_(h, t + hh, yn, k7, prw, pc, pi)
+      stats(4) = stats(4) + 6
+      steps = steps + 1
+      err = hh*(e1*k1 + e3*k3 + e4*k4 + e5*k5 + e6*k6 + e7*k7)
+      enorm = err_norm_(err, y, yn, rtol, atol)
+      if (enorm <= 1.0_dp) then
+        t = t + hh
+        if (hit) t = tnext
+        y = yn
+        k1 = k7
+        call hist_append_(h, t, y)
+        call hist_set_f_(h, k1)
+        stats(2) = stats(2) + 1
+        if (hit) then
+          row = row + 1
+          out(:, row) = y
+          tnext = t0 + row*dts
+          if (row == n_samples) exit
+        end if
+        fac = 0.9_dp*max(enorm, 1.0e-10_dp)**(-0.2_dp)
+        if (rejected) fac = min(fac, 1.0_dp)
+        hh = min(hmax, (merge(hnew, hh, hit))*min(5.0_dp, max(0.2_dp, fac)))
+        rejected = .false.
+      else
+        stats(3) = stats(3) + 1
+        fac = 0.9_dp*enorm**(-0.2_dp)
+        hh = hh*max(0.2_dp, fac)
+        rejected = .true.
+      end if
+    end do
+    stats(1) = steps
+    yfinal = y
+  end subroutine dopri5_
+"""

@@ -1,0 +1,89 @@
+"""Hook implementations of rates-fortran (the target of its ``rates`` entry point).
+
+Nothing heavy is imported here: numpy, sympy and the compiler are touched inside the hooks.
+``execute`` is declared only when a Fortran compiler is on PATH (without one, ``rates export
+--backend fortran`` still writes the files).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rates_core.plugins import BackendInfo, SolverInfo, hookimpl
+from rates_fortran import ADAPTIVE_SOLVER, BACKEND, FIXED_SOLVERS
+
+#: Capabilities besides ``execute`` (declared when gfortran is found).
+BASE_CAPABILITIES = frozenset({"adaptive", "dde", "complex", "vectorised", "jacobian"})
+
+_DESCRIPTIONS = {
+    "euler": "explicit Euler in compiled Fortran (fixed step, order 1)",
+    "heun": "Heun's method in compiled Fortran (fixed step, order 2)",
+    "rk4": "classic Runge-Kutta in compiled Fortran (fixed step, order 4)",
+}
+
+
+def capabilities() -> frozenset[str]:
+    from rates_fortran.build import have_compiler
+
+    return BASE_CAPABILITIES | ({"execute"} if have_compiler() else set())
+
+
+@hookimpl
+def register_backends() -> list[BackendInfo]:
+    return [
+        BackendInfo(
+            BACKEND,
+            capabilities(),
+            "Fortran 2008 compiled with gfortran (bind(c) + ctypes); Auto-07p files",
+        )
+    ]
+
+
+@hookimpl
+def register_solvers() -> list[SolverInfo]:
+    solvers = [
+        SolverInfo(name, BACKEND, adaptive=False, description=_DESCRIPTIONS[method])
+        for method, name in FIXED_SOLVERS.items()
+    ]
+    solvers.append(
+        SolverInfo(
+            ADAPTIVE_SOLVER,
+            BACKEND,
+            adaptive=True,
+            capabilities=frozenset({"adaptive", "dde", "complex"}),
+            description="Dormand-Prince 5(4) in compiled Fortran (options rtol, atol, max_step)",
+        )
+    )
+    return solvers
+
+
+@hookimpl
+def register_builtins(backend: str) -> dict[str, Any] | None:
+    if backend != BACKEND:
+        return None
+    return {}
+
+
+@hookimpl
+def emit_function(backend: str, system: Any, options: Any) -> Any | None:
+    if backend != BACKEND:
+        return None
+    from rates_core.plugins import default_host
+    from rates_fortran.emit import emit_function as emit
+
+    host = default_host()
+    return emit(
+        system,
+        options,
+        builtins=host.builtins(BACKEND),
+        imports=host.imports(BACKEND, system),
+    )
+
+
+@hookimpl
+def solve(solver: str, function: Any, problem: Any) -> Any | None:
+    if solver not in FIXED_SOLVERS.values() and solver != ADAPTIVE_SOLVER:
+        return None
+    from rates_fortran.solvers import solve as run
+
+    return run(solver, function, problem)

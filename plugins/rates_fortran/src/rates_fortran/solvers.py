@@ -1,0 +1,249 @@
+"""Python side of the Fortran solvers: check the problem, pack the arrays, one call.
+
+``fortran_euler`` / ``fortran_heun`` / ``fortran_rk4`` (fixed step) and ``fortran_dopri5``
+(adaptive Dormand-Prince 5(4), options ``rtol``, ``atol``, ``max_step``, ``max_steps``) run the
+whole integration inside the compiled ``rates_solve``: no Python call per step. Sampling follows
+the PyRates convention of :class:`rates_core.backend.Problem`; fixed-step solvers use input row
+k for the whole step k, ``fortran_dopri5`` interpolates the rows linearly at each stage time
+(steps end exactly on the sample times).
+
+Delays: the connections (state position and delay of every delayed value, in
+``system.delayed`` order) go to the Fortran history, which stores every accepted step (time,
+state, derivative) back to the largest delay and reads cubic Hermite interpolants. Pre-history:
+the initial state, or ``Problem.history`` sampled on the step grid back to the largest delay
+(cubic Hermite between the samples, derivatives by finite differences).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from rates_core.backend import EmittedFunction, Problem, Trajectory
+from rates_core.errors import SolverError
+from rates_fortran import ADAPTIVE_SOLVER, FIXED_SOLVERS
+
+__all__ = ["ADAPTIVE_OPTIONS", "solve"]
+
+#: Options of ``fortran_dopri5``.
+ADAPTIVE_OPTIONS = ("rtol", "atol", "max_step", "max_steps", "first_step")
+_METHODS = {name: k for k, name in enumerate(FIXED_SOLVERS.values(), start=1)}
+_METHODS[ADAPTIVE_SOLVER] = 4
+_STATUS = {
+    1: "the step size fell below the resolution of the time (stiff or singular problem)",
+    2: "max_steps steps were not enough",
+}
+
+
+def _check(solver: str, function: EmittedFunction, problem: Problem) -> None:
+    allowed = ADAPTIVE_OPTIONS if solver == ADAPTIVE_SOLVER else ()
+    for key in problem.options or {}:
+        if key not in allowed:
+            raise SolverError(
+                f"solver {solver!r} has no option {key!r} (allowed options: "
+                f"{', '.join(allowed) or 'none'})"
+            )
+    system = function.system
+    if np.size(problem.y0) != system.n_states:
+        raise SolverError(
+            f"y0 has {np.size(problem.y0)} values, the system {system.n_states} states"
+        )
+    if not (problem.step_size > 0) or not np.isfinite(problem.step_size):
+        raise SolverError(f"step_size must be positive, got {problem.step_size}")
+    if problem.n_samples < 1:
+        raise SolverError(f"n_samples must be at least 1, got {problem.n_samples}")
+    if solver != ADAPTIVE_SOLVER:
+        ratio = problem.sampling_step / problem.step_size
+        if abs(ratio - round(ratio)) > 1e-6 * max(ratio, 1.0) or round(ratio) < 1:
+            raise SolverError(
+                f"sampling_step ({problem.sampling_step}) must be a whole multiple of "
+                f"step_size ({problem.step_size}) for fixed-step solvers"
+            )
+    names = {p.name for p in system.params if p.role == "input"}
+    unknown = sorted(set(problem.inputs) - names)
+    if unknown:
+        raise SolverError(
+            f"no extrinsic input parameter named {', '.join(map(repr, unknown))}; the system's "
+            f"inputs are: {', '.join(sorted(names)) or '(none)'}"
+        )
+
+
+def _inputs(function: EmittedFunction, problem: Problem) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(in_pos, series, n_rows)``: 1-based ``pr`` positions and the rows (n_in, n_rows)."""
+    layout = function.extras["layout"]
+    system = function.system
+    positions: list[np.ndarray] = []
+    columns: list[np.ndarray] = []
+    n_rows = 0
+    for name, series in problem.inputs.items():
+        entry = layout.entry(name)
+        if entry.kind != "r":
+            raise SolverError(f"input {name!r}: rates-fortran supports real inputs only")
+        arr = np.asarray(series)
+        if np.iscomplexobj(arr):
+            raise SolverError(f"input {name!r}: rates-fortran supports real inputs only")
+        rows = arr.shape[0] if arr.ndim else 1
+        flat = arr.reshape(rows, -1).astype(np.float64)
+        if flat.shape[1] == 1 and entry.size > 1:
+            flat = np.repeat(flat, entry.size, axis=1)
+        if flat.shape[1] != entry.size:
+            units = next((i.units for i in system.inputs if i.name == name), None)
+            if units is None or flat.shape[1] != len(units):
+                raise SolverError(
+                    f"input {name!r}: rows have {flat.shape[1]} values, the parameter needs "
+                    f"{entry.size}"
+                )
+            full = np.zeros((rows, entry.size))
+            full[:, units] = flat
+            flat = full
+        if n_rows and rows != n_rows:
+            raise SolverError("all input series must have the same number of rows")
+        n_rows = rows
+        positions.append(entry.offset + 1 + np.arange(entry.size, dtype=np.int64))
+        columns.append(flat)
+    if not positions:
+        return np.zeros(1, np.int64), np.zeros((1, 1)), 1
+    in_pos = np.concatenate(positions)
+    series = np.ascontiguousarray(np.concatenate(columns, axis=1).T)  # (n_in, n_rows) in F order
+    return in_pos, np.asfortranarray(series), n_rows
+
+
+def _connections(function: EmittedFunction, problem: Problem) -> tuple[np.ndarray, np.ndarray]:
+    """1-based state positions and delays of every delayed value (``system.delayed`` order)."""
+    system = function.system
+    slot = {p.name: i for i, p in enumerate(system.params)}
+    positions, delays = [], []
+    for d in system.delayed:
+        st = system.state(d.state)
+        if d.index is None:
+            idx = np.arange(st.size, dtype=np.int64)
+        else:
+            idx = np.asarray(problem.params[slot[d.index]]).astype(np.int64).reshape(-1)
+            if idx.size and (idx.min() < 0 or idx.max() >= st.size):
+                raise SolverError(
+                    f"delayed read {d.name!r}: index {d.index!r} points outside {d.state!r}"
+                )
+        tau = np.asarray(problem.params[slot[d.tau]] if isinstance(d.tau, str) else d.tau)
+        tau = np.real(tau).astype(np.float64).reshape(-1)
+        if np.any(tau < 0) or not np.all(np.isfinite(tau)):
+            raise SolverError(f"delayed read {d.name!r}: delays must be finite and >= 0")
+        idx = np.broadcast_to(idx if idx.size != 1 else idx.reshape(()), (d.size,))
+        tau = np.broadcast_to(tau if tau.size != 1 else tau.reshape(()), (d.size,))
+        positions.append(st.start + 1 + idx)
+        delays.append(tau)
+    if not positions:
+        return np.zeros(1, np.int64), np.zeros(1)
+    return np.concatenate(positions).astype(np.int64), np.concatenate(delays).astype(float)
+
+
+def _pre_history(
+    problem: Problem, dtype: Any, n: int, tau_max: float, dt: float
+) -> tuple[int, float, np.ndarray, np.ndarray]:
+    if problem.history is None or tau_max <= 0:
+        z = np.zeros((1, n), dtype=dtype)
+        return 0, 0.0, z, z
+    n_pre = max(int(math.ceil(tau_max / dt)) + 1, 2)
+    times = problem.t0 - dt * np.arange(n_pre, -1, -1)  # t0 - n_pre dt .. t0
+    rows = np.empty((n_pre + 1, n), dtype=dtype)
+    for k, t in enumerate(times[:-1]):
+        value = np.asarray(problem.history(float(t)))
+        if value.size != n:
+            raise SolverError(
+                f"the pre-history function returned shape {value.shape} at t={t}; it must "
+                f"return the state vector ({n} values)"
+            )
+        rows[k] = value.reshape(-1)
+    # the sample at t0 - 0: the history's limit, not y0 (reads at r < t0 use the history)
+    rows[-1] = np.asarray(problem.history(float(problem.t0) - 1e-12 * max(dt, 1.0))).reshape(-1)
+    deriv = np.gradient(rows, dt, axis=0)
+    return n_pre, dt, rows, deriv
+
+
+def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajectory:
+    """Integrate ``problem`` with one of the Fortran solvers (one call into the library)."""
+    if solver not in _METHODS:
+        raise SolverError(f"rates-fortran has no solver {solver!r}")
+    _check(solver, function, problem)
+    model = function.extras.get("model")
+    if model is None:
+        raise SolverError("the emitted function was not compiled (standalone export)")
+    system = function.system
+    dtype = model.dtype
+    n = system.n_states
+    adaptive = solver == ADAPTIVE_SOLVER
+    options = dict(problem.options or {})
+    dt = float(problem.step_size)
+    every = problem.sample_every
+    n_steps = problem.n_steps
+    if not adaptive:
+        n_steps = max(n_steps, (problem.n_samples - 1) * every)
+    y0 = np.ascontiguousarray(problem.y0, dtype=dtype)
+    out = np.zeros((problem.n_samples, n), dtype=dtype)
+    yfinal = np.zeros(n, dtype=dtype)
+    pr, pc, pi = model.layout.pack(problem.params)
+    in_pos, series, n_rows = _inputs(function, problem)
+    if problem.input_times is not None and len(problem.input_times) == n_rows:
+        in_times = np.ascontiguousarray(problem.input_times, dtype=np.float64)
+    else:
+        in_times = problem.t0 + dt * np.arange(n_rows, dtype=np.float64)
+    conn_pos, conn_tau = _connections(function, problem)
+    n_conn = len(model.layout.delayed) and int(model.layout.n_delayed)
+    n_pre, pre_dt, pre_y, pre_f = _pre_history(
+        problem, dtype, n, float(conn_tau.max()) if n_conn else 0.0, dt
+    )
+    pre_y = np.ascontiguousarray(pre_y)
+    pre_f = np.ascontiguousarray(pre_f)
+    seed = -1 if problem.seed is None else int(problem.seed) % (2**62)
+    status = np.zeros(1, dtype=np.int32)
+    stats = np.zeros(4, dtype=np.int64)
+    if adaptive:
+        # sampling_step is the output grid: the driver samples at t0 + k * (dt * every)
+        dt_s, every_s = float(problem.sampling_step), 1
+    else:
+        dt_s, every_s = dt, every
+    with problem.progress_bar(desc=f"{system.name} ({solver})") as progress:
+        model.solve_c(
+            _METHODS[solver],
+            int(n_steps),
+            int(every_s),
+            int(problem.n_samples),
+            float(problem.t0),
+            dt_s,
+            float(options.get("rtol", 1e-6)),
+            float(options.get("atol", 1e-9)),
+            float(options.get("max_step", 0.0) or 0.0),
+            int(options.get("max_steps", 10_000_000)),
+            y0.ctypes.data,
+            out.ctypes.data,
+            yfinal.ctypes.data,
+            pr.ctypes.data,
+            pc.ctypes.data,
+            pi.ctypes.data,
+            int(len(in_pos)) if problem.inputs else 0,
+            in_pos.ctypes.data,
+            int(n_rows),
+            in_times.ctypes.data,
+            series.ctypes.data,
+            int(n_conn),
+            conn_pos.ctypes.data,
+            conn_tau.ctypes.data,
+            int(n_pre),
+            float(pre_dt),
+            pre_y.ctypes.data,
+            pre_f.ctypes.data,
+            seed,
+            status.ctypes.data,
+            stats.ctypes.data,
+        )
+        progress(problem.t0 + problem.simulation_time)
+    if status[0] != 0:
+        raise SolverError(
+            f"{solver} stopped on model {system.name!r}: {_STATUS.get(int(status[0]), status[0])}"
+        )
+    times = problem.t0 + np.arange(problem.n_samples) * problem.sampling_step
+    info = {"steps": int(stats[0]), "accepted": int(stats[1]), "rejected": int(stats[2])}
+    if adaptive:
+        info["evaluations"] = int(stats[3])
+    return Trajectory(times=times, states=out, final=yfinal, info=info)
