@@ -137,6 +137,9 @@ class _Model:
                 sizes[p.name] = int(np.size(p.value))
         self.sizes = sizes
         self.printer = FortranPrinter(self.names, sizes, sparse, builtins)
+        self.printer.matrices = {
+            p.name for p in system.params if p.name not in sparse and np.ndim(p.value) == 2
+        }
         self.yt = "complex(dp)" if system.is_complex else "real(dp)"
 
     def n(self, name: str) -> str:
@@ -354,6 +357,9 @@ def emit_source(
     w(f"{m.yt}, allocatable :: y0(:), yy(:, :), ff(:, :), pre_y(:, :), pre_f(:, :)", 2)
     w("end type history_t", 1)
     w()
+    w("interface interp_", 1)
+    w("module procedure interp_s_, interp_v_", 2)
+    w("end interface interp_", 1)
     w("interface sign_", 1)
     w("module procedure sign_r_, sign_c_", 2)
     w("end interface sign_", 1)
@@ -397,7 +403,7 @@ class CompiledModel:
         self.solve_c = self.lib.rates_solve
         self.solve_c.restype = None
         self.solve_c.argtypes = [
-            i32, i64, i64, i64, f64, f64, f64, f64, f64, i64,  # method .. max_steps
+            i32, i64, i64, i64, f64, f64, f64, f64, f64, f64, i64,  # method .. max_steps
             ptr, ptr, ptr, ptr, ptr, ptr,  # y0, out, yfinal, pr, pc, pi
             i32, ptr, i64, ptr, ptr,  # n_in, in_pos, n_rows, in_times, series
             i32, ptr, ptr, i32, f64, ptr, ptr,  # n_conn, conn_pos, conn_tau, n_pre, ...

@@ -59,7 +59,7 @@ HELPERS = r"""
     end do
   end function csr_matvec_
 
-  function interp_(x, xp, fp) result(r)
+  function interp_s_(x, xp, fp) result(r)
     !! linear interpolation of (xp, fp) at x, constant outside (numpy.interp)
     real(dp), intent(in) :: x, xp(:), fp(:)
     real(dp) :: r
@@ -84,7 +84,16 @@ HELPERS = r"""
       end if
     end do
     r = fp(lo) + (x - xp(lo))*(fp(hi) - fp(lo))/(xp(hi) - xp(lo))
-  end function interp_
+  end function interp_s_
+
+  function interp_v_(x, xp, fp) result(r)
+    real(dp), intent(in) :: x(:), xp(:), fp(:)
+    real(dp) :: r(size(x))
+    integer :: i
+    do i = 1, size(x)
+      r(i) = interp_s_(x(i), xp, fp)
+    end do
+  end function interp_v_
 
   function randn_() result(z)
     !! a standard normal sample (Box-Muller on the intrinsic generator)
@@ -296,16 +305,16 @@ SOLVER = r"""
 
   ! ------------------------------------------------------------------ driver
 
-  subroutine rates_solve(method, n_steps, every, n_samples, t0, dt, rtol, atol, hmax, &
+  subroutine rates_solve(method, n_steps, every, n_samples, t0, dt, t_end, rtol, atol, hmax, &
                          max_steps, y0, out, yfinal, pr, pc, pi, n_in, in_pos, n_rows, &
                          in_times, series, n_conn, conn_pos, conn_tau, n_pre, pre_dt, pre_y, &
                          pre_f, seed, status, stats) bind(c, name="rates_solve")
     !! Integrate from t0: method 1 euler, 2 heun, 3 rk4 (n_steps steps of dt, the state after
     !! every `every` steps sampled), 4 Dormand-Prince 5(4) (rtol, atol; samples at
-    !! t0 + k*dt*every). out(:, 1) is y0. status: 0 ok, 1 step size underflow, 2 max_steps.
+    !! t0 + k*dt*every, integration up to t_end). out(:, 1) is y0. status: 0 ok, 1 step size underflow, 2 max_steps.
     integer(c_int), value :: method, n_in, n_conn, n_pre
     integer(i8), value :: n_steps, every, n_samples, max_steps, n_rows, seed
-    real(dp), value :: t0, dt, rtol, atol, hmax, pre_dt
+    real(dp), value :: t0, dt, t_end, rtol, atol, hmax, pre_dt
     {YT}, intent(in) :: y0(n_states)
     {YT}, intent(inout) :: out(n_states, n_samples)
     {YT}, intent(out) :: yfinal(n_states)
@@ -364,7 +373,7 @@ SOLVER = r"""
       call fixed_(method, n_steps, every, n_samples, t0, dt, y0, out, yfinal, prw, pc, pi, &
                   n_in, in_pos, n_rows, series, h, stats)
     else
-      call dopri5_(n_samples, t0, dt*every, rtol, atol, hmax, max_steps, y0, out, yfinal, &
+      call dopri5_(n_samples, t0, dt*every, t_end, rtol, atol, hmax, max_steps, y0, out, yfinal, &
                    prw, pc, pi, n_in, in_pos, n_rows, in_times, series, h, status, stats)
     end if
   end subroutine rates_solve
@@ -429,12 +438,12 @@ SOLVER = r"""
     r = sqrt(sum((abs(e)/(atol + rtol*max(abs(ya), abs(yb))))**2)/n_states)
   end function err_norm_
 
-  subroutine dopri5_(n_samples, t0, dts, rtol, atol, hmax_in, max_steps, y0, out, yfinal, &
+  subroutine dopri5_(n_samples, t0, dts, t_end, rtol, atol, hmax_in, max_steps, y0, out, yfinal, &
                      prw, pc, pi, n_in, in_pos, n_rows, in_times, series, h, status, stats)
     !! Dormand-Prince 5(4) with the standard step control; steps end on the sample times
     integer(i8), intent(in) :: n_samples, max_steps, n_rows
     integer(c_int), intent(in) :: n_in
-    real(dp), intent(in) :: t0, dts, rtol, atol, hmax_in
+    real(dp), intent(in) :: t0, dts, t_end, rtol, atol, hmax_in
     {YT}, intent(in) :: y0(n_states)
     {YT}, intent(inout) :: out(n_states, n_samples)
     {YT}, intent(out) :: yfinal(n_states)
@@ -460,14 +469,13 @@ SOLVER = r"""
     {YT} :: y(n_states), yn(n_states), ys(n_states), err(n_states)
     {YT} :: k1(n_states), k2(n_states), k3(n_states), k4(n_states), k5(n_states)
     {YT} :: k6(n_states), k7(n_states)
-    real(dp) :: t, hh, hnew, tnext, enorm, fac, hmax, d0, d1, t_end
+    real(dp) :: t, hh, hnew, tnext, enorm, fac, hmax, d0, d1
     integer(i8) :: row, steps
     logical :: hit, rejected
     y = y0
     t = t0
     status = 0
-    t_end = t0 + (n_samples - 1)*dts
-    if (n_samples <= 1) then
+    if (t_end <= t0) then
       yfinal = y
       return
     end if
@@ -495,10 +503,11 @@ SOLVER = r"""
     end if
     hh = min(hh, hmax, dts)
     row = 1
-    tnext = t0 + dts
+    tnext = min(t0 + dts, t_end)
+    if (n_samples <= 1) tnext = t_end
     steps = 0
     rejected = .false.
-    do while (row < n_samples)
+    do while (t < t_end)
       if (steps >= max_steps) then
         status = 2
         exit
@@ -543,10 +552,13 @@ SOLVER = r"""
         call hist_set_f_(h, k1)
         stats(2) = stats(2) + 1
         if (hit) then
-          row = row + 1
-          out(:, row) = y
-          tnext = t0 + row*dts
-          if (row == n_samples) exit
+          if (t >= t_end) exit
+          if (row < n_samples .and. abs(t - (t0 + row*dts)) <= 1.0e-9_dp*dts) then
+            row = row + 1
+            out(:, row) = y
+          end if
+          tnext = t_end
+          if (row < n_samples) tnext = min(t0 + row*dts, t_end)
         end if
         fac = 0.9_dp*max(enorm, 1.0e-10_dp)**(-0.2_dp)
         if (rejected) fac = min(fac, 1.0_dp)

@@ -124,6 +124,8 @@ class FortranPrinter(FCodePrinter):
         self.sizes = dict(sizes or {})
         self.sparse = frozenset(sparse)
         self.rates_builtins = dict(builtins or {})
+        #: names of two-dimensional (dense matrix) values
+        self.matrices: set[str] = set()
 
     # ------------------------------------------------------------------ atoms
 
@@ -298,6 +300,8 @@ class FortranPrinter(FCodePrinter):
 
     def _print_Index(self, expr: sympy.Expr) -> str:
         x, *idx = expr.args
+        if len(idx) == 1 and isinstance(x, sympy.Symbol) and x.name in self.matrices:
+            return f"{self._atom(x)}({self._int(idx[0], 1)}, :)"
         return f"{self._atom(x)}({', '.join(self._int(i, 1) for i in idx)})"
 
     def _print_IndexRange(self, expr: sympy.Expr) -> str:
@@ -311,6 +315,8 @@ class FortranPrinter(FCodePrinter):
         idx = self._int(rest[0], 1)
         if len(rest) == 2 and rest[1].is_Number and int(rest[1]) == 1:
             return f"{self._atom(x)}(:, {idx})"
+        if isinstance(x, sympy.Symbol) and x.name in self.matrices:
+            return f"{self._atom(x)}({idx}, :)"
         return f"{self._atom(x)}({idx})"
 
     def _print_Interp(self, expr: sympy.Expr) -> str:

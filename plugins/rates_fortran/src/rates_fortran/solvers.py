@@ -211,6 +211,7 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
             int(problem.n_samples),
             float(problem.t0),
             dt_s,
+            float(problem.t0 + problem.simulation_time),
             float(options.get("rtol", 1e-6)),
             float(options.get("atol", 1e-9)),
             float(options.get("max_step", 0.0) or 0.0),
