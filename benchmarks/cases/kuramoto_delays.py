@@ -21,8 +21,9 @@ Implementations (``--impl``):
   delayed phase, ``sin(theta_j(t - d_ij))``. (``add_edges_from_matrix`` takes no edge template
   yet, hence the identity.)
 * ``rates_edges``: the model as PyRates writes it, an edge template ``sin_edge`` with
-  ``s = sin(theta_s - theta_t)`` on N^2 explicit edges (``add_edges``; ``theta_t`` fed by the
-  target node); rates delays the edge's source ``theta_s``, i.e. the same model as above.
+  ``s = sin(theta_s - theta_t)`` on every pair (``add_edges_from_matrix(..., template=sin_edge)``;
+  ``theta_t`` fed by the target node); rates delays the edge's source ``theta_s``, i.e. the
+  same model as above, and sums the separable edge output as products of sin/cos per node.
 * ``pyrates``: PyRates 1.2.3 with its own Kuramoto templates
   (``model_templates.oscillators.kuramoto``: ``phase_pop`` nodes, ``sin_edge`` edge template)
   through ``add_edges_from_matrix(..., template=sin_edge, edge_attr={"delay": D, ...})``.
@@ -310,21 +311,21 @@ def load(impl: str, omega, steps, results: dict, suffix: str = ""):
                     weight=weights,
                     edge_attr={"delay": delays},
                 )
-        elif impl == "rates_edges":
-            circuit = circuit.add_edges(
-                (
-                    f"{labels[j]}/phase_op/theta",
-                    f"{labels[i]}/phase_op/s_in",
-                    edge,
-                    {
-                        "weight": COUPLING / n,
-                        "delay": float(delays[i, j]),
-                        "sin_edge/coupling_op/theta_s": "source",
-                        "sin_edge/coupling_op/theta_t": f"{labels[i]}/phase_op/theta",
-                    },
-                )
-                for i in range(n)
-                for j in range(n)
+        elif impl == "rates_edges":  # PyRates's call; rates returns a new circuit
+            theta_t = np.empty((n, n), dtype=object)
+            for i, label in enumerate(labels):
+                theta_t[i, :] = f"{label}/phase_op/theta"
+            circuit = circuit.add_edges_from_matrix(
+                "phase_op/theta",
+                "phase_op/s_in",
+                labels,
+                weight=weights,
+                template=edge,
+                edge_attr={
+                    "delay": delays,
+                    "sin_edge/coupling_op/theta_s": "source",
+                    "sin_edge/coupling_op/theta_t": theta_t,
+                },
             )
         elif impl == "pyrates":  # in place; the target phase of edge [i, j] is node i's theta
             theta_t = np.empty((n, n), dtype=object)
