@@ -168,3 +168,31 @@ def test_progress_bar_over_batches(qif, capsys):
     )
     err = capsys.readouterr().err
     assert "sweep" in err and "3/3" in err
+
+
+@pytest.mark.parametrize(("solver", "options"), [("rk4", {}), ("scipy", ADAPTIVE)])
+def test_inputs_and_initial_state(net, solver, options):
+    n_steps = 500
+    drive = np.sin(np.arange(n_steps) * 1e-3 * 20.0)
+    pm = {"eta": {"vars": ["qif_op/eta"], "nodes": ["a", "b"]}}
+    etas = [-6.0, -5.0, -4.0]
+    kwargs = dict(
+        inputs={"a/qif_op/I_ext": drive},
+        initial_state={"b/qif_op/v": -1.0},
+        sampling_step_size=1e-2,
+        solver=solver,
+        **options,
+    )
+    res, grid = grid_search(
+        net, {"eta": etas}, pm, 0.5, 1e-3, {"v": "all/qif_op/v"}, batch_size=20, **kwargs
+    )
+    for label, eta in zip(grid.index, etas):
+        c = net.update_var(node_vars={"a/qif_op/eta": eta, "b/qif_op/eta": eta})
+        ref = c.run(0.5, 1e-3, outputs={"v": "all/qif_op/v"}, **kwargs)
+        for n in "ab":
+            np.testing.assert_allclose(
+                res[("v", label, n, "qif_op/v")].to_numpy(),
+                ref[("v", n, "qif_op/v")].to_numpy(),
+                rtol=0,
+                atol=1e-12,
+            )

@@ -251,6 +251,39 @@ def _prefixed(mapping: Mapping[str, Any] | None, copies: list[str]) -> dict[str,
     return {f"{c}/{path}": value for c in copies for path, value in mapping.items()}
 
 
+class _Copies:
+    """The combined circuit of a batch, resolving ``<copy>/<path>`` through the original circuit
+    (once per path, not once per copy: the combined circuit's own search walks every copy)."""
+
+    def __init__(self, combined: Any, original: Any, copies: list[str]) -> None:
+        self._combined = combined
+        self._original = original
+        self._copies = set(copies)
+        self._paths: dict[str, list] = {}
+        self._nodes: dict[tuple, list] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._combined, name)
+
+    def resolve_path(self, path: str) -> list[tuple[str, str, str]]:
+        copy, _, rest = path.strip("/").partition("/")
+        if copy not in self._copies:
+            return self._combined.resolve_path(path)
+        if rest not in self._paths:
+            self._paths[rest] = self._original.resolve_path(rest)
+        return [(f"{copy}/{n}", op, var) for n, op, var in self._paths[rest]]
+
+    def get_nodes(self, pattern: Any = "all", var: str | None = None) -> list[str]:
+        if not isinstance(pattern, str):
+            return self._combined.get_nodes(pattern, var=var)
+        copy, _, rest = pattern.strip("/").partition("/")
+        if copy not in self._copies or not rest:
+            return self._combined.get_nodes(pattern, var=var)
+        if (rest, var) not in self._nodes:
+            self._nodes[(rest, var)] = self._original.get_nodes(rest, var=var)
+        return [f"{copy}/{n}" for n in self._nodes[(rest, var)]]
+
+
 def _simulate(
     spec: _Spec, circuits: list[CircuitTemplate], labels: list[str], compiled: dict
 ) -> pd.DataFrame:
@@ -278,6 +311,8 @@ def _simulate(
         )
     inputs = _prefixed(spec.inputs, copies)
     system = _build(spec, combined, list(inputs or {}))
+    if copies:
+        combined = _Copies(combined, spec.circuit, copies)
     emitted = _emitted(spec, system, compiled)
     n_steps = int(round(spec.simulation_time / spec.step_size))
     n_samples = int(round(spec.simulation_time / spec.sampling_step_size))
