@@ -68,7 +68,8 @@ def test_stuart_landau_hopf_and_period_against_simulation(tmp_path):
     row = cycles.iloc[-1]
     mu, period = float(row["mu"]), float(row["period"])
     assert mu > 0.05
-    np.testing.assert_allclose(float(row["MAX x"]), np.sqrt(mu), rtol=1e-3)  # max over the mesh points
+    # the radius sqrt(mu), up to the max over the mesh points
+    np.testing.assert_allclose(float(row["MAX x"]), np.sqrt(mu), rtol=1e-3)
     # simulate at that mu and measure the period from upward zero crossings of x
     from rates_core import NodeTemplate
 

@@ -67,10 +67,23 @@ def wrap(line: str, limit: int = LINE_LENGTH) -> list[str]:
     out, rest = [], line
     while len(rest) > limit and len(out) < 200:
         cut = rest.rfind(" ", indent + 10, limit - 2)
-        if cut <= indent:
+        if cut > indent:
+            out.append(rest[:cut] + " &")
+            rest = " " * (indent + 4) + "& " + rest[cut + 1 :]
+            continue
+        # no space: break after an operator or comma (never inside "**")
+        cut = max(
+            (
+                i
+                for i in range(indent + 10, min(limit - 2, len(rest) - 1))
+                if rest[i] in "*/,(" and rest[i + 1] != "*" and rest[i - 1] != "*"
+            ),
+            default=-1,
+        )
+        if cut < 0:
             break
-        out.append(rest[:cut] + " &")
-        rest = " " * (indent + 4) + "& " + rest[cut + 1 :]
+        out.append(rest[: cut + 1] + "&")
+        rest = " " * (indent + 4) + "&" + rest[cut + 1 :]
     out.append(rest)
     return out
 

@@ -311,7 +311,8 @@ SOLVER = r"""
                          pre_f, seed, status, stats) bind(c, name="rates_solve")
     !! Integrate from t0: method 1 euler, 2 heun, 3 rk4 (n_steps steps of dt, the state after
     !! every `every` steps sampled), 4 Dormand-Prince 5(4) (rtol, atol; samples at
-    !! t0 + k*dt*every, integration up to t_end). out(:, 1) is y0. status: 0 ok, 1 step size underflow, 2 max_steps.
+    !! t0 + k*dt*every, integration up to t_end). out(:, 1) is y0.
+    !! status: 0 ok, 1 step size underflow, 2 max_steps.
     integer(c_int), value :: method, n_in, n_conn, n_pre
     integer(i8), value :: n_steps, every, n_samples, max_steps, n_rows, seed
     real(dp), value :: t0, dt, t_end, rtol, atol, hmax, pre_dt
