@@ -8,6 +8,7 @@ vector (a population of n units, or a vector variable), size 1 is a scalar.
 
 from __future__ import annotations
 
+import dataclasses
 import keyword
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from rates_core import builtins
 from rates_core.equations import parse_equation, symbol
 from rates_core.errors import ModelError
 from rates_core.frontend.templates import CircuitTemplate
-from rates_core.ir import NetworkIR, Population, Projection, UnitLabels, build_ir
+from rates_core.ir import NetworkIR, Projection, UnitLabels, build_ir
 
 #: Couplings at least this dense are dense matrices, sparser ones CSR matrices (measured with
 #: benchmarks/: at N = 1000, BLAS dense matvec beats CSR above about 8 % density).
@@ -147,7 +148,7 @@ class System:
     derivatives: list[tuple[str, sympy.Expr]]
     delayed: list[DelayedRead]
     inputs: list[ExtrinsicInput]
-    label_map: dict[str, tuple[str, int | None]]
+    label_map: Mapping[str, tuple[str, int | None]]
     dtype: str
     ir: NetworkIR | None = field(default=None, repr=False)
     #: algebraic variables kept in the history (delayed reads of them name them as ``state``)
@@ -256,6 +257,46 @@ class SuffixedPaths(EdgePaths):
         return SuffixedPaths(self._base, self._suffix + suffix)
 
 
+class LabelMap(Mapping):
+    """``"node/op/var" -> (symbol name, unit index or None)`` for every variable of every unit,
+    looked up through the IR's node table instead of one string per unit and variable (a
+    10,000-unit population with 14 variables would hold 140,000 keys)."""
+
+    def __init__(self, unit_of: Mapping[str, tuple[int, int]], nodes: Sequence) -> None:
+        self._unit_of = unit_of
+        self._nodes = nodes  # population index -> its node labels
+        self._entries: dict[tuple[int, str, str], tuple[str, bool]] = {}
+        self._extra: dict[str, tuple[str, int | None]] = {}
+
+    def add(self, p: int, op: str, var: str, name: str, scalar: bool) -> None:
+        nodes = self._nodes[p]
+        if nodes and self._unit_of.get(nodes[0]) == (p, 0):
+            self._entries[(p, op, var)] = (name, scalar)
+        else:  # units that are not in the node table (edge populations)
+            for u, node in enumerate(nodes):
+                self._extra[f"{node}/{op}/{var}"] = (name, None if scalar else u)
+
+    def __getitem__(self, key: str) -> tuple[str, int | None]:
+        if key in self._extra:
+            return self._extra[key]
+        parts = key.rsplit("/", 2) if isinstance(key, str) else ()
+        if len(parts) == 3 and parts[0] in self._unit_of:
+            p, u = self._unit_of[parts[0]]
+            entry = self._entries.get((p, parts[1], parts[2]))
+            if entry is not None:
+                return entry[0], None if entry[1] else u
+        raise KeyError(key)
+
+    def __iter__(self):
+        yield from self._extra
+        for p, op, var in self._entries:
+            for node in self._nodes[p]:
+                yield f"{node}/{op}/{var}"
+
+    def __len__(self) -> int:
+        return len(self._extra) + sum(len(self._nodes[p]) for p, _, _ in self._entries)
+
+
 def _suffixed(labels: Sequence[str], suffix: str) -> Sequence[str]:
     if isinstance(labels, EdgePaths):
         return labels.with_suffix(suffix)
@@ -302,7 +343,7 @@ class _Builder:
         self.derivatives: dict[str, sympy.Expr] = {}
         self.delayed: list[DelayedRead] = []
         self.inputs: list[ExtrinsicInput] = []
-        self.label_map: dict[str, tuple[str, int | None]] = {}
+        self.label_map = LabelMap(ir.unit_of, [pop.nodes for pop in ir.populations])
         self.symbols: dict[tuple[int, str, str], sympy.Symbol] = {}
         self.kinds: dict[str, str] = {}  # symbol name -> state / algebraic / param
         self.sizes: dict[str, int] = {}
@@ -365,7 +406,7 @@ class _Builder:
         name = self.unique(base)
         dtype = "int64" if role == "index" else _dtype(kind, self.precision)
         if role == "matrix":
-            val = value.astype(dtype) if hasattr(value, "astype") else value
+            val = value.astype(dtype, copy=False) if hasattr(value, "astype") else value
         else:
             arr = np.asarray(value)
             if (
@@ -473,7 +514,7 @@ class _Builder:
                 continue  # its edges are summed as products of source and target factors
             for (op_label, var), role in roles[p].items():
                 decl = pop.template.operators[op_label].variables[var]
-                paths = tuple(f"{n}/{op_label}/{var}" for n in pop.nodes)
+                paths = SuffixedPaths(pop.nodes, f"/{op_label}/{var}")
                 values = pop.values[(op_label, var)]
                 size = pop.size if decl.shape == () else int(np.prod(decl.shape))
                 if role == "param":
@@ -489,7 +530,7 @@ class _Builder:
                         collapse=not shaped,
                     )
                     self.symbols[(p, op_label, var)] = sym
-                    self.register_paths(sym.name, pop, op_label, var, decl)
+                    self.register_paths(sym.name, p, op_label, var, decl)
                     continue
                 name = self.unique(planned[(p, op_label, var)])
                 dtype = _dtype(decl.dtype, self.precision)
@@ -497,7 +538,7 @@ class _Builder:
                 self.symbols[(p, op_label, var)] = sym
                 self.sizes[name] = size
                 self.kinds[name] = role
-                self.register_paths(name, pop, op_label, var, decl)
+                self.register_paths(name, p, op_label, var, decl)
                 if role == "state":
                     init = values.reshape(-1).astype(dtype)
                     self.states.append(StateVar(name, sym, self.offset, size, dtype, init, paths))
@@ -562,10 +603,9 @@ class _Builder:
             list(self.recorded.values()),
         )
 
-    def register_paths(self, name: str, pop: Population, op: str, var: str, decl: Any) -> None:
-        scalar = pop.size == 1 or decl.shape != ()
-        for u, node in enumerate(pop.nodes):
-            self.label_map[f"{node}/{op}/{var}"] = (name, None if scalar else u)
+    def register_paths(self, name: str, p: int, op: str, var: str, decl: Any) -> None:
+        pop = self.ir.populations[p]
+        self.label_map.add(p, op, var, name, pop.size == 1 or decl.shape != ())
 
     def add_algebraic(self, target: sympy.Symbol, expr: sympy.Expr) -> None:
         name = target.name
@@ -1359,6 +1399,10 @@ def build_system(
         raise ModelError(
             f"delay_approximation must be a positive integer, not {delay_approximation!r}"
         )
-    return _Builder(
+    system = _Builder(
         ir, float_precision, functions, where, delay_approximation, record_delayed
     ).build(inputs)
+    if not isinstance(circuit, NetworkIR):
+        # the connection arrays now live in the parameters; an IR built here need not keep them
+        system.ir = dataclasses.replace(ir, projections=[])
+    return system
