@@ -16,7 +16,16 @@ import shutil
 
 import nox
 
-nox.options.sessions = ["lint", "core", "numpy", "thirdparty", "torch", "julia", "matlab"]
+nox.options.sessions = [
+    "lint",
+    "core",
+    "numpy",
+    "thirdparty",
+    "torch",
+    "julia",
+    "matlab",
+    "fortran",
+]
 nox.options.reuse_existing_virtualenvs = False
 
 PYTEST = ["python", "-m", "pytest", "-q", "-p", "no:cacheprovider"]
@@ -127,3 +136,23 @@ def matlab(session: nox.Session) -> None:
         "miss_hit",
     )
     session.run(*PYTEST, "plugins/rates_matlab/tests", *session.posargs)
+
+
+@nox.session
+def fortran(session: nox.Session) -> None:
+    """rates-fortran: the gfortran-compiled backend, its conformance suite, agreement with
+    rates-numpy and Auto-07p continuations of the generated files (.ci/run installs gfortran
+    and auto-07p; the Auto-07p tests skip where it is missing outside CI)."""
+    require_toolchain(
+        session, "gfortran", install_hint="apt-get install --no-install-recommends gfortran"
+    )
+    require_toolchain(
+        session,
+        "auto-07p",
+        available=os.path.isdir(os.environ.get("AUTO_DIR", "/usr/lib/auto-07p")),
+        install_hint="apt-get install --no-install-recommends auto-07p",
+    )
+    session.install(
+        "./rates_core", "./plugins/rates_numpy", "./plugins/rates_fortran", "pytest", "matplotlib"
+    )
+    session.run(*PYTEST, "plugins/rates_fortran/tests", *session.posargs)
