@@ -43,10 +43,27 @@ suppress_warnings = ["config.cache"]  # sphinx-gallery's callables in the config
 
 # Examples that need a plugin that is not installed are left out of the gallery (the docs nox
 # session installs every one of them, so the published site has them all).
-_NEEDS = {"plot_torch_fit.py": "rates_torch"}
+_NEEDS = {"plot_torch_fit.py": "rates_torch", "plot_qif_continuation.py": "rates_fortran"}
 _missing = [name for name, module in _NEEDS.items() if importlib.util.find_spec(module) is None]
+
+
+def _have_auto() -> bool:
+    """gfortran and Auto-07p, which the continuation example needs besides rates-fortran."""
+    import shutil
+
+    try:
+        from rates_fortran.auto import auto_dir
+
+        auto_dir()
+    except Exception:  # noqa: BLE001 - any failure means: leave the example out
+        return False
+    return shutil.which("gfortran") is not None
+
+
+if "plot_qif_continuation.py" not in _missing and not _have_auto():
+    _missing.append("plot_qif_continuation.py")
 for name in _missing:
-    print(f"rates docs: {name} left out of the gallery ({_NEEDS[name]} is not installed)")
+    print(f"rates docs: {name} left out of the gallery (needs {_NEEDS[name]} and its toolchain)")
 
 sphinx_gallery_conf = {
     "examples_dirs": ["../examples/gallery"],

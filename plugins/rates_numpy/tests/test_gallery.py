@@ -20,7 +20,7 @@ matplotlib.use("Agg")
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 GALLERY = sorted((EXAMPLES / "gallery").glob("plot_*.py"))
 #: scripts that need more than rates-numpy: script name -> module it imports
-NEEDS = {"plot_torch_fit.py": "rates_torch"}
+NEEDS = {"plot_torch_fit.py": "rates_torch", "plot_qif_continuation.py": "rates_fortran"}
 #: what each script must compute (a name in its namespace and a check of its value)
 CHECKS = {
     "plot_qif_bistability.py": lambda ns: ns["low"] < 0.2 < 0.8 < ns["high"],
@@ -30,8 +30,27 @@ CHECKS = {
     "plot_sweep_heatmap.py": lambda ns: (
         ns["image"].shape == (12, 12) and ns["image"].to_numpy().max() > 1.0
     ),
+    "plot_qif_continuation.py": lambda ns: (
+        len(ns["folds"]) == 2
+        and -6.5 < ns["folds"]["eta"].min() < -5.0 < -3.5 < ns["folds"]["eta"].max() < -2.5
+    ),
     "plot_torch_fit.py": lambda ns: abs(ns["fitted"].params["p/qif_op/eta"] + 5.0) < 0.05,
 }
+
+
+def _require_auto() -> None:
+    """Skip unless gfortran and Auto-07p are installed (rates-fortran's continuation)."""
+    import shutil
+
+    from rates_core.errors import BackendUnavailableError
+    from rates_fortran.auto import auto_dir
+
+    try:
+        auto_dir()
+    except BackendUnavailableError as exc:
+        pytest.skip(f"Auto-07p is not installed: {exc}")
+    if shutil.which("gfortran") is None:
+        pytest.skip("gfortran is not installed")
 
 
 def test_gallery_is_complete() -> None:
@@ -50,6 +69,8 @@ def test_gallery_script_runs(path: Path, tmp_path: Path, monkeypatch: pytest.Mon
     module = NEEDS.get(path.name)
     if module and importlib.util.find_spec(module) is None:
         pytest.skip(f"{path.name} needs {module}")
+    if path.name == "plot_qif_continuation.py":
+        _require_auto()
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", [str(path)])
     try:
