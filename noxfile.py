@@ -25,6 +25,7 @@ nox.options.sessions = [
     "julia",
     "matlab",
     "fortran",
+    "docs",
 ]
 nox.options.reuse_existing_virtualenvs = False
 
@@ -156,3 +157,45 @@ def fortran(session: nox.Session) -> None:
         "./rates_core", "./plugins/rates_numpy", "./plugins/rates_fortran", "pytest", "matplotlib"
     )
     session.run(*PYTEST, "plugins/rates_fortran/tests", *session.posargs)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Docs site: the CLI / results / plot / gallery tests, then Sphinx + sphinx-gallery with
+    warnings as errors (every gallery script runs; the continuation example needs gfortran and
+    Auto-07p, which .ci/run installs)."""
+    session.install(
+        "torch==2.13.0",
+        "./rates_core[progress,plot,xarray]",
+        "./plugins/rates_numpy",
+        "./plugins/rates_torch",
+        "./plugins/rates_julia",
+        "./plugins/rates_matlab",
+        "./plugins/rates_fortran",
+        "pytest",
+        "sphinx",
+        "sphinx-gallery",
+    )
+    session.run(
+        *PYTEST,
+        "tests/core/test_results.py",
+        "tests/core/test_cli_run_validate.py",
+        "plugins/rates_numpy/tests/test_cli_run.py",
+        "plugins/rates_numpy/tests/test_plot.py",
+        "plugins/rates_numpy/tests/test_gallery.py",
+        *session.posargs,
+    )
+    session.run(
+        "python",
+        "-m",
+        "sphinx",
+        "-W",
+        "--keep-going",
+        "-q",
+        "-E",
+        "-b",
+        "html",
+        "docs",
+        "docs/_build/html",
+        env={"RATES_JULIA": "off", "RATES_CACHE_DIR": session.create_tmp()},
+    )
