@@ -31,6 +31,9 @@ its source, so a sweep generates and compiles code once and only changes the arg
   one scalar parameter) give another System layout: sets are grouped by layout and each layout
   is compiled once (within one call; workers of a pool or cluster compile once per task, the
   generated sources coming from the per-user cache).
+- Noise (``randn`` in an equation) with ``seed=``: a batch draws from one generator for all its
+  copies, so a noisy set's trajectory depends on its batch and differs from its own ``run``
+  (the sweep as a whole is reproducible for the same grid, seed and batch size).
 
 Executors (``executor=``): ``None`` / ``"inprocess"`` runs the batches here one after another;
 ``"processes"`` (or an int, the number of processes, or any ``concurrent.futures.Executor``)
