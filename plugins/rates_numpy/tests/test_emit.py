@@ -178,3 +178,39 @@ def test_bad_func_name(bad: str) -> None:
     with pytest.raises(ValueError, match="func_name"):
         emit(s, func_name=bad)
     assert EmitOptions().func_name == "vector_field"
+
+
+def test_no_printed_jacobian_for_global_coupling_of_many_units() -> None:
+    """A sum over a 50-unit population couples all 2500 pairs: the scalarised Jacobian would
+    take seconds to print for a value nobody asked for, so the module has none."""
+    from rates_core import Connectivity, NodeTemplate, OperatorTemplate, PopulationTemplate
+    from rates_numpy.emit import emit_source
+
+    op = OperatorTemplate(
+        "k",
+        equations=[
+            "theta' = omega + K*(cos(theta)*s_in - sin(theta)*c_in)",
+            "s = sin(theta)",
+            "c = cos(theta)",
+        ],
+        variables={
+            "theta": "output(0.0)",
+            "s": "variable(0.0)",
+            "c": "variable(0.0)",
+            "omega": 1.0,
+            "K": 1.0,
+            "s_in": "input(0.0)",
+            "c_in": "input(0.0)",
+        },
+    )
+    pop = PopulationTemplate("osc", NodeTemplate("n", operators=[op]), 50)
+    circuit = CircuitTemplate(
+        "global",
+        populations={"osc": pop},
+        connectivity=[
+            Connectivity("osc/k/s", "osc/k/s_in", 0.02),
+            Connectivity("osc/k/c", "osc/k/c_in", 0.02),
+        ],
+    )
+    source, info = emit_source(build_system(circuit))
+    assert not info["jacobian"] and "def jacobian" not in source

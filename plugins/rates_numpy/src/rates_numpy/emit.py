@@ -259,8 +259,12 @@ def _functional(w: _Writer, func_name: str) -> None:
 
 
 def _coupling_entries(system: System) -> int:
-    """Matrix nonzeros, gather indices and delayed values: the size of the coupling terms."""
+    """Matrix nonzeros, gather indices, delayed values and population sums (n_states^2 each):
+    the size of the coupling terms."""
     total = sum(d.size for d in system.delayed)
+    # a sum or mean over a population couples every unit to every other (global coupling)
+    sums = sum(len(expr.atoms(rb.VSum, rb.Mean)) for expr in _expressions(system))
+    total += sums * system.n_states * system.n_states
     for p in system.params:
         if p.role == "matrix":
             total += int(getattr(p.value, "nnz", np.size(p.value)))
@@ -271,7 +275,7 @@ def _coupling_entries(system: System) -> int:
 
 def _jacobian(w: _Writer, system: System, scalar: bool) -> bool:
     """Append ``jacobian(t, y, *params)``; False (and nothing written) when unavailable."""
-    if system.n_states > JACOBIAN_MAX_STATES or _coupling_entries(system) > JACOBIAN_MAX_COUPLINGS:
+    if system.n_states > JACOBIAN_MAX_STATES or _coupling_entries(system) >= JACOBIAN_MAX_COUPLINGS:
         return False
     from rates_core.errors import ModelError
     from rates_core.jacobian import system_jacobian
