@@ -25,6 +25,7 @@ nox.options.sessions = [
     "julia",
     "matlab",
     "fortran",
+    "sweep",
     "docs",
 ]
 nox.options.reuse_existing_virtualenvs = False
@@ -198,4 +199,21 @@ def docs(session: nox.Session) -> None:
         "docs",
         "docs/_build/html",
         env={"RATES_JULIA": "off", "RATES_CACHE_DIR": session.create_tmp()},
+    )
+
+
+@nox.session
+def sweep(session: nox.Session) -> None:
+    """Parameter sweeps, fitting and the sweep heatmap with rates-numpy, Dask (a real
+    LocalCluster with a killed worker), the Parquet store (resumed after a kill) and matplotlib."""
+    session.install("./rates_core[progress,dask,store,plot]", "./plugins/rates_numpy", "pytest")
+    session.run(
+        *PYTEST,
+        "plugins/rates_numpy/tests/test_sweep.py",
+        "plugins/rates_numpy/tests/test_sweep_executors.py",
+        "plugins/rates_numpy/tests/test_sweep_fit.py",
+        "tests/core/test_sweep_grid.py",
+        "tests/core/test_sweep_plot.py",
+        *session.posargs,
+        env={"MPLBACKEND": "Agg"},
     )
