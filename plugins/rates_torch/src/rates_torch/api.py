@@ -164,7 +164,7 @@ class TorchModel:
         import torch
 
         from rates_core.simulate import _input_arrays
-        from rates_torch.solvers import OPTIONS, integrate, prepare
+        from rates_torch.solvers import OPTIONS, integrate, prepare, resolve_device
 
         if solver not in OPTIONS:
             raise SolverError(f"simulate: solver must be one of {', '.join(OPTIONS)}")
@@ -173,7 +173,7 @@ class TorchModel:
         n_steps = int(round(simulation_time / step_size))
         n_samples = int(round(simulation_time / sampling))
         rows = _input_arrays(self.circuit, system, inputs or {}, n_steps) if system.inputs else {}
-        device = torch.device(device)
+        device = resolve_device(device)
         module = self.module
         if y0 is None:
             y0 = torch.as_tensor(system.initial_state(), device=device)
@@ -252,7 +252,7 @@ def fit(
     tol: float = 1e-12,
     lr: float = 1.0,
     optimizer: str = "lbfgs",
-    device: str = "cpu",
+    device: str | Any = "cpu",
     callback: Callable[[int, float, dict[str, float]], None] | None = None,
 ) -> FitResult:
     """Fit ``params`` by gradient descent so the simulated ``outputs`` match ``target``.
@@ -267,6 +267,9 @@ def fit(
     """
     import torch
 
+    from rates_torch.solvers import resolve_device
+
+    device = resolve_device(device)
     model = TorchModel(circuit, inputs=list(inputs or {}))
     names = list(params)
     start = dict(params) if isinstance(params, Mapping) else {}

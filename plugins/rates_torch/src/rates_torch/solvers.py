@@ -34,7 +34,7 @@ from rates_core.backend import PROGRESS_CHUNKS, EmittedFunction, Problem, Progre
 from rates_core.errors import SolverError
 from rates_torch import ADAPTIVE_SOLVERS, BACKEND, FIXED_SOLVERS
 
-__all__ = ["OPTIONS", "Integration", "prepare", "solve"]
+__all__ = ["OPTIONS", "Integration", "prepare", "resolve_device", "solve"]
 
 #: Options every torch solver accepts (``run(..., device="cuda")``).
 COMMON_OPTIONS = ("device", "compile")
@@ -163,13 +163,34 @@ def _check_problem(solver: str, function: EmittedFunction, problem: Problem) -> 
         )
 
 
-def _device(options: dict[str, Any]) -> Any:
+def resolve_device(device: Any) -> Any:
+    """``device`` (a name such as ``"cpu"``, ``"cuda"``, ``"cuda:1"``, or a ``torch.device``;
+    None: the CPU) as a ``torch.device``; a :class:`SolverError` when this torch cannot use it
+    (a CPU-only build asked for CUDA, a CUDA index beyond the devices present, a bad name)."""
     import torch
 
-    device = torch.device(options.get("device") or "cpu")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SolverError("device='cuda' was asked for but torch finds no CUDA device here")
-    return device
+    try:
+        dev = torch.device(device if device is not None else "cpu")
+    except (RuntimeError, TypeError) as exc:
+        raise SolverError(f"device={device!r} is no torch device ({exc})") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            build = "a CPU-only build" if torch.version.cuda is None else "no CUDA device found"
+            raise SolverError(
+                f"device={device!r} was asked for but torch {torch.__version__} cannot use CUDA "
+                f"here ({build}); run on device='cpu' or install a CUDA build of torch"
+            )
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise SolverError(
+                f"device={device!r}: torch sees {torch.cuda.device_count()} CUDA device(s)"
+            )
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise SolverError(f"device={device!r} was asked for but torch finds no MPS device here")
+    return dev
+
+
+def _device(options: dict[str, Any]) -> Any:
+    return resolve_device(options.get("device"))
 
 
 def _input_rows(system: Any, name: str, series: Any, shape: tuple[int, ...]) -> Any:
