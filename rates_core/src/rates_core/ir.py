@@ -108,6 +108,15 @@ class NetworkIR:
         return p, u, op, var
 
 
+def _units(loc: np.ndarray, entries: np.ndarray, mask: Any) -> np.ndarray:
+    """``loc[entries[mask], 1]``: the population units of matrix rows or columns; the entries
+    themselves (no copy) when row/column k is unit k."""
+    units = loc[:, 1]
+    if isinstance(mask, slice) and np.array_equal(units, np.arange(len(units))):
+        return entries
+    return units[entries[mask]]
+
+
 def _flatten(circuit: CircuitTemplate) -> tuple[dict[str, NodeTemplate], list[tuple]]:
     nodes = {label: circuit.get_node(label) for label in circuit.node_labels(units=False)}
     edges = [
@@ -343,8 +352,9 @@ def _lower_entries(
     _check_target(ir.populations[tp0], top, tvar, target_var, where)
     # one population on each side (the usual case): no per-connection masks
     single = len(np.unique(src_loc[:, 0])) <= 1 and len(np.unique(tgt_loc[:, 0])) <= 1
-    sp_all = src_loc[cols, 0]
-    tp_all = tgt_loc[rows, 0]
+    # population of every connection's source and target (not needed, nor made, for one each)
+    sp_all = None if single else src_loc[cols, 0]
+    tp_all = None if single else tgt_loc[rows, 0]
 
     def per_conn(key: str) -> np.ndarray | None:
         if key not in attributes:
@@ -368,8 +378,8 @@ def _lower_entries(
             Projection(
                 (sp, sop, svar),
                 (tp, top, tvar),
-                src_loc[cols[mask], 1],
-                tgt_loc[rows[mask], 1],
+                _units(src_loc, cols, mask),
+                _units(tgt_loc, rows, mask),
                 np.asarray(weight[mask]),
                 None if delay is None else np.asarray(delay[mask], dtype=float),
                 None if spread is None else np.asarray(spread[mask], dtype=float),

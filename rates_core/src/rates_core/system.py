@@ -238,6 +238,32 @@ class EdgePaths(Sequence):
         return f"EdgePaths({len(self)} connections, e.g. {self[0] if len(self) else ''!r})"
 
 
+class CsrPaths(EdgePaths):
+    """The paths of the entries of a CSR coupling matrix (rows targets, columns sources), in
+    the matrix's storage order, formatted from its own ``indptr`` / ``indices``."""
+
+    def __init__(self, src_nodes, tgt_nodes, matrix, src_var, tgt_var, suffix="") -> None:
+        self._csr = (src_nodes, tgt_nodes, matrix, src_var, tgt_var)
+        self._suffix = suffix
+
+    def __len__(self) -> int:
+        return int(self._csr[2].nnz)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        src_nodes, tgt_nodes, matrix, src_var, tgt_var = self._csr
+        i = int(i) + len(self) if int(i) < 0 else int(i)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        row = int(np.searchsorted(matrix.indptr, i, side="right")) - 1
+        col = int(matrix.indices[i])
+        return f"{src_nodes[col]}{src_var}->{tgt_nodes[row]}{tgt_var}{self._suffix}"
+
+    def with_suffix(self, suffix: str) -> EdgePaths:
+        return CsrPaths(*self._csr, suffix=self._suffix + suffix)
+
+
 class SuffixedPaths(EdgePaths):
     """``base[i] + suffix`` for a lazy sequence of labels (edge-population units)."""
 
@@ -295,6 +321,36 @@ class LabelMap(Mapping):
 
     def __len__(self) -> int:
         return len(self._extra) + sum(len(self._nodes[p]) for p, _, _ in self._entries)
+
+
+def _sorted_pairs(first: np.ndarray, second: np.ndarray, chunk: int = 1 << 16) -> bool:
+    """Whether the pairs (first[k], second[k]) increase strictly (checked in chunks, so the
+    test of a million connections needs no million-element temporaries)."""
+    for a in range(0, first.size - 1, chunk):
+        b = min(a + chunk + 1, first.size)
+        d1, d2 = np.diff(first[a:b]), np.diff(second[a:b])
+        if not np.all((d1 > 0) | ((d1 == 0) & (d2 > 0))):
+            return False
+    return True
+
+
+def _csr(proj: Projection, n_tgt: int, n_src: int) -> Any:
+    """The (n_tgt x n_src) CSR matrix of a projection's connections (duplicates summed): built
+    from the connection arrays directly when they are sorted by (target, source) without
+    duplicates (matrix connections), so the conversion makes no second copy of them."""
+    import scipy.sparse as sp
+
+    tgt, src = np.asarray(proj.tgt_idx), np.asarray(proj.src_idx)
+    weight = np.asarray(proj.weight)
+    if tgt.size and weight.shape == tgt.shape and _sorted_pairs(tgt, src) and tgt[0] >= 0:
+        indptr = np.zeros(n_tgt + 1, dtype=np.int64)
+        np.cumsum(np.bincount(tgt, minlength=n_tgt), out=indptr[1:])
+        index = np.int32 if max(n_src, tgt.size) < 2**31 else np.int64
+        return sp.csr_matrix(
+            (weight, src.astype(index, copy=False), indptr.astype(index)),
+            shape=(n_tgt, n_src),
+        )
+    return sp.csr_matrix((weight, (tgt, src)), shape=(n_tgt, n_src))
 
 
 def _suffixed(labels: Sequence[str], suffix: str) -> Sequence[str]:
@@ -744,11 +800,20 @@ class _Builder:
             kind = "complex" if np.iscomplexobj(proj.weight) or not src.is_real else "float"
             key = ("matrix", kind, id(proj.weight), id(proj.src_idx), id(proj.tgt_idx))
             if key not in self.shared:
-                w = sp.csr_matrix(
-                    (np.asarray(proj.weight), (proj.tgt_idx, proj.src_idx)), shape=(n_tgt, n_src)
-                )
+                w = _csr(proj, n_tgt, n_src)
                 if w.nnz / (n_tgt * n_src) >= DENSE_THRESHOLD:
                     w = w.toarray()
+                elif not proj.labels and w.nnz == k:
+                    # one CSR entry per connection, in connection order: the labels come from
+                    # the matrix's own index arrays instead of keeping the connection arrays
+                    weight_paths = CsrPaths(
+                        ir.populations[sp_].nodes,
+                        ir.populations[tp].nodes,
+                        w,
+                        f"/{sop}/{svar}",
+                        f"/{top}/{tvar}",
+                        "/weight",
+                    )
                 self.shared[key] = self.add_param(f"W_{base}", w, kind, "matrix", weight_paths)
             return builtins.Matvec(self.shared[key], src)
         else:

@@ -42,6 +42,13 @@ def _readonly(arr: Any, dtype: Any = None) -> np.ndarray:
     return out
 
 
+def _readonly_view(arr: np.ndarray) -> np.ndarray:
+    """A read-only view of ``arr`` (no copy; ``arr`` itself stays as it is)."""
+    out = np.asarray(arr).view()
+    out.flags.writeable = False
+    return out
+
+
 def _is_sparse(value: Any) -> bool:
     return hasattr(value, "tocoo") and hasattr(value, "nnz")
 
@@ -323,11 +330,18 @@ def matrix_entries(
     if _is_sparse(weight):
         if tuple(weight.shape) != tuple(shape):
             raise ModelError(f"weight matrix has shape {weight.shape}, expected {shape}", **where)
-        csr = weight.tocsr(copy=True)
-        csr.sum_duplicates()  # also sorts the columns of every row
-        rows = np.repeat(np.arange(csr.shape[0], dtype=np.int64), np.diff(csr.indptr))
-        keep = np.abs(csr.data) > min_weight
-        rows, cols, w = rows[keep], csr.indices[keep], csr.data[keep]
+        csr = weight.tocsr()
+        if not csr.has_canonical_format:  # the given matrix is never changed
+            csr = csr.copy()
+            csr.sum_duplicates()  # also sorts the columns of every row
+        index = np.int32 if max(csr.shape) < 2**31 else np.int64
+        rows = np.repeat(np.arange(csr.shape[0], dtype=index), np.diff(csr.indptr))
+        keep = (csr.data != 0) if min_weight == 0 else (np.abs(csr.data) > min_weight)
+        if keep.all():  # views of the matrix: no copy of a million entries
+            rows, cols, w = rows, csr.indices, csr.data
+        else:
+            rows, cols, w = rows[keep], csr.indices[keep], csr.data[keep]
+        return _readonly_view(rows), _readonly_view(cols), _readonly_view(w)
     else:
         weight = np.asarray(weight)
         if weight.shape != tuple(shape):
