@@ -14,7 +14,9 @@ Needs rates-core and rates-numpy. Two parts:
    ``--dense`` adds the same coupling as a dense N x N matrix (N <= 2,000) for contrast.
 
 Options: ``--n-qif``, ``--density``, ``--kuramoto-n 1000 5000 20000``, ``--steps``, ``--dense``,
-``--skip-qif``, ``--skip-kuramoto``.
+``--skip-qif``, ``--skip-kuramoto``, ``--pyrates-python`` (PyRates 1.2.3's interpreter: the same
+QIF network there, ``cases/qif_population_pyrates.py``, at ``--pyrates-nodes 1000 2000 10000``
+until a size fails or exceeds ``--pyrates-timeout``; ``''`` skips it).
 """
 
 from __future__ import annotations
@@ -69,7 +71,8 @@ def random_sparse(n: int, density: float, rng: np.random.Generator) -> sp.csr_ma
 def qif_part(n: int, density: float) -> None:
     rng = np.random.default_rng(0)
     weights = random_sparse(n, density, rng)
-    eta = -5.0 + 1.0 * np.tan(np.pi * (rng.random(n) - 0.5)).clip(-50, 50)  # Lorentzian
+    # Lorentzian (Delta 1) cut at +-10: the tails blow up under Euler at this step
+    eta = -5.0 + 1.0 * np.tan(np.pi * (rng.random(n) - 0.5)).clip(-10, 10)
     rss0 = max_rss_mib()
 
     import gc
@@ -118,7 +121,11 @@ def qif_part(n: int, density: float) -> None:
     print(f"    (coupling: {type(w).__name__}, {len(system.states)} state vectors)")
     print(f"  run 10 time units, dt 1e-3, euler (10,000 steps): {t_run:.2f} s")
     print(f"    -> {t_run / 10_000 * 1e6:.0f} us per step; result {frame.shape}")
-    print(f"    mean rate at t=9.9: {frame.iloc[-1].mean():.4f}")
+    values = frame.to_numpy()
+    print(
+        f"    mean rate at t=9.9: {np.mean(values[-1]):.4f}; "
+        f"{np.count_nonzero(~np.isfinite(values))} non-finite values"
+    )
     print(
         f"  memory: state {state_bytes / 2**20:.2f} MiB + sparse matrix "
         f"{matrix_bytes / 2**20:.1f} MiB = {(state_bytes + matrix_bytes) / 2**20:.1f} MiB"
@@ -209,6 +216,42 @@ def kuramoto_part(sizes: list[int], steps: int, dense: bool) -> None:
             )
 
 
+def pyrates_part(python: str, sizes: list[int], density: float, timeout: float) -> None:
+    """The same QIF network in PyRates 1.2.3 (``cases/qif_population_pyrates.py``), one fresh
+    process per size in a scratch directory, until a size fails or runs out of time."""
+    import json
+    import os
+    import subprocess
+    import tempfile
+
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cases")
+    script = os.path.join(script, "qif_population_pyrates.py")
+    if not os.path.exists(python):
+        print(f"PyRates: {python} not found, skipped")
+        return
+    for n in sizes:
+        with tempfile.TemporaryDirectory() as scratch:
+            command = [python, script, "--nodes", str(n), "--density", str(density)]
+            try:
+                done = subprocess.run(
+                    command, cwd=scratch, capture_output=True, text=True, timeout=timeout
+                )
+            except subprocess.TimeoutExpired:
+                print(f"PyRates N = {n}: not finished in {timeout:.0f} s")
+                return
+        lines = [ln for ln in done.stdout.splitlines() if ln.startswith("BENCH_JSON ")]
+        if done.returncode or not lines:
+            print(f"PyRates N = {n}: failed: {done.stderr.strip().splitlines()[-1:]}")
+            return
+        r = json.loads(lines[-1].removeprefix("BENCH_JSON "))
+        print(
+            f"PyRates N = {n} ({r['edges']} connections): templates + edges {r['load_s']:.2f} s, "
+            f"run() {r['run_s']:.2f} s (compile included), peak RSS {r['peak_rss_mib']:.0f} MiB "
+            f"({r['rss_inputs_mib']:.0f} MiB with the inputs), mean rate at the end "
+            f"{r['mean_rate_last']:.4f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-qif", type=int, default=10_000)
@@ -218,9 +261,26 @@ def main() -> None:
     parser.add_argument("--dense", action="store_true")
     parser.add_argument("--skip-qif", action="store_true")
     parser.add_argument("--skip-kuramoto", action="store_true")
+    parser.add_argument(
+        "--pyrates-python",
+        default="/tmp/pyrates_venv/bin/python",
+        help="PyRates 1.2.3's interpreter for the same QIF network ('' to skip)",
+    )
+    parser.add_argument(
+        "--pyrates-nodes",
+        type=int,
+        nargs="+",
+        default=[1000, 2000, 10000],
+        help="network sizes for PyRates, smallest first; stops after the first failure",
+    )
+    parser.add_argument("--pyrates-timeout", type=float, default=900.0)
     args = parser.parse_args()
     if not args.skip_qif:
         qif_part(args.n_qif, args.density)
+        if args.pyrates_python:
+            pyrates_part(
+                args.pyrates_python, args.pyrates_nodes, args.density, args.pyrates_timeout
+            )
     if not args.skip_kuramoto:
         kuramoto_part(args.kuramoto_n, args.steps, args.dense)
 
