@@ -34,6 +34,10 @@ class EmitOptions:
     #: generate files for use outside Python (``rates export``): the plugin puts them into
     #: ``EmittedFunction.extras["files"]`` and need not compile or load anything
     standalone: bool = False
+    #: also write Auto-07p equation and constants files (backends declaring ``continuation``):
+    #: next to ``file_name``, or into the working directory without one; listed in
+    #: ``extras["files"]``
+    auto: bool = False
 
 
 @dataclass

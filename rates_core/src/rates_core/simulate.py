@@ -44,9 +44,15 @@ def _prepare(
     float_precision: str,
     file_name: str | None = None,
     delay_approximation: int | None = None,
+    auto: bool = False,
 ) -> tuple[System, EmittedFunction]:
     host = _host()
     info = host.backend_info(backend)  # clear UnknownBackendError / PluginConflictError first
+    if auto and "continuation" not in info.capabilities:
+        raise ModelError(
+            f"auto=True writes Auto-07p files, which backend {backend!r} does not provide "
+            "(capability 'continuation'; rates-fortran has it)"
+        )
     functions = builtins.function_table(host.builtins(backend))
     record = "dde_algebraic" in info.capabilities
     system = build_system(
@@ -74,7 +80,7 @@ def _prepare(
             delay_approximation=delay_approximation,
             record_delayed=record,
         )
-    options = EmitOptions(float_precision=float_precision, file_name=file_name)
+    options = EmitOptions(float_precision=float_precision, file_name=file_name, auto=auto)
     emitted = host.emit_function(backend, system, options)
     return system, emitted
 
@@ -500,8 +506,13 @@ def get_run_func(
     file_name: str | None = None,
     functional: bool = False,
     delay_approximation: int | None = None,
+    auto: bool = False,
 ) -> tuple[Any, tuple, list[str], dict[str, Any]]:
     """``(func, args, arg_keys, state_indices)`` for use with other tools.
+
+    ``auto=True`` (backends with the ``continuation`` capability, e.g. ``"fortran"``) also
+    writes Auto-07p equation and constants files, next to ``file_name`` or into the working
+    directory.
 
     Models with delays need ``delay_approximation=n`` here (an ODE system); their exact delayed
     form is only integrated by :func:`run`, whose solvers keep the history.
@@ -518,7 +529,7 @@ def get_run_func(
     ``run(..., solver="scipy")`` does.
     """
     system, emitted = _prepare(
-        circuit, backend, inputs, vectorize, float_precision, file_name, delay_approximation
+        circuit, backend, inputs, vectorize, float_precision, file_name, delay_approximation, auto
     )
     _refuse_delays(system, "get_run_func")
     y0 = system.initial_state()
