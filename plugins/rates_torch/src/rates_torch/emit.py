@@ -109,6 +109,18 @@ def cat_(*xs):
     batch = torch.broadcast_shapes(*(x.shape[:-1] for x in xs))
     return torch.cat([x.expand(*batch, x.shape[-1]) for x in xs], dim=-1)
 ''',
+    "record_cat_": '''
+def record_cat_(y, sizes, *values):
+    """Recorded values (or their rates) as one tensor (..., sum(sizes)) in the dtype of ``y``:
+    numbers and values of fewer axes broadcast to the batch axes of ``y`` and their size."""
+    batch = y.shape[:-1]
+    parts = []
+    for v, n in zip(values, sizes):
+        v = torch.as_tensor(v, device=y.device)
+        v = v.reshape(1) if v.dim() == 0 else v
+        parts.append(torch.broadcast_to(v, (*batch, n)).to(y.dtype))
+    return torch.cat(parts, dim=-1)
+''',
     "imag_": '''
 def imag_(x):
     """The imaginary part (0 for real tensors, where torch.imag fails)."""
@@ -242,6 +254,50 @@ def _equations(
     w("return dy", 1)
 
 
+def _record(w: _Writer, system: System, printer: TorchPrinter) -> None:
+    """``record_(t, y, dy, <parameters>)``: the values of ``system.recorded`` (algebraic
+    variables the solver keeps in its history, next to the states) as a tensor ``(..., R)``
+    or, when ``dy`` is given, their time derivatives. Recorded variables read states and
+    constants only."""
+    n = system.n_recorded
+    params = [safe_name(p.name) for p in system.params]
+    names = ", ".join(r.name for r in system.recorded)
+    sizes = "(" + "".join(f"{r.size}, " for r in system.recorded) + ")"
+    w(f"def record_({', '.join(['t', 'y', 'dy', *params])}):")
+    w(
+        f'"""Values ((..., {n}); dy None) or time derivatives (dy given) of the variables read '
+        f"with a\n{_INDENT}delay that the solver keeps in its history: {names}. Parameters are "
+        f'tensors\n{_INDENT}(see ``arguments_``)."""',
+        1,
+    )
+    used = {s.name for r in system.recorded for s in r.expr.free_symbols}
+    w("# states", 1)
+    for st in system.states:
+        if st.name not in used:
+            continue
+        read = f"y[..., {st.start}:{st.stop}]"
+        if _real_state_in_complex(system, st):
+            read += ".real"
+        w(f"{safe_name(st.name)} = {read}", 1)
+    w("if dy is None:", 1)
+    values = ", ".join(printer.doprint(r.expr) for r in system.recorded)
+    w(f"return record_cat_(y, {sizes}, {values})", 2)
+    rates = {s.name for r in system.recorded for s in r.rate.free_symbols}
+    for r in system.recorded:
+        for state, sym in r.rate_symbols.items():
+            if sym.name not in rates:
+                continue
+            rates.discard(sym.name)
+            st = system.state(state)
+            read = f"dy[..., {st.start}:{st.stop}]"
+            if _real_state_in_complex(system, st):
+                read += ".real"
+            w(f"{safe_name(sym.name)} = {read}  # d/dt {state}", 1)
+    derivatives = ", ".join(printer.doprint(r.rate) for r in system.recorded)
+    w(f"return record_cat_(y, {sizes}, {derivatives})", 1)
+    printer.helpers.add("record_cat_")
+
+
 def _arguments(w: _Writer, system: System, dtype: str, printer: TorchPrinter) -> None:
     args = _arg_names(system)
     w(f"def arguments_({', '.join(['y', *args])}):")
@@ -256,8 +312,8 @@ def _arguments(w: _Writer, system: System, dtype: str, printer: TorchPrinter) ->
         return
     w("return (", 1)
     for d in system.delayed:
-        st = system.state(d.state)
-        kind = "DTYPE_" if str(st.dtype).startswith("complex") else "REAL_"
+        _, _, st_dtype = system.history_slice(d.state)  # a state or a recorded variable
+        kind = "DTYPE_" if str(st_dtype).startswith("complex") else "REAL_"
         printer.helpers.add("tensor_")
         w(f"tensor_({safe_name(d.name)}, {kind}, y),  # delayed read of {d.state}", 2)
     for p in system.params:
@@ -324,6 +380,10 @@ def emit_source(
     body("target = dy if isinstance(dy, torch.Tensor) else torch.as_tensor(dy)", 1)
     body("target.copy_(out.reshape(target.shape))", 1)
     body("return dy", 1)
+    if system.recorded:
+        body()
+        body()
+        _record(body, system, printer)
 
     w = _Writer()
     states = ", ".join(f"{s.name}[{s.size}]" if s.size > 1 else s.name for s in system.states)
@@ -390,6 +450,8 @@ def emit_function(
         "arguments": module.arguments_,
         "delayed": [d.name for d in system.delayed],
     }
+    if system.recorded:
+        extras["record"] = module.record_
     return EmittedFunction(
         backend=BACKEND,
         system=system,

@@ -31,10 +31,18 @@ from typing import Any
 
 import numpy as np
 
+from rates_core.builtins import TIME
 from rates_core.errors import SolverError
 from rates_core.system import System
 
-__all__ = ["Connections", "PreHistory", "RingHistory", "StepHistory", "breakpoints"]
+__all__ = [
+    "Connections",
+    "HistoryVector",
+    "PreHistory",
+    "RingHistory",
+    "StepHistory",
+    "breakpoints",
+]
 
 #: ``tau / dt`` this close to an integer (relative) counts as that integer.
 SNAP = 1e-9
@@ -58,29 +66,82 @@ def _delay_values(d: Any, value: Any) -> np.ndarray:
     return arr
 
 
+class HistoryVector:
+    """The vector a history stores: the state ``y`` followed by the ``system.recorded`` values
+    (``z = (y, r)``), and its time derivative ``(f, d r / d t)``, as rates-numpy's
+    ``HistoryVector``. The recorded values come from the generated ``record_`` function (new
+    tensors, so gradients flow); ``args`` are the parameter tensors of the run (recorded
+    variables read constants only, never inputs)."""
+
+    def __init__(self, function: Any, args: Sequence[Any], real: Any) -> None:
+        system = function.system
+        self.record = function.extras.get("record") if system.recorded else None
+        if system.recorded and self.record is None:
+            raise SolverError(
+                f"backend {function.backend!r} gave no record_ function for the recorded "
+                f"variables {[r.name for r in system.recorded]}"
+            )
+        self.args = list(args)
+        self.real = real
+        #: some recorded value depends on t itself: its pre-history changes with the read time
+        self.time_dependent = any(TIME in r.expr.free_symbols for r in system.recorded)
+
+    def _time(self, t: Any, like: Any) -> Any:
+        import torch
+
+        return torch.as_tensor(t, dtype=self.real, device=like.device)
+
+    def values(self, t: Any, y: Any) -> Any:
+        """``z = (y, r)`` at time ``t`` (``y`` itself when nothing is recorded)."""
+        if self.record is None:
+            return y
+        import torch
+
+        rec = self.record(self._time(t, y), y, None, *self.args)
+        return torch.cat([y.expand(*rec.shape[:-1], y.shape[-1]), rec], dim=-1)
+
+    def rates(self, t: Any, y: Any, f: Any) -> Any:
+        """``(f, d r / d t)`` at time ``t`` (``f`` itself when nothing is recorded)."""
+        if self.record is None:
+            return f
+        import torch
+
+        rec = self.record(self._time(t, y), y, f, *self.args)
+        return torch.cat([f.expand(*rec.shape[:-1], f.shape[-1]), rec], dim=-1)
+
+
 class Connections:
     """All delayed reads of ``system`` as one vector of connections (see the module doc).
 
     ``params`` are the raw values of ``system.params`` (delays and indices are read from them;
-    delays must be the same for every parameter set of a batch).
+    delays must be the same for every parameter set of a batch). Positions are in the history
+    vector ``z`` of ``vector`` (the states, then the recorded variables).
     """
 
-    def __init__(self, system: System, params: Sequence[Any], dtype: Any, device: Any) -> None:
+    def __init__(
+        self,
+        system: System,
+        params: Sequence[Any],
+        dtype: Any,
+        device: Any,
+        vector: HistoryVector | None = None,
+    ) -> None:
         import torch
 
+        self.vector = vector
         slot = {p.name: i for i, p in enumerate(system.params)}
         positions, delays, bounds = [], [], []
         start = 0
         for d in system.delayed:
-            st = system.state(d.state)
+            st_start, st_size, st_dtype = system.history_slice(d.state)
             if d.index is None:
-                idx = np.arange(st.size, dtype=np.int64)
+                idx = np.arange(st_size, dtype=np.int64)
             else:
                 raw = params[slot[d.index]]
                 if hasattr(raw, "detach"):
                     raw = raw.detach().cpu().numpy()
                 idx = np.asarray(raw).astype(np.int64).reshape(-1)
-                if idx.size and (idx.min() < 0 or idx.max() >= st.size):
+                if idx.size and (idx.min() < 0 or idx.max() >= st_size):
                     raise SolverError(
                         f"delayed read {d.name!r}: index {d.index!r} points outside {d.state!r}"
                     )
@@ -93,9 +154,9 @@ class Connections:
                     f"delayed read {d.name!r} has {d.size} values but its index has "
                     f"{idx.size} and its delay {tau.size} (delays cannot vary over a batch)"
                 ) from None
-            positions.append(st.start + idx)
+            positions.append(st_start + idx)
             delays.append(tau)
-            real = system.is_complex and not str(st.dtype).startswith("complex")
+            real = system.is_complex and not str(st_dtype).startswith("complex")
             bounds.append((start, start + d.size, real))
             start += d.size
         self.size = start
@@ -127,29 +188,45 @@ class Connections:
             out.append(v.real if real else v)
         return out
 
-    def with_zero(self, values: Any, y: Any) -> Any:
-        """Connections with delay 0 read the current state ``y``."""
+    def with_zero(self, values: Any, y: Any, t: float) -> Any:
+        """Connections with delay 0 read the current (stage) state ``y`` at time ``t``, and the
+        recorded values there."""
         if self.zero is None:
             return values
+        z = self.vector.values(t, y) if self.vector is not None else y
         values = values.clone()
-        values[..., self.zero] = y[..., self.zero_pos].to(values.dtype)
+        values[..., self.zero] = z[..., self.zero_pos].to(values.dtype)
         return values
 
 
 class PreHistory:
-    """Values before ``t0``: ``history(t)`` (the state vector, NumPy or tensor) or ``y0``."""
+    """Values before ``t0``: ``history(t)`` (the state vector, NumPy or tensor) or ``y0``; the
+    recorded values there from ``vector`` (at the read time when they depend on ``t``)."""
 
-    def __init__(self, history: Callable[[float], Any] | None, y0: Any, conns: Connections):
+    def __init__(
+        self,
+        history: Callable[[float], Any] | None,
+        y0: Any,
+        conns: Connections,
+        vector: HistoryVector,
+        t0: float,
+    ):
         self.history = history
         self.conns = conns
+        self.vector = vector
         self.y0 = y0
         self.n_states = y0.shape[-1]
         self.calls = 0
-        self.y0_conn = y0[..., conns.tracked][..., conns.col]
+        #: the initial state at every earlier time, but recorded values change with t
+        self.constant = history is None and vector.time_dependent
+        self.y0_conn = vector.values(t0, y0)[..., conns.pos]
 
     def state(self, t: float) -> Any:
+        """The state at ``t`` with the batch axes of ``y0``."""
         import torch
 
+        if self.constant:
+            return self.y0
         self.calls += 1
         try:
             value = self.history(t)  # type: ignore[misc]
@@ -163,19 +240,24 @@ class PreHistory:
                 f"the pre-history function returned shape {tuple(value.shape)} at t={t}; it "
                 f"must return the state vector ({self.n_states} values)"
             )
-        return value.reshape(-1)
+        return value.reshape(-1).expand(self.y0.shape)
 
     def fill(self, values: Any, mask: Any, times: Any) -> Any:
         """``values`` with the connections of ``mask`` (a bool tensor) replaced by their
-        pre-history at their read ``times`` (a tensor); torch only without a history function."""
+        pre-history at their read ``times`` (a tensor); torch only without a history function
+        and without time-dependent recorded values."""
         import torch
 
-        if self.history is None:
+        if self.history is None and not self.constant:
             return torch.where(mask, self.y0_conn, values)
         sel = torch.nonzero(mask).reshape(-1)
         unique, inverse = torch.unique(times[sel], return_inverse=True)
-        rows = torch.stack([self.state(t) for t in unique.tolist()])
-        picked = rows[inverse, self.conns.pos[sel]]
+        pos = self.conns.pos[sel]
+        rows = torch.stack(
+            [self.vector.values(t, self.state(t))[..., pos] for t in unique.tolist()], dim=-1
+        )  # (*batch, S, U): connection j at each distinct time
+        index = inverse.reshape(-1, 1).expand(*rows.shape[:-1], 1)
+        picked = torch.gather(rows, -1, index).squeeze(-1)
         values = values.clone()
         values[..., sel] = picked.to(values.dtype)
         return values
@@ -239,6 +321,9 @@ class RingHistory:
         import torch
 
         self.conns, self.pre, self.t0, self.dt = conns, pre, float(t0), float(dt)
+        self.vector = pre.vector
+        self.stage_c = [c for c, _ in stages]
+        self._y: Any = None
         self.plans = [_StagePlan(conns, dt, c, first) for c, first in stages]
         m_min = min((int(p.m.min()) for p in self.plans if p.m.size), default=0)
         self.D = max(-m_min, 2) + 2
@@ -274,12 +359,15 @@ class RingHistory:
         buf[..., (r + D) * c : (r + D + 1) * c] = values
 
     def begin_step(self, n: int, y: Any) -> None:
-        self._write(self.Y, n, y[..., self.conns.tracked].to(self.Y.dtype))
+        self._y = y
+        z = self.vector.values(self.t0 + n * self.dt, y)
+        self._write(self.Y, n, z[..., self.conns.tracked].to(self.Y.dtype))
 
     def end_first_stage(self, n: int, f: Any) -> None:
         if self.F is None:
             return
-        self._write(self.F, n, f[..., self.conns.tracked].to(self.F.dtype))
+        fz = self.vector.rates(self.t0 + n * self.dt, self._y, f)
+        self._write(self.F, n, fz[..., self.conns.tracked].to(self.F.dtype))
         if n == 0:  # row -1: the Taylor line y0 - dt f0 for reads inside the first step
             c, D = self.ncols, self.D
             y0 = self.Y[..., 0:c]
@@ -308,7 +396,7 @@ class RingHistory:
         if n < p.n_pre:
             s = self.positions[stage]
             vals = self.pre.fill(vals, s < -n, self.t0 + (n + s) * self.dt)
-        return self.conns.with_zero(vals, y)
+        return self.conns.with_zero(vals, y, self.t0 + (n + self.stage_c[stage]) * self.dt)
 
 
 class StepHistory:
@@ -351,9 +439,10 @@ class StepHistory:
                 self.F = torch.cat([self.F, pad], dim=-2)
             self.cap = self.T.shape[0]
         tr = self.conns.tracked
+        vector = self.pre.vector
         self.T[self.n] = t
-        self.Y[..., self.n, :] = y[..., tr].to(self.Y.dtype)
-        self.F[..., self.n, :] = f[..., tr].to(self.F.dtype)
+        self.Y[..., self.n, :] = vector.values(t, y)[..., tr].to(self.Y.dtype)
+        self.F[..., self.n, :] = vector.rates(t, y, f)[..., tr].to(self.F.dtype)
         self.times.append(float(t))
         self.n += 1
 
@@ -393,7 +482,7 @@ class StepHistory:
             vals = self.Y[..., 0, :][..., conns.col]
         if t - self.t0 < conns.max_tau:  # some reads fall before t0
             vals = self.pre.fill(vals, r < self.t0, r)
-        return conns.with_zero(vals, y)
+        return conns.with_zero(vals, y, t)
 
 
 def _hermite_t(theta: Any, h: Any) -> tuple[Any, ...]:

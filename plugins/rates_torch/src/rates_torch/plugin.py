@@ -14,7 +14,17 @@ from rates_torch import ADAPTIVE_SOLVERS, BACKEND, FIXED_SOLVERS
 
 #: Declared whenever torch is importable (``gpu`` is added when CUDA is available).
 CAPABILITIES = frozenset(
-    {"execute", "adaptive", "dde", "complex", "float32", "vectorised", "autodiff", "batched"}
+    {
+        "execute",
+        "adaptive",
+        "dde",
+        "dde_algebraic",
+        "complex",
+        "float32",
+        "vectorised",
+        "autodiff",
+        "batched",
+    }
 )
 
 _DESCRIPTIONS = {

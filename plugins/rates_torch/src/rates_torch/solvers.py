@@ -321,14 +321,16 @@ def integrate(
 
 
 def _delay_setup(run: Integration, adaptive: bool) -> tuple[Any, Any]:
-    from rates_torch.history import Connections, PreHistory
+    from rates_torch.history import Connections, HistoryVector, PreHistory
 
     system = run.function.system
-    conns = Connections(system, run.raw_params, run.y0.dtype, run.y0.device)
+    real = run.function.extras["module"].REAL_
+    vector = HistoryVector(run.function, run.args, real)
+    conns = Connections(system, run.raw_params, run.y0.dtype, run.y0.device, vector)
     history = run.history
     if history is not None and not callable(history):
         raise SolverError("Problem.history must be a function of t returning the state vector")
-    return conns, PreHistory(history, run.y0, conns)
+    return conns, PreHistory(history, run.y0, conns, vector, run.t0)
 
 
 def _fixed(solver: str, run: Integration, progress: Progress) -> tuple[Any, Any, dict[str, Any]]:
@@ -400,7 +402,8 @@ def _fixed(solver: str, run: Integration, progress: Progress) -> tuple[Any, Any,
                 v2 = hist.read(1, k, tmp)
                 k2 = f(th, tmp, *conns.split(v2), *args)
                 tmp = y + k2 * dt2
-                k3 = f(th, tmp, *conns.split(conns.with_zero(v2, tmp)), *args)
+                v3 = conns.with_zero(v2, tmp, t0 + (k + 0.5) * dt)
+                k3 = f(th, tmp, *conns.split(v3), *args)
                 tmp = y + k3 * dt
                 k4 = f(t_grid[k + 1], tmp, *conns.split(hist.read(2, k, tmp)), *args)
                 y = y + ((k1 + k4) + (k2 + k3) * 2.0) * dt6
