@@ -5,6 +5,11 @@ history is appended once per accepted step and read at ``t - tau`` by cubic Herm
 interpolation of stored states and derivatives, pre-history is ``Problem.history`` or the
 initial state, and a delay of exactly 0 reads the current stage state.
 
+:class:`HistoryVector`
+    What the history stores: the state ``y`` followed by the delayed algebraic variables of
+    ``system.recorded`` (``dde_algebraic``), ``z = (y, r)``, and its derivative ``(f, dr/dt)``,
+    both from the generated ``record_`` once per step (connections index ``z``).
+
 :class:`Connections`
     All delayed reads (``system.delayed``) flattened into C connections: connection k reads
     state position ``pos[k]`` at ``t - tau[k]``; only the read columns (``tracked``) are stored.
