@@ -53,6 +53,9 @@ def test_qif_saddle_nodes_against_analytic(tmp_path):
     assert len(folds) == 2
     np.testing.assert_allclose(folds["eta"].to_numpy(), [e for e, _ in want], atol=1e-6)
     np.testing.assert_allclose(folds["r"].to_numpy(), [r for _, r in want], atol=1e-5)
+    # simulated just before / past each fold: it settles on one side and leaves on the other
+    checked = cont.recheck(branch, "eta")
+    assert list(checked["type"]) == ["LP", "LP"] and checked["agrees"].all()
 
 
 @needs_auto
@@ -64,6 +67,15 @@ def test_stuart_landau_hopf_and_period_against_simulation(tmp_path):
     branch = cont.equilibria("mu", values={"mu": -1.0}, y0=[0.0, 0.0], NMX=100, DSMAX=0.05)
     hopf = branch[branch["type"] == "HB"]
     assert len(hopf) == 1 and abs(float(hopf["mu"].iloc[0])) < 1e-6
+    # simulated near the Hopf point: a perturbation decays for mu < 0 and grows into an
+    # oscillation for mu > 0, as the branch's stability says
+    checked = cont.recheck(branch, "mu")
+    assert len(checked) == 1 and bool(checked["agrees"].iloc[0])
+    assert checked["stable_side"].iloc[0] < 0 < checked["other_side"].iloc[0]
+    assert checked["oscillates"].iloc[0] and checked["other_measure"].iloc[0] > 10
+    # a branch whose stability were wrong is caught
+    wrong = branch.assign(stable=~branch["stable"])
+    assert not bool(cont.recheck(wrong, "mu")["agrees"].iloc[0])
     cycles = cont.limit_cycles("mu", NMX=40, DSMAX=0.05)
     row = cycles.iloc[-1]
     mu, period = float(row["mu"]), float(row["period"])
@@ -84,3 +96,91 @@ def test_stuart_landau_hopf_and_period_against_simulation(tmp_path):
     crossings = t[up] - x[up] * (t[up + 1] - t[up]) / (x[up + 1] - x[up])
     simulated = float(np.mean(np.diff(crossings[2:])))
     assert abs(simulated - period) < 1e-4 * period
+
+
+@pytest.mark.skipif(not has_gfortran, reason="needs gfortran")
+def test_get_run_func_auto_writes_auto_files(tmp_path, monkeypatch):
+    """get_run_func(..., backend="fortran", auto=True): the vector field as usual, plus the
+    Auto-07p files next to file_name (the equation file never overwrites the module) or, without
+    a file name, in the working directory."""
+    circuit = CircuitTemplate.from_yaml("rates_core.models.qif.qif")
+    func, args, keys, _ = circuit.get_run_func(
+        "f", 1e-3, backend="fortran", auto=True, file_name=str(tmp_path / "out" / "qif.f90")
+    )
+    assert np.all(np.isfinite(func(*args)))
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert names == ["c.qif_auto.eq", "c.qif_auto.ivp", "c.qif_auto.lc", "qif.f90", "qif_auto.f90"]
+    assert "module rates_model" in (tmp_path / "out" / "qif.f90").read_text()
+    assert "SUBROUTINE FUNC(" in (tmp_path / "out" / "qif_auto.f90").read_text()
+    assert "parnames = {1: 'Delta'" in (tmp_path / "out" / "c.qif_auto.eq").read_text()
+    monkeypatch.chdir(tmp_path)
+    circuit.get_run_func("f", 1e-3, backend="fortran", auto=True)
+    assert (tmp_path / "qif.f90").is_file() and (tmp_path / "c.qif.lc").is_file()
+
+
+def test_auto_needs_a_continuation_backend():
+    from rates_core.errors import ModelError
+
+    pytest.importorskip("rates_numpy")
+    circuit = CircuitTemplate.from_yaml("rates_core.models.qif.qif")
+    with pytest.raises(ModelError, match="continuation"):
+        circuit.get_run_func("f", 1e-3, backend="numpy", auto=True)
+
+
+def _bratu():
+    from rates_core import OperatorTemplate
+
+    return OperatorTemplate(
+        name="bratu",
+        equations=["u' = v", "v' = -lam*exp(u)"],
+        variables={"u": "output(0.0)", "v": "variable(0.0)", "lam": 0.0},
+    )
+
+
+def test_bvp_and_hom_files_from_equations(tmp_path):
+    """Boundary conditions and integral constraints written as equations become BCND / ICND
+    with analytic DBC / DINT in Auto's column layout; bvp / hom constants files."""
+    from rates_core.errors import EquationError
+
+    paths = auto.write(
+        _bratu(), tmp_path, scenarios=("bvp", "hom"), ICP="lam",
+        boundary=["start(u) = 0", "end(u) = lam*end(v)"],
+        integral=["u*old_dt(u) + v*old_dt(v) = 0.5*lam"],
+    )  # fmt: skip
+    assert sorted(p.name for p in paths) == ["bratu.f90", "c.bratu.bvp", "c.bratu.hom"]
+    src = (tmp_path / "bratu.f90").read_text()
+    assert "FB(1) = U0(1)" in src and "FB(2) = U1(1) - U1(2)*PAR(1)" in src
+    assert "DBC(2, 3) = 1.0_dp" in src and "DBC(2, 4) = -PAR(1)" in src
+    assert "DBC(2, 2*NDIM + 1) = -U1(2)" in src
+    assert "FI(1) = UPOLD(1)*U(1) + UPOLD(2)*U(2) - 0.5_dp*PAR(1)" in src
+    assert "DINT(1, 1) = UPOLD(1)" in src and "DINT(1, NDIM + 1) = -0.5_dp" in src
+    if has_gfortran:  # the whole equation file is valid Fortran
+        import subprocess
+
+        done = subprocess.run(
+            ["gfortran", "-fsyntax-only", "-std=legacy", "bratu.f90"],
+            cwd=tmp_path, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    bvp = (tmp_path / "c.bratu.bvp").read_text()
+    assert "IPS = 4" in bvp and "NBC = 2" in bvp and "NINT = 1" in bvp and "ICP = [1]" in bvp
+    hom = (tmp_path / "c.bratu.hom").read_text()
+    assert "IPS = 9" in hom and "IEQUIB = 1" in hom and "PAR = {12: 0.0, 13: 0.0}" in hom
+    assert "NUNSTAB = " in hom and "NSTAB = " in hom
+    with pytest.raises(EquationError, match=r"start\(u\) or end\(u\)"):
+        auto.write(_bratu(), tmp_path, scenarios=("bvp",), boundary=["u = 0"])
+    with pytest.raises(EquationError, match="unknown variable"):
+        auto.write(_bratu(), tmp_path, scenarios=("bvp",), boundary=["start(w) = 0"])
+    with pytest.raises(EquationError, match="time t"):
+        auto.write(_bratu(), tmp_path, scenarios=("bvp",), integral=["u - t"])
+
+
+@needs_auto
+def test_bvp_bratu_fold_by_auto(tmp_path):
+    """Auto-07p runs the generated bvp files: Bratu's problem u'' + lam exp(u) = 0,
+    u(0) = u(1) = 0, has its fold at lam = 3.51383071912516."""
+    cont = auto.Continuation(_bratu(), workdir=tmp_path, boundary=["start(u) = 0", "end(u) = 0"])
+    branch = cont.run("bvp", ICP="lam", NMX=60, NTST=20, DSMAX=0.2)[0]
+    folds = branch[branch["type"] == "LP"]
+    assert len(folds) == 1
+    assert abs(float(folds["lam"].iloc[0]) - 3.51383071912516) < 1e-6

@@ -7,7 +7,12 @@ files included) and moved into place with :func:`os.replace`, so many processes 
 same model at once and a library is either complete or absent.
 
 ``RATES_FORTRAN_COMPILER`` names another compiler executable, ``RATES_FORTRAN_FLAGS`` replaces
-the optimisation flags (default ``-O2``).
+the optimisation flags (default ``-O3``; ``-O3 -march=native`` is faster still, for libraries
+used on this machine only).
+
+A small index (``fortran_key_<key>.json``, :func:`find_indexed` / :func:`write_index`) maps the
+structural key of a System (:mod:`rates_fortran.key`) to the source and library it produced, so
+a repeated run neither prints the module nor asks the compiler for its version.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from rates_core.errors import BackendUnavailableError, RatesError
 from rates_fortran import BACKEND, __version__
@@ -28,8 +34,11 @@ __all__ = [
     "FortranCompileError",
     "compile_library",
     "compiler",
+    "compiler_identity",
     "compiler_version",
+    "find_indexed",
     "have_compiler",
+    "write_index",
 ]
 
 #: How to get gfortran, shown when it is missing.
@@ -40,7 +49,9 @@ INSTALL_HINT = (
 )
 #: Flags always given (position-independent shared library, long lines allowed).
 BASE_FLAGS = ("-shared", "-fPIC", "-ffree-line-length-none")
-DEFAULT_OPT_FLAGS = ("-O2",)
+#: -O3 (not -O2): gfortran 12 vectorises the dense coupling loops only at -O3, 2-4x faster on
+#: a 1000-unit network (benchmarks/README.md, "rates-fortran"); portable (no -march=native).
+DEFAULT_OPT_FLAGS = ("-O3",)
 
 
 class FortranCompileError(RatesError):
@@ -77,6 +88,19 @@ def compiler_version(path: str | None = None) -> str:
     except OSError as exc:
         raise BackendUnavailableError(f"cannot run {path}: {exc}. {INSTALL_HINT}") from exc
     return done.stdout.strip() or "unknown"
+
+
+def compiler_identity(path: str | None = None) -> str:
+    """A cheap identity of the compiler (resolved path, size, modification time) and the flags:
+    no subprocess, for the structural key of :mod:`rates_fortran.key`."""
+    path = path or compiler()
+    real = os.path.realpath(path)
+    try:
+        st = os.stat(real)
+        stamp = f"{st.st_size}:{st.st_mtime_ns}"
+    except OSError:
+        stamp = "?"
+    return f"{real}|{stamp}|{' '.join(_flags())}"
 
 
 def _flags() -> list[str]:
@@ -138,3 +162,42 @@ def _explain(log: str, source: str, path: Path, name: str) -> str:
     else:
         text += "\n" + log.strip()[-2000:]
     return text
+
+
+# --------------------------------------------------------------------------- key index
+
+
+def _index_path(key: str) -> Path:
+    from rates_core.cache import cache_dir
+
+    return cache_dir() / f"{BACKEND}_key_{key}.json"
+
+
+def find_indexed(key: str) -> dict[str, Any] | None:
+    """What a structural key produced before (``source``, ``library`` paths, ``jacobian``), if
+    both files are still in the cache; None otherwise (then print and compile)."""
+    import json
+
+    path = _index_path(key)
+    try:
+        entry = json.loads(path.read_text(encoding="utf-8"))
+        src = path.parent / entry["source"]
+        lib = path.parent / entry["library"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not (src.is_file() and lib.is_file()):
+        return None
+    return {"source": src, "library": lib, "jacobian": bool(entry.get("jacobian"))}
+
+
+def write_index(key: str, source: Path, library: Path, jacobian: bool) -> None:
+    """Record that ``key`` produced ``source`` / ``library`` (atomic write in the cache)."""
+    import json
+
+    from rates_core.cache import write_copy
+
+    entry = {"source": source.name, "library": library.name, "jacobian": bool(jacobian)}
+    try:
+        write_copy(json.dumps(entry), _index_path(key), suffix=".json")
+    except OSError:  # a read-only cache still works, only without the shortcut
+        pass

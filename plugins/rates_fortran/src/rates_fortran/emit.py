@@ -373,6 +373,9 @@ def emit_source(
     w("interface interp_", 1)
     w("module procedure interp_s_, interp_v_", 2)
     w("end interface interp_", 1)
+    w("interface matvec_", 1)
+    w("module procedure matvec_rr_, matvec_rc_, matvec_cr_, matvec_cc_", 2)
+    w("end interface matvec_", 1)
     w("interface sign_", 1)
     w("module procedure sign_r_, sign_c_", 2)
     w("end interface sign_", 1)
@@ -472,6 +475,13 @@ def emit_function(
     from rates_core.cache import write_copy
 
     options = options or EmitOptions()
+    key = None
+    if not options.standalone:
+        cached, key = _load_cached(system, options, builtins, imports)
+        if cached is not None:
+            if options.file_name:
+                write_copy(cached.source, options.file_name, suffix=".f90")
+            return _with_auto(cached, options)
     source, info = emit_source(system, options, builtins=builtins, imports=imports)
     if options.file_name:
         write_copy(source, options.file_name, suffix=".f90")
@@ -497,22 +507,107 @@ def emit_function(
             rhs_functional=unavailable,
             extras={"files": files, "layout": info["layout"], "options": options},
         )
-    from rates_fortran.build import compile_library
+    from rates_fortran.build import compile_library, write_index
 
     src, lib = compile_library(source, system.name)
-    model = CompiledModel(system, lib, info["layout"], info["jacobian"])
+    if key is not None:
+        write_index(key, src, lib, info["jacobian"])
+    emitted = _wrap(system, source, src, lib, info["layout"], info["jacobian"], options)
+    return _with_auto(emitted, options)
+
+
+def _with_auto(emitted: EmittedFunction, options: EmitOptions) -> EmittedFunction:
+    """``options.auto``: write the Auto-07p files (equation file, ``c.<name>.<scenario>``)
+    next to ``options.file_name`` (else into the working directory) and list them in
+    ``extras["files"]`` and ``extras["auto_paths"]``."""
+    if not getattr(options, "auto", False):  # rates-core before EmitOptions.auto
+        return emitted
+    from pathlib import Path
+
+    from rates_fortran.auto import auto_files
+
+    system = emitted.system
+    if options.file_name:
+        target = Path(options.file_name).expanduser()
+        directory = target.parent
+        stem = _file_stem(system)
+        # the Auto equation file must not overwrite the module written to file_name
+        if (target if target.suffix else target.with_suffix(".f90")).name == f"{stem}.f90":
+            stem = f"{stem}_auto"
+    else:
+        directory, stem = Path.cwd(), _file_stem(system)
+    files = auto_files(system, name=stem)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, text in files.items():
+        path = directory / name
+        path.write_text(text, encoding="utf-8")
+        paths.append(path)
+    emitted.extras["files"] = files
+    emitted.extras["auto_paths"] = paths
+    return emitted
+
+
+def _jacobian_possible(system: System) -> bool:
+    return (
+        system.n_states <= JACOBIAN_MAX_STATES
+        and _coupling_entries(system) <= JACOBIAN_MAX_COUPLINGS
+    )
+
+
+def _load_cached(
+    system: System,
+    options: EmitOptions,
+    builtins: Mapping[str, Any] | None,
+    imports: Sequence[str],
+) -> tuple[EmittedFunction | None, str | None]:
+    """``(emitted, key)``: the compiled module of an identical System found by its structural
+    key (no printing, no compiler call), or None; the key indexes a new library on a miss."""
+    from rates_fortran.build import compiler, compiler_identity, find_indexed
+    from rates_fortran.key import structural_key
+
+    fc = compiler()  # BackendUnavailableError without a compiler, before any printing
+    try:
+        key = structural_key(
+            system, options, builtins, imports, compiler_identity(fc), _jacobian_possible(system)
+        )
+    except Exception:  # noqa: BLE001 - the key is a shortcut only: print and compile instead
+        return None, None
+    hit = find_indexed(key)
+    if hit is None:
+        return None, key
+    try:
+        source = hit["source"].read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None, key
+    layout = Layout.of(system)
+    return _wrap(
+        system, source, hit["source"], hit["library"], layout, hit["jacobian"], options
+    ), key
+
+
+def _wrap(
+    system: System,
+    source: str,
+    src: Any,
+    lib: Any,
+    layout: Layout,
+    jacobian: bool,
+    options: EmitOptions,
+) -> EmittedFunction:
+    model = CompiledModel(system, lib, layout, jacobian)
     return EmittedFunction(
         backend=BACKEND,
         system=system,
         source=source,
         rhs=model.field,
         rhs_functional=model.field_functional,
-        jacobian=model.jacobian if info["jacobian"] else None,
+        jacobian=model.jacobian if jacobian else None,
         path=src,
         extras={
             "model": model,
             "library": lib,
-            "layout": info["layout"],
+            "layout": layout,
             "options": options,
             "delayed": [d.name for d in system.delayed],
         },

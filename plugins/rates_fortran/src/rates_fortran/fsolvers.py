@@ -44,6 +44,45 @@ HELPERS = r"""
     end if
   end function sign_c_
 
+  function matvec_rr_(a, x) result(r)
+    !! dense matrix times vector: four columns per pass over r, which gfortran -O3 vectorises
+    !! (faster than the intrinsic matmul and the reference BLAS dgemv; benchmarks/README.md)
+    real(dp), intent(in), contiguous :: a(:, :), x(:)
+    real(dp) :: r(size(a, 1))
+    integer :: i, j, n
+    n = size(a, 2)
+    r = 0.0_dp
+    do j = 1, n - 3, 4
+      do i = 1, size(a, 1)
+        r(i) = r(i) + a(i, j)*x(j) + a(i, j + 1)*x(j + 1) + a(i, j + 2)*x(j + 2) &
+               + a(i, j + 3)*x(j + 3)
+      end do
+    end do
+    do j = n - mod(n, 4) + 1, n
+      r = r + a(:, j)*x(j)
+    end do
+  end function matvec_rr_
+
+  function matvec_rc_(a, x) result(r)
+    real(dp), intent(in) :: a(:, :)
+    complex(dp), intent(in) :: x(:)
+    complex(dp) :: r(size(a, 1))
+    r = matmul(a, x)
+  end function matvec_rc_
+
+  function matvec_cr_(a, x) result(r)
+    complex(dp), intent(in) :: a(:, :)
+    real(dp), intent(in) :: x(:)
+    complex(dp) :: r(size(a, 1))
+    r = matmul(a, x)
+  end function matvec_cr_
+
+  function matvec_cc_(a, x) result(r)
+    complex(dp), intent(in) :: a(:, :), x(:)
+    complex(dp) :: r(size(a, 1))
+    r = matmul(a, x)
+  end function matvec_cc_
+
   function csr_matvec_(a, col, ptr, x) result(r)
     !! sparse (CSR, 0-based indices) matrix times vector
     real(dp), intent(in) :: a(:), x(:)

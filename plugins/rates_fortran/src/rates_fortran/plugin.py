@@ -12,8 +12,11 @@ from typing import Any
 from rates_core.plugins import BackendInfo, SolverInfo, hookimpl
 from rates_fortran import ADAPTIVE_SOLVER, BACKEND, FIXED_SOLVERS
 
-#: Capabilities besides ``execute`` (declared when gfortran is found).
-BASE_CAPABILITIES = frozenset({"adaptive", "dde", "complex", "vectorised", "jacobian"})
+#: Capabilities besides ``execute`` (declared when gfortran is found). ``continuation``: Auto-07p
+#: files (``get_run_func(..., auto=True)``, :mod:`rates_fortran.auto`).
+BASE_CAPABILITIES = frozenset(
+    {"adaptive", "dde", "complex", "vectorised", "jacobian", "continuation"}
+)
 
 _DESCRIPTIONS = {
     "euler": "explicit Euler in compiled Fortran (fixed step, order 1)",

@@ -8,7 +8,7 @@ free source form) so that every expression is one Fortran expression of kind ``d
   integers. ``pi`` and ``E`` are literals, never the ``parameter (pi = ...)`` statements sympy
   puts in front of expressions;
 * whole-array arithmetic and elemental intrinsics carry vectorised populations (``exp(r)`` of a
-  vector ``r`` is elementwise); ``matvec`` is ``matmul`` (dense) or the generated
+  vector ``r`` is elementwise); ``matvec`` is the generated ``matvec_`` (dense) or
   ``csr_matvec_`` (sparse couplings), ``index`` a vector subscript (0-based indices + 1);
 * comparisons are ``merge(1.0_dp, 0.0_dp, a > b)``, ``round`` rounds half to even
   (``round_even_``), ``sign`` is 0 at 0 (``sign_``), ``randn`` draws from the intrinsic generator
@@ -290,7 +290,7 @@ class FortranPrinter(FCodePrinter):
         if isinstance(a, sympy.Symbol) and a.name in self.sparse:
             n = self._name(a.name)
             return f"csr_matvec_({n}_data, {n}_col, {n}_ptr, {self._print(x)})"
-        return f"matmul({self._print(a)}, {self._print(x)})"
+        return f"matvec_({self._print(a)}, {self._print(x)})"
 
     def _print_Matmul(self, expr: sympy.Expr) -> str:
         a, b = expr.args
