@@ -262,12 +262,13 @@ def _record(w: _Writer, system: System, printer: TorchPrinter) -> None:
     n = system.n_recorded
     params = [safe_name(p.name) for p in system.params]
     names = ", ".join(r.name for r in system.recorded)
-    sizes = "(" + "".join(f"{r.size}, " for r in system.recorded) + ")"
+    sizes = "(" + ", ".join(str(r.size) for r in system.recorded)
+    sizes += ",)" if len(system.recorded) == 1 else ")"
     w(f"def record_({', '.join(['t', 'y', 'dy', *params])}):")
     w(
         f'"""Values ((..., {n}); dy None) or time derivatives (dy given) of the variables read '
-        f"with a\n{_INDENT}delay that the solver keeps in its history: {names}. Parameters are "
-        f'tensors\n{_INDENT}(see ``arguments_``)."""',
+        f"with a\n{_INDENT}delay that the solver keeps in its history (parameters: tensors, see "
+        f'``arguments_``):\n{_INDENT}{names}."""',
         1,
     )
     used = {s.name for r in system.recorded for s in r.expr.free_symbols}
@@ -280,8 +281,12 @@ def _record(w: _Writer, system: System, printer: TorchPrinter) -> None:
             read += ".real"
         w(f"{safe_name(st.name)} = {read}", 1)
     w("if dy is None:", 1)
-    values = ", ".join(printer.doprint(r.expr) for r in system.recorded)
-    w(f"return record_cat_(y, {sizes}, {values})", 2)
+    w("return record_cat_(", 2)
+    w("y,", 3)
+    w(f"{sizes},", 3)
+    for r in system.recorded:
+        w(f"{printer.doprint(r.expr)},  # {r.name}", 3)
+    w(")", 2)
     rates = {s.name for r in system.recorded for s in r.rate.free_symbols}
     for r in system.recorded:
         for state, sym in r.rate_symbols.items():
@@ -293,8 +298,12 @@ def _record(w: _Writer, system: System, printer: TorchPrinter) -> None:
             if _real_state_in_complex(system, st):
                 read += ".real"
             w(f"{safe_name(sym.name)} = {read}  # d/dt {state}", 1)
-    derivatives = ", ".join(printer.doprint(r.rate) for r in system.recorded)
-    w(f"return record_cat_(y, {sizes}, {derivatives})", 1)
+    w("return record_cat_(", 1)
+    w("y,", 2)
+    w(f"{sizes},", 2)
+    for r in system.recorded:
+        w(f"{printer.doprint(r.rate)},  # d/dt {r.name}", 2)
+    w(")", 1)
     printer.helpers.add("record_cat_")
 
 
