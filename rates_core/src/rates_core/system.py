@@ -864,9 +864,9 @@ class _Builder:
                 continue
             out = outs[0]
             units = np.arange(pop.size)
-            if not np.array_equal(out.src_idx, units) or out.delay is not None:
+            if out.delay is not None or out.spread is not None:
                 continue
-            if out.spread is not None:
+            if not np.array_equal(out.src_idx, units):
                 continue
             fed = [
                 proj.source[0] == out.target[0]
@@ -952,9 +952,8 @@ class _Builder:
             else:
                 key = (sp_, f"<{pop.label}>", f"a{k}")
                 name = self.unique(f"{pop.label}_source{k}")
-                sym = symbol(name, "float" if source_expr.is_real is not False else "complex")
-                if not src.is_real:
-                    sym = symbol(name, "complex")
+                real = src.is_real and source_expr.is_real is not False
+                sym = symbol(name, "float" if real else "complex")
                 self.symbols[key] = sym
                 self.kinds[name] = "algebraic"
                 self.sizes[name] = self.sizes[src.name]
@@ -1181,8 +1180,10 @@ class _Builder:
             elif not (
                 kind == "param"
                 and self.param(s.name).role == "constant"
-                and (self.sizes[s.name] == 1 or (same_pop and s.name in self.sizes))
-                and self.sizes[s.name] in (1, self.sizes[src.name])
+                and (
+                    self.sizes[s.name] == 1
+                    or (same_pop and self.sizes[s.name] == self.sizes[src.name])
+                )
             ):
                 return None
         if not states:
