@@ -180,12 +180,15 @@ def test_adaptive_solvers_refuse_delays():
 
 @needs_runtime
 def test_ode15s_matches_numpy():
-    """ode15s (with the symbolic Jacobian) at rtol 1e-8 against SciPy's DOP853 at 1e-12 (GNU
-    Octave's ode15s is SUNDIALS IDA: it fails at tighter tolerances, see test_conformance)."""
+    """ode15s (with the symbolic Jacobian) at rtol 1e-10 against SciPy's DOP853 at 1e-12.
+
+    GNU Octave's ode15s is SUNDIALS IDA, which starts from the slope given as InitialSlope
+    (zero by default) and then fails its first error test at such tolerances: the driver
+    passes dy/dt at t0."""
     circuit = ref.van_der_pol_circuit()
     out = {"x": "n/op/x", "v": "n/op/v"}
     a = circuit.run(
-        5.0, 0.05, backend="matlab", solver="ode15s", rtol=1e-8, atol=1e-10, outputs=out
+        5.0, 0.05, backend="matlab", solver="ode15s", rtol=1e-10, atol=1e-12, outputs=out
     )
     b = circuit.run(
         5.0,
@@ -197,7 +200,7 @@ def test_ode15s_matches_numpy():
         atol=1e-14,
         outputs=out,
     )
-    np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), rtol=0, atol=1e-5)
+    np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), rtol=0, atol=2e-7)
 
 
 @needs_runtime
