@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import nox
 
@@ -123,7 +124,8 @@ def julia(session: nox.Session) -> None:
 @nox.session
 def matlab(session: nox.Session) -> None:
     """rates-matlab on GNU Octave (oct2py): the plugin's tests, the conformance suite for every
-    declared capability, mh_lint (miss_hit) on generated files, runs against rates-numpy."""
+    declared capability, mh_lint (miss_hit) on generated files, runs against rates-numpy; then
+    all of it again through the matlab.engine path (tests/engine_standin)."""
     require_toolchain(
         session,
         "GNU Octave",
@@ -138,6 +140,15 @@ def matlab(session: nox.Session) -> None:
         "miss_hit",
     )
     session.run(*PYTEST, "plugins/rates_matlab/tests", *session.posargs)
+    # again through matlab.engine: a stand-in `matlab` package whose engine is Octave behind
+    # the engine's conversion rules, with stand-ins for MATLAB's dde23 / ddeset / deval
+    standin = str(Path("plugins/rates_matlab/tests/engine_standin").resolve())
+    session.run(
+        *PYTEST,
+        "plugins/rates_matlab/tests",
+        *session.posargs,
+        env={"PYTHONPATH": standin, "RATES_MATLAB_RUNTIME": "matlab"},
+    )
 
 
 @nox.session

@@ -9,9 +9,10 @@ Files (``<field>`` is ``EmitOptions.func_name``, ``vector_field`` by default):
   :data:`JACOBIAN_MAX_STATES` states);
 * ``<field>_fixed.m`` and ``<field>_adaptive.m``: whole-run drivers (see
   :mod:`rates_matlab.drivers`);
-* delay systems: ``<field>_delays.m`` (the connections of the delayed reads: state entries,
-  delays, the distinct lags), ``<field>_dde23.m`` and ``<field>_dde23_run.m`` (dde23), and in
-  standalone exports ``sys_rhs.m`` / ``sys_tau.m`` for DDE-BIFTOOL when every delayed read has
+* delay systems (and every model run from Python, as dde23 integrates ODEs too):
+  ``<field>_delays.m`` (the connections of the delayed reads: state entries, delays, the
+  distinct lags), ``<field>_dde23.m`` and ``<field>_dde23_run.m`` (dde23), and in standalone
+  exports ``sys_rhs.m`` / ``sys_tau.m`` for DDE-BIFTOOL when every delayed read has
   one delay;
 * standalone exports (``rates export``): ``run_<model>.m``, a script with the parameter values
   of the model that simulates it.
@@ -481,7 +482,9 @@ def emit_code(
     delays = bool(system.delayed)
     files[f"{name}_fixed.m"] = fixed_driver(name, delays, __version__)
     files[f"{name}_adaptive.m"] = adaptive_driver(name, jac is not None, __version__)
-    if delays:
+    if delays or not options.standalone:
+        # dde23 integrates ODEs too (no lags): runs get its files for every model, exports
+        # only for delay systems
         files[f"{name}_delays.m"] = _delays(system, f"{name}_delays")
         files[f"{name}_dde23.m"] = dde23_wrapper(name, __version__)
         files[f"{name}_dde23_run.m"] = dde23_driver(name, __version__)

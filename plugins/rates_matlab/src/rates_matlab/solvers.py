@@ -6,7 +6,9 @@
 * ``ode45``, ``ode23``, ``ode15s``: ``<field>_adaptive.m``; input rows are interpolated
   linearly at ``Problem.input_times``. Options: ``rtol``, ``atol``, ``max_step``,
   ``first_step`` (odeset's RelTol, AbsTol, MaxStep, InitialStep).
-* ``dde23`` (MATLAB only): ``<field>_dde23_run.m``, pre-history the initial state.
+* ``dde23`` (MATLAB only): ``<field>_dde23_run.m``; the pre-history is the initial state or
+  the ``history`` function sampled every half step (interpolated linearly, as the fixed-step
+  loops do).
 
 Time sampling follows rates-numpy (PyRates): rows at ``t0 + k * sampling_step`` for
 ``k = 0 .. n_samples - 1``, row 0 the initial state.
@@ -56,8 +58,6 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
                 "matlab_heun or matlab_rk4 (generated loops with the history), dde23 in MATLAB, or "
                 "delay_approximation=n"
             )
-        if solver == DDE_SOLVER and not function.system.delayed:
-            raise SolverError("dde23 integrates delay systems; use ode45 for this model")
         if solver == DDE_SOLVER and not session.exists("dde23"):
             raise SolverError(f"{session.kind} has no dde23; use matlab_rk4")
         if solver == "ode15s" and not session.exists("ode15s"):
@@ -144,6 +144,11 @@ def _arguments(function: EmittedFunction, problem: Problem) -> tuple[list, list,
     return params, slots, rows
 
 
+def _slots(slots: list[float]) -> Any:
+    """The input slots as a numeric column (a Python list would be a cell in matlab.engine)."""
+    return to_matlab(np.asarray(slots, dtype=float)) if slots else _EMPTY
+
+
 def _states(result: Any, n_samples: int, n: int, dtype: Any) -> np.ndarray:
     arr = np.asarray(result)
     if arr.size != n_samples * n:
@@ -210,7 +215,7 @@ def _fixed(solver: str, function: EmittedFunction, problem: Problem, session: An
         float(every),
         float(problem.n_samples),
         session.cell(params),
-        slots if slots else _EMPTY,
+        _slots(slots),
         session.cell(rows),
         seed,
         _pre_history(function, problem),
@@ -252,9 +257,9 @@ def _adaptive(solver: str, function: EmittedFunction, problem: Problem, session:
             )
     times_arg = to_matlab(np.asarray(input_times, dtype=float)) if rows else _EMPTY
     if solver == DDE_SOLVER:
-        name, first = code.name("_dde23_run"), []
+        name, first, last = code.name("_dde23_run"), [], [_pre_history(function, problem)]
     else:
-        name, first = code.name("_adaptive"), [solver]
+        name, first, last = code.name("_adaptive"), [solver], []
     out, y_end = session.call(
         name,
         *first,
@@ -264,9 +269,10 @@ def _adaptive(solver: str, function: EmittedFunction, problem: Problem, session:
         to_matlab(np.minimum(sample_times, t_end)),
         session.cell(options),
         session.cell(params),
-        slots if slots else _EMPTY,
+        _slots(slots),
         times_arg,
         session.cell(rows),
+        *last,
         nout=2,
     )
     n = y0.size
