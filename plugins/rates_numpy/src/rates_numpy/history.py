@@ -6,7 +6,8 @@ every solver.
 
 Connections
     All delayed reads of a System (``system.delayed``, in that order) flattened into one vector
-    of C *connections*: connection k reads state-vector position ``pos[k]`` at ``t - tau[k]``.
+    of C *connections* (:class:`rates_core.delay_reads.ConnectionLayout`, shared with the other
+    backends): connection k reads state-vector position ``pos[k]`` at ``t - tau[k]``.
     For a :class:`~rates_core.system.DelayedRead` ``d`` the positions are ``start + idx`` of the
     state slice ``system.state(d.state)`` (``idx`` the index parameter's array, or the whole
     slice) and the delays the delay parameter's value (scalar or one per value) or the float,
@@ -39,11 +40,11 @@ Pre-history
     A read at stage time ``t_n + c dt`` (``c`` = 0, 1/2, 1) sits at the fixed relative position
     ``s = c - tau/dt`` (``tau/dt`` within 1e-9 of an integer counts as that integer), so the row
     offsets and interpolation weights of every connection are computed once per stage before
-    the loop. Values are cubic Hermite interpolants of the stored values and derivatives of the
-    interval holding the read time (error O(dt^4), so heun and rk4 keep their order). When all
-    reads of a stage fall on stored rows (delays that are whole multiples of dt: every stage of
-    euler and heun) the read is a direct ring read, one ``take`` per step, and no derivatives
-    are stored when no stage needs them.
+    the loop (:class:`rates_core.delay_reads.StagePlan`). Values are cubic Hermite interpolants
+    of the stored values and derivatives of the interval holding the read time (error O(dt^4),
+    so heun and rk4 keep their order). When all reads of a stage fall on stored rows (delays
+    that are whole multiples of dt: every stage of euler and heun) the read is a direct ring
+    read, one ``take`` per step, and no derivatives are stored when no stage needs them.
 
     Reads inside the step being computed (``tau`` shorter than the stage offset, or shorter
     than dt at the first stage, where ``f_n`` is not known yet): the cubic Hermite polynomial of
@@ -68,6 +69,13 @@ from typing import Any
 import numpy as np
 
 from rates_core.builtins import TIME
+from rates_core.delay_reads import (
+    MAX_BREAKPOINTS,
+    ConnectionLayout,
+    StagePlan,
+    breakpoints,
+    unique_sorted,
+)
 from rates_core.errors import SolverError
 from rates_core.system import System
 
@@ -83,10 +91,6 @@ __all__ = [
     "segment_ends",
 ]
 
-#: ``tau / dt`` (and stage positions) this close to an integer (relative) count as that integer.
-SNAP = 1e-9
-#: Propagated discontinuities of the initial history used as segment ends (``scipy``), at most.
-MAX_BREAKPOINTS = 1000
 #: Levels of propagation (t0 + sums of up to this many delays): a jump in the k-th derivative
 #: costs a method of order p > k accuracy, so levels follow the method's order.
 BREAKPOINT_LEVELS = {"RK23": 3, "RK45": 5, "DOP853": 8}
@@ -160,49 +164,16 @@ class Connections:
     """
 
     def __init__(self, system: System, params: Sequence[Any], dtype: Any, scalar: bool) -> None:
-        slot = {p.name: i for i, p in enumerate(system.params)}
-        positions: list[np.ndarray] = []
-        delays: list[np.ndarray] = []
-        bounds: list[tuple[int, int, bool]] = []
-        start = 0
-        for d in system.delayed:
-            st_start, st_size, st_dtype = system.history_slice(d.state)
-            if d.index is None:
-                idx = np.arange(st_size, dtype=np.int64)
-            else:
-                idx = np.asarray(params[slot[d.index]]).astype(np.int64).reshape(-1)
-                if idx.size and (idx.min() < 0 or idx.max() >= st_size):
-                    raise SolverError(
-                        f"delayed read {d.name!r}: index {d.index!r} points outside "
-                        f"{d.state!r} ({st_size} values)"
-                    )
-            tau = _delay_values(d, params[slot[d.tau]] if isinstance(d.tau, str) else d.tau)
-            try:
-                idx = np.broadcast_to(idx if idx.size != 1 else idx.reshape(()), (d.size,))
-                tau = np.broadcast_to(tau if tau.size != 1 else tau.reshape(()), (d.size,))
-            except ValueError:
-                raise SolverError(
-                    f"delayed read {d.name!r} has {d.size} values but its index has "
-                    f"{idx.size} and its delay {tau.size}"
-                ) from None
-            positions.append(st_start + idx)
-            delays.append(tau)
-            real = system.is_complex and not str(st_dtype).startswith("complex")
-            bounds.append((start, start + d.size, real))
-            start += d.size
-        self.size = start
-        self.pos = np.concatenate(positions) if positions else np.zeros(0, np.int64)
-        self.tau = np.concatenate(delays) if delays else np.zeros(0)
+        layout = ConnectionLayout(system, params)
+        self.size, self.pos, self.tau = layout.size, layout.pos, layout.tau
         #: state-vector positions some connection reads, and each connection's column there
-        self.tracked, self.col = np.unique(self.pos, return_inverse=True)
-        self.col = self.col.reshape(-1).astype(np.int64)
-        zero = np.flatnonzero(self.tau == 0)
+        self.tracked, self.col = layout.tracked, layout.col
+        zero = layout.zero
         #: connections with delay 0 (they read the current state), or None
         self.zero: np.ndarray | None = zero if zero.size else None
         self.zero_pos = self.pos[zero] if zero.size else None
-        self.max_tau = float(self.tau.max()) if self.size else 0.0
-        positive = self.tau[self.tau > 0]
-        self.min_tau = float(positive.min()) if positive.size else math.inf
+        self.max_tau, self.min_tau = layout.max_tau, layout.min_tau
+        bounds = layout.bounds
         self.dtype = np.dtype(dtype)
         self.values = np.zeros(self.size, dtype=self.dtype)
         self.scalar = scalar
@@ -227,22 +198,6 @@ class Connections:
         values, :class:`HistoryVector`)."""
         if self.zero is not None:
             self.values[self.zero] = y[self.zero_pos]
-
-
-def _delay_values(d: Any, value: Any) -> np.ndarray:
-    arr = np.asarray(value)
-    if np.iscomplexobj(arr):
-        if np.any(arr.imag != 0):
-            raise SolverError(f"delayed read {d.name!r}: the delay must be real, got {value!r}")
-        arr = arr.real
-    arr = arr.astype(np.float64).reshape(-1)
-    if not np.all(np.isfinite(arr)):
-        raise SolverError(f"delayed read {d.name!r}: the delay must be finite, got {value!r}")
-    if np.any(arr < 0):
-        raise SolverError(
-            f"delayed read {d.name!r}: negative delay {float(arr.min())} (delay {d.tau!r})"
-        )
-    return arr
 
 
 class PreHistory:
@@ -305,46 +260,6 @@ class PreHistory:
 # --------------------------------------------------------------------------- fixed step
 
 
-def _hermite(theta: np.ndarray, dt: float) -> tuple[np.ndarray, ...]:
-    """Cubic Hermite weights on [0, 1] (theta > 1 extrapolates): y0, y1, dt*f0, dt*f1."""
-    t2 = theta * theta
-    t3 = t2 * theta
-    return (
-        2.0 * t3 - 3.0 * t2 + 1.0,
-        -2.0 * t3 + 3.0 * t2,
-        dt * (t3 - 2.0 * t2 + theta),
-        dt * (t3 - t2),
-    )
-
-
-def _snap(x: np.ndarray) -> np.ndarray:
-    near = np.rint(x)
-    return np.where(np.abs(x - near) <= SNAP * np.maximum(1.0, np.abs(x)), near, x)
-
-
-class _StagePlan:
-    """Row offsets and weights of every connection for reads at ``t_n + c dt``."""
-
-    def __init__(self, conns: Connections, dt: float, c: float, first: bool) -> None:
-        s = _snap(c - _snap(conns.tau / dt))  # read position relative to row n, in steps
-        last = -1 if first else 0  # last row whose value and derivative are known
-        m = np.floor(s)
-        theta = s - m
-        beyond = (m + 1 > last) & (theta > 0)
-        m = np.where(beyond, last - 1, m)  # extrapolate the last complete interval
-        theta = np.where(beyond, s - m, theta)
-        if conns.zero is not None:  # read from the current state instead
-            m[conns.zero] = last
-            theta[conns.zero] = 0.0
-        self.s = s
-        self.m = m.astype(np.int64)
-        self.direct = bool(np.all(theta == 0))
-        self.weights = None if self.direct else _hermite(theta, dt)
-        pre = -s[s < 0]
-        #: steps n with some read before t0 (n + s < 0): n < n_pre
-        self.n_pre = int(math.ceil(pre.max())) if pre.size else 0
-
-
 class RingHistory:
     """Fixed-step history: a ring of rows ``(y_n, f_n)``, see the module doc.
 
@@ -365,7 +280,7 @@ class RingHistory:
         self.conns, self.pre, self.t0, self.dt = conns, pre, float(t0), float(dt)
         self.vector = pre.vector
         self.stages = [c for c, _ in stages]
-        self.plans = [_StagePlan(conns, dt, c, first) for c, first in stages]
+        self.plans = [StagePlan(conns.tau, dt, c, first) for c, first in stages]
         m_min = min((int(p.m.min()) for p in self.plans if p.m.size), default=0)
         self.D = max(-m_min, 2) + 2  # rows n - D + 1 .. n are kept
         self.ncols = ncols = conns.tracked.size
@@ -447,51 +362,12 @@ class RingHistory:
 # --------------------------------------------------------------------------- adaptive
 
 
-def _unique_sorted(values: np.ndarray, tol: float) -> np.ndarray:
-    values = np.sort(values)
-    if values.size < 2:
-        return values
-    keep = np.concatenate(([True], np.diff(values) > tol))
-    return values[keep]
-
-
-def breakpoints(
-    delays: np.ndarray,
-    t0: float,
-    t_end: float,
-    levels: int = DEFAULT_BREAKPOINT_LEVELS,
-    cap: int = MAX_BREAKPOINTS,
-) -> np.ndarray:
-    """Where the discontinuity of the initial history at ``t0`` propagates: ``t0`` plus sums of
-    up to ``levels`` delays, inside ``(t0, t_end)``, at most ``cap`` of them (the earliest
-    level first; a level that does not fit is left out, level 1 is cut to the ``cap``
-    earliest)."""
-    span = float(t_end - t0)
-    tol = 1e-12 * max(1.0, abs(t0), abs(t_end))
-    d = _unique_sorted(np.asarray(delays, dtype=float)[np.asarray(delays) > 0], tol)
-    d = d[d < span - tol]
-    found = np.zeros(0)
-    level = np.zeros(1)
-    for k in range(levels):
-        level = _unique_sorted((level[:, None] + d[None, :]).reshape(-1), tol)
-        level = level[level < span - tol]
-        if level.size == 0:
-            break
-        merged = _unique_sorted(np.concatenate([found, level]), tol)
-        if merged.size > cap:
-            if k == 0:
-                found = merged[:cap]
-            break
-        found = merged
-    return t0 + found
-
-
 def segment_ends(t0: float, t_end: float, marks: np.ndarray, max_length: float) -> np.ndarray:
     """Ends of the segments covering ``[t0, t_end]``: every mark, ``t_end``, and gaps cut into
     equal pieces no longer than ``max_length`` (relative slack 1e-9)."""
     tol = 1e-12 * max(1.0, abs(t0), abs(t_end))
     marks = np.asarray(marks, dtype=float)
-    knots = _unique_sorted(np.concatenate([[t0], marks[(marks > t0 + tol)], [t_end]]), tol)
+    knots = unique_sorted(np.concatenate([[t0], marks[(marks > t0 + tol)], [t_end]]), tol)
     knots[-1] = t_end
     if knots.size >= 2 and knots[-1] - knots[-2] <= tol:
         knots = np.delete(knots, -2)

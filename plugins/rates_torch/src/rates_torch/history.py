@@ -11,13 +11,15 @@ initial state, and a delay of exactly 0 reads the current stage state.
     both from the generated ``record_`` once per step (connections index ``z``).
 
 :class:`Connections`
-    All delayed reads (``system.delayed``) flattened into C connections: connection k reads
+    All delayed reads (``system.delayed``) flattened into C connections
+    (:class:`rates_core.delay_reads.ConnectionLayout`, shared with rates-numpy): connection k reads
     state position ``pos[k]`` at ``t - tau[k]``; only the read columns (``tracked``) are stored.
     Values carry the batch axes of the state (``(..., C)``).
 :class:`RingHistory` (fixed step)
     A ring of the last D rows ``(y_n, f_n)`` at the grid points, stored twice so a read is one
     gather with precomputed offsets; read positions and Hermite weights of every connection
-    are fixed per stage (``c - tau/dt`` steps from row n) and computed once before the loop.
+    are fixed per stage (``c - tau/dt`` steps from row n) and computed once before the loop
+    (:class:`rates_core.delay_reads.StagePlan`).
 :class:`StepHistory` (``torch_dopri5``)
     Every accepted step's ``(t, y, f)`` in growing buffers (rows older than ``t - max_tau``
     are dropped when the buffer grows); a read finds each connection's interval with
@@ -30,13 +32,19 @@ only their indices for the backward pass), so gradients flow through the history
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from rates_core.builtins import TIME
+from rates_core.delay_reads import (
+    MAX_BREAKPOINTS,
+    ConnectionLayout,
+    StagePlan,
+    hermite_weights,
+)
+from rates_core.delay_reads import breakpoints as _breakpoints
 from rates_core.errors import SolverError
 from rates_core.system import System
 
@@ -49,26 +57,10 @@ __all__ = [
     "breakpoints",
 ]
 
-#: ``tau / dt`` this close to an integer (relative) counts as that integer.
-SNAP = 1e-9
-#: Propagated discontinuities of the initial history used as step ends, at most.
-MAX_BREAKPOINTS = 1000
 
-
-def _delay_values(d: Any, value: Any) -> np.ndarray:
-    if hasattr(value, "detach"):
-        value = value.detach().cpu().numpy()
-    arr = np.asarray(value)
-    if np.iscomplexobj(arr):
-        if np.any(arr.imag != 0):
-            raise SolverError(f"delayed read {d.name!r}: the delay must be real, got {value!r}")
-        arr = arr.real
-    arr = arr.astype(np.float64).reshape(-1)
-    if not np.all(np.isfinite(arr)):
-        raise SolverError(f"delayed read {d.name!r}: the delay must be finite, got {value!r}")
-    if np.any(arr < 0):
-        raise SolverError(f"delayed read {d.name!r}: negative delay {float(arr.min())}")
-    return arr
+def _numpy(value: Any) -> Any:
+    """A parameter value as NumPy reads it (tensors are detached and moved to the CPU)."""
+    return value.detach().cpu().numpy() if hasattr(value, "detach") else value
 
 
 class HistoryVector:
@@ -134,51 +126,19 @@ class Connections:
         import torch
 
         self.vector = vector
-        slot = {p.name: i for i, p in enumerate(system.params)}
-        positions, delays, bounds = [], [], []
-        start = 0
-        for d in system.delayed:
-            st_start, st_size, st_dtype = system.history_slice(d.state)
-            if d.index is None:
-                idx = np.arange(st_size, dtype=np.int64)
-            else:
-                raw = params[slot[d.index]]
-                if hasattr(raw, "detach"):
-                    raw = raw.detach().cpu().numpy()
-                idx = np.asarray(raw).astype(np.int64).reshape(-1)
-                if idx.size and (idx.min() < 0 or idx.max() >= st_size):
-                    raise SolverError(
-                        f"delayed read {d.name!r}: index {d.index!r} points outside {d.state!r}"
-                    )
-            tau = _delay_values(d, params[slot[d.tau]] if isinstance(d.tau, str) else d.tau)
-            try:
-                idx = np.broadcast_to(idx if idx.size != 1 else idx.reshape(()), (d.size,))
-                tau = np.broadcast_to(tau if tau.size != 1 else tau.reshape(()), (d.size,))
-            except ValueError:
-                raise SolverError(
-                    f"delayed read {d.name!r} has {d.size} values but its index has "
-                    f"{idx.size} and its delay {tau.size} (delays cannot vary over a batch)"
-                ) from None
-            positions.append(st_start + idx)
-            delays.append(tau)
-            real = system.is_complex and not str(st_dtype).startswith("complex")
-            bounds.append((start, start + d.size, real))
-            start += d.size
-        self.size = start
-        pos = np.concatenate(positions) if positions else np.zeros(0, np.int64)
-        self.tau_np = np.concatenate(delays) if delays else np.zeros(0)
-        tracked, col = np.unique(pos, return_inverse=True)
-        self.tracked_np, self.col_np = tracked, col.reshape(-1).astype(np.int64)
-        self.pos_np = pos
-        zero = np.flatnonzero(self.tau_np == 0)
-        self.max_tau = float(self.tau_np.max()) if self.size else 0.0
-        positive = self.tau_np[self.tau_np > 0]
-        self.min_tau = float(positive.min()) if positive.size else math.inf
+        layout = ConnectionLayout(
+            system, params, as_array=_numpy, note=" (delays cannot vary over a batch)"
+        )
+        self.size = layout.size
+        pos, zero = layout.pos, layout.zero
+        self.pos_np, self.tau_np = pos, layout.tau
+        self.tracked_np, self.col_np = layout.tracked, layout.col
+        self.max_tau, self.min_tau = layout.max_tau, layout.min_tau
+        self.bounds = layout.bounds
         self.dtype = dtype
         self.device = device
-        self.bounds = bounds
         as_index = dict(dtype=torch.int64, device=device)
-        self.tracked = torch.as_tensor(tracked, **as_index)
+        self.tracked = torch.as_tensor(layout.tracked, **as_index)
         self.col = torch.as_tensor(self.col_np, **as_index)
         self.tau = torch.as_tensor(self.tau_np, dtype=torch.float64, device=device)
         self.zero = torch.as_tensor(zero, **as_index) if zero.size else None
@@ -268,45 +228,6 @@ class PreHistory:
         return values
 
 
-def _hermite(theta: np.ndarray, dt: float) -> tuple[np.ndarray, ...]:
-    """Cubic Hermite weights (theta > 1 extrapolates): y0, y1, dt*f0, dt*f1."""
-    t2 = theta * theta
-    t3 = t2 * theta
-    return (
-        2.0 * t3 - 3.0 * t2 + 1.0,
-        -2.0 * t3 + 3.0 * t2,
-        dt * (t3 - 2.0 * t2 + theta),
-        dt * (t3 - t2),
-    )
-
-
-def _snap(x: np.ndarray) -> np.ndarray:
-    near = np.rint(x)
-    return np.where(np.abs(x - near) <= SNAP * np.maximum(1.0, np.abs(x)), near, x)
-
-
-class _StagePlan:
-    """Row offsets and Hermite weights of every connection for reads at ``t_n + c dt``."""
-
-    def __init__(self, conns: Connections, dt: float, c: float, first: bool) -> None:
-        s = _snap(c - _snap(conns.tau_np / dt))
-        last = -1 if first else 0
-        m = np.floor(s)
-        theta = s - m
-        beyond = (m + 1 > last) & (theta > 0)
-        m = np.where(beyond, last - 1, m)
-        theta = np.where(beyond, s - m, theta)
-        zero = conns.tau_np == 0
-        m[zero] = last
-        theta[zero] = 0.0
-        self.s = s
-        self.m = m.astype(np.int64)
-        self.direct = bool(np.all(theta == 0))
-        self.weights = None if self.direct else _hermite(theta, dt)
-        pre = -s[s < 0]
-        self.n_pre = int(math.ceil(pre.max())) if pre.size else 0
-
-
 class RingHistory:
     """Fixed-step history: a ring of rows ``(y_n, f_n)`` (see the module doc).
 
@@ -329,7 +250,7 @@ class RingHistory:
         self.vector = pre.vector
         self.stage_c = [c for c, _ in stages]
         self._y: Any = None
-        self.plans = [_StagePlan(conns, dt, c, first) for c, first in stages]
+        self.plans = [StagePlan(conns.tau_np, dt, c, first) for c, first in stages]
         m_min = min((int(p.m.min()) for p in self.plans if p.m.size), default=0)
         self.D = max(-m_min, 2) + 2
         self.ncols = ncols = int(conns.tracked.numel())
@@ -471,7 +392,7 @@ class StepHistory:
             t_a, t_b = T[i], T[i + 1]
             h = t_b - t_a
             theta = ((r - t_a) / h).clamp(max=1.0)
-            a0, a1, b0, b1 = (w.to(conns.dtype) for w in _hermite_t(theta, h))
+            a0, a1, b0, b1 = (w.to(conns.dtype) for w in hermite_weights(theta, h))
             col = conns.col
             flat_a = i * self.ncols + col
             flat_b = flat_a + self.ncols
@@ -490,46 +411,9 @@ class StepHistory:
         return conns.with_zero(vals, y, t)
 
 
-def _hermite_t(theta: Any, h: Any) -> tuple[Any, ...]:
-    t2 = theta * theta
-    t3 = t2 * theta
-    return (
-        2.0 * t3 - 3.0 * t2 + 1.0,
-        -2.0 * t3 + 3.0 * t2,
-        h * (t3 - 2.0 * t2 + theta),
-        h * (t3 - t2),
-    )
-
-
-def _unique_sorted(values: np.ndarray, tol: float) -> np.ndarray:
-    values = np.sort(values)
-    if values.size < 2:
-        return values
-    keep = np.concatenate(([True], np.diff(values) > tol))
-    return values[keep]
-
-
 def breakpoints(
     delays: np.ndarray, t0: float, t_end: float, levels: int = 5, cap: int = MAX_BREAKPOINTS
 ) -> list[float]:
-    """Where the discontinuity of the initial history at ``t0`` propagates: ``t0`` plus sums
-    of up to ``levels`` delays inside ``(t0, t_end)``, at most ``cap`` of them."""
-    span = float(t_end - t0)
-    tol = 1e-12 * max(1.0, abs(t0), abs(t_end))
-    d = np.asarray(delays, dtype=float)
-    d = _unique_sorted(d[d > 0], tol)
-    d = d[d < span - tol]
-    found = np.zeros(0)
-    level = np.zeros(1)
-    for k in range(levels):
-        level = _unique_sorted((level[:, None] + d[None, :]).reshape(-1), tol)
-        level = level[level < span - tol]
-        if level.size == 0:
-            break
-        merged = _unique_sorted(np.concatenate([found, level]), tol)
-        if merged.size > cap:
-            if k == 0:
-                found = merged[:cap]
-            break
-        found = merged
-    return (t0 + found).tolist()
+    """Where the discontinuity of the initial history at ``t0`` propagates (see
+    :func:`rates_core.delay_reads.breakpoints`), as a list of times."""
+    return _breakpoints(delays, t0, t_end, levels=levels, cap=cap).tolist()

@@ -1,0 +1,225 @@
+"""The delayed reads of a run as flat connections, and where fixed-step solvers read them.
+
+Backend-neutral (NumPy only) planning shared by the backends whose solvers keep the history
+of delayed reads themselves (rates-numpy, rates-torch; a third-party backend can use it too).
+The design is in ARCHITECTURE.md, "Solvers and time"; what a backend adds is only its storage
+and its arithmetic.
+
+:class:`ConnectionLayout`
+    All delayed reads of a System (``system.delayed``) flattened into C connections:
+    connection k reads position ``pos[k]`` of the history vector (the states, then
+    ``system.recorded``) at ``t - tau[k]``; ``tracked`` are the positions some connection
+    reads, ``col[k]`` connection k's column among them.
+:class:`StagePlan`
+    For a fixed step ``dt`` and a stage at ``t_n + c dt``: the row (relative to step n) and
+    the cubic Hermite weights each connection reads, fixed for the whole run.
+:func:`breakpoints`
+    Where the discontinuity of the initial history propagates (step ends for adaptive
+    solvers).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from rates_core.errors import SolverError
+from rates_core.system import System
+
+__all__ = [
+    "MAX_BREAKPOINTS",
+    "SNAP",
+    "ConnectionLayout",
+    "StagePlan",
+    "breakpoints",
+    "delay_values",
+    "hermite_weights",
+    "snap",
+    "unique_sorted",
+]
+
+#: ``tau / dt`` (and stage positions) this close to an integer (relative) count as that integer.
+SNAP = 1e-9
+#: Propagated discontinuities of the initial history used as step ends, at most.
+MAX_BREAKPOINTS = 1000
+
+
+def delay_values(read: Any, value: Any) -> np.ndarray:
+    """The delays of the delayed read ``read`` (a ``system.delayed`` entry) as a flat float64
+    array; complex values with an imaginary part, non-finite or negative delays are errors."""
+    arr = np.asarray(value)
+    if np.iscomplexobj(arr):
+        if np.any(arr.imag != 0):
+            raise SolverError(f"delayed read {read.name!r}: the delay must be real, got {value!r}")
+        arr = arr.real
+    arr = arr.astype(np.float64).reshape(-1)
+    if not np.all(np.isfinite(arr)):
+        raise SolverError(f"delayed read {read.name!r}: the delay must be finite, got {value!r}")
+    if np.any(arr < 0):
+        raise SolverError(
+            f"delayed read {read.name!r}: negative delay {float(arr.min())} (delay {read.tau!r})"
+        )
+    return arr
+
+
+class ConnectionLayout:
+    """The delayed reads of ``system`` with the runtime values ``params`` (of
+    ``system.params``) as one vector of connections (see the module doc).
+
+    ``as_array`` turns a parameter value into something ``numpy.asarray`` reads (a backend
+    with its own array type passes its conversion); ``note`` is appended to the error of reads
+    whose index or delay has the wrong size.
+
+    Attributes: ``size`` (C), ``pos``, ``tau``, ``tracked``, ``col``, ``zero`` (connections
+    with delay 0, which read the current state), ``bounds`` (per delayed read, the slice
+    ``start, stop`` of its connections and whether the equations take its real part only),
+    ``max_tau`` and ``min_tau`` (the smallest positive delay, ``inf`` without one).
+    """
+
+    def __init__(
+        self,
+        system: System,
+        params: Sequence[Any],
+        as_array: Callable[[Any], Any] = np.asarray,
+        note: str = "",
+    ) -> None:
+        slot = {p.name: i for i, p in enumerate(system.params)}
+        positions: list[np.ndarray] = []
+        delays: list[np.ndarray] = []
+        self.bounds: list[tuple[int, int, bool]] = []
+        start = 0
+        for d in system.delayed:
+            st_start, st_size, st_dtype = system.history_slice(d.state)
+            if d.index is None:
+                idx = np.arange(st_size, dtype=np.int64)
+            else:
+                idx = np.asarray(as_array(params[slot[d.index]])).astype(np.int64).reshape(-1)
+                if idx.size and (idx.min() < 0 or idx.max() >= st_size):
+                    raise SolverError(
+                        f"delayed read {d.name!r}: index {d.index!r} points outside "
+                        f"{d.state!r} ({st_size} values)"
+                    )
+            raw = params[slot[d.tau]] if isinstance(d.tau, str) else d.tau
+            tau = delay_values(d, as_array(raw))
+            try:
+                idx = np.broadcast_to(idx if idx.size != 1 else idx.reshape(()), (d.size,))
+                tau = np.broadcast_to(tau if tau.size != 1 else tau.reshape(()), (d.size,))
+            except ValueError:
+                raise SolverError(
+                    f"delayed read {d.name!r} has {d.size} values but its index has "
+                    f"{idx.size} and its delay {tau.size}{note}"
+                ) from None
+            positions.append(st_start + idx)
+            delays.append(tau)
+            real = system.is_complex and not str(st_dtype).startswith("complex")
+            self.bounds.append((start, start + d.size, real))
+            start += d.size
+        self.size = start
+        self.pos = np.concatenate(positions) if positions else np.zeros(0, np.int64)
+        self.tau = np.concatenate(delays) if delays else np.zeros(0)
+        tracked, col = np.unique(self.pos, return_inverse=True)
+        self.tracked = tracked
+        self.col = col.reshape(-1).astype(np.int64)
+        self.zero = np.flatnonzero(self.tau == 0)
+        self.max_tau = float(self.tau.max()) if self.size else 0.0
+        positive = self.tau[self.tau > 0]
+        self.min_tau = float(positive.min()) if positive.size else math.inf
+
+
+# --------------------------------------------------------------------------- fixed step
+
+
+def snap(x: np.ndarray) -> np.ndarray:
+    """``x`` with values within ``SNAP`` (relative) of an integer set to that integer."""
+    near = np.rint(x)
+    return np.where(np.abs(x - near) <= SNAP * np.maximum(1.0, np.abs(x)), near, x)
+
+
+def hermite_weights(theta: Any, dt: Any) -> tuple[Any, ...]:
+    """Cubic Hermite weights on [0, 1] (theta > 1 extrapolates) of y0, y1, f0, f1 (the
+    derivative weights include the interval length ``dt``); NumPy or tensor arguments."""
+    t2 = theta * theta
+    t3 = t2 * theta
+    return (
+        2.0 * t3 - 3.0 * t2 + 1.0,
+        -2.0 * t3 + 3.0 * t2,
+        dt * (t3 - 2.0 * t2 + theta),
+        dt * (t3 - t2),
+    )
+
+
+class StagePlan:
+    """Where every connection reads for a stage at ``t_n + c dt`` of a fixed-step solver.
+
+    ``s`` is the read position relative to row n in steps; the read interpolates rows
+    ``n + m`` and ``n + m + 1`` with :func:`hermite_weights` of ``theta`` (``weights``, or
+    None when every read falls on a row: ``direct``). ``first`` marks the stage that computes
+    ``f_n``: row n's derivative is not known during it, so reads beyond the last complete
+    interval extrapolate it. Delay-0 connections read the current state (row ``last``).
+    ``n_pre``: steps n with some read before t0 (n + s < 0) are those with n < n_pre.
+    """
+
+    def __init__(self, tau: np.ndarray, dt: float, c: float, first: bool) -> None:
+        s = snap(c - snap(tau / dt))
+        last = -1 if first else 0  # last row whose value and derivative are known
+        m = np.floor(s)
+        theta = s - m
+        beyond = (m + 1 > last) & (theta > 0)
+        m = np.where(beyond, last - 1, m)  # extrapolate the last complete interval
+        theta = np.where(beyond, s - m, theta)
+        zero = tau == 0
+        m[zero] = last
+        theta[zero] = 0.0
+        self.s = s
+        self.m = m.astype(np.int64)
+        self.direct = bool(np.all(theta == 0))
+        self.weights = None if self.direct else hermite_weights(theta, dt)
+        pre = -s[s < 0]
+        self.n_pre = int(math.ceil(pre.max())) if pre.size else 0
+
+
+# --------------------------------------------------------------------------- adaptive
+
+
+def unique_sorted(values: np.ndarray, tol: float) -> np.ndarray:
+    """The sorted values with neighbours closer than ``tol`` merged (the first kept)."""
+    values = np.sort(values)
+    if values.size < 2:
+        return values
+    keep = np.concatenate(([True], np.diff(values) > tol))
+    return values[keep]
+
+
+def breakpoints(
+    delays: np.ndarray,
+    t0: float,
+    t_end: float,
+    levels: int = 5,
+    cap: int = MAX_BREAKPOINTS,
+) -> np.ndarray:
+    """Where the discontinuity of the initial history at ``t0`` propagates: ``t0`` plus sums of
+    up to ``levels`` delays, inside ``(t0, t_end)``, at most ``cap`` of them (the earliest
+    level first; a level that does not fit is left out, level 1 is cut to the ``cap``
+    earliest)."""
+    span = float(t_end - t0)
+    tol = 1e-12 * max(1.0, abs(t0), abs(t_end))
+    d = np.asarray(delays, dtype=float)
+    d = unique_sorted(d[d > 0], tol)
+    d = d[d < span - tol]
+    found = np.zeros(0)
+    level = np.zeros(1)
+    for k in range(levels):
+        level = unique_sorted((level[:, None] + d[None, :]).reshape(-1), tol)
+        level = level[level < span - tol]
+        if level.size == 0:
+            break
+        merged = unique_sorted(np.concatenate([found, level]), tol)
+        if merged.size > cap:
+            if k == 0:
+                found = merged[:cap]
+            break
+        found = merged
+    return t0 + found
