@@ -702,3 +702,17 @@ def test_registry_shapes() -> None:
     assert set(FUNCTION_ARITY) == set(documented)
     assert function_table() == dict(CORE_FUNCTIONS)
     assert function_table() is not function_table()
+
+
+def test_registered_builtin_names_the_backend_and_the_function():
+    """The one rule the printers of every backend use for plugin-registered functions."""
+    from rates_core.builtins import make_function, registered_builtin
+
+    call = make_function("softplus")(sympy.Symbol("x"))
+    assert registered_builtin(call, {"softplus": "sp"}, "fortran", "Fortran") == ("softplus", "sp")
+    with pytest.raises(NotImplementedError, match="'softplus' has no Fortran .*fortran backend"):
+        registered_builtin(call, {}, "fortran", "Fortran")
+    with pytest.raises(NotImplementedError, match="Julia function .a string., not builtin"):
+        registered_builtin(call, {"softplus": abs}, "julia", "Julia", strings_only=True)
+    name, impl = registered_builtin(call, {"softplus": abs}, "numpy", "NumPy")
+    assert impl is abs

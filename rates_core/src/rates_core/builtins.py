@@ -49,6 +49,7 @@ __all__ = [
     "VSum",
     "function_table",
     "make_function",
+    "registered_builtin",
     "sigmoid",
 ]
 
@@ -474,3 +475,33 @@ def function_table(extra_names: Iterable[str] = ()) -> dict[str, Callable[..., s
         if name not in table:
             table[name] = make_function(name)
     return table
+
+
+def registered_builtin(
+    expr: sympy.Expr,
+    builtins: Mapping[str, object],
+    backend: str,
+    language: str,
+    strings_only: bool = False,
+) -> tuple[str, object]:
+    """The name of the plugin-registered function that ``expr`` calls and the implementation
+    ``builtins`` (a backend's ``register_builtins`` table) holds for it.
+
+    For the printers of every backend: one rule for the name (``rates_name``) and one error
+    when the backend has no implementation, or (``strings_only``, for generated languages
+    other than Python) when the implementation is not the name of a ``language`` function.
+    Raises NotImplementedError, which the emitters turn into a clear error.
+    """
+    name = getattr(expr.func, "rates_name", None) or expr.func.__name__
+    if name not in builtins:
+        raise NotImplementedError(
+            f"function {name!r} has no {language} implementation (no plugin registers it for "
+            f"the {backend} backend)"
+        )
+    impl = builtins[name]
+    if strings_only and not isinstance(impl, str):
+        raise NotImplementedError(
+            f"function {name!r}: a builtin of the {backend} backend must be the name of a "
+            f"{language} function (a string), not {type(impl).__name__}"
+        )
+    return name, impl

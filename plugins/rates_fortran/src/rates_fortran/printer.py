@@ -336,13 +336,9 @@ class FortranPrinter(FCodePrinter):
         raise NotImplementedError("delayed reads are resolved before printing")
 
     def _print_AppliedUndef(self, expr: sympy.Expr) -> str:
-        name = getattr(expr.func, "rates_name", None) or expr.func.__name__
-        impl = self.rates_builtins.get(name)
-        if not isinstance(impl, str):
-            raise NotImplementedError(
-                f"function {name!r} has no Fortran implementation (no plugin registers it for "
-                "the fortran backend)"
-            )
+        _, impl = rb.registered_builtin(
+            expr, self.rates_builtins, "fortran", "Fortran", strings_only=True
+        )
         return f"{impl}({', '.join(self._print(a) for a in expr.args)})"
 
     # ------------------------------------------------------------------ sympy functions

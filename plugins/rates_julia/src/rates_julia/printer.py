@@ -507,18 +507,9 @@ class JuliaPrinter(JuliaCodePrinter):
         raise NotImplementedError("delayed reads are resolved before printing")
 
     def _print_AppliedUndef(self, expr: sympy.Expr) -> str:
-        name = getattr(expr.func, "rates_name", None) or expr.func.__name__
-        impl = self.rates_builtins.get(name)
-        if impl is None:
-            raise NotImplementedError(
-                f"function {name!r} has no Julia implementation (no plugin registers it for the "
-                "julia backend)"
-            )
-        if not isinstance(impl, str):
-            raise NotImplementedError(
-                f"function {name!r}: a builtin of the julia backend must be the name of a Julia "
-                f"function (a string), not {type(impl).__name__}"
-            )
+        _, impl = rb.registered_builtin(
+            expr, self.rates_builtins, "julia", "Julia", strings_only=True
+        )
         return self._call(impl, expr)
 
     def _print_not_supported(self, expr: Any) -> str:

@@ -232,13 +232,9 @@ class MatlabPrinter(OctaveCodePrinter):
         raise NotImplementedError("delayed reads are resolved before printing")
 
     def _print_AppliedUndef(self, expr: sympy.Expr) -> str:
-        name = getattr(expr.func, "rates_name", None) or expr.func.__name__
-        impl = self.rates_builtins.get(name)
-        if not isinstance(impl, str):
-            raise NotImplementedError(
-                f"function {name!r} has no MATLAB implementation (no plugin registers a MATLAB "
-                "function name for it for the matlab backend)"
-            )
+        _, impl = rb.registered_builtin(
+            expr, self.rates_builtins, "matlab", "MATLAB", strings_only=True
+        )
         return f"{impl}({', '.join(self._args(expr))})"
 
     # ---------------------------------------------------------------- sympy functions

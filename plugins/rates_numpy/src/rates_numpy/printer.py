@@ -223,13 +223,7 @@ class _RatesPrinting:
         raise NotImplementedError("delayed reads are resolved before printing")
 
     def _print_AppliedUndef(self, expr: sympy.Expr) -> str:
-        name = getattr(expr.func, "rates_name", None) or expr.func.__name__
-        if name not in self.rates_builtins:
-            raise NotImplementedError(
-                f"function {name!r} has no NumPy implementation (no plugin registers it for the "
-                "numpy backend)"
-            )
-        impl = self.rates_builtins[name]
+        name, impl = rb.registered_builtin(expr, self.rates_builtins, "numpy", "NumPy")
         args = ", ".join(self._args(expr))
         if callable(impl):
             self.injected[f"{name}_"] = impl

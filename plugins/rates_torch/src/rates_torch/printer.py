@@ -361,13 +361,7 @@ class TorchPrinter(PythonCodePrinter):
         raise NotImplementedError("delayed reads are resolved before printing")
 
     def _print_AppliedUndef(self, expr: sympy.Expr) -> str:
-        name = getattr(expr.func, "rates_name", None) or expr.func.__name__
-        if name not in self.rates_builtins:
-            raise NotImplementedError(
-                f"function {name!r} has no torch implementation (no plugin registers it for the "
-                "torch backend)"
-            )
-        impl = self.rates_builtins[name]
+        name, impl = rb.registered_builtin(expr, self.rates_builtins, "torch", "torch")
         args = ", ".join(self._print(a) for a in expr.args)
         if callable(impl):
             self.injected[f"{name}_"] = impl
