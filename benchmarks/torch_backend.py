@@ -3,6 +3,7 @@
 Run by hand, never as a test (about 25 minutes with the defaults on 2 shared cores)::
 
     python benchmarks/torch_backend.py [--qif-time 5] [--jrc-time 10] [--compile] [--json out.json]
+        [--devices cpu cuda]
 
 Needs rates-core, rates-numpy and rates-torch (torch CPU build) in this interpreter; PyRates 1.2.3
 with torch from ``--pyrates-python`` (default ``/tmp/pyrates_venv/bin/python``; ``--no-pyrates``
@@ -28,6 +29,9 @@ skips it). Every PyRates measurement runs in a fresh subprocess in an empty scra
 3. ``--compile``: ``torch.compile`` of the generated equations (``simulate(compile=True)``) for the
    Jansen-Rit batch (RK4) and the QIF population (Euler): compile time (first call with compile
    minus the first call without) and time per step after it.
+
+``--devices`` (default ``cpu``): the torch measurements run once per device named (``cuda``:
+the GPU; timings wait for the device with ``torch.cuda.synchronize``).
 
 Times are wall-clock seconds of one call (the best of ``--repeat``) after a warm-up call of the
 same model (code generation caches warm). ``run()`` includes building the System; its time per
@@ -156,6 +160,17 @@ def best(func, repeat: int):
     return min(times), out
 
 
+def simulate(model, T: float, dt: float, kw: dict):
+    """``model.simulate`` that returns once the device has finished (CUDA runs are
+    asynchronous)."""
+    import torch
+
+    res = model.simulate(T, dt, **kw)
+    if str(kw.get("device", "cpu")).startswith("cuda"):
+        torch.cuda.synchronize()
+    return res
+
+
 def run_pyrates(python: str, script: str, args: list[str], timeout: float) -> dict:
     """One PyRates measurement in a fresh process and scratch directory: its BENCH_JSON dict, or
     ``{"error": ...}`` (what failed, precisely)."""
@@ -226,25 +241,29 @@ def qif_case(args, report: Report) -> None:
     out = {"r": "exc/qif_op/r"}
     frames = {}
     for np_solver, torch_solver in (("euler", "torch_euler"), ("rk4", "torch_rk4")):
-        for backend, solver in (("numpy", np_solver), ("torch", torch_solver)):
+        runs = [("numpy", np_solver, None)] + [("torch", torch_solver, d) for d in args.devices]
+        for backend, solver, device in runs:
             kw = dict(solver=solver, backend=backend, outputs=out)
+            if device is not None:
+                kw["device"] = device
             circuit.run(10 * QIF_DT, QIF_DT, **kw)  # warm-up: code generation
             overhead, _ = best(lambda kw=kw: circuit.run(10 * QIF_DT, QIF_DT, **kw), 3)
             seconds, frame = best(
                 lambda kw=kw: circuit.run(T, QIF_DT, sampling_step_size=QIF_SAMPLING, **kw),
                 args.repeat,
             )
-            frames[solver] = frame.to_numpy()
+            frames[solver, device] = frame.to_numpy()
             per_step = (seconds - overhead) / (steps - 10) * 1e3
             report.add(
                 "qif",
-                f"rates-{backend} {solver}",
+                f"rates-{backend} {solver}" + (f" ({device})" if device else ""),
                 seconds=seconds,
                 ms_per_step=per_step,
                 build=overhead,
             )
-        diff = float(np.max(np.abs(frames[np_solver] - frames[torch_solver])))
-        report.add("qif", f"max |numpy - torch| ({np_solver})", diff=diff)
+        for device in args.devices:
+            diff = float(np.max(np.abs(frames[np_solver, None] - frames[torch_solver, device])))
+            report.add("qif", f"max |numpy - torch {device}| ({np_solver})", diff=diff)
     if args.pyrates:
         with tempfile.TemporaryDirectory(prefix="rates-torch-bench-") as tmp:
             inp, res_path = Path(tmp) / "net.npz", Path(tmp) / "r.npy"
@@ -270,8 +289,9 @@ def qif_case(args, report: Report) -> None:
                     peak_mib=res["peak_mib"],
                 )
                 got = np.load(res_path)
-                rows = min(got.shape[0], frames["euler"].shape[0])
-                diff = float(np.max(np.abs(got[:rows] - frames["euler"][:rows])))
+                ref = frames["euler", None]
+                rows = min(got.shape[0], ref.shape[0])
+                diff = float(np.max(np.abs(got[:rows] - ref[:rows])))
                 report.add("qif", "max |PyRates - rates-numpy| (euler)", diff=diff, rows=rows)
 
 
@@ -300,17 +320,18 @@ def jrc_case(args, report: Report) -> None:
     sim = dict(sampling_step_size=JRC_SAMPLING, outputs={"v": out_path})
     for solver in args.jrc_solvers:
         name = f"torch_{solver}"
-        kw = dict(params={key: values}, batch=n_sets, solver=name, **sim)
-        model.simulate(10 * JRC_DT, JRC_DT, **kw)  # warm-up
-        seconds, res = best(lambda kw=kw: model.simulate(T, JRC_DT, **kw), args.repeat)
-        results[name] = res.outputs["v"].numpy()
-        del res
-        report.add(
-            "jrc",
-            f"rates-torch batch of {n_sets} {name}",
-            seconds=seconds,
-            ms_per_step=seconds / steps * 1e3,
-        )
+        for device in args.devices:
+            kw = dict(params={key: values}, batch=n_sets, solver=name, device=device, **sim)
+            simulate(model, 10 * JRC_DT, JRC_DT, kw)  # warm-up
+            seconds, res = best(lambda kw=kw: simulate(model, T, JRC_DT, kw), args.repeat)
+            results[name, device] = res.outputs["v"].cpu().numpy()
+            del res
+            report.add(
+                "jrc",
+                f"rates-torch batch of {n_sets} {name} ({device})",
+                seconds=seconds,
+                ms_per_step=seconds / steps * 1e3,
+            )
 
         grid_kw = dict(
             param_grid={"h": h},
@@ -335,21 +356,25 @@ def jrc_case(args, report: Report) -> None:
             seconds=seconds,
             ms_per_step=seconds / steps * 1e3,
         )
-        diff = float(np.max(np.abs(results[solver] - results[name])))
-        report.add("jrc", f"max |numpy sweep - torch batch| ({solver}, all sets)", diff=diff)
+        for device in args.devices:
+            diff = float(np.max(np.abs(results[solver] - results[name, device])))
+            report.add(
+                "jrc", f"max |numpy sweep - torch {device} batch| ({solver}, all sets)", diff=diff
+            )
 
     # one set at a time
     solver = args.jrc_solvers[-1]
     single_steps = int(round(args.single_time / JRC_DT))
-    kw = dict(params={key: values[0]}, solver=f"torch_{solver}", **sim)
-    model.simulate(10 * JRC_DT, JRC_DT, **kw)
-    seconds, _ = best(lambda: model.simulate(args.single_time, JRC_DT, **kw), args.repeat)
-    report.add(
-        "jrc",
-        f"rates-torch one set, torch_{solver}",
-        ms_per_step=seconds / single_steps * 1e3,
-        sets_extrapolated=n_sets * seconds * steps / single_steps,
-    )
+    for device in args.devices:
+        kw = dict(params={key: values[0]}, solver=f"torch_{solver}", device=device, **sim)
+        simulate(model, 10 * JRC_DT, JRC_DT, kw)
+        seconds, _ = best(lambda kw=kw: simulate(model, args.single_time, JRC_DT, kw), args.repeat)
+        report.add(
+            "jrc",
+            f"rates-torch one set, torch_{solver} ({device})",
+            ms_per_step=seconds / single_steps * 1e3,
+            sets_extrapolated=n_sets * seconds * steps / single_steps,
+        )
     per_set = []
     for i in range(args.numpy_sets):
         circuit = jrc.update_var(node_vars={key: float(h[i])})
@@ -359,16 +384,17 @@ def jrc_case(args, report: Report) -> None:
         per_set.append(seconds)
         if i == 0:
             col = next(c for c in frame.columns if "syn_exc_ext" in str(c) and "/v" in str(c))
-            d0 = float(np.max(np.abs(frame[col].to_numpy() - results[f"torch_{solver}"][:, 0])))
-    per = float(np.median(per_set))
-    report.add(
-        "jrc",
-        f"rates-numpy one run() per set, {solver}",
-        seconds_per_set=per,
-        sets_extrapolated=per * n_sets,
-        timed_sets=args.numpy_sets,
-    )
+            torch_v = results[f"torch_{solver}", args.devices[0]]
+            d0 = float(np.max(np.abs(frame[col].to_numpy() - torch_v[:, 0])))
     if args.numpy_sets:
+        per = float(np.median(per_set))
+        report.add(
+            "jrc",
+            f"rates-numpy one run() per set, {solver}",
+            seconds_per_set=per,
+            sets_extrapolated=per * n_sets,
+            timed_sets=args.numpy_sets,
+        )
         report.add("jrc", f"max |numpy run() - torch batch| (set 0, {solver})", diff=d0)
 
     if args.pyrates:
@@ -389,10 +415,11 @@ def jrc_case(args, report: Report) -> None:
                     build=res["wall"] - res["sim"],
                     peak_mib=res["peak_mib"],
                 )
-                if "torch_euler" in results:
+                if ("torch_euler", args.devices[0]) in results:
                     got = np.load(res_path)
-                    rows = min(got.shape[0], results["torch_euler"].shape[0])
-                    diff = float(np.max(np.abs(got[:rows] - results["torch_euler"][:rows])))
+                    mine = results["torch_euler", args.devices[0]]
+                    rows = min(got.shape[0], mine.shape[0])
+                    diff = float(np.max(np.abs(got[:rows] - mine[:rows])))
                     report.add("jrc", "max |PyRates - rates-torch| (euler, all sets)", diff=diff)
 
 
@@ -429,7 +456,9 @@ def compile_case(args, report: Report) -> None:
         ),
     ]
     for case, model, kw, dt, steps, label in cases:
-        _compile_pair(report, case, model, kw, dt, steps, label)
+        for device in args.devices:
+            kw_device = dict(kw, device=device)
+            _compile_pair(report, case, model, kw_device, dt, steps, f"{label} ({device})")
 
 
 def _compile_pair(report: Report, case: str, model, kw: dict, dt: float, steps: int, label: str):
@@ -437,8 +466,8 @@ def _compile_pair(report: Report, case: str, model, kw: dict, dt: float, steps: 
     first = {}
     for use in (False, True):
         try:
-            first[use], _ = timed(lambda u=use: model.simulate(dt, dt, compile=u, **kw))
-            seconds, _ = timed(lambda u=use: model.simulate(steps * dt, dt, compile=u, **kw))
+            first[use], _ = timed(lambda u=use: simulate(model, dt, dt, dict(kw, compile=u)))
+            seconds, _ = timed(lambda u=use: simulate(model, steps * dt, dt, dict(kw, compile=u)))
         except Exception as exc:  # report what failed, precisely
             report.add(case, f"{label}, compile={use}", failed=f"{type(exc).__name__}: {exc}")
             return
@@ -472,6 +501,9 @@ def main() -> None:
     parser.add_argument("--skip-qif", action="store_true")
     parser.add_argument("--skip-jrc", action="store_true")
     parser.add_argument("--json", default=None, help="write every row to this file")
+    parser.add_argument(
+        "--devices", nargs="+", default=["cpu"], help="torch devices to measure (cpu, cuda)"
+    )
     parser.add_argument(
         "--repeat", type=int, default=1, help="best of this many calls (rates measurements)"
     )

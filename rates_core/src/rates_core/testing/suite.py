@@ -388,9 +388,10 @@ class ConformanceSuite:
         T: float,
         solver: SolverInfo,
         adaptive_dt: float = 0.01,
+        **kwargs: Any,
     ) -> Any:
         dt, tol = self._step(problem, solver, adaptive_dt)
-        frame = self._run(circuit, T, dt, solver, outputs)
+        frame = self._run(circuit, T, dt, solver, outputs, **kwargs)
         times = frame.index.to_numpy()
         want = np.asarray(expected(times))
         got = frame[list(outputs)].to_numpy()
@@ -973,6 +974,31 @@ class ConformanceSuite:
             for i, p in enumerate(params)
             if np.ndim(p) == 0 and np.isrealobj(p) and float(p) != 0.0
         ]
+
+    # ------------------------------------------------------------------ GPU
+
+    @requires("gpu")
+    @uses_solvers("all")
+    def test_gpu(self, solver: SolverInfo) -> None:
+        """``run(..., device="cuda")``, the run option of the ``gpu`` capability: Jansen-Rit
+        computed on the GPU meets the CPU's reference and tolerance (float64) and equals the
+        CPU run (strict); a delay model too where the solver declares ``dde``."""
+        outputs = {p.replace("/", "_"): p for p in ref.JANSEN_RIT_PATHS}
+        args = ("jansen_rit", ref.jansen_rit_circuit(), outputs, ref.jansen_rit_reference)
+        gpu = self._reference_problem(*args, ref.JANSEN_RIT_T, solver, 1e-3, device="cuda")
+        cpu = self._reference_problem(*args, ref.JANSEN_RIT_T, solver, 1e-3)
+        times = cpu.index.to_numpy()
+        assert_close(gpu.to_numpy(), cpu.to_numpy(), STRICT, "GPU against CPU", times)
+        if not self.target.missing(["dde"], solver):
+            self._reference_problem(
+                "delay_edge",
+                ref.delay_edge_circuit(),
+                {"b": "b/op/b"},
+                ref.delay_edge_exact,
+                ref.DELAY_EDGE["T"],
+                solver,
+                device="cuda",
+            )
 
     @requires("batched")
     def test_batched_field(self) -> None:
