@@ -31,7 +31,8 @@ skips it). Every PyRates measurement runs in a fresh subprocess in an empty scra
    minus the first call without) and time per step after it.
 
 ``--devices`` (default ``cpu``): the torch measurements run once per device named (``cuda``:
-the GPU; timings wait for the device with ``torch.cuda.synchronize``).
+the GPU, fixed-step runs replayed as a CUDA graph; ``cuda-eager``: the GPU with
+``cuda_graph=False``; timings wait for the device with ``torch.cuda.synchronize``).
 
 Times are wall-clock seconds of one call (the best of ``--repeat``) after a warm-up call of the
 same model (code generation caches warm). ``run()`` includes building the System; its time per
@@ -160,13 +161,22 @@ def best(func, repeat: int):
     return min(times), out
 
 
+def device_options(device: str) -> dict:
+    """The run options of a ``--devices`` entry (``cuda-eager``: CUDA without graphs)."""
+    if device == "cuda-eager":
+        return {"device": "cuda", "cuda_graph": False}
+    return {"device": device}
+
+
 def simulate(model, T: float, dt: float, kw: dict):
     """``model.simulate`` that returns once the device has finished (CUDA runs are
     asynchronous)."""
     import torch
 
+    kw = dict(kw)
+    kw.update(device_options(kw.pop("device", "cpu")))
     res = model.simulate(T, dt, **kw)
-    if str(kw.get("device", "cpu")).startswith("cuda"):
+    if str(kw["device"]).startswith("cuda"):
         torch.cuda.synchronize()
     return res
 
@@ -245,7 +255,7 @@ def qif_case(args, report: Report) -> None:
         for backend, solver, device in runs:
             kw = dict(solver=solver, backend=backend, outputs=out)
             if device is not None:
-                kw["device"] = device
+                kw.update(device_options(device))
             circuit.run(10 * QIF_DT, QIF_DT, **kw)  # warm-up: code generation
             overhead, _ = best(lambda kw=kw: circuit.run(10 * QIF_DT, QIF_DT, **kw), 3)
             seconds, frame = best(

@@ -37,7 +37,9 @@ from rates_torch import ADAPTIVE_SOLVERS, BACKEND, FIXED_SOLVERS
 __all__ = ["OPTIONS", "Integration", "prepare", "resolve_device", "solve"]
 
 #: Options every torch solver accepts (``run(..., device="cuda")``).
-COMMON_OPTIONS = ("device", "compile")
+COMMON_OPTIONS = ("device", "compile", "cuda_graph")
+#: Fixed-step runs on CUDA replay one captured step (a CUDA graph) from this many steps on.
+GRAPH_MIN_STEPS = 32
 #: Extra options of ``torch_dopri5``.
 ADAPTIVE_OPTIONS = ("rtol", "atol", "first_step", "max_step", "max_steps")
 OPTIONS = {
@@ -333,7 +335,11 @@ def _delay_setup(run: Integration, adaptive: bool) -> tuple[Any, Any]:
     return conns, PreHistory(history, run.y0, conns, vector, run.t0)
 
 
-def _fixed(solver: str, run: Integration, progress: Progress) -> tuple[Any, Any, dict[str, Any]]:
+def _fixed(
+    solver: str, run: Integration, progress: Progress, graph: str | None = None
+) -> tuple[Any, Any, dict[str, Any]]:
+    """The fixed-step loop; runs on CUDA without delays go to :func:`_fixed_replayed` unless
+    ``graph`` says why not."""
     import torch
 
     f = run.equations
@@ -365,6 +371,10 @@ def _fixed(solver: str, run: Integration, progress: Progress) -> tuple[Any, Any,
         hist = RingHistory(conns, pre, t0, dt, _STAGES[solver], run.batch)
     ends = _chunks(n_steps, progress)
     report = ends.pop(0) if progress.enabled else -1
+    if graph is None and not delayed:
+        graph = _graph_reason(run)
+        if graph is None:
+            return _fixed_replayed(solver, run, progress)
     for k in range(n_steps):
         if k == report:
             progress(t0 + k * dt)
@@ -415,9 +425,137 @@ def _fixed(solver: str, run: Integration, progress: Progress) -> tuple[Any, Any,
                 left -= 1
     info: dict[str, Any] = {"solver": solver, "path": "torch", "n_steps": n_steps}
     info["device"] = str(dev)
+    if dev.type == "cuda":
+        info["cuda_graph"] = graph or "delays (the history is read with per-step offsets)"
     if hist is not None:
         info.update(history_rows=hist.rows, n_delayed=conns.size)
     return torch.stack(samples), y, info
+
+
+def _graph_reason(run: Integration) -> str | None:
+    """Why this fixed-step run without delays is not replayed as a CUDA graph (None: it is)."""
+    import torch
+
+    if run.y0.device.type != "cuda":
+        return "not on CUDA"
+    if run.options.get("cuda_graph", True) is False:
+        return "cuda_graph=False"
+    if run.n_steps < GRAPH_MIN_STEPS:
+        return f"fewer than {GRAPH_MIN_STEPS} steps"
+    if run.options.get("compile"):
+        return "compile=True (torch.compile's own graphs)"
+    if "randn_" in vars(run.function.extras["module"]):
+        return "randn (a generator of its own)"
+    tensors = [run.y0, *run.args, *(rows for _, rows in run.inputs)]
+    tensors = [a for a in tensors if isinstance(a, torch.Tensor)]
+    if torch.is_grad_enabled() and any(a.requires_grad for a in tensors):
+        return "gradients are recorded"
+    if any(a.layout != torch.strided for a in tensors):
+        return "sparse coupling"
+    return None
+
+
+class StaticStep:
+    """One fixed step on tensors that keep their storage, so that it can be captured once as a
+    CUDA graph and replayed for every step: :meth:`step` advances ``state`` and a step counter
+    in place, the time, the stage times and the input rows being computed from the counter on
+    the device. The same arithmetic as the step loop of ``_fixed``; :meth:`reset` goes back to
+    ``y0`` at step 0."""
+
+    def __init__(self, solver: str, run: Integration) -> None:
+        import torch
+
+        self.solver, self.run = solver, run
+        self.args = list(run.args)
+        dev = run.y0.device
+        self.real = run.function.extras["module"].REAL_
+        self.state = run.y0.clone()
+        self.k = torch.zeros((), dtype=torch.float64, device=dev)
+        self.row = torch.zeros(1, dtype=torch.int64, device=dev)
+        self.inputs = [(i, rows) for i, rows in run.inputs if rows.shape[0] > 1]
+        for i, rows in run.inputs:
+            if rows.shape[0] == 1:
+                self.args[i] = rows[0]
+
+    def reset(self) -> None:
+        self.state.copy_(self.run.y0)
+        self.k.zero_()
+        self.row.zero_()
+
+    def step(self) -> None:
+        import torch
+
+        f, args, k, real = self.run.equations, self.args, self.k, self.real
+        dt, t0 = self.run.dt, self.run.t0
+        t = (k * dt + t0).to(real)
+        for i, rows in self.inputs:
+            args[i] = rows.index_select(0, self.row)[0]
+        y = self.state
+        k1 = f(t, y, *args)
+        if self.solver == "torch_euler":
+            new = y + k1 * dt
+        elif self.solver == "torch_heun":
+            k2 = f(((k + 1.0) * dt + t0).to(real), y + k1 * dt, *args)
+            new = y + (k1 + k2) * (0.5 * dt)
+        else:
+            dt2 = 0.5 * dt
+            th = (t.to(torch.float64) + dt2).to(real)
+            k2 = f(th, y + k1 * dt2, *args)
+            k3 = f(th, y + k2 * dt2, *args)
+            k4 = f(((k + 1.0) * dt + t0).to(real), y + k3 * dt, *args)
+            new = y + ((k1 + k4) + (k2 + k3) * 2.0) * (dt / 6.0)
+        y.copy_(new)
+        k.add_(1.0)
+        self.row.add_(1)
+
+
+def _fixed_replayed(
+    solver: str, run: Integration, progress: Progress
+) -> tuple[Any, Any, dict[str, Any]]:
+    """A fixed-step run on CUDA without delays: one step captured as a CUDA graph and replayed
+    (a step of a small model is hundreds of kernel launches, the graph one)."""
+    import torch
+
+    program = StaticStep(solver, run)
+    y0 = run.y0
+    if y0.device.type == "cuda":
+        side = torch.cuda.Stream(device=y0.device)
+        side.wait_stream(torch.cuda.current_stream(y0.device))
+        with torch.cuda.stream(side):  # warm-up (allocations, lazy initialisations) off capture
+            for _ in range(3):
+                program.step()
+        torch.cuda.current_stream(y0.device).wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        try:
+            with torch.cuda.graph(graph):
+                program.step()
+        except RuntimeError as exc:  # an operation CUDA cannot capture: the step loop
+            reason = f"capture failed ({str(exc).splitlines()[0][:200]})"
+            return _fixed(solver, run, progress, graph=reason)
+        program.reset()  # the warm-up advanced the counters
+        advance = graph.replay
+    else:  # the same steps, not captured (how the tests check them without a GPU)
+        advance = program.step
+    state = program.state
+    samples = [y0]
+    left = run.n_samples - 1
+    j = run.every
+    ends = _chunks(run.n_steps, progress)
+    report = ends.pop(0) if progress.enabled else -1
+    for n in range(run.n_steps):
+        if n == report:
+            progress(run.t0 + n * run.dt)
+            report = ends.pop(0) if ends else -1
+        advance()
+        j -= 1
+        if j == 0:
+            j = run.every
+            if left > 0:
+                samples.append(state.clone())
+                left -= 1
+    info: dict[str, Any] = {"solver": solver, "path": "torch", "n_steps": run.n_steps}
+    info.update(device=str(y0.device), cuda_graph=y0.device.type == "cuda")
+    return torch.stack(samples), state.clone(), info
 
 
 # --------------------------------------------------------------------------- dopri5
