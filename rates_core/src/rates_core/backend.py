@@ -8,15 +8,16 @@ the hooks without importing any other plugin.
 
 from __future__ import annotations
 
+import math
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rates_core.errors import MissingDependencyError
+from rates_core.errors import MissingDependencyError, SolverError
 from rates_core.system import System
 
 #: How often a solver reports progress in a run: the run is cut into this many chunks.
@@ -101,6 +102,62 @@ class Problem:
     @property
     def sample_every(self) -> int:
         return max(int(round(self.sampling_step / self.step_size)), 1)
+
+    def check(
+        self,
+        system: System,
+        solver: str,
+        *,
+        fixed_step: bool,
+        options: Collection[str] | None = None,
+    ) -> None:
+        """The checks every solver makes before it integrates, as one :class:`SolverError`
+        naming the value at fault: options ``solver`` does not have (when ``options``, the
+        allowed names, is given), the parameter count, the size of ``y0`` (its last axis: a
+        batch may lead), the time grid (positive step sizes, whole samples of a fixed step
+        within the run) and inputs the system does not have."""
+        for key in self.options or {}:
+            if options is not None and key not in options:
+                allowed = ", ".join(options) or "none"
+                raise SolverError(
+                    f"solver {solver!r} has no option {key!r} (allowed options: {allowed})"
+                )
+        if len(self.params) != len(system.params):
+            raise SolverError(
+                f"expected {len(system.params)} parameter values (one per system parameter), "
+                f"got {len(self.params)}"
+            )
+        shape = tuple(getattr(self.y0, "shape", None) or np.shape(self.y0))
+        if (shape[-1] if shape else 1) != system.n_states:
+            raise SolverError(f"y0 has shape {shape}, the system {system.n_states} states")
+        if not (self.step_size > 0) or not math.isfinite(self.step_size):
+            raise SolverError(f"step_size must be positive, got {self.step_size}")
+        if not (self.sampling_step > 0):
+            raise SolverError(f"sampling_step must be positive, got {self.sampling_step}")
+        if self.simulation_time < 0:
+            raise SolverError(f"simulation_time must not be negative, got {self.simulation_time}")
+        if self.n_samples < 1:
+            raise SolverError(f"n_samples must be at least 1, got {self.n_samples}")
+        if fixed_step:
+            ratio = self.sampling_step / self.step_size
+            if abs(ratio - round(ratio)) > 1e-6 * max(ratio, 1.0) or round(ratio) < 1:
+                raise SolverError(
+                    f"sampling_step ({self.sampling_step}) must be a whole multiple of "
+                    f"step_size ({self.step_size}) for fixed-step solvers"
+                )
+            last = (self.n_samples - 1) * self.sample_every
+            if last > self.n_steps:
+                raise SolverError(
+                    f"{self.n_samples} samples every {self.sample_every} steps need {last} "
+                    f"steps, but simulation_time / step_size gives {self.n_steps}"
+                )
+        names = {p.name for p in system.params if p.role == "input"}
+        unknown = sorted(set(self.inputs) - names)
+        if unknown:
+            raise SolverError(
+                f"no extrinsic input parameter named {', '.join(map(repr, unknown))}; the "
+                f"system's inputs are: {', '.join(sorted(names)) or '(none)'}"
+            )
 
     def progress_bar(self, desc: str = "") -> Progress:
         """A :class:`Progress` for this integration (does nothing unless ``progress``)."""

@@ -39,35 +39,7 @@ _STATUS = {
 
 def _check(solver: str, function: EmittedFunction, problem: Problem) -> None:
     allowed = ADAPTIVE_OPTIONS if solver == ADAPTIVE_SOLVER else ()
-    for key in problem.options or {}:
-        if key not in allowed:
-            raise SolverError(
-                f"solver {solver!r} has no option {key!r} (allowed options: "
-                f"{', '.join(allowed) or 'none'})"
-            )
-    system = function.system
-    if np.size(problem.y0) != system.n_states:
-        raise SolverError(
-            f"y0 has {np.size(problem.y0)} values, the system {system.n_states} states"
-        )
-    if not (problem.step_size > 0) or not np.isfinite(problem.step_size):
-        raise SolverError(f"step_size must be positive, got {problem.step_size}")
-    if problem.n_samples < 1:
-        raise SolverError(f"n_samples must be at least 1, got {problem.n_samples}")
-    if solver != ADAPTIVE_SOLVER:
-        ratio = problem.sampling_step / problem.step_size
-        if abs(ratio - round(ratio)) > 1e-6 * max(ratio, 1.0) or round(ratio) < 1:
-            raise SolverError(
-                f"sampling_step ({problem.sampling_step}) must be a whole multiple of "
-                f"step_size ({problem.step_size}) for fixed-step solvers"
-            )
-    names = {p.name for p in system.params if p.role == "input"}
-    unknown = sorted(set(problem.inputs) - names)
-    if unknown:
-        raise SolverError(
-            f"no extrinsic input parameter named {', '.join(map(repr, unknown))}; the system's "
-            f"inputs are: {', '.join(sorted(names)) or '(none)'}"
-        )
+    problem.check(function.system, solver, fixed_step=solver != ADAPTIVE_SOLVER, options=allowed)
 
 
 def _inputs(function: EmittedFunction, problem: Problem) -> tuple[np.ndarray, np.ndarray, int]:

@@ -69,43 +69,8 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
 
 
 def _check(solver: str, function: EmittedFunction, problem: Problem) -> None:
-    system = function.system
     allowed = () if solver in FIXED_SOLVERS else tuple(ADAPTIVE_OPTIONS)
-    for key in problem.options or {}:
-        if key not in allowed:
-            what = ", ".join(allowed) if allowed else "none"
-            raise SolverError(f"solver {solver!r} has no option {key!r} (allowed options: {what})")
-    if len(problem.params) != len(system.params):
-        raise SolverError(
-            f"expected {len(system.params)} parameter values, got {len(problem.params)}"
-        )
-    if np.size(problem.y0) != system.n_states:
-        raise SolverError(f"y0 has {np.size(problem.y0)} values, the system {system.n_states}")
-    if not (problem.step_size > 0) or not math.isfinite(problem.step_size):
-        raise SolverError(f"step_size must be positive, got {problem.step_size}")
-    if not (problem.sampling_step > 0):
-        raise SolverError(f"sampling_step must be positive, got {problem.sampling_step}")
-    if problem.n_samples < 1:
-        raise SolverError(f"n_samples must be at least 1, got {problem.n_samples}")
-    if solver in FIXED_SOLVERS:
-        ratio = problem.sampling_step / problem.step_size
-        if abs(ratio - round(ratio)) > 1e-6 * max(ratio, 1.0) or round(ratio) < 1:
-            raise SolverError(
-                f"sampling_step ({problem.sampling_step}) must be a whole multiple of "
-                f"step_size ({problem.step_size}) for fixed-step solvers"
-            )
-        if (problem.n_samples - 1) * problem.sample_every > problem.n_steps:
-            raise SolverError(
-                f"{problem.n_samples} samples every {problem.sample_every} steps need more "
-                f"than the {problem.n_steps} steps of simulation_time / step_size"
-            )
-    names = {p.name for p in system.params if p.role == "input"}
-    unknown = sorted(set(problem.inputs) - names)
-    if unknown:
-        raise SolverError(
-            f"no extrinsic input parameter named {', '.join(map(repr, unknown))}; the system's "
-            f"inputs are: {', '.join(sorted(names)) or '(none)'}"
-        )
+    problem.check(function.system, solver, fixed_step=solver in FIXED_SOLVERS, options=allowed)
 
 
 # --------------------------------------------------------------------------- arguments

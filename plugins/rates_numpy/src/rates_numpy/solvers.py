@@ -123,44 +123,7 @@ def _check_options(solver: str, options: Any) -> None:
 
 
 def _check_problem(solver: str, function: EmittedFunction, problem: Problem) -> None:
-    system = function.system
-    if len(problem.params) != len(system.params):
-        raise SolverError(
-            f"expected {len(system.params)} parameter values (one per system parameter), "
-            f"got {len(problem.params)}"
-        )
-    if np.size(problem.y0) != system.n_states:
-        raise SolverError(
-            f"y0 has {np.size(problem.y0)} values, the system {system.n_states} states"
-        )
-    if not (problem.step_size > 0) or not np.isfinite(problem.step_size):
-        raise SolverError(f"step_size must be positive, got {problem.step_size}")
-    if not (problem.sampling_step > 0):
-        raise SolverError(f"sampling_step must be positive, got {problem.sampling_step}")
-    if problem.simulation_time < 0:
-        raise SolverError(f"simulation_time must not be negative, got {problem.simulation_time}")
-    if problem.n_samples < 1:
-        raise SolverError(f"n_samples must be at least 1, got {problem.n_samples}")
-    if solver != SCIPY_SOLVER:
-        ratio = problem.sampling_step / problem.step_size
-        if abs(ratio - round(ratio)) > 1e-6 * max(ratio, 1.0) or round(ratio) < 1:
-            raise SolverError(
-                f"sampling_step ({problem.sampling_step}) must be a whole multiple of "
-                f"step_size ({problem.step_size}) for fixed-step solvers"
-            )
-        last = (problem.n_samples - 1) * problem.sample_every
-        if last > problem.n_steps:
-            raise SolverError(
-                f"{problem.n_samples} samples every {problem.sample_every} steps need "
-                f"{last} steps, but simulation_time / step_size gives {problem.n_steps}"
-            )
-    names = {p.name for p in system.params if p.role == "input"}
-    unknown = sorted(set(problem.inputs) - names)
-    if unknown:
-        raise SolverError(
-            f"no extrinsic input parameter named {', '.join(map(repr, unknown))}; the system's "
-            f"inputs are: {', '.join(sorted(names)) or '(none)'}"
-        )
+    problem.check(function.system, solver, fixed_step=solver != SCIPY_SOLVER)
 
 
 def _seed(function: EmittedFunction, problem: Problem) -> None:

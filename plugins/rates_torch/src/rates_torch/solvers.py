@@ -135,34 +135,7 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
 
 
 def _check_problem(solver: str, function: EmittedFunction, problem: Problem) -> None:
-    system = function.system
-    if len(problem.params) != len(system.params):
-        raise SolverError(
-            f"expected {len(system.params)} parameter values (one per system parameter), "
-            f"got {len(problem.params)}"
-        )
-    if not (problem.step_size > 0) or not math.isfinite(problem.step_size):
-        raise SolverError(f"step_size must be positive, got {problem.step_size}")
-    if not (problem.sampling_step > 0):
-        raise SolverError(f"sampling_step must be positive, got {problem.sampling_step}")
-    if problem.n_samples < 1:
-        raise SolverError(f"n_samples must be at least 1, got {problem.n_samples}")
-    if solver in FIXED_SOLVERS:
-        ratio = problem.sampling_step / problem.step_size
-        if abs(ratio - round(ratio)) > 1e-6 * max(ratio, 1.0) or round(ratio) < 1:
-            raise SolverError(
-                f"sampling_step ({problem.sampling_step}) must be a whole multiple of "
-                f"step_size ({problem.step_size}) for fixed-step solvers"
-            )
-        if (problem.n_samples - 1) * problem.sample_every > problem.n_steps:
-            raise SolverError("more samples than the integration has steps")
-    names = {p.name for p in system.params if p.role == "input"}
-    unknown = sorted(set(problem.inputs) - names)
-    if unknown:
-        raise SolverError(
-            f"no extrinsic input parameter named {', '.join(map(repr, unknown))}; the system's "
-            f"inputs are: {', '.join(sorted(names)) or '(none)'}"
-        )
+    problem.check(function.system, solver, fixed_step=solver in FIXED_SOLVERS)
 
 
 def resolve_device(device: Any) -> Any:
