@@ -881,6 +881,9 @@ class ConformanceSuite:
     def test_delay_edge(self, solver: SolverInfo) -> None:
         """An edge with delay 0.5 and weight 2 from a = sin(t) (0 before 0) into b' = u:
         b = 2 (1 - cos(t - 0.5)) after 0.5."""
+        self._delay_edge(solver)
+
+    def _delay_edge(self, solver: SolverInfo, **kwargs: Any) -> None:
         self._reference_problem(
             "delay_edge",
             ref.delay_edge_circuit(),
@@ -888,6 +891,7 @@ class ConformanceSuite:
             ref.delay_edge_exact,
             ref.DELAY_EDGE["T"],
             solver,
+            **kwargs,
         )
 
     @requires("dde")
@@ -990,15 +994,7 @@ class ConformanceSuite:
         times = cpu.index.to_numpy()
         assert_close(gpu.to_numpy(), cpu.to_numpy(), STRICT, "GPU against CPU", times)
         if not self.target.missing(["dde"], solver):
-            self._reference_problem(
-                "delay_edge",
-                ref.delay_edge_circuit(),
-                {"b": "b/op/b"},
-                ref.delay_edge_exact,
-                ref.DELAY_EDGE["T"],
-                solver,
-                device="cuda",
-            )
+            self._delay_edge(solver, device="cuda")
 
     @requires("batched")
     def test_batched_field(self) -> None:
