@@ -36,6 +36,40 @@ def _host() -> Any:
     return default_host()
 
 
+def _count_nodes(circuit: CircuitTemplate, limit: int) -> int:
+    """The number of nodes (population units included) of ``circuit`` and its sub-circuits,
+    counted up to just past ``limit``."""
+    count = len(circuit.nodes) + sum(p.n for p in circuit.populations.values())
+    for sub in circuit.circuits.values():
+        if count > limit:
+            break
+        count += _count_nodes(sub, limit - count)
+    return count
+
+
+def build_run_system(circuit: CircuitTemplate, vectorize: bool, **options: Any) -> System:
+    """The System ``run`` integrates (``options`` go to :func:`build_system`).
+
+    Small networks run fastest as scalar code (plain floats, generated loops), so a system of
+    at most :data:`SMALL_SYSTEM` states is built unvectorised, one population per node, even
+    when ``vectorize`` asks otherwise: the same equations. A circuit of few nodes is built
+    unvectorised first (and vectorised only if that gives more states), others vectorised
+    first (and again unvectorised if small), so the common cases build once.
+    """
+    if vectorize and _count_nodes(circuit, SMALL_SYSTEM) <= SMALL_SYSTEM:
+        system = build_system(circuit, vectorize=False, **options)
+        if system.n_states <= SMALL_SYSTEM:
+            return system
+    system = build_system(circuit, vectorize=vectorize, **options)
+    if (
+        vectorize
+        and system.n_states <= SMALL_SYSTEM
+        and len(system.ir.populations) < system.n_states
+    ):
+        system = build_system(circuit, vectorize=False, **options)
+    return system
+
+
 def _prepare(
     circuit: CircuitTemplate,
     backend: str,
@@ -53,33 +87,15 @@ def _prepare(
             f"auto=True writes Auto-07p files, which backend {backend!r} does not provide "
             "(capability 'continuation'; rates-fortran has it)"
         )
-    functions = builtins.function_table(host.builtins(backend))
-    record = "dde_algebraic" in info.capabilities
-    system = build_system(
+    system = build_run_system(
         circuit,
-        vectorize=vectorize,
+        vectorize,
         inputs=list(inputs or {}),
         float_precision=float_precision,
-        functions=functions,
+        functions=builtins.function_table(host.builtins(backend)),
         delay_approximation=delay_approximation,
-        record_delayed=record,
+        record_delayed="dde_algebraic" in info.capabilities,
     )
-    if (
-        vectorize
-        and system.n_states <= SMALL_SYSTEM
-        and len(system.ir.populations) < system.n_states
-    ):
-        # small networks run fastest as scalar code (plain floats, generated loops): the same
-        # equations unvectorised, one population per node
-        system = build_system(
-            circuit,
-            vectorize=False,
-            inputs=list(inputs or {}),
-            float_precision=float_precision,
-            functions=functions,
-            delay_approximation=delay_approximation,
-            record_delayed=record,
-        )
     options = EmitOptions(float_precision=float_precision, file_name=file_name, auto=auto)
     emitted = host.emit_function(backend, system, options)
     return system, emitted

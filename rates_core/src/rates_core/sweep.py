@@ -213,8 +213,7 @@ def _build(spec: _Spec, circuit: CircuitTemplate, input_paths: list[str]) -> Any
     """The System of ``circuit`` as :func:`rates_core.simulate.run` builds it."""
     from rates_core import builtins
     from rates_core.plugins import default_host
-    from rates_core.simulate import SMALL_SYSTEM
-    from rates_core.system import build_system
+    from rates_core.simulate import build_run_system
 
     host = default_host()
     info = host.backend_info(spec.backend)
@@ -225,14 +224,7 @@ def _build(spec: _Spec, circuit: CircuitTemplate, input_paths: list[str]) -> Any
         delay_approximation=spec.delay_approximation,
         record_delayed="dde_algebraic" in info.capabilities,
     )
-    system = build_system(circuit, vectorize=spec.vectorize, **options)
-    if (
-        spec.vectorize
-        and system.n_states <= SMALL_SYSTEM
-        and len(system.ir.populations) < system.n_states
-    ):
-        system = build_system(circuit, vectorize=False, **options)
-    return system
+    return build_run_system(circuit, spec.vectorize, **options)
 
 
 def _emitted(spec: _Spec, system: Any, compiled: dict[str, Any]) -> Any:
