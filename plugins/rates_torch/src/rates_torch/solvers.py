@@ -356,18 +356,8 @@ def _fixed(
             args[i] = rows[k] if rows.shape[0] > 1 else rows[0]
         t = t_grid[k]
         if hist is None:
-            k1 = f(t, y, *args)
-            if solver == "torch_euler":
-                y = y + k1 * dt
-            elif solver == "torch_heun":
-                k2 = f(t_grid[k + 1], y + k1 * dt, *args)
-                y = y + (k1 + k2) * dt2
-            else:
-                th = t_half[k]
-                k2 = f(th, y + k1 * dt2, *args)
-                k3 = f(th, y + k2 * dt2, *args)
-                k4 = f(t_grid[k + 1], y + k3 * dt, *args)
-                y = y + ((k1 + k4) + (k2 + k3) * 2.0) * dt6
+            th = t_half[k] if solver == "torch_rk4" else None
+            y = _ode_step(solver, f, y, args, dt, t, th, t_grid[k + 1])
         else:
             hist.begin_step(k, y)
             d1 = conns.split(hist.read(0, k, y))
@@ -403,6 +393,24 @@ def _fixed(
     if hist is not None:
         info.update(history_rows=hist.rows, n_delayed=conns.size)
     return torch.stack(samples), y, info
+
+
+def _ode_step(
+    solver: str, f: Any, y: Any, args: list[Any], dt: float, t: Any, t_half: Any, t_next: Any
+) -> Any:
+    """``y`` one fixed step on (Euler, Heun or RK4) from time ``t``: the stage times ``t_half``
+    (RK4) and ``t_next`` (Heun, RK4) are given, as the callers compute them differently."""
+    k1 = f(t, y, *args)
+    if solver == "torch_euler":
+        return y + k1 * dt
+    if solver == "torch_heun":
+        k2 = f(t_next, y + k1 * dt, *args)
+        return y + (k1 + k2) * (0.5 * dt)
+    dt2 = 0.5 * dt
+    k2 = f(t_half, y + k1 * dt2, *args)
+    k3 = f(t_half, y + k2 * dt2, *args)
+    k4 = f(t_next, y + k3 * dt, *args)
+    return y + ((k1 + k4) + (k2 + k3) * 2.0) * (dt / 6.0)
 
 
 def _graph_reason(run: Integration) -> str | None:
@@ -464,20 +472,9 @@ class StaticStep:
         for i, rows in self.inputs:
             args[i] = rows.index_select(0, self.row)[0]
         y = self.state
-        k1 = f(t, y, *args)
-        if self.solver == "torch_euler":
-            new = y + k1 * dt
-        elif self.solver == "torch_heun":
-            k2 = f(((k + 1.0) * dt + t0).to(real), y + k1 * dt, *args)
-            new = y + (k1 + k2) * (0.5 * dt)
-        else:
-            dt2 = 0.5 * dt
-            th = (t.to(torch.float64) + dt2).to(real)
-            k2 = f(th, y + k1 * dt2, *args)
-            k3 = f(th, y + k2 * dt2, *args)
-            k4 = f(((k + 1.0) * dt + t0).to(real), y + k3 * dt, *args)
-            new = y + ((k1 + k4) + (k2 + k3) * 2.0) * (dt / 6.0)
-        y.copy_(new)
+        t_next = None if self.solver == "torch_euler" else ((k + 1.0) * dt + t0).to(real)
+        th = (t.to(torch.float64) + 0.5 * dt).to(real) if self.solver == "torch_rk4" else None
+        y.copy_(_ode_step(self.solver, f, y, args, dt, t, th, t_next))
         k.add_(1.0)
         self.row.add_(1)
 
