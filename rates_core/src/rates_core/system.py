@@ -197,6 +197,18 @@ class System:
         sizes.update({p.name: max(p.size, 1) for p in self.params if p.role != "matrix"})
         return sizes
 
+    def states_text(self) -> str:
+        """The states as generated files list them in their header: ``r, v, x[10]``."""
+        return ", ".join(f"{s.name}[{s.size}]" if s.size > 1 else s.name for s in self.states)
+
+    def delayed_text(self) -> str:
+        """The delayed reads as generated files list them: ``d0 = x[idx](t - tau), ...``
+        (0-based index names, as in the equations)."""
+        return ", ".join(
+            f"{d.name} = {d.state}{'[' + d.index + ']' if d.index else ''}(t - {d.tau})"
+            for d in self.delayed
+        )
+
     def summary(self) -> str:
         lines = [f"System {self.name!r}: {self.n_states} states, {len(self.params)} parameters"]
         for a in self.algebraic:
