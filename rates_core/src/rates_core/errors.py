@@ -80,3 +80,8 @@ class SolverError(RatesError):
 
 class MissingDependencyError(RatesError, ImportError):
     """An optional Python package a requested feature needs is not installed (with the hint)."""
+
+
+class StoreError(RatesError):
+    """A sweep store cannot be used: it belongs to another sweep, another sweep is writing to
+    it, or the directory is not a sweep store. The message names the store's path."""

@@ -58,7 +58,11 @@ import hashlib
 import json
 import math
 import os
+import socket
 import sys
+import threading
+import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,14 +70,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rates_core.errors import ModelError, SolverError
+from rates_core.errors import ModelError, SolverError, StoreError
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from rates_core.frontend.templates import CircuitTemplate
 
-__all__ = ["ParquetStore", "Sweep", "grid_search", "linearize_grid"]
+__all__ = ["ParquetStore", "StoreWarning", "Sweep", "grid_search", "linearize_grid"]
 
 #: Default number of parameter sets per batch (fixed-step solvers).
 DEFAULT_BATCH_SIZE = 1000
@@ -385,39 +389,126 @@ def _task(spec: _Spec, index: int, rows: list[tuple[str, dict]]) -> tuple[int, A
 # --------------------------------------------------------------------------- the store
 
 
+class StoreWarning(UserWarning):
+    """A batch file of a sweep store failed its checks and is recomputed (the message names it)."""
+
+
+#: Files of a store directory: the fingerprint, the writer lock, batches and their commit records.
+_META = "sweep.json"
+_LOCK = ".lock"
+
+
 class ParquetStore:
     """A directory of Parquet files, one per finished batch (see the module doc).
 
     ``batch-000012.parquet`` holds batch 12 (time index, columns ``(output, label, node,
-    op/var)``); ``grid.parquet`` the parameter grid; ``sweep.json`` the fingerprint of the call
-    that made the store, so a different sweep never resumes from it.
+    op/var)``) and ``batch-000012.json`` its commit record (the store's fingerprint, the batch
+    index and a sha256 of the file bound to both); ``grid.parquet`` the parameter grid;
+    ``sweep.json`` the fingerprint of the call that made the store, so a different sweep never
+    resumes from it; ``.lock`` the writer lock, held from :meth:`open` to :meth:`close`.
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
+        self.fingerprint: str | None = None
+        self._lock_fd: int | None = None
 
     def _file(self, index: int) -> Path:
         return self.path / f"batch-{index:06d}.parquet"
 
+    def _record(self, index: int) -> Path:
+        return self.path / f"batch-{index:06d}.json"
+
+    # ---------------------------------------------------------------- open and close
+
     def open(self, fingerprint: str, grid: pd.DataFrame, n_batches: int) -> None:
+        """Lock the store for this process and check (or write) its fingerprint.
+
+        Raises :class:`~rates_core.errors.StoreError` when another sweep holds the lock, when
+        the store belongs to another sweep, or when the directory holds files but no
+        fingerprint (nobody can tell which sweep they belong to).
+        """
         _require_pyarrow()
-        self.path.mkdir(parents=True, exist_ok=True)
-        meta_file = self.path / "sweep.json"
-        if meta_file.exists():
-            meta = json.loads(meta_file.read_text())
-            if meta.get("fingerprint") != fingerprint:
-                raise ModelError(
-                    f"store {str(self.path)!r} belongs to another sweep (other model, grid, "
-                    "batch size or settings); use a new store or delete this one"
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"store {str(self.path)!r} cannot be created as a directory: {exc.strerror or exc}"
+            ) from None
+        self._lock()
+        try:
+            self._remove_stale_temporaries()
+            self._check_fingerprint(fingerprint, grid, n_batches)
+        except BaseException:
+            self.close()
+            raise
+        self.fingerprint = fingerprint
+
+    def close(self) -> None:
+        """Release the writer lock (a killed process releases it too: the OS drops its locks)."""
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def _lock(self) -> None:
+        """Take the store's exclusive writer lock, or fail at once naming who holds it."""
+        lock_file = self.path / _LOCK
+        try:
+            fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StoreError(
+                f"store {str(self.path)!r}: cannot open its lock file: {exc.strerror or exc}"
+            ) from None
+        try:
+            _lock_exclusive(fd)
+        except OSError:
+            os.close(fd)
+            raise StoreError(
+                f"store {str(self.path)!r} is in use by another running sweep "
+                f"({_lock_holder(lock_file)}); wait for it to finish or use another store path"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
+        self._lock_fd = fd
+
+    def _remove_stale_temporaries(self) -> None:
+        """Temporary files left by a killed writer (only the lock holder writes any)."""
+        for tmp in self.path.glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+    def _check_fingerprint(self, fingerprint: str, grid: pd.DataFrame, n_batches: int) -> None:
+        meta_file = self.path / _META
+        if not meta_file.exists():
+            foreign = sorted(f.name for f in self.path.iterdir() if f.name != _LOCK)
+            if foreign:
+                shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+                raise StoreError(
+                    f"store {str(self.path)!r} has no {_META} (the fingerprint of the sweep "
+                    f"that made it) but holds files ({shown}), so nothing tells which sweep "
+                    "they belong to; delete the directory or use another store path"
                 )
+            meta = {"fingerprint": fingerprint, "n_batches": n_batches}
+            _write_bytes_atomic(meta_file, json.dumps(meta).encode())
+            self._write_parquet_atomic(grid, self.path / "grid.parquet")
             return
-        self._write_atomic(grid, self.path / "grid.parquet")
-        tmp = meta_file.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps({"fingerprint": fingerprint, "n_batches": n_batches}))
-        os.replace(tmp, meta_file)
+        try:
+            meta = json.loads(meta_file.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise StoreError(
+                f"store {str(self.path)!r}: {_META} cannot be read ({exc}); delete the "
+                "directory or use another store path"
+            ) from None
+        if not isinstance(meta, dict) or meta.get("fingerprint") != fingerprint:
+            raise StoreError(
+                f"store {str(self.path)!r} belongs to another sweep (other model, grid, "
+                "batch size or settings); use another store path or delete this one"
+            )
+
+    # ---------------------------------------------------------------- batches
 
     def done(self) -> set[int]:
-        """Indices of the batches whose files are complete."""
+        """Indices of the batches that have a file (:meth:`read` checks them)."""
         if not self.path.is_dir():
             return set()
         found = set()
@@ -429,19 +520,188 @@ class ParquetStore:
         return found
 
     def write(self, index: int, frame: pd.DataFrame) -> None:
-        self._write_atomic(frame, self._file(index))
+        """Commit batch ``index``: its commit record first, then its file (both atomic), so a
+        batch file never exists without the record that vouches for it."""
+        target = self._file(index)
+        tmp = _temporary(target)
+        try:
+            frame.to_parquet(tmp)
+            _fsync_file(tmp)
+            record = {
+                "fingerprint": self.fingerprint,
+                "index": index,
+                "size": tmp.stat().st_size,
+                "sha256": _batch_digest(self.fingerprint, index, tmp),
+            }
+            _write_bytes_atomic(self._record(index), json.dumps(record).encode())
+            _replace(tmp, target)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise StoreError(
+                f"store {str(self.path)!r}: cannot write {target.name}: {exc.strerror or exc}"
+            ) from None
 
-    def read(self, index: int) -> pd.DataFrame:
+    def read(
+        self,
+        index: int,
+        labels: Sequence[str] | None = None,
+        outputs: Sequence[str] | None = None,
+        times: np.ndarray | None = None,
+    ) -> pd.DataFrame | None:
+        """Batch ``index`` if its file is the one this sweep committed (commit record and
+        checksum) and holds ``labels``, ``outputs`` and the sample ``times`` (those given);
+        otherwise ``None`` after a :class:`StoreWarning` naming the file."""
         import pandas as pd
 
-        return pd.read_parquet(self._file(index))
+        target = self._file(index)
+        problem = self._check_record(index, target)
+        frame = None
+        if problem is None:
+            try:
+                frame = pd.read_parquet(target)
+            except Exception as exc:  # pyarrow's errors differ by damage; all mean "unusable"
+                problem = f"cannot be read ({type(exc).__name__})"
+        if problem is None:
+            problem = _check_batch(frame, labels, outputs, times)
+        if problem is not None:
+            warnings.warn(
+                f"sweep store {str(self.path)!r}: batch file {target.name} {problem}; "
+                "recomputing the batch",
+                StoreWarning,
+                stacklevel=3,
+            )
+            return None
+        return frame
 
-    def _write_atomic(self, frame: pd.DataFrame, target: Path) -> None:
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    def _check_record(self, index: int, target: Path) -> str | None:
+        """Why the file of batch ``index`` is not the one this sweep committed, or None."""
+        try:
+            record = json.loads(self._record(index).read_text())
+        except FileNotFoundError:
+            return f"has no commit record ({self._record(index).name})"
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            return f"has an unreadable commit record ({self._record(index).name})"
+        if not isinstance(record, dict) or record.get("fingerprint") != self.fingerprint:
+            return "was committed by another sweep"
+        if record.get("index") != index:
+            return "was committed as another batch"
+        try:
+            size = target.stat().st_size
+            digest = _batch_digest(self.fingerprint, index, target)
+        except OSError as exc:
+            return f"cannot be read ({exc.strerror or exc})"
+        if size != record.get("size") or digest != record.get("sha256"):
+            return "does not match its checksum (damaged, truncated or replaced)"
+        return None
+
+    def _write_parquet_atomic(self, frame: pd.DataFrame, target: Path) -> None:
+        tmp = _temporary(target)
         frame.to_parquet(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)  # atomic: the batch file is complete or absent
+        _fsync_file(tmp)
+        _replace(tmp, target)
+
+
+def _check_batch(
+    frame: pd.DataFrame,
+    labels: Sequence[str] | None,
+    outputs: Sequence[str] | None,
+    times: np.ndarray | None,
+) -> str | None:
+    """Why ``frame`` is not a batch of these labels, outputs and sample times, or None."""
+    columns = frame.columns
+    if getattr(columns, "nlevels", 1) != 4:
+        return "does not have the columns (output, label, node, op/var) of a batch"
+    if outputs is not None and set(columns.get_level_values(0)) != set(outputs):
+        return "holds other outputs than this sweep's"
+    if labels is not None and set(columns.get_level_values(1)) != set(labels):
+        return "holds other parameter sets than this batch's"
+    per_label: dict[str, set] = {}
+    for output, label, node, opvar in columns:
+        per_label.setdefault(label, set()).add((output, node, opvar))
+    if len({frozenset(v) for v in per_label.values()}) > 1:
+        return "has parameter sets with different columns"
+    if not all(np.issubdtype(dtype, np.number) for dtype in frame.dtypes):
+        return "holds columns that are not numbers"
+    if times is not None:
+        index = np.asarray(frame.index, dtype=float)
+        step = float(times[1] - times[0]) if len(times) > 1 else 1.0
+        if index.shape != times.shape or not np.allclose(index, times, rtol=0, atol=1e-6 * step):
+            return "has other sample times than this sweep's"
+    return None
+
+
+def _sample_times(spec: _Spec) -> np.ndarray:
+    """The time index a batch of ``spec`` has (the sampling rule of ``run``, then the cutoff)."""
+    n_samples = int(round(spec.simulation_time / spec.sampling_step_size))
+    times = np.arange(n_samples) * spec.sampling_step_size
+    if spec.cutoff:
+        times = times[times >= spec.cutoff - 1e-12 * spec.step_size]
+    return times
+
+
+def _batch_digest(fingerprint: str | None, index: int, path: Path) -> str:
+    """sha256 of a batch file, bound to the store's fingerprint and the batch index, so a file
+    (with its record) copied from another store or another batch never passes as this one."""
+    h = hashlib.sha256(f"rates-sweep-batch\0{fingerprint}\0{index}\0".encode())
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _temporary(target: Path) -> Path:
+    """A temporary name next to ``target`` (``.<name>.<pid>.tmp``, removed when stale)."""
+    return target.with_name(f".{target.name}.{os.getpid()}.tmp")
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def _replace(tmp: Path, target: Path) -> None:
+    """Rename ``tmp`` to ``target`` (atomic: ``target`` is complete or absent) and make the
+    rename durable where the OS allows syncing a directory."""
+    os.replace(tmp, target)
+    if os.name == "posix":
+        fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass  # some file systems cannot sync a directory; the rename itself is atomic
+        finally:
+            os.close(fd)
+
+
+def _write_bytes_atomic(target: Path, data: bytes) -> None:
+    tmp = _temporary(target)
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    _replace(tmp, target)
+
+
+def _lock_exclusive(fd: int) -> None:
+    """An exclusive, non-blocking lock on the open file ``fd`` (OSError when held elsewhere).
+    The OS releases it when the process ends, so a killed sweep leaves no stale lock."""
+    if os.name == "nt":
+        import msvcrt
+
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _lock_holder(lock_file: Path) -> str:
+    """Who holds a store's lock, as its holder wrote it (best effort, for the message)."""
+    try:
+        text = lock_file.read_text()[:200].strip()
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    return text if text.isprintable() and text else "holder unknown"
 
 
 def _require_pyarrow() -> None:
@@ -520,7 +780,12 @@ def _run_tasks(
 
         workers = None if executor == "processes" else int(executor)
         # "spawn": forking a process that runs threads (a Dask client, tqdm) can deadlock
-        pool = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        pool = cf.ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_pool_worker_init,
+            initargs=(os.getpid(),),
+        )
         own = True
     else:
         raise ModelError(
@@ -535,6 +800,41 @@ def _run_tasks(
     finally:
         if own:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _pool_worker_init(parent: int) -> None:
+    """Start of a worker of the sweep's own process pool: make it end when the sweep process
+    ``parent`` dies. A SIGKILLed parent runs no cleanup, and its workers would go on computing
+    batches nobody collects."""
+    if not _die_with_parent_linux():
+        threading.Thread(
+            target=_exit_when_orphaned, args=(parent,), daemon=True, name="rates-parent-watch"
+        ).start()
+    if os.getppid() != parent:  # the parent died before the watch above began
+        os._exit(1)
+
+
+def _die_with_parent_linux() -> bool:
+    """Ask Linux to SIGKILL this process when its parent dies (``PR_SET_PDEATHSIG``); False
+    where that is not available. The parent is the thread that started the worker: the pool
+    starts its workers from the thread that submits, which waits for the pool to finish."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(1, int(signal.SIGKILL), 0, 0, 0) == 0  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return False
+
+
+def _exit_when_orphaned(parent: int, interval: float = 0.5) -> None:
+    """Exit this process once its parent ``parent`` is gone (POSIX re-parents orphans)."""
+    while os.getppid() == parent:
+        time.sleep(interval)
+    os._exit(1)
 
 
 def _is_dask_client(executor: Any) -> bool:
@@ -696,27 +996,27 @@ class Sweep:
             spec = _Spec(**{**spec.__dict__, "batch_size": len(rows)})
         frames: dict[int, Any] = {}
         sweep_store = ParquetStore(store) if store is not None else None
-        done: set[int] = set()
-        if sweep_store is not None:
-            sweep_store.open(_fingerprint(spec, grid), grid, len(batches))
-            done = sweep_store.done() & set(range(len(batches)))
-        todo = [(i, b) for i, b in enumerate(batches) if i not in done]
-        bar = _progress_bar(progress, len(batches), len(done))
-
-        def on_done(index: int, frame: Any) -> None:
-            if sweep_store is not None:
-                sweep_store.write(index, frame)
-            frames[index] = frame
-            if bar is not None:
-                bar.update(1)
-
+        bar = None
         try:
+            if sweep_store is not None:
+                sweep_store.open(_fingerprint(spec, grid), grid, len(batches))
+                frames.update(_resume(sweep_store, spec, batches))
+            todo = [(i, b) for i, b in enumerate(batches) if i not in frames]
+            bar = _progress_bar(progress, len(batches), len(frames))
+
+            def on_done(index: int, frame: Any) -> None:
+                if sweep_store is not None:
+                    sweep_store.write(index, frame)
+                frames[index] = frame
+                if bar is not None:
+                    bar.update(1)
+
             _run_tasks(spec, todo, executor, on_done, self.compiled)
         finally:
             if bar is not None:
                 bar.close()
-        for i in sorted(done):
-            frames[i] = sweep_store.read(i)  # type: ignore[union-attr]
+            if sweep_store is not None:
+                sweep_store.close()
         ordered = [frames[i] for i in range(len(batches))]
         results = pd.concat(ordered, axis=1) if len(ordered) > 1 else ordered[0]
         # columns in PyRates's order: output first, then the sets in grid order
@@ -739,6 +1039,18 @@ class Sweep:
             n_batches=len(batches),
         )
         return results, grid
+
+
+def _resume(store: ParquetStore, spec: _Spec, batches: list[list]) -> dict[int, Any]:
+    """The batches of an opened store that pass their checks (the others are recomputed)."""
+    times = _sample_times(spec)
+    frames = {}
+    for index in sorted(store.done() & set(range(len(batches)))):
+        labels = [label for label, _ in batches[index]]
+        frame = store.read(index, labels, list(spec.outputs), times)
+        if frame is not None:
+            frames[index] = frame
+    return frames
 
 
 def _plain(value: Any) -> Any:
