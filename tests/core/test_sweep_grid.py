@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -213,3 +214,55 @@ def test_store_read_refuses_batches_this_sweep_did_not_commit(tmp_path):
     other.fingerprint = "other"  # reading with another sweep's fingerprint
     with pytest.warns(StoreWarning, match="committed by another sweep"):
         assert other.read(1) is None
+
+
+ORPHAN = """
+import subprocess, sys
+watcher = (
+    "import os, threading, time; from rates_core.sweep import _exit_when_orphaned; "
+    "threading.Thread(target=_exit_when_orphaned, args=(os.getppid(), 0.05), daemon=True)"
+    ".start(); print('watching', flush=True); time.sleep(60)"
+)
+child = subprocess.Popen([sys.executable, "-c", watcher], stdout=subprocess.PIPE, text=True)
+child.stdout.readline()
+print(child.pid, flush=True)
+child.wait()
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX re-parents orphans")
+def test_parent_watch_ends_an_orphaned_worker():
+    """The watch pool workers run where Linux's parent-death signal is not available."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    parent = subprocess.Popen(
+        [sys.executable, "-c", ORPHAN], stdout=subprocess.PIPE, text=True, env=env
+    )
+    child = None
+    try:
+        child = int(parent.stdout.readline())
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while _running(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _running(child), "the orphaned process did not exit"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        parent.stdout.close()
+        if child is not None and _running(child):
+            os.kill(child, signal.SIGKILL)
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie nobody reaped counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True  # no /proc: the signal check above is all there is

@@ -42,18 +42,38 @@ call, and a ``dask.distributed.Client`` runs them on that client's cluster (``pi
 rates-core[dask]``). Batches are tasks; a lost Dask worker's tasks are retried by Dask. Results
 do not depend on the executor.
 
-``store="sweep.parquet"``: a directory of Parquet files, one per finished batch (written to a
-temporary name and renamed, so a file is either complete or absent), plus ``sweep.json`` with a
-fingerprint of the call. Running the same call again with the same store skips the batches it
-finds; a killed sweep loses at most the batches that were running (``pip install
-rates-core[store]`` for pyarrow). Why Parquet files rather than one Zarr array: each batch is an
-independent, atomically renamed file, so no shared metadata is ever rewritten while a batch is
-written and a kill can never leave a half-updated store; the files are plain DataFrames (time
-index, hierarchical columns) that pandas, ``dask.dataframe`` or DuckDB read as they are.
+``store="sweep.parquet"``: a directory of Parquet files, one per finished batch, plus
+``sweep.json`` with a fingerprint of the call. Running the same call again with the same store
+skips the batches it finds; a killed sweep loses at most the batches that were running (``pip
+install rates-core[store]`` for pyarrow). A store never returns another sweep's results:
+
+- the fingerprint is mandatory: a store of another call is refused, and so is a directory that
+  holds files but no ``sweep.json`` (nothing tells which sweep they belong to); an empty or new
+  directory becomes a store;
+- one writer at a time: the sweep holds an exclusive lock (``.lock``, ``flock``) from opening the
+  store to its end, and a second sweep on the same store fails at once with a
+  :class:`~rates_core.errors.StoreError` naming the holder; the OS drops the lock of a killed
+  process, so a stale lock never blocks;
+- every batch is committed with a record (``batch-000012.json``: fingerprint, batch index and a
+  sha256 of the file bound to both), written before the file; on resume a batch file must match
+  its record and hold this batch's labels, this sweep's outputs and sample times, else it is
+  recomputed after a :class:`StoreWarning` naming it (zeroed, truncated, foreign or copied from
+  another store or batch): a damaged file never reaches pyarrow unchecked;
+- every file is written to a temporary name, synced and renamed, so it is complete or absent.
+
+Why Parquet files rather than one Zarr array: each batch is an independent file, so no shared
+metadata is ever rewritten while a batch is written and a kill can never leave a half-updated
+store; the files are plain DataFrames (time index, hierarchical columns) that pandas,
+``dask.dataframe`` or DuckDB read as they are.
+
+The workers of the process pool a sweep starts (``executor="processes"`` or an int) end with the
+sweep's process, also when it is killed (Linux: a parent-death signal; other POSIX systems: each
+worker watches its parent); Dask's own workers do so by themselves.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import math
@@ -396,6 +416,8 @@ class StoreWarning(UserWarning):
 #: Files of a store directory: the fingerprint, the writer lock, batches and their commit records.
 _META = "sweep.json"
 _LOCK = ".lock"
+#: errno values of a lock another process holds (flock: EWOULDBLOCK; msvcrt: EACCES, EDEADLOCK)
+_LOCK_HELD = {errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES, errno.EDEADLK}
 
 
 class ParquetStore:
@@ -439,6 +461,11 @@ class ParquetStore:
         try:
             self._remove_stale_temporaries()
             self._check_fingerprint(fingerprint, grid, n_batches)
+        except OSError as exc:
+            self.close()
+            raise StoreError(
+                f"store {str(self.path)!r} cannot be used: {exc.strerror or exc}"
+            ) from None
         except BaseException:
             self.close()
             raise
@@ -461,8 +488,12 @@ class ParquetStore:
             ) from None
         try:
             _lock_exclusive(fd)
-        except OSError:
+        except OSError as exc:
             os.close(fd)
+            if exc.errno not in _LOCK_HELD:
+                raise StoreError(
+                    f"store {str(self.path)!r} cannot be locked: {exc.strerror or exc}"
+                ) from None
             raise StoreError(
                 f"store {str(self.path)!r} is in use by another running sweep "
                 f"({_lock_holder(lock_file)}); wait for it to finish or use another store path"
