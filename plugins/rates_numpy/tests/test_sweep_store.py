@@ -21,8 +21,6 @@ from rates_core import CircuitTemplate
 from rates_core.errors import StoreError
 from rates_core.sweep import StoreWarning, grid_search
 
-pytest.importorskip("pyarrow")
-
 PMAP = {"eta": {"vars": ["qif_op/eta"], "nodes": ["p"]}}
 GRID = {"eta": [-6.0, -5.0, -4.0, -3.0]}
 OUT = {"r": "p/qif_op/r"}
@@ -58,6 +56,7 @@ def reference(qif) -> pd.DataFrame:
 
 def test_store_without_fingerprint_is_refused(qif, tmp_path):
     """Finding: with sweep.json deleted a longer sweep returned a shorter sweep's batches."""
+    pytest.importorskip("pyarrow")
     store = tmp_path / "s.parquet"
     sweep(qif, store, simulation_time=T)
     (store / "sweep.json").unlink()
@@ -82,6 +81,7 @@ class GatedExecutor(cf.Executor):
 
 
 def test_two_sweeps_at_once_on_one_new_store(qif, reference, tmp_path):
+    pytest.importorskip("pyarrow")
     store = tmp_path / "s.parquet"
     gate = threading.Event()
     result: dict = {}
@@ -135,6 +135,7 @@ def _foreign_with_the_right_name(store, other) -> None:
     "damage", [_zeroed, _truncated, _copied_from_another_sweep, _foreign_with_the_right_name]
 )
 def test_bad_batch_is_recomputed_not_returned(qif, reference, tmp_path, damage):
+    pytest.importorskip("pyarrow")
     store, other = tmp_path / "s.parquet", tmp_path / "other.parquet"
     sweep(qif, store)
     # another sweep: same labels, shapes and times, other values of eta
