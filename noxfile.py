@@ -222,6 +222,7 @@ def sweep(session: nox.Session) -> None:
         *PYTEST,
         "plugins/rates_numpy/tests/test_sweep.py",
         "plugins/rates_numpy/tests/test_sweep_executors.py",
+        "plugins/rates_numpy/tests/test_sweep_store.py",
         "plugins/rates_numpy/tests/test_sweep_fit.py",
         "tests/core/test_sweep_grid.py",
         "tests/core/test_sweep_plot.py",
