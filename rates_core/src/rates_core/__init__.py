@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "BackendUnavailableError": "rates_core.errors",
+    "CacheError": "rates_core.errors",
     "EquationError": "rates_core.errors",
     "MissingDependencyError": "rates_core.errors",
     "ModelError": "rates_core.errors",

@@ -80,3 +80,12 @@ class SolverError(RatesError):
 
 class MissingDependencyError(RatesError, ImportError):
     """An optional Python package a requested feature needs is not installed (with the hint)."""
+
+
+class CacheError(RatesError):
+    """The compile cache cannot be used safely: not a private directory of this user, read-only,
+    full, or a path that is not a directory. ``path`` names the directory or file."""
+
+    def __init__(self, message: str, path: object = None) -> None:
+        self.path = path
+        super().__init__(message)
