@@ -11,15 +11,19 @@ The cache trusts nothing it did not write (the compiled and imported files in it
 - The directory is private: created 0700 whatever the umask, owned by this user (effective uid)
   and writable by nobody else. An unsafe ``RATES_CACHE_DIR`` (owned by another user, group- or
   world-writable, not a directory, not creatable) raises :class:`~rates_core.errors.CacheError`;
-  an unsafe *default* directory (say ``~/.cache/rates`` of another user under ``sudo``) is
-  replaced, with a warning, by a private temporary directory for this process, removed at exit.
-  A private directory of ours that others may read (0755, an older cache) is tightened to 0700.
+  an unsafe or unusable *default* directory (say ``~/.cache/rates`` of another user under
+  ``sudo``, or a read-only home) is replaced, with a warning, by a private temporary directory
+  for this process (:func:`tempfile.mkdtemp`, removed at exit): the run goes on.
+  A directory of ours that others may only read (0755, an older cache) is tightened to 0700.
 - Files are written 0600 (:func:`store`), and the sha256 of each is recorded next to it
   (``<name>.sha256``, also 0600) after the file is in place. :func:`read_verified` returns a
-  file's bytes only when they match that record; a missing record, a mismatch, a symbolic link or
-  a name with a directory part counts as damaged, and callers rebuild it instead of loading it.
-  :func:`load_module` executes the bytes it verified, never a second read of the file.
-- A cache that cannot be written (read-only, full, quota) raises one CacheError naming the path.
+  file's bytes only when they match that record; a missing record, a mismatch or a symbolic link
+  counts as damaged, and callers rebuild it instead of loading it. :func:`load_module` executes
+  the bytes it verified, never a second read of the file. Names taken from an index must be
+  plain file names (:func:`cache_file`), so an entry never points outside the cache.
+- Writing into a cache that turns out read-only or full raises one CacheError naming the file.
+- Not covered: a parent directory that others can write (they could swap the whole cache
+  directory between the check and its use); keep the cache under your home directory.
 """
 
 from __future__ import annotations
