@@ -154,7 +154,8 @@ def test_concurrent_writers(tmp_path: Path, monkeypatch) -> None:
         t.join()
     assert not errors and len(set(paths)) == 1
     assert paths[0].read_text() == source
-    assert os.listdir(tmp_path / "c") == [paths[0].name]  # no temporary files left
+    # the file and its sha256 record, no temporary files left
+    assert sorted(os.listdir(tmp_path / "c")) == [paths[0].name, f"{paths[0].name}.sha256"]
 
 
 def test_load_module_leaves_sys_modules_alone(tmp_path: Path, monkeypatch) -> None:

@@ -20,12 +20,14 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "BackendUnavailableError": "rates_core.errors",
+    "CacheError": "rates_core.errors",
     "EquationError": "rates_core.errors",
     "MissingDependencyError": "rates_core.errors",
     "ModelError": "rates_core.errors",
     "PluginConflictError": "rates_core.errors",
     "RatesError": "rates_core.errors",
     "SolverError": "rates_core.errors",
+    "StoreError": "rates_core.errors",
     "UnknownBackendError": "rates_core.errors",
     "CircuitTemplate": "rates_core.frontend",
     "Connectivity": "rates_core.frontend",

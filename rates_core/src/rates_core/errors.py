@@ -85,3 +85,12 @@ class MissingDependencyError(RatesError, ImportError):
 class StoreError(RatesError):
     """A sweep store cannot be used: it belongs to another sweep, another sweep is writing to
     it, or the directory is not a sweep store. The message names the store's path."""
+
+
+class CacheError(RatesError):
+    """The compile cache cannot be used safely: not a private directory of this user, read-only,
+    full, or a path that is not a directory. ``path`` names the directory or file."""
+
+    def __init__(self, message: str, path: object = None) -> None:
+        self.path = path
+        super().__init__(message)

@@ -13,6 +13,12 @@ used on this machine only).
 A small index (``fortran_key_<key>.json``, :func:`find_indexed` / :func:`write_index`) maps the
 structural key of a System (:mod:`rates_fortran.key`) to the source and library it produced, so
 a repeated run neither prints the module nor asks the compiler for its version.
+
+Nothing in the cache is trusted (:mod:`rates_core.cache`): the library is stored 0600 with its
+sha256 recorded, and verified before every load; a library that does not match (truncated,
+swapped, unrecorded) is compiled again, never loaded. Index entries are plain file names in the
+cache (an entry naming ``/etc/passwd`` or ``../x`` is ignored). A full disk while compiling is a
+:class:`~rates_core.errors.CacheError`, not a compile error.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from rates_core.errors import BackendUnavailableError, RatesError
+from rates_core.errors import BackendUnavailableError, CacheError, RatesError
 from rates_fortran import BACKEND, __version__
 
 __all__ = [
@@ -113,28 +119,63 @@ def _suffix() -> str:
 
 
 def compile_library(source: str, name: str = "model") -> tuple[Path, Path]:
-    """``(source path, library path)`` of ``source`` in the cache, compiled if not there yet.
+    """``(source path, library path)`` of ``source`` in the cache, compiled if not there yet
+    (or if the library there does not match its recorded sha256).
 
     Raises BackendUnavailableError without a compiler, FortranCompileError (with the offending
-    generated lines) when the compiler rejects the source.
+    generated lines) when the compiler rejects the source, CacheError when the cache is full
+    or read-only.
     """
-    from rates_core.cache import write_source
+    from rates_core.cache import read_verified, write_source
 
     fc = compiler()
     flags = _flags()
     tag = f"{__version__}|{Path(fc).name} {compiler_version(fc)}|{' '.join(flags)}"
     src = write_source(source, BACKEND, tag, suffix=".f90")
     lib = src.with_suffix(_suffix())
-    if lib.is_file():
-        return src, lib
-    with tempfile.TemporaryDirectory(prefix="rates-fortran-", dir=src.parent) as tmp:
+    if read_verified(lib) is None:
+        _build(fc, flags, source, src, lib, name)
+    return src, lib
+
+
+def _build(fc: str, flags: list[str], source: str, src: Path, lib: Path, name: str) -> None:
+    """Compile ``src`` in a private temporary directory and store the library as ``lib``."""
+    from rates_core.cache import store
+
+    try:
+        tmp_dir = tempfile.TemporaryDirectory(prefix="rates-fortran-", dir=src.parent)
+    except OSError as exc:
+        raise CacheError(f"cannot compile in the rates compile cache {src.parent}: {exc}") from exc
+    with tmp_dir as tmp:
         out = Path(tmp) / lib.name
         cmd = [fc, *flags, "-J", tmp, str(src), "-o", str(out)]
         done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp, check=False)
+        log = done.stderr or done.stdout
         if done.returncode != 0 or not out.is_file():
-            raise FortranCompileError(_explain(done.stderr or done.stdout, source, src, name))
-        os.replace(out, lib)
-    return src, lib
+            if _out_of_space(log, Path(tmp)):
+                raise CacheError(
+                    f"no space left in the rates compile cache {src.parent} while compiling "
+                    f"model {name!r}: free some space or set RATES_CACHE_DIR elsewhere\n"
+                    + log.strip()[-500:],
+                    src.parent,
+                )
+            raise FortranCompileError(_explain(log, source, src, name))
+        store(lib, out.read_bytes())
+
+
+#: What the compiler and linker print when the disk or the quota is full (C locale).
+_NO_SPACE = ("No space left on device", "Disk quota exceeded")
+
+
+def _out_of_space(log: str, directory: Path) -> bool:
+    """Whether a failed compilation ran out of disk space (message, or under 1 MiB free)."""
+    if any(text in log for text in _NO_SPACE):
+        return True
+    try:
+        st = os.statvfs(directory)
+    except (OSError, AttributeError):  # no statvfs on Windows
+        return False
+    return st.f_bavail * st.f_frsize < 2**20
 
 
 _LOCATION = re.compile(r"^(?P<file>[^:\n]+\.f90):(?P<line>\d+):(?P<col>\d+):", re.MULTILINE)
@@ -168,36 +209,45 @@ def _explain(log: str, source: str, path: Path, name: str) -> str:
 
 
 def _index_path(key: str) -> Path:
-    from rates_core.cache import cache_dir
+    from rates_core.cache import cache_file
 
-    return cache_dir() / f"{BACKEND}_key_{key}.json"
+    return cache_file(f"{BACKEND}_key_{key}.json")
 
 
 def find_indexed(key: str) -> dict[str, Any] | None:
-    """What a structural key produced before (``source``, ``library`` paths, ``jacobian``), if
-    both files are still in the cache; None otherwise (then print and compile)."""
+    """What a structural key produced before (``source``, ``library`` paths, the source ``text``,
+    ``jacobian``) if the index and both files are in the cache and match their recorded
+    sha256; None otherwise (then print and compile). Entries must be plain file names in the
+    cache: absolute paths, ``..`` and links out of the cache are ignored."""
     import json
 
-    path = _index_path(key)
+    from rates_core.cache import cache_file, read_verified
+
     try:
-        entry = json.loads(path.read_text(encoding="utf-8"))
-        src = path.parent / entry["source"]
-        lib = path.parent / entry["library"]
-    except (OSError, ValueError, KeyError, TypeError):
+        raw = read_verified(_index_path(key))
+        entry = json.loads(raw) if raw is not None else None
+        src = cache_file(entry["source"])
+        lib = cache_file(entry["library"])
+    except (CacheError, ValueError, KeyError, TypeError):
         return None
-    if not (src.is_file() and lib.is_file()):
+    text = read_verified(src)
+    if text is None or read_verified(lib) is None:
         return None
-    return {"source": src, "library": lib, "jacobian": bool(entry.get("jacobian"))}
+    try:
+        source = text.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return {"source": src, "library": lib, "text": source, "jacobian": bool(entry.get("jacobian"))}
 
 
 def write_index(key: str, source: Path, library: Path, jacobian: bool) -> None:
     """Record that ``key`` produced ``source`` / ``library`` (atomic write in the cache)."""
     import json
 
-    from rates_core.cache import write_copy
+    from rates_core.cache import store
 
     entry = {"source": source.name, "library": library.name, "jacobian": bool(jacobian)}
     try:
-        write_copy(json.dumps(entry), _index_path(key), suffix=".json")
-    except OSError:  # a read-only cache still works, only without the shortcut
+        store(_index_path(key), json.dumps(entry))
+    except CacheError:  # a read-only cache still works, only without the shortcut
         pass

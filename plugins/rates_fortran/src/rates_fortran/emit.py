@@ -573,13 +573,9 @@ def _load_cached(
     hit = find_indexed(key)
     if hit is None:
         return None, key
-    try:
-        source = hit["source"].read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None, key
     layout = Layout.of(system)
     return _wrap(
-        system, source, hit["source"], hit["library"], layout, hit["jacobian"], options
+        system, hit["text"], hit["source"], hit["library"], layout, hit["jacobian"], options
     ), key
 
 

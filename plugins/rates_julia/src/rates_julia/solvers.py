@@ -51,10 +51,17 @@ class JuliaModel:
     # ------------------------------------------------------------------ Julia objects
 
     def julia(self) -> tuple[Any, Any]:
-        """(driver, module): starts Julia on the first call (BackendUnavailableError)."""
+        """(driver, module): starts Julia on the first call (BackendUnavailableError).
+
+        Before Julia includes the generated file, it is checked against its recorded sha256
+        and rewritten from the generated source when missing, damaged or swapped.
+        """
+        from rates_core.cache import write_source
         from rates_julia.runtime import session
 
         s = session()
+        if str(self.path) not in s.models:
+            self.path = write_source(self.emitted.source, BACKEND, __version__, suffix=".jl")
         return s.driver, s.model(self.path)
 
     def _raw(self, values: Sequence[Any], kinds: Sequence[str]) -> tuple:

@@ -20,6 +20,8 @@ Files (``<field>`` is ``EmitOptions.func_name``, ``vector_field`` by default):
 Files executed from Python live in a directory of the content-addressed cache
 (:mod:`rates_core.cache`), with every generated function name suffixed by the content hash so
 that many models can share one MATLAB / Octave session; exported files keep the plain names.
+That directory is private and its files are checked against their recorded sha256 (and
+rewritten when damaged) before MATLAB / Octave runs them (:func:`install_code`).
 """
 
 from __future__ import annotations
@@ -508,6 +510,20 @@ def _renamed(code: MatlabCode, tag: str) -> MatlabCode:
     return MatlabCode(code.field, files, code.jacobian, code.delays, code.arguments, tag)
 
 
+def install_code(code: MatlabCode) -> Path:
+    """The private cache directory ``matlab_<tag>`` holding ``code``'s files, each checked
+    against its recorded sha256 and rewritten when missing or damaged (called at emit time and
+    again before MATLAB / Octave runs them)."""
+    from rates_core.cache import cache_file, read_verified, store
+
+    sub = f"{BACKEND}_{code.tag}"
+    for fname, text in code.files.items():
+        path = cache_file(sub, fname)
+        if read_verified(path) != text.encode("utf-8"):
+            store(path, text)
+    return cache_file(sub, f"{code.name()}.m").parent
+
+
 def emit_function(
     system: System,
     options: EmitOptions | None = None,
@@ -521,7 +537,7 @@ def emit_function(
     starts MATLAB or Octave here: the callables and the solvers start the runtime when
     first used (:class:`~rates_core.errors.BackendUnavailableError` without one).
     """
-    from rates_core.cache import cache_dir, source_hash, write_copy
+    from rates_core.cache import source_hash, write_copy
     from rates_matlab.runtime import MatlabFunction
 
     options = options or EmitOptions()
@@ -542,18 +558,12 @@ def emit_function(
     everything = "\n".join(f"{k}\n{v}" for k, v in sorted(code.files.items()))
     tag = "r" + source_hash(everything, BACKEND, __version__)[:12]
     runtime_code = _renamed(code, tag)
-    directory = cache_dir() / f"{BACKEND}_{tag}"
-    for fname, text in runtime_code.files.items():
-        path = directory / fname
-        try:
-            if path.read_text(encoding="utf-8") == text:
-                continue
-        except OSError:
-            pass
-        write_copy(text, path, suffix=".m")
-    field_fn = MatlabFunction(directory, runtime_code.name(), system)
+    directory = install_code(runtime_code)
+    field_fn = MatlabFunction(directory, runtime_code.name(), system, code=runtime_code)
     jac_fn = (
-        MatlabFunction(directory, runtime_code.name("_jacobian"), system, jacobian=True)
+        MatlabFunction(
+            directory, runtime_code.name("_jacobian"), system, jacobian=True, code=runtime_code
+        )
         if code.jacobian
         else None
     )

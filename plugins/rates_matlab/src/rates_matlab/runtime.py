@@ -277,8 +277,16 @@ class MatlabFunction:
     tests; ``run`` integrates inside MATLAB / Octave in one call instead.
     """
 
-    def __init__(self, directory: Path, name: str, system: System, jacobian: bool = False):
+    def __init__(
+        self,
+        directory: Path,
+        name: str,
+        system: System,
+        jacobian: bool = False,
+        code: Any = None,
+    ):
         self.directory = directory
+        self.code = code  # the MatlabCode in ``directory``, verified before every call
         self.name = name
         self.n = system.n_states
         self.jacobian = jacobian
@@ -291,6 +299,10 @@ class MatlabFunction:
                 f"{self.name} takes {len(self.roles)} arguments after y, got {len(args)}"
             )
         session = get_session()
+        if self.code is not None:
+            from rates_matlab.emit import install_code
+
+            install_code(self.code)  # the files MATLAB reads are the ones rates wrote
         session.addpath(self.directory)
         values = [to_matlab(a, role) for a, role in zip(args, self.roles)]
         return session.call(self.name, float(t), to_matlab(np.asarray(y).reshape(-1)), *values)

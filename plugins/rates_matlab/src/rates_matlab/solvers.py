@@ -48,7 +48,9 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
         raise SolverError("this function was emitted for export (standalone) and cannot be run")
     _check(solver, function, problem)
     session = get_session()
-    session.addpath(function.extras["directory"])
+    from rates_matlab.emit import install_code
+
+    session.addpath(install_code(code))  # damaged or swapped files rewritten before running
     with problem.progress_bar(desc=f"{function.system.name} ({solver}, {session.kind})"):
         if solver in FIXED_SOLVERS:
             return _fixed(solver, function, problem, session)
