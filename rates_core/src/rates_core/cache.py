@@ -14,6 +14,7 @@ import importlib.util
 import os
 import sys
 import tempfile
+from collections.abc import Collection
 from pathlib import Path
 from types import ModuleType
 
@@ -89,17 +90,28 @@ def write_source(source: str, backend: str, backend_version: str, suffix: str = 
     return path
 
 
-def write_copy(source: str, file_name: str | os.PathLike[str], suffix: str = ".py") -> Path:
+def write_copy(
+    source: str,
+    file_name: str | os.PathLike[str],
+    suffix: str = ".py",
+    *,
+    overwrite: bool = False,
+    protect: Collection[str | os.PathLike[str]] = (),
+) -> Path:
     """Write ``source`` to ``file_name`` (absolute or relative to the working directory).
 
-    Missing parent directories are created; ``suffix`` is appended when the name has none.
+    Missing parent directories are created; ``suffix`` is appended when the name has none. A
+    file that already holds exactly ``source`` is left as it is (emitting a model again is not
+    an overwrite); another existing file is replaced only with ``overwrite=True``, a file of
+    ``protect`` (the model's files) never, and a symbolic link is never written through
+    (:func:`rates_core.outputs.write_file`).
     """
+    from rates_core.outputs import write_file
+
     path = Path(file_name).expanduser()
     if not path.suffix:
         path = path.with_suffix(suffix)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path, source)
-    return path
+    return write_file(path, source, overwrite=overwrite, protect=protect, same_ok=True)
 
 
 def load_module(path: str | os.PathLike[str], name: str) -> ModuleType:

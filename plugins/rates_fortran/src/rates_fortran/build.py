@@ -198,6 +198,6 @@ def write_index(key: str, source: Path, library: Path, jacobian: bool) -> None:
 
     entry = {"source": source.name, "library": library.name, "jacobian": bool(jacobian)}
     try:
-        write_copy(json.dumps(entry), _index_path(key), suffix=".json")
+        write_copy(json.dumps(entry), _index_path(key), suffix=".json", overwrite=True)
     except OSError:  # a read-only cache still works, only without the shortcut
         pass

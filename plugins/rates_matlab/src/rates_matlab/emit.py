@@ -529,7 +529,13 @@ def emit_function(
     source = code.files[f"{code.field}.m"]
     extras: dict[str, Any] = {"files": dict(code.files), "options": options}
     if options.file_name:
-        write_copy(source, options.file_name, suffix=".m")
+        write_copy(
+            source,
+            options.file_name,
+            suffix=".m",
+            overwrite=options.overwrite,
+            protect=options.protect,
+        )
     if options.standalone:
         return EmittedFunction(
             backend=BACKEND,
@@ -550,7 +556,7 @@ def emit_function(
                 continue
         except OSError:
             pass
-        write_copy(text, path, suffix=".m")
+        write_copy(text, path, suffix=".m", overwrite=True)  # the private cache
     field_fn = MatlabFunction(directory, runtime_code.name(), system)
     jac_fn = (
         MatlabFunction(directory, runtime_code.name("_jacobian"), system, jacobian=True)
