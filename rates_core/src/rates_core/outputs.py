@@ -145,7 +145,7 @@ def check_folder(
             raise OutputFileError(f"{folder} exists and is not a folder", path=str(folder))
         if not overwrite:
             raise OutputExistsError(
-                f"{folder} is a file, but this export writes several files into a folder; "
+                f"{folder} is a file, but this export writes its files into a folder; "
                 f"{FORCE_HINT} by a folder",
                 path=str(folder),
             )
