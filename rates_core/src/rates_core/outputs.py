@@ -175,12 +175,14 @@ def write_file(
     overwrite: bool = False,
     protect: Collection[str | os.PathLike[str]] = (),
     same_ok: bool = False,
+    mode: int = 0o666,
 ) -> Path:
     """Write ``data`` (text is written as UTF-8) to ``path`` under the rules of this module;
     missing parent folders are created. Returns the path.
 
     ``same_ok``: a file that already holds exactly ``data`` is left as it is (writing the same
-    generated code again is not an overwrite).
+    generated code again is not an overwrite). ``mode``: the new file's permissions (less the
+    umask); ``0o600`` for files in the private cache.
     """
     raw = _raw(data)
     if same_ok and _holds(Path(path), raw):
@@ -188,7 +190,7 @@ def write_file(
     path = check_file(path, overwrite=overwrite, protect=protect)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _write_new(path, raw, overwrite)
+        _write_new(path, raw, overwrite, mode)
     except OSError as exc:
         raise OutputFileError(
             f"cannot write {path}: {exc.strerror or exc}", path=str(path)
@@ -196,10 +198,10 @@ def write_file(
     return path
 
 
-def _write_new(path: Path, raw: bytes, overwrite: bool) -> None:
+def _write_new(path: Path, raw: bytes, overwrite: bool, mode: int) -> None:
     """Write a new temporary file beside ``path`` and move it there (never through a link)."""
     tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    fd = os.open(tmp, _CREATE, 0o666)
+    fd = os.open(tmp, _CREATE, mode)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(raw)

@@ -194,10 +194,11 @@ def write_index(key: str, source: Path, library: Path, jacobian: bool) -> None:
     """Record that ``key`` produced ``source`` / ``library`` (atomic write in the cache)."""
     import json
 
-    from rates_core.cache import write_copy
+    from rates_core.errors import OutputFileError
+    from rates_core.outputs import write_file
 
     entry = {"source": source.name, "library": library.name, "jacobian": bool(jacobian)}
     try:
-        write_copy(json.dumps(entry), _index_path(key), suffix=".json", overwrite=True)
-    except OSError:  # a read-only cache still works, only without the shortcut
+        write_file(_index_path(key), json.dumps(entry), overwrite=True, mode=0o600)
+    except OutputFileError:  # a read-only cache still works, only without the shortcut
         pass

@@ -522,6 +522,7 @@ def emit_function(
     first used (:class:`~rates_core.errors.BackendUnavailableError` without one).
     """
     from rates_core.cache import cache_dir, source_hash, write_copy
+    from rates_core.outputs import write_file
     from rates_matlab.runtime import MatlabFunction
 
     options = options or EmitOptions()
@@ -556,7 +557,7 @@ def emit_function(
                 continue
         except OSError:
             pass
-        write_copy(text, path, suffix=".m", overwrite=True)  # the private cache
+        write_file(path, text, overwrite=True, mode=0o600)  # the private cache
     field_fn = MatlabFunction(directory, runtime_code.name(), system)
     jac_fn = (
         MatlabFunction(directory, runtime_code.name("_jacobian"), system, jacobian=True)
