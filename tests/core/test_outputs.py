@@ -72,13 +72,14 @@ def test_folder_and_file_in_the_way_are_clear_errors(tmp_path: Path) -> None:
         write_file(tmp_path / "plain" / "out.txt", "x")
 
 
-def test_os_errors_become_output_file_errors(tmp_path: Path) -> None:
-    if os.name != "posix" or os.geteuid() == 0:
-        pytest.skip("needs a POSIX user without root rights")
-    locked = tmp_path / "locked"
-    locked.mkdir(mode=0o500)
-    with pytest.raises(OutputFileError, match="cannot write"):
-        write_file(locked / "out.txt", "x")
+def test_os_errors_become_output_file_errors(tmp_path: Path, monkeypatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> int:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("rates_core.outputs.os.open", refuse)
+    with pytest.raises(OutputFileError, match="cannot write .*out.txt: Permission denied"):
+        write_file(tmp_path / "out.txt", "x")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_several_files_are_all_checked_before_the_first_is_written(tmp_path: Path) -> None:

@@ -87,11 +87,17 @@ def check_file(
     """``path`` as a :class:`Path` when a file may be written there; an
     :class:`~rates_core.errors.OutputFileError` saying why not otherwise. Writes nothing."""
     path = Path(path)
+    with _os_errors(path):
+        _check_file(path, overwrite, protect)
+    return path
+
+
+def _check_file(path: Path, overwrite: bool, protect: Collection[str | os.PathLike[str]]) -> None:
     _refuse_protected(path, protect)
     if path.is_symlink():
         if not overwrite:
             raise OutputFileError(
-                f"{path} is a symbolic link (to {os.readlink(path)}); rates does not write "
+                f"{path} is a symbolic link (to {_link(path)}); rates does not write "
                 "through links: remove it, or use --force (overwrite=True in Python) to replace "
                 "the link itself by a regular file",
                 path=str(path),
@@ -104,7 +110,25 @@ def check_file(
         if not overwrite:
             raise OutputExistsError(f"{path} exists; {FORCE_HINT}", path=str(path))
     _check_parents(path)
-    return path
+
+
+@contextlib.contextmanager
+def _os_errors(path: Path) -> Iterator[None]:
+    """Turn an OS error while looking at ``path`` (no permission, ...) into an OutputFileError."""
+    try:
+        yield
+    except OSError as exc:
+        raise OutputFileError(
+            f"cannot write {path}: {exc.strerror or exc}", path=str(path)
+        ) from exc
+
+
+def _link(path: Path) -> str:
+    """Where the symbolic link ``path`` points (for messages)."""
+    try:
+        return os.readlink(path)
+    except OSError:
+        return "?"
 
 
 def _check_parents(path: Path) -> None:
@@ -128,11 +152,18 @@ def check_folder(
     folder (a file or a symbolic link, allowed with ``overwrite``) must first be replaced by one.
     """
     folder = Path(folder)
+    with _os_errors(folder):
+        return _check_folder(folder, overwrite, protect)
+
+
+def _check_folder(
+    folder: Path, overwrite: bool, protect: Collection[str | os.PathLike[str]]
+) -> bool:
     _refuse_protected(folder, protect)
     if folder.is_symlink():
         if not overwrite:
             raise OutputFileError(
-                f"{folder} is a symbolic link (to {os.readlink(folder)}); rates does not write "
+                f"{folder} is a symbolic link (to {_link(folder)}); rates does not write "
                 "through links: give the folder it points to, or use --force (overwrite=True in "
                 "Python) to replace the link itself by a folder",
                 path=str(folder),
