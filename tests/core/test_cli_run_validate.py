@@ -3,6 +3,7 @@ exit codes, input files, values and models named on the command line."""
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -260,3 +261,56 @@ def test_bad_input_files_name_file_and_variable(tmp_path: Path, text: str, messa
 def test_missing_input_file(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="no such file"):
         read_input_file(str(tmp_path / "absent.csv"), "p/op/u", 4, 0.1)
+
+
+# --------------------------------------------------------------------------- output files
+
+
+def _run_argv(model: str, *extra: str) -> list[str]:
+    return ["run", model, "--time", "1", "--step", "0.1", "--backend", "nope", *extra]
+
+
+def test_run_refuses_an_existing_csv_before_simulating(
+    good_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "out.csv"
+    out.write_text("keep", encoding="utf-8")
+    assert main(_run_argv(str(good_file), "--csv", str(out))) == 1
+    err = capsys.readouterr().err
+    assert (
+        err == f"rates: error: {out} exists; use --force (overwrite=True in Python) to replace it\n"
+    )
+    assert out.read_text(encoding="utf-8") == "keep"
+    # with --force the file check passes and the run goes on (to the unknown backend)
+    assert main(_run_argv(str(good_file), "--csv", str(out), "--force")) == 1
+    assert "nope" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", ["--csv", "--plot"])
+def test_run_never_writes_the_model_or_input_file(
+    good_file: Path, tmp_path: Path, flag: str, capsys: pytest.CaptureFixture
+) -> None:
+    before = good_file.read_text(encoding="utf-8")
+    assert main(_run_argv(str(good_file), flag, str(good_file), "--force")) == 1
+    err = capsys.readouterr().err
+    assert "never overwrites a model file" in err and err.count("\n") == 1  # one line
+    assert good_file.read_text(encoding="utf-8") == before
+    rows = tmp_path / "u.csv"
+    rows.write_text("1\n" * 10, encoding="utf-8")
+    argv = _run_argv(str(good_file), "-i", f"a/decay_op/u={rows}", flag, str(rows), "--force")
+    assert main(argv) == 1
+    assert "never overwrites a model file" in capsys.readouterr().err
+    assert rows.read_text(encoding="utf-8") == "1\n" * 10
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symbolic links")
+def test_run_refuses_a_symlinked_csv(
+    good_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    target = tmp_path / "target.txt"
+    target.write_text("secret", encoding="utf-8")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    assert main(_run_argv(str(good_file), "--csv", str(link))) == 1
+    assert "is a symbolic link" in capsys.readouterr().err
+    assert target.read_text(encoding="utf-8") == "secret" and link.is_symlink()

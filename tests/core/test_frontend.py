@@ -542,3 +542,24 @@ def test_to_yaml_round_trip(tmp_path, in_data):
         loaded = CircuitTemplate.from_yaml(f"{path}:{circuit.name}")
         assert isinstance(loaded, CircuitTemplate), label
         assert_same_system(build_system(loaded), build_system(circuit))
+
+
+def test_to_yaml_does_not_overwrite_or_follow_links(tmp_path):
+    from rates_core.errors import OutputExistsError, OutputFileError
+
+    circuit = CircuitTemplate.from_yaml("rates_core.models.qif.qif")
+    path = tmp_path / "qif.yaml"
+    path.write_text("keep", encoding="utf-8")
+    with pytest.raises(OutputExistsError, match="use --force"):
+        circuit.to_yaml(str(path))
+    assert path.read_text(encoding="utf-8") == "keep"
+    circuit.to_yaml(str(path), overwrite=True)
+    assert isinstance(CircuitTemplate.from_yaml(f"{path}:qif"), CircuitTemplate)
+    target = tmp_path / "target.yaml"
+    target.write_text("secret", encoding="utf-8")
+    link = tmp_path / "link.yaml"
+    link.symlink_to(target)
+    with pytest.raises(OutputFileError, match="symbolic link"):
+        circuit.to_yaml(str(link))
+    circuit.to_yaml(str(link), overwrite=True)
+    assert not link.is_symlink() and target.read_text(encoding="utf-8") == "secret"

@@ -118,6 +118,34 @@ def test_get_run_func_auto_writes_auto_files(tmp_path, monkeypatch):
     assert (tmp_path / "qif.f90").is_file() and (tmp_path / "c.qif.lc").is_file()
 
 
+def test_write_refuses_existing_files_before_writing_any(tmp_path):
+    from rates_core.errors import OutputExistsError
+
+    circuit = CircuitTemplate.from_yaml("rates_core.models.qif.qif")
+    (tmp_path / "c.qif.lc").write_text("keep", encoding="utf-8")
+    with pytest.raises(OutputExistsError, match=r"c\.qif\.lc exists; use --force"):
+        auto.write(circuit, tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["c.qif.lc"]  # nothing half-written
+    auto.write(circuit, tmp_path, overwrite=True)
+    assert "parnames" in (tmp_path / "c.qif.lc").read_text(encoding="utf-8")
+
+
+@pytest.mark.skipif(not has_gfortran, reason="needs gfortran")
+def test_get_run_func_auto_files_are_not_overwritten(tmp_path):
+    from rates_core.errors import OutputExistsError
+
+    circuit = CircuitTemplate.from_yaml("rates_core.models.qif.qif")
+    kwargs = {"backend": "fortran", "auto": True, "file_name": str(tmp_path / "qif.f90")}
+    circuit.get_run_func("f", 1e-3, **kwargs)
+    circuit.get_run_func("f", 1e-3, **kwargs)  # the same files again: fine
+    (tmp_path / "c.qif_auto.eq").write_text("edited", encoding="utf-8")
+    with pytest.raises(OutputExistsError, match=r"c\.qif_auto\.eq exists"):
+        circuit.get_run_func("f", 1e-3, **kwargs)
+    assert (tmp_path / "c.qif_auto.eq").read_text(encoding="utf-8") == "edited"
+    circuit.get_run_func("f", 1e-3, overwrite=True, **kwargs)
+    assert "parnames" in (tmp_path / "c.qif_auto.eq").read_text(encoding="utf-8")
+
+
 def test_auto_needs_a_continuation_backend():
     from rates_core.errors import ModelError
 

@@ -165,6 +165,47 @@ def test_export_delay_model(tmp_path: Path) -> None:
     assert "DDEProblem(" in text and "MethodOfSteps(Tsit5())" in text
 
 
+def test_export_refuses_existing_files_and_symlinks(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "jrc.jl"
+    out.write_text("keep", encoding="utf-8")
+    argv = ["export", "--backend", "julia", "rates_core.models.jansenrit.JRC", str(out)]
+    assert rates_main(argv) == 1
+    err = capsys.readouterr().err
+    assert (
+        err == f"rates: error: {out} exists; use --force (overwrite=True in Python) to replace it\n"
+    )
+    assert out.read_text(encoding="utf-8") == "keep"
+    assert rates_main([*argv, "--force"]) == 0
+    assert "module JRC" in out.read_text(encoding="utf-8")
+    if not hasattr(os, "symlink"):
+        return
+    target = tmp_path / "target.jl"
+    target.write_text("secret", encoding="utf-8")
+    link = tmp_path / "link.jl"
+    link.symlink_to(target)
+    argv[-1] = str(link)
+    assert rates_main(argv) == 1
+    assert "is a symbolic link" in capsys.readouterr().err
+    assert rates_main([*argv, "--force"]) == 0
+    assert not link.is_symlink() and "module JRC" in link.read_text(encoding="utf-8")
+    assert target.read_text(encoding="utf-8") == "secret"
+
+
+def test_export_into_a_folder_onto_an_existing_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "jrc_out"  # no suffix: a folder for the module file
+    out.write_text("keep", encoding="utf-8")
+    argv = ["export", "--backend", "julia", "rates_core.models.jansenrit.JRC", str(out)]
+    assert rates_main(argv) == 1
+    assert "is a file, but this export writes its files" in capsys.readouterr().err
+    assert out.read_text(encoding="utf-8") == "keep"
+    assert rates_main([*argv, "--force"]) == 0
+    assert [p.suffix for p in out.iterdir()] == [".jl"]
+
+
 def test_driver_parses() -> None:
     driver = Path(runtime.__file__).with_name("driver.jl").read_text()
     assert_parses(driver, "driver.jl")

@@ -269,3 +269,47 @@ def test_run_script_of_an_export_runs_in_octave(tmp_path: Path):
     )
     out = np.asarray(fixed[0]).reshape(-1)
     assert out[0] == 1.5 and out[1] == pytest.approx(1.5 * np.exp(-1.3), rel=1e-5)
+
+
+# --------------------------------------------------------------------------- existing files
+
+
+def test_export_onto_an_existing_file_is_a_clear_error(tmp_path: Path, capsys):
+    out = tmp_path / "qif_m"
+    out.write_text("keep", encoding="utf-8")
+    argv = ["export", "--backend", "matlab", "rates_core.models.qif.qif", str(out)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"rates: error: {out} is a file, but this export writes its files")
+    assert "--force" in err and err.count("\n") == 1
+    assert out.read_text(encoding="utf-8") == "keep"
+    assert main([*argv, "--force"]) == 0
+    assert (out / "vector_field.m").is_file()
+
+
+def test_export_with_some_files_present_writes_nothing_without_force(tmp_path: Path, capsys):
+    argv = ["export", "--backend", "matlab", "rates_core.models.qif.qif", str(tmp_path)]
+    assert main(argv) == 0
+    names = sorted(p.name for p in tmp_path.iterdir())
+    (tmp_path / "run_qif.m").write_text("keep", encoding="utf-8")
+    for name in names:
+        if name != "run_qif.m":
+            (tmp_path / name).unlink()
+    capsys.readouterr()
+    assert main(argv) == 1
+    assert "run_qif.m exists; use --force" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run_qif.m"]  # nothing half-written
+    assert main([*argv, "--force"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == names
+    assert (tmp_path / "run_qif.m").read_text(encoding="utf-8") != "keep"
+
+
+def test_export_into_a_symlinked_folder_is_refused(tmp_path: Path, capsys):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    link = tmp_path / "out"
+    link.symlink_to(elsewhere, target_is_directory=True)
+    argv = ["export", "--backend", "matlab", "rates_core.models.qif.qif", str(link)]
+    assert main(argv) == 1
+    assert "is a symbolic link" in capsys.readouterr().err
+    assert list(elsewhere.iterdir()) == []

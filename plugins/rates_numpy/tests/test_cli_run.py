@@ -3,6 +3,7 @@ of result frames (``df.attrs``, ``rates_core.results.to_xarray``)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -182,3 +183,45 @@ def test_to_xarray_of_a_run() -> None:
     assert ds.attrs["backend"] == "numpy" and ds.attrs["step_size"] == 1e-3
     ds2 = to_xarray(kmo.run(0.1, 1e-3))
     assert ds2["phase_op/theta"].dims == ("time", "node")
+
+
+# --------------------------------------------------------------------------- output files
+
+
+def test_force_replaces_an_existing_csv_and_plot(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    pytest.importorskip("matplotlib")
+    csv, png = tmp_path / "qif.csv", tmp_path / "qif.png"
+    csv.write_text("old", encoding="utf-8")
+    png.write_text("old", encoding="utf-8")
+    argv = ["run", QIF, "-T", "0.1", "--dt", "1e-2", "--csv", str(csv), "--plot", str(png), "-q"]
+    assert main(argv) == 1
+    assert "exists; use --force" in capsys.readouterr().err
+    assert csv.read_text(encoding="utf-8") == "old" and png.read_text(encoding="utf-8") == "old"
+    assert main([*argv, "--force"]) == 0
+    assert len(_csv(csv)) == 10 and png.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symbolic links")
+def test_force_replaces_a_symlinked_csv_never_its_target(tmp_path: Path) -> None:
+    target = tmp_path / "target.txt"
+    target.write_text("secret", encoding="utf-8")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    argv = ["run", QIF, "-T", "0.1", "--dt", "1e-2", "--csv", str(link), "-q", "--force"]
+    assert main(argv) == 0
+    assert not link.is_symlink() and len(_csv(link)) == 10
+    assert target.read_text(encoding="utf-8") == "secret"
+
+
+def test_model_file_is_protected_even_with_force(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    model = tmp_path / "qif.yaml"
+    model.write_bytes(Path(CircuitTemplate.from_yaml(QIF).path).read_bytes())
+    before = model.read_bytes()
+    argv = ["run", f"{model}:qif", "-T", "0.1", "--dt", "1e-2", "--csv", str(model), "--force"]
+    assert main(argv) == 1
+    assert "never overwrites a model file" in capsys.readouterr().err
+    assert model.read_bytes() == before

@@ -24,6 +24,8 @@ _EXPORTS = {
     "EquationError": "rates_core.errors",
     "MissingDependencyError": "rates_core.errors",
     "ModelError": "rates_core.errors",
+    "OutputExistsError": "rates_core.errors",
+    "OutputFileError": "rates_core.errors",
     "PluginConflictError": "rates_core.errors",
     "RatesError": "rates_core.errors",
     "SolverError": "rates_core.errors",

@@ -39,6 +39,10 @@ class EmitOptions:
     #: next to ``file_name``, or into the working directory without one; listed in
     #: ``extras["files"]``
     auto: bool = False
+    #: ``file_name`` (and the Auto-07p files) may replace existing files (``rates_core.outputs``)
+    overwrite: bool = False
+    #: files never written, not even with ``overwrite``: the files the model was loaded from
+    protect: tuple[str, ...] = ()
 
 
 @dataclass

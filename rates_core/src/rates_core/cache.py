@@ -39,6 +39,7 @@ import stat
 import sys
 import tempfile
 import warnings
+from collections.abc import Collection
 from pathlib import Path
 from types import ModuleType
 
@@ -180,22 +181,6 @@ def source_hash(source: str, backend: str, backend_version: str) -> str:
     return digest.hexdigest()[:20]
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def write_source(source: str, backend: str, backend_version: str, suffix: str = ".py") -> Path:
     """Store ``source`` in the cache and return its path (re-used when already present).
 
@@ -319,17 +304,28 @@ def _write_private(path: Path, data: bytes) -> None:
         ) from exc
 
 
-def write_copy(source: str, file_name: str | os.PathLike[str], suffix: str = ".py") -> Path:
+def write_copy(
+    source: str,
+    file_name: str | os.PathLike[str],
+    suffix: str = ".py",
+    *,
+    overwrite: bool = False,
+    protect: Collection[str | os.PathLike[str]] = (),
+) -> Path:
     """Write ``source`` to ``file_name`` (absolute or relative to the working directory).
 
-    Missing parent directories are created; ``suffix`` is appended when the name has none.
+    Missing parent directories are created; ``suffix`` is appended when the name has none. A
+    file that already holds exactly ``source`` is left as it is (emitting a model again is not
+    an overwrite); another existing file is replaced only with ``overwrite=True``, a file of
+    ``protect`` (the model's files) never, and a symbolic link is never written through
+    (:func:`rates_core.outputs.write_file`).
     """
+    from rates_core.outputs import write_file
+
     path = Path(file_name).expanduser()
     if not path.suffix:
         path = path.with_suffix(suffix)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path, source)
-    return path
+    return write_file(path, source, overwrite=overwrite, protect=protect, same_ok=True)
 
 
 def load_module(path: str | os.PathLike[str], name: str) -> ModuleType:

@@ -288,6 +288,11 @@ def format_models(entries: Sequence[LibraryEntry]) -> str:
 
 # --------------------------------------------------------------------------- rates export
 
+FORCE_HELP = (
+    "replace existing output files (a symbolic link is replaced by a regular file, never "
+    "written through; the model's own files are never replaced)"
+)
+
 
 def _add_export_command(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -298,7 +303,9 @@ def _add_export_command(subparsers: argparse._SubParsersAction) -> None:
             "Python (for example a Julia file to include, or MATLAB .m files). MODEL is a\n"
             "template reference as CircuitTemplate.from_yaml takes it: a dotted path\n"
             "(rates_core.models.qif.qif), a file and template (model.yaml:Circuit or\n"
-            "dir/model/Circuit). OUT is a file, or a directory for backends that write several."
+            "dir/model/Circuit). OUT is a file, or a directory for backends that write several.\n"
+            "Existing files are replaced only with --force; the model's own files never, and\n"
+            "symbolic links are never written through."
         ),
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -318,6 +325,7 @@ def _add_export_command(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="replace every discrete delay by a gamma chain of order N (an ODE system)",
     )
+    parser.add_argument("--force", action="store_true", help=FORCE_HELP)
     parser.set_defaults(handler=_export_command)
 
 
@@ -333,6 +341,7 @@ def _export_command(args: argparse.Namespace) -> int:
         vectorize=not args.no_vectorize,
         float_precision=args.float_precision,
         delay_approximation=args.delay_approximation,
+        overwrite=args.force,
     )
     for path in written:
         print(path)
@@ -444,7 +453,9 @@ def _add_run_command(subparsers: argparse._SubParsersAction) -> None:
             "optional; when the first column is named 'time' or 't', the other columns are\n"
             "values at those times, interpolated linearly onto the steps.\n\n"
             "A progress bar is shown on a terminal when tqdm is installed (--progress forces\n"
-            "it, --no-progress hides it)."
+            "it, --no-progress hides it).\n\n"
+            "Existing --csv / --plot files are replaced only with --force; the model and input\n"
+            "files never, and symbolic links are never written through."
         ),
         epilog=RUN_EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -501,6 +512,7 @@ def _add_run_command(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--plot", metavar="FILE", help="plot the outputs to FILE (.png, .pdf, .svg)"
     )
+    parser.add_argument("--force", action="store_true", help=FORCE_HELP)
     progress = parser.add_mutually_exclusive_group()
     progress.add_argument(
         "--progress", dest="progress", action="store_true", default=None, help="progress bar"
@@ -613,6 +625,8 @@ def _use_progress(flag: bool | None) -> bool:
 
 
 def _run_command(args: argparse.Namespace) -> int:
+    from rates_core.outputs import check_file, model_files, write_file
+
     try:
         outputs = dict(_pairs(args.output, "--output"))
         inputs = _pairs(args.input, "--input")
@@ -631,6 +645,10 @@ def _run_command(args: argparse.Namespace) -> int:
     if args.seed is not None:
         options["seed"] = args.seed
     circuit = load_circuit(args.model)
+    protect = (*model_files(circuit), *(file for _, file in inputs))
+    for target in (args.csv, args.plot):
+        if target and target != "-":
+            check_file(target, overwrite=args.force, protect=protect)  # before simulating
     if assignments:
         circuit = circuit.update_var(node_vars=assignments)
     n_steps = int(round(args.time / args.step))
@@ -655,17 +673,14 @@ def _run_command(args: argparse.Namespace) -> int:
         if args.csv == "-":
             table.to_csv(sys.stdout)
         else:
-            try:
-                table.to_csv(args.csv)
-            except OSError as exc:
-                raise RatesError(f"cannot write {args.csv!r}: {exc}") from exc
+            write_file(args.csv, table.to_csv(), overwrite=args.force, protect=protect)
     if args.plot:
         import matplotlib
 
         matplotlib.use("Agg")  # a file, never a window
         from rates_core.plot import save, timeseries
 
-        save(timeseries(df), args.plot)
+        save(timeseries(df), args.plot, overwrite=args.force, protect=protect)
     if not args.quiet:
         out = sys.stderr if args.csv == "-" else sys.stdout
         out.write(summary(df))

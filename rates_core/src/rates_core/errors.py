@@ -94,3 +94,18 @@ class CacheError(RatesError):
     def __init__(self, message: str, path: object = None) -> None:
         self.path = path
         super().__init__(message)
+
+
+class OutputFileError(RatesError):
+    """An output file or folder cannot be written as asked: it is a model file, a symbolic
+    link, a folder where a file is wanted (or the reverse), or the system refused. ``path``
+    names it."""
+
+    def __init__(self, message: str, *, path: str) -> None:
+        self.path = path
+        super().__init__(message)
+
+
+class OutputExistsError(OutputFileError):
+    """An output file exists and replacing it was not asked for (``--force`` on the command
+    line, ``overwrite=True`` in Python)."""

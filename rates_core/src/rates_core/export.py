@@ -13,6 +13,7 @@ from typing import Any
 from rates_core import builtins
 from rates_core.backend import EmitOptions
 from rates_core.errors import RatesError
+from rates_core.outputs import model_files, write_file, write_files
 from rates_core.plugins import default_host
 from rates_core.system import build_system
 
@@ -26,11 +27,14 @@ def export(
     float_precision: str = "float64",
     func_name: str = "vector_field",
     delay_approximation: int | None = None,
+    overwrite: bool = False,
 ) -> list[Path]:
     """Generate ``circuit``'s code for ``backend`` and write it under ``out``; the paths written.
 
     ``out`` is a directory when the backend produces several files (created if missing) or when
-    it already is one; otherwise the one file to write.
+    it already is one; otherwise the one file to write. Existing files are replaced only with
+    ``overwrite=True``, the files the model was loaded from never, and symbolic links are never
+    written through (:mod:`rates_core.outputs`); every path is checked before the first write.
     """
     host = default_host()
     info = host.backend_info(backend)  # clear UnknownBackendError / PluginConflictError first
@@ -46,23 +50,14 @@ def export(
     emitted = host.emit_function(backend, system, options)
     files: dict[str, str] | None = emitted.extras.get("files")
     out = Path(out)
+    protect = model_files(circuit)
     if not files:
-        if out.is_dir():
+        if out.is_dir() and not out.is_symlink():
             raise RatesError(
                 f"backend {backend!r} writes one file; give a file name, not the directory {out}"
             )
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(emitted.source, encoding="utf-8")
-        return [out]
+        return [write_file(out, emitted.source, overwrite=overwrite, protect=protect)]
     if len(files) == 1 and not out.is_dir() and out.suffix:
         ((_, text),) = files.items()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
-        return [out]
-    written = []
-    for name, text in files.items():
-        path = out / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-    return written
+        return [write_file(out, text, overwrite=overwrite, protect=protect)]
+    return write_files(out, files, overwrite=overwrite, protect=protect)

@@ -11,7 +11,7 @@ and the pyplot backend is left as the user configured it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -159,14 +159,33 @@ def power_spectrum(
     return ax
 
 
-def save(ax: Axes, path: str, dpi: int = 100) -> None:
-    """Write the figure of ``ax`` to ``path`` (format from the suffix) and close it."""
+def save(
+    ax: Axes,
+    path: str,
+    dpi: int = 100,
+    *,
+    overwrite: bool = False,
+    protect: Collection[str] = (),
+) -> None:
+    """Write the figure of ``ax`` to ``path`` (format from the suffix) and close it.
+
+    An existing file is replaced only with ``overwrite=True``, a file of ``protect`` never, and
+    a symbolic link is never written through (:func:`rates_core.outputs.write_file`).
+    """
+    import io
+    from pathlib import Path
+
+    from rates_core.outputs import check_file, write_file
+
     plt = _pyplot()
     figure = ax.figure
     figure.tight_layout()
+    buffer = io.BytesIO()
     try:
-        figure.savefig(path, dpi=dpi)
-    except (OSError, ValueError) as exc:
+        check_file(path, overwrite=overwrite, protect=protect)  # before drawing
+        figure.savefig(buffer, dpi=dpi, format=Path(path).suffix[1:].lower() or None)
+    except ValueError as exc:
         raise RatesError(f"cannot write the plot to {path!r}: {exc}") from exc
     finally:
         plt.close(figure)
+    write_file(path, buffer.getvalue(), overwrite=overwrite, protect=protect)

@@ -18,6 +18,7 @@ from rates_core.backend import EmitOptions, EmittedFunction, Problem, have_tqdm,
 from rates_core.errors import ModelError, SolverError
 from rates_core.frontend.templates import CircuitTemplate, split_path
 from rates_core.observe import evaluate_algebraic
+from rates_core.outputs import model_files
 from rates_core.plugins import default_host
 from rates_core.system import System, build_system
 
@@ -79,6 +80,7 @@ def _prepare(
     file_name: str | None = None,
     delay_approximation: int | None = None,
     auto: bool = False,
+    overwrite: bool = False,
 ) -> tuple[System, EmittedFunction]:
     host = _host()
     info = host.backend_info(backend)  # clear UnknownBackendError / PluginConflictError first
@@ -96,7 +98,13 @@ def _prepare(
         delay_approximation=delay_approximation,
         record_delayed="dde_algebraic" in info.capabilities,
     )
-    options = EmitOptions(float_precision=float_precision, file_name=file_name, auto=auto)
+    options = EmitOptions(
+        float_precision=float_precision,
+        file_name=file_name,
+        auto=auto,
+        overwrite=overwrite,
+        protect=model_files(circuit) if file_name or auto else (),
+    )
     emitted = host.emit_function(backend, system, options)
     return system, emitted
 
@@ -523,12 +531,17 @@ def get_run_func(
     functional: bool = False,
     delay_approximation: int | None = None,
     auto: bool = False,
+    overwrite: bool = False,
 ) -> tuple[Any, tuple, list[str], dict[str, Any]]:
     """``(func, args, arg_keys, state_indices)`` for use with other tools.
 
     ``auto=True`` (backends with the ``continuation`` capability, e.g. ``"fortran"``) also
     writes Auto-07p equation and constants files, next to ``file_name`` or into the working
     directory.
+
+    ``file_name`` and the Auto-07p files replace existing files only with ``overwrite=True``
+    (a file already holding the same source is left as it is), never the model's own files,
+    and never write through a symbolic link (:mod:`rates_core.outputs`).
 
     Models with delays need ``delay_approximation=n`` here (an ODE system); their exact delayed
     form is only integrated by :func:`run`, whose solvers keep the history.
@@ -545,7 +558,15 @@ def get_run_func(
     ``run(..., solver="scipy")`` does.
     """
     system, emitted = _prepare(
-        circuit, backend, inputs, vectorize, float_precision, file_name, delay_approximation, auto
+        circuit,
+        backend,
+        inputs,
+        vectorize,
+        float_precision,
+        file_name,
+        delay_approximation,
+        auto,
+        overwrite,
     )
     _refuse_delays(system, "get_run_func")
     y0 = system.initial_state()
@@ -616,10 +637,18 @@ def get_jacobian_func(
     float_precision: str = "float64",
     file_name: str | None = None,
     delay_approximation: int | None = None,
+    overwrite: bool = False,
 ) -> tuple[Any, tuple, list[str], dict[str, Any]]:
     """Like :func:`get_run_func` for the Jacobian ``J(t, y, *params)`` (dense, d f / d y)."""
     system, emitted = _prepare(
-        circuit, backend, None, vectorize, float_precision, file_name, delay_approximation
+        circuit,
+        backend,
+        None,
+        vectorize,
+        float_precision,
+        file_name,
+        delay_approximation,
+        overwrite=overwrite,
     )
     _refuse_delays(system, "get_jacobian_func")
     if emitted.jacobian is None:

@@ -540,10 +540,13 @@ def write(
     *,
     boundary: Sequence[str] = (),
     integral: Sequence[str] = (),
+    overwrite: bool = False,
     **constants: Any,
 ) -> list[Path]:
     """Write the Auto-07p equation file and the constants files of ``template`` (a circuit,
-    node, operator or System) into ``directory``; the paths written.
+    node, operator or System) into ``directory``; the paths written. Existing files are
+    replaced only with ``overwrite=True``, and never through a symbolic link
+    (:mod:`rates_core.outputs`).
 
     ``scenarios``: any of :data:`ALL_SCENARIOS` (``ivp``, ``eq``, ``lc``, ``bvp``, ``hom``).
     ``boundary`` / ``integral``: boundary conditions and integral constraints as equations,
@@ -551,16 +554,12 @@ def write(
     override Auto-07p constants in every file (``ICP="eta"`` names a parameter, ``NMX=500``,
     ``UZR={"eta": [-5.0]}``, ...).
     """
+    from rates_core.outputs import model_files, write_files
+
     system = _system(template)
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
     files = auto_files(system, scenarios, boundary=boundary, integral=integral, **constants)
-    for name, text in files.items():
-        path = out / name
-        path.write_text(text, encoding="utf-8")
-        paths.append(path)
-    return paths
+    protect = () if isinstance(template, System) else model_files(template)
+    return write_files(directory, files, overwrite=overwrite, protect=protect)
 
 
 # --------------------------------------------------------------------------- driver

@@ -477,11 +477,23 @@ def emit_function(
         cached, key = _load_cached(system, options, builtins, imports)
         if cached is not None:
             if options.file_name:
-                write_copy(cached.source, options.file_name, suffix=".f90")
+                write_copy(
+                    cached.source,
+                    options.file_name,
+                    suffix=".f90",
+                    overwrite=options.overwrite,
+                    protect=options.protect,
+                )
             return _with_auto(cached, options)
     source, info = emit_source(system, options, builtins=builtins, imports=imports)
     if options.file_name:
-        write_copy(source, options.file_name, suffix=".f90")
+        write_copy(
+            source,
+            options.file_name,
+            suffix=".f90",
+            overwrite=options.overwrite,
+            protect=options.protect,
+        )
     if options.standalone:
         files = {f"{_file_stem(system)}.f90": source}
         try:
@@ -521,6 +533,7 @@ def _with_auto(emitted: EmittedFunction, options: EmitOptions) -> EmittedFunctio
         return emitted
     from pathlib import Path
 
+    from rates_core.outputs import write_files
     from rates_fortran.auto import auto_files
 
     system = emitted.system
@@ -534,12 +547,9 @@ def _with_auto(emitted: EmittedFunction, options: EmitOptions) -> EmittedFunctio
     else:
         directory, stem = Path.cwd(), _file_stem(system)
     files = auto_files(system, name=stem)
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, text in files.items():
-        path = directory / name
-        path.write_text(text, encoding="utf-8")
-        paths.append(path)
+    paths = write_files(
+        directory, files, overwrite=options.overwrite, protect=options.protect, same_ok=True
+    )
     emitted.extras["files"] = files
     emitted.extras["auto_paths"] = paths
     return emitted

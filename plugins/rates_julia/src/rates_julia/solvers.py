@@ -139,7 +139,13 @@ def emit_function(
     emitted = emit_source(system, options, builtins=builtins, imports=imports)
     path = write_source(emitted.source, BACKEND, __version__, suffix=".jl")
     if options.file_name:
-        write_copy(emitted.source, options.file_name, suffix=".jl")
+        write_copy(
+            emitted.source,
+            options.file_name,
+            suffix=".jl",
+            overwrite=options.overwrite,
+            protect=options.protect,
+        )
     model = JuliaModel(system, emitted, path)
     extras: dict[str, Any] = {
         "model": model,

@@ -545,7 +545,13 @@ def emit_function(
     source = code.files[f"{code.field}.m"]
     extras: dict[str, Any] = {"files": dict(code.files), "options": options}
     if options.file_name:
-        write_copy(source, options.file_name, suffix=".m")
+        write_copy(
+            source,
+            options.file_name,
+            suffix=".m",
+            overwrite=options.overwrite,
+            protect=options.protect,
+        )
     if options.standalone:
         return EmittedFunction(
             backend=BACKEND,

@@ -443,7 +443,7 @@ def emit_function(
     source, info = emit_source(system, options, builtins=builtins, imports=imports)
     path = write_source(source, BACKEND, __version__)
     if options.file_name:
-        write_copy(source, options.file_name)
+        write_copy(source, options.file_name, overwrite=options.overwrite, protect=options.protect)
     module = load_module(path, f"rates_torch_generated_{source_hash(source, BACKEND, __version__)}")
     for name, impl in info["injected"].items():
         setattr(module, name, impl)

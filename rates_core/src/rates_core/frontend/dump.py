@@ -182,14 +182,20 @@ class _Writer:
         return label
 
 
-def write_yaml(circuit: CircuitTemplate, path: str | Path, name: str | None = None) -> str:
-    """Write ``circuit`` to ``path``; returns the template name to load it back with."""
+def write_yaml(
+    circuit: CircuitTemplate, path: str | Path, name: str | None = None, overwrite: bool = False
+) -> str:
+    """Write ``circuit`` to ``path``; returns the template name to load it back with.
+
+    An existing file is replaced only with ``overwrite=True``, and a symbolic link is never
+    written through (:func:`rates_core.outputs.write_file`).
+    """
+    from rates_core.outputs import write_file
+
     writer = _Writer()
     top = writer.circuit(circuit, name)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = yaml.safe_dump(writer.out, sort_keys=False, default_flow_style=None, width=100)
-    path.write_text(
-        f"# written by rates: load with CircuitTemplate.from_yaml('{path}/{top}')\n{text}"
-    )
+    header = f"# written by rates: load with CircuitTemplate.from_yaml('{path}/{top}')\n"
+    write_file(path, header + text, overwrite=overwrite)
     return top

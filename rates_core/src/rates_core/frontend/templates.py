@@ -805,11 +805,12 @@ class CircuitTemplate:
 
         return load_template(reference, expected=cls)
 
-    def to_yaml(self, path: str, name: str | None = None) -> None:
-        """Write this circuit and everything it uses to one self-contained YAML file."""
+    def to_yaml(self, path: str, name: str | None = None, overwrite: bool = False) -> None:
+        """Write this circuit and everything it uses to one self-contained YAML file (an
+        existing file is replaced only with ``overwrite=True``; links are never followed)."""
         from rates_core.frontend.dump import write_yaml
 
-        write_yaml(self, path, name=name)
+        write_yaml(self, path, name=name, overwrite=overwrite)
 
 
 def _from_yaml(cls: type, reference: str) -> Any:

@@ -10,10 +10,12 @@ backend=..., solver=...)``, ``get_run_func`` and ``get_jacobian_func``.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import importlib.machinery
 import importlib.util
 import math
+import os
 import re
 import sys
 import warnings
@@ -1101,6 +1103,37 @@ class ConformanceSuite:
         dy = np.zeros_like(np.asarray(args[2]))
         got = np.asarray(field(0.3, y, dy, *args[3:]))
         assert_close(got, want, STRICT, "re-imported vector field")
+
+    def test_source_file_is_written_carefully(self, tmp_path: Path) -> None:
+        """get_run_func(file_name=...) replaces another file only with overwrite=True, never
+        writes through a symbolic link, and never writes the model file
+        (``rates_core.cache.write_copy`` with ``options.overwrite`` / ``options.protect``)."""
+        from rates_core.errors import OutputExistsError, OutputFileError
+
+        circuit = ref.van_der_pol_circuit()
+        path = tmp_path / f"field{type(self).source_suffix}"
+        path.write_text("keep", encoding="utf-8")
+        with pytest.raises(OutputExistsError):
+            self._run_func(circuit, file_name=str(path))
+        assert path.read_text(encoding="utf-8") == "keep", "file_name overwrote a file"
+        self._run_func(circuit, file_name=str(path), overwrite=True)
+        assert path.read_text(encoding="utf-8") != "keep", "overwrite=True did not replace it"
+        if hasattr(os, "symlink"):
+            target = tmp_path / "target.txt"
+            target.write_text("keep", encoding="utf-8")
+            link = tmp_path / f"link{type(self).source_suffix}"
+            link.symlink_to(target)
+            with pytest.raises(OutputFileError):
+                self._run_func(circuit, file_name=str(link))
+            self._run_func(circuit, file_name=str(link), overwrite=True)
+            assert not link.is_symlink(), "overwrite=True did not replace the link by a file"
+            assert target.read_text(encoding="utf-8") == "keep", "wrote through a symlink"
+        model = tmp_path / "model.yaml"
+        model.write_text("keep", encoding="utf-8")
+        protected = dataclasses.replace(circuit, path=str(model))
+        with pytest.raises(OutputFileError, match="model file"):
+            self._run_func(protected, file_name=str(model), overwrite=True)
+        assert model.read_text(encoding="utf-8") == "keep", "file_name overwrote the model"
 
     def test_no_silent_fallback(self, tmp_path: Path) -> None:
         """The generated source and the code it runs use no other backend's library: not in
