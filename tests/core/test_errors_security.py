@@ -8,12 +8,15 @@ template, ``malformed.yaml`` is not YAML, ``hostile.yaml`` and ``yaml_tag.yaml``
 from __future__ import annotations
 
 import builtins
+import importlib.util
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+import rates_core
 from rates_core import (
     CircuitTemplate,
     EquationError,
@@ -329,3 +332,99 @@ def test_hostile_reference_strings_are_model_errors(no_code_runs, tmp_path, monk
     ):
         with pytest.raises(ModelError):
             load_template(reference)
+
+
+# ------------------------------------------------------------------ references never import
+
+OPERATOR_YAML = """\
+Template:
+  base: OperatorTemplate
+  equations: "x' = -x"
+  variables:
+    x: output(0.0)
+"""
+
+
+def write_package(root: Path, name: str, marker: Path) -> Path:
+    """``name/__init__.py`` and ``name/sub/{__init__.py,file.py}`` that each write ``marker``
+    when run, plus the data file ``name/sub/file.yaml``; returns the ``sub`` folder."""
+    code = f"open({str(marker)!r}, 'w').write('ran')\n"
+    sub = root / name / "sub"
+    sub.mkdir(parents=True)
+    for module in (root / name / "__init__.py", sub / "__init__.py", sub / "file.py"):
+        module.write_text(code)
+    (sub / "file.yaml").write_text(OPERATOR_YAML)
+    return sub
+
+
+def test_dotted_reference_locates_yaml_without_running_package_code(
+    no_code_runs, tmp_path, monkeypatch
+):
+    marker = tmp_path / "marker"
+    sub = write_package(tmp_path, "evilmod", marker)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    op = load_template("evilmod.sub.file.Template")
+    assert isinstance(op, OperatorTemplate)
+    assert op.path == str(sub / "file.yaml")
+    assert not marker.exists(), "a package __init__.py ran while resolving a reference"
+    assert "evilmod" not in sys.modules and "evilmod.sub" not in sys.modules
+
+
+def test_dotted_reference_never_reads_python_files(no_code_runs, tmp_path, monkeypatch):
+    marker = tmp_path / "marker"
+    sub = write_package(tmp_path, "evilmod2", marker)
+    (sub / "file.yaml").unlink()  # only file.py is left: not a model file
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ModelError, match="cannot resolve"):
+        load_template("evilmod2.sub.file.Template")
+    assert not marker.exists()
+    assert "evilmod2.sub.file" not in sys.modules
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "evilmod3..sub.file.Template",
+        "evilmod3.sub..file.Template",
+        "evilmod3.sub.file..Template",
+        ".evilmod3.sub.file.Template",
+        "evilmod3.sub-dir.file.Template",
+        "evilmod3.süb.file.Template",
+    ],
+)
+def test_dotted_reference_parts_are_plain_identifiers(tmp_path, monkeypatch, reference):
+    write_package(tmp_path, "evilmod3", tmp_path / "marker")
+    (tmp_path / "evilmod3" / "sub-dir").mkdir()
+    (tmp_path / "evilmod3" / "sub-dir" / "file.yaml").write_text(OPERATOR_YAML)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ModelError, match="cannot resolve"):
+        load_template(reference)
+
+
+def test_dotted_reference_through_an_import_hook_such_as_an_editable_install(tmp_path, monkeypatch):
+    """setuptools' editable installs put a finder on sys.meta_path instead of a sys.path entry."""
+    marker = tmp_path / "marker"
+    write_package(tmp_path / "src", "hooked_pkg", marker)
+    folder = str(tmp_path / "src" / "hooked_pkg")
+
+    class EditableFinder:
+        @staticmethod
+        def find_spec(fullname, path=None, target=None):
+            if fullname != "hooked_pkg":
+                return None
+            return importlib.util.spec_from_file_location(
+                fullname, f"{folder}/__init__.py", submodule_search_locations=[folder]
+            )
+
+    monkeypatch.setattr(sys, "meta_path", [*sys.meta_path, EditableFinder])
+    assert isinstance(load_template("hooked_pkg.sub.file.Template"), OperatorTemplate)
+    assert not marker.exists() and "hooked_pkg" not in sys.modules
+
+
+def test_dotted_reference_into_an_imported_package_uses_its_path():
+    """rates_core is imported: its __path__ is used as it is (editable or normal install)."""
+    jrc = load_template("rates_core.models.jansenrit.JRC")
+    assert isinstance(jrc, CircuitTemplate)
+    assert Path(jrc.path).parent == Path(rates_core.__file__).parent / "models"

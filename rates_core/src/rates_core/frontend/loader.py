@@ -7,7 +7,6 @@ and caches parsed files by resolved path and content, so nothing leaks between m
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import re
 from collections.abc import Mapping
@@ -19,6 +18,7 @@ import yaml
 
 from rates_core.errors import ModelError
 from rates_core.frontend.frozen import FrozenMap
+from rates_core.frontend.locate import YAML_SUFFIXES, find_package_yaml
 from rates_core.frontend.population import Connectivity, PopulationTemplate
 from rates_core.frontend.templates import (
     CircuitTemplate,
@@ -35,7 +35,6 @@ BASE_CLASSES = {
     "CircuitTemplate": CircuitTemplate,
     "PopulationTemplate": PopulationTemplate,
 }
-YAML_SUFFIXES = (".yaml", ".yml")
 _TEMPLATE_KEYS = {
     OperatorTemplate: {"base", "equations", "variables", "description"},
     NodeTemplate: {"base", "operators", "description"},
@@ -144,27 +143,6 @@ class Loader:
             self._files[key] = _File(path, data)
         return self._files[key]
 
-    def _find_dotted(self, reference: str) -> tuple[Path, str] | None:
-        parts = reference.split(".")
-        if len(parts) < 3:
-            return None
-        package, filename, name = ".".join(parts[:-2]), parts[-2], parts[-1]
-        try:
-            spec = importlib.util.find_spec(package)
-        except (ImportError, ValueError, AttributeError):
-            return None
-        if spec is None:
-            return None
-        dirs = list(spec.submodule_search_locations or [])
-        if not dirs and spec.origin:
-            dirs = [os.path.dirname(spec.origin)]
-        for d in dirs:
-            for suffix in YAML_SUFFIXES:
-                candidate = Path(d) / f"{filename}{suffix}"
-                if candidate.is_file():
-                    return candidate, name
-        return None
-
     @staticmethod
     def _find_path(reference: str, relative_to: Path | None) -> tuple[Path, str] | None:
         if ":" in reference and not re.match(r"^[A-Za-z]:[\\/]", reference):
@@ -191,7 +169,7 @@ class Loader:
         where = {"file": str(referrer.path) if referrer else None}
         found = None
         if "." in reference and "/" not in reference and ":" not in reference:
-            found = self._find_dotted(reference)
+            found = find_package_yaml(reference)
         if found is None and ("/" in reference or ":" in reference):
             found = self._find_path(reference, referrer.path if referrer else None)
         if found is None and referrer is not None and reference in referrer.data:
