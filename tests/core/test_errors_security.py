@@ -12,6 +12,8 @@ import importlib.util
 import os
 import subprocess
 import sys
+import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -428,3 +430,53 @@ def test_dotted_reference_into_an_imported_package_uses_its_path():
     jrc = load_template("rates_core.models.jansenrit.JRC")
     assert isinstance(jrc, CircuitTemplate)
     assert Path(jrc.path).parent == Path(rates_core.__file__).parent / "models"
+
+
+# ------------------------------------------------------------------ bounded YAML and declarations
+
+
+def small_and_fast(load) -> ModelError:
+    """Run ``load``, which must fail with a ModelError in well under a second and 50 MB."""
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(ModelError) as info:
+            load()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert time.perf_counter() - start < 0.5
+    assert peak < 50 * 2**20
+    return info.value
+
+
+def test_billion_laughs_is_refused_before_it_expands(no_code_runs):
+    path = ERRORS / "billion_laughs.yaml"
+    error = small_and_fast(lambda: load_template(f"{path}:laughing_op"))
+    assert "billion laughs" in str(error) and error.file == str(path)
+
+
+def test_a_few_aliases_still_load(tmp_path):
+    path = tmp_path / "anchors.yaml"
+    path.write_text(
+        "shared: &vars {x: output(0.0), tau: 2.0}\n"
+        'a_op: {base: OperatorTemplate, equations: "x\' = -x/tau", variables: *vars}\n'
+        "b_op: {base: a_op, variables: {<<: *vars, tau: 3.0}}\n"
+    )
+    assert load_template(f"{path}:b_op")["tau"].value == 3.0
+
+
+@pytest.mark.parametrize(
+    ("text", "pattern"),
+    [
+        ("a: &a [*a]\n", "refers to a node that contains it"),
+        ("a: " + "[" * 100_000 + "\n", "nested too deeply"),
+        ("a:\n" + "".join(" " * i + "b:\n" for i in range(1, 1000)), "nested too deeply"),
+        ("a: 1" + "0" * 5000 + "\n", "malformed YAML"),
+    ],
+)
+def test_hostile_yaml_structure_is_a_model_error(tmp_path, text, pattern):
+    path = tmp_path / "hostile.yaml"
+    path.write_text(text)
+    error = small_and_fast(lambda: load_template(f"{path}:a"))
+    assert pattern in str(error) and error.file == str(path)

@@ -1,7 +1,8 @@
 """Loading templates from YAML files: references, inheritance and equation edits.
 
-Loading is pure data (``yaml.safe_load``). A :class:`Loader` lives for one ``from_yaml`` call
-and caches parsed files by resolved path and content, so nothing leaks between models.
+Loading is pure, bounded data (:func:`~rates_core.frontend.yaml_data.read_yaml`). A
+:class:`Loader` lives for one ``from_yaml`` call and caches parsed files by resolved path and
+content, so nothing leaks between models.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from rates_core.errors import ModelError
 from rates_core.frontend.frozen import FrozenMap
@@ -27,6 +27,7 @@ from rates_core.frontend.templates import (
     NodeTemplate,
     OperatorTemplate,
 )
+from rates_core.frontend.yaml_data import read_yaml
 
 BASE_CLASSES = {
     "OperatorTemplate": OperatorTemplate,
@@ -132,10 +133,7 @@ class Loader:
             raise ModelError(f"cannot read model file: {exc.strerror}", file=str(path)) from None
         key = (str(path), hashlib.sha256(raw).hexdigest())
         if key not in self._files:
-            try:
-                data = yaml.safe_load(raw)
-            except yaml.YAMLError as exc:
-                raise ModelError(f"malformed YAML: {exc}", file=str(path)) from None
+            data = read_yaml(raw, file=str(path))
             if data is None:
                 data = {}
             if not isinstance(data, dict):
