@@ -10,6 +10,7 @@ from __future__ import annotations
 import builtins
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 import time
@@ -29,6 +30,8 @@ from rates_core import (
     build_system,
     load_template,
 )
+from rates_core.cli import main
+from rates_core.frontend import loader as loader_module
 from rates_core.frontend import parse_declaration
 
 DATA = Path(__file__).parent / "data"
@@ -480,3 +483,83 @@ def test_hostile_yaml_structure_is_a_model_error(tmp_path, text, pattern):
     path.write_text(text)
     error = small_and_fast(lambda: load_template(f"{path}:a"))
     assert pattern in str(error) and error.file == str(path)
+
+
+OVERSIZED = ERRORS / "oversized.yaml"
+
+
+@pytest.mark.parametrize(
+    ("name", "variable", "pattern"),
+    [
+        ("big_shape_op", "x", "sizes are whole numbers from 0 to 10000000"),
+        ("big_long_shape_op", "x", "more than 10000000 elements"),
+        ("infinite_shape_op", "x", "sizes are whole numbers"),
+        ("overflowing_op", "x", "finite"),
+        ("yaml_inf_op", "tau", "finite"),
+        ("yaml_nan_op", "tau", "finite"),
+        ("nan_in_list_op", "x", "finite"),
+        ("nan_override_node", "tau", "finite"),
+        ("huge_population", None, "at most 10000000"),
+        ("infinite_population", None, "at most 10000000"),
+        ("nan_param_population", "leaky_op/tau", "finite"),
+        ("huge_sparse_circuit", None, "matrix sizes are whole numbers from 0 to 10000000"),
+        ("nan_weights_circuit", "p/leaky_op/x -> p/leaky_op/u", "finite"),
+        ("inf_edge_circuit", None, "edge attribute 'weight'.*finite"),
+    ],
+)
+def test_oversized_or_non_finite_declarations_are_model_errors(name, variable, pattern):
+    error = small_and_fast(lambda: load_template(f"{OVERSIZED}:{name}"))
+    assert re.search(pattern, str(error)), str(error)
+    assert error.file == str(OVERSIZED)
+    assert name in str(error)  # the template, or the reference to it that failed
+    if variable is not None:
+        assert error.variable == variable
+
+
+@pytest.mark.parametrize("decl", ["output(0.0, 300000000)", "variable(0.0, (100000, 100000))"])
+def test_oversized_declarations_from_python_are_model_errors(decl):
+    small_and_fast(lambda: parse_declaration(decl, template="op", variable="v"))
+
+
+def test_update_var_rejects_non_finite_values():
+    op = load_template(f"{OVERSIZED}:leaky_op")
+    for value in (float("inf"), float("nan"), -float("inf")):
+        with pytest.raises(ModelError, match="finite") as info:
+            op.update_var("tau", value)
+        assert info.value.variable == "tau"
+
+
+def test_one_load_declares_a_bounded_number_of_elements(tmp_path, monkeypatch):
+    """Each variable is capped, and so are all variables of one load together."""
+    monkeypatch.setattr(loader_module, "MAX_LOAD_ELEMENTS", 100)
+    path = tmp_path / "many.yaml"
+    lines = ["many_op:", "  base: OperatorTemplate", '  equations: "x\' = -x"', "  variables:"]
+    lines += ["    x: output(0.0)"] + [f"    v{k}: variable(0.0, 40)" for k in range(3)]
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ModelError, match="more than 100 variable elements") as info:
+        load_template(f"{path}:many_op")
+    assert info.value.template == "many_op" and info.value.file == str(path)
+    path.write_text("\n".join(lines[:-1]) + "\n")  # 81 elements: within the budget
+    assert load_template(f"{path}:many_op")["v1"].shape == (40,)
+    pop = tmp_path / "pop.yaml"
+    pop.write_text(
+        f"big: {{base: PopulationTemplate, node: {OVERSIZED}:leaky_node, n: 40}}\n"
+    )  # 40 units x 3 variables
+    with pytest.raises(ModelError, match="more than 100 variable elements"):
+        load_template(f"{pop}:big")
+
+
+@pytest.mark.parametrize(
+    ("argv", "name"),
+    [
+        (["validate", str(OVERSIZED)], "oversized.yaml"),
+        (["validate", str(ERRORS / "billion_laughs.yaml")], "billion_laughs.yaml"),
+        (["run", f"{OVERSIZED}:huge_sparse_circuit", "-T", "1", "--dt", "0.1"], "huge_sparse"),
+        (["run", str(ERRORS / "billion_laughs.yaml"), "-T", "1", "--dt", "0.1"], "billion"),
+    ],
+)
+def test_cli_reports_hostile_files_without_a_traceback(argv, name, capsys):
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
+    assert name in captured.out + captured.err

@@ -27,6 +27,7 @@ from rates_core.frontend.templates import (
     NodeTemplate,
     OperatorTemplate,
 )
+from rates_core.frontend.variables import MAX_ELEMENTS, check_finite, parse_declaration
 from rates_core.frontend.yaml_data import read_yaml
 
 BASE_CLASSES = {
@@ -55,6 +56,11 @@ _TEMPLATE_KEYS = {
     },
     PopulationTemplate: {"base", "node", "n", "params", "description"},
 }
+MAX_LOAD_ELEMENTS = 10**7
+"""The most elements the variables declared in one load (every file it reads) may have in all,
+a population counting its number of units times its node's variables: each declared variable
+is capped at :data:`~rates_core.frontend.variables.MAX_ELEMENTS`, and this keeps a file from
+declaring many such variables."""
 _POPULATION_KEYS = {"node", "n", "params", "description"}
 _CONNECTIVITY_KEYS = {"source", "target", "weights", "edge", "delays", "spread"}
 
@@ -122,6 +128,7 @@ class Loader:
         self._files: dict[tuple[str, str], _File] = {}
         self._built: dict[tuple[str, str], Any] = {}
         self._building: list[tuple[str, str]] = []
+        self._elements = 0  # declared so far in this load, see MAX_LOAD_ELEMENTS
 
     # -------------------------------------------------------------- files and references
 
@@ -181,6 +188,15 @@ class Loader:
             )
         path, name = found
         return self._read(path), name
+
+    def _count(self, elements: int, where: dict) -> None:
+        """Add to the elements declared in this load; ModelError past MAX_LOAD_ELEMENTS."""
+        self._elements += elements
+        if self._elements > MAX_LOAD_ELEMENTS:
+            raise ModelError(
+                f"the model declares more than {MAX_LOAD_ELEMENTS} variable elements in all",
+                **where,
+            )
 
     # -------------------------------------------------------------- building
 
@@ -266,8 +282,14 @@ class Loader:
             raise ModelError("population params must be a mapping op/var -> value", **where)
         params = dict(parent.params) if parent else {}
         for key, value in raw.items():
-            params[str(key)] = _numeric(value)
-        return PopulationTemplate(node=node, n=n, params=params, **common)
+            try:
+                params[str(key)] = _numeric(value)
+            except ValueError as exc:
+                raise ModelError(f"population param: {exc}", variable=str(key), **where) from None
+        population = PopulationTemplate(node=node, n=n, params=params, **common)
+        per_unit = sum(len(op.variables) for op in node.operators.values())
+        self._count(population.n * per_unit, where)
+        return population
 
     def _circuit_population(self, file: _File, label: str, raw: Any, where: dict) -> Any:
         if isinstance(raw, str):
@@ -314,7 +336,10 @@ class Loader:
                 spread=_matrix(raw.get("spread")),
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise ModelError(f"invalid connectivity entry: {exc}", **where) from None
+            label = f"{raw.get('source')} -> {raw.get('target')}"
+            raise ModelError(
+                f"invalid connectivity entry: {exc}", variable=label, **where
+            ) from None
 
     def _operator(self, data: dict, parent: Any, common: dict, where: dict) -> OperatorTemplate:
         equations = data.get("equations")
@@ -334,7 +359,10 @@ class Loader:
         raw = data.get("variables") or {}
         if not isinstance(raw, dict):
             raise ModelError("variables must be a mapping name -> declaration", **where)
-        variables.update(raw)
+        for vname, decl in raw.items():  # parsed here to count them against the load's budget
+            variable = parse_declaration(decl, variable=str(vname), **where)
+            self._count(int(np.prod(variable.shape)), where)
+            variables[vname] = variable
         return OperatorTemplate(equations=eqs, variables=variables, **common)
 
     def _graph(
@@ -353,7 +381,11 @@ class Loader:
                 if not isinstance(overrides, dict):
                     raise ModelError(f"overrides of {ref!r} must be a mapping", **where)
                 for var, value in overrides.items():
-                    op = op.update_var(var, value)
+                    try:
+                        op = op.update_var(var, value)
+                    except ModelError as exc:
+                        message = f"override of {op.name}/{var} failed: {exc}"
+                        raise ModelError(message, variable=str(var), **where) from None
             operators[op.name] = op
         return cls(operators=operators, **common)
 
@@ -416,6 +448,7 @@ class Loader:
                 arr = np.asarray(val)
                 if arr.dtype.kind == "U":
                     arr = arr.astype(complex)
+                check_finite(arr)
                 arr.flags.writeable = False
                 attributes[key] = arr if arr.ndim else arr.item()
             rows = np.asarray(raw["rows"], dtype=np.int64)
@@ -450,6 +483,12 @@ class Loader:
             raise ModelError(f"edge source and target must be paths, got {raw!r}", **where)
         if not isinstance(attrs, dict):
             raise ModelError(f"edge attributes must be a mapping, got {attrs!r}", **where)
+        for key, value in attrs.items():
+            if isinstance(value, (int, float, list)) and not isinstance(value, bool):
+                try:
+                    check_finite(np.asarray(value))
+                except ValueError as exc:
+                    raise ModelError(f"edge attribute {key!r}: {exc}", **where) from None
         if template is not None:
             template = self._load_ref(template, file, where)
             if not isinstance(template, EdgeTemplate):
@@ -458,11 +497,24 @@ class Loader:
 
 
 def _numeric(value: Any) -> Any:
-    """A YAML number or list of numbers (complex ones written as text) as a value or array."""
+    """A YAML number or list of finite numbers (complex ones written as text) as a value or
+    array (ValueError otherwise)."""
     arr = np.asarray(value)
     if arr.dtype.kind == "U":
         arr = arr.astype(complex)
+    check_finite(arr)
     return arr if arr.ndim else arr.item()
+
+
+def _matrix_shape(value: Any) -> tuple[int, int]:
+    """The ``shape`` of a sparse YAML matrix: two sizes up to MAX_ELEMENTS (scipy allocates a
+    row pointer per row, so a huge shape costs memory even without entries)."""
+    if not isinstance(value, list) or len(value) != 2:
+        raise ValueError(f"matrix shape must be [rows, cols], got {value!r}")
+    for size in value:
+        if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= MAX_ELEMENTS:
+            raise ValueError(f"matrix sizes are whole numbers from 0 to {MAX_ELEMENTS}")
+    return value[0], value[1]
 
 
 def _matrix(value: Any) -> Any:
@@ -470,16 +522,16 @@ def _matrix(value: Any) -> Any:
     if value is None:
         return None
     if isinstance(value, dict):
-        import scipy.sparse as sp
-
         unknown = set(value) - {"shape", "rows", "cols", "data"}
         if unknown:
             raise ValueError(f"unknown matrix entries {sorted(unknown)}")
         data = np.asarray(_numeric(value["data"]))
-        shape = tuple(int(d) for d in value["shape"])
+        shape = _matrix_shape(value["shape"])
         rows = np.asarray(value["rows"], dtype=np.int64)
         cols = np.asarray(value["cols"], dtype=np.int64)
         if not (len(rows) == len(cols) == data.size):
             raise ValueError("matrix rows, cols and data must have the same length")
+        import scipy.sparse as sp
+
         return sp.csr_matrix((data.reshape(-1), (rows, cols)), shape=shape)
     return _numeric(value)
