@@ -563,3 +563,23 @@ def test_cli_reports_hostile_files_without_a_traceback(argv, name, capsys):
     captured = capsys.readouterr()
     assert "Traceback" not in captured.out + captured.err
     assert name in captured.out + captured.err
+
+
+def test_nested_sub_circuits_are_bounded_when_flattened(tmp_path, monkeypatch):
+    """Ten sub-circuits of ten sub-circuits ...: a few lines that flatten to 10^depth nodes."""
+    monkeypatch.setattr(loader_module, "MAX_LOAD_ELEMENTS", 5_000)
+    lines = [
+        f"leaky_node: {{base: {OVERSIZED}:leaky_node}}",
+        "c0: {base: CircuitTemplate, nodes: {"
+        + ", ".join(f"n{i}: leaky_node" for i in range(10))
+        + "}}",
+    ]
+    for k in range(1, 4):
+        subs = ", ".join(f"s{i}: c{k - 1}" for i in range(10))
+        lines.append(f"c{k}: {{base: CircuitTemplate, circuits: {{{subs}}}}}")
+    path = tmp_path / "nested.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    assert isinstance(load_template(f"{path}:c2"), CircuitTemplate)  # 1000 nodes x 3 variables
+    error = small_and_fast(lambda: load_template(f"{path}:c3"))  # 10^4 nodes x 3 variables
+    assert "flattens to 30000 variable elements" in str(error)
+    assert error.template == "c3" and error.file == str(path)

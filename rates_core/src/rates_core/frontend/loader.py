@@ -60,7 +60,8 @@ MAX_LOAD_ELEMENTS = 10**7
 """The most elements the variables declared in one load (every file it reads) may have in all,
 a population counting its number of units times its node's variables: each declared variable
 is capped at :data:`~rates_core.frontend.variables.MAX_ELEMENTS`, and this keeps a file from
-declaring many such variables."""
+declaring many such variables. Also the most variable elements and edges a circuit of a model
+file flattens to."""
 _POPULATION_KEYS = {"node", "n", "params", "description"}
 _CONNECTIVITY_KEYS = {"source", "target", "weights", "edge", "delays", "spread"}
 
@@ -129,6 +130,7 @@ class Loader:
         self._built: dict[tuple[str, str], Any] = {}
         self._building: list[tuple[str, str]] = []
         self._elements = 0  # declared so far in this load, see MAX_LOAD_ELEMENTS
+        self._flat_sizes: dict[int, tuple[CircuitTemplate, int]] = {}
 
     # -------------------------------------------------------------- files and references
 
@@ -427,7 +429,7 @@ class Loader:
         connectivity = tuple(parent.connectivity) if parent else ()
         for raw_conn in data.get("connectivity") or []:
             connectivity += (self._connectivity(file, raw_conn, where),)
-        return CircuitTemplate(
+        circuit = CircuitTemplate(
             nodes=nodes,
             circuits=circuits,
             edges=tuple(edges),
@@ -436,6 +438,26 @@ class Loader:
             connectivity=connectivity,
             **common,
         )
+        size = self._flat_size(circuit)
+        if size > MAX_LOAD_ELEMENTS:
+            raise ModelError(
+                f"the circuit flattens to {size} variable elements and edges, more than "
+                f"{MAX_LOAD_ELEMENTS} (sub-circuits repeat everything they hold)",
+                **where,
+            )
+        return circuit
+
+    def _flat_size(self, circuit: CircuitTemplate) -> int:
+        """Variable elements and edges of a circuit once flattened: ten sub-circuits of ten
+        sub-circuits ... of ten nodes are a few lines of YAML but 10^depth nodes."""
+        key = id(circuit)
+        if key not in self._flat_sizes:
+            size = sum(_node_size(node) for node in circuit.nodes.values())
+            size += sum(p.n * _node_size(p.node) for p in circuit.populations.values())
+            size += len(circuit.edges) + sum(len(c.rows) for c in circuit.connections)
+            size += sum(self._flat_size(sub) for sub in circuit.circuits.values())
+            self._flat_sizes[key] = (circuit, size)  # the circuit keeps its id() unique
+        return self._flat_sizes[key][1]
 
     def _connection(self, file: _File, raw: Any, where: dict) -> MatrixConnection:
         """A ``connections:`` entry (rates extension written by ``to_yaml``)."""
@@ -494,6 +516,13 @@ class Loader:
             if not isinstance(template, EdgeTemplate):
                 raise ModelError(f"edge template {raw[2]!r} is not an EdgeTemplate", **where)
         return (source, target, template, attrs)
+
+
+def _node_size(node: NodeTemplate) -> int:
+    """The elements of all variables of a node."""
+    return sum(
+        int(np.prod(var.shape)) for op in node.operators.values() for var in op.variables.values()
+    )
 
 
 def _numeric(value: Any) -> Any:
