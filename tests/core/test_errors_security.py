@@ -583,3 +583,28 @@ def test_nested_sub_circuits_are_bounded_when_flattened(tmp_path, monkeypatch):
     error = small_and_fast(lambda: load_template(f"{path}:c3"))  # 10^4 nodes x 3 variables
     assert "flattens to 30000 variable elements" in str(error)
     assert error.template == "c3" and error.file == str(path)
+
+
+def test_equation_edits_cannot_grow_an_equation_exponentially(tmp_path, monkeypatch):
+    """``replace: {x: (x+x)}`` down a chain of templates doubles the equation each time."""
+    monkeypatch.setattr(loader_module, "MAX_EQUATION_LENGTH", 1000)
+    lines = [f"op0: {{base: {OVERSIZED}:leaky_op}}"]
+    lines += [
+        f"op{k}: {{base: op{k - 1}, equations: {{replace: {{x: '(x+x)'}}}}}}" for k in range(1, 21)
+    ]
+    path = tmp_path / "doubling.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    assert load_template(f"{path}:op4").equations[0].count("x") == 2 * 2**4  # both sides
+    error = small_and_fast(lambda: load_template(f"{path}:op20"))
+    assert "more than 1000" in str(error) and error.file == str(path)
+
+
+def test_long_chains_of_references_are_a_model_error_not_a_recursion_error(tmp_path):
+    lines = [f"op0: {{base: {OVERSIZED}:leaky_op}}"]
+    lines += [f"op{k}: {{base: op{k - 1}}}" for k in range(1, 2000)]
+    path = tmp_path / "chain.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    assert load_template(f"{path}:op40").name == "op40"
+    with pytest.raises(ModelError, match="more than 50 deep") as info:
+        load_template(f"{path}:op1999")
+    assert info.value.file == str(path) and len(str(info.value)) < 300

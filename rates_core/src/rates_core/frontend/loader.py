@@ -62,6 +62,11 @@ a population counting its number of units times its node's variables: each decla
 is capped at :data:`~rates_core.frontend.variables.MAX_ELEMENTS`, and this keeps a file from
 declaring many such variables. Also the most variable elements and edges a circuit of a model
 file flattens to."""
+MAX_REFERENCE_DEPTH = 50
+"""The longest chain of templates built inside one another (bases, operators, nodes,
+sub-circuits): each level takes a few Python stack frames."""
+MAX_EQUATION_LENGTH = 100_000
+"""The longest equation that equation edits (``replace``, ``append``, ...) may produce."""
 _POPULATION_KEYS = {"node", "n", "params", "description"}
 _CONNECTIVITY_KEYS = {"source", "target", "weights", "edge", "delays", "spread"}
 
@@ -77,14 +82,24 @@ def load_template(reference: str, expected: type | None = None) -> Any:
     return template
 
 
-def replace_token(text: str, old: str, new: str) -> str:
-    """Replace ``old`` by ``new`` only where it stands as a whole token (``r`` not in ``r_in``)."""
+def _token_pattern(old: str) -> str:
     pattern = re.escape(old)
     if re.match(r"[\w.]", old):
         pattern = r"(?<![\w.])" + pattern
     if re.search(r"\w$", old):
         pattern = pattern + r"(?![\w])"
-    return re.sub(pattern, lambda _: new, text)
+    return pattern
+
+
+def replace_token(text: str, old: str, new: str) -> str:
+    """Replace ``old`` by ``new`` only where it stands as a whole token (``r`` not in ``r_in``)."""
+    return re.sub(_token_pattern(old), lambda _: new, text)
+
+
+def _edited_length(text: str, old: str, new: str) -> int:
+    """The length ``replace_token(text, old, new)`` would have, without building it."""
+    matches = sum(1 for _ in re.finditer(_token_pattern(old), text))
+    return len(text) + matches * (len(new) - len(old))
 
 
 def edit_equations(
@@ -100,6 +115,7 @@ def edit_equations(
         remove = [remove]
     for eq in equations:
         for old, new in (edits.get("replace") or {}).items():
+            _check_length(_edited_length(eq, str(old), str(new)), where)
             eq = replace_token(eq, str(old), str(new))
         for old in remove:
             eq = replace_token(eq, str(old), "")
@@ -107,11 +123,27 @@ def edit_equations(
             eq = f"{eq} {edits['append']}"
         if edits.get("prepend"):
             eq = f"{edits['prepend']} {eq}"
+        _check_length(len(eq), where)
         result.append(eq)
     add = edits.get("add") or []
     if isinstance(add, str):
         add = [add]
     return tuple(result) + tuple(str(a) for a in add)
+
+
+def _check_length(length: int, where: dict) -> None:
+    """Edits may not grow an equation past MAX_EQUATION_LENGTH: ``replace: {x: (x+x)}`` down a
+    chain of 30 templates would make it 2^30 times as long."""
+    if length > MAX_EQUATION_LENGTH:
+        raise ModelError(
+            f"equation edits make an equation of {length} characters, more than "
+            f"{MAX_EQUATION_LENGTH}",
+            **where,
+        )
+
+
+class _TooDeepError(ModelError):
+    """Past MAX_REFERENCE_DEPTH: passed up as it is, not wrapped once per level."""
 
 
 class _File:
@@ -210,6 +242,8 @@ class Loader:
         """Load a reference made by the template ``where`` names, naming it in any error."""
         try:
             return self.load(reference, file)
+        except _TooDeepError:
+            raise
         except ModelError as exc:
             if exc.template == where.get("template"):
                 raise
@@ -225,6 +259,12 @@ class Loader:
         if key in self._building:
             chain = " -> ".join(n for _, n in self._building + [key])
             raise ModelError(f"circular template references: {chain}", **where)
+        if len(self._building) >= MAX_REFERENCE_DEPTH:
+            raise _TooDeepError(
+                f"templates refer to templates more than {MAX_REFERENCE_DEPTH} deep "
+                f"(from {self._building[0][1]!r})",
+                **where,
+            )
         data = file.data[name]
         if not isinstance(data, dict) or "base" not in data:
             raise ModelError("a template is a mapping with a 'base:' entry", **where)
@@ -245,6 +285,8 @@ class Loader:
         else:
             try:
                 parent = self.load(base, file)
+            except _TooDeepError:
+                raise
             except ModelError as exc:
                 raise ModelError(f"unknown base {base!r}: {exc}", **where) from None
             cls = type(parent)
