@@ -127,7 +127,7 @@ def test_validate_bad_yaml_names_the_file(tmp_path: Path, capsys: pytest.Capture
     path.write_text("a: [1, 2\nb: {", encoding="utf-8")
     assert main(["validate", str(path)]) == 1
     out = capsys.readouterr().out
-    assert "not valid YAML" in out and str(path) in out
+    assert "malformed YAML" in out and str(path) in out
 
 
 def test_validate_unknown_reference_and_backend(capsys: pytest.CaptureFixture) -> None:

@@ -224,12 +224,12 @@ def _kind_of(data: dict, name: str, seen: tuple[str, ...] = ()) -> str:
 
 def library_entries() -> list[LibraryEntry]:
     """Every template of the model library, sorted by file and in file order."""
-    import yaml
+    from rates_core.frontend.yaml_data import read_yaml
 
     folder = Path(__file__).parent / "models"
     entries = []
     for path in sorted(folder.glob("*.yaml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = read_yaml(path.read_bytes(), file=str(path)) or {}
         for name, body in data.items():
             if not isinstance(body, dict) or "base" not in body:
                 continue  # e.g. an aliases list
@@ -367,16 +367,14 @@ def _yaml_file(reference: str) -> Path | None:
 
 def _templates_in_file(path: Path) -> dict[str, str]:
     """Template name -> base of every template of a YAML file (ModelError for bad YAML)."""
-    import yaml
-
     from rates_core.errors import ModelError
+    from rates_core.frontend.yaml_data import read_yaml
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, UnicodeDecodeError) as exc:
+        raw = path.read_bytes()
+    except OSError as exc:
         raise ModelError(f"cannot read the model file: {exc}", file=str(path)) from exc
-    except yaml.YAMLError as exc:
-        raise ModelError(f"the file is not valid YAML: {exc}", file=str(path)) from exc
+    data = read_yaml(raw, file=str(path)) or {}
     if not isinstance(data, dict):
         raise ModelError("a model file must map template names to templates", file=str(path))
     return {

@@ -1,13 +1,13 @@
 """Loading templates from YAML files: references, inheritance and equation edits.
 
-Loading is pure data (``yaml.safe_load``). A :class:`Loader` lives for one ``from_yaml`` call
-and caches parsed files by resolved path and content, so nothing leaks between models.
+Loading is pure, bounded data (:func:`~rates_core.frontend.yaml_data.read_yaml`). A
+:class:`Loader` lives for one ``from_yaml`` call and caches parsed files by resolved path and
+content, so nothing leaks between models.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import re
 from collections.abc import Mapping
@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from rates_core.errors import ModelError
 from rates_core.frontend.frozen import FrozenMap
+from rates_core.frontend.locate import YAML_SUFFIXES, find_package_yaml
 from rates_core.frontend.population import Connectivity, PopulationTemplate
 from rates_core.frontend.templates import (
     CircuitTemplate,
@@ -27,6 +27,8 @@ from rates_core.frontend.templates import (
     NodeTemplate,
     OperatorTemplate,
 )
+from rates_core.frontend.variables import MAX_ELEMENTS, check_finite, parse_declaration
+from rates_core.frontend.yaml_data import read_yaml
 
 BASE_CLASSES = {
     "OperatorTemplate": OperatorTemplate,
@@ -35,7 +37,6 @@ BASE_CLASSES = {
     "CircuitTemplate": CircuitTemplate,
     "PopulationTemplate": PopulationTemplate,
 }
-YAML_SUFFIXES = (".yaml", ".yml")
 _TEMPLATE_KEYS = {
     OperatorTemplate: {"base", "equations", "variables", "description"},
     NodeTemplate: {"base", "operators", "description"},
@@ -55,6 +56,17 @@ _TEMPLATE_KEYS = {
     },
     PopulationTemplate: {"base", "node", "n", "params", "description"},
 }
+MAX_LOAD_ELEMENTS = 10**7
+"""The most elements the variables declared in one load (every file it reads) may have in all,
+a population counting its number of units times its node's variables: each declared variable
+is capped at :data:`~rates_core.frontend.variables.MAX_ELEMENTS`, and this keeps a file from
+declaring many such variables. Also the most variable elements and edges a circuit of a model
+file flattens to."""
+MAX_REFERENCE_DEPTH = 50
+"""The longest chain of templates built inside one another (bases, operators, nodes,
+sub-circuits): each level takes a few Python stack frames."""
+MAX_EQUATION_LENGTH = 100_000
+"""The longest equation that equation edits (``replace``, ``append``, ...) may produce."""
 _POPULATION_KEYS = {"node", "n", "params", "description"}
 _CONNECTIVITY_KEYS = {"source", "target", "weights", "edge", "delays", "spread"}
 
@@ -70,14 +82,24 @@ def load_template(reference: str, expected: type | None = None) -> Any:
     return template
 
 
-def replace_token(text: str, old: str, new: str) -> str:
-    """Replace ``old`` by ``new`` only where it stands as a whole token (``r`` not in ``r_in``)."""
+def _token_pattern(old: str) -> str:
     pattern = re.escape(old)
     if re.match(r"[\w.]", old):
         pattern = r"(?<![\w.])" + pattern
     if re.search(r"\w$", old):
         pattern = pattern + r"(?![\w])"
-    return re.sub(pattern, lambda _: new, text)
+    return pattern
+
+
+def replace_token(text: str, old: str, new: str) -> str:
+    """Replace ``old`` by ``new`` only where it stands as a whole token (``r`` not in ``r_in``)."""
+    return re.sub(_token_pattern(old), lambda _: new, text)
+
+
+def _edited_length(text: str, old: str, new: str) -> int:
+    """The length ``replace_token(text, old, new)`` would have, without building it."""
+    matches = sum(1 for _ in re.finditer(_token_pattern(old), text))
+    return len(text) + matches * (len(new) - len(old))
 
 
 def edit_equations(
@@ -93,6 +115,7 @@ def edit_equations(
         remove = [remove]
     for eq in equations:
         for old, new in (edits.get("replace") or {}).items():
+            _check_length(_edited_length(eq, str(old), str(new)), where)
             eq = replace_token(eq, str(old), str(new))
         for old in remove:
             eq = replace_token(eq, str(old), "")
@@ -100,11 +123,27 @@ def edit_equations(
             eq = f"{eq} {edits['append']}"
         if edits.get("prepend"):
             eq = f"{edits['prepend']} {eq}"
+        _check_length(len(eq), where)
         result.append(eq)
     add = edits.get("add") or []
     if isinstance(add, str):
         add = [add]
     return tuple(result) + tuple(str(a) for a in add)
+
+
+def _check_length(length: int, where: dict) -> None:
+    """Edits may not grow an equation past MAX_EQUATION_LENGTH: ``replace: {x: (x+x)}`` down a
+    chain of 30 templates would make it 2^30 times as long."""
+    if length > MAX_EQUATION_LENGTH:
+        raise ModelError(
+            f"equation edits make an equation of {length} characters, more than "
+            f"{MAX_EQUATION_LENGTH}",
+            **where,
+        )
+
+
+class _TooDeepError(ModelError):
+    """Past MAX_REFERENCE_DEPTH: passed up as it is, not wrapped once per level."""
 
 
 class _File:
@@ -122,6 +161,8 @@ class Loader:
         self._files: dict[tuple[str, str], _File] = {}
         self._built: dict[tuple[str, str], Any] = {}
         self._building: list[tuple[str, str]] = []
+        self._elements = 0  # declared so far in this load, see MAX_LOAD_ELEMENTS
+        self._flat_sizes: dict[int, tuple[CircuitTemplate, int]] = {}
 
     # -------------------------------------------------------------- files and references
 
@@ -133,37 +174,13 @@ class Loader:
             raise ModelError(f"cannot read model file: {exc.strerror}", file=str(path)) from None
         key = (str(path), hashlib.sha256(raw).hexdigest())
         if key not in self._files:
-            try:
-                data = yaml.safe_load(raw)
-            except yaml.YAMLError as exc:
-                raise ModelError(f"malformed YAML: {exc}", file=str(path)) from None
+            data = read_yaml(raw, file=str(path))
             if data is None:
                 data = {}
             if not isinstance(data, dict):
                 raise ModelError("a model file must be a mapping of templates", file=str(path))
             self._files[key] = _File(path, data)
         return self._files[key]
-
-    def _find_dotted(self, reference: str) -> tuple[Path, str] | None:
-        parts = reference.split(".")
-        if len(parts) < 3:
-            return None
-        package, filename, name = ".".join(parts[:-2]), parts[-2], parts[-1]
-        try:
-            spec = importlib.util.find_spec(package)
-        except (ImportError, ValueError, AttributeError):
-            return None
-        if spec is None:
-            return None
-        dirs = list(spec.submodule_search_locations or [])
-        if not dirs and spec.origin:
-            dirs = [os.path.dirname(spec.origin)]
-        for d in dirs:
-            for suffix in YAML_SUFFIXES:
-                candidate = Path(d) / f"{filename}{suffix}"
-                if candidate.is_file():
-                    return candidate, name
-        return None
 
     @staticmethod
     def _find_path(reference: str, relative_to: Path | None) -> tuple[Path, str] | None:
@@ -191,7 +208,7 @@ class Loader:
         where = {"file": str(referrer.path) if referrer else None}
         found = None
         if "." in reference and "/" not in reference and ":" not in reference:
-            found = self._find_dotted(reference)
+            found = find_package_yaml(reference)
         if found is None and ("/" in reference or ":" in reference):
             found = self._find_path(reference, referrer.path if referrer else None)
         if found is None and referrer is not None and reference in referrer.data:
@@ -206,6 +223,15 @@ class Loader:
         path, name = found
         return self._read(path), name
 
+    def _count(self, elements: int, where: dict) -> None:
+        """Add to the elements declared in this load; ModelError past MAX_LOAD_ELEMENTS."""
+        self._elements += elements
+        if self._elements > MAX_LOAD_ELEMENTS:
+            raise ModelError(
+                f"the model declares more than {MAX_LOAD_ELEMENTS} variable elements in all",
+                **where,
+            )
+
     # -------------------------------------------------------------- building
 
     def load(self, reference: str, referrer: _File | None = None) -> Any:
@@ -216,6 +242,8 @@ class Loader:
         """Load a reference made by the template ``where`` names, naming it in any error."""
         try:
             return self.load(reference, file)
+        except _TooDeepError:
+            raise
         except ModelError as exc:
             if exc.template == where.get("template"):
                 raise
@@ -231,6 +259,12 @@ class Loader:
         if key in self._building:
             chain = " -> ".join(n for _, n in self._building + [key])
             raise ModelError(f"circular template references: {chain}", **where)
+        if len(self._building) >= MAX_REFERENCE_DEPTH:
+            raise _TooDeepError(
+                f"templates refer to templates more than {MAX_REFERENCE_DEPTH} deep "
+                f"(from {self._building[0][1]!r})",
+                **where,
+            )
         data = file.data[name]
         if not isinstance(data, dict) or "base" not in data:
             raise ModelError("a template is a mapping with a 'base:' entry", **where)
@@ -251,6 +285,8 @@ class Loader:
         else:
             try:
                 parent = self.load(base, file)
+            except _TooDeepError:
+                raise
             except ModelError as exc:
                 raise ModelError(f"unknown base {base!r}: {exc}", **where) from None
             cls = type(parent)
@@ -290,8 +326,14 @@ class Loader:
             raise ModelError("population params must be a mapping op/var -> value", **where)
         params = dict(parent.params) if parent else {}
         for key, value in raw.items():
-            params[str(key)] = _numeric(value)
-        return PopulationTemplate(node=node, n=n, params=params, **common)
+            try:
+                params[str(key)] = _numeric(value)
+            except ValueError as exc:
+                raise ModelError(f"population param: {exc}", variable=str(key), **where) from None
+        population = PopulationTemplate(node=node, n=n, params=params, **common)
+        per_unit = sum(len(op.variables) for op in node.operators.values())
+        self._count(population.n * per_unit, where)
+        return population
 
     def _circuit_population(self, file: _File, label: str, raw: Any, where: dict) -> Any:
         if isinstance(raw, str):
@@ -338,7 +380,10 @@ class Loader:
                 spread=_matrix(raw.get("spread")),
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise ModelError(f"invalid connectivity entry: {exc}", **where) from None
+            label = f"{raw.get('source')} -> {raw.get('target')}"
+            raise ModelError(
+                f"invalid connectivity entry: {exc}", variable=label, **where
+            ) from None
 
     def _operator(self, data: dict, parent: Any, common: dict, where: dict) -> OperatorTemplate:
         equations = data.get("equations")
@@ -358,7 +403,10 @@ class Loader:
         raw = data.get("variables") or {}
         if not isinstance(raw, dict):
             raise ModelError("variables must be a mapping name -> declaration", **where)
-        variables.update(raw)
+        for vname, decl in raw.items():  # parsed here to count them against the load's budget
+            variable = parse_declaration(decl, variable=str(vname), **where)
+            self._count(int(np.prod(variable.shape)), where)
+            variables[vname] = variable
         return OperatorTemplate(equations=eqs, variables=variables, **common)
 
     def _graph(
@@ -377,7 +425,11 @@ class Loader:
                 if not isinstance(overrides, dict):
                     raise ModelError(f"overrides of {ref!r} must be a mapping", **where)
                 for var, value in overrides.items():
-                    op = op.update_var(var, value)
+                    try:
+                        op = op.update_var(var, value)
+                    except ModelError as exc:
+                        message = f"override of {op.name}/{var} failed: {exc}"
+                        raise ModelError(message, variable=str(var), **where) from None
             operators[op.name] = op
         return cls(operators=operators, **common)
 
@@ -419,7 +471,7 @@ class Loader:
         connectivity = tuple(parent.connectivity) if parent else ()
         for raw_conn in data.get("connectivity") or []:
             connectivity += (self._connectivity(file, raw_conn, where),)
-        return CircuitTemplate(
+        circuit = CircuitTemplate(
             nodes=nodes,
             circuits=circuits,
             edges=tuple(edges),
@@ -428,6 +480,26 @@ class Loader:
             connectivity=connectivity,
             **common,
         )
+        size = self._flat_size(circuit)
+        if size > MAX_LOAD_ELEMENTS:
+            raise ModelError(
+                f"the circuit flattens to {size} variable elements and edges, more than "
+                f"{MAX_LOAD_ELEMENTS} (sub-circuits repeat everything they hold)",
+                **where,
+            )
+        return circuit
+
+    def _flat_size(self, circuit: CircuitTemplate) -> int:
+        """Variable elements and edges of a circuit once flattened: ten sub-circuits of ten
+        sub-circuits ... of ten nodes are a few lines of YAML but 10^depth nodes."""
+        key = id(circuit)
+        if key not in self._flat_sizes:
+            size = sum(_node_size(node) for node in circuit.nodes.values())
+            size += sum(p.n * _node_size(p.node) for p in circuit.populations.values())
+            size += len(circuit.edges) + sum(len(c.rows) for c in circuit.connections)
+            size += sum(self._flat_size(sub) for sub in circuit.circuits.values())
+            self._flat_sizes[key] = (circuit, size)  # the circuit keeps its id() unique
+        return self._flat_sizes[key][1]
 
     def _connection(self, file: _File, raw: Any, where: dict) -> MatrixConnection:
         """A ``connections:`` entry (rates extension written by ``to_yaml``)."""
@@ -440,6 +512,7 @@ class Loader:
                 arr = np.asarray(val)
                 if arr.dtype.kind == "U":
                     arr = arr.astype(complex)
+                check_finite(arr)
                 arr.flags.writeable = False
                 attributes[key] = arr if arr.ndim else arr.item()
             rows = np.asarray(raw["rows"], dtype=np.int64)
@@ -474,6 +547,12 @@ class Loader:
             raise ModelError(f"edge source and target must be paths, got {raw!r}", **where)
         if not isinstance(attrs, dict):
             raise ModelError(f"edge attributes must be a mapping, got {attrs!r}", **where)
+        for key, value in attrs.items():
+            if isinstance(value, (int, float, list)) and not isinstance(value, bool):
+                try:
+                    check_finite(np.asarray(value))
+                except ValueError as exc:
+                    raise ModelError(f"edge attribute {key!r}: {exc}", **where) from None
         if template is not None:
             template = self._load_ref(template, file, where)
             if not isinstance(template, EdgeTemplate):
@@ -481,12 +560,32 @@ class Loader:
         return (source, target, template, attrs)
 
 
+def _node_size(node: NodeTemplate) -> int:
+    """The elements of all variables of a node."""
+    return sum(
+        int(np.prod(var.shape)) for op in node.operators.values() for var in op.variables.values()
+    )
+
+
 def _numeric(value: Any) -> Any:
-    """A YAML number or list of numbers (complex ones written as text) as a value or array."""
+    """A YAML number or list of finite numbers (complex ones written as text) as a value or
+    array (ValueError otherwise)."""
     arr = np.asarray(value)
     if arr.dtype.kind == "U":
         arr = arr.astype(complex)
+    check_finite(arr)
     return arr if arr.ndim else arr.item()
+
+
+def _matrix_shape(value: Any) -> tuple[int, int]:
+    """The ``shape`` of a sparse YAML matrix: two sizes up to MAX_ELEMENTS (scipy allocates a
+    row pointer per row, so a huge shape costs memory even without entries)."""
+    if not isinstance(value, list) or len(value) != 2:
+        raise ValueError(f"matrix shape must be [rows, cols], got {value!r}")
+    for size in value:
+        if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= MAX_ELEMENTS:
+            raise ValueError(f"matrix sizes are whole numbers from 0 to {MAX_ELEMENTS}")
+    return value[0], value[1]
 
 
 def _matrix(value: Any) -> Any:
@@ -494,16 +593,16 @@ def _matrix(value: Any) -> Any:
     if value is None:
         return None
     if isinstance(value, dict):
-        import scipy.sparse as sp
-
         unknown = set(value) - {"shape", "rows", "cols", "data"}
         if unknown:
             raise ValueError(f"unknown matrix entries {sorted(unknown)}")
         data = np.asarray(_numeric(value["data"]))
-        shape = tuple(int(d) for d in value["shape"])
+        shape = _matrix_shape(value["shape"])
         rows = np.asarray(value["rows"], dtype=np.int64)
         cols = np.asarray(value["cols"], dtype=np.int64)
         if not (len(rows) == len(cols) == data.size):
             raise ValueError("matrix rows, cols and data must have the same length")
+        import scipy.sparse as sp
+
         return sp.csr_matrix((data.reshape(-1), (rows, cols)), shape=shape)
     return _numeric(value)

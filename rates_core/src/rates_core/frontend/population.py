@@ -31,7 +31,7 @@ import numpy as np
 from rates_core.errors import ModelError
 from rates_core.frontend.frozen import FrozenMap
 from rates_core.frontend.templates import EdgeTemplate, NodeTemplate
-from rates_core.frontend.variables import Variable
+from rates_core.frontend.variables import MAX_ELEMENTS, Variable, check_finite
 
 _NUMPY = {"float": np.float64, "complex": np.complex128, "int": np.int64}
 
@@ -77,9 +77,17 @@ class PopulationTemplate:
             raise ModelError(
                 f"a population's node must be a NodeTemplate, got {self.node!r}", **where
             )
-        if isinstance(self.n, bool) or int(self.n) != self.n or int(self.n) < 1:
+        n = self.n
+        if (
+            isinstance(n, bool)
+            or not isinstance(n, (int, float, np.integer, np.floating))
+            or not 1 <= n <= MAX_ELEMENTS  # also inf and nan
+            or int(n) != n
+        ):
             raise ModelError(
-                f"a population needs a positive integer size n, not {self.n!r}", **where
+                f"a population needs a positive integer size n of at most {MAX_ELEMENTS}, "
+                f"not {n!r}",
+                **where,
             )
         object.__setattr__(self, "n", int(self.n))
         for op in self.node.operators.values():
@@ -117,6 +125,10 @@ class PopulationTemplate:
         arr = np.asarray(value)
         if arr.dtype.kind not in "biufc":
             raise ModelError(f"value for {key!r} is not numeric", variable=key, **where)
+        try:
+            check_finite(arr)
+        except ValueError as exc:
+            raise ModelError(f"value for {key!r}: {exc}", variable=key, **where) from None
         is_complex = np.iscomplexobj(arr)
         dtype = "complex" if is_complex or decl.dtype == "complex" else decl.dtype
         if arr.ndim == 0 or (arr.shape == (self.n,) and np.all(arr == arr.flat[0])):
@@ -221,10 +233,13 @@ def _matrix(value: Any, what: str, where: dict) -> Any:
     if _is_sparse(value):
         import scipy.sparse as sp
 
-        return sp.csr_matrix(value, copy=True)
+        matrix = sp.csr_matrix(value, copy=True)
+        _check_matrix_values(matrix.data, what, where)
+        return matrix
     arr = np.asarray(value)
     if arr.dtype.kind not in "biufc":
         raise ModelError(f"connectivity {what} must be numeric, got {value!r}", **where)
+    _check_matrix_values(arr, what, where)
     if arr.ndim == 0:
         return arr.item()
     if arr.ndim != 2:
@@ -234,6 +249,13 @@ def _matrix(value: Any, what: str, where: dict) -> Any:
             **where,
         )
     return _readonly(arr)
+
+
+def _check_matrix_values(arr: np.ndarray, what: str, where: dict) -> None:
+    try:
+        check_finite(arr)
+    except ValueError as exc:
+        raise ModelError(f"connectivity {what}: {exc}", **where) from None
 
 
 @dataclass(frozen=True, eq=False)

@@ -7,7 +7,9 @@ every later stage reads one normalised form instead of re-parsing strings.
 from __future__ import annotations
 
 import ast
+import math
 import re
+import reprlib
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -15,6 +17,10 @@ import numpy as np
 
 from rates_core.errors import ModelError
 
+MAX_ELEMENTS = 10**7
+"""The most elements one variable may have (a declared shape such as ``output(0.0, 300000000)``
+would otherwise allocate gigabytes); also the most units of a population and rows or columns
+of a connectivity matrix."""
 KINDS = ("constant", "input", "output", "state")
 DTYPES = ("float", "complex", "int")
 _CALL = re.compile(r"^\s*(input|output|variable)\s*(?:\((.*)\))?\s*$", re.DOTALL)
@@ -49,6 +55,7 @@ class Variable:
             dtype = "complex"
         if arr.shape != self.shape:
             raise ValueError(f"shape {arr.shape} does not match the declared shape {self.shape}")
+        check_finite(arr)
         return replace(self, dtype=dtype, value=_freeze(arr, dtype))
 
     @property
@@ -110,15 +117,44 @@ def _dtype_of(value: Any, declared: str | None = None) -> str:
     return "complex" if np.iscomplexobj(np.asarray(value)) else "float"
 
 
+def check_finite(arr: np.ndarray) -> None:
+    """ValueError unless every element is a finite number: ``1e999`` reads as inf, and inf or
+    nan as an initial value or a parameter only makes a simulation produce nan."""
+    if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
+        raise ValueError("values must be finite numbers (not inf or nan, e.g. from 1e999)")
+
+
+def _dimension(size: Any, shape: Any) -> int:
+    if isinstance(size, str):
+        size = _literal(size)
+    if isinstance(size, bool) or not isinstance(size, (int, float, np.integer, np.floating)):
+        raise ValueError(f"shape {shape!r} is not a list of sizes")
+    if not 0 <= size <= MAX_ELEMENTS or int(size) != size:  # also inf and nan
+        raise ValueError(f"shape {shape!r}: sizes are whole numbers from 0 to {MAX_ELEMENTS}")
+    return int(size)
+
+
+def _shape(shape: Any) -> tuple[int, ...]:
+    """A declared shape (a size or a list of sizes) of at most :data:`MAX_ELEMENTS` elements."""
+    sizes = [shape] if np.ndim(shape) == 0 else list(shape)
+    dims = tuple(_dimension(size, shape) for size in sizes)
+    if math.prod(dims) > MAX_ELEMENTS:
+        raise ValueError(f"shape {dims} has more than {MAX_ELEMENTS} elements")
+    return dims
+
+
 def _make(kind: str, value: Any, dtype: str | None, shape: Any) -> Variable:
     if isinstance(value, str):
         value = _literal(value)
     arr = np.asarray(value)
     if arr.dtype.kind not in "biufc":
-        raise ValueError(f"value {value!r} is not numeric")
+        raise ValueError(f"value {_short(value)} is not numeric")
+    if arr.size > MAX_ELEMENTS:
+        raise ValueError(f"a value of more than {MAX_ELEMENTS} elements")
+    check_finite(arr)
     dt = _dtype_of(arr, dtype)
     if shape is not None:
-        shape = (int(shape),) if np.ndim(shape) == 0 else tuple(int(s) for s in shape)
+        shape = _shape(shape)
         if arr.shape != shape:
             if arr.ndim != 0:
                 raise ValueError(f"value of shape {arr.shape} does not fit shape {shape}")
@@ -172,7 +208,10 @@ def parse_declaration(
         raise
     except (ValueError, TypeError) as exc:
         raise ModelError(
-            f"invalid declaration {decl!r}: {exc}", file=file, template=template, variable=variable
+            f"invalid declaration {_short(decl)}: {exc}",
+            file=file,
+            template=template,
+            variable=variable,
         ) from None
 
 
@@ -192,6 +231,16 @@ def _parse_long(decl: dict, **where: Any) -> Variable:
     if isinstance(value, list):
         value = [_literal(v) if isinstance(v, str) else v for v in value]
     return _make(_LONG_VTYPES[vtype], value, dtype, decl.get("shape"))
+
+
+def _short(value: Any) -> str:
+    """``repr`` of a value cut to a line, for error messages about huge declarations."""
+    return _REPR.repr(value)
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 120
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = 8
 
 
 def _normalise_dtype(name: str) -> str:
