@@ -5,6 +5,7 @@ gamma-kernel orders, and the default outputs of edge templates with states."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import sympy
 
 from rates_core import CircuitTemplate, build_system, builtins
@@ -53,6 +54,17 @@ def test_long_gamma_kernel_into_a_population_is_a_weight_vector_times_a_scalar()
     assert len(kernels) == 36 and all(s.size == 1 for s in kernels)
     assert all(size > 1 for size in _matvec_operand_sizes(system))
     np.testing.assert_array_equal(_weights_into(system, "r_in"), [0.0, 10.0])
+
+
+@pytest.mark.parametrize("attrs", [{}, {"delay": 0.2}, {"delay": 0.2, "spread": 0.1}])
+def test_one_unit_source_into_one_unit_of_a_population(attrs):
+    """A source population of one unit into one unit of 40: a scalar times a weight vector
+    too, plain, delayed or through a gamma kernel."""
+    system = build_system(cb.driven_population(40, **attrs), vectorize=True)
+    assert len(system.ir.populations) == 2
+    assert all(size > 1 for size in _matvec_operand_sizes(system))
+    w = _weights_into(system, "r_in")
+    np.testing.assert_array_equal(np.flatnonzero(w), [1])
 
 
 def _two_orders_circuit():

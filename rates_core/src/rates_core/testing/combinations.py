@@ -3,6 +3,8 @@ vectorised or not, and gives the same numbers both ways.
 
 - :func:`one_delayed_edge_network`: many identical nodes (one vectorised population) with a
   single delayed edge between two of them.
+- :func:`driven_population`: a one-unit driver node feeding one unit of a population (plain,
+  delayed or through a gamma kernel).
 - :func:`spread_edge_circuit`: two identical nodes, one edge with a ``spread``: with order 36
   (delay 0.6, spread 0.1) the system is too large to be built unvectorised; a sweep over
   ``spread`` puts sets with different kernel orders into one batch.
@@ -24,6 +26,7 @@ from rates_core.frontend.templates import (
 
 __all__ = [
     "QIF_DEPRESSION",
+    "driven_population",
     "one_delayed_edge_network",
     "qif_depression_circuit",
     "qif_depression_rhs",
@@ -64,6 +67,21 @@ def one_delayed_edge_network(n: int = 40, delay: float = 0.3) -> CircuitTemplate
     return circuit.add_edges(
         [("p0/qif_op/r", "p1/qif_op/r_in", None, {"weight": 10.0, "delay": delay})]
     )
+
+
+def driven_population(n: int = 40, **attrs: float) -> CircuitTemplate:
+    """``n`` identical QIF nodes ``p0 ..`` and a driver node ``d`` (``m' = 1 - m``) with one
+    edge ``d/d_op/m -> p1/qif_op/r_in`` of weight 10 and the edge attributes ``attrs``
+    (``delay``, ``spread``)."""
+    driver = OperatorTemplate(
+        name="d_op", equations=["m' = 1.0 - m"], variables={"m": "output(0.0)"}
+    )
+    node = _qif_node()
+    nodes = {f"p{i}": node for i in range(n)}
+    nodes["d"] = NodeTemplate(name="driver", operators=[driver])
+    circuit = CircuitTemplate(name="driven_population", nodes=nodes)
+    edge = ("d/d_op/m", "p1/qif_op/r_in", None, {"weight": 10.0, **attrs})
+    return circuit.add_edges([edge])
 
 
 def spread_edge_circuit(delay: float = 0.6, spread: float = 0.1) -> CircuitTemplate:

@@ -32,6 +32,16 @@ def test_one_delayed_edge_in_a_vectorised_population():
     assert np.max(np.abs(vec["p1/qif_op/r"] - vec["p2/qif_op/r"])) > 0.05
 
 
+@pytest.mark.parametrize("attrs", [{}, {"delay": 0.2}, {"delay": 0.2, "spread": 0.1}])
+def test_one_unit_driving_one_unit_of_a_population(attrs):
+    """A one-unit source into one unit of a population of 40, plain, delayed or through a
+    gamma kernel (all three were an (40 x 1) matrix times a scalar)."""
+    circuit = cb.driven_population(40, **attrs)
+    vec, scalar = _both(circuit)
+    np.testing.assert_allclose(vec.to_numpy(), scalar.to_numpy(), rtol=0, atol=SAME)
+    assert np.max(np.abs(vec["p1/qif_op/r"] - vec["p2/qif_op/r"])) > 0.05
+
+
 def test_long_gamma_kernel_between_identical_nodes():
     circuit = cb.spread_edge_circuit(0.6, 0.1)  # order 36: 40 states, built vectorised
     assert len(build_run_system(circuit, True).ir.populations) == 1
