@@ -261,7 +261,45 @@ def build_ir(circuit: CircuitTemplate, vectorize: bool = True) -> NetworkIR:
         _add_connectivity(ir, prefix, owner, conn, where, templated, vectorize, taken)
     if templated:
         _add_templated_edges(ir, templated, vectorize, taken, where)
+    ir.projections = [sub for proj in ir.projections for sub in _split_gamma_orders(proj)]
     return ir
+
+
+def gamma_order(delay: Any, spread: Any) -> np.ndarray:
+    """The order of the gamma kernel of each connection, ``round((delay / spread)^2)`` and at
+    least 1 (ARCHITECTURE.md, "Solvers and time"); delays and spreads must be positive."""
+    ratio = np.asarray(delay, dtype=float) / np.asarray(spread, dtype=float)
+    return np.maximum(np.rint(ratio**2), 1).astype(np.int64)
+
+
+def _split_gamma_orders(proj: Projection) -> list[Projection]:
+    """``proj`` as one projection per gamma-kernel order of its connections (one chain of
+    ODEs per order; a parameter sweep over ``spread`` puts sets with different orders into
+    one projection), or ``[proj]`` when all connections share one order. Non-positive
+    delays or spreads are left for the System to report."""
+    if proj.spread is None or proj.delay is None or proj.all_to_all or proj.spread.ndim != 1:
+        return [proj]
+    delay = np.broadcast_to(proj.delay, proj.spread.shape)
+    if np.any(delay <= 0) or np.any(proj.spread <= 0):
+        return [proj]
+    orders = gamma_order(delay, proj.spread)
+    if np.all(orders == orders[0]):
+        return [proj]
+    return [_subset(proj, np.flatnonzero(orders == order)) for order in np.unique(orders)]
+
+
+def _subset(proj: Projection, keep: np.ndarray) -> Projection:
+    """The connections ``keep`` (positions) of ``proj``."""
+    return Projection(
+        proj.source,
+        proj.target,
+        proj.src_idx[keep],
+        proj.tgt_idx[keep],
+        np.asarray(proj.weight)[keep],
+        np.broadcast_to(proj.delay, proj.spread.shape)[keep],
+        proj.spread[keep],
+        [proj.labels[int(k)] for k in keep] if proj.labels else [],
+    )
 
 
 def circuit_connections(circuit: CircuitTemplate, prefix: str = "") -> list:

@@ -224,6 +224,16 @@ def _history(circuit: CircuitTemplate, system: System, history: Any, y0: np.ndar
     return pre_history
 
 
+def _locate_output(circuit: CircuitTemplate, system: System, path: str) -> list[tuple]:
+    """``[(node, op, var)]`` of an output path: a variable of one unit of the System as it
+    is (edge units, such as the states of an edge template, are no nodes of the circuit),
+    other paths (wildcards, sub-circuits) through the circuit."""
+    if isinstance(path, str) and path in system.label_map:
+        node, op, var = path.rsplit("/", 2)
+        return [(node, op, var)]
+    return circuit.resolve_path(path)
+
+
 def _output_spec(
     circuit: CircuitTemplate, system: System, outputs: Any
 ) -> list[tuple[str, str, str, str, int | None]]:
@@ -243,7 +253,7 @@ def _output_spec(
     sizes = system.symbol_sizes()
     spec = []
     for name, path in outputs.items():
-        for node, op, var in circuit.resolve_path(path):
+        for node, op, var in _locate_output(circuit, system, path):
             full = f"{node}/{op}/{var}"
             if full not in system.label_map:
                 raise ModelError(

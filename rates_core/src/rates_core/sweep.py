@@ -28,9 +28,11 @@ its source, so a sweep generates and compiles code once and only changes the arg
   then a group of sets run by one task.
 - Values that change the structure of the System (an edge weight of zero removes the edge, a
   ``spread`` changes the order of its gamma kernel, values that are all equal in a batch become
-  one scalar parameter) give another System layout: sets are grouped by layout and each layout
-  is compiled once (within one call; workers of a pool or cluster compile once per task, the
-  generated sources coming from the per-user cache).
+  one scalar parameter) give another System layout: each layout is compiled once (within one
+  call; workers of a pool or cluster compile once per task, the generated sources coming from
+  the per-user cache). Sets of one batch whose ``spread`` values need different kernel orders
+  get one gamma chain per order in the batch's System (the IR splits such a projection by
+  order), so each set still integrates the chain of its own run.
 - Noise (``randn`` in an equation) with ``seed=``: a batch draws from one generator for all its
   copies, so a noisy set's trajectory depends on its batch and differs from its own ``run``
   (the sweep as a whole is reproducible for the same grid, seed and batch size).

@@ -21,7 +21,7 @@ from rates_core import builtins
 from rates_core.equations import parse_equation, symbol
 from rates_core.errors import ModelError
 from rates_core.frontend.templates import CircuitTemplate
-from rates_core.ir import NetworkIR, Projection, UnitLabels, build_ir
+from rates_core.ir import NetworkIR, Projection, UnitLabels, build_ir, gamma_order
 
 #: Couplings at least this dense are dense matrices, sparser ones CSR matrices (measured with
 #: benchmarks/: at N = 1000, BLAS dense matvec beats CSR above about 8 % density).
@@ -843,6 +843,8 @@ class _Builder:
         if n_tgt == 1:
             w = self.add_param(f"w_{base}", proj.weight, kind, "weight", weight_paths)
             return builtins.VSum(w * gathered)
+        if k == 1:
+            return self.single_connection(proj, gathered, n_tgt, base, weight_paths)
         import scipy.sparse as sp
 
         if not src.is_real:
@@ -856,6 +858,16 @@ class _Builder:
                 scatter = scatter.toarray()
             self.shared[key] = self.add_param(f"W_{base}", scatter, kind, "matrix", weight_paths)
         return builtins.Matvec(self.shared[key], gathered)
+
+    def single_connection(self, proj, gathered, n_tgt, base, weight_paths) -> sympy.Expr:
+        """One connection into one unit of a population of ``n_tgt``: a weight vector, zero
+        but at the target, times the gathered source value. That value has size 1 and so is
+        a scalar in every backend, which an ``(n_tgt x 1)`` scatter matrix cannot multiply."""
+        per_target = np.zeros(n_tgt, dtype=np.result_type(proj.weight, float))
+        per_target[proj.tgt_idx] = proj.weight
+        kind = "complex" if np.iscomplexobj(per_target) else "float"
+        w = self.add_param(f"w_{base}", per_target, kind, "weight", weight_paths, collapse=False)
+        return w * gathered
 
     def find_separable(self, parsed: dict, input_targets: Mapping) -> dict[int, SeparableEdge]:
         """Edge populations whose summed output separates into source and target factors
@@ -1008,7 +1020,7 @@ class _Builder:
                         f"spread needs a positive delay and spread (edges into {base})",
                         **self.where,
                     )
-                order = max(int(np.rint((delay / float(proj.spread)) ** 2)), 1)
+                order = int(gamma_order(delay, proj.spread))
             else:
                 order = int(self.delay_approximation)
             gathered = gathered_now()
@@ -1259,11 +1271,11 @@ class _Builder:
             raise ModelError(
                 f"spread needs a positive delay and spread (edges into {base})", **self.where
             )
-        orders = np.maximum(np.rint((delay / proj.spread) ** 2), 1).astype(int)
-        if len(np.unique(orders)) > 1:
+        orders = gamma_order(delay, proj.spread)
+        if len(np.unique(orders)) > 1:  # build_ir splits projections by order
             raise ModelError(
                 "connections of one projection need the same gamma-kernel order "
-                f"(got orders {sorted(set(orders.tolist()))}); build them unvectorised",
+                f"(got orders {sorted(set(orders.tolist()))})",
                 **self.where,
             )
         size = len(proj.src_idx) if self.sizes[src.name] > 1 or len(proj.src_idx) > 1 else 1
