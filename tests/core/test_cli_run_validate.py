@@ -168,6 +168,16 @@ def test_help_of_every_command_documents_exit_codes(capsys: pytest.CaptureFixtur
             "--set must be NAME=VALUE",
         ),
         (["run", "rates_core.models.qif.qif", "--time", "-1", "--step", "0.1"], "positive"),
+        (["run", "rates_core.models.qif.qif", "--time", "nan", "--step", "0.1"], "positive"),
+        (["run", "rates_core.models.qif.qif", "--time", "inf", "--step", "0.1"], "--time must"),
+        (
+            ["run", "rates_core.models.qif.qif", "-T", "1", "--dt", "0.1", "--cutoff", "nan"],
+            "--cutoff must be finite",
+        ),
+        (
+            ["run", "rates_core.models.qif.qif", "-T", "1", "--dt", "0.1", "--sampling", "inf"],
+            "--sampling must be finite",
+        ),
     ],
 )
 def test_run_usage_errors_exit_2(

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rates_core import build_system
-from rates_core.backend import Problem
+from rates_core.backend import DerivativeGuard, Problem, Trajectory, first_nonfinite
 from rates_core.errors import SolverError
 from rates_core.testing import references as ref
 
@@ -65,3 +65,102 @@ def test_adaptive_solvers_skip_the_grid_checks(setting):
     dataclasses.replace(problem, sampling_step=0.015, n_samples=5).check(
         system, "s", fixed_step=False
     )
+
+
+# --------------------------------------------------------------------------- finite numbers
+
+
+def _with_param(system, problem, name, value):
+    params = [value if p.name == name else v for p, v in zip(system.params, problem.params)]
+    return dataclasses.replace(problem, params=params)
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"simulation_time": float("inf")}, "simulation_time must be a finite number, got inf"),
+        ({"simulation_time": float("nan")}, "simulation_time must be a finite number, got nan"),
+        ({"t0": float("nan")}, "t0 must be a finite number"),
+        ({"sampling_step": float("inf")}, "sampling_step must be a finite number"),
+        ({"y0": np.array([np.nan])}, r"initial state of n/op/x is nan"),
+        ({"y0": np.array([[0.0], [np.inf]])}, r"initial state of n/op/x is inf"),
+        ({"on_nonfinite": "contineu"}, "on_nonfinite must be one of 'raise', 'continue'"),
+    ],
+)
+def test_non_finite_values_name_the_argument(setting, change, match):
+    system, problem = setting
+    with pytest.raises(SolverError, match=match):
+        dataclasses.replace(problem, **change).check(system, "s", fixed_step=True)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), np.array(-np.inf)])
+def test_a_non_finite_parameter_names_its_path(setting, value):
+    system, problem = setting
+    with pytest.raises(SolverError, match=r"parameter n/op/tau is -?(nan|inf): parameters must"):
+        _with_param(system, problem, "tau", value).check(system, "s", fixed_step=False)
+
+
+def test_a_non_finite_input_row_names_path_row_and_time():
+    system = build_system(ref.leaky_integrator_circuit(), inputs=["n/op/u"])
+    (name,) = [p.name for p in system.params if p.role == "input"]
+    rows = np.zeros(100)
+    problem = Problem(
+        y0=system.initial_state(),
+        params=[p.value for p in system.params],
+        t0=0.0,
+        simulation_time=1.0,
+        step_size=0.01,
+        sampling_step=0.1,
+        n_samples=10,
+        inputs={name: rows},
+        input_times=np.arange(100) * 0.01,
+    )
+    problem.check(system, "s", fixed_step=True)  # zeros are fine
+    rows[42] = np.nan
+    with pytest.raises(SolverError, match=r"input n/op/u is nan in row 42 at t=0\.42"):
+        problem.check(system, "s", fixed_step=True)
+
+
+def test_first_nonfinite_handles_sparse_integer_and_non_numeric_values():
+    import scipy.sparse
+
+    matrix = scipy.sparse.csr_matrix(np.array([[0.0, 1.0], [np.nan, 0.0]]))
+    assert first_nonfinite(matrix) == 1  # the second stored value
+    assert first_nonfinite(np.arange(3)) is None
+    assert first_nonfinite("text") is None
+    assert first_nonfinite([1.0, 2.0 + 1j, complex(np.inf, 0)]) == 2
+
+
+def _trajectory(states, final=None):
+    states = np.asarray(states, dtype=float).reshape(-1, 1)
+    times = 0.1 * np.arange(len(states))
+    return Trajectory(times, states, states[-1] if final is None else np.asarray(final))
+
+
+def test_check_trajectory_names_first_non_finite_sample_and_variable(setting):
+    system, problem = setting
+    problem.check_trajectory(system, _trajectory([0.0, 1.0, 2.0]), "euler")  # finite: no error
+    blown = _trajectory([0.0, 1.0, 1e308, np.inf, np.nan])
+    with pytest.raises(
+        SolverError, match=r"'euler'.* at t=0\.3 \(finite at t=0\.2\): n/op/x is inf"
+    ):
+        problem.check_trajectory(system, blown, "euler")
+    late = _trajectory([0.0, 1.0], final=[np.nan])
+    with pytest.raises(SolverError, match=r"after the last sample \(t=0\.1, end t=1\).*n/op/x"):
+        problem.check_trajectory(system, late, "euler")
+    dataclasses.replace(problem, on_nonfinite="continue").check_trajectory(system, blown, "euler")
+
+
+def test_derivative_guard_stops_a_non_finite_vector_field(setting):
+    system, _ = setting
+    guard = DerivativeGuard(system, "rk45", limit=3)
+    guard.initial(0.0, np.array([1.0]))
+    with pytest.raises(SolverError, match=r"'rk45': the derivative of n/op/x is nan at t=0\b"):
+        guard.initial(0.0, np.array([np.nan]))
+    guard(0.5, np.array([np.inf]))  # a rejected trial stage: the controller may recover
+    guard(0.6, np.array([np.nan]))
+    guard(0.7, np.array([1.0]))  # it did: the count starts again
+    guard(0.8, np.array([np.inf]))
+    guard(0.9, np.array([np.nan]))
+    with pytest.raises(SolverError, match=r"derivative of n/op/x is inf at t=0\.8"):
+        guard(1.0, np.array([np.nan]))

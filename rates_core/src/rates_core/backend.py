@@ -22,6 +22,8 @@ from rates_core.system import System
 
 #: How often a solver reports progress in a run: the run is cut into this many chunks.
 PROGRESS_CHUNKS = 100
+#: What ``run(on_nonfinite=...)`` does when the state stops being finite.
+ON_NONFINITE = ("raise", "continue")
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,9 @@ class Problem:
     progress: bool = False
     progress_file: Any = None
     history: Callable[[float], np.ndarray] | None = None
+    #: ``"raise"``: :meth:`check_trajectory` raises when the sampled state is not finite;
+    #: ``"continue"``: non-finite states are returned as they are
+    on_nonfinite: str = "raise"
 
     @property
     def n_steps(self) -> int:
@@ -118,8 +123,9 @@ class Problem:
         """The checks every solver makes before it integrates, as one :class:`SolverError`
         naming the value at fault: options ``solver`` does not have (when ``options``, the
         allowed names, is given), the parameter count, the size of ``y0`` (its last axis: a
-        batch may lead), the time grid (positive step sizes, whole samples of a fixed step
-        within the run) and inputs the system does not have."""
+        batch may lead), the time grid (finite, positive step sizes, whole samples of a fixed
+        step within the run), inputs the system does not have, ``on_nonfinite``, and finite
+        numbers in ``y0``, the parameters and the input rows (named by ``node/op/var``)."""
         for key in self.options or {}:
             if options is not None and key not in options:
                 allowed = ", ".join(options) or "none"
@@ -134,12 +140,16 @@ class Problem:
         shape = tuple(getattr(self.y0, "shape", None) or np.shape(self.y0))
         if (shape[-1] if shape else 1) != system.n_states:
             raise SolverError(f"y0 has shape {shape}, the system {system.n_states} states")
+        check_on_nonfinite(self.on_nonfinite)
         if not (self.step_size > 0) or not math.isfinite(self.step_size):
             raise SolverError(f"step_size must be positive, got {self.step_size}")
         if not (self.sampling_step > 0):
             raise SolverError(f"sampling_step must be positive, got {self.sampling_step}")
         if self.simulation_time < 0:
             raise SolverError(f"simulation_time must not be negative, got {self.simulation_time}")
+        for name in ("t0", "simulation_time", "step_size", "sampling_step"):
+            if not math.isfinite(getattr(self, name)):
+                raise SolverError(f"{name} must be a finite number, got {getattr(self, name)}")
         if self.n_samples < 1:
             raise SolverError(f"n_samples must be at least 1, got {self.n_samples}")
         if fixed_step:
@@ -162,6 +172,70 @@ class Problem:
                 f"no extrinsic input parameter named {', '.join(map(repr, unknown))}; the "
                 f"system's inputs are: {', '.join(sorted(names)) or '(none)'}"
             )
+        self._check_finite_values(system)
+
+    def _check_finite_values(self, system: System) -> None:
+        """Initial state, parameters and input rows are finite numbers (NaN or inf there makes
+        adaptive solvers fail obscurely and fixed-step ones return NaN)."""
+        bad = first_nonfinite(self.y0)
+        if bad is not None:
+            index = bad % system.n_states
+            raise SolverError(
+                f"the initial state of {state_path(system, index)} is "
+                f"{np.ravel(self.y0)[bad]}: initial states must be finite numbers"
+            )
+        for param, value in zip(system.params, self.params):
+            if param.role == "input":
+                continue  # the solver writes it from ``inputs``
+            bad = first_nonfinite(value)
+            if bad is not None:
+                raise SolverError(
+                    f"parameter {param_path(param, bad)} is {_element(value, bad)}: "
+                    "parameters must be finite numbers"
+                )
+        for name, rows in self.inputs.items():
+            bad = first_nonfinite(rows)
+            if bad is not None:
+                rows = np.asarray(rows)
+                row, column = divmod(bad, max(rows[:1].size, 1))
+                param = system.param(name)
+                times = self.input_times
+                at = times[row] if times is not None and row < len(times) else None
+                when = f" at t={at:g}" if at is not None else ""
+                raise SolverError(
+                    f"input {param_path(param, column)} is {np.ravel(rows)[bad]} in row {row}"
+                    f"{when}: inputs must be finite numbers"
+                )
+
+    def check_trajectory(self, system: System, trajectory: Trajectory, solver: str) -> None:
+        """Raise a :class:`SolverError` saying when and in which variable the state stopped being
+        finite (a blow-up), unless ``on_nonfinite == "continue"``. One vectorised pass over the
+        recorded samples and the final state, no per-step work in the solvers."""
+        if self.on_nonfinite == "continue":
+            return
+        states = np.asarray(trajectory.states)
+        n = max(system.n_states, 1)
+        rows = states.reshape(len(states), -1)
+        finite = np.isfinite(rows).all(axis=1)
+        if finite.all():
+            bad = first_nonfinite(trajectory.final)
+            if bad is None:
+                return
+            last = float(trajectory.times[-1]) if len(trajectory.times) else self.t0
+            end = self.t0 + self.simulation_time
+            raise SolverError(
+                f"solver {solver!r}: the state stopped being finite after the last sample "
+                f"(t={last:g}, end t={end:g}): {state_path(system, bad % n)} is "
+                f"{np.ravel(trajectory.final)[bad]}{_CONTINUE_HINT}"
+            )
+        k = int(np.argmin(finite))
+        column = int(np.argmin(np.isfinite(rows[k])))
+        t = float(trajectory.times[k])
+        since = f" (finite at t={float(trajectory.times[k - 1]):g})" if k > 0 else ""
+        raise SolverError(
+            f"solver {solver!r}: the state stopped being finite at t={t:g}{since}: "
+            f"{state_path(system, column % n)} is {rows[k, column]}{_CONTINUE_HINT}"
+        )
 
     def progress_bar(self, desc: str = "") -> Progress:
         """A :class:`Progress` for this integration (does nothing unless ``progress``)."""
@@ -171,6 +245,129 @@ class Problem:
             desc=desc,
             file=self.progress_file,
         )
+
+
+def check_on_nonfinite(on_nonfinite: Any) -> None:
+    """``on_nonfinite`` is one of :data:`ON_NONFINITE` (a :class:`SolverError` otherwise)."""
+    if not isinstance(on_nonfinite, str) or on_nonfinite not in ON_NONFINITE:
+        raise SolverError(
+            f"on_nonfinite must be one of {', '.join(map(repr, ON_NONFINITE))}, "
+            f"got {on_nonfinite!r}"
+        )
+
+
+_CONTINUE_HINT = (
+    " (a blow-up: try a smaller step_size or an adaptive solver; on_nonfinite='continue' "
+    "returns the non-finite trajectory instead)"
+)
+
+
+def first_nonfinite(value: Any) -> int | None:
+    """The flat index of the first NaN or infinite element of ``value`` (a number, array or
+    scipy.sparse matrix), or None when every element is finite or ``value`` is not numeric."""
+    data = getattr(value, "data", value) if hasattr(value, "tocsr") else value
+    try:
+        arr = np.asarray(data)
+    except (TypeError, ValueError):
+        return None
+    if arr.dtype.kind not in "fc":
+        return None  # integers and booleans are always finite; other objects are not numbers
+    finite = np.isfinite(arr).ravel()
+    if finite.all():
+        return None
+    return int(np.argmin(finite))
+
+
+def _element(value: Any, index: int) -> Any:
+    data = getattr(value, "data", value) if hasattr(value, "tocsr") else value
+    return np.ravel(np.asarray(data))[index]
+
+
+def _path_of(paths: Any, size: int, index: int, name: str) -> str:
+    paths = tuple(paths or ())
+    if not paths:
+        return f"{name}[{index}]" if size > 1 else name
+    if len(paths) == size:
+        return paths[index]
+    return (
+        paths[0]
+        if len(paths) == 1
+        else f"{name} ({', '.join(paths[:3])}{', ...' if len(paths) > 3 else ''})"
+    )
+
+
+def state_path(system: System, index: int) -> str:
+    """The ``node/op/var`` path of element ``index`` of the state vector."""
+    for s in system.states:
+        if s.start <= index < s.stop:
+            return _path_of(s.paths, s.size, index - s.start, s.name)
+    return f"y[{index}]"
+
+
+def param_path(param: Any, index: int) -> str:
+    """The ``node/op/var`` path of element ``index`` of parameter ``param``."""
+    size = int(np.size(param.value)) if param.role != "matrix" else 0
+    return _path_of(param.paths, size, index, param.name)
+
+
+def nonfinite_derivative(system: System, solver: str, t: float, dy: Any) -> SolverError | None:
+    """A :class:`SolverError` naming time and variable when ``dy`` (a derivative the solver
+    just computed) is not finite, else None. Adaptive solvers call it to stop instead of
+    shrinking the step forever."""
+    bad = first_nonfinite(dy)
+    if bad is None:
+        return None
+    return derivative_error(system, solver, t, bad, np.ravel(np.asarray(dy))[bad])
+
+
+def derivative_error(
+    system: System, solver: str, t: float, index: int, value: Any = "is not finite"
+) -> SolverError:
+    """The :class:`SolverError` of a non-finite derivative of state ``index`` (any flat index
+    of a batch) at time ``t``."""
+    what = value if isinstance(value, str) else f"is {value}"
+    path = state_path(system, index % max(system.n_states, 1))
+    return SolverError(
+        f"solver {solver!r}: the derivative of {path} {what} at t={float(t):g} (a non-finite "
+        "vector field: check the parameters, e.g. a zero time constant, and the equations)"
+    )
+
+
+#: :class:`DerivativeGuard` stops after this many vector-field evaluations in a row that are not
+#: finite (a step-size controller rejects a few non-finite trial stages and recovers).
+NONFINITE_EVALUATIONS = 100
+
+
+class DerivativeGuard:
+    """Stops an adaptive solver whose vector field is not finite: at the start
+    (:meth:`initial`), or after :data:`NONFINITE_EVALUATIONS` evaluations in a row (called on
+    every evaluation, it costs one ``isfinite`` pass). Without it, NaN derivatives make a
+    step-size controller shrink the step forever or fail with an unrelated error."""
+
+    def __init__(self, system: System, solver: str, limit: int = NONFINITE_EVALUATIONS) -> None:
+        self.system = system
+        self.solver = solver
+        self.limit = limit
+        self.streak = 0
+        self.first: tuple[float, Any] = (0.0, None)
+
+    def initial(self, t: float, dy: Any) -> None:
+        """The derivative at the initial state: a non-finite value is an error at once."""
+        error = nonfinite_derivative(self.system, self.solver, t, dy)
+        if error is not None:
+            raise error
+
+    def __call__(self, t: float, dy: Any) -> None:
+        if np.isfinite(dy).all():
+            self.streak = 0
+            return
+        if self.streak == 0:
+            self.first = (t, np.array(dy, copy=True))
+        self.streak += 1
+        if self.streak >= self.limit:
+            error = nonfinite_derivative(self.system, self.solver, *self.first)
+            assert error is not None
+            raise error
 
 
 def require_tqdm() -> Any:

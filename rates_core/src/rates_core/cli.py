@@ -7,6 +7,7 @@ Each subcommand is one ``_add_<name>_command(subparsers)`` function that builds 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import textwrap
 import warnings
@@ -633,8 +634,14 @@ def _run_command(args: argparse.Namespace) -> int:
     except _UsageError as exc:
         print(f"rates run: error: {exc}", file=sys.stderr)
         return 2
-    if args.time <= 0 or args.step <= 0:
+    if not (args.time > 0 and args.step > 0):  # NaN fails this too
         print("rates run: error: --time and --step must be positive", file=sys.stderr)
+        return 2
+    times = {"--time": args.time, "--step": args.step, "--cutoff": args.cutoff}
+    times["--sampling"] = args.sampling if args.sampling is not None else args.step
+    infinite = [name for name, value in times.items() if not math.isfinite(value)]
+    if infinite:
+        print(f"rates run: error: {', '.join(infinite)} must be finite", file=sys.stderr)
         return 2
     if args.plot:
         from rates_core.plot import _pyplot

@@ -7,6 +7,7 @@ state), lets the solver plugin integrate, and turns the sampled states into a Da
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rates_core import __version__, builtins
-from rates_core.backend import EmitOptions, EmittedFunction, Problem, have_tqdm, require_tqdm
+from rates_core.backend import (
+    EmitOptions,
+    EmittedFunction,
+    Problem,
+    check_on_nonfinite,
+    first_nonfinite,
+    have_tqdm,
+    require_tqdm,
+)
 from rates_core.errors import ModelError, SolverError
 from rates_core.frontend.templates import CircuitTemplate, split_path
 from rates_core.observe import evaluate_algebraic
@@ -69,6 +78,35 @@ def build_run_system(circuit: CircuitTemplate, vectorize: bool, **options: Any) 
     ):
         system = build_system(circuit, vectorize=False, **options)
     return system
+
+
+def check_run_times(
+    simulation_time: Any, step_size: Any, sampling_step_size: Any = None, cutoff: Any = 0.0
+) -> float:
+    """Check the time arguments of ``run`` / ``grid_search`` (finite real numbers, positive
+    times and steps, sampling no finer than the step) before anything is built; the sampling
+    step. Each fault is a :class:`SolverError` naming the argument."""
+    values = {
+        "simulation_time": simulation_time,
+        "step_size": step_size,
+        "sampling_step_size": step_size if sampling_step_size is None else sampling_step_size,
+        "cutoff": cutoff,
+    }
+    for name, value in values.items():
+        try:
+            if isinstance(value, (bool, str, bytes)) or np.iscomplexobj(value):
+                raise TypeError(name)
+            value = float(value)
+        except (TypeError, ValueError):
+            raise SolverError(f"{name} must be a number, got {value!r}") from None
+        if not math.isfinite(value):
+            raise SolverError(f"{name} must be a finite number, got {value}")
+        if name != "cutoff" and value <= 0:
+            raise SolverError(f"{name} must be positive, got {value}")
+    sampling = float(values["sampling_step_size"])
+    if sampling < float(step_size) * (1 - 1e-12):
+        raise SolverError("sampling_step_size must not be smaller than step_size")
+    return sampling
 
 
 def _prepare(
@@ -214,6 +252,11 @@ def _history(circuit: CircuitTemplate, system: System, history: Any, y0: np.ndar
                 f"history for {full!r} has shape {v.shape}, expected a scalar or {size} values",
                 variable=full,
             )
+        if first_nonfinite(v) is not None:
+            raise ModelError(
+                f"history for {full!r} is {v.tolist()} at t=-1e-12: it must be finite",
+                variable=full,
+            )
 
     def pre_history(t: float) -> np.ndarray:
         y = np.array(y0, copy=True)
@@ -323,6 +366,7 @@ def run(
     progress: bool | None = None,
     history: Any = None,
     delay_approximation: int | None = None,
+    on_nonfinite: str = "raise",
     **solver_options: Any,
 ) -> pd.DataFrame:
     """Simulate ``circuit`` and return the recorded variables, indexed by time.
@@ -338,14 +382,19 @@ def run(
     :data:`PROGRESS_MIN_STEPS` steps or about :data:`PROGRESS_MIN_SECONDS` s expected) when
     stderr is a terminal and tqdm is installed. ``seed`` (a solver option) seeds ``randn``.
 
+    Finite numbers in, finite numbers out: non-finite times, steps, parameters, inputs, initial
+    states or histories are a :class:`~rates_core.errors.SolverError` (or ``ModelError``)
+    naming the argument or ``node/op/var`` path, before integrating. ``on_nonfinite``: what
+    happens when the state stops being finite during the run (a blow-up): ``"raise"`` (default)
+    a ``SolverError`` naming the first sample time and variable that is NaN or infinite;
+    ``"continue"`` returns the trajectory with its NaN / inf values. Adaptive solvers always
+    raise on a non-finite derivative (they cannot choose a step size there).
+
     The frame's ``attrs`` record how it was made: model, backend (with its distribution and
     version), rates-core version, solver and its options, seed, time steps, precision.
     """
-    if step_size <= 0 or simulation_time <= 0:
-        raise SolverError("simulation_time and step_size must be positive")
-    sampling = step_size if sampling_step_size is None else sampling_step_size
-    if sampling < step_size * (1 - 1e-12):
-        raise SolverError("sampling_step_size must not be smaller than step_size")
+    sampling = check_run_times(simulation_time, step_size, sampling_step_size, cutoff)
+    check_on_nonfinite(on_nonfinite)
     if progress:
         require_tqdm()  # fail before building anything
     system, emitted = _prepare(
@@ -375,8 +424,10 @@ def run(
         seed=seed,
         progress=bool(progress),
         history=_history(circuit, system, history, y0),
+        on_nonfinite=on_nonfinite,
     )
     trajectory = _host().solve(solver, emitted, problem)
+    problem.check_trajectory(system, trajectory, solver)
     sample_idx = np.minimum(np.rint(trajectory.times / step_size).astype(int), max(n_steps - 1, 0))
     frame = _dataframe(
         spec,
@@ -404,6 +455,7 @@ def run(
         step_size=step_size,
         sampling_step_size=sampling,
         cutoff=cutoff,
+        on_nonfinite=on_nonfinite,
         float_precision=float_precision,
         vectorized=system.ir is not None and any(len(p.nodes) > 1 for p in system.ir.populations),
     )

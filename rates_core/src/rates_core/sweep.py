@@ -92,7 +92,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rates_core.errors import ModelError, SolverError, StoreError
+from rates_core.errors import ModelError, StoreError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -936,11 +936,11 @@ class Sweep:
 
         if isinstance(circuit, str):
             circuit = CircuitTemplate.from_yaml(circuit)
-        if step_size <= 0 or simulation_time <= 0:
-            raise SolverError("simulation_time and step_size must be positive")
-        sampling = step_size if sampling_step_size is None else float(sampling_step_size)
-        if sampling < step_size * (1 - 1e-12):
-            raise SolverError("sampling_step_size must not be smaller than step_size")
+        from rates_core.simulate import check_run_times
+
+        sampling = check_run_times(
+            simulation_time, step_size, sampling_step_size, run_options.get("cutoff", 0.0)
+        )
         if not isinstance(outputs, Mapping):
             outputs = {p: p for p in outputs}
         if not outputs:

@@ -351,7 +351,8 @@ SOLVER = r"""
     !! Integrate from t0: method 1 euler, 2 heun, 3 rk4 (n_steps steps of dt, the state after
     !! every `every` steps sampled), 4 Dormand-Prince 5(4) (rtol, atol; samples at
     !! t0 + k*dt*every, integration up to t_end). out(:, 1) is y0.
-    !! status: 0 ok, 1 step size underflow, 2 max_steps.
+    !! status: 0 ok, 1 step size underflow, 2 max_steps, 3 non-finite derivative at t0
+    !! (stats(1): the 1-based state index).
     integer(c_int), value :: method, n_in, n_conn, n_pre
     integer(i8), value :: n_steps, every, n_samples, max_steps, n_rows, seed
     real(dp), value :: t0, dt, t_end, rtol, atol, hmax, pre_dt
@@ -531,6 +532,13 @@ SOLVER = r"""
     call set_time_(t, n_in, in_pos, n_rows, in_times, series, prw)
     call hist_append_(h, t, y)
     call stage_(h, t, y, k1, prw, pc, pi)
+    if (.not. all(abs(k1) <= huge(1.0_dp))) then
+      ! a non-finite derivative at the start (NaN or inf): no step size can follow from it
+      status = 3
+      stats(1) = findloc(abs(k1) <= huge(1.0_dp), .false., dim=1)
+      yfinal = y
+      return
+    end if
     call hist_set_f_(h, k1)
     stats(4) = 1
     ! initial step (Hairer, Norsett and Wanner, II.4)
@@ -583,6 +591,7 @@ SOLVER = r"""
       steps = steps + 1
       err = hh*(e1*k1 + e3*k3 + e4*k4 + e5*k5 + e6*k6 + e7*k7)
       enorm = err_norm_(err, y, yn, rtol, atol)
+      if (.not. (enorm <= huge(1.0_dp))) enorm = huge(1.0_dp)  ! NaN: reject, shrink by 5
       if (enorm <= 1.0_dp) then
         t = t + hh
         if (hit) t = tnext

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from rates_core.backend import EmittedFunction, Problem, Trajectory
+from rates_core.backend import EmittedFunction, Problem, Trajectory, derivative_error
 from rates_core.errors import SolverError
 from rates_fortran import ADAPTIVE_SOLVER, FIXED_SOLVERS
 
@@ -211,6 +211,8 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
             stats.ctypes.data,
         )
         progress(problem.t0 + problem.simulation_time)
+    if status[0] == 3:
+        raise derivative_error(system, solver, problem.t0, int(stats[0]) - 1)
     if status[0] != 0:
         raise SolverError(
             f"{solver} stopped on model {system.name!r}: {_STATUS.get(int(status[0]), status[0])}"

@@ -237,7 +237,8 @@ function [out, y_end] = {{FIELD}}_adaptive(solver, t0, t_end, y0, sample_times, 
 %{{UPPER}}_ADAPTIVE Integrate {{FIELD}} with ode45, ode23 or ode15s, in one call.
 %   [OUT, Y_END] = {{UPPER}}_ADAPTIVE(SOLVER, T0, T_END, Y0, SAMPLE_TIMES, OPTIONS, PARAMS)
 %   integrates from the column state Y0 at T0 to T_END with SOLVER; OUT(k, :) is the state
-%   at SAMPLE_TIMES(k) and Y_END the state at T_END. OPTIONS is a cell array of odeset
+%   at SAMPLE_TIMES(k) and Y_END the state at T_END (OUT empty and Y_END the derivative when
+%   the derivative at T0 is not finite). OPTIONS is a cell array of odeset
 %   name / value pairs; PARAMS a cell array of the parameter values, in the order of the
 %   arguments of {{FIELD}}.
 %
@@ -278,13 +279,25 @@ function [out, y_end] = {{FIELD}}_adaptive(solver, t0, t_end, y0, sample_times, 
     f = @(t, y) field(t, y, params, slots, input_times, rows);
     u0 = y0;
   end
+  dy0 = f(t0, u0);
+  if ~all(isfinite(dy0(:)))
+    % a non-finite derivative at the start: no step size follows from it. OUT empty and
+    % Y_END the derivative tell the caller which variable
+    out = [];
+    y_end = dy0;
+    return
+  end
   opts = odeset(options{:});
   if strcmp(solver, 'ode15s') && isempty(odeget(opts, 'InitialSlope'))
     % Octave's ode15s (SUNDIALS IDA) starts from the slope zero unless told otherwise, an
     % inconsistent start that fails the error test at tight tolerances: give it dy/dt at t0
     opts = odeset(opts, 'InitialSlope', f(t0, u0));
   end
-{{JACOBIAN}}  [~, u] = feval(solver, f, tspan, u0, opts);
+{{JACOBIAN}}  [t_out, u] = feval(solver, f, tspan, u0, opts);
+  if size(u, 1) < numel(tspan)
+    error('rates:incomplete', ['%s stopped at t=%g before t=%g (the state blows up, or the ' ...
+          'problem is singular or too stiff there)'], solver, t_out(end), t_end);
+  end
   if split
     u = u(:, 1:n) + 1i * u(:, n + 1:end);
   end

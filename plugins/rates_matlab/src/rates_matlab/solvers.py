@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from rates_core.backend import EmittedFunction, Problem, Trajectory
+from rates_core.backend import EmittedFunction, Problem, Trajectory, nonfinite_derivative
 from rates_core.errors import SolverError
 from rates_matlab import ADAPTIVE_SOLVERS, DDE_SOLVER, FIXED_METHODS, FIXED_SOLVERS
 from rates_matlab.runtime import get_session, to_matlab
@@ -243,6 +243,11 @@ def _adaptive(solver: str, function: EmittedFunction, problem: Problem, session:
         nout=2,
     )
     n = y0.size
+    if np.size(out) == 0:  # the driver found a non-finite derivative at t0 (y_end holds it)
+        dy0 = np.asarray(y_end).reshape(-1)
+        raise nonfinite_derivative(function.system, solver, t0, dy0) or SolverError(
+            f"{solver}: the driver returned no samples"
+        )
     states = _states(out, problem.n_samples, n, dtype)
     final = _states(y_end, 1, n, dtype)[0]
     info = {"solver": solver, "path": "matlab-ode", "runtime": session.kind}

@@ -27,7 +27,14 @@ from typing import Any
 
 import numpy as np
 
-from rates_core.backend import PROGRESS_CHUNKS, EmittedFunction, Problem, Progress, Trajectory
+from rates_core.backend import (
+    PROGRESS_CHUNKS,
+    DerivativeGuard,
+    EmittedFunction,
+    Problem,
+    Progress,
+    Trajectory,
+)
 from rates_core.errors import SolverError
 from rates_numpy import FIXED_SOLVERS, SCIPY_SOLVER
 from rates_numpy.history import (
@@ -438,11 +445,14 @@ def _solve_scipy(function: EmittedFunction, problem: Problem, progress: Progress
     def set_inputs(t: float) -> None:
         _set_inputs(t, interpolants, args, scalar)
 
+    guard = DerivativeGuard(function.system, SCIPY_SOLVER)
+
     def fun(t: float, y: np.ndarray) -> np.ndarray:
         if interpolants:
             set_inputs(t)
         dy = np.empty(y.shape, dtype=np.result_type(y.dtype, work_dtype))
         rhs(t, y, dy, *args)
+        guard(t, dy)
         return dy
 
     marks = np.linspace(t0, t_end, PROGRESS_CHUNKS + 1)[1:]
@@ -470,6 +480,7 @@ def _solve_scipy(function: EmittedFunction, problem: Problem, progress: Progress
     if t_end == t0:
         states = np.repeat(y0[None, :], problem.n_samples, axis=0)
         return Trajectory(sample_times, states, y0.copy(), {"solver": "scipy", "method": method})
+    guard.initial(t0, fun(t0, y0.astype(work_dtype)))
     try:
         sol = solve_ivp(
             fun_reporting if progress.enabled else fun,
@@ -647,12 +658,15 @@ def _solve_scipy_dde(function: EmittedFunction, problem: Problem, progress: Prog
     def set_inputs(t: float) -> None:
         _set_inputs(t, interpolants, args, scalar)
 
+    guard = DerivativeGuard(function.system, SCIPY_SOLVER)
+
     def fun(t: float, y: np.ndarray) -> np.ndarray:
         if interpolants:
             set_inputs(t)
         hist.read(t, y)
         dy = np.empty(y.shape, dtype=np.result_type(y.dtype, work_dtype))
         rhs(t, y, dy, *delayed(), *args)
+        guard(t, dy)
         return dy
 
     kwargs: dict[str, Any] = dict(options)
@@ -677,6 +691,7 @@ def _solve_scipy_dde(function: EmittedFunction, problem: Problem, progress: Prog
         states = np.repeat(y0[None, :], problem.n_samples, axis=0)
         info.update(nfev=0, njev=0, n_segments=0, n_breakpoints=0)
         return Trajectory(sample_times, states, y0.copy(), info)
+    guard.initial(t0, fun(t0, y0.astype(work_dtype)))
     levels = BREAKPOINT_LEVELS.get(method, DEFAULT_BREAKPOINT_LEVELS)
     marks = breakpoints(conns.tau, t0, t_end, levels=levels)
     ends = segment_ends(t0, t_end, marks, conns.min_tau)

@@ -30,7 +30,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rates_core.backend import PROGRESS_CHUNKS, EmittedFunction, Problem, Progress, Trajectory
+from rates_core.backend import (
+    PROGRESS_CHUNKS,
+    EmittedFunction,
+    Problem,
+    Progress,
+    Trajectory,
+    derivative_error,
+)
 from rates_core.errors import SolverError
 from rates_torch import ADAPTIVE_SOLVERS, BACKEND, FIXED_SOLVERS
 
@@ -540,6 +547,18 @@ def _rms(x: Any, batch: int) -> Any:
     return torch.sqrt(v.mean())
 
 
+def _check_derivative(run: Integration, t: float, dy: Any) -> None:
+    """A :class:`SolverError` naming time and variable when ``dy`` is not finite (one
+    device-to-host sync: called at the start and on failure only)."""
+    import torch
+
+    bad = ~torch.isfinite(dy)
+    if bool(bad.any()):
+        index = int(torch.nonzero(bad.reshape(-1))[0])
+        value = dy.reshape(-1)[index].item()
+        raise derivative_error(run.function.system, "torch_dopri5", t, index, value)
+
+
 def _dopri5(run: Integration, progress: Progress) -> tuple[Any, Any, dict[str, Any]]:
     import torch
 
@@ -597,6 +616,7 @@ def _dopri5(run: Integration, progress: Progress) -> tuple[Any, Any, dict[str, A
     y = run.y0
     t = t0
     f0 = rhs(t, y)
+    _check_derivative(run, t, f0)
     if hist is not None:
         hist.add(t, y, f0)
     samples = [y]
@@ -679,6 +699,8 @@ def _dopri5(run: Integration, progress: Progress) -> tuple[Any, Any, dict[str, A
             h = step * max(MIN_FACTOR, SAFETY * norm**-0.2)
             rejected = True
             if h < 1e-14 * max(1.0, abs(t)):
+                for k in ks:  # a non-finite vector field near t is the likely cause: name it
+                    _check_derivative(run, t, k)
                 raise SolverError(f"solver 'torch_dopri5': step size underflow at t={t}")
     while next_sample < run.n_samples:
         samples.append(y)

@@ -65,6 +65,17 @@ def decay_circuit() -> CircuitTemplate:
     return one_node("decay", ["x' = -k*x"], {"x": f"output({DECAY['x0']})", "k": DECAY["k"]})
 
 
+def blow_up_circuit() -> CircuitTemplate:
+    """x' = x^2 from x0 = 1: x = 1 / (1 - t) is infinite at t = 1 (every fixed-step method
+    overflows soon after)."""
+    return one_node("blow_up", ["x' = x*x"], {"x": "output(1.0)"})
+
+
+def nonfinite_field_circuit() -> CircuitTemplate:
+    """x' = (x^2 - 1) / (x - 1) from x0 = 1: 0 / 0, a NaN derivative at the start."""
+    return one_node("nonfinite_field", ["x' = (x*x - 1.0)/(x - 1.0)"], {"x": "output(1.0)"})
+
+
 def decay_exact(t: np.ndarray) -> np.ndarray:
     return DECAY["x0"] * np.exp(-DECAY["k"] * np.asarray(t))
 

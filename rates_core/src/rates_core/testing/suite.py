@@ -576,6 +576,33 @@ class ConformanceSuite:
             f"(errors {', '.join(f'{e:.3g}' for e in errors)} at dt {dts})"
         )
 
+    # ------------------------------------------------------------------ finite numbers
+
+    @uses_solvers("fixed")
+    def test_blow_up_is_an_error(self, solver: SolverInfo) -> None:
+        """x' = x^2 blows up at t = 1: run() raises a SolverError naming the time and the
+        variable (n/op/x) where the state stopped being finite, unless
+        on_nonfinite="continue", which returns the non-finite rows."""
+        from rates_core.errors import SolverError
+
+        circuit, outputs = ref.blow_up_circuit(), {"x": "n/op/x"}
+        with pytest.raises(SolverError, match=r"stopped being finite at t=[0-9.]+.*n/op/x"):
+            self._run(circuit, 2.0, 0.01, solver, outputs, rows=200)
+        frame = self._run(circuit, 2.0, 0.01, solver, outputs, rows=200, on_nonfinite="continue")
+        x = frame["x"].to_numpy()
+        assert np.isfinite(x[0]) and not np.isfinite(x[-1]), x[[0, -1]]
+        with pytest.raises(SolverError, match="on_nonfinite must be one of"):
+            self._run(circuit, 2.0, 0.01, solver, outputs, on_nonfinite="contineu")
+
+    @uses_solvers("adaptive")
+    def test_nonfinite_derivative_is_an_error(self, solver: SolverInfo) -> None:
+        """x' = (x^2 - 1) / (x - 1) at x0 = 1 is NaN: an adaptive solver raises a SolverError
+        naming n/op/x (instead of shrinking its step forever or failing obscurely)."""
+        from rates_core.errors import SolverError
+
+        with pytest.raises(SolverError, match="n/op/x"):
+            self._run(ref.nonfinite_field_circuit(), 1.0, 0.01, solver, {"x": "n/op/x"})
+
     # ------------------------------------------------------------------ state and inputs
 
     @uses_solvers("all")
