@@ -66,17 +66,23 @@ def scipy_results() -> dict[str, tuple[str, str]]:
 
 
 @pytest.mark.parametrize(
-    ("case", "match"),
+    ("case", "error", "match"),
     [
-        ("nan parameter", "parameter pc/rate_out/s is nan"),
-        ("tau=0", r"'scipy': the derivative of pc/syn_exc_ext/x is (nan|-?inf) at t=0"),
-        ("tau=0 LSODA", r"'scipy': the derivative of n/op/x is (nan|-?inf) at t=0"),
-        ("nan input", r"input pc/syn_exc_ext/u is nan in row 0 at t=0"),
+        # update_var already refuses a NaN value (the Problem's own parameter check is tested
+        # in tests/core/test_problem_check.py): no run starts, nothing hangs
+        ("nan parameter", "ModelError", r"finite numbers .*template 'rate_out', variable 's'"),
+        (
+            "tau=0",
+            "SolverError",
+            r"'scipy': the derivative of pc/syn_exc_ext/x is (nan|-?inf) at t=0",
+        ),
+        ("tau=0 LSODA", "SolverError", r"'scipy': the derivative of n/op/x is (nan|-?inf) at t=0"),
+        ("nan input", "SolverError", r"input pc/syn_exc_ext/u is nan in row 0 at t=0"),
     ],
 )
-def test_scipy_bad_numbers_are_solver_errors(scipy_results, case, match):
+def test_scipy_bad_numbers_are_rates_errors(scipy_results, case, error, match):
     kind, message = scipy_results[case]
-    assert kind == "rates_core.errors.SolverError", (kind, message)
+    assert kind == f"rates_core.errors.{error}", (kind, message)
     assert re.search(match, message), message
 
 
@@ -138,7 +144,8 @@ def test_cli_prints_one_line_for_bad_numbers(capsys):
     argv = ["run", JRC, "-T", "0.01", "--dt", "1e-4", "--set", "pc/rate_out/s=nan"]
     assert main(argv) == 1
     err = capsys.readouterr().err
-    assert err.startswith("rates: error: parameter pc/rate_out/s is nan"), err
+    assert err.startswith("rates: error: values must be finite numbers"), err
+    assert "template 'rate_out', variable 's'" in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     argv = ["run", JRC, "-T", "0.05", "--dt", "1e-4", "--set", "pc/syn_exc_ext/tau=1e-7"]
     assert main(argv) == 1
