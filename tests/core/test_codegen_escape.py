@@ -196,3 +196,13 @@ def test_python_literal_round_trips_through_a_subprocess(tmp_path):
     out = subprocess.run([sys.executable, str(path)], capture_output=True, timeout=60)
     assert out.returncode == 0
     assert out.stdout.decode("utf-8", "replace").count("\n") >= len(TEXTS)
+
+
+@pytest.mark.parametrize("text", TEXTS + ["../../etc/passwd", "a" * 300, "___", "Name_1"])
+def test_file_stem_is_a_short_plain_name(text):
+    from rates_core.codegen import MAX_STEM, file_stem
+
+    stem = file_stem(text)
+    assert stem and len(stem) <= MAX_STEM
+    assert all(c.isascii() and (c.isalnum() or c == "_") for c in stem)
+    assert file_stem("Name_1") == "Name_1" and file_stem("___") == "model"

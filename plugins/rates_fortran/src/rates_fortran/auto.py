@@ -71,7 +71,7 @@ from typing import Any
 
 import numpy as np
 
-from rates_core.codegen import comment
+from rates_core.codegen import comment, file_stem
 from rates_core.errors import BackendUnavailableError, ModelError, SolverError
 from rates_core.system import System
 
@@ -423,7 +423,7 @@ def _model(
         return jacobian_function(system, jacobian=jac)(0.0, init, *args)
 
     return _AutoModel(
-        _safe(system.name).lower(), system, unames, parnames, slots, pvalues, source,
+        file_stem(system.name).lower(), system, unames, parnames, slots, pvalues, source,
         [float(v) for v in init], len(bcs), len(ics), jacobian_at_start,
     )  # fmt: skip
 
@@ -523,7 +523,7 @@ def auto_files(
     (module documentation)."""
     model = _model(system, y0, boundary, integral, **dict(values or {}))
     if name:
-        model.name = _safe(name)
+        model.name = file_stem(name)
     files = {f"{model.name}.f90": model.source}
     for scenario in scenarios:
         files[f"c.{model.name}.{scenario}"] = _constants(model, scenario, **dict(constants))

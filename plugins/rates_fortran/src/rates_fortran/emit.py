@@ -27,7 +27,7 @@ import sympy
 
 from rates_core import builtins as rb
 from rates_core.backend import EmitOptions, EmittedFunction
-from rates_core.codegen import comment
+from rates_core.codegen import comment, file_stem
 from rates_core.errors import ModelError
 from rates_core.system import System
 from rates_fortran import BACKEND, __version__
@@ -622,5 +622,4 @@ def _wrap(
 
 
 def _file_stem(system: System) -> str:
-    stem = "".join(c if c.isalnum() else "_" for c in system.name).strip("_").lower()
-    return stem or "model"
+    return file_stem(system.name).lower()

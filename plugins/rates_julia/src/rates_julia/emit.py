@@ -36,7 +36,7 @@ import sympy
 
 from rates_core import builtins as rb
 from rates_core.backend import EmitOptions
-from rates_core.codegen import comment, docstring_text
+from rates_core.codegen import MAX_STEM, comment, docstring_text
 from rates_core.system import DelayedRead, Parameter, System
 from rates_julia import __version__
 from rates_julia.printer import JuliaPrinter, Shape, float_literal, julia_name
@@ -92,7 +92,7 @@ def _doc(text: str) -> str:
 def module_name(system_name: str) -> str:
     """A Julia module name (CamelCase) for a model: ``van_der_pol`` -> ``VanDerPol``."""
     parts = [p for p in re.split(r"[^0-9A-Za-z]+", system_name) if p]
-    name = "".join(p[0].upper() + p[1:] for p in parts) or "RatesModel"
+    name = "".join(p[0].upper() + p[1:] for p in parts)[:MAX_STEM] or "RatesModel"
     if name[0].isdigit() or name in ("Base", "Core", "Main"):
         name = f"Model{name}"
     return name

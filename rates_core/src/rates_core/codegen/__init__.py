@@ -7,22 +7,26 @@ through them.
 
 from rates_core.codegen.escape import (
     LANGUAGES,
+    MAX_STEM,
     comment,
     comment_lines,
     comment_text,
     docstring,
     docstring_text,
+    file_stem,
     one_line,
     string_literal,
 )
 
 __all__ = [
     "LANGUAGES",
+    "MAX_STEM",
     "comment",
     "comment_lines",
     "comment_text",
     "docstring",
     "docstring_text",
+    "file_stem",
     "one_line",
     "string_literal",
 ]

@@ -16,7 +16,12 @@ the comment or literal it is written into, in each target language (``LANGUAGES`
 
 from __future__ import annotations
 
+import re
+
 LANGUAGES = ("python", "julia", "fortran", "matlab")
+#: Longest stem :func:`file_stem` returns: file names stay far below the 255 bytes of most
+#: file systems even with a prefix and a suffix.
+MAX_STEM = 64
 _COMMENT = {"python": "#", "julia": "#", "fortran": "!", "matlab": "%"}
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
@@ -110,3 +115,11 @@ def docstring_text(text: object, lang: str) -> str:
 def docstring(text: object, lang: str) -> str:
     """A triple-quoted docstring (Python, Julia) holding ``text`` on one line."""
     return '"""' + docstring_text(text, lang) + '"""'
+
+
+def file_stem(text: object, default: str = "model") -> str:
+    """A file name stem from model text (a circuit name): letters, digits and ``_`` only, at
+    most ``MAX_STEM`` characters, never empty, so it cannot hold a path separator, ``..`` or a
+    name too long for the file system."""
+    stem = re.sub(r"[^0-9A-Za-z_]+", "_", str(text)).strip("_")[:MAX_STEM].rstrip("_")
+    return stem or default
