@@ -103,8 +103,6 @@ def test_the_hostile_circuit_name_of_the_finding_is_a_model_error_and_runs_nothi
 
 @pytest.mark.parametrize("name", HOSTILE)
 def test_hostile_node_labels_in_a_model_file_name_file_template_and_label(tmp_path, name):
-    if name == "":
-        pytest.skip("an empty YAML key is another fault")
     path = write_model(tmp_path, label=name)
     with pytest.raises(ModelError, match="node label") as info:
         load_template(f"{path}:net")
