@@ -162,3 +162,17 @@ def test_non_text_yaml_keys_are_model_errors(tmp_path):
     path.write_text(text)
     with pytest.raises(ModelError, match="node label"):
         load_template(f"{path}:net")
+
+
+def test_to_yaml_keeps_names_of_the_longest_length_loadable(tmp_path):
+    """Two different nodes named with the longest name: the YAML writer's ``<name>_2`` for the
+    second stays within the grammar, so the file loads back."""
+    name = "n" * MAX_NAME_LENGTH
+    first = NodeTemplate(name, operators=[op()])
+    second = NodeTemplate(name, operators=[op("op2", var="z")])
+    circuit = CircuitTemplate("net", nodes={"a": first, "b": second})
+    path = tmp_path / "out.yaml"
+    circuit.to_yaml(str(path))
+    loaded = load_template(f"{path}:net")
+    assert sorted(loaded.nodes) == ["a", "b"]
+    assert all(len(n.name) <= MAX_NAME_LENGTH for n in loaded.nodes.values())
