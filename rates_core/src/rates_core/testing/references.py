@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import math
+import os
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,8 +125,9 @@ def hostile_names_exact(t: np.ndarray) -> np.ndarray:
     return np.stack([decay, (1.0 + HOSTILE["weight"] * t) * decay], axis=-1)
 
 
-#: A file that the commands in :data:`SMUGGLED_NAME` would create in the working directory.
-SMUGGLED_MARKER = "rates_conformance_pwned"
+#: A file that the commands in :data:`SMUGGLED_NAME` would create (absolute: an external
+#: runtime such as Octave may work in another directory; one per process).
+SMUGGLED_MARKER = os.path.join(tempfile.gettempdir(), f"rates_conformance_pwned_{os.getpid()}")
 #: A circuit name the grammar rejects: it closes Python / Julia docstrings and string literals,
 #: starts new lines of Python, MATLAB, Fortran and Julia code, and interpolates in Julia.
 SMUGGLED_NAME = "\n".join(
