@@ -282,3 +282,39 @@ def test_circuit_template_round_trip_names() -> None:
     )
     f = _function(_source(net, vectorize=False), "f!")
     assert "dy[2] = b_li_m_in + (-b_li_r + b_li_r0) / b_li_tau  # d/dt b_li_r" in f
+
+
+def _kinds(node) -> list[str]:
+    return [c.type for c in node.children]
+
+
+def _all_nodes(node):
+    yield node
+    for child in node.children:
+        yield from _all_nodes(child)
+
+
+@pytest.mark.parametrize("standalone", [False, True])
+def test_smuggled_model_name_stays_in_docstrings_and_comments(standalone: bool) -> None:
+    """A circuit name past the grammar (closing docstrings, ``$(...)`` interpolation, new code
+    lines) changes no syntax node of the module: it is the decay model's structure, and no
+    interpolation or command literal holds the name's commands (issue 17, finding 1)."""
+    from julia_syntax import parse
+
+    options = EmitOptions(standalone=standalone)
+    plain = emit_source(build_system(ref.decay_circuit()), options).source
+    smuggled = emit_source(build_system(ref.smuggled_name_circuit()), options).source
+    assert_parses(smuggled, "smuggled name")
+    tree = parse(smuggled).root_node
+    assert _kinds(tree) == _kinds(parse(plain).root_node)
+    for node in _all_nodes(tree):
+        if node.type in ("string_interpolation", "command_literal", "block_comment"):
+            assert ref.SMUGGLED_MARKER not in node.text.decode(), node.text.decode()
+    assert "module " + module_name(ref.SMUGGLED_NAME) in smuggled
+
+
+def test_hostile_names_parse() -> None:
+    """The model named with the grammar's most hostile names (Julia keywords ``end``,
+    ``function``, ``begin``, ``module``, ``let``, ``quote``, ... as variables) parses."""
+    assert_parses(_source(ref.hostile_names_circuit()), "hostile names")
+    assert_parses(_source(ref.hostile_names_circuit(), vectorize=False), "hostile names")

@@ -21,6 +21,7 @@ import sympy
 
 from . import builtins
 from .errors import EquationError, ModelError
+from .frontend.names import MAX_NAME_LENGTH, is_valid_name
 
 __all__ = [
     "ParsedEquation",
@@ -134,8 +135,11 @@ def check_variable_name(
     def fail(message: str) -> ModelError:
         return ModelError(message, file=file, template=template, variable=str(name))
 
-    if not isinstance(name, str) or not name.isidentifier() or not name.isascii():
-        raise fail(f"{name!r} is not a valid variable name (letters, digits and _ only)")
+    if not is_valid_name(name):
+        raise fail(
+            f"{name!r} is not a valid variable name (letters, digits and _ only, "
+            f"at most {MAX_NAME_LENGTH} characters)"
+        )
     if keyword.iskeyword(name):
         raise fail(f"{name!r} is a Python keyword and cannot name a variable")
     if name.startswith("__"):

@@ -198,12 +198,13 @@ class System:
         return sizes
 
     def states_text(self) -> str:
-        """The states as generated files list them in their header: ``r, v, x[10]``."""
+        """The states as generated files list them in their header: ``r, v, x[10]`` (plain
+        text: backends embed it only through :func:`rates_core.codegen.comment`)."""
         return ", ".join(f"{s.name}[{s.size}]" if s.size > 1 else s.name for s in self.states)
 
     def delayed_text(self) -> str:
         """The delayed reads as generated files list them: ``d0 = x[idx](t - tau), ...``
-        (0-based index names, as in the equations)."""
+        (0-based index names, as in the equations; embed through :mod:`rates_core.codegen`)."""
         return ", ".join(
             f"{d.name} = {d.state}{'[' + d.index + ']' if d.index else ''}(t - {d.tau})"
             for d in self.delayed

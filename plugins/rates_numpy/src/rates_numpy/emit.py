@@ -36,6 +36,7 @@ from sympy.core.function import AppliedUndef
 
 from rates_core import builtins as rb
 from rates_core.backend import EmitOptions, EmittedFunction
+from rates_core.codegen import comment, docstring_text
 from rates_core.system import System
 from rates_numpy import BACKEND, __version__
 from rates_numpy.printer import ScalarPrinter, VectorPrinter, safe_name
@@ -67,6 +68,16 @@ _ARRAY_FUNCTIONS = (
     rb.Concatenate,
     rb.Interp,
 )
+
+
+def _comment(text: str) -> str:
+    """A Python comment holding model-derived ``text`` (names, equations), escaped."""
+    return comment(text, "python")
+
+
+def _doc(text: str) -> str:
+    """Model-derived ``text`` escaped for a place inside a generated docstring."""
+    return docstring_text(text, "python")
 
 
 # --------------------------------------------------------------------------- analysis
@@ -189,14 +200,14 @@ def _vector_field(w: _Writer, system: System, printer: Any, scalar: bool, func_n
     )
     if system.delayed:
         w(
-            f'"""d y / d t of model {system.name!r}, written into ``dy`` (returned); the '
+            f'"""d y / d t of model {_doc(repr(system.name))}, written into ``dy`` (returned); the '
             "delayed\n"
             f"{_INDENT}reads are the values of their states at t - tau, from the solver's "
             f'history."""',
             1,
         )
     else:
-        w(f'"""d y / d t of model {system.name!r}, written into ``dy`` (returned)."""', 1)
+        w(f'"""d y / d t of model {_doc(repr(system.name))}, written into ``dy`` (returned)."""', 1)
     _unpack_states(w, system, scalar)
     if system.algebraic:
         w("# algebraic variables, in dependency order", 1)
@@ -209,9 +220,9 @@ def _vector_field(w: _Writer, system: System, printer: Any, scalar: bool, func_n
         s = system.state(name)
         code = printer.doprint(_unit_noise(expr, units.get(name)))
         if scalar or (s.size == 1 and not arrayish(expr)):
-            w(f"dy[{s.start}] = {code}  # d/dt {name}", 1)
+            w(f"dy[{s.start}] = {code}  {_comment(f'd/dt {name}')}", 1)
         else:
-            w(f"dy[{s.start}:{s.stop}] = {code}  # d/dt {name}", 1)
+            w(f"dy[{s.start}:{s.stop}] = {code}  {_comment(f'd/dt {name}')}", 1)
     w("return dy", 1)
 
 
@@ -225,14 +236,14 @@ def _record(w: _Writer, system: System, printer: Any, scalar: bool) -> None:
     w(
         f'"""Values (out_[:{n}]) and, when dy is given, time derivatives (out_[{n}:]) of the '
         f"variables\n{_INDENT}read with a delay that the solver keeps in its history: "
-        f"{', '.join(r.name for r in system.recorded)}.\n{_INDENT}"
+        f"{_doc(', '.join(r.name for r in system.recorded))}.\n{_INDENT}"
         '"""',
         1,
     )
     _unpack_states(w, system, scalar)
     for r in system.recorded:
         where = f"out_[{r.offset}]" if scalar else f"out_[{r.offset}:{r.offset + r.size}]"
-        w(f"{where} = {printer.doprint(r.expr)}  # {r.name}", 1)
+        w(f"{where} = {printer.doprint(r.expr)}  {_comment(r.name)}", 1)
     w("if dy is not None:", 1)
     used = {s.name for r in system.recorded for s in r.rate.free_symbols}
     for r in system.recorded:
@@ -244,11 +255,11 @@ def _record(w: _Writer, system: System, printer: Any, scalar: bool) -> None:
             read = f"dy[{st.start}].item()" if scalar else f"dy[{st.start}:{st.stop}]"
             if _real_state_in_complex(system, st):
                 read += ".real"
-            w(f"{safe_name(sym.name)} = {read}  # d/dt {state}", 2)
+            w(f"{safe_name(sym.name)} = {read}  {_comment(f'd/dt {state}')}", 2)
     for r in system.recorded:
         a = n + r.offset
         where = f"out_[{a}]" if scalar else f"out_[{a}:{a + r.size}]"
-        w(f"{where} = {printer.doprint(r.rate)}  # d/dt {r.name}", 2)
+        w(f"{where} = {printer.doprint(r.rate)}  {_comment(f'd/dt {r.name}')}", 2)
     w("return out_", 1)
 
 
@@ -294,7 +305,10 @@ def _jacobian(w: _Writer, system: System, scalar: bool) -> bool:
     params = _signature_params(system)
     sub = _Writer()
     sub(f"def jacobian(t, y, {', '.join(params)}):" if params else "def jacobian(t, y):")
-    sub(f'"""Dense d f / d y of model {system.name!r} (states in the order of ``y``)."""', 1)
+    sub(
+        f'"""Dense d f / d y of model {_doc(repr(system.name))} (states in the order of ``y``)."""',
+        1,
+    )
     _unpack_states(sub, system, scalar)
     sub("jac_ = numpy.zeros((N_STATES_, N_STATES_), dtype=DTYPE_)", 1)
     for i, j, code in entries:
@@ -359,7 +373,8 @@ def _loops(w: _Writer, system: System, printer: ScalarPrinter) -> list[str]:
         w()
         w(f"def run_{method}({', '.join(head)}):")
         w(
-            f'"""Integrate model {system.name!r} with {titles[method]} in plain Python floats.\n\n'
+            f'"""Integrate model {_doc(repr(system.name))} with {titles[method]} in plain '
+            "Python floats.\n\n"
             f"{_INDENT}Runs steps k0_ .. k1_ - 1 from state y0_ (step k_ goes from t0_ + k_*dt_ "
             f"and reads\n{_INDENT}row k_ of each input series); the state after step k_ is "
             f"written into\n{_INDENT}out_[(k_ + 1) // every_] when every_ divides k_ + 1 and that "
@@ -464,16 +479,16 @@ def emit_source(
     w = _Writer()
     mode = "scalar (plain Python floats with math/cmath)" if scalar else "vector (NumPy arrays)"
     states = system.states_text()
-    w(f"# Generated by rates-numpy {__version__} from model {system.name!r}; do not edit.")
-    w(f"# States ({system.n_states} values): {states}")
-    w(f"# Parameters: {', '.join(p.name for p in system.params) or '(none)'}")
+    w(_comment(f"Generated by rates-numpy {__version__} from model {system.name!r}; do not edit."))
+    w(_comment(f"States ({system.n_states} values): {states}"))
+    w(_comment(f"Parameters: {', '.join(p.name for p in system.params) or '(none)'}"))
     if system.delayed:
         reads = system.delayed_text()
-        w(f"# Delayed reads (inputs, from the solver's history): {reads}")
-        w(f"# Signature: {options.func_name}(t, y, dy, <delayed reads>, <parameters>)")
+        w(_comment(f"Delayed reads (inputs, from the solver's history): {reads}"))
+        w(_comment(f"Signature: {options.func_name}(t, y, dy, <delayed reads>, <parameters>)"))
     else:
-        w(f"# Signature: {options.func_name}(t, y, dy, <parameters>)")
-    w(f"# Mode: {mode}; dtype {dtype}")
+        w(_comment(f"Signature: {options.func_name}(t, y, dy, <parameters>)"))
+    w(_comment(f"Mode: {mode}; dtype {dtype}"))
     w("import cmath  # noqa: F401")
     w("import math  # noqa: F401")
     w()

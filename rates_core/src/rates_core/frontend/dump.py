@@ -17,6 +17,7 @@ import numpy as np
 import yaml
 
 from rates_core.errors import ModelError
+from rates_core.frontend.names import MAX_NAME_LENGTH
 from rates_core.frontend.templates import CircuitTemplate, OperatorTemplate, _OperatorGraph
 from rates_core.frontend.variables import Variable
 
@@ -76,7 +77,8 @@ class _Writer:
         name, k = base, 1
         while name in self.out:
             k += 1
-            name = f"{base}_{k}"
+            suffix = f"_{k}"  # the name stays within the grammar's length
+            name = base[: MAX_NAME_LENGTH - len(suffix)] + suffix
         self.names[id(obj)] = name
         self.out[name] = None  # reserve
         return name

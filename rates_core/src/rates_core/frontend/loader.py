@@ -19,6 +19,7 @@ import numpy as np
 from rates_core.errors import ModelError
 from rates_core.frontend.frozen import FrozenMap
 from rates_core.frontend.locate import YAML_SUFFIXES, find_package_yaml
+from rates_core.frontend.names import check_name
 from rates_core.frontend.population import Connectivity, PopulationTemplate
 from rates_core.frontend.templates import (
     CircuitTemplate,
@@ -254,6 +255,7 @@ class Loader:
         if key in self._built:
             return self._built[key]
         where = {"file": str(file.path), "template": name}
+        check_name(name, "template name", **where)
         if name not in file.data:
             raise ModelError("no template of that name in the file", **where)
         if key in self._building:

@@ -30,6 +30,7 @@ import numpy as np
 
 from rates_core.errors import ModelError
 from rates_core.frontend.frozen import FrozenMap
+from rates_core.frontend.names import check_name, check_path
 from rates_core.frontend.templates import EdgeTemplate, NodeTemplate
 from rates_core.frontend.variables import MAX_ELEMENTS, Variable, check_finite
 
@@ -73,6 +74,7 @@ class PopulationTemplate:
 
     def __post_init__(self) -> None:
         where = {"file": self.path or None, "template": self.name}
+        check_name(self.name, "population name", **where)
         if not isinstance(self.node, NodeTemplate):
             raise ModelError(
                 f"a population's node must be a NodeTemplate, got {self.node!r}", **where
@@ -288,6 +290,7 @@ class Connectivity:
                 raise ModelError(
                     f"connectivity {name} must be a path population/op/var, got {value!r}", **where
                 )
+            check_path(value, f"connectivity {name}")
         if self.edge is not None and not isinstance(self.edge, EdgeTemplate):
             raise ModelError(f"connectivity edge must be an EdgeTemplate, got {self.edge!r}")
         weights = _matrix(self.weights, "weights", where)

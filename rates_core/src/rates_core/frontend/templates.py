@@ -16,6 +16,7 @@ import numpy as np
 
 from rates_core.errors import ModelError
 from rates_core.frontend.frozen import FrozenMap
+from rates_core.frontend.names import check_label, check_name, check_path
 from rates_core.frontend.variables import Variable, parse_declaration
 
 EDGE_ATTRIBUTES = ("weight", "delay", "spread")
@@ -43,6 +44,7 @@ class OperatorTemplate:
     path: str = ""
 
     def __post_init__(self) -> None:
+        check_name(self.name, "operator name", **_where(self))
         eqs = self.equations
         if isinstance(eqs, str):
             eqs = (eqs,)
@@ -146,6 +148,7 @@ class _OperatorGraph:
     path: str = ""
 
     def __post_init__(self) -> None:
+        check_name(self.name, f"{type(self).__name__[:-8].lower()} name", **_where(self))
         object.__setattr__(self, "operators", _operator_map(self.operators, self.name, self.path))
         self.operator_order()  # validates the wiring early
 
@@ -303,6 +306,14 @@ def split_path(path: str) -> tuple[str, str, str]:
 
 
 def _coerce_edge(edge: Any, owner: str, path: str) -> Edge:
+    """An Edge from an Edge, a mapping or a list, its paths checked against the name grammar."""
+    edge = _make_edge(edge, owner, path)
+    for end in (edge.source, edge.target):
+        check_path(end, "edge path", file=path or None, template=owner)
+    return edge
+
+
+def _make_edge(edge: Any, owner: str, path: str) -> Edge:
     if isinstance(edge, Edge):
         return edge
     if isinstance(edge, Mapping):
@@ -346,6 +357,7 @@ class CircuitTemplate:
         from rates_core.frontend.population import Connectivity, PopulationTemplate
 
         where = _where(self)
+        check_name(self.name, "circuit name", **where)
         object.__setattr__(self, "nodes", FrozenMap(self.nodes or {}))
         object.__setattr__(self, "circuits", FrozenMap(self.circuits or {}))
         object.__setattr__(self, "populations", FrozenMap(self.populations or {}))
@@ -367,8 +379,9 @@ class CircuitTemplate:
                 f"labels used twice (node, circuit or population): {sorted(both)}", **where
             )
         for label in self.labels():
-            if "/" in label or label == "all" or not label:
-                raise ModelError(f"invalid node label {label!r}", **where)
+            check_label(label, "node label", **where)
+            if label == "all":
+                raise ModelError("'all' is a wildcard and cannot label a node", **where)
         edges = tuple(_coerce_edge(e, self.name, self.path) for e in self.edges)
         object.__setattr__(self, "edges", edges)
         object.__setattr__(self, "connections", tuple(self.connections))

@@ -103,6 +103,12 @@ TIERS: dict[str, dict[Any, Any]] = {
         4: Step(1e-2, 1e-7),
         "adaptive": 1e-8,
     },
+    "hostile_names": {
+        1: Step(1e-3, 5e-3),
+        2: Step(1e-3, 1e-5),
+        4: Step(1e-2, 1e-7),
+        "adaptive": 1e-8,
+    },
     "delay": {1: Step(1e-3, 2e-3), 2: Step(1e-3, 1e-5), 4: Step(1e-2, 1e-7), "adaptive": 1e-7},
     "delay_edge": {1: Step(1e-3, 5e-3), 2: Step(1e-3, 1e-5), 4: Step(1e-2, 1e-7), "adaptive": 1e-7},
     "gamma_kernel": {

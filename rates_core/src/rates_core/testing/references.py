@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import math
+import os
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,6 +80,92 @@ def nonfinite_field_circuit() -> CircuitTemplate:
 
 def decay_exact(t: np.ndarray) -> np.ndarray:
     return DECAY["x0"] * np.exp(-DECAY["k"] * np.asarray(t))
+
+
+#: Names the name grammar allows that collide with keywords, builtins or the generated code's own
+#: names in some target language (Python, Julia, Fortran, MATLAB/Octave, C), and the longest
+#: allowed name. They name parameters of value 0 in :func:`hostile_names_circuit`.
+HOSTILE_NAMES = (
+    "end", "function", "self", "begin", "program", "subroutine", "contains", "implicit",
+    "integer", "double", "let", "do", "local", "quote", "using", "struct", "type", "mutable",
+    "elseif", "nothing", "Main", "Base", "Core", "Inf", "NaN", "nan", "inf", "i", "j", "e",
+    "ans", "disp", "zeros", "size", "length", "sum", "isa", "math", "numpy", "torch", "np",
+    "y0", "params", "p", "h", "J", "N_STATES_", "DTYPE_", "rng_", "dy_", "out_", "t0_",
+    "L" * 128,
+)  # fmt: skip
+#: The hostile-names model: x(t) of node ``end`` and ``begin`` (exact solution below).
+HOSTILE = {"rate": 0.5, "weight": 0.25, "T": 2.0}
+#: The longest name the grammar allows, for the circuit, its node template and operator.
+LONGEST_NAME = "module_" + "n" * 121
+
+
+def hostile_names_circuit() -> CircuitTemplate:
+    """Two nodes ``end`` -> ``begin`` of a node ``function`` with an operator ``__init__``:
+    ``module' = -(program + <every HOSTILE_NAMES parameter, 0>) + begin`` with the algebraic
+    ``program = self * module`` (self = 0.5) and the edge ``end -> begin`` of weight 0.25. Every
+    name is one the grammar allows, the circuit's the longest.
+    """
+    names = [n for n in HOSTILE_NAMES if n not in ("self", "begin", "program")]
+    variables: dict[str, Any] = {
+        "module": "output(1.0)",
+        "begin": "input(0.0)",
+        "self": HOSTILE["rate"],
+        "program": "variable(0.0)",
+    }
+    variables.update({n: 0.0 for n in names})
+    equations = [
+        "program = self*module",
+        f"module' = -program - ({' + '.join(names)})*module + begin",
+    ]
+    op = OperatorTemplate(name="__init__", equations=equations, variables=variables)
+    node = NodeTemplate(name="function", operators=[op])
+    return CircuitTemplate(
+        name=LONGEST_NAME,
+        nodes={"end": node, "begin": node},
+        edges=[
+            ("end/__init__/module", "begin/__init__/begin", None, {"weight": HOSTILE["weight"]})
+        ],
+    )
+
+
+def hostile_names_exact(t: np.ndarray) -> np.ndarray:
+    """Columns ``end/__init__/module`` = exp(-r t) and ``begin/__init__/module`` =
+    (1 + w t) exp(-r t)."""
+    t = np.asarray(t, dtype=float)
+    decay = np.exp(-HOSTILE["rate"] * t)
+    return np.stack([decay, (1.0 + HOSTILE["weight"] * t) * decay], axis=-1)
+
+
+#: A file that the commands in :data:`SMUGGLED_NAME` would create (absolute: an external
+#: runtime such as Octave may work in another directory; one per process).
+SMUGGLED_MARKER = os.path.join(tempfile.gettempdir(), f"rates_conformance_pwned_{os.getpid()}")
+#: A circuit name the grammar rejects: it closes Python / Julia docstrings and string literals,
+#: starts new lines of Python, MATLAB, Fortran and Julia code, and interpolates in Julia.
+SMUGGLED_NAME = "\n".join(
+    [
+        f'x"""+str(__import__("os").system("touch {SMUGGLED_MARKER}"))+"""',
+        f"import os; os.system('touch {SMUGGLED_MARKER}')",
+        f"system('touch {SMUGGLED_MARKER}')",
+        f"call execute_command_line('touch {SMUGGLED_MARKER}')",
+        '"""',
+        f"$(run(`touch {SMUGGLED_MARKER}`))",
+        '"""',
+        "%}",
+        f"system('touch {SMUGGLED_MARKER}'); x = '\"; ('",
+        "%{",
+    ]
+)
+#: How each line of SMUGGLED_NAME starts: none of these may start a line of generated code.
+SMUGGLED_HEADS = ("import os", "system(", "call execute_command_line", "$(run", "%}", "%{")
+
+
+def smuggled_name_circuit() -> CircuitTemplate:
+    """:func:`decay_circuit` renamed :data:`SMUGGLED_NAME` after the name grammar checked it
+    (as a template built by code that bypasses the checks would be): the backends' escaping
+    is all that keeps the name text."""
+    circuit = decay_circuit()
+    object.__setattr__(circuit, "name", SMUGGLED_NAME)
+    return circuit
 
 
 HARMONIC = {"omega": 2.0, "x0": 1.0, "v0": 0.5, "T": math.pi}

@@ -1091,6 +1091,61 @@ class ConformanceSuite:
             scale = max(float(np.max(np.abs(fd))), 1e-12)
             assert_close(got, fd, 1e-6, f"gradient with respect to {name}", scale=scale)
 
+    # ------------------------------------------------------------------ hostile names
+
+    @uses_solvers("one")
+    def test_hostile_names(self, solver: SolverInfo) -> None:
+        """A model whose names are the most hostile the name grammar allows (keywords and
+        builtins of the target languages, the generated code's own names, the longest name)
+        runs with the right numbers."""
+        self._reference_problem(
+            "hostile_names",
+            ref.hostile_names_circuit(),
+            HOSTILE_OUTPUTS,
+            ref.hostile_names_exact,
+            ref.HOSTILE["T"],
+            solver,
+        )
+
+    @uses_solvers("one")
+    def test_hostile_smuggled_name(
+        self, solver: SolverInfo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A circuit name that got past the grammar (quotes, newlines, code for every target
+        language) stays text in the generated code: the model runs with the right numbers and
+        none of the name's commands runs."""
+        monkeypatch.chdir(tmp_path)
+        marker = Path(ref.SMUGGLED_MARKER)
+        marker.unlink(missing_ok=True)
+        d = ref.DECAY
+        circuit = ref.smuggled_name_circuit()
+        self._reference_problem("decay", circuit, {"x": "n/op/x"}, ref.decay_exact, d["T"], solver)
+        assert not marker.exists(), "the model name ran a command"
+        assert not list(tmp_path.iterdir()), "files written to the working directory"
+
+    @_always
+    def test_hostile_names_export(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """``rates export`` of the hostile-names model and of a smuggled circuit name writes
+        files in which no line starts with the name's code (it stays in comments and literals;
+        Python files compile), runs nothing and writes nothing to the working directory."""
+        from rates_core.export import export
+
+        if self.target.problem:
+            pytest.skip(f"backend {self._backend!r} cannot be tested: {self.target.problem}")
+        work = tmp_path / "cwd"
+        work.mkdir()
+        monkeypatch.chdir(work)
+        models = {"hostile": ref.hostile_names_circuit(), "smuggled": ref.smuggled_name_circuit()}
+        for label, circuit in models.items():
+            out = tmp_path / label
+            out.mkdir()
+            paths = export(circuit, self._backend, out / f"model{type(self).source_suffix}")
+            assert paths and all(p.is_file() and p.stat().st_size for p in paths), paths
+            for path in paths:
+                _check_exported(path, self._python_source(path.read_text(encoding="utf-8")))
+        assert not list(work.iterdir()), f"written to the working directory: {list(work.iterdir())}"
+        assert not Path(ref.SMUGGLED_MARKER).exists(), "the model name ran a command"
+
     # ------------------------------------------------------------------ emitted source
 
     def _emit(self, tmp_path: Path, circuit: Any) -> tuple[Path, tuple]:
@@ -1188,6 +1243,23 @@ class ConformanceSuite:
             f"backend {target.backend!r} uses other backends' libraries "
             f"(forbidden: {', '.join(sorted(target.forbidden))}): {'; '.join(sorted(found))}"
         )
+
+
+#: Outputs of :func:`rates_core.testing.references.hostile_names_circuit`.
+HOSTILE_OUTPUTS = {"a": "end/__init__/module", "b": "begin/__init__/module"}
+
+
+def _check_exported(path: Path, python: bool) -> None:
+    """No line of an exported file starts with a line of the smuggled name (it stays inside
+    comments and literals) and a Python file compiles."""
+    text = path.read_text(encoding="utf-8")
+    for number, line in enumerate(text.splitlines(), 1):
+        head = line.strip()
+        assert not head.startswith(ref.SMUGGLED_HEADS), (
+            f"{path.name}:{number}: the model name became code: {line[:200]!r}"
+        )
+    if python:
+        compile(text, str(path), "exec", dont_inherit=True)
 
 
 def _option(config: Any, name: str) -> Any:
