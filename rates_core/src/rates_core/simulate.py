@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rates_core import __version__, builtins
+from rates_core import __version__, builtins, pyrates_compat
 from rates_core.backend import EmitOptions, EmittedFunction, Problem, have_tqdm, require_tqdm
 from rates_core.errors import ModelError, SolverError
 from rates_core.frontend.templates import CircuitTemplate, split_path
@@ -81,6 +81,7 @@ def _prepare(
     delay_approximation: int | None = None,
     auto: bool = False,
     overwrite: bool = False,
+    auto_constants: tuple[tuple[str, Any], ...] = (),
 ) -> tuple[System, EmittedFunction]:
     host = _host()
     info = host.backend_info(backend)  # clear UnknownBackendError / PluginConflictError first
@@ -102,6 +103,7 @@ def _prepare(
         float_precision=float_precision,
         file_name=file_name,
         auto=auto,
+        auto_constants=auto_constants,
         overwrite=overwrite,
         protect=model_files(circuit) if file_name or auto else (),
     )
@@ -341,6 +343,9 @@ def run(
     The frame's ``attrs`` record how it was made: model, backend (with its distribution and
     version), rates-core version, solver and its options, seed, time steps, precision.
     """
+    backend, float_precision = pyrates_compat.driver_arguments(
+        "run", backend, float_precision, solver_options, solver=solver
+    )
     if step_size <= 0 or simulation_time <= 0:
         raise SolverError("simulation_time and step_size must be positive")
     sampling = step_size if sampling_step_size is None else sampling_step_size
@@ -542,12 +547,15 @@ def get_run_func(
     delay_approximation: int | None = None,
     auto: bool = False,
     overwrite: bool = False,
+    **pyrates_options: Any,
 ) -> tuple[Any, tuple, list[str], dict[str, Any]]:
     """``(func, args, arg_keys, state_indices)`` for use with other tools.
 
     ``auto=True`` (backends with the ``continuation`` capability, e.g. ``"fortran"``) also
     writes Auto-07p equation and constants files, next to ``file_name`` or into the working
-    directory.
+    directory; Auto-07p constants given as keywords (``NMX=5000``, ``ICP=["p/qif_op/eta"]``)
+    go into every constants file. PyRates's ``clear``, ``in_place``, ``verbose``,
+    ``decorator`` and ``adaptive`` are accepted and ignored (:mod:`rates_core.pyrates_compat`).
 
     ``file_name`` and the Auto-07p files replace existing files only with ``overwrite=True``
     (a file already holding the same source is left as it is), never the model's own files,
@@ -567,6 +575,11 @@ def get_run_func(
     every input at ``t`` by linear interpolation on that grid (constant outside it), as
     ``run(..., solver="scipy")`` does.
     """
+    backend, float_precision = pyrates_compat.driver_arguments(
+        "get_run_func", backend, float_precision, pyrates_options, file_name_is_argument=True
+    )
+    constants = pyrates_compat.auto_constants("get_run_func", auto, pyrates_options)
+    pyrates_compat.refuse_unknown("get_run_func", pyrates_options)
     system, emitted = _prepare(
         circuit,
         backend,
@@ -577,6 +590,7 @@ def get_run_func(
         delay_approximation,
         auto,
         overwrite,
+        constants,
     )
     _refuse_delays(system, "get_run_func")
     y0 = system.initial_state()
@@ -648,8 +662,13 @@ def get_jacobian_func(
     file_name: str | None = None,
     delay_approximation: int | None = None,
     overwrite: bool = False,
+    **pyrates_options: Any,
 ) -> tuple[Any, tuple, list[str], dict[str, Any]]:
     """Like :func:`get_run_func` for the Jacobian ``J(t, y, *params)`` (dense, d f / d y)."""
+    backend, float_precision = pyrates_compat.driver_arguments(
+        "get_jacobian_func", backend, float_precision, pyrates_options, file_name_is_argument=True
+    )
+    pyrates_compat.refuse_unknown("get_jacobian_func", pyrates_options)
     system, emitted = _prepare(
         circuit,
         backend,
