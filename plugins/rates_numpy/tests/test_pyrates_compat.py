@@ -297,3 +297,24 @@ def test_izhikevich_eta_is_a_qif_population_in_physical_units():
     assert k * w**2 + eta - k * (v_t - v_r) ** 2 / 4 == pytest.approx(
         k * (np.pi * tau * r) ** 2, rel=1e-6
     )
+
+
+# ------------------------------------------------------------------ Auto-07p constants
+
+
+def test_get_run_func_auto_takes_auto07p_constants(tmp_path):
+    """PyRates 0.17's get_run_func(..., auto=True, NMX=...): the constants reach every
+    constants file, ICP may name a parameter (eta is PAR(3) of rates's qif)."""
+    import shutil
+
+    pytest.importorskip("rates_fortran")
+    if shutil.which("gfortran") is None:
+        pytest.skip("gfortran is not installed")
+    qif().get_run_func(
+        "f", 1e-3, backend="fortran", auto=True, file_name=str(tmp_path / "qif.f90"),
+        NMX=5000, ICP="eta", DSMAX=0.2,
+    )  # fmt: skip
+    eq = (tmp_path / "c.qif_auto.eq").read_text().splitlines()
+    assert "NMX = 5000" in eq and "DSMAX = 0.2" in eq and "ICP = [3]" in eq
+    assert any(line.startswith("parnames") and "3: 'eta'" in line for line in eq)
+    assert "NMX = 5000" in (tmp_path / "c.qif_auto.ivp").read_text().splitlines()
