@@ -318,3 +318,62 @@ def test_get_run_func_auto_takes_auto07p_constants(tmp_path):
     assert "NMX = 5000" in eq and "DSMAX = 0.2" in eq and "ICP = [3]" in eq
     assert any(line.startswith("parnames") and "3: 'eta'" in line for line in eq)
     assert "NMX = 5000" in (tmp_path / "c.qif_auto.ivp").read_text().splitlines()
+
+
+# ------------------------------------------------------------------ delayed models
+
+
+def delayed_vdp() -> CircuitTemplate:
+    c = CircuitTemplate.from_yaml("rates_core.models.vanderpol.vdp_coupled")
+    return c.update_var(
+        edge_vars=[
+            ("p1/vdp_op/x", "p2/vdp_op/inp", {"delay": 0.5}),
+            ("p2/vdp_op/x", "p1/vdp_op/inp", {"delay": 0.25}),
+        ]
+    )
+
+
+def test_get_run_func_exports_a_delayed_model_with_a_history_argument():
+    """f(t, y, hist, *params): Euler steps with the history of the computed grid give run()'s
+    Euler numbers (delays on the grid, pre-history = initial state), to 1e-12."""
+    c, dt, n = delayed_vdp(), 1e-3, 3000
+    func, args, keys, indices = c.get_run_func("f", dt)
+    assert keys[:3] == ["t", "y", "hist"]
+    y0, params = np.array(args[1]), args[3:]
+    rows = [y0]
+
+    def hist(s):
+        k = int(round(s / dt))
+        return rows[0] if k < 0 else rows[k]
+
+    assert np.allclose(func(*args), func(0.0, y0, lambda s: y0, *params))
+    for k in range(n - 1):
+        rows.append(rows[k] + dt * np.asarray(func(k * dt, rows[k], hist, *params)))
+    out = {"x1": "p1/vdp_op/x", "x2": "p2/vdp_op/x"}
+    frame = c.run(n * dt, dt, outputs=out, solver="euler")
+    mine = np.array(rows)
+    np.testing.assert_allclose(mine[:, indices["p1/vdp_op/x"]], frame["x1"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(mine[:, indices["p2/vdp_op/x"]], frame["x2"], rtol=0, atol=1e-12)
+
+
+def test_delayed_export_needs_no_inputs_and_a_dde_backend():
+    with pytest.raises(ModelError, match="without inputs"):
+        delayed_vdp().get_run_func("f", 1e-3, inputs={"p1/vdp_op/inp": np.zeros(10)})
+
+
+@pytest.mark.parametrize("backend", ["fortran", "torch"])
+def test_delayed_export_agrees_across_backends(backend):
+    import shutil
+
+    pytest.importorskip(f"rates_{backend}")
+    if backend == "fortran" and shutil.which("gfortran") is None:
+        pytest.skip("gfortran is not installed")
+    if backend == "torch":
+        pytest.importorskip("torch")
+    y = np.array([1.0, 0.5, -0.5, 0.2])
+    past = np.array([0.3, -0.2, 0.1, 0.4])
+    results = []
+    for name in ("numpy", backend):
+        func, args, *_ = delayed_vdp().get_run_func("f", 1e-3, backend=name)
+        results.append(np.asarray(func(1.0, y, lambda s: past, *args[3:]), dtype=float))
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-14, atol=0)

@@ -561,8 +561,11 @@ def get_run_func(
     (a file already holding the same source is left as it is), never the model's own files,
     and never write through a symbolic link (:mod:`rates_core.outputs`).
 
-    Models with delays need ``delay_approximation=n`` here (an ODE system); their exact delayed
-    form is only integrated by :func:`run`, whose solvers keep the history.
+    Models with delays (backends with the ``dde`` capability, without ``inputs``) give
+    ``f(t, y, hist, *params) -> dy`` with keys ``["t", "y", "hist", ...]``, for solvers that
+    keep the history (ddeint, jitcdde-style): ``hist(s)`` returns the state vector at the
+    earlier time ``s``; ``args[2]`` is the constant pre-history (the initial state, as in
+    :func:`run`). ``delay_approximation=n`` gives an ODE system instead.
 
     ``func(*args)`` evaluates the vector field at ``t = 0`` and the initial state;
     ``scipy.integrate.solve_ivp(func, (0, T), args[1], args=args[2:])`` integrates it. With
@@ -592,7 +595,8 @@ def get_run_func(
         overwrite,
         constants,
     )
-    _refuse_delays(system, "get_run_func")
+    if system.delayed:
+        return _delayed_run_func(system, emitted, backend, inputs)
     y0 = system.initial_state()
     if not inputs:
         params = _call_values(system)
@@ -650,6 +654,24 @@ def get_run_func(
 
     args = (0.0, y0, np.zeros_like(y0), input_times, *params)
     return vector_field_inputs, args, keys, _state_indices(system)
+
+
+def _delayed_run_func(
+    system: System, emitted: EmittedFunction, backend: str, inputs: Mapping[str, Any] | None
+) -> tuple[Any, tuple, list[str], dict[str, Any]]:
+    """``get_run_func`` of a model with delays: ``f(t, y, hist, *params) -> dy``
+    (:mod:`rates_core.delay_export`)."""
+    from rates_core.delay_export import check_exportable, delayed_run_func
+
+    check_exportable(system, _host().backend_info(backend).capabilities, backend)
+    if inputs:
+        raise ModelError(
+            "get_run_func: a model with delays is exported without inputs; add the input as "
+            "a parameter, or simulate with run(inputs=...)",
+            template=system.name,
+        )
+    func, args, keys = delayed_run_func(system, emitted, _call_values(system), _arg_keys(system))
+    return func, args, keys, _state_indices(system)
 
 
 def get_jacobian_func(
