@@ -377,3 +377,10 @@ def test_delayed_export_agrees_across_backends(backend):
         func, args, *_ = delayed_vdp().get_run_func("f", 1e-3, backend=name)
         results.append(np.asarray(func(1.0, y, lambda s: past, *args[3:]), dtype=float))
     np.testing.assert_allclose(results[1], results[0], rtol=1e-14, atol=0)
+
+
+def test_integrate_takes_a_template_or_a_reference_and_pyrates_keywords():
+    with pytest.warns(PyRatesWarning, match="clear"):
+        a = rates_core.integrate(qif(), simulation_time=0.2, step_size=1e-3, outputs=R, clear=True)
+    b = rates_core.integrate(QIF, simulation_time=0.2, step_size=1e-3, outputs=R)
+    np.testing.assert_array_equal(a.to_numpy(), b.to_numpy())

@@ -709,6 +709,8 @@ def get_jacobian_func(
     return emitted.jacobian, (0.0, system.initial_state(), *params), keys, _state_indices(system)
 
 
-def integrate(reference: str, **run_kwargs: Any) -> pd.DataFrame:
-    """Load a circuit from a reference and run it in one call."""
-    return CircuitTemplate.from_yaml(reference).run(**run_kwargs)
+def integrate(reference: str | CircuitTemplate, **run_kwargs: Any) -> pd.DataFrame:
+    """Load a circuit from a reference (or take a CircuitTemplate, as PyRates's ``integrate``
+    does) and run it in one call."""
+    circuit = reference if isinstance(reference, CircuitTemplate) else None
+    return (circuit or CircuitTemplate.from_yaml(reference)).run(**run_kwargs)
