@@ -384,3 +384,20 @@ def test_integrate_takes_a_template_or_a_reference_and_pyrates_keywords():
         a = rates_core.integrate(qif(), simulation_time=0.2, step_size=1e-3, outputs=R, clear=True)
     b = rates_core.integrate(QIF, simulation_time=0.2, step_size=1e-3, outputs=R)
     np.testing.assert_array_equal(a.to_numpy(), b.to_numpy())
+
+
+def test_qif_sfa_agrees_with_pyrates():
+    """rates's qif_sfa (alpha = 5: the unit-area kernel scaled by alpha) is PyRates 1.2.3's
+    qif_sfa (alpha = 0.5 times tau_a = 10); PyRates's numbers (float64, Euler, dt = 1e-3) at
+    t = 0, 10, 20, 30 agree to 1e-12."""
+    frame = CircuitTemplate.from_yaml("rates_core.models.qif.qif_sfa").run(
+        40.0,
+        1e-3,
+        outputs={"r": "p/qif_sfa_op/r", "a": "p/qif_sfa_op/a"},
+        solver="euler",
+        sampling_step_size=10.0,
+    )
+    r = [0.01, 0.08000269056831683, 0.07848231806222307, 0.07758684219533507]
+    a = [0.0, 0.10305023998633628, 0.23506554838114005, 0.31553166653449294]
+    np.testing.assert_allclose(frame["r"], r, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(frame["a"], a, rtol=1e-12, atol=0)
