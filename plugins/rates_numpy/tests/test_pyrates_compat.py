@@ -401,3 +401,20 @@ def test_qif_sfa_agrees_with_pyrates():
     a = [0.0, 0.10305023998633628, 0.23506554838114005, 0.31553166653449294]
     np.testing.assert_allclose(frame["r"], r, rtol=1e-12, atol=0)
     np.testing.assert_allclose(frame["a"], a, rtol=1e-12, atol=0)
+
+
+def test_jansen_rit_agrees_with_pyrates():
+    """rates's JRC is PyRates 1.2.3's JRC: the pyramidal cells' excitatory and inhibitory
+    PSPs (float64, Euler, dt = 1e-4) at t = 0, 0.1, ..., 0.4 s agree to 1e-12."""
+    frame = CircuitTemplate.from_yaml("rates_core.models.jansenrit.JRC").run(
+        0.5,
+        1e-4,
+        outputs={"ve": "pc/syn_exc_ext/v", "vi": "pc/syn_inh/v"},
+        solver="euler",
+        sampling_step_size=0.1,
+    )
+    ve = [0.0, 0.02432926009144612, 0.024138815927392768, 0.02432053396965988, 0.024472499793047813]
+    vi = [0.0, -0.017363819893061565, -0.014087480961622934, -0.014663883967548096,
+          -0.01555464514824264]  # fmt: skip
+    np.testing.assert_allclose(frame["ve"], ve, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(frame["vi"], vi, rtol=1e-12, atol=0)
