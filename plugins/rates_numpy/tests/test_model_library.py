@@ -437,14 +437,19 @@ def test_izhikevich_reduces_to_qif() -> None:
 
 def test_izhikevich_threshold_heterogeneity() -> None:
     """Lorentzian thresholds of half-width Delta_v act at a fixed point like Lorentzian
-    background currents of half-width k Delta_v |v* - v_r| (Gast, Solla & Kennedy 2023): the
-    ik_theta fixed point is a fixed point of ik_eta with that Delta (rates to 1e-6 relative)."""
+    background currents of half-width k Delta_v (v* - v_r) and a mean current lowered by
+    pi C r* Delta_v (Gast, Solla & Kennedy 2023): the ik_theta fixed point is a fixed point of
+    ik_eta with that Delta and eta (rates to 1e-6 relative)."""
     out = {"r": "p/ik_theta_op/r", "v": "p/ik_theta_op/v"}
     th = load_template(LIB + "ik.ik_theta")
     end = final_state(th, out, T=1000.0, dt=1e-2)
     assert end["r"] > 1e-3  # firing (per ms)
-    delta = 0.7 * 1.0 * abs(end["v"] + 60.0)
-    eta = load_template(LIB + "ik.ik_eta").update_var(node_vars={"p/ik_eta_op/Delta": delta})
+    assert end["v"] > -60.0  # v > v_r, where the mean field holds
+    delta = 0.7 * 1.0 * (end["v"] + 60.0)
+    eta_shift = -np.pi * 100.0 * end["r"] * 1.0
+    eta = load_template(LIB + "ik.ik_eta").update_var(
+        node_vars={"p/ik_eta_op/Delta": delta, "p/ik_eta_op/eta": 60.0 + eta_shift}
+    )
     other = final_state(eta, {"r": "p/ik_eta_op/r", "v": "p/ik_eta_op/v"}, T=1000.0, dt=1e-2)
     assert other["r"] == pytest.approx(end["r"], rel=1e-6)
     assert other["v"] == pytest.approx(end["v"], rel=1e-6)

@@ -241,11 +241,13 @@ def test_results_carry_metadata():
     assert attrs["seed"] is None
 
 
-def test_get_run_func_refuses_delays_unless_approximated():
+def test_get_run_func_exports_delays_with_a_history_argument_or_approximated():
     op = OperatorTemplate("echo_op", equations="x' = -past(x, 1.0)", variables={"x": "output(1.0)"})
     circuit = CircuitTemplate("dde", nodes={"a": NodeTemplate("n", operators=[op])})
-    with pytest.raises(ModelError, match="delay_approximation"):
-        circuit.get_run_func("f", 1e-3)
+    func, args, keys, _ = circuit.get_run_func("f", 1e-3)
+    assert keys == ["t", "y", "hist"]
+    past = lambda s: np.array([3.0 if s == 1.0 else 0.0])  # noqa: E731 - x(t - 1) = 3
+    np.testing.assert_array_equal(func(2.0, args[1], past), [-3.0])
     with pytest.raises(ModelError, match="delay_approximation"):
         circuit.get_jacobian_func("J")
     func, args, keys, idx = circuit.get_run_func("f", 1e-3, functional=True, delay_approximation=4)

@@ -19,6 +19,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "ArgumentError": "rates_core.errors",
     "BackendUnavailableError": "rates_core.errors",
     "CacheError": "rates_core.errors",
     "EquationError": "rates_core.errors",
@@ -44,8 +45,15 @@ _EXPORTS = {
 }
 
 
-def clear_frontend_caches() -> None:
+def clear_frontend_caches(**kwargs: Any) -> None:
     """Kept for PyRates compatibility: rates keeps no template cache between loads."""
+
+
+def clear(model: Any = None, **kwargs: Any) -> None:
+    """Kept for PyRates compatibility: forgets ``model``'s last final state (see
+    ``CircuitTemplate.clear``); rates keeps no generated files or caches to remove."""
+    if model is not None:
+        model.clear()
 
 
 def __getattr__(name: str) -> Any:
@@ -60,4 +68,4 @@ def __dir__() -> list[str]:
     return sorted(list(globals()) + list(_EXPORTS))
 
 
-__all__ = sorted([*_EXPORTS, "clear_frontend_caches", "__version__"])
+__all__ = sorted([*_EXPORTS, "clear", "clear_frontend_caches", "__version__"])

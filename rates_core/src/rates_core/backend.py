@@ -41,6 +41,8 @@ class EmitOptions:
     #: next to ``file_name``, or into the working directory without one; listed in
     #: ``extras["files"]``
     auto: bool = False
+    #: Auto-07p constants for every constants file (``(("NMX", 5000), ...)``), with ``auto``
+    auto_constants: tuple[tuple[str, Any], ...] = ()
     #: ``file_name`` (and the Auto-07p files) may replace existing files (``rates_core.outputs``)
     overwrite: bool = False
     #: files never written, not even with ``overwrite``: the files the model was loaded from

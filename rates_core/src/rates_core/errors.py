@@ -78,6 +78,11 @@ class SolverError(RatesError):
     """A solver was misused (unknown option, bad step size) or failed to integrate."""
 
 
+class ArgumentError(RatesError, TypeError):
+    """A function was called with an argument it does not take (a PyRates keyword without a
+    rates meaning, a misspelling); the message names the rates way where there is one."""
+
+
 class MissingDependencyError(RatesError, ImportError):
     """An optional Python package a requested feature needs is not installed (with the hint)."""
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rates_core import __version__, builtins
+from rates_core import __version__, builtins, pyrates_compat
 from rates_core.backend import (
     EmitOptions,
     EmittedFunction,
@@ -119,6 +119,7 @@ def _prepare(
     delay_approximation: int | None = None,
     auto: bool = False,
     overwrite: bool = False,
+    auto_constants: tuple[tuple[str, Any], ...] = (),
 ) -> tuple[System, EmittedFunction]:
     host = _host()
     info = host.backend_info(backend)  # clear UnknownBackendError / PluginConflictError first
@@ -140,6 +141,7 @@ def _prepare(
         float_precision=float_precision,
         file_name=file_name,
         auto=auto,
+        auto_constants=auto_constants,
         overwrite=overwrite,
         protect=model_files(circuit) if file_name or auto else (),
     )
@@ -393,6 +395,9 @@ def run(
     The frame's ``attrs`` record how it was made: model, backend (with its distribution and
     version), rates-core version, solver and its options, seed, time steps, precision.
     """
+    backend, float_precision = pyrates_compat.driver_arguments(
+        "run", backend, float_precision, solver_options, solver=solver
+    )
     sampling = check_run_times(simulation_time, step_size, sampling_step_size, cutoff)
     check_on_nonfinite(on_nonfinite)
     if progress:
@@ -594,19 +599,25 @@ def get_run_func(
     delay_approximation: int | None = None,
     auto: bool = False,
     overwrite: bool = False,
+    **pyrates_options: Any,
 ) -> tuple[Any, tuple, list[str], dict[str, Any]]:
     """``(func, args, arg_keys, state_indices)`` for use with other tools.
 
     ``auto=True`` (backends with the ``continuation`` capability, e.g. ``"fortran"``) also
     writes Auto-07p equation and constants files, next to ``file_name`` or into the working
-    directory.
+    directory; Auto-07p constants given as keywords (``NMX=5000``, ``ICP=["p/qif_op/eta"]``)
+    go into every constants file. PyRates's ``clear``, ``in_place``, ``verbose``,
+    ``decorator`` and ``adaptive`` are accepted and ignored (:mod:`rates_core.pyrates_compat`).
 
     ``file_name`` and the Auto-07p files replace existing files only with ``overwrite=True``
     (a file already holding the same source is left as it is), never the model's own files,
     and never write through a symbolic link (:mod:`rates_core.outputs`).
 
-    Models with delays need ``delay_approximation=n`` here (an ODE system); their exact delayed
-    form is only integrated by :func:`run`, whose solvers keep the history.
+    Models with delays (backends with the ``dde`` capability, without ``inputs``) give
+    ``f(t, y, hist, *params) -> dy`` with keys ``["t", "y", "hist", ...]``, for solvers that
+    keep the history (ddeint, jitcdde-style): ``hist(s)`` returns the state vector at the
+    earlier time ``s``; ``args[2]`` is the constant pre-history (the initial state, as in
+    :func:`run`). ``delay_approximation=n`` gives an ODE system instead.
 
     ``func(*args)`` evaluates the vector field at ``t = 0`` and the initial state;
     ``scipy.integrate.solve_ivp(func, (0, T), args[1], args=args[2:])`` integrates it. With
@@ -619,6 +630,11 @@ def get_run_func(
     every input at ``t`` by linear interpolation on that grid (constant outside it), as
     ``run(..., solver="scipy")`` does.
     """
+    backend, float_precision = pyrates_compat.driver_arguments(
+        "get_run_func", backend, float_precision, pyrates_options, file_name_is_argument=True
+    )
+    constants = pyrates_compat.auto_constants("get_run_func", auto, pyrates_options)
+    pyrates_compat.refuse_unknown("get_run_func", pyrates_options)
     system, emitted = _prepare(
         circuit,
         backend,
@@ -629,8 +645,10 @@ def get_run_func(
         delay_approximation,
         auto,
         overwrite,
+        constants,
     )
-    _refuse_delays(system, "get_run_func")
+    if system.delayed:
+        return _delayed_run_func(system, emitted, backend, inputs)
     y0 = system.initial_state()
     if not inputs:
         params = _call_values(system)
@@ -690,6 +708,24 @@ def get_run_func(
     return vector_field_inputs, args, keys, _state_indices(system)
 
 
+def _delayed_run_func(
+    system: System, emitted: EmittedFunction, backend: str, inputs: Mapping[str, Any] | None
+) -> tuple[Any, tuple, list[str], dict[str, Any]]:
+    """``get_run_func`` of a model with delays: ``f(t, y, hist, *params) -> dy``
+    (:mod:`rates_core.delay_export`)."""
+    from rates_core.delay_export import check_exportable, delayed_run_func
+
+    check_exportable(system, _host().backend_info(backend).capabilities, backend)
+    if inputs:
+        raise ModelError(
+            "get_run_func: a model with delays is exported without inputs; add the input as "
+            "a parameter, or simulate with run(inputs=...)",
+            template=system.name,
+        )
+    func, args, keys = delayed_run_func(system, emitted, _call_values(system), _arg_keys(system))
+    return func, args, keys, _state_indices(system)
+
+
 def get_jacobian_func(
     circuit: CircuitTemplate,
     func_name: str,
@@ -700,8 +736,13 @@ def get_jacobian_func(
     file_name: str | None = None,
     delay_approximation: int | None = None,
     overwrite: bool = False,
+    **pyrates_options: Any,
 ) -> tuple[Any, tuple, list[str], dict[str, Any]]:
     """Like :func:`get_run_func` for the Jacobian ``J(t, y, *params)`` (dense, d f / d y)."""
+    backend, float_precision = pyrates_compat.driver_arguments(
+        "get_jacobian_func", backend, float_precision, pyrates_options, file_name_is_argument=True
+    )
+    pyrates_compat.refuse_unknown("get_jacobian_func", pyrates_options)
     system, emitted = _prepare(
         circuit,
         backend,
@@ -720,6 +761,8 @@ def get_jacobian_func(
     return emitted.jacobian, (0.0, system.initial_state(), *params), keys, _state_indices(system)
 
 
-def integrate(reference: str, **run_kwargs: Any) -> pd.DataFrame:
-    """Load a circuit from a reference and run it in one call."""
-    return CircuitTemplate.from_yaml(reference).run(**run_kwargs)
+def integrate(reference: str | CircuitTemplate, **run_kwargs: Any) -> pd.DataFrame:
+    """Load a circuit from a reference (or take a CircuitTemplate, as PyRates's ``integrate``
+    does) and run it in one call."""
+    circuit = reference if isinstance(reference, CircuitTemplate) else None
+    return (circuit or CircuitTemplate.from_yaml(reference)).run(**run_kwargs)

@@ -92,6 +92,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rates_core import pyrates_compat
 from rates_core.errors import ModelError, StoreError
 
 if TYPE_CHECKING:
@@ -934,6 +935,15 @@ class Sweep:
         from rates_core.frontend.templates import CircuitTemplate
         from rates_core.plugins import default_host
 
+        run_options = dict(run_options)
+        backend, precision = pyrates_compat.driver_arguments(
+            "grid_search",
+            backend,
+            run_options.pop("float_precision", "float64"),
+            run_options,
+            solver=solver,
+        )
+        run_options["float_precision"] = precision
         if isinstance(circuit, str):
             circuit = CircuitTemplate.from_yaml(circuit)
         from rates_core.simulate import check_run_times
@@ -1094,12 +1104,12 @@ def _plain(value: Any) -> Any:
 
 
 def grid_search(
-    circuit: CircuitTemplate | str,
-    param_grid: Mapping[str, Sequence[Any]] | pd.DataFrame,
-    param_map: Mapping[str, Any],
-    simulation_time: float,
-    step_size: float,
-    outputs: Mapping[str, str] | Sequence[str],
+    circuit: CircuitTemplate | str | None = None,
+    param_grid: Mapping[str, Sequence[Any]] | pd.DataFrame | None = None,
+    param_map: Mapping[str, Any] | None = None,
+    simulation_time: float | None = None,
+    step_size: float | None = None,
+    outputs: Mapping[str, str] | Sequence[str] | None = None,
     inputs: Mapping[str, Any] | None = None,
     sampling_step_size: float | None = None,
     permute_grid: bool = False,
@@ -1131,7 +1141,20 @@ def grid_search(
     keyword arguments are those of ``run`` (``cutoff``, ``vectorize``, ``float_precision``,
     ``initial_state`` as a dict, ``history``, ``delay_approximation``, ``seed``, solver options
     such as ``method`` or ``rtol``).
+
+    PyRates's spelling ``circuit_template=`` names ``circuit``; all of ``circuit`` to
+    ``outputs`` are required (they have defaults only so that either name can be used).
     """
+    circuit = pyrates_compat.grid_search_circuit(circuit, run_options)
+    pyrates_compat.require(
+        "grid_search",
+        circuit=circuit,
+        param_grid=param_grid,
+        param_map=param_map,
+        simulation_time=simulation_time,
+        step_size=step_size,
+        outputs=outputs,
+    )
     sweep = Sweep(
         circuit,
         param_map,

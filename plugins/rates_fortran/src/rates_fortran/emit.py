@@ -556,7 +556,8 @@ def _with_auto(emitted: EmittedFunction, options: EmitOptions) -> EmittedFunctio
             stem = f"{stem}_auto"
     else:
         directory, stem = Path.cwd(), _file_stem(system)
-    files = auto_files(system, name=stem)
+    constants = dict(getattr(options, "auto_constants", ()))  # NMX=..., ICP=... (PyRates 0.17)
+    files = auto_files(system, name=stem, **constants)
     paths = write_files(
         directory, files, overwrite=options.overwrite, protect=options.protect, same_ok=True
     )

@@ -31,6 +31,9 @@ from rates_core.frontend.templates import (
 from rates_core.frontend.variables import MAX_ELEMENTS, check_finite, parse_declaration
 from rates_core.frontend.yaml_data import read_yaml
 
+#: The top-level package of PyRates's model library (``model_templates.*`` references).
+PYRATES_LIBRARY = "model_templates"
+
 BASE_CLASSES = {
     "OperatorTemplate": OperatorTemplate,
     "NodeTemplate": NodeTemplate,
@@ -214,6 +217,16 @@ class Loader:
             found = self._find_path(reference, referrer.path if referrer else None)
         if found is None and referrer is not None and reference in referrer.data:
             return referrer, reference
+        if found is None and reference.split(".")[0] == PYRATES_LIBRARY:
+            raise ModelError(
+                f"cannot resolve template reference {reference!r}: {PYRATES_LIBRARY} is "
+                "PyRates's model library, which is not part of rates. Install it with "
+                "`pip install pyrates` (rates then reads its YAML files without running "
+                "PyRates), or use rates's own templates in rates_core.models (the table in "
+                "the migration guide, docs/migration.rst, names the counterparts)",
+                template=reference,
+                **where,
+            )
         if found is None:
             raise ModelError(
                 f"cannot resolve template reference {reference!r} (tried a dotted package "

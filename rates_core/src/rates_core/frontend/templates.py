@@ -101,6 +101,32 @@ class OperatorTemplate:
             raise ModelError(str(exc), variable=var, **_where(self)) from None
         return dataclasses.replace(self, variables=self.variables.updated({var: new}))
 
+    def update_template(
+        self,
+        name: str | None = None,
+        path: str | None = None,
+        equations: str | Sequence[str] | Mapping[str, Any] | None = None,
+        variables: Mapping[str, Any] | None = None,
+        description: str | None = None,
+    ) -> OperatorTemplate:
+        """A copy with the given parts changed (PyRates's ``update_template``): ``equations``
+        replaces the equations (a string or list) or edits them (a mapping as in a YAML file:
+        ``replace``, ``add``, ``remove``); ``variables`` adds or replaces declarations."""
+        eqs = self.equations
+        if isinstance(equations, Mapping):
+            from rates_core.frontend.loader import edit_equations
+
+            eqs = tuple(edit_equations(self.equations, dict(equations), _where(self)))
+        elif equations is not None:
+            eqs = (equations,) if isinstance(equations, str) else tuple(equations)
+        return OperatorTemplate(
+            name=name or self.name,
+            equations=eqs,
+            variables={**self.variables, **dict(variables or {})},
+            description=self.description if description is None else description,
+            path=self.path if path is None else path,
+        )
+
 
 # --------------------------------------------------------------------------- nodes and edges
 
@@ -208,6 +234,26 @@ class _OperatorGraph:
     def update_var(self, op: str, var: str, value: Any) -> Any:
         new_op = self[op].update_var(var, value)
         return dataclasses.replace(self, operators=self.operators.updated({op: new_op}))
+
+    def update_template(
+        self,
+        name: str | None = None,
+        path: str | None = None,
+        operators: Any = None,
+        description: str | None = None,
+    ) -> Any:
+        """A copy with the given parts changed (PyRates's ``update_template``); ``operators``
+        (a list, or a mapping operator -> value overrides) adds or replaces operators."""
+        ops = dict(self.operators)
+        if operators is not None:
+            ops.update(_operator_map(operators, self.name, self.path))
+        return dataclasses.replace(
+            self,
+            name=name or self.name,
+            path=self.path if path is None else path,
+            operators=FrozenMap(ops),
+            description=self.description if description is None else description,
+        )
 
 
 @dataclass(frozen=True)
@@ -384,9 +430,13 @@ class CircuitTemplate:
                 raise ModelError("'all' is a wildcard and cannot label a node", **where)
         edges = tuple(_coerce_edge(e, self.name, self.path) for e in self.edges)
         object.__setattr__(self, "edges", edges)
-        object.__setattr__(self, "connections", tuple(self.connections))
+        # PyRates's CircuitTemplate(populations=..., connections=[Connectivity(...)]): rates
+        # names those ``connectivity`` and keeps ``connections`` for MatrixConnections
+        moved = tuple(c for c in self.connections or () if isinstance(c, Connectivity))
+        kept = tuple(c for c in self.connections or () if not isinstance(c, Connectivity))
+        object.__setattr__(self, "connections", kept)
         conns = []
-        for conn in self.connectivity or ():
+        for conn in tuple(self.connectivity or ()) + moved:
             if isinstance(conn, Mapping):
                 conn = Connectivity(**conn)
             if not isinstance(conn, Connectivity):
@@ -789,6 +839,62 @@ class CircuitTemplate:
         )
         return self._copy(connections=self.connections + (conn,))
 
+    # ------------------------------------------------------------------ PyRates's methods
+
+    def update_template(
+        self,
+        name: str | None = None,
+        path: str | None = None,
+        description: str | None = None,
+        circuits: Mapping[str, CircuitTemplate] | None = None,
+        nodes: Mapping[str, NodeTemplate] | None = None,
+        edges: Iterable[Any] | None = None,
+        in_place: bool = False,
+    ) -> CircuitTemplate:
+        """A copy with the given parts changed (PyRates's ``update_template``): ``nodes`` and
+        ``circuits`` add or replace labels, ``edges`` (``[source, target, template,
+        attributes]`` items or dicts with those keys) are added. ``in_place=True`` is an error:
+        templates are values, keep the returned one."""
+        if in_place:
+            raise ModelError(
+                "update_template(in_place=True): rates templates cannot change in place; "
+                "write circuit = circuit.update_template(...)",
+                **_where(self),
+            )
+        new_edges = [_edge_items(e) for e in edges or ()]
+        return self._copy(
+            name=name or self.name,
+            path=self.path if path is None else path,
+            description=self.description if description is None else description,
+            nodes={**self.nodes, **dict(nodes or {})},
+            circuits={**self.circuits, **dict(circuits or {})},
+            edges=self.edges + tuple(_coerce_edge(e, self.name, self.path) for e in new_edges),
+        )
+
+    def get_var(self, var: str) -> Any:
+        """Not available: PyRates returned a compiled backend variable. The replacements are
+        named in the error."""
+        raise ModelError(
+            f"get_var({var!r}): rates keeps no compiled backend variables on a template. "
+            f"Read a template value with circuit[{var!r}].value, the state-vector positions "
+            "with circuit.get_variable_positions(...) or the state_indices that get_run_func "
+            "returns, and simulated values from run()'s outputs",
+            **_where(self),
+        )
+
+    def get_variable_positions(self, outputs: str | Mapping[str, str], **options: Any) -> tuple:
+        """``(positions, names)``: where variables sit in the state vector ``y`` of
+        :meth:`get_run_func` (same ``backend``, ``vectorize`` and ``delay_approximation``
+        options). See :func:`rates_core.pyrates_compat.variable_positions`."""
+        from rates_core.pyrates_compat import variable_positions
+
+        return variable_positions(self, outputs, **options)
+
+    def clear(self) -> None:
+        """Forget the final state of the last run (``initial_state="last"``); rates keeps no
+        generated files or caches, so there is nothing else to clear."""
+        object.__setattr__(self, "state", {})
+
     # ------------------------------------------------------------------ simulation
 
     def run(self, simulation_time: float, step_size: float, **kwargs: Any) -> Any:
@@ -824,6 +930,13 @@ class CircuitTemplate:
         from rates_core.frontend.dump import write_yaml
 
         write_yaml(self, path, name=name, overwrite=overwrite)
+
+
+def _edge_items(edge: Any) -> Any:
+    """A PyRates edge dict ``{source, target, template, variables}`` as an edge list item."""
+    if isinstance(edge, Mapping) and {"source", "target"} <= set(edge):
+        return [edge["source"], edge["target"], edge.get("template"), edge.get("variables", {})]
+    return edge
 
 
 def _from_yaml(cls: type, reference: str) -> Any:

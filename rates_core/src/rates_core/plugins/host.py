@@ -349,7 +349,7 @@ class PluginHost:
         else:
             text = f"No installed rates plugin provides {kind} {name!r}; no {kind}s are installed."
         if kind == "backend":
-            text += f" To use it, install its plugin: `pip install rates-{name.replace('_', '-')}`."
+            text += _backend_install_hint(name)
         else:
             text += (
                 " Solvers come with backend plugins (e.g. `pip install rates-numpy`); "
@@ -518,3 +518,33 @@ def default_host(refresh: bool = False) -> PluginHost:
         if _default_host is None or refresh:
             _default_host = PluginHost.discover()
         return _default_host
+
+
+#: The backends of the rates project and the distributions that provide them.
+PROJECT_BACKENDS = {
+    "numpy": "rates-numpy",
+    "torch": "rates-torch",
+    "fortran": "rates-fortran",
+    "julia": "rates-julia",
+    "matlab": "rates-matlab",
+}
+#: PyRates backend names without a rates plugin of that name, and what to use instead.
+PYRATES_BACKENDS = {
+    "default": "PyRates's 'default' backend is rates's 'numpy' (rates-numpy)",
+    "tensorflow": "rates has no TensorFlow backend; 'torch' (rates-torch) is its autodiff backend",
+}
+
+
+def _backend_install_hint(name: str) -> str:
+    """How to get backend ``name``: the real distribution for the project's backends, the
+    rates counterpart of a PyRates name, else where third-party backends come from. Never
+    an invented distribution name."""
+    if name in PROJECT_BACKENDS:
+        return f" To use it, install its plugin: `pip install {PROJECT_BACKENDS[name]}`."
+    if name in PYRATES_BACKENDS:
+        return f" {PYRATES_BACKENDS[name]}."
+    known = ", ".join(f"{b} ({d})" for b, d in PROJECT_BACKENDS.items())
+    return (
+        f" The rates project's backends are {known}; other backends come from third-party "
+        "plugins (see the plugin guide)."
+    )
