@@ -42,6 +42,7 @@ import warnings
 from collections.abc import Collection
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from rates_core.errors import CacheError
 
@@ -53,6 +54,7 @@ __all__ = [
     "source_hash",
     "store",
     "write_copy",
+    "write_requested_copy",
     "write_source",
 ]
 
@@ -326,6 +328,21 @@ def write_copy(
     if not path.suffix:
         path = path.with_suffix(suffix)
     return write_file(path, source, overwrite=overwrite, protect=protect, same_ok=True)
+
+
+def write_requested_copy(source: str, options: Any, suffix: str = ".py") -> Path | None:
+    """The named copy of generated code that ``options`` (an EmitOptions) asks for with
+    ``file_name``, written with the user's ``overwrite`` and ``protect`` settings; None when no
+    copy was asked for. Every backend's emit_function calls this for its ``file_name``."""
+    if not options.file_name:
+        return None
+    return write_copy(
+        source,
+        options.file_name,
+        suffix,
+        overwrite=options.overwrite,
+        protect=options.protect,
+    )
 
 
 def load_module(path: str | os.PathLike[str], name: str) -> ModuleType:

@@ -479,31 +479,17 @@ def emit_function(
     With ``options.standalone`` nothing is compiled: the module goes into
     ``extras["files"]`` (plus the Auto-07p files for ODE systems without vector functions).
     """
-    from rates_core.cache import write_copy
+    from rates_core.cache import write_requested_copy
 
     options = options or EmitOptions()
     key = None
     if not options.standalone:
         cached, key = _load_cached(system, options, builtins, imports)
         if cached is not None:
-            if options.file_name:
-                write_copy(
-                    cached.source,
-                    options.file_name,
-                    suffix=".f90",
-                    overwrite=options.overwrite,
-                    protect=options.protect,
-                )
+            write_requested_copy(cached.source, options, ".f90")
             return _with_auto(cached, options)
     source, info = emit_source(system, options, builtins=builtins, imports=imports)
-    if options.file_name:
-        write_copy(
-            source,
-            options.file_name,
-            suffix=".f90",
-            overwrite=options.overwrite,
-            protect=options.protect,
-        )
+    write_requested_copy(source, options, ".f90")
     if options.standalone:
         files = {f"{_file_stem(system)}.f90": source}
         try:

@@ -549,21 +549,14 @@ def emit_function(
     starts MATLAB or Octave here: the callables and the solvers start the runtime when
     first used (:class:`~rates_core.errors.BackendUnavailableError` without one).
     """
-    from rates_core.cache import source_hash, write_copy
+    from rates_core.cache import source_hash, write_requested_copy
     from rates_matlab.runtime import MatlabFunction
 
     options = options or EmitOptions()
     code = emit_code(system, options, builtins)
     source = code.files[f"{code.field}.m"]
     extras: dict[str, Any] = {"files": dict(code.files), "options": options}
-    if options.file_name:
-        write_copy(
-            source,
-            options.file_name,
-            suffix=".m",
-            overwrite=options.overwrite,
-            protect=options.protect,
-        )
+    write_requested_copy(source, options, ".m")
     if options.standalone:
         return EmittedFunction(
             backend=BACKEND,

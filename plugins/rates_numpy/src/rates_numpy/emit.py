@@ -553,13 +553,12 @@ def emit_function(
     ``builtins`` / ``imports``: plugin builtins for the numpy backend and extra import lines (the
     hook passes those of the installed plugins).
     """
-    from rates_core.cache import load_module, source_hash, write_copy, write_source
+    from rates_core.cache import load_module, source_hash, write_requested_copy, write_source
 
     options = options or EmitOptions()
     source, info = emit_source(system, options, scalar=scalar, builtins=builtins, imports=imports)
     path = write_source(source, BACKEND, __version__)
-    if options.file_name:
-        write_copy(source, options.file_name, overwrite=options.overwrite, protect=options.protect)
+    write_requested_copy(source, options)
     module = load_module(path, f"rates_numpy_generated_{source_hash(source, BACKEND, __version__)}")
     for name, impl in info["injected"].items():
         setattr(module, name, impl)
