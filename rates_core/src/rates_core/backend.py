@@ -23,6 +23,12 @@ from rates_core.system import System
 #: How often a solver reports progress in a run: the run is cut into this many chunks.
 PROGRESS_CHUNKS = 100
 
+#: Default relative and absolute tolerances of adaptive solvers (``run(..., rtol=..., atol=...)``
+#: overrides them). SciPy's own defaults (rtol 1e-3, atol 1e-6) are too loose for scientific
+#: results; PyRates used rtol 1e-6 for its ``scipy`` solver.
+ADAPTIVE_RTOL = 1e-6
+ADAPTIVE_ATOL = 1e-9
+
 
 @dataclass(frozen=True)
 class EmitOptions:
