@@ -180,12 +180,30 @@ def _initial_state(circuit: CircuitTemplate, system: System, initial_state: Any)
     return y0
 
 
+def _zero_kernels(system: System, y0: np.ndarray) -> np.ndarray:
+    """``y0`` with every gamma-kernel stage at 0: the chains' steady state for a zero
+    pre-history (``history="zero"``), as discrete delays read 0 before t = 0."""
+    y0 = np.array(y0, copy=True)
+    for s in system.states:
+        if s.kernel:
+            y0[s.start : s.stop] = 0
+    return y0
+
+
 def _history(circuit: CircuitTemplate, system: System, history: Any, y0: np.ndarray) -> Any:
-    """``Problem.history``: the state vector at ``t < 0`` from a dict of numbers / functions."""
+    """``Problem.history``: the state vector at ``t < 0`` from a dict of numbers / functions,
+    or zeros for ``history="zero"`` (PyRates's pre-history)."""
     if history is None:
         return None
+    if isinstance(history, str):
+        if history != "zero":
+            raise ModelError(f"history must be None, 'zero' or a dict, not {history!r}")
+        zeros = np.zeros_like(y0)
+        return lambda t: zeros
     if not isinstance(history, Mapping):
-        raise ModelError("history must be a dict node/op/var -> number or function of t")
+        raise ModelError(
+            "history must be None, 'zero' or a dict node/op/var -> number or function of t"
+        )
     states = {s.name: s for s in system.states}
     entries = []
     for path, value in history.items():
@@ -329,8 +347,13 @@ def run(
 
     Delays: ``history`` is the pre-history of delayed reads, a dict ``node/op/var`` (``all``
     allowed) -> number or function of time ``t < 0``; unlisted variables keep their initial
-    value as pre-history. ``delay_approximation=n`` replaces every discrete delay by a gamma
-    kernel of order n (an ODE system).
+    value as pre-history. ``history="zero"`` makes every state 0 before t = 0, as in PyRates
+    (gamma-kernel chains of ``spread`` edges then start at 0 too).
+    ``delay_approximation=n`` replaces every discrete delay by a gamma kernel of order n (an ODE
+    system).
+
+    ``solver="scipy"`` (and the other adaptive solvers) default to ``rtol=1e-6``,
+    ``atol=1e-9``; pass ``rtol``/``atol`` to change them.
 
     ``progress``: True shows a tqdm progress bar on stderr (tqdm is the optional dependency
     ``rates-core[progress]``; without it True is a :class:`~rates_core.backend.
@@ -359,6 +382,8 @@ def run(
     seed = solver_options.pop("seed", None)
     spec = _output_spec(circuit, system, outputs)
     y0 = _initial_state(circuit, system, initial_state)
+    if isinstance(history, str) and history == "zero":
+        y0 = _zero_kernels(system, y0)
     problem = Problem(
         y0=y0,
         params=[
