@@ -21,6 +21,8 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "BackendUnavailableError": "rates_core.errors",
     "CacheError": "rates_core.errors",
+    "DiscardedEditWarning": "rates_core.errors",
+    "InitialStateWarning": "rates_core.errors",
     "EquationError": "rates_core.errors",
     "MissingDependencyError": "rates_core.errors",
     "ModelError": "rates_core.errors",
@@ -28,6 +30,7 @@ _EXPORTS = {
     "OutputFileError": "rates_core.errors",
     "PluginConflictError": "rates_core.errors",
     "RatesError": "rates_core.errors",
+    "RatesWarning": "rates_core.errors",
     "SolverError": "rates_core.errors",
     "StoreError": "rates_core.errors",
     "UnknownBackendError": "rates_core.errors",

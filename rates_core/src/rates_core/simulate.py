@@ -15,7 +15,8 @@ import numpy as np
 
 from rates_core import __version__, builtins
 from rates_core.backend import EmitOptions, EmittedFunction, Problem, have_tqdm, require_tqdm
-from rates_core.errors import ModelError, SolverError
+from rates_core.errors import InitialStateWarning, ModelError, SolverError, warn_user
+from rates_core.frontend.edits import warn_discarded
 from rates_core.frontend.templates import CircuitTemplate, split_path
 from rates_core.observe import evaluate_algebraic
 from rates_core.outputs import model_files
@@ -364,6 +365,7 @@ def run(
     The frame's ``attrs`` record how it was made: model, backend (with its distribution and
     version), rates-core version, solver and its options, seed, time steps, precision.
     """
+    warn_discarded(circuit, "run")
     if step_size <= 0 or simulation_time <= 0:
         raise SolverError("simulation_time and step_size must be positive")
     sampling = step_size if sampling_step_size is None else sampling_step_size

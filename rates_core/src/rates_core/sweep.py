@@ -939,11 +939,13 @@ class Sweep:
         batch_size: int | None = None,
         **run_options: Any,
     ) -> None:
+        from rates_core.frontend.edits import warn_discarded
         from rates_core.frontend.templates import CircuitTemplate
         from rates_core.plugins import default_host
 
         if isinstance(circuit, str):
             circuit = CircuitTemplate.from_yaml(circuit)
+        warn_discarded(circuit, "grid_search")
         if step_size <= 0 or simulation_time <= 0:
             raise SolverError("simulation_time and step_size must be positive")
         sampling = step_size if sampling_step_size is None else float(sampling_step_size)
