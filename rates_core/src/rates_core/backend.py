@@ -49,6 +49,9 @@ class EmitOptions:
     overwrite: bool = False
     #: files never written, not even with ``overwrite``: the files the model was loaded from
     protect: tuple[str, ...] = ()
+    #: the state vector written into generated files that carry one (Auto-07p's starting
+    #: point, ``get_run_func(..., initial_state=...)``); None: the model's initial values
+    initial_state: tuple[Any, ...] | None = None
 
 
 @dataclass

@@ -7,6 +7,7 @@ state), lets the solver plugin integrate, and turns the sampled states into a Da
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -82,7 +83,12 @@ def _prepare(
     delay_approximation: int | None = None,
     auto: bool = False,
     overwrite: bool = False,
+    initial_state: Any = None,
+    pyrates_order: bool = False,
 ) -> tuple[System, EmittedFunction]:
+    """The System and the backend's generated code; ``initial_state`` (as in :func:`run`) is
+    the starting point written into Auto-07p files (``auto=True``); ``pyrates_order`` puts
+    the parameters in PyRates's order (:func:`in_pyrates_order`)."""
     host = _host()
     info = host.backend_info(backend)  # clear UnknownBackendError / PluginConflictError first
     if auto and "continuation" not in info.capabilities:
@@ -99,12 +105,18 @@ def _prepare(
         delay_approximation=delay_approximation,
         record_delayed="dde_algebraic" in info.capabilities,
     )
+    if pyrates_order:
+        system = in_pyrates_order(system)
+    start = None
+    if auto and initial_state is not None:
+        start = tuple(_initial_state(circuit, system, initial_state).tolist())
     options = EmitOptions(
         float_precision=float_precision,
         file_name=file_name,
         auto=auto,
         overwrite=overwrite,
         protect=model_files(circuit) if file_name or auto else (),
+        initial_state=start,
     )
     emitted = host.emit_function(backend, system, options)
     return system, emitted
@@ -511,6 +523,45 @@ def _arg_keys(system: System, names: Mapping[str, str] | None = None) -> list[st
     ]
 
 
+def in_pyrates_order(system: System) -> System:
+    """``system`` with its parameters in the argument order of PyRates's generated functions,
+    where it can be had: by first appearance in the derivatives (state by state, in sympy's
+    order of terms), then in the algebraic updates (edge weights, coupling), then the rest in
+    declaration order. For one population this is PyRates 1.2's order; within a network,
+    PyRates's order depends on its internal names, so pass arguments by their keys
+    (``func.params``)."""
+    import sympy
+
+    index = {p.name: i for i, p in enumerate(system.params)}
+    order: dict[int, None] = {}
+    expressions = [expr for _, expr in system.derivatives]
+    expressions += [a.expr for a in system.algebraic]
+    for expr in expressions:
+        for node in sympy.preorder_traversal(expr):
+            i = index.get(node.name) if isinstance(node, sympy.Symbol) else None
+            if i is not None:
+                order.setdefault(i, None)
+    order.update(dict.fromkeys(range(len(system.params))))
+    if list(order) == list(range(len(system.params))):
+        return system
+    return dataclasses.replace(system, params=[system.params[i] for i in order])
+
+
+def _named(func: Any, keys: Sequence[str]) -> Any:
+    """``func`` with ``func.params``: the names of its arguments, in order (a thin wrapper
+    where ``func`` takes no attributes, e.g. a compiled callable)."""
+    try:
+        func.params = tuple(keys)
+    except (AttributeError, TypeError):
+        inner = func
+
+        def func(*args: Any) -> Any:
+            return inner(*args)
+
+        func.params = tuple(keys)
+    return func
+
+
 def _input_keys(
     circuit: CircuitTemplate, system: System, inputs: Mapping[str, Any]
 ) -> dict[str, str]:
@@ -555,6 +606,26 @@ def _state_indices(system: System) -> dict[str, Any]:
     return indices
 
 
+#: ``get_run_func(initial_state=...)`` not given: the model's initial values, with a warning
+#: when the template has been run (PyRates started from the final state of that run).
+_NOT_GIVEN: Any = object()
+
+
+def _start_of(circuit: CircuitTemplate, initial_state: Any, what: str) -> Any:
+    """The ``initial_state`` a generated function starts from (as in :func:`run`)."""
+    if initial_state is not _NOT_GIVEN:
+        return initial_state
+    if circuit.state:
+        warn_user(
+            f"{what} of template {circuit.name!r} starts from the model's initial values, not "
+            "from the final state of the previous run() as in PyRates; pass "
+            "initial_state='last' to start there, or initial_state=None to keep the initial "
+            "values without this warning",
+            InitialStateWarning,
+        )
+    return None
+
+
 def get_run_func(
     circuit: CircuitTemplate,
     func_name: str,
@@ -569,8 +640,15 @@ def get_run_func(
     delay_approximation: int | None = None,
     auto: bool = False,
     overwrite: bool = False,
+    initial_state: Any = _NOT_GIVEN,
 ) -> tuple[Any, tuple, list[str], dict[str, Any]]:
     """``(func, args, arg_keys, state_indices)`` for use with other tools.
+
+    ``args[1]`` (and the starting point of Auto-07p files) is the state ``initial_state``
+    names, as in :func:`run`: None the model's initial values, ``"last"`` the final state of
+    the template's previous ``run()`` (where PyRates started), or a dict path -> value. Left
+    out after a ``run()``, it is the initial values with an
+    :class:`~rates_core.errors.InitialStateWarning`.
 
     ``auto=True`` (backends with the ``continuation`` capability, e.g. ``"fortran"``) also
     writes Auto-07p equation and constants files, next to ``file_name`` or into the working
@@ -594,6 +672,8 @@ def get_run_func(
     every input at ``t`` by linear interpolation on that grid (constant outside it), as
     ``run(..., solver="scipy")`` does.
     """
+    warn_discarded(circuit, "get_run_func")
+    start = _start_of(circuit, initial_state, "get_run_func")
     system, emitted = _prepare(
         circuit,
         backend,
@@ -604,14 +684,17 @@ def get_run_func(
         delay_approximation,
         auto,
         overwrite,
+        start,
+        pyrates_order=True,
     )
     _refuse_delays(system, "get_run_func")
-    y0 = system.initial_state()
+    y0 = _initial_state(circuit, system, start)
+    indices = _state_indices(system)
     if not inputs:
         params = _call_values(system)
         keys = ["t", "y", *_arg_keys(system)]
         if functional:
-            return emitted.rhs_functional, (0.0, y0, *params), keys, _state_indices(system)
+            return _named(emitted.rhs_functional, keys), (0.0, y0, *params), keys, indices
         dy = np.zeros_like(y0)
         keys.insert(2, "dy")
         rhs = emitted.rhs
@@ -621,7 +704,7 @@ def get_run_func(
             # the buffer the in-place field wrote, never the buffer itself
             return rhs(t, y, dy, *params).copy()
 
-        return vector_field, (0.0, y0, dy, *params), keys, _state_indices(system)
+        return _named(vector_field, keys), (0.0, y0, dy, *params), keys, indices
 
     lengths = {len(np.asarray(v)) for v in inputs.values()}
     if len(lengths) != 1:
@@ -643,15 +726,15 @@ def get_run_func(
         return current
 
     if functional:
-        rhs_functional = emitted.rhs_functional
+        rhs_functional_inputs = emitted.rhs_functional
 
-        def vector_field_functional(
+        def vector_field_functional_inputs(
             t: float, y: np.ndarray, input_times: np.ndarray, *params: Any
         ) -> np.ndarray:
-            return rhs_functional(t, y, *at_time(t, input_times, params))
+            return rhs_functional_inputs(t, y, *at_time(t, input_times, params))
 
         args = (0.0, y0, input_times, *params)
-        return vector_field_functional, args, keys, _state_indices(system)
+        return _named(vector_field_functional_inputs, keys), args, keys, indices
 
     keys.insert(2, "dy")
     rhs_inplace = emitted.rhs
@@ -662,7 +745,7 @@ def get_run_func(
         return rhs_inplace(t, y, dy, *at_time(t, input_times, params)).copy()
 
     args = (0.0, y0, np.zeros_like(y0), input_times, *params)
-    return vector_field_inputs, args, keys, _state_indices(system)
+    return _named(vector_field_inputs, keys), args, keys, indices
 
 
 def get_jacobian_func(
@@ -675,8 +758,11 @@ def get_jacobian_func(
     file_name: str | None = None,
     delay_approximation: int | None = None,
     overwrite: bool = False,
+    initial_state: Any = _NOT_GIVEN,
 ) -> tuple[Any, tuple, list[str], dict[str, Any]]:
     """Like :func:`get_run_func` for the Jacobian ``J(t, y, *params)`` (dense, d f / d y)."""
+    warn_discarded(circuit, "get_jacobian_func")
+    start = _start_of(circuit, initial_state, "get_jacobian_func")
     system, emitted = _prepare(
         circuit,
         backend,
@@ -686,13 +772,15 @@ def get_jacobian_func(
         file_name,
         delay_approximation,
         overwrite=overwrite,
+        pyrates_order=True,
     )
     _refuse_delays(system, "get_jacobian_func")
     if emitted.jacobian is None:
         raise ModelError(f"backend {backend!r} does not provide a Jacobian")
     params = _call_values(system)
     keys = ["t", "y", *_arg_keys(system)]
-    return emitted.jacobian, (0.0, system.initial_state(), *params), keys, _state_indices(system)
+    y0 = _initial_state(circuit, system, start)
+    return _named(emitted.jacobian, keys), (0.0, y0, *params), keys, _state_indices(system)
 
 
 def integrate(reference: str, **run_kwargs: Any) -> pd.DataFrame:

@@ -546,7 +546,7 @@ def _with_auto(emitted: EmittedFunction, options: EmitOptions) -> EmittedFunctio
             stem = f"{stem}_auto"
     else:
         directory, stem = Path.cwd(), _file_stem(system)
-    files = auto_files(system, name=stem)
+    files = auto_files(system, name=stem, y0=getattr(options, "initial_state", None))
     paths = write_files(
         directory, files, overwrite=options.overwrite, protect=options.protect, same_ok=True
     )
