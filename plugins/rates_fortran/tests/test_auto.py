@@ -112,10 +112,33 @@ def test_get_run_func_auto_writes_auto_files(tmp_path, monkeypatch):
     assert names == ["c.qif_auto.eq", "c.qif_auto.ivp", "c.qif_auto.lc", "qif.f90", "qif_auto.f90"]
     assert "module rates_model" in (tmp_path / "out" / "qif.f90").read_text()
     assert "SUBROUTINE FUNC(" in (tmp_path / "out" / "qif_auto.f90").read_text()
-    assert "parnames = {1: 'Delta'" in (tmp_path / "out" / "c.qif_auto.eq").read_text()
+    # PyRates's parameter order (get_run_func's arguments): PAR(4) is eta as in PyRates
+    parnames = "parnames = {1: 'tau', 2: 'Delta', 3: 'I_ext', 4: 'eta', 5: 'w_r_in_from_r'"
+    assert parnames in (tmp_path / "out" / "c.qif_auto.eq").read_text()
+    assert keys[3:7] == ["p/qif_op/tau", "p/qif_op/Delta", "p/qif_op/I_ext", "p/qif_op/eta"]
     monkeypatch.chdir(tmp_path)
     circuit.get_run_func("f", 1e-3, backend="fortran", auto=True)
     assert (tmp_path / "qif.f90").is_file() and (tmp_path / "c.qif.lc").is_file()
+
+
+@pytest.mark.skipif(not has_gfortran, reason="needs gfortran")
+def test_get_run_func_auto_starts_from_the_last_run(tmp_path):
+    """initial_state="last" (PyRates's start after run()): the Auto-07p starting point U is the
+    final state of the previous run, as in the returned args."""
+    circuit = CircuitTemplate.from_yaml("rates_core.models.qif.qif")
+    circuit.run(5.0, 1e-3)
+    _, args, _, _ = circuit.get_run_func(
+        "f",
+        1e-3,
+        backend="fortran",
+        auto=True,
+        file_name=str(tmp_path / "qif.f90"),
+        initial_state="last",
+    )
+    r, v = circuit.state["p/qif_op/r"], circuit.state["p/qif_op/v"]
+    assert list(args[1]) == [r, v]
+    text = (tmp_path / "qif_auto.f90").read_text()
+    assert f"U(1) = {float(r)!r}d0" in text and f"U(2) = {float(v)!r}d0" in text
 
 
 def test_write_refuses_existing_files_before_writing_any(tmp_path):

@@ -132,8 +132,10 @@ def test_solver_options() -> None:
     }
     assert solver_kwargs("vern9", {"reltol": 1e-9, "maxiters": 10}) == {
         "reltol": 1e-9,
+        "abstol": 1e-9,  # the default, tighter than DifferentialEquations.jl's 1e-6
         "maxiters": 10,
     }
+    assert solver_kwargs("tsit5", {}) == {"reltol": 1e-6, "abstol": 1e-9}
     with pytest.raises(SolverError, match="does not take 'method'"):
         solver_kwargs("tsit5", {"method": "RK45"})
     with pytest.raises(SolverError, match="not both"):

@@ -304,7 +304,7 @@ def test_izhikevich_eta_is_a_qif_population_in_physical_units():
 
 def test_get_run_func_auto_takes_auto07p_constants(tmp_path):
     """PyRates 0.17's get_run_func(..., auto=True, NMX=...): the constants reach every
-    constants file, ICP may name a parameter (eta is PAR(3) of rates's qif)."""
+    constants file, ICP may name a parameter (eta is PAR(4), PyRates's numbering)."""
     import shutil
 
     pytest.importorskip("rates_fortran")
@@ -315,8 +315,8 @@ def test_get_run_func_auto_takes_auto07p_constants(tmp_path):
         NMX=5000, ICP="eta", DSMAX=0.2,
     )  # fmt: skip
     eq = (tmp_path / "c.qif_auto.eq").read_text().splitlines()
-    assert "NMX = 5000" in eq and "DSMAX = 0.2" in eq and "ICP = [3]" in eq
-    assert any(line.startswith("parnames") and "3: 'eta'" in line for line in eq)
+    assert "NMX = 5000" in eq and "DSMAX = 0.2" in eq and "ICP = [4]" in eq
+    assert any(line.startswith("parnames") and "4: 'eta'" in line for line in eq)
     assert "NMX = 5000" in (tmp_path / "c.qif_auto.ivp").read_text().splitlines()
 
 

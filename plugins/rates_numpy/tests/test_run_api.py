@@ -50,7 +50,9 @@ def test_get_run_func_works_with_solve_ivp_in_both_forms():
     qif = CircuitTemplate.from_yaml(QIF)
     ref = qif.run(5.0, 1e-3, solver="scipy", method="DOP853", rtol=1e-10, atol=1e-10)
     for functional in (True, False):
-        func, args, keys, idx = qif.get_run_func("f", 1e-3, functional=functional)
+        func, args, keys, idx = qif.get_run_func(
+            "f", 1e-3, functional=functional, initial_state=None
+        )
         assert keys[:2] == ["t", "y"] and "p/qif_op/eta" in keys
         sol = solve_ivp(func, (0, 5.0), args[1], args=args[2:], rtol=1e-10, atol=1e-10)
         r_final = sol.y[idx["p/qif_op/r"], -1]
@@ -168,7 +170,9 @@ def test_get_run_func_with_inputs_matches_run_scipy(functional):
     tol = {"rtol": 1e-10, "atol": 1e-10}
     net.run(T, dt, inputs=inputs, solver="scipy", method="DOP853", **tol)
     reference = dict(net.state)
-    func, args, keys, idx = net.get_run_func("f", dt, inputs=inputs, functional=functional)
+    func, args, keys, idx = net.get_run_func(
+        "f", dt, inputs=inputs, functional=functional, initial_state=None
+    )
     expected = ["t", "y", "input_times"] if functional else ["t", "y", "dy", "input_times"]
     assert keys[: len(expected)] == expected
     assert "p1/qif_op/I_ext" in keys
@@ -193,7 +197,9 @@ def test_get_run_func_inputs_into_a_vectorised_population(monkeypatch):
     tol = {"rtol": 1e-10, "atol": 1e-10}
     net.run(T, dt, inputs=inputs, solver="scipy", method="DOP853", **tol)
     reference = dict(net.state)
-    func, args, keys, idx = net.get_run_func("f", dt, inputs=inputs, functional=True)
+    func, args, keys, idx = net.get_run_func(
+        "f", dt, inputs=inputs, functional=True, initial_state=None
+    )
     assert "all/qif_op/I_ext" in keys
     assert np.shape(args[keys.index("all/qif_op/I_ext")]) == (n, 3)
     sol = solve_ivp(func, (0, T), args[1], args=args[2:], method="DOP853", **tol)

@@ -25,6 +25,12 @@ PROGRESS_CHUNKS = 100
 #: What ``run(on_nonfinite=...)`` does when the state stops being finite.
 ON_NONFINITE = ("raise", "continue")
 
+#: Default relative and absolute tolerances of adaptive solvers (``run(..., rtol=..., atol=...)``
+#: overrides them). SciPy's own defaults (rtol 1e-3, atol 1e-6) are too loose for scientific
+#: results; PyRates used rtol 1e-6 for its ``scipy`` solver.
+ADAPTIVE_RTOL = 1e-6
+ADAPTIVE_ATOL = 1e-9
+
 
 @dataclass(frozen=True)
 class EmitOptions:
@@ -47,6 +53,9 @@ class EmitOptions:
     overwrite: bool = False
     #: files never written, not even with ``overwrite``: the files the model was loaded from
     protect: tuple[str, ...] = ()
+    #: the state vector written into generated files that carry one (Auto-07p's starting
+    #: point, ``get_run_func(..., initial_state=...)``); None: the model's initial values
+    initial_state: tuple[Any, ...] | None = None
 
 
 @dataclass

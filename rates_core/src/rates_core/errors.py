@@ -114,3 +114,30 @@ class OutputFileError(RatesError):
 class OutputExistsError(OutputFileError):
     """An output file exists and replacing it was not asked for (``--force`` on the command
     line, ``overwrite=True`` in Python)."""
+
+
+class RatesWarning(UserWarning):
+    """Base class of the warnings rates gives on purpose."""
+
+
+class DiscardedEditWarning(RatesWarning):
+    """A template edit (``update_var``, ``add_edges_from_matrix``, ...) returned an edited copy
+    that the calling line threw away, and the unedited template is being simulated."""
+
+
+class InitialStateWarning(RatesWarning):
+    """``get_run_func`` / ``get_jacobian_func`` after ``run()`` start from the model's initial
+    values, not from the state the run ended in (where PyRates started)."""
+
+
+def warn_user(message: str, category: type[Warning]) -> None:
+    """``warnings.warn`` pointing at the first caller outside rates_core (the user's line)."""
+    import sys
+    import warnings
+    from pathlib import Path
+
+    package = str(Path(__file__).resolve().parent)
+    level, frame = 2, sys._getframe(1)  # stacklevel 2 is the caller of warn_user
+    while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(package):
+        level, frame = level + 1, frame.f_back
+    warnings.warn(message, category, stacklevel=level)

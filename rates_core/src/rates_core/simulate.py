@@ -7,6 +7,7 @@ state), lets the solver plugin integrate, and turns the sampled states into a Da
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 from collections.abc import Mapping, Sequence
@@ -24,7 +25,8 @@ from rates_core.backend import (
     have_tqdm,
     require_tqdm,
 )
-from rates_core.errors import ModelError, SolverError
+from rates_core.errors import InitialStateWarning, ModelError, SolverError, warn_user
+from rates_core.frontend.edits import warn_discarded
 from rates_core.frontend.templates import CircuitTemplate, split_path
 from rates_core.observe import evaluate_algebraic
 from rates_core.outputs import model_files
@@ -120,7 +122,12 @@ def _prepare(
     auto: bool = False,
     overwrite: bool = False,
     auto_constants: tuple[tuple[str, Any], ...] = (),
+    initial_state: Any = None,
+    pyrates_order: bool = False,
 ) -> tuple[System, EmittedFunction]:
+    """The System and the backend's generated code; ``initial_state`` (as in :func:`run`) is
+    the starting point written into Auto-07p files (``auto=True``); ``pyrates_order`` puts
+    the parameters in PyRates's order (:func:`in_pyrates_order`)."""
     host = _host()
     info = host.backend_info(backend)  # clear UnknownBackendError / PluginConflictError first
     if auto and "continuation" not in info.capabilities:
@@ -137,6 +144,11 @@ def _prepare(
         delay_approximation=delay_approximation,
         record_delayed="dde_algebraic" in info.capabilities,
     )
+    if pyrates_order:
+        system = in_pyrates_order(system)
+    start = None
+    if auto and initial_state is not None:
+        start = tuple(_initial_state(circuit, system, initial_state).tolist())
     options = EmitOptions(
         float_precision=float_precision,
         file_name=file_name,
@@ -144,6 +156,7 @@ def _prepare(
         auto_constants=auto_constants,
         overwrite=overwrite,
         protect=model_files(circuit) if file_name or auto else (),
+        initial_state=start,
     )
     emitted = host.emit_function(backend, system, options)
     return system, emitted
@@ -220,12 +233,30 @@ def _initial_state(circuit: CircuitTemplate, system: System, initial_state: Any)
     return y0
 
 
+def _zero_kernels(system: System, y0: np.ndarray) -> np.ndarray:
+    """``y0`` with every gamma-kernel stage at 0: the chains' steady state for a zero
+    pre-history (``history="zero"``), as discrete delays read 0 before t = 0."""
+    y0 = np.array(y0, copy=True)
+    for s in system.states:
+        if s.kernel:
+            y0[s.start : s.stop] = 0
+    return y0
+
+
 def _history(circuit: CircuitTemplate, system: System, history: Any, y0: np.ndarray) -> Any:
-    """``Problem.history``: the state vector at ``t < 0`` from a dict of numbers / functions."""
+    """``Problem.history``: the state vector at ``t < 0`` from a dict of numbers / functions,
+    or zeros for ``history="zero"`` (PyRates's pre-history)."""
     if history is None:
         return None
+    if isinstance(history, str):
+        if history != "zero":
+            raise ModelError(f"history must be None, 'zero' or a dict, not {history!r}")
+        zeros = np.zeros_like(y0)
+        return lambda t: zeros
     if not isinstance(history, Mapping):
-        raise ModelError("history must be a dict node/op/var -> number or function of t")
+        raise ModelError(
+            "history must be None, 'zero' or a dict node/op/var -> number or function of t"
+        )
     states = {s.name: s for s in system.states}
     entries = []
     for path, value in history.items():
@@ -375,8 +406,13 @@ def run(
 
     Delays: ``history`` is the pre-history of delayed reads, a dict ``node/op/var`` (``all``
     allowed) -> number or function of time ``t < 0``; unlisted variables keep their initial
-    value as pre-history. ``delay_approximation=n`` replaces every discrete delay by a gamma
-    kernel of order n (an ODE system).
+    value as pre-history. ``history="zero"`` makes every state 0 before t = 0, as in PyRates
+    (gamma-kernel chains of ``spread`` edges then start at 0 too).
+    ``delay_approximation=n`` replaces every discrete delay by a gamma kernel of order n (an ODE
+    system).
+
+    ``solver="scipy"`` (and the other adaptive solvers) default to ``rtol=1e-6``,
+    ``atol=1e-9``; pass ``rtol``/``atol`` to change them.
 
     ``progress``: True shows a tqdm progress bar on stderr (tqdm is the optional dependency
     ``rates-core[progress]``; without it True is a :class:`~rates_core.backend.
@@ -395,6 +431,7 @@ def run(
     The frame's ``attrs`` record how it was made: model, backend (with its distribution and
     version), rates-core version, solver and its options, seed, time steps, precision.
     """
+    warn_discarded(circuit, "run")
     backend, float_precision = pyrates_compat.driver_arguments(
         "run", backend, float_precision, solver_options, solver=solver
     )
@@ -413,6 +450,8 @@ def run(
     seed = solver_options.pop("seed", None)
     spec = _output_spec(circuit, system, outputs)
     y0 = _initial_state(circuit, system, initial_state)
+    if isinstance(history, str) and history == "zero":
+        y0 = _zero_kernels(system, y0)
     problem = Problem(
         y0=y0,
         params=[
@@ -541,6 +580,45 @@ def _arg_keys(system: System, names: Mapping[str, str] | None = None) -> list[st
     ]
 
 
+def in_pyrates_order(system: System) -> System:
+    """``system`` with its parameters in the argument order of PyRates's generated functions,
+    where it can be had: by first appearance in the derivatives (state by state, in sympy's
+    order of terms), then in the algebraic updates (edge weights, coupling), then the rest in
+    declaration order. For one population this is PyRates 1.2's order; within a network,
+    PyRates's order depends on its internal names, so pass arguments by their keys
+    (``func.params``)."""
+    import sympy
+
+    index = {p.name: i for i, p in enumerate(system.params)}
+    order: dict[int, None] = {}
+    expressions = [expr for _, expr in system.derivatives]
+    expressions += [a.expr for a in system.algebraic]
+    for expr in expressions:
+        for node in sympy.preorder_traversal(expr):
+            i = index.get(node.name) if isinstance(node, sympy.Symbol) else None
+            if i is not None:
+                order.setdefault(i, None)
+    order.update(dict.fromkeys(range(len(system.params))))
+    if list(order) == list(range(len(system.params))):
+        return system
+    return dataclasses.replace(system, params=[system.params[i] for i in order])
+
+
+def _named(func: Any, keys: Sequence[str]) -> Any:
+    """``func`` with ``func.params``: the names of its arguments, in order (a thin wrapper
+    where ``func`` takes no attributes, e.g. a compiled callable)."""
+    try:
+        func.params = tuple(keys)
+    except (AttributeError, TypeError):
+        inner = func
+
+        def func(*args: Any) -> Any:
+            return inner(*args)
+
+        func.params = tuple(keys)
+    return func
+
+
 def _input_keys(
     circuit: CircuitTemplate, system: System, inputs: Mapping[str, Any]
 ) -> dict[str, str]:
@@ -585,6 +663,26 @@ def _state_indices(system: System) -> dict[str, Any]:
     return indices
 
 
+#: ``get_run_func(initial_state=...)`` not given: the model's initial values, with a warning
+#: when the template has been run (PyRates started from the final state of that run).
+_NOT_GIVEN: Any = object()
+
+
+def _start_of(circuit: CircuitTemplate, initial_state: Any, what: str) -> Any:
+    """The ``initial_state`` a generated function starts from (as in :func:`run`)."""
+    if initial_state is not _NOT_GIVEN:
+        return initial_state
+    if circuit.state:
+        warn_user(
+            f"{what} of template {circuit.name!r} starts from the model's initial values, not "
+            "from the final state of the previous run() as in PyRates; pass "
+            "initial_state='last' to start there, or initial_state=None to keep the initial "
+            "values without this warning",
+            InitialStateWarning,
+        )
+    return None
+
+
 def get_run_func(
     circuit: CircuitTemplate,
     func_name: str,
@@ -599,9 +697,16 @@ def get_run_func(
     delay_approximation: int | None = None,
     auto: bool = False,
     overwrite: bool = False,
+    initial_state: Any = _NOT_GIVEN,
     **pyrates_options: Any,
 ) -> tuple[Any, tuple, list[str], dict[str, Any]]:
     """``(func, args, arg_keys, state_indices)`` for use with other tools.
+
+    ``args[1]`` (and the starting point of Auto-07p files) is the state ``initial_state``
+    names, as in :func:`run`: None the model's initial values, ``"last"`` the final state of
+    the template's previous ``run()`` (where PyRates started), or a dict path -> value. Left
+    out after a ``run()``, it is the initial values with an
+    :class:`~rates_core.errors.InitialStateWarning`.
 
     ``auto=True`` (backends with the ``continuation`` capability, e.g. ``"fortran"``) also
     writes Auto-07p equation and constants files, next to ``file_name`` or into the working
@@ -635,6 +740,8 @@ def get_run_func(
     )
     constants = pyrates_compat.auto_constants("get_run_func", auto, pyrates_options)
     pyrates_compat.refuse_unknown("get_run_func", pyrates_options)
+    warn_discarded(circuit, "get_run_func")
+    start = _start_of(circuit, initial_state, "get_run_func")
     system, emitted = _prepare(
         circuit,
         backend,
@@ -645,16 +752,19 @@ def get_run_func(
         delay_approximation,
         auto,
         overwrite,
-        constants,
+        auto_constants=constants,
+        initial_state=start,
+        pyrates_order=True,
     )
     if system.delayed:
         return _delayed_run_func(system, emitted, backend, inputs)
-    y0 = system.initial_state()
+    y0 = _initial_state(circuit, system, start)
+    indices = _state_indices(system)
     if not inputs:
         params = _call_values(system)
         keys = ["t", "y", *_arg_keys(system)]
         if functional:
-            return emitted.rhs_functional, (0.0, y0, *params), keys, _state_indices(system)
+            return _named(emitted.rhs_functional, keys), (0.0, y0, *params), keys, indices
         dy = np.zeros_like(y0)
         keys.insert(2, "dy")
         rhs = emitted.rhs
@@ -664,7 +774,7 @@ def get_run_func(
             # the buffer the in-place field wrote, never the buffer itself
             return rhs(t, y, dy, *params).copy()
 
-        return vector_field, (0.0, y0, dy, *params), keys, _state_indices(system)
+        return _named(vector_field, keys), (0.0, y0, dy, *params), keys, indices
 
     lengths = {len(np.asarray(v)) for v in inputs.values()}
     if len(lengths) != 1:
@@ -686,15 +796,15 @@ def get_run_func(
         return current
 
     if functional:
-        rhs_functional = emitted.rhs_functional
+        rhs_functional_inputs = emitted.rhs_functional
 
-        def vector_field_functional(
+        def vector_field_functional_inputs(
             t: float, y: np.ndarray, input_times: np.ndarray, *params: Any
         ) -> np.ndarray:
-            return rhs_functional(t, y, *at_time(t, input_times, params))
+            return rhs_functional_inputs(t, y, *at_time(t, input_times, params))
 
         args = (0.0, y0, input_times, *params)
-        return vector_field_functional, args, keys, _state_indices(system)
+        return _named(vector_field_functional_inputs, keys), args, keys, indices
 
     keys.insert(2, "dy")
     rhs_inplace = emitted.rhs
@@ -705,7 +815,7 @@ def get_run_func(
         return rhs_inplace(t, y, dy, *at_time(t, input_times, params)).copy()
 
     args = (0.0, y0, np.zeros_like(y0), input_times, *params)
-    return vector_field_inputs, args, keys, _state_indices(system)
+    return _named(vector_field_inputs, keys), args, keys, indices
 
 
 def _delayed_run_func(
@@ -736,6 +846,7 @@ def get_jacobian_func(
     file_name: str | None = None,
     delay_approximation: int | None = None,
     overwrite: bool = False,
+    initial_state: Any = _NOT_GIVEN,
     **pyrates_options: Any,
 ) -> tuple[Any, tuple, list[str], dict[str, Any]]:
     """Like :func:`get_run_func` for the Jacobian ``J(t, y, *params)`` (dense, d f / d y)."""
@@ -743,6 +854,8 @@ def get_jacobian_func(
         "get_jacobian_func", backend, float_precision, pyrates_options, file_name_is_argument=True
     )
     pyrates_compat.refuse_unknown("get_jacobian_func", pyrates_options)
+    warn_discarded(circuit, "get_jacobian_func")
+    start = _start_of(circuit, initial_state, "get_jacobian_func")
     system, emitted = _prepare(
         circuit,
         backend,
@@ -752,13 +865,15 @@ def get_jacobian_func(
         file_name,
         delay_approximation,
         overwrite=overwrite,
+        pyrates_order=True,
     )
     _refuse_delays(system, "get_jacobian_func")
     if emitted.jacobian is None:
         raise ModelError(f"backend {backend!r} does not provide a Jacobian")
     params = _call_values(system)
     keys = ["t", "y", *_arg_keys(system)]
-    return emitted.jacobian, (0.0, system.initial_state(), *params), keys, _state_indices(system)
+    y0 = _initial_state(circuit, system, start)
+    return _named(emitted.jacobian, keys), (0.0, y0, *params), keys, _state_indices(system)
 
 
 def integrate(reference: str | CircuitTemplate, **run_kwargs: Any) -> pd.DataFrame:

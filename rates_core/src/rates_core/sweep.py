@@ -212,7 +212,7 @@ class _Spec:
     vectorize: bool = True
     float_precision: str = "float64"
     initial_state: Mapping[str, Any] | None = None
-    history: Mapping[str, Any] | None = None
+    history: Mapping[str, Any] | str | None = None  # a dict, or "zero"
     delay_approximation: int | None = None
     seed: int | None = None
     solver_options: dict = field(default_factory=dict)
@@ -322,6 +322,7 @@ def _simulate(
         _initial_state,
         _input_arrays,
         _output_spec,
+        _zero_kernels,
     )
 
     if len(circuits) == 1 and not spec.batched:
@@ -340,6 +341,10 @@ def _simulate(
     n_samples = int(round(spec.simulation_time / spec.sampling_step_size))
     input_rows = _input_arrays(combined, system, inputs, n_steps)
     y0 = _initial_state(combined, system, _prefixed(spec.initial_state, copies))
+    zero = isinstance(spec.history, str)
+    if zero:
+        y0 = _zero_kernels(system, y0)
+    history = spec.history if zero else _prefixed(spec.history, copies)
     problem = Problem(
         y0=y0,
         params=[
@@ -355,7 +360,7 @@ def _simulate(
         options=dict(spec.solver_options),
         seed=spec.seed,
         progress=False,
-        history=_history(combined, system, _prefixed(spec.history, copies), y0),
+        history=_history(combined, system, history, y0),
     )
     trajectory = default_host().solve(spec.solver, emitted, problem)
 
@@ -764,6 +769,9 @@ def _fingerprint(spec: _Spec, grid: pd.DataFrame) -> str:
     h.update(json.dumps(settings, sort_keys=True, default=repr).encode())
     for name in ("inputs", "initial_state", "history"):
         value = getattr(spec, name) or {}
+        if isinstance(value, str):  # history="zero"
+            h.update(value.encode())
+            continue
         for key in sorted(value):
             h.update(key.encode())
             v = value[key]
@@ -932,6 +940,7 @@ class Sweep:
         batch_size: int | None = None,
         **run_options: Any,
     ) -> None:
+        from rates_core.frontend.edits import warn_discarded
         from rates_core.frontend.templates import CircuitTemplate
         from rates_core.plugins import default_host
 
@@ -946,6 +955,7 @@ class Sweep:
         run_options["float_precision"] = precision
         if isinstance(circuit, str):
             circuit = CircuitTemplate.from_yaml(circuit)
+        warn_discarded(circuit, "grid_search")
         from rates_core.simulate import check_run_times
 
         sampling = check_run_times(

@@ -33,7 +33,8 @@ _GENERATED_NAMES = {"y", "dy", "t", "np", "math", "numpy", "torch", "params", "s
 
 @dataclass(frozen=True)
 class StateVar:
-    """A slice ``y[start:stop]`` of the state vector."""
+    """A slice ``y[start:stop]`` of the state vector (``kernel``: a stage of a gamma-kernel
+    chain, which stands for the pre-history of a delayed signal)."""
 
     name: str
     symbol: sympy.Symbol
@@ -42,6 +43,7 @@ class StateVar:
     dtype: str
     initial: np.ndarray
     paths: tuple[str, ...]
+    kernel: bool = False
 
     @property
     def stop(self) -> int:
@@ -1320,6 +1322,7 @@ class _Builder:
                     dtype,
                     np.array(start),
                     tuple(f"{lb}/kernel{j}" for lb in labels[:size]),
+                    kernel=True,
                 )
             )
             self.offset += size

@@ -543,7 +543,7 @@ def _with_auto(emitted: EmittedFunction, options: EmitOptions) -> EmittedFunctio
     else:
         directory, stem = Path.cwd(), _file_stem(system)
     constants = dict(getattr(options, "auto_constants", ()))  # NMX=..., ICP=... (PyRates 0.17)
-    files = auto_files(system, name=stem, **constants)
+    files = auto_files(system, name=stem, y0=getattr(options, "initial_state", None), **constants)
     paths = write_files(
         directory, files, overwrite=options.overwrite, protect=options.protect, same_ok=True
     )

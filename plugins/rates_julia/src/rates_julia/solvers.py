@@ -12,7 +12,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rates_core.backend import EmitOptions, EmittedFunction, Problem, Trajectory
+from rates_core.backend import (
+    ADAPTIVE_ATOL,
+    ADAPTIVE_RTOL,
+    EmitOptions,
+    EmittedFunction,
+    Problem,
+    Trajectory,
+)
 from rates_core.errors import SolverError
 from rates_core.system import System
 from rates_julia import BACKEND, SOLVERS, STIFF_SOLVERS, __version__
@@ -179,6 +186,8 @@ def solver_kwargs(solver: str, options: Mapping[str, Any]) -> dict[str, Any]:
             raise SolverError(f"give {name!r} or {alias!r}, not both")
         if name in options or alias in options:
             kwargs[name] = float(options.get(name, options.get(alias)))
+    kwargs.setdefault("reltol", ADAPTIVE_RTOL)  # tighter than DifferentialEquations.jl's 1e-3
+    kwargs.setdefault("abstol", ADAPTIVE_ATOL)
     for name in ("dtmax", "dtmin", "dt"):
         if name in options:
             kwargs[name] = float(options[name])

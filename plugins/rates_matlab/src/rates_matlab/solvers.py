@@ -21,7 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from rates_core.backend import EmittedFunction, Problem, Trajectory, nonfinite_derivative
+from rates_core.backend import (
+    ADAPTIVE_ATOL,
+    ADAPTIVE_RTOL,
+    EmittedFunction,
+    Problem,
+    Trajectory,
+    nonfinite_derivative,
+)
 from rates_core.errors import SolverError
 from rates_matlab import ADAPTIVE_SOLVERS, DDE_SOLVER, FIXED_METHODS, FIXED_SOLVERS
 from rates_matlab.runtime import get_session, to_matlab
@@ -202,7 +209,8 @@ def _adaptive(solver: str, function: EmittedFunction, problem: Problem, session:
     code = function.extras["code"]
     params, slots, rows = _arguments(function, problem)
     options: list[Any] = []
-    for key, value in (problem.options or {}).items():
+    chosen = {"rtol": ADAPTIVE_RTOL, "atol": ADAPTIVE_ATOL, **(problem.options or {})}
+    for key, value in chosen.items():  # default tolerances tighter than odeset's 1e-3 / 1e-6
         options += [ADAPTIVE_OPTIONS[key], float(value)]
     y0 = np.asarray(problem.y0).reshape(-1)
     dtype = _dtype(function, y0)

@@ -4,7 +4,9 @@ Time sampling follows PyRates: output rows at ``t0 + k * sampling_step`` for
 ``k = 0 .. n_samples - 1``, row 0 being ``y0``; with fixed steps, row k is the state after
 ``k * sample_every`` steps. Extrinsic inputs: fixed-step solvers use row k of an input array for
 the whole step from ``t0 + k * dt`` (all stages); ``scipy`` interpolates the rows (given at
-``Problem.input_times``, else one per step) linearly at each evaluation time.
+``Problem.input_times``, else one per step) linearly at each evaluation time; its default
+tolerances are ``rtol=1e-6``, ``atol=1e-9`` (:data:`rates_core.backend.ADAPTIVE_RTOL`), not
+solve_ivp's looser 1e-3 / 1e-6.
 
 Scalar systems run the generated whole-integration loops (``run_euler`` ...) with plain floats;
 vector systems run a Python loop over the in-place vector field with preallocated buffers.
@@ -28,6 +30,8 @@ from typing import Any
 import numpy as np
 
 from rates_core.backend import (
+    ADAPTIVE_ATOL,
+    ADAPTIVE_RTOL,
     PROGRESS_CHUNKS,
     DerivativeGuard,
     EmittedFunction,
@@ -395,6 +399,8 @@ def _scipy_setup(function: EmittedFunction, problem: Problem) -> tuple:
     input interpolants, dtype, initial state, time span and sample times (checked)."""
     options = dict(problem.options or {})
     method = options.pop("method", "RK45")
+    options.setdefault("rtol", ADAPTIVE_RTOL)  # tighter than solve_ivp's 1e-3 / 1e-6
+    options.setdefault("atol", ADAPTIVE_ATOL)
     scalar = bool(function.extras.get("scalar"))
     inputs = _Inputs(function, problem, scalar_args=scalar)
     args = inputs.args

@@ -2,7 +2,8 @@
 
 Templates are immutable: every edit (``update_var``, ``add_edges_from_matrix``, ...) returns a new
 template and leaves the original untouched, so templates loaded once can be shared safely. The only
-mutable attribute is ``state``, the final state of the last ``run``.
+mutable attributes are ``state``, the final state of the last ``run``, and ``discarded_edits``,
+the circuit edits whose result a caller threw away (:mod:`rates_core.frontend.edits`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from rates_core.errors import ModelError
+from rates_core.frontend.edits import edit
 from rates_core.frontend.frozen import FrozenMap
 from rates_core.frontend.names import check_label, check_name, check_path
 from rates_core.frontend.variables import Variable, parse_declaration
@@ -448,6 +450,7 @@ class CircuitTemplate:
         for conn in self.connectivity:
             self.connectivity_shape(conn)  # paths exist, matrices fit
         object.__setattr__(self, "state", {})
+        object.__setattr__(self, "discarded_edits", [])
 
     # ------------------------------------------------------------------ navigation
 
@@ -633,6 +636,7 @@ class CircuitTemplate:
             )
         return n_tgt, n_src
 
+    @edit
     def add_connectivity(self, *connectivity: Any) -> CircuitTemplate:
         """A copy with more :class:`~rates_core.frontend.population.Connectivity` values."""
         return self._copy(connectivity=self.connectivity + tuple(connectivity))
@@ -645,6 +649,7 @@ class CircuitTemplate:
         for label, circ in self.circuits.items():
             yield from circ.all_connectivity_with_owner(f"{prefix}{label}/")
 
+    @edit
     def update_var(
         self,
         node_vars: Mapping[str, Any] | None = None,
@@ -789,11 +794,13 @@ class CircuitTemplate:
                 edges[i] = dataclasses.replace(e, attributes=e.attributes.updated(attrs))
         return self._copy(edges=tuple(edges))
 
+    @edit
     def add_edges(self, edges: Iterable[Any]) -> CircuitTemplate:
         """A copy with more edges (``[source, target, template, attributes]`` items)."""
         new = tuple(_coerce_edge(e, self.name, self.path) for e in edges)
         return self._copy(edges=self.edges + new)
 
+    @edit
     def add_edges_from_matrix(
         self,
         source_var: str,

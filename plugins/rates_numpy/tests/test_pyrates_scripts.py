@@ -1,0 +1,247 @@
+"""PyRates-style scripts (issue 21, "silent differences"): each one either gives PyRates's
+numbers or says loudly what differs. Written in the project's own words for the use cases of
+PyRates's documentation; reference numbers marked "PyRates 1.2.3" were computed with it.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from rates_numpy_testlib import circuit, qif_network
+
+from rates_core import CircuitTemplate
+from rates_core.errors import DiscardedEditWarning, InitialStateWarning, ModelError
+from rates_core.sweep import grid_search
+
+QIF = "rates_core.models.qif.qif"
+ETA = "p/qif_op/eta"
+
+
+def _no_rates_warnings() -> warnings.catch_warnings:
+    """A context in which any warning of rates is an error."""
+    context = warnings.catch_warnings()
+    context.__enter__()
+    warnings.simplefilter("error", DiscardedEditWarning)
+    warnings.simplefilter("error", InitialStateWarning)
+    return context
+
+
+# --------------------------------------------------------------------------- 1. discarded edits
+
+
+def test_discarded_update_var_warns_at_run_naming_the_line() -> None:
+    c = CircuitTemplate.from_yaml(QIF)
+    c.update_var(node_vars={ETA: -2.0})  # PyRates style: the edited copy is thrown away
+    with pytest.warns(DiscardedEditWarning, match=r"update_var\(\.\.\.\) at .*test_pyrates"):
+        c.run(0.1, 1e-3)
+    with warnings.catch_warnings():  # said once, not at every later run
+        warnings.simplefilter("error", DiscardedEditWarning)
+        c.run(0.1, 1e-3)
+
+
+def test_discarded_add_edges_from_matrix_warns_at_get_run_func() -> None:
+    c = qif_network(np.zeros((2, 2)))
+    c.add_edges_from_matrix("qif_op/r", "qif_op/r_in", ["p0", "p1"], weight=np.ones((2, 2)))
+    with pytest.warns(DiscardedEditWarning, match="add_edges_from_matrix"):
+        c.get_run_func("f", 1e-3)
+
+
+def test_discarded_edit_warns_at_grid_search_and_get_jacobian_func() -> None:
+    c = CircuitTemplate.from_yaml(QIF)
+    c.update_var(node_vars={ETA: -2.0})
+    with pytest.warns(DiscardedEditWarning, match="grid_search"):
+        grid_search(
+            c,
+            {"eta": [-1.0]},
+            {"eta": {"vars": ["qif_op/eta"], "nodes": ["p"]}},
+            0.01,
+            1e-3,
+            outputs={"r": "p/qif_op/r"},
+        )
+    c.update_var(node_vars={ETA: -2.0})
+    with pytest.warns(DiscardedEditWarning, match="get_jacobian_func"):
+        c.get_jacobian_func("jac")
+
+
+def test_kept_or_used_edits_are_quiet() -> None:
+    c = CircuitTemplate.from_yaml(QIF)
+    context = _no_rates_warnings()
+    try:
+        edited = c.update_var(node_vars={ETA: -2.0})
+        c = c.update_var(node_vars={ETA: -3.0})
+        variants = [c.update_var(node_vars={ETA: e}) for e in (-1.0, 0.0)]
+        c.update_var(node_vars={ETA: -4.0}).run(0.01, 1e-3)  # used at once
+        for template in (c, edited, *variants):
+            template.run(0.01, 1e-3)
+    finally:
+        context.__exit__(None, None, None)
+    assert c["p/qif_op/eta"].value == -3.0
+
+
+def test_a_failing_edit_is_not_recorded() -> None:
+    c = CircuitTemplate.from_yaml(QIF)
+    with pytest.raises(ModelError):
+        c.update_var(node_vars={ETA: [1.0, 2.0, 3.0]})
+    assert c.discarded_edits == []
+
+
+# --------------------------------------------------------------------------- 2. argument order
+
+#: PyRates 1.2.3, get_run_func of its qif template (vectorize=False): the argument keys
+PYRATES_QIF_KEYS = ["t", "y", "dy", "tau", "Delta", "I_ext", "eta", "weight"]
+
+
+def test_get_run_func_takes_pyrates_parameter_order() -> None:
+    c = CircuitTemplate.from_yaml(QIF)
+    func, args, keys, _ = c.get_run_func("qif", 1e-3)
+    short = [k.rsplit("/", 1)[-1] for k in keys]
+    assert short == PYRATES_QIF_KEYS
+    assert func.params == tuple(keys)
+    # a gallery script fitting (eta, J) by position: args[-2:] are eta and the weight
+    edited = c.update_var(
+        node_vars={ETA: -2.0},
+        edge_vars=[("p/qif_op/r", "p/qif_op/r_in", {"weight": 13.0})],
+    )
+    ref_func, ref_args, _, _ = edited.get_run_func("qif", 1e-3)
+    by_position = list(args)
+    by_position[-2:] = [-2.0, 13.0]
+    y = np.array([0.3, -1.2])
+    np.testing.assert_allclose(
+        func(0.0, y, np.zeros(2), *by_position[3:]),
+        ref_func(0.0, y, np.zeros(2), *ref_args[3:]),
+        rtol=1e-15,
+    )
+
+
+def test_every_generated_function_names_its_arguments() -> None:
+    c = CircuitTemplate.from_yaml(QIF)
+    functional, f_args, f_keys, _ = c.get_run_func("qif", 1e-3, functional=True)
+    jac, j_args, j_keys, _ = c.get_jacobian_func("qif_jac")
+    inputs = {"p/qif_op/I_ext": np.linspace(0.0, 1.0, 11)}
+    with_inputs, i_args, i_keys, _ = c.get_run_func("qif_in", 1e-3, inputs=inputs)
+    assert functional.params == tuple(f_keys) and len(f_keys) == len(f_args)
+    assert jac.params == tuple(j_keys) == tuple(f_keys)
+    assert with_inputs.params == tuple(i_keys) and len(i_keys) == len(i_args)
+    assert i_keys[:4] == ["t", "y", "dy", "input_times"]
+    # the input's rows sit where its key says
+    np.testing.assert_array_equal(i_args[i_keys.index("p/qif_op/I_ext")], inputs["p/qif_op/I_ext"])
+    assert np.all(np.isfinite(with_inputs(*i_args)))
+
+
+# --------------------------------------------------------------------------- 3. pre-history
+
+
+def _delayed_vdp() -> CircuitTemplate:
+    """Two Van der Pol oscillators coupled through delay-1 edges, x(0) = 1."""
+    c = CircuitTemplate.from_yaml("rates_core.models.vanderpol.vdp_coupled")
+    return c.update_var(
+        node_vars={"all/vdp_op/x": 1.0},
+        edge_vars=[
+            ("p1/vdp_op/x", "p2/vdp_op/inp", {"delay": 1.0}),
+            ("p2/vdp_op/x", "p1/vdp_op/inp", {"delay": 1.0}),
+        ],
+    )
+
+
+#: PyRates 1.2.3, the model above, euler with step 1e-3: x1 at t = 1, 2, 5, 9
+PYRATES_VDP_X1 = [1.299119700292671, 0.7349118511284153, -1.320890627748977, 1.3424248525699394]
+
+
+def test_history_zero_gives_pyrates_numbers() -> None:
+    c = _delayed_vdp()
+    outputs = {"x1": "p1/vdp_op/x"}
+    rows = [1000, 2000, 5000, 9000]
+    zero = c.run(10.0, 1e-3, outputs=outputs, history="zero")["x1"].to_numpy()[rows]
+    np.testing.assert_allclose(zero, PYRATES_VDP_X1, rtol=0, atol=1e-12)
+    # the default pre-history (the initial state) is a different model, 13 % apart at t = 1
+    initial = c.run(10.0, 1e-3, outputs=outputs)["x1"].to_numpy()[rows]
+    assert abs(initial[0] - zero[0]) > 0.1
+
+
+def test_history_zero_is_exact_for_a_linear_dde() -> None:
+    """x' = -x(t - 1), x(0) = 1: a zero pre-history keeps x at 1 until t = 1 (the initial
+    state as pre-history gives 1 - t)."""
+    c = circuit("decay", ["x' = -past(x, 1.0)"], {"x": "output(1.0)"})
+    for solver in ("euler", "rk4", "scipy"):
+        x = c.run(1.5, 0.01, outputs={"x": "n/op/x"}, solver=solver, history="zero")["x"]
+        np.testing.assert_allclose(x.loc[:0.99].to_numpy(), 1.0, rtol=0, atol=1e-9)
+        # then x' = -1 on [1, 1.5]: x(1.49) = 0.51 (a step that ends at t = 1 reads across
+        # the jump of the history at 0: at most one step's error, dt / 6 under rk4)
+        assert x.iloc[-1] == pytest.approx(0.51, abs=2e-3)
+
+
+def test_history_zero_starts_gamma_kernels_at_zero() -> None:
+    """A spread edge is a gamma-kernel chain; with a zero pre-history it starts at 0, so the
+    target sees nothing at t = 0 (with the default it sees the source's initial value)."""
+    c = _delayed_vdp().update_var(
+        edge_vars=[("p1/vdp_op/x", "p2/vdp_op/inp", {"delay": 1.0, "spread": 0.5})]
+    )
+    outputs = {"z2": "p2/vdp_op/z"}
+    dt = 1e-3
+    zero = c.run(0.002, dt, outputs=outputs, history="zero")["z2"].to_numpy()
+    default = c.run(0.002, dt, outputs=outputs)["z2"].to_numpy()
+    # z2' = mu (1 - x^2) z - x + inp = -1 + inp at t = 0 (x = 1, z = 1)
+    assert (zero[1] - zero[0]) / dt == pytest.approx(-1.0, abs=1e-12)
+    assert (default[1] - default[0]) / dt == pytest.approx(-1.0 + 0.5, abs=1e-12)
+
+
+def test_history_zero_in_grid_search_and_bad_names() -> None:
+    c = _delayed_vdp()
+    results, _ = grid_search(
+        c,
+        {"k": [0.5]},
+        {"k": {"vars": ["weight"], "edges": [("p1/vdp_op/x", "p2/vdp_op/inp")]}},
+        10.0,
+        1e-3,
+        outputs={"x1": "p1/vdp_op/x"},
+        history="zero",
+    )
+    x1 = results["x1"].to_numpy()[[1000, 2000, 5000, 9000], 0]
+    np.testing.assert_allclose(x1, PYRATES_VDP_X1, rtol=0, atol=1e-12)
+    with pytest.raises(ModelError, match="'zero'"):
+        c.run(0.01, 1e-3, history="zeros")
+
+
+# --------------------------------------------------------------------------- 4. scipy tolerances
+
+
+def test_scipy_defaults_are_tight() -> None:
+    """x'' = -x over 20 time units: rtol 1e-6 / atol 1e-9 keep the error near 3e-6
+    (solve_ivp's own defaults give 5e-3)."""
+    c = circuit("osc", ["x' = v", "v' = -x"], {"x": "output(1.0)", "v": "variable(0.0)"})
+    frame = c.run(20.0, 1e-2, solver="scipy", outputs={"x": "n/op/x"})
+    t = frame.index.to_numpy()
+    assert np.max(np.abs(frame["x"].to_numpy() - np.cos(t))) < 2e-5
+    loose = c.run(20.0, 1e-2, solver="scipy", outputs={"x": "n/op/x"}, rtol=1e-3, atol=1e-6)
+    assert np.max(np.abs(loose["x"].to_numpy() - np.cos(t))) > 1e-3
+
+
+# --------------------------------------------------------------------------- 5. after run()
+
+
+def test_get_run_func_after_run_warns_and_last_starts_there() -> None:
+    c = CircuitTemplate.from_yaml(QIF)
+    declared = c.get_run_func("f", 1e-3)[1][1].copy()
+    c.run(1.0, 1e-3)
+    final = np.array([c.state["p/qif_op/r"], c.state["p/qif_op/v"]])
+    with pytest.warns(InitialStateWarning, match="initial_state='last'"):
+        _, args, _, _ = c.get_run_func("f", 1e-3)
+    np.testing.assert_array_equal(args[1], declared)
+    context = _no_rates_warnings()
+    try:
+        _, last, _, _ = c.get_run_func("f", 1e-3, initial_state="last")
+        _, none, _, _ = c.get_run_func("f", 1e-3, initial_state=None)
+        _, jac_args, _, _ = c.get_jacobian_func("j", initial_state="last")
+    finally:
+        context.__exit__(None, None, None)
+    np.testing.assert_array_equal(last[1], final)
+    np.testing.assert_array_equal(none[1], declared)
+    np.testing.assert_array_equal(jac_args[1], final)
+
+
+def test_get_run_func_last_without_run_is_an_error() -> None:
+    c = CircuitTemplate.from_yaml(QIF)
+    with pytest.raises(ModelError, match="previous run"):
+        c.get_run_func("f", 1e-3, initial_state="last")
