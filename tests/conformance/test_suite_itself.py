@@ -153,6 +153,7 @@ def test_a_broken_builtin_fails_its_named_tests_only(runs: dict[str, Run]) -> No
     skipped = {name for name, o in outcomes.items() if o == "skipped"}
     assert skipped == {
         "test_input_interpolated[no_adaptive_solver]",
+        "test_nonfinite_derivative_is_an_error[no_adaptive_solver]",
         "test_float32[fixture_euler]",
         "test_float32[fixture_rk4]",
         "test_batched_field",
