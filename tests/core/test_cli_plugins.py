@@ -32,7 +32,10 @@ def test_lists_an_installed_plugin(sites: dict, tmp_path: Path) -> None:
     assert "entry point: fixture" in out
     (backend_line,) = [line for line in out.splitlines() if line.strip().startswith("fixture ")]
     assert "capabilities: complex, dde, execute, jacobian, vectorised" in backend_line
-    (solver_line,) = [line for line in out.splitlines() if "fixture_euler" in line]
+    lines = out.splitlines()
+    methods_line = lines[lines.index(backend_line) + 1]
+    assert "solver methods: euler (fixture_euler), rk4 (fixture_rk4)" in methods_line
+    (solver_line,) = [line for line in out.splitlines() if "fixture_euler " in line]
     assert "backend: fixture" in solver_line and "fixed step" in solver_line
     assert "Broken" not in out and "Conflicts" not in out
     assert "No rates plugins are installed" not in out

@@ -67,7 +67,8 @@ def solved():
     # refuses to emit, but the solver 'fixture_euler' still dispatches
     from rates_fixture_plugin.plugin import emit_function
 
-    traj = host.solve("fixture_euler", emit_function("fixture", SYSTEM, EmitOptions()), PROBLEM)
+    context = rp.EmitContext({}, (), EmitOptions())
+    traj = host.solve("fixture_euler", emit_function("fixture", SYSTEM, context), PROBLEM)
     return {"solver": traj.info["solver"], "final": traj.final.tolist()}
 
 
@@ -79,7 +80,7 @@ def call(fn, *args):
 
 
 def info(i):
-    out = {k: getattr(i, k) for k in i.__dataclass_fields__}
+    out = {k: getattr(i, k) for k in i.__dataclass_fields__ if k != "vjp"}
     out["capabilities"] = sorted(i.capabilities)
     return out
 
@@ -255,12 +256,12 @@ class _Good:
         return {"sigmoid": "good_sigmoid"} if backend == "good" else None
 
     @hookimpl
-    def emit_function(self, backend, system, options):
-        return ("good-source", system) if backend == "good" else None
+    def emit_function(self, backend, system, context):
+        return ("good-source", system, context.builtins["sigmoid"])
 
     @hookimpl
     def solve(self, solver, function, problem):
-        return ("trajectory", problem) if solver == "good_rk" else None
+        return ("trajectory", problem)
 
 
 def _plugin(**hooks: Any) -> SimpleNamespace:
@@ -294,7 +295,7 @@ def test_in_process_dispatch() -> None:
     record, caught = _register(host, _Good(), "good", "rates-good")
     assert record is not None and not caught
     assert host.backend_info("good").capabilities == {"execute", "vectorised"}
-    assert host.emit_function("good", "S", None) == ("good-source", "S")
+    assert host.emit_function("good", "S", None) == ("good-source", "S", "good_sigmoid")
     assert host.solve("good_rk", None, "P") == ("trajectory", "P")
     assert host.builtins("good") == {"sigmoid": "good_sigmoid"}
     assert host.builtins("other") == {}
@@ -318,10 +319,11 @@ def test_in_process_dispatch() -> None:
             _plugin(register_backends=lambda: [BackendInfo("b", set()), BackendInfo("b", set())]),
             "twice",
         ),
-        (_plugin(emit_function=lambda backend, system, options=None: None), "default"),
-        (_plugin(emit_function=lambda backend, *, system, options: None), "keyword-only"),
-        (_plugin(emit_function=lambda backend, system, options, extra: None), "extra"),
-        (_plugin(emit_functoin=lambda backend, system, options: None), "emit_functoin"),
+        (_plugin(emit_function=lambda backend, system, context=None: None), "default"),
+        (_plugin(emit_function=lambda backend, *, system, context: None), "keyword-only"),
+        (_plugin(emit_function=lambda backend, system, context, extra: None), "extra"),
+        (_plugin(emit_function=lambda backend, system, options: None), "options"),
+        (_plugin(emit_functoin=lambda backend, system, context: None), "emit_functoin"),
         (SimpleNamespace(register_backends=lambda: []), "no hook implementations"),
     ],
 )
@@ -336,7 +338,7 @@ def test_bad_plugins_are_broken_not_fatal(plugin: object, reason: str) -> None:
     assert len(caught) == 1 and "rates-bad" in str(caught[0].message)
     assert [p.name for p in host.plugins] == ["good"]
     assert not [impls for impls in host.plugin_manager.get_hookcallers(plugin) or []]
-    assert host.emit_function("good", "S", None) == ("good-source", "S")
+    assert host.emit_function("good", "S", None) == ("good-source", "S", "good_sigmoid")
 
 
 def test_duplicate_entry_point_name_is_broken() -> None:
@@ -347,14 +349,61 @@ def test_duplicate_entry_point_name_is_broken() -> None:
     assert "already used by rates-good" in host.broken[0].reason
 
 
-def test_owner_emitting_nothing_or_others_answering() -> None:
+def test_owner_emitting_nothing_is_an_error_and_others_are_never_asked() -> None:
     host = PluginHost()
     _register(host, _plugin(register_backends=lambda: [BackendInfo("mute", set())]), "mute", "m")
-    with pytest.raises(UnknownBackendError, match="declares backend 'mute' but"):
+    with pytest.raises(UnknownBackendError, match="declares backend 'mute' but has no emit"):
         host.emit_function("mute", None, None)
-    _register(host, _plugin(emit_function=lambda backend, system, options: "x"), "greedy", "g")
-    with pytest.raises(PluginConflictError, match="declared by m .* answered by g"):
+    asked = []
+    greedy = _plugin(
+        emit_function=lambda backend, system, context: asked.append(backend) or "x",
+        solve=lambda solver, function, problem: asked.append(solver) or "x",
+    )
+    _register(host, greedy, "greedy", "g")
+    _register(host, _Good(), "good", "rates-good")
+    with pytest.raises(UnknownBackendError, match="declares backend 'mute' but has no emit"):
         host.emit_function("mute", None, None)
+    assert host.emit_function("good", "S", None)[0] == "good-source"
+    assert host.solve("good_rk", None, "P") == ("trajectory", "P")
+    assert asked == []  # dispatch goes to the owner only, never "is this yours?"
+
+
+def test_emit_context_carries_the_explicit_hosts_builtins_and_imports() -> None:
+    """A builtin registered on an explicit PluginHost (not the default one) reaches the code
+    the owner generates and runs: the host passes an EmitContext, no plugin uses a global
+    host."""
+    import rates_fixture_plugin.plugin as fixture
+
+    from rates_core import CircuitTemplate, NodeTemplate, OperatorTemplate, build_system
+    from rates_core import builtins as core_builtins
+    from rates_core.backend import EmitOptions, Problem
+
+    host = PluginHost()
+    _register(host, fixture, "fixture", "rates-fixture-plugin")
+    extra = _plugin(
+        register_builtins=lambda backend: {"only_here_triple": "3*"},
+        add_import=lambda backend, system: ["import cmath"],
+    )
+    _register(host, extra, "extra", "rates-extra")
+    op = OperatorTemplate(
+        name="op", equations=["x' = -only_here_triple(x)"], variables={"x": "output(1.0)"}
+    )
+    circuit = CircuitTemplate(name="c", nodes={"n": NodeTemplate(name="node", operators=[op])})
+    functions = core_builtins.function_table(host.builtins("fixture"))
+    system = build_system(circuit, functions=functions)
+    emitted = host.emit_function("fixture", system, EmitOptions())
+    assert "import cmath" in emitted.source
+    problem = Problem(
+        y0=system.initial_state(),
+        params=[],
+        t0=0.0,
+        simulation_time=1.0,
+        step_size=0.1,
+        sampling_step=0.1,
+        n_samples=10,
+    )
+    final = host.solve("fixture_euler", emitted, problem).final
+    assert final[0] == pytest.approx(0.7**10, rel=1e-12)  # x' = -3x, ten Euler steps of 0.1
 
 
 def test_conflicting_builtins_name_both_distributions() -> None:
@@ -373,14 +422,16 @@ def test_imports_must_be_lists_of_strings() -> None:
 
 
 def test_errors_from_plugins_propagate_with_the_plugin_named() -> None:
-    def emit(backend, system, options):
+    def emit(backend, system, context):
         raise ValueError("boom")
 
     host = PluginHost()
     _register(host, _Good(), "good", "rates-good")
-    _register(host, _plugin(emit_function=emit), "bad", "rates-bad")
+    bad = _plugin(register_backends=lambda: [BackendInfo("bad", set())], emit_function=emit)
+    _register(host, bad, "bad", "rates-bad")
+    assert host.emit_function("good", "S", None)[0] == "good-source"
     with pytest.raises(ValueError, match="boom") as info:
-        host.emit_function("good", None, None)
+        host.emit_function("bad", None, None)
     if sys.version_info >= (3, 11):
         assert any("rates-bad" in note for note in info.value.__notes__)
 
@@ -389,3 +440,42 @@ def test_default_host_is_cached_and_refreshable() -> None:
     host = default_host()
     assert default_host() is host
     assert default_host(refresh=True) is not host
+
+
+def _solvers_plugin(*infos: SolverInfo) -> SimpleNamespace:
+    return _plugin(register_solvers=lambda: list(infos))
+
+
+def test_solver_methods_resolve_to_the_backends_own_solver() -> None:
+    """``resolve_solver(backend, method)``: the backend's own solver of that method; full names
+    are aliases; another backend's ``any_backend`` solver is a warned fallback; else an error
+    listing the backend's methods."""
+    from rates_core.errors import SolverFallbackWarning
+
+    assert SolverInfo("fast_rk4", "fast", False).method == "rk4"
+    assert SolverInfo("ode45", "fast", True).method == "ode45"
+    assert SolverInfo("go", "fast", False, method="euler").method == "euler"
+    host = PluginHost()
+    backends = _plugin(
+        register_backends=lambda: [BackendInfo("py", set()), BackendInfo("fast", set())]
+    )
+    _register(host, backends, "backends", "rates-backends")
+    py = (
+        SolverInfo("euler", "py", False, any_backend=True),
+        SolverInfo("scipy", "py", True, any_backend=True),
+    )
+    _register(host, _solvers_plugin(*py), "py", "rates-py")
+    fast = (SolverInfo("fast_euler", "fast", False), SolverInfo("fast_rk4", "fast", False))
+    _register(host, _solvers_plugin(*fast), "fast", "rates-fast")
+    assert list(host.methods("fast")) == ["euler", "rk4"]
+    assert host.resolve_solver("fast", "euler").name == "fast_euler"
+    assert host.resolve_solver("fast", "fast_rk4").name == "fast_rk4"
+    assert host.resolve_solver("py", "euler").name == "euler"
+    with pytest.warns(SolverFallbackWarning, match="backend 'fast' has no solver method 'scipy'"):
+        assert host.resolve_solver("fast", "scipy").name == "scipy"
+    with pytest.raises(UnknownBackendError, match=r"its methods: euler \(fast_euler\), rk4"):
+        host.resolve_solver("fast", "dopri5")
+    with pytest.raises(UnknownBackendError, match="its methods: euler, scipy"):
+        host.resolve_solver("py", "fast_rk4")  # not any_backend: no fallback
+    with pytest.raises(UnknownBackendError, match="no_such"):
+        host.resolve_solver("no_such", "euler")

@@ -41,7 +41,8 @@ def _add_plugins_command(subparsers: argparse._SubParsersAction) -> None:
         help="list installed plugins, their backends and solvers, and broken plugins",
         description=(
             "List every installed rates plugin (distribution, version, entry point), the\n"
-            "backends it provides with their capabilities and its solvers; then the plugins\n"
+            "backends it provides with their capabilities and solver methods (what\n"
+            "run(solver=...) accepts), and its solvers; then the plugins\n"
             "that failed to load, with the reason, and names claimed by several plugins."
         ),
         epilog=EXIT_CODES,
@@ -69,6 +70,8 @@ def _caps(capabilities: frozenset[str]) -> str:
 
 def format_plugin_report(host: PluginHost, verbose: bool = False) -> str:
     """The text ``rates plugins`` prints for ``host``."""
+    from rates_core.plugins.host import method_listing
+
     lines: list[str] = []
     installed = set(host.backends())
     for conflict in host.conflicts():
@@ -92,6 +95,7 @@ def format_plugin_report(host: PluginHost, verbose: bool = False) -> str:
             lines.append("  backends:")
             for b in record.backends:
                 lines.append(f"    {b.name:<16} capabilities: {_caps(b.capabilities)}")
+                lines.append(f"    {'':<16} solver methods: {method_listing(host.methods(b.name))}")
                 if verbose and b.description:
                     lines.append(f"    {'':<16} {b.description}")
         if record.solvers:

@@ -125,6 +125,11 @@ class DiscardedEditWarning(RatesWarning):
     that the calling line threw away, and the unedited template is being simulated."""
 
 
+class SolverFallbackWarning(RatesWarning):
+    """A backend lacks the solver method asked for and another backend's loop drives its vector
+    field from Python, once per step (slow)."""
+
+
 class InitialStateWarning(RatesWarning):
     """``get_run_func`` / ``get_jacobian_func`` after ``run()`` start from the model's initial
     values, not from the state the run ended in (where PyRates started)."""

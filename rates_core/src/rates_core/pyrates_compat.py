@@ -101,7 +101,7 @@ def driver_arguments(
     for key in [k for k in options if k in IGNORED]:
         value = options.pop(key)
         if key == "adaptive" and solver is not None:
-            _check_adaptive(call, bool(value), solver)
+            _check_adaptive(call, bool(value), backend, solver)
             warn(f"{call}(adaptive=...) is ignored: {ADAPTIVE_BY_SOLVER}")
             continue
         warn(f"{call}({key}=...) is ignored: {IGNORED[key]}")
@@ -111,10 +111,10 @@ def driver_arguments(
     return backend, precision_name(float_precision)
 
 
-def _check_adaptive(call: str, adaptive: bool, solver: str) -> None:
+def _check_adaptive(call: str, adaptive: bool, backend: str, solver: str) -> None:
     from rates_core.plugins import default_host
 
-    if default_host().solver_info(solver).adaptive != adaptive:
+    if default_host().resolve_solver(backend, solver).adaptive != adaptive:
         kind = "an adaptive" if adaptive else "a fixed-step"
         raise ArgumentError(
             f"{call}(adaptive={adaptive}) asks for {kind} solver but solver={solver!r} is "

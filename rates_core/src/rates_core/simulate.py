@@ -411,6 +411,10 @@ def run(
     ``delay_approximation=n`` replaces every discrete delay by a gamma kernel of order n (an ODE
     system).
 
+    ``solver`` is a method of ``backend`` (``"euler"``, ``"heun"``, ``"rk4"``, ``"dopri5"``,
+    ``"scipy"``, ... as ``rates plugins`` lists them), run by the backend's own implementation;
+    the full names (``"fortran_rk4"``) are aliases. ``attrs["solver"]`` names the solver that ran.
+
     ``solver="scipy"`` (and the other adaptive solvers) default to ``rtol=1e-6``,
     ``atol=1e-9``; pass ``rtol``/``atol`` to change them.
 
@@ -439,13 +443,15 @@ def run(
     check_on_nonfinite(on_nonfinite)
     if progress:
         require_tqdm()  # fail before building anything
+    chosen = _host().resolve_solver(backend, solver)  # the backend's own implementation
+    solver, method = chosen.name, chosen.method
     system, emitted = _prepare(
         circuit, backend, inputs, vectorize, float_precision, None, delay_approximation
     )
     n_steps = int(round(simulation_time / step_size))
     n_samples = int(round(simulation_time / sampling))
     if progress is None:
-        progress = _auto_progress(system, solver, n_steps)
+        progress = _auto_progress(system, method, n_steps)
     input_rows = _input_arrays(circuit, system, inputs, n_steps)
     seed = solver_options.pop("seed", None)
     spec = _output_spec(circuit, system, outputs)
@@ -493,6 +499,7 @@ def run(
         backend_version=version,
         rates_core_version=__version__,
         solver=solver,
+        solver_method=method,
         solver_options=dict(solver_options),
         seed=seed,
         simulation_time=simulation_time,

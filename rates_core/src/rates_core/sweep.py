@@ -980,6 +980,7 @@ class Sweep:
             raise ModelError("grid_search: initial_state must be None or a dict path -> value")
         host = default_host()
         host.backend_info(backend)  # clear UnknownBackendError first
+        solver = host.resolve_solver(backend, solver).name  # the backend's own implementation
         adaptive = host.solver_info(solver).adaptive
         batched = not adaptive
         default = DEFAULT_BATCH_SIZE if batched else DEFAULT_ADAPTIVE_BATCH

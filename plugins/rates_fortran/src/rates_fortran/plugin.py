@@ -7,10 +7,15 @@ Nothing heavy is imported here: numpy, sympy and the compiler are touched inside
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rates_core.plugins import BackendInfo, SolverInfo, hookimpl
 from rates_fortran import ADAPTIVE_SOLVER, BACKEND, FIXED_SOLVERS
+
+if TYPE_CHECKING:
+    from rates_core.backend import EmittedFunction, Problem, Trajectory
+    from rates_core.plugins import EmitContext
+    from rates_core.system import System
 
 #: Capabilities besides ``execute`` (declared when gfortran is found). ``continuation``: Auto-07p
 #: files (``get_run_func(..., auto=True)``, :mod:`rates_fortran.auto`).
@@ -68,25 +73,19 @@ def register_builtins(backend: str) -> dict[str, Any] | None:
 
 
 @hookimpl
-def emit_function(backend: str, system: Any, options: Any) -> Any | None:
-    if backend != BACKEND:
-        return None
-    from rates_core.plugins import default_host
+def emit_function(backend: str, system: System, context: EmitContext) -> EmittedFunction:
     from rates_fortran.emit import emit_function as emit
 
-    host = default_host()
     return emit(
         system,
-        options,
-        builtins=host.builtins(BACKEND),
-        imports=host.imports(BACKEND, system),
+        context.options,
+        builtins=dict(context.builtins),
+        imports=list(context.imports),
     )
 
 
 @hookimpl
-def solve(solver: str, function: Any, problem: Any) -> Any | None:
-    if solver not in FIXED_SOLVERS.values() and solver != ADAPTIVE_SOLVER:
-        return None
+def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajectory:
     from rates_fortran.solvers import solve as run
 
     return run(solver, function, problem)

@@ -9,10 +9,15 @@ juliacall itself is imported only when a model runs.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rates_core.plugins import BackendInfo, SolverInfo, hookimpl
 from rates_julia import BACKEND, SOLVERS, STIFF_SOLVERS
+
+if TYPE_CHECKING:
+    from rates_core.backend import EmittedFunction, Problem, Trajectory
+    from rates_core.plugins import EmitContext
+    from rates_core.system import System
 
 #: Capabilities of the generated code, whether or not Julia is here.
 CODE_CAPABILITIES = frozenset({"complex", "vectorised"})
@@ -80,25 +85,19 @@ def register_builtins(backend: str) -> dict[str, Any] | None:
 
 
 @hookimpl
-def emit_function(backend: str, system: Any, options: Any) -> Any | None:
-    if backend != BACKEND:
-        return None
-    from rates_core.plugins import default_host
+def emit_function(backend: str, system: System, context: EmitContext) -> EmittedFunction:
     from rates_julia.solvers import emit_function as emit
 
-    host = default_host()
     return emit(
         system,
-        options,
-        builtins=host.builtins(BACKEND),
-        imports=host.imports(BACKEND, system),
+        context.options,
+        builtins=dict(context.builtins),
+        imports=list(context.imports),
     )
 
 
 @hookimpl
-def solve(solver: str, function: Any, problem: Any) -> Any | None:
-    if solver not in SOLVERS:
-        return None
+def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajectory:
     from rates_julia.solvers import solve as run
 
     return run(solver, function, problem)

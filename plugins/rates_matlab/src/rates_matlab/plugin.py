@@ -8,10 +8,15 @@ hook bodies.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rates_core.plugins import BackendInfo, SolverInfo, hookimpl
 from rates_matlab import ADAPTIVE_SOLVERS, BACKEND, DDE_SOLVER, FIXED_SOLVERS
+
+if TYPE_CHECKING:
+    from rates_core.backend import EmittedFunction, Problem, Trajectory
+    from rates_core.plugins import EmitContext
+    from rates_core.system import System
 
 #: Capabilities of the backend that do not depend on the runtime being present.
 STATIC_CAPABILITIES = frozenset({"adaptive", "complex", "vectorised", "jacobian"})
@@ -88,21 +93,14 @@ def register_builtins(backend: str) -> dict[str, Any] | None:
 
 
 @hookimpl
-def emit_function(backend: str, system: Any, options: Any) -> Any | None:
-    if backend != BACKEND:
-        return None
-    from rates_core.plugins import default_host
+def emit_function(backend: str, system: System, context: EmitContext) -> EmittedFunction:
     from rates_matlab.emit import emit_function as emit
 
-    return emit(system, options, builtins=default_host().builtins(BACKEND))
+    return emit(system, context.options, builtins=dict(context.builtins))
 
 
 @hookimpl
-def solve(solver: str, function: Any, problem: Any) -> Any | None:
-    if function is None or getattr(function, "backend", None) != BACKEND:
-        return None
-    if solver not in FIXED_SOLVERS + ADAPTIVE_SOLVERS + (DDE_SOLVER,):
-        return None
+def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajectory:
     from rates_matlab.solvers import solve as run
 
     return run(solver, function, problem)

@@ -5,10 +5,15 @@ Heavy imports (numpy, sympy, scipy) happen inside the hook bodies.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rates_core.plugins import BackendInfo, SolverInfo, hookimpl
 from rates_numpy import BACKEND, FIXED_SOLVERS, SCIPY_SOLVER
+
+if TYPE_CHECKING:
+    from rates_core.backend import EmittedFunction, Problem, Trajectory
+    from rates_core.plugins import EmitContext
+    from rates_core.system import System
 
 CAPABILITIES = frozenset(
     {
@@ -44,7 +49,7 @@ def register_backends() -> list[BackendInfo]:
 @hookimpl
 def register_solvers() -> list[SolverInfo]:
     solvers = [
-        SolverInfo(name, BACKEND, adaptive=False, description=_DESCRIPTIONS[name])
+        SolverInfo(name, BACKEND, adaptive=False, description=_DESCRIPTIONS[name], any_backend=True)
         for name in FIXED_SOLVERS
     ]
     solvers.append(
@@ -54,6 +59,7 @@ def register_solvers() -> list[SolverInfo]:
             adaptive=True,
             capabilities=frozenset({"adaptive", "dde", "complex", "jacobian"}),
             description="scipy.integrate.solve_ivp (method=RK45|RK23|DOP853|Radau|BDF|LSODA)",
+            any_backend=True,
         )
     )
     return solvers
@@ -67,25 +73,19 @@ def register_builtins(backend: str) -> dict[str, Any] | None:
 
 
 @hookimpl
-def emit_function(backend: str, system: Any, options: Any) -> Any | None:
-    if backend != BACKEND:
-        return None
-    from rates_core.plugins import default_host
+def emit_function(backend: str, system: System, context: EmitContext) -> EmittedFunction:
     from rates_numpy.emit import emit_function as emit
 
-    host = default_host()
     return emit(
         system,
-        options,
-        builtins=host.builtins(BACKEND),
-        imports=host.imports(BACKEND, system),
+        context.options,
+        builtins=dict(context.builtins),
+        imports=list(context.imports),
     )
 
 
 @hookimpl
-def solve(solver: str, function: Any, problem: Any) -> Any | None:
-    if solver not in FIXED_SOLVERS and solver != SCIPY_SOLVER:
-        return None
+def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajectory:
     from rates_numpy.solvers import solve as run
 
     return run(solver, function, problem)

@@ -7,10 +7,16 @@ torch and sympy are imported inside the hook bodies only. ``gpu`` is declared on
 from __future__ import annotations
 
 import importlib.util
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from rates_core.plugins import BackendInfo, SolverInfo, hookimpl
 from rates_torch import ADAPTIVE_SOLVERS, BACKEND, FIXED_SOLVERS
+
+if TYPE_CHECKING:
+    from rates_core.backend import EmittedFunction, Problem, Trajectory
+    from rates_core.plugins import EmitContext
+    from rates_core.system import System
 
 #: Declared whenever torch is importable (``gpu`` is added when CUDA is available).
 CAPABILITIES = frozenset(
@@ -49,6 +55,22 @@ def _capabilities() -> frozenset[str]:
     return frozenset(caps)
 
 
+def vjp(func: Any, args: tuple, which: Sequence[int], cotangent: Any) -> list[Any]:
+    """Gradients of ``sum(cotangent * func(*args))`` with respect to ``args[i]``, ``i`` in
+    ``which``, by torch.autograd, as NumPy arrays (the contract's ``BackendInfo.vjp``)."""
+    import numpy as np
+    import torch
+
+    values = list(args)
+    leaves = {}
+    for i in which:
+        leaves[i] = torch.tensor(np.asarray(values[i], dtype=float), requires_grad=True)
+        values[i] = leaves[i]
+    out = func(*values)
+    (out.reshape(-1) * torch.as_tensor(np.asarray(cotangent), dtype=out.dtype)).sum().backward()
+    return [leaves[i].grad.numpy() for i in which]
+
+
 @hookimpl
 def register_backends() -> list[BackendInfo]:
     return [
@@ -56,6 +78,7 @@ def register_backends() -> list[BackendInfo]:
             BACKEND,
             _capabilities(),
             "Generated torch code: differentiable, batched parameter sets, CPU or CUDA.",
+            vjp=vjp,
         )
     ]
 
@@ -87,25 +110,19 @@ def register_builtins(backend: str) -> dict[str, Any] | None:
 
 
 @hookimpl
-def emit_function(backend: str, system: Any, options: Any) -> Any | None:
-    if backend != BACKEND:
-        return None
-    from rates_core.plugins import default_host
+def emit_function(backend: str, system: System, context: EmitContext) -> EmittedFunction:
     from rates_torch.emit import emit_function as emit
 
-    host = default_host()
     return emit(
         system,
-        options,
-        builtins=host.builtins(BACKEND),
-        imports=host.imports(BACKEND, system),
+        context.options,
+        builtins=dict(context.builtins),
+        imports=list(context.imports),
     )
 
 
 @hookimpl
-def solve(solver: str, function: Any, problem: Any) -> Any | None:
-    if solver not in FIXED_SOLVERS and solver not in ADAPTIVE_SOLVERS:
-        return None
+def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajectory:
     from rates_torch.solvers import solve as run
 
     return run(solver, function, problem)

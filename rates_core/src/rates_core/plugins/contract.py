@@ -5,10 +5,14 @@ Plugins import from here (through ``rates_core.plugins``); nothing in this modul
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import pluggy
+
+if TYPE_CHECKING:
+    from rates_core.backend import EmitOptions
 
 #: pluggy project name; hook implementations must use the :data:`hookimpl` marker of this project.
 PROJECT_NAME = "rates"
@@ -81,11 +85,16 @@ class BackendInfo:
     """What ``register_backends`` returns for one backend.
 
     ``capabilities`` may be given as any collection of names; it is stored as a frozenset.
+    ``vjp``: for backends declaring ``autodiff``, ``vjp(func, args, which, cotangent)`` returns,
+    for each position ``i`` in ``which``, the gradient of ``sum(cotangent * func(*args))`` with
+    respect to ``args[i]`` as a NumPy array, by the backend's own automatic differentiation
+    (``func`` is the functional field of ``get_run_func``). The conformance suite uses it.
     """
 
     name: str
     capabilities: frozenset[str]
     description: str = ""
+    vjp: Callable[..., Sequence[Any]] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         _check_name(self.name, "BackendInfo.name")
@@ -95,18 +104,46 @@ class BackendInfo:
 
 @dataclass(frozen=True)
 class SolverInfo:
-    """What ``register_solvers`` returns for one solver: which backend it drives, step kind."""
+    """What ``register_solvers`` returns for one solver: which backend it drives, step kind.
+
+    ``method`` is the name users pass as ``run(backend=..., solver=method)`` (``euler``, ``rk4``,
+    ``dopri5``, ...); by default the solver's name without a ``"<backend>_"`` prefix, so
+    ``fortran_rk4`` is fortran's ``rk4`` (the full name stays an alias). ``any_backend``: the
+    solver can also drive other backends' vector fields (through ``EmittedFunction.rhs``); it is
+    then the explicit, warned-about fallback where a backend lacks a method.
+    """
 
     name: str
     backend: str
     adaptive: bool
     capabilities: frozenset[str] = frozenset()
     description: str = ""
+    method: str = ""
+    any_backend: bool = False
 
     def __post_init__(self) -> None:
         _check_name(self.name, "SolverInfo.name")
         _check_name(self.backend, f"SolverInfo.backend of solver {self.name!r}")
+        if not self.method:
+            prefix = f"{self.backend}_"
+            method = self.name[len(prefix) :] if self.name.startswith(prefix) else self.name
+            object.__setattr__(self, "method", method or self.name)
+        _check_name(self.method, f"SolverInfo.method of solver {self.name!r}")
         if not isinstance(self.adaptive, bool):
             raise TypeError(f"solver {self.name!r}: adaptive must be True or False")
         caps = _capability_set(self.capabilities, f"solver {self.name!r}")
         object.__setattr__(self, "capabilities", caps)
+
+
+@dataclass(frozen=True)
+class EmitContext:
+    """What the host passes the ``emit_function`` hook besides the backend and the System.
+
+    ``builtins``: the equation-level functions every plugin registered for the backend (merged);
+    ``imports``: the extra import lines of every plugin (de-duplicated, in order); ``options``:
+    the :class:`~rates_core.backend.EmitOptions` of this call. A plugin needs no global host.
+    """
+
+    builtins: Mapping[str, Any]
+    imports: tuple[str, ...]
+    options: EmitOptions

@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from rates_core.errors import PluginConflictError, UnknownBackendError
+from rates_core.errors import PluginConflictError, SolverFallbackWarning, UnknownBackendError
 from rates_core.plugins import hookspecs
 from rates_core.plugins.contract import (
     ENTRY_POINT_GROUP,
     PROJECT_NAME,
     BackendInfo,
+    EmitContext,
     RatesPluginWarning,
     SolverInfo,
     unknown_capabilities,
@@ -32,7 +33,14 @@ from rates_core.plugins.contract import (
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
 
-__all__ = ["BrokenPlugin", "Conflict", "PluginHost", "PluginRecord", "default_host"]
+__all__ = [
+    "BrokenPlugin",
+    "Conflict",
+    "PluginHost",
+    "PluginRecord",
+    "default_host",
+    "method_listing",
+]
 
 
 def _label(name: str, distribution: str | None, version: str | None) -> str:
@@ -397,39 +405,97 @@ class PluginHost:
                 answers.append((record, result))
         return answers
 
-    def _single_answer(
-        self, hook: str, kind: str, name: str, owner: PluginRecord, answers: list
-    ) -> Any:
-        if not answers:
+    def _call_owner(self, hook: str, kind: str, name: str, **kwargs: Any) -> Any:
+        """Call ``hook`` on the plugin that declared ``kind`` ``name`` only; its answer."""
+        _, owner = self._owner(kind, name)
+        impl = self._impl_of(owner.name, hook)
+        if impl is None:
+            raise UnknownBackendError(
+                f"rates plugin {owner.label} declares {kind} {name!r} but has no {hook} hook"
+            )
+        try:
+            result = impl.function(*(kwargs[arg] for arg in impl.argnames))
+        except Exception as exc:
+            _add_note(exc, f"(raised by rates plugin {owner.label} in hook {hook})")
+            raise
+        if result is None:
             raise UnknownBackendError(
                 f"rates plugin {owner.label} declares {kind} {name!r} but its {hook} hook "
-                f"returned nothing for it (missing {hook} hook, or it returned None)"
-            )
-        if len(answers) > 1:
-            who = " and ".join(r.label for r, _ in answers)
-            raise PluginConflictError(
-                f"{hook} for {kind} {name!r} was answered by more than one plugin: {who}. "
-                "Uninstall all but one of them."
-            )
-        record, result = answers[0]
-        if record.name != owner.name:
-            raise PluginConflictError(
-                f"{kind} {name!r} is declared by {owner.label} but {hook} was answered by "
-                f"{record.label}"
+                "returned None for it"
             )
         return result
 
+    def emit_context(self, backend: str, system: Any, options: Any) -> EmitContext:
+        """The :class:`EmitContext` the owner of ``backend`` gets: merged builtins and imports."""
+        return EmitContext(
+            builtins=self.builtins(backend),
+            imports=tuple(self.imports(backend, system)),
+            options=options,
+        )
+
     def emit_function(self, backend: str, system: Any, options: Any) -> Any:
-        """Generated source + callable of ``system`` from the plugin that owns ``backend``."""
-        _, owner = self._owner("backend", backend)
-        answers = self._broadcast("emit_function", backend=backend, system=system, options=options)
-        return self._single_answer("emit_function", "backend", backend, owner, answers)
+        """Generated source + callable of ``system`` from the plugin that owns ``backend``.
+
+        Only the owner's ``emit_function`` hook is called, with this host's
+        :meth:`emit_context` (so builtins registered on this host are the ones used).
+        """
+        self._owner("backend", backend)  # unknown / conflicting name first
+        context = self.emit_context(backend, system, options)
+        return self._call_owner(
+            "emit_function", "backend", backend, backend=backend, system=system, context=context
+        )
 
     def solve(self, solver: str, function: Any, problem: Any) -> Any:
-        """The sampled trajectory computed by the plugin that owns ``solver``."""
-        _, owner = self._owner("solver", solver)
-        answers = self._broadcast("solve", solver=solver, function=function, problem=problem)
-        return self._single_answer("solve", "solver", solver, owner, answers)
+        """The sampled trajectory computed by the plugin that owns ``solver`` (a full name;
+        see :meth:`resolve_solver` for method names)."""
+        return self._call_owner(
+            "solve", "solver", solver, solver=solver, function=function, problem=problem
+        )
+
+    # ------------------------------------------------------------------ solver methods
+
+    def methods(self, backend: str) -> dict[str, SolverInfo]:
+        """Method name -> solver, for the solvers that drive ``backend`` (sorted by method)."""
+        found = {
+            info.method: info for info, _ in self.solvers().values() if info.backend == backend
+        }
+        return dict(sorted(found.items()))
+
+    def resolve_solver(self, backend: str, solver: str) -> SolverInfo:
+        """The solver that runs method (or full name) ``solver`` on ``backend``.
+
+        A method of the backend wins (``"rk4"`` on fortran is ``fortran_rk4``); a full name of
+        one of its solvers is an alias. A solver of another backend declaring ``any_backend`` is
+        used only when named and the backend lacks that method, with a
+        :class:`~rates_core.errors.SolverFallbackWarning` about speed. Otherwise an
+        :class:`~rates_core.errors.UnknownBackendError` lists the backend's methods.
+        """
+        self.backend_info(backend)
+        methods = self.methods(backend)
+        if solver in methods:
+            return methods[solver]
+        if solver in self._declarations("solver"):
+            info = self.solver_info(solver)  # PluginConflictError for a name declared twice
+            if info.backend == backend:
+                return info
+            if info.any_backend:
+                listing = method_listing(methods)
+                warnings.warn(
+                    f"backend {backend!r} has no solver method {solver!r} (its methods: "
+                    f"{listing}); running {info.backend}'s {info.name!r}, which calls "
+                    f"{backend}'s vector field from Python at every step: expect it to be slow",
+                    SolverFallbackWarning,
+                    stacklevel=3,
+                )
+                return info
+        raise UnknownBackendError(self._no_method_message(backend, solver, methods))
+
+    def _no_method_message(self, backend: str, solver: str, methods: dict[str, SolverInfo]) -> str:
+        listing = method_listing(methods)
+        return (
+            f"backend {backend!r} has no solver {solver!r}; its methods: {listing}. "
+            "Run `rates plugins` to list every backend's methods."
+        )
 
     def builtins(self, backend: str) -> dict[str, Any]:
         """All equation-level functions the plugins provide for ``backend``, merged.
@@ -470,6 +536,13 @@ class PluginHost:
                     )
                 lines.setdefault(line, None)
         return list(lines)
+
+
+def method_listing(methods: Mapping[str, SolverInfo]) -> str:
+    """``"euler (numpy_euler), rk4"``: method names, with the full name where it differs."""
+    if not methods:
+        return "none"
+    return ", ".join(m if i.name == m else f"{m} ({i.name})" for m, i in methods.items())
 
 
 def _hook_name(impl: pluggy.HookImpl) -> str:

@@ -201,7 +201,9 @@ class ConformanceSuite:
     ``reimport_function``
         The in-place vector field ``f(t, y, dy, *params)`` a Python source defines.
     ``vjp``
-        For backends declaring ``autodiff``: ``vjp(func, args, which, cotangent)`` returns,
+        Overrides the ``vjp`` of the backend's :class:`~rates_core.plugins.BackendInfo` (which
+        is what ``rates conformance`` uses). For backends declaring ``autodiff``:
+        ``vjp(func, args, which, cotangent)`` returns,
         for each position ``i`` in ``which``, the gradient of ``sum(cotangent * func(*args))``
         with respect to ``args[i]`` as a NumPy array, computed by the backend's own automatic
         differentiation (``args`` are NumPy values as ``get_run_func`` returns them).
@@ -1056,10 +1058,11 @@ class ConformanceSuite:
         """Gradients of the functional field by the backend's automatic differentiation (the
         suite's ``vjp``) equal central finite differences, with respect to the state and to
         scalar parameters (Jansen-Rit, relative 1e-6)."""
-        vjp = type(self).vjp
+        info = self.target.info
+        vjp = type(self).vjp or (info.vjp if info is not None else None)
         assert vjp is not None, (
-            f"backend {self._backend!r} declares 'autodiff': set `vjp` on its ConformanceSuite "
-            "subclass (see the class documentation)"
+            f"backend {self._backend!r} declares 'autodiff': give its BackendInfo a `vjp` "
+            "(register_backends), or set `vjp` on its ConformanceSuite subclass"
         )
         func, args, keys, idx = self._run_func(ref.jansen_rit_circuit(), functional=True)
         params = list(args[2:])
