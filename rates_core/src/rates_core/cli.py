@@ -159,7 +159,7 @@ def _add_conformance_command(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="NAME",
-        help="test only this solver of the backend (repeat for several; default: all)",
+        help="test only this solver (or method) of the backend (repeat for several; default: all)",
     )
     parser.add_argument("-k", dest="keyword", metavar="EXPR", help="pytest -k: select tests")
     parser.add_argument("-x", "--exitfirst", action="store_true", help="stop at the first failure")
@@ -468,7 +468,11 @@ def _add_run_command(subparsers: argparse._SubParsersAction) -> None:
         "--time", "-T", type=float, required=True, metavar="T", help="simulation time"
     )
     parser.add_argument("--step", "--dt", type=float, required=True, metavar="DT", help="step size")
-    parser.add_argument("--solver", default="euler", help="solver name (default: euler)")
+    parser.add_argument(
+        "--solver",
+        default="euler",
+        help="solver method of the backend, e.g. euler, rk4, dopri5 (default: euler)",
+    )
     parser.add_argument("--backend", default="numpy", help="backend name (default: numpy)")
     parser.add_argument(
         "--sampling", type=float, metavar="DT", help="time between output rows (default: --step)"

@@ -330,7 +330,7 @@ def resolve_target(
     owner = next(r for r in host.plugins if any(b.name == backend for b in r.backends))
     declared = [s for s, _ in host.solvers().values() if s.backend == backend]
     if solvers:
-        by_name = {s.name: s for s in declared}
+        by_name = {s.method: s for s in declared} | {s.name: s for s in declared}  # methods too
         unknown = [name for name in solvers if name not in by_name]
         if unknown:
             names = ", ".join(sorted(by_name)) or "none"
