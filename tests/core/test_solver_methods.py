@@ -34,3 +34,22 @@ def test_method_runs_the_backends_own_solver(backend: str, method: str) -> None:
     assert frame.attrs["solver_method"] == method
     # x' = -x from x(0) = 1; tolerance 1e-2 covers first-order Euler at dt = 0.01
     assert frame.iloc[-1, 0] == pytest.approx(ref.decay_exact(frame.index[-1]), rel=1e-2)
+
+
+def _runs(backend: str) -> bool:
+    host = default_host()
+    return backend in host.backends() and "execute" in host.backend_info(backend).capabilities
+
+
+@pytest.mark.skipif(not (_runs("fortran") and _runs("numpy")), reason="needs fortran and numpy")
+def test_fallback_is_warned_and_a_missing_method_lists_the_backends_methods() -> None:
+    from rates_core.errors import SolverFallbackWarning, UnknownBackendError
+
+    circuit = ref.decay_circuit()
+    with pytest.warns(
+        SolverFallbackWarning, match="backend 'fortran' has no solver method 'scipy'"
+    ):
+        frame = circuit.run(0.2, 0.01, backend="fortran", solver="scipy")
+    assert frame.attrs["solver"] == "scipy"
+    with pytest.raises(UnknownBackendError, match=r"its methods: dopri5 \(fortran_dopri5\), euler"):
+        circuit.run(0.2, 0.01, backend="fortran", solver="ode45")

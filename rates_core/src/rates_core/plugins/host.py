@@ -18,7 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from rates_core.errors import PluginConflictError, SolverFallbackWarning, UnknownBackendError
+from rates_core.errors import (
+    PluginConflictError,
+    SolverFallbackWarning,
+    UnknownBackendError,
+    warn_user,
+)
 from rates_core.plugins import hookspecs
 from rates_core.plugins.contract import (
     ENTRY_POINT_GROUP,
@@ -480,12 +485,11 @@ class PluginHost:
                 return info
             if info.any_backend:
                 listing = method_listing(methods)
-                warnings.warn(
+                warn_user(
                     f"backend {backend!r} has no solver method {solver!r} (its methods: "
                     f"{listing}); running {info.backend}'s {info.name!r}, which calls "
                     f"{backend}'s vector field from Python at every step: expect it to be slow",
                     SolverFallbackWarning,
-                    stacklevel=3,
                 )
                 return info
         raise UnknownBackendError(self._no_method_message(backend, solver, methods))
