@@ -479,3 +479,9 @@ def test_solver_methods_resolve_to_the_backends_own_solver() -> None:
         host.resolve_solver("py", "fast_rk4")  # not any_backend: no fallback
     with pytest.raises(UnknownBackendError, match="no_such"):
         host.resolve_solver("no_such", "euler")
+    # a second plugin claiming fast's "rk4": a conflict, never decided by load order
+    _register(host, _solvers_plugin(SolverInfo("rk4_too", "fast", False, method="rk4")), "x", "x")
+    with pytest.raises(PluginConflictError, match="'fast_rk4' and 'rk4_too'|'rk4_too' and"):
+        host.resolve_solver("fast", "rk4")
+    assert host.resolve_solver("fast", "rk4_too").name == "rk4_too"  # full names still work
+    assert list(host.methods("fast")) == ["euler"]

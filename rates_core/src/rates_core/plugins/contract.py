@@ -129,6 +129,8 @@ class SolverInfo:
             method = self.name[len(prefix) :] if self.name.startswith(prefix) else self.name
             object.__setattr__(self, "method", method or self.name)
         _check_name(self.method, f"SolverInfo.method of solver {self.name!r}")
+        if not isinstance(self.any_backend, bool):
+            raise TypeError(f"solver {self.name!r}: any_backend must be True or False")
         if not isinstance(self.adaptive, bool):
             raise TypeError(f"solver {self.name!r}: adaptive must be True or False")
         caps = _capability_set(self.capabilities, f"solver {self.name!r}")

@@ -459,12 +459,20 @@ class PluginHost:
 
     # ------------------------------------------------------------------ solver methods
 
+    def _method_table(self, backend: str) -> dict[str, list[SolverInfo]]:
+        table: dict[str, list[SolverInfo]] = {}
+        for info, _ in self.solvers().values():
+            if info.backend == backend:
+                table.setdefault(info.method, []).append(info)
+        return dict(sorted(table.items()))
+
     def methods(self, backend: str) -> dict[str, SolverInfo]:
-        """Method name -> solver, for the solvers that drive ``backend`` (sorted by method)."""
-        found = {
-            info.method: info for info, _ in self.solvers().values() if info.backend == backend
-        }
-        return dict(sorted(found.items()))
+        """Method name -> solver, for the solvers that drive ``backend`` (sorted by method).
+
+        A method two solvers of the backend claim is left out (:meth:`resolve_solver` reports
+        it as a conflict): dispatch never depends on load order.
+        """
+        return {m: infos[0] for m, infos in self._method_table(backend).items() if len(infos) == 1}
 
     def resolve_solver(self, backend: str, solver: str) -> SolverInfo:
         """The solver that runs method (or full name) ``solver`` on ``backend``.
@@ -476,6 +484,13 @@ class PluginHost:
         :class:`~rates_core.errors.UnknownBackendError` lists the backend's methods.
         """
         self.backend_info(backend)
+        claims = self._method_table(backend).get(solver, [])
+        if len(claims) > 1:
+            names = " and ".join(repr(i.name) for i in claims)
+            raise PluginConflictError(
+                f"solver method {solver!r} of backend {backend!r} is claimed by {names}; "
+                "pass the full solver name, or uninstall one of the plugins"
+            )
         methods = self.methods(backend)
         if solver in methods:
             return methods[solver]
