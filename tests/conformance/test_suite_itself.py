@@ -6,7 +6,8 @@ runs against it in subprocesses. ``RATES_FIXTURE_BREAK`` makes the plugin wrong 
 ``tanh`` (a wrong builtin) and ``euler`` (a solver that records every sample one step late) must
 each fail named tests of the suite and leave every other test passing; ``noise`` (one shared
 ``randn()`` sample per population) and ``history`` (``history=`` sampled linearly on the step
-grid) must fail the tests written for them.
+grid) and ``pure`` (the field computed with ``math``, not NumPy) must fail the tests written for
+them.
 """
 
 from __future__ import annotations
@@ -149,6 +150,7 @@ def runs(fixture_sites, tmp_path_factory: pytest.TempPathFactory) -> Iterator[di
     plugin_run("euler", "euler")
     plugin_run("noise", "noise", ["-k", "randn"])
     plugin_run("history", "history", ["-k", "delay"])
+    plugin_run("pure", "pure", ["-k", "runtime_used or no_silent_fallback or jansen_rit"])
     subclass_run("subclass_broken", "tanh")
     subclass_run("subclass_fine", "")
     cwd = tmp_path_factory.mktemp("forbidden")
@@ -313,3 +315,15 @@ def test_the_command_line_and_a_subclass_run_the_same_suite(fixture_sites, tmp_p
     assert len(by_option) == len(set(by_option)) > 300
     assert "test_model_library[vanderpol.vdp-fixture_euler]" in by_option
     assert "test_model_library[vanderpol.vdp-fixture_rk4]" in by_option
+
+
+def test_a_backend_not_running_on_its_library_fails(runs: dict[str, Run]) -> None:
+    run = runs["pure"]
+    outcomes = run.outcomes()
+    failed = {name for name, o in outcomes.items() if o == "failed"}
+    assert failed == {"test_runtime_used[fixture_rk4]"}, run.output
+    # its numbers are right: only the check of the runtime sees it
+    assert outcomes["test_jansen_rit[fixture_rk4]"] == "passed"
+    assert outcomes["test_no_silent_fallback"] == "passed"
+    assert "declares that it runs on numpy" in run.output
+    assert "the vector field computes with none of them (only: math)" in run.output

@@ -56,6 +56,7 @@ def register_backends() -> list[BackendInfo]:
             BACKEND,
             _capabilities(),
             "Generated torch code: differentiable, batched parameter sets, CPU or CUDA.",
+            runtime_modules=("torch",),
         )
     ]
 

@@ -39,12 +39,16 @@ from rates_core.testing.checks import (
     Target,
     adaptive_tolerance,
     assert_close,
+    backend_calls,
+    backend_roots,
+    field_references,
     fixed_step,
     forbidden_found,
     imported_modules,
     namespace_modules,
     order_class,
     resolve_target,
+    runtime_found,
     solver_options,
     traced_modules,
 )
@@ -1259,6 +1263,55 @@ class ConformanceSuite:
             f"backend {target.backend!r} uses other backends' libraries "
             f"(forbidden: {', '.join(sorted(target.forbidden))}): {'; '.join(sorted(found))}"
         )
+
+    @uses_solvers("one")
+    def test_runtime_used(self, solver: SolverInfo) -> None:
+        """The backend runs on the library it declares (``BackendInfo.runtime_modules``, one of
+        them): a run of 40 vectorised rate units calls into it from the backend's code (its
+        package or its generated code), and the vector field of ``get_run_func`` computes with
+        it (its code refers to it, it is bound to an object of it, or it calls it). A backend
+        whose library was switched off (pure Python, another library) fails. The field is
+        that of Jansen-Rit (scalar code)."""
+        target = self.target
+        runtime = tuple(getattr(target.info, "runtime_modules", ()) or ())
+        if not runtime:
+            pytest.skip(
+                f"backend {target.backend!r} declares no runtime_modules (BackendInfo): the "
+                "library it must run on cannot be checked"
+            )
+        names = " or ".join(runtime)
+        roots = backend_roots(target.package)
+        labels, _, circuit = ref.rate_network_nodes(40)
+        circuit = circuit.add_edges_from_matrix(
+            "op/r", "op/r_in", labels, weight=_dense_weights(40)
+        )
+        outputs = {"r0": "p0/op/r"}
+        dt = 1e-3 if not solver.adaptive else 1e-2
+        ran = backend_calls(
+            lambda: self._run(circuit, 20 * dt, dt, solver, outputs, rows=5, vectorize=True), roots
+        )
+        func, args, keys, idx = self._run_func(ref.jansen_rit_circuit())
+        y = np.asarray(args[1], dtype=float) + 1e-3
+        field = backend_calls(lambda: self._call(func, args, 0.1, y), roots)
+        field |= field_references(func)
+        problems = []
+        if not runtime_found(ran, runtime):
+            used = ", ".join(sorted({_top(m) for m in ran})) or "nothing"
+            problems.append(f"a run with {solver.name} called into none of them (only: {used})")
+        if not runtime_found(field, runtime):
+            used = ", ".join(sorted({_top(m) for m in field})) or "nothing"
+            problems.append(f"the vector field computes with none of them (only: {used})")
+        if not runtime_found(sys.modules, runtime):
+            problems.append("none of them is imported")
+        assert not problems, (
+            f"backend {target.backend!r} declares that it runs on {names}, but "
+            + "; ".join(problems)
+            + " (a silent fallback?)"
+        )
+
+
+def _top(name: str) -> str:
+    return name.split(".")[0]
 
 
 def _option(config: Any, name: str) -> Any:
