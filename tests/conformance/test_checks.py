@@ -194,3 +194,50 @@ def test_reference_solutions_are_self_consistent() -> None:
     assert abs(abs(z[0]) - math.sqrt(mu)) < 1e-12
     step = references.explicit_rk_factor(-0.1, 4)
     assert step == pytest.approx(math.exp(-0.1), rel=1e-7)
+
+
+def test_smooth_history_closed_form_satisfies_its_equation() -> None:
+    """b' = w a(t - tau) with a = sin(omega t) at every time (the pre-history included)."""
+    d = references.SMOOTH_HISTORY
+    t = np.linspace(0.01, d["T"], 40)
+    h = 1e-6
+    b = references.smooth_history_exact
+    lhs = (b(t + h) - b(t - h)) / (2 * h)
+    a = references.smooth_history()["a/op/a"]
+    np.testing.assert_allclose(lhs, [d["weight"] * a(x - d["delay"]) for x in t], atol=1e-8)
+    assert b(np.array([0.0]))[0] == pytest.approx(0.0, abs=1e-15)
+
+
+def test_runtime_modules_are_declared_as_module_names() -> None:
+    from rates_core.plugins import BackendInfo
+
+    info = BackendInfo("b", {"execute"}, runtime_modules=["numpy", "matlab.engine"])
+    assert info.runtime_modules == ("numpy", "matlab.engine")
+    assert BackendInfo("b", {"execute"}).runtime_modules == ()
+    with pytest.raises(TypeError, match="not the string 'numpy'"):
+        BackendInfo("b", {"execute"}, runtime_modules="numpy")
+    with pytest.raises(TypeError, match="module names"):
+        BackendInfo("b", {"execute"}, runtime_modules=["numpy; rm"])
+
+
+def test_runtime_found_in_calls_and_field_references() -> None:
+    assert checks.runtime_found(["numpy._core.numeric", "math"], ("numpy",)) == ["numpy"]
+    assert checks.runtime_found(["numpyx"], ("numpy",)) == []
+    assert checks.runtime_found(["oct2py.core"], ("matlab", "oct2py")) == ["oct2py"]
+    module = types.ModuleType("rates_fake_generated")
+    exec("import math\nimport numpy\n\ndef f(x):\n    return numpy.exp(x)\n", module.__dict__)
+    exec("def g(x):\n    return math.exp(x)\n", module.__dict__)
+    assert "numpy" in checks.field_references(module.f)
+    refs = checks.field_references(module.g)
+    assert "math" in refs and not checks.runtime_found(refs, ("numpy",))
+
+    class Library:  # a loaded library: the field is a method bound to it
+        def __init__(self) -> None:
+            self.lib = np.zeros(1)
+
+        def field(self, x: float) -> float:
+            return x
+
+    assert "numpy" in checks.field_references(Library().field)
+    calls = checks.backend_calls(lambda: module.f(np.ones(2)), [])
+    assert calls == set()  # no code of the backend's folders ran

@@ -4,7 +4,10 @@ The fixture plugin is installed like a third-party distribution (into its own si
 tests/fixtures/plugin_dists.py, unless the environment has it installed already) and the suite
 runs against it in subprocesses. ``RATES_FIXTURE_BREAK`` makes the plugin wrong on purpose:
 ``tanh`` (a wrong builtin) and ``euler`` (a solver that records every sample one step late) must
-each fail named tests of the suite and leave every other test passing.
+each fail named tests of the suite and leave every other test passing; ``noise`` (one shared
+``randn()`` sample per population) and ``history`` (``history=`` sampled linearly on the step
+grid) and ``pure`` (the field computed with ``math``, not NumPy) must fail the tests written for
+them.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator, Sequence
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 
@@ -36,6 +40,15 @@ class TestFixtureBackend(ConformanceSuite):
         "tanh is broken on purpose": ["test_function[tanh-*]"],
         "a stale entry": ["test_no_such_test"],
     }
+"""
+
+# every test, every solver: what the command line collects
+WHOLE_MODULE = """
+from rates_core.testing import ConformanceSuite
+
+
+class TestFixtureWhole(ConformanceSuite):
+    backend = "fixture"
 """
 
 # the fixture backend's code is NumPy code: forbidding NumPy must fail the fallback check
@@ -116,15 +129,15 @@ class Run:
 
 
 @pytest.fixture(scope="session")
-def runs(fixture_sites, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
+def runs(fixture_sites, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
     """The suite against the fixture plugin: broken on purpose in two ways, as a
     ConformanceSuite subclass with known failures, and with NumPy forbidden (all runs start at
     once)."""
     started = {}
 
-    def plugin_run(key: str, brk: str) -> None:
+    def plugin_run(key: str, brk: str, more: Sequence[str] = ()) -> None:
         cwd = tmp_path_factory.mktemp(key)
-        args = ["-p", "rates_core.testing", "--rates-backend", "fixture"]
+        args = ["-p", "rates_core.testing", "--rates-backend", "fixture", *more]
         started[key] = Run(fixture_sites, cwd, args, {"RATES_FIXTURE_BREAK": brk})
 
     def subclass_run(key: str, brk: str) -> None:
@@ -135,13 +148,20 @@ def runs(fixture_sites, tmp_path_factory: pytest.TempPathFactory) -> dict[str, R
 
     plugin_run("tanh", "tanh")
     plugin_run("euler", "euler")
+    plugin_run("noise", "noise", ["-k", "randn"])
+    plugin_run("history", "history", ["-k", "delay"])
+    plugin_run("pure", "pure", ["-k", "runtime_used or no_silent_fallback or jansen_rit"])
     subclass_run("subclass_broken", "tanh")
     subclass_run("subclass_fine", "")
     cwd = tmp_path_factory.mktemp("forbidden")
     (cwd / "test_forbidden.py").write_text(FORBIDDING_MODULE, encoding="utf-8")
     args = ["test_forbidden.py", "-k", "no_silent_fallback or source_reimported"]
     started["forbidden"] = Run(fixture_sites, cwd, args, {})
-    return started
+    yield started
+    for run in started.values():  # runs no selected test read (pytest -k) are not left behind
+        if run.proc.poll() is None:
+            run.proc.kill()
+            run.proc.communicate()
 
 
 def test_a_broken_builtin_fails_its_named_tests_only(runs: dict[str, Run]) -> None:
@@ -175,8 +195,12 @@ def test_a_broken_solver_fails_named_tests_of_that_solver(runs: dict[str, Run]) 
         "test_input_rows_per_step[fixture_euler]",
         "test_initial_state_last[fixture_euler]",
     } <= failed, run.output
-    assert all(name.endswith("[fixture_euler]") for name in failed), sorted(failed)
-    assert all(outcomes[n] != "failed" for n in outcomes if n.endswith("[fixture_rk4]"))
+    assert all(name.endswith(("[fixture_euler]", "-fixture_euler]")) for name in failed), sorted(
+        failed
+    )
+    # the model library is compared with a reference, not only checked for finite values
+    assert any(name.startswith("test_model_library[") for name in failed), sorted(failed)
+    assert all(outcomes[n] != "failed" for n in outcomes if n.endswith("fixture_rk4]"))
 
 
 def test_known_failures_are_strict_xfails_and_stale_ids_warn(runs: dict[str, Run]) -> None:
@@ -242,3 +266,69 @@ def test_a_backend_using_a_forbidden_library_fails_the_fallback_check(runs: dict
     assert "uses other backends' libraries" in run.output
     assert "source refers to numpy" in run.output
     assert "module namespace holds numpy" in run.output
+
+
+def test_a_population_sharing_one_noise_sample_fails(runs: dict[str, Run]) -> None:
+    run = runs["noise"]
+    outcomes = run.outcomes()
+    failed = {name for name, o in outcomes.items() if o == "failed"}
+    assert failed == {
+        "test_randn_population[fixture_euler]",
+        "test_randn_population[fixture_rk4]",
+    }, run.output
+    assert outcomes["test_randn[fixture_rk4]"] == "passed"
+    assert "each unit needs its own randn() sample" in run.output
+
+
+def test_a_history_sampled_linearly_on_the_step_grid_fails(runs: dict[str, Run]) -> None:
+    run = runs["history"]
+    outcomes = run.outcomes()
+    failed = {name for name, o in outcomes.items() if o == "failed"}
+    # euler's own error hides it; rk4 shows it
+    assert failed == {"test_delay_smooth_history[fixture_rk4]"}, run.output
+    assert outcomes["test_delay_smooth_history[fixture_euler]"] == "passed"
+    assert outcomes["test_delay_edge[fixture_rk4]"] == "passed"
+
+
+def _collected(sites, cwd: Path, args: list[str]) -> list[str]:
+    """The test ids (inside the class) pytest collects in ``cwd`` with ``args``."""
+    environ = dists.python_env(sites)
+    environ.pop("RATES_FIXTURE_BREAK", None)
+    environ["RATES_CACHE_DIR"] = str(cwd / "cache")
+    (cwd / "pytest.ini").write_text("[pytest]\naddopts =\n", encoding="utf-8")
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q"]
+    command += ["-c", str(cwd / "pytest.ini"), *args]
+    proc = subprocess.run(
+        command, cwd=cwd, env=environ, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return sorted(line.rsplit("::", 1)[1] for line in proc.stdout.splitlines() if "::" in line)
+
+
+def test_the_command_line_and_a_subclass_run_the_same_suite(fixture_sites, tmp_path: Path) -> None:
+    """``rates conformance`` (``--rates-backend``) and a ConformanceSuite subclass collect the
+    same tests with the same parameters, the model library included."""
+    cli = tmp_path / "cli"
+    cli.mkdir()
+    args = ["-p", "rates_core.testing", "--rates-backend", "fixture"]
+    by_option = _collected(fixture_sites, cli, args)
+    sub = tmp_path / "subclass"
+    sub.mkdir()
+    (sub / "test_whole.py").write_text(WHOLE_MODULE, encoding="utf-8")
+    by_subclass = _collected(fixture_sites, sub, ["test_whole.py"])
+    assert by_option == by_subclass
+    assert len(by_option) == len(set(by_option)) > 300
+    assert "test_model_library[vanderpol.vdp-fixture_euler]" in by_option
+    assert "test_model_library[vanderpol.vdp-fixture_rk4]" in by_option
+
+
+def test_a_backend_not_running_on_its_library_fails(runs: dict[str, Run]) -> None:
+    run = runs["pure"]
+    outcomes = run.outcomes()
+    failed = {name for name, o in outcomes.items() if o == "failed"}
+    assert failed == {"test_runtime_used[fixture_rk4]"}, run.output
+    # its numbers are right: only the check of the runtime sees it
+    assert outcomes["test_jansen_rit[fixture_rk4]"] == "passed"
+    assert outcomes["test_no_silent_fallback"] == "passed"
+    assert "declares that it runs on numpy" in run.output
+    assert "the vector field computes with none of them (only: math)" in run.output

@@ -31,6 +31,10 @@ ON_NONFINITE = ("raise", "continue")
 ADAPTIVE_RTOL = 1e-6
 ADAPTIVE_ATOL = 1e-9
 
+#: Relative width of the differences that give the slopes of :meth:`Problem.history_samples`
+#: (their error is about 1e-10 for histories that vary on time scales of 1).
+HISTORY_DIFF_STEP = 1e-5
+
 
 @dataclass(frozen=True)
 class EmitOptions:
@@ -247,6 +251,51 @@ class Problem:
             f"solver {solver!r}: the state stopped being finite at t={t:g}{since}: "
             f"{state_path(system, column % n)} is {rows[k, column]}{_CONTINUE_HINT}"
         )
+
+    def history_samples(self, times: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``(values, slopes)``: the pre-history ``Problem.history`` at each of ``times`` (all
+        before ``t0``; one row per time) and its time derivative there, for backends that
+        cannot call Python while they integrate and read a table instead.
+
+        Read such a table by cubic Hermite interpolation with these slopes: its error falls
+        like the fourth power of the table's spacing, where linear interpolation (or slopes
+        from differences of the rows) leave errors of 1e-5 at a spacing of 1e-2. The slopes
+        are central differences of width :data:`HISTORY_DIFF_STEP` (second-order backward
+        differences next to ``t0``, where the history may end). Without a history: ``y0``
+        and zero slopes."""
+        times = np.asarray(times, dtype=float).reshape(-1)
+        y0 = np.asarray(self.y0).reshape(-1)
+        if self.history is None:
+            values = np.broadcast_to(y0, (times.size, y0.size)).copy()
+            return values, np.zeros_like(values)
+        if not callable(self.history):
+            raise SolverError("Problem.history must be a function of t returning the state vector")
+        values = np.empty((times.size, y0.size), dtype=np.result_type(y0, float))
+        slopes = np.empty_like(values)
+        for k, t in enumerate(times.tolist()):
+            h = HISTORY_DIFF_STEP * max(1.0, abs(t))
+            values[k] = self._history_at(t, y0.size)
+            if t + h < self.t0:
+                up, down = self._history_at(t + h, y0.size), self._history_at(t - h, y0.size)
+                slopes[k] = (up - down) / (2.0 * h)
+            else:
+                one, two = self._history_at(t - h, y0.size), self._history_at(t - 2 * h, y0.size)
+                slopes[k] = (3.0 * values[k] - 4.0 * one + two) / (2.0 * h)
+        return values, slopes
+
+    def _history_at(self, t: float, n: int) -> np.ndarray:
+        try:
+            value = np.asarray(self.history(t))  # type: ignore[misc]
+        except SolverError:
+            raise
+        except Exception as exc:
+            raise SolverError(f"the pre-history function failed at t={t}: {exc!r}") from exc
+        if value.size != n:
+            raise SolverError(
+                f"the pre-history function returned shape {value.shape} at t={t}; it must "
+                f"return the state vector ({n} values)"
+            )
+        return value.reshape(-1)
 
     def progress_bar(self, desc: str = "") -> Progress:
         """A :class:`Progress` for this integration (does nothing unless ``progress``)."""

@@ -43,6 +43,7 @@ def register_backends() -> list[BackendInfo]:
             BACKEND,
             capabilities(),
             "Fortran 2008 compiled with gfortran (bind(c) + ctypes); Auto-07p files",
+            runtime_modules=("ctypes",),
         )
     ]
 

@@ -118,19 +118,10 @@ def _pre_history(
         return 0, 0.0, z, z
     n_pre = max(int(math.ceil(tau_max / dt)) + 1, 2)
     times = problem.t0 - dt * np.arange(n_pre, -1, -1)  # t0 - n_pre dt .. t0
-    rows = np.empty((n_pre + 1, n), dtype=dtype)
-    for k, t in enumerate(times[:-1]):
-        value = np.asarray(problem.history(float(t)))
-        if value.size != n:
-            raise SolverError(
-                f"the pre-history function returned shape {value.shape} at t={t}; it must "
-                f"return the state vector ({n} values)"
-            )
-        rows[k] = value.reshape(-1)
     # the sample at t0 - 0: the history's limit, not y0 (reads at r < t0 use the history)
-    rows[-1] = np.asarray(problem.history(float(problem.t0) - 1e-12 * max(dt, 1.0))).reshape(-1)
-    deriv = np.gradient(rows, dt, axis=0)
-    return n_pre, dt, rows, deriv
+    times[-1] = float(problem.t0) - 1e-12 * max(dt, 1.0)
+    rows, deriv = problem.history_samples(times)  # read by cubic Hermite interpolation
+    return n_pre, dt, rows.astype(dtype), deriv.astype(dtype)
 
 
 def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajectory:

@@ -53,6 +53,7 @@ def register_backends() -> list[BackendInfo]:
             BACKEND,
             caps,
             "Julia code for DifferentialEquations.jl, run through juliacall" + note,
+            runtime_modules=("juliacall",),
         )
     ]
 

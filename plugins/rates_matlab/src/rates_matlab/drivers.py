@@ -202,7 +202,7 @@ end
 
 function v = read_pre(back, pos, y_start, pre)
 %READ_PRE Pre-history at the times t0 - back: the initial state, or the table of PRE
-%   (linear interpolation between its rows).
+%   (cubic Hermite interpolation of its rows and slopes).
   if isempty(pre)
     v = y_start(pos);
     return
@@ -212,7 +212,14 @@ function v = read_pre(back, pos, y_start, pre)
   i = min(floor(u), last - 2);
   w = u - i;
   col = (pos - 1) * last;
-  v = (1 - w) .* pre.values(i + 1 + col) + w .* pre.values(i + 2 + col);
+  a = pre.values(i + 1 + col);
+  b = pre.values(i + 2 + col);
+  fa = -pre.step .* pre.slopes(i + 1 + col);
+  fb = -pre.step .* pre.slopes(i + 2 + col);
+  w2 = w .* w;
+  w3 = w2 .* w;
+  v = (2 .* w3 - 3 .* w2 + 1) .* a + (w3 - 2 .* w2 + w) .* fa ...
+      + (3 .* w2 - 2 .* w3) .* b + (w3 - w2) .* fb;
 end
 """
 
@@ -416,12 +423,17 @@ function [out, y_end] = {{FIELD}}_dde23_run(t0, t_end, y0, sample_times, options
 end
 
 function v = history_at(back, pre)
-%HISTORY_AT The pre-history table PRE at the time t0 - BACK (linear interpolation).
+%HISTORY_AT The pre-history table PRE at the time t0 - BACK (cubic Hermite interpolation).
   last = size(pre.values, 1);
   u = max(back, 0) / pre.step;
   i = min(floor(u), last - 2);
   w = u - i;
-  v = ((1 - w) * pre.values(i + 1, :) + w * pre.values(i + 2, :)).';
+  a = pre.values(i + 1, :);
+  b = pre.values(i + 2, :);
+  fa = -pre.step * pre.slopes(i + 1, :);
+  fb = -pre.step * pre.slopes(i + 2, :);
+  v = ((2 * w^3 - 3 * w^2 + 1) * a + (w^3 - 2 * w^2 + w) * fa ...
+       + (3 * w^2 - 2 * w^3) * b + (w^3 - w^2) * fb).';
 end
 
 function args = with_inputs(t, params, slots, input_times, rows)

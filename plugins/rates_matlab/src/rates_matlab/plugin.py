@@ -52,6 +52,7 @@ def register_backends() -> list[BackendInfo]:
             BACKEND,
             frozenset(capabilities),
             f"Generated MATLAB .m files, run in MATLAB or GNU Octave ({where}).",
+            runtime_modules=("matlab", "oct2py"),
         )
     ]
 

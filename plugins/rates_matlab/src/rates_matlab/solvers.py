@@ -145,17 +145,18 @@ def _max_delay(function: EmittedFunction, problem: Problem) -> float:
 
 
 def _pre_history(function: EmittedFunction, problem: Problem) -> Any:
-    """The pre-history table of the fixed-step driver: rows at ``t0 - j * dt / 2``."""
+    """The pre-history table of the drivers: values and slopes at ``t0 - j * dt / 2``, read by
+    cubic Hermite interpolation."""
     if problem.history is None or not function.system.delayed:
         return _EMPTY
     if not callable(problem.history):
         raise SolverError("Problem.history must be a function of t returning the state vector")
     step = 0.5 * problem.step_size
     count = int(math.ceil(_max_delay(function, problem) / step)) + 3
-    values = np.array(
-        [np.asarray(problem.history(problem.t0 - j * step)).reshape(-1) for j in range(count)]
-    )
-    return {"step": step, "values": to_matlab(values)}
+    times = problem.t0 - step * np.arange(count)
+    times[0] = problem.t0 - 1e-12 * max(step, 1.0)  # the history's limit at t0
+    values, slopes = problem.history_samples(times)
+    return {"step": step, "values": to_matlab(values), "slopes": to_matlab(slopes)}
 
 
 # --------------------------------------------------------------------------- solvers

@@ -42,6 +42,7 @@ def register_backends() -> list[BackendInfo]:
             BACKEND,
             CAPABILITIES,
             "Generated NumPy code (plain Python floats for small scalar models).",
+            runtime_modules=("numpy",),
         )
     ]
 

@@ -79,6 +79,7 @@ def register_backends() -> list[BackendInfo]:
             _capabilities(),
             "Generated torch code: differentiable, batched parameter sets, CPU or CUDA.",
             vjp=vjp,
+            runtime_modules=("torch",),
         )
     ]
 

@@ -5,6 +5,7 @@ Plugins import from here (through ``rates_core.plugins``); nothing in this modul
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,10 @@ CAPABILITIES: frozenset[str] = frozenset(
         "continuation",  # numerical continuation / bifurcation analysis
     }
 )
+
+
+#: A dotted Python module name (``BackendInfo.runtime_modules``).
+_MODULE_NAME = re.compile(r"[A-Za-z_]\w{0,99}(\.[A-Za-z_]\w{0,99}){0,9}")
 
 
 class RatesPluginWarning(UserWarning):
@@ -89,17 +94,37 @@ class BackendInfo:
     for each position ``i`` in ``which``, the gradient of ``sum(cotangent * func(*args))`` with
     respect to ``args[i]`` as a NumPy array, by the backend's own automatic differentiation
     (``func`` is the functional field of ``get_run_func``). The conformance suite uses it.
+
+    ``runtime_modules``: the Python modules the backend computes with (its numerical library,
+    the module that loads its compiled code, the bridge to its external runtime), alternatives
+    of which a run must use at least one; the conformance suite checks that it does (no silent
+    fallback to another library or to pure Python).
     """
 
     name: str
     capabilities: frozenset[str]
     description: str = ""
     vjp: Callable[..., Sequence[Any]] | None = field(default=None, compare=False, repr=False)
+    runtime_modules: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_name(self.name, "BackendInfo.name")
         caps = _capability_set(self.capabilities, f"backend {self.name!r}")
         object.__setattr__(self, "capabilities", caps)
+        modules = self.runtime_modules
+        if isinstance(modules, (str, bytes)):
+            raise TypeError(
+                f"backend {self.name!r}: runtime_modules must be a collection of module names, "
+                f"not the string {modules!r}"
+            )
+        modules = tuple(modules)
+        for module in modules:
+            if not isinstance(module, str) or not _MODULE_NAME.fullmatch(module):
+                raise TypeError(
+                    f"backend {self.name!r}: runtime_modules entries must be module names "
+                    f"(like 'numpy' or 'matlab.engine'), got {module!r}"
+                )
+        object.__setattr__(self, "runtime_modules", modules)
 
 
 @dataclass(frozen=True)

@@ -111,6 +111,15 @@ TIERS: dict[str, dict[Any, Any]] = {
     },
     "delay": {1: Step(1e-3, 2e-3), 2: Step(1e-3, 1e-5), 4: Step(1e-2, 1e-7), "adaptive": 1e-7},
     "delay_edge": {1: Step(1e-3, 5e-3), 2: Step(1e-3, 1e-5), 4: Step(1e-2, 1e-7), "adaptive": 1e-7},
+    # a smooth pre-history read between step points: sampling it linearly on the step grid
+    # costs about 7e-5 at dt = 1e-2 (adaptive: a cubic Hermite history of Dormand-Prince steps
+    # at rtol 1e-10 is off by about 1.3e-7)
+    "smooth_history": {
+        1: Step(1e-3, 1e-2),
+        2: Step(1e-3, 2e-5),
+        4: Step(1e-2, 2e-8),
+        "adaptive": 1e-6,
+    },
     "gamma_kernel": {
         1: Step(1e-3, 5e-3),
         2: Step(1e-3, 1e-6),
@@ -490,3 +499,132 @@ def forbidden_found(modules: Iterable[str], forbidden: Collection[str]) -> list[
     """The module names in ``modules`` that belong to a forbidden package."""
     bad = {str(m) for m in modules if m and (_top(m) in forbidden or m in forbidden)}
     return sorted(bad)
+
+
+# --------------------------------------------------------------------------- runtime used
+
+
+def backend_roots(package: str | None) -> tuple[str, ...]:
+    """The folders of the backend's own code: its plugin package and the compile cache (where
+    generated code is written and loaded from)."""
+    import importlib.util
+    import os
+
+    from rates_core.cache import cache_dir
+
+    roots = [os.path.realpath(str(cache_dir()))]
+    spec = importlib.util.find_spec(package) if package else None
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        roots.append(os.path.realpath(location))
+    return tuple(roots)
+
+
+def _owner(arg: Any) -> str | None:
+    owner = getattr(arg, "__module__", None)
+    if owner:
+        return owner
+    bound = getattr(arg, "__self__", None)
+    if isinstance(bound, ModuleType):
+        return bound.__name__
+    return type(bound).__module__ if bound is not None else None
+
+
+def backend_calls(call: Callable[[], Any], roots: Collection[str]) -> set[str]:
+    """Run ``call`` under :func:`sys.setprofile` and return the modules of the functions that
+    code in ``roots`` (the backend's package and its generated code) calls: Python functions
+    and builtins (NumPy ufuncs and ctypes foreign functions do not show up here; see
+    :func:`field_references`)."""
+    import os
+
+    found: set[str] = set()
+    files: dict[str, bool] = {}
+
+    def ours(frame: Any) -> bool:
+        if frame is None:
+            return False
+        name = frame.f_code.co_filename
+        if name not in files:
+            path = os.path.realpath(name)
+            files[name] = any(path.startswith(root + os.sep) for root in roots)
+        return files[name]
+
+    def profiler(frame: Any, event: str, arg: Any) -> None:
+        if event == "call" and ours(frame.f_back):
+            found.add(frame.f_globals.get("__name__", ""))
+        elif event == "c_call" and ours(frame):
+            owner = _owner(arg)
+            if owner:
+                found.add(owner)
+
+    previous = sys.getprofile()
+    sys.setprofile(profiler)
+    try:
+        call()
+    finally:
+        sys.setprofile(previous)
+    return found
+
+
+def field_references(func: Any) -> set[str]:
+    """Modules the vector field that ``get_run_func`` returned computes with, read from the
+    callable the backend emitted (found through rates-core's wrapper): for a Python function
+    the modules of the global names its code uses, for a bound method also the modules of the
+    objects it is bound to (a loaded library, a session), else the module of its type (a
+    compiled dispatcher)."""
+    import types
+
+    seen: set[int] = set()
+    found: set[str] = set()
+
+    def module_of(value: Any) -> str | None:
+        if isinstance(value, ModuleType):
+            return value.__name__
+        owner = getattr(value, "__module__", None)
+        return owner if isinstance(owner, str) else type(value).__module__
+
+    def visit(value: Any, depth: int) -> None:
+        if depth > 3 or id(value) in seen:
+            return
+        seen.add(id(value))
+        if isinstance(value, types.MethodType):
+            visit(value.__func__, depth)
+            owner = value.__self__
+            found.add(type(owner).__module__)
+            for attr in getattr(owner, "__dict__", {}).values():
+                found.add(str(module_of(attr)))
+            return
+        if not isinstance(value, types.FunctionType):
+            found.add(str(module_of(value)))
+            return
+        if value.__module__.startswith("rates_core"):  # the wrapper: look at what it calls
+            for cell in value.__closure__ or ():
+                try:
+                    inner = cell.cell_contents
+                except ValueError:
+                    continue
+                if callable(inner):
+                    visit(inner, depth + 1)
+            return
+        names: set[str] = set()
+        codes = [value.__code__]
+        while codes:
+            code = codes.pop()
+            names.update(code.co_names)
+            codes += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+        for name in names:
+            if name in value.__globals__:
+                found.add(str(module_of(value.__globals__[name])))
+        for cell in value.__closure__ or ():
+            try:
+                found.add(str(module_of(cell.cell_contents)))
+            except ValueError:
+                continue
+
+    visit(func, 0)
+    return {m for m in found if m and m != "None"}
+
+
+def runtime_found(modules: Iterable[str], runtime: Collection[str]) -> list[str]:
+    """The declared runtime modules that ``modules`` holds (a module or a submodule of it)."""
+    names = {str(m) for m in modules}
+    return sorted(r for r in runtime if any(m == r or m.startswith(r + ".") for m in names))

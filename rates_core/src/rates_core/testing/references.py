@@ -575,6 +575,46 @@ def delay_algebraic_exact(t: np.ndarray) -> np.ndarray:
     return d["weight"] * 0.5 * (x - 0.5 * np.sin(2.0 * x))
 
 
+#: A smooth pre-history: a = sin(omega t) before 0 too (a' = omega cos(omega t) from a(0) = 0).
+#: The delay is no multiple of the steps, so reads fall between the points of any step grid.
+SMOOTH_HISTORY = {"omega": 3.0, "delay": 0.4637, "weight": 2.0, "T": 1.5}
+
+
+def smooth_history_circuit() -> CircuitTemplate:
+    """Source a' = omega cos(omega t) -> edge with delay 0.4637, weight 2 -> target b' = u; run
+    with ``history=smooth_history()`` so that a = sin(omega t) at every time."""
+    d = SMOOTH_HISTORY
+    c = two_nodes(
+        ["a' = omega*cos(omega*t)"],
+        {"a": "output(0.0)", "omega": d["omega"]},
+        ["b' = u"],
+        {"b": "output(0.0)", "u": "input(0.0)"},
+    )
+    return c.add_edges([["a/op/a", "b/op/u", None, {"weight": d["weight"], "delay": d["delay"]}]])
+
+
+def smooth_history() -> dict[str, Callable[[float], float]]:
+    """The ``history=`` of :func:`smooth_history_circuit`: a = sin(omega t) for t < 0."""
+    omega = SMOOTH_HISTORY["omega"]
+    return {"a/op/a": lambda t: math.sin(omega * t)}
+
+
+def smooth_history_exact(t: np.ndarray) -> np.ndarray:
+    """b = w / omega (cos(omega tau) - cos(omega (t - tau))) (u = w sin(omega (t - tau)))."""
+    d, t = SMOOTH_HISTORY, np.asarray(t)
+    w, omega, tau = d["weight"], d["omega"], d["delay"]
+    return w / omega * (np.cos(omega * tau) - np.cos(omega * (t - tau)))
+
+
+def noise_population(n: int) -> CircuitTemplate:
+    """``n`` identical nodes ``p0 ..`` with x' = sigma randn() (one vectorised population)."""
+    op = OperatorTemplate(
+        name="op", equations=["x' = sigma*randn()"], variables={"x": "output(0.0)", "sigma": 1.0}
+    )
+    node = NodeTemplate(name="noisy", operators=[op])
+    return CircuitTemplate(name=f"noisy{n}", nodes={f"p{i}": node for i in range(n)})
+
+
 GAMMA = {"delay": 1.0, "spread": 0.5, "T": 3.0}
 
 

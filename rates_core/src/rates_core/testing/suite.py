@@ -28,6 +28,7 @@ import numpy as np
 import pytest
 
 from rates_core.plugins import SolverInfo
+from rates_core.testing import library as lib
 from rates_core.testing import references as ref
 from rates_core.testing.checks import (
     ADAPTIVE_ATOL,
@@ -38,11 +39,16 @@ from rates_core.testing.checks import (
     Target,
     adaptive_tolerance,
     assert_close,
+    backend_calls,
+    backend_roots,
+    field_references,
     fixed_step,
     forbidden_found,
     imported_modules,
     namespace_modules,
+    order_class,
     resolve_target,
+    runtime_found,
     solver_options,
     traced_modules,
 )
@@ -50,7 +56,7 @@ from rates_core.testing.checks import (
 __all__ = ["ConformanceSuite", "ConformanceWarning", "requires", "uses_solvers"]
 
 #: Kinds of solver parametrisation (see :func:`uses_solvers`).
-SOLVER_KINDS = ("all", "fixed", "adaptive", "one")
+SOLVER_KINDS = ("all", "fixed", "adaptive", "one", "each_fixed")
 
 
 class ConformanceWarning(UserWarning):
@@ -79,7 +85,8 @@ def uses_solvers(kind: str) -> Callable[[Callable], Callable]:
 
     ``all``: every selected solver; ``fixed``: the fixed-step ones; ``adaptive``: the adaptive
     ones; ``one``: a single solver, the fixed-step one of highest nominal order (else an
-    adaptive one). When there is none of the kind, the test is skipped with that reason.
+    adaptive one); ``each_fixed``: every fixed-step solver (else one adaptive one). When there
+    is none of the kind, the test is skipped with that reason.
     """
     if kind not in SOLVER_KINDS:
         raise ValueError(f"solver kind must be one of {SOLVER_KINDS}, not {kind!r}")
@@ -247,6 +254,9 @@ class ConformanceSuite:
             metafunc.parametrize("case", ref.FUNCTION_CASES, ids=[c.id for c in ref.FUNCTION_CASES])
         if "model" in metafunc.fixturenames:
             metafunc.parametrize("model", JACOBIAN_MODELS, ids=[m.id for m in JACOBIAN_MODELS])
+        if "entry" in metafunc.fixturenames:
+            ids = [f"{e.file}.{e.template}" for e in lib.LIBRARY]
+            metafunc.parametrize("entry", lib.LIBRARY, ids=ids)
         if "solver" not in metafunc.fixturenames:
             return
         target = metafunc.cls.rates_target(metafunc.config)
@@ -255,9 +265,11 @@ class ConformanceSuite:
             chosen: tuple[SolverInfo, ...] = target.fixed
         elif kind == "adaptive":
             chosen = target.adaptive
-        elif kind == "one":
+        elif kind == "one" or (kind == "each_fixed" and not target.fixed):
             best = target.best()
             chosen = (best,) if best is not None else ()
+        elif kind == "each_fixed":
+            chosen = target.fixed
         else:
             chosen = target.solvers
         if chosen:
@@ -266,12 +278,12 @@ class ConformanceSuite:
         if target.problem:
             reason = f"backend {target.backend!r} cannot be tested: {target.problem}"
         else:
-            what = {"one": "", "all": ""}.get(kind, f"{kind} ")
+            what = {"one": "", "all": "", "each_fixed": ""}.get(kind, f"{kind} ")
             reason = f"backend {target.backend!r} has no {what}solver"
         metafunc.parametrize(
             "solver",
             [pytest.param(None, marks=pytest.mark.skip(reason=reason))],
-            ids=[f"no_{kind}_solver" if kind not in ("one", "all") else "no_solver"],
+            ids=[f"no_{kind}_solver" if kind not in ("one", "all", "each_fixed") else "no_solver"],
         )
 
     @pytest.fixture(autouse=True)
@@ -701,7 +713,7 @@ class ConformanceSuite:
         self._columns(2, solver)
 
     @requires("vectorised")
-    @uses_solvers("one")
+    @uses_solvers("each_fixed")
     def test_input_per_node_columns_vectorised(self, solver: SolverInfo) -> None:
         """Per-node input columns into a vectorised population of 40 nodes."""
         frame = self._columns(40, solver)
@@ -739,7 +751,7 @@ class ConformanceSuite:
         assert np.ptp(vec.to_numpy()[:, 0]) > 1e-3, "the network does not move"
 
     @requires("vectorised")
-    @uses_solvers("one")
+    @uses_solvers("each_fixed")
     def test_vectorised_matches_unvectorised(self, solver: SolverInfo) -> None:
         """20 rate units, dense coupling: vectorize=True and False give the same numbers."""
         self._vectorised_vs_flat(_rate_network_dense(), 20, solver)
@@ -753,7 +765,7 @@ class ConformanceSuite:
         self._network_field(circuit, etas, lambda r: w @ r, 20)
 
     @requires("vectorised")
-    @uses_solvers("one")
+    @uses_solvers("each_fixed")
     def test_sparse_coupling(self, solver: SolverInfo) -> None:
         """20 units, 30 connections (a sparse matrix): field equals W @ r, runs agree with the
         unvectorised network."""
@@ -764,7 +776,7 @@ class ConformanceSuite:
         self._vectorised_vs_flat(circuit, 20, solver)
 
     @requires("vectorised")
-    @uses_solvers("one")
+    @uses_solvers("each_fixed")
     def test_index_coupling(self, solver: SolverInfo) -> None:
         """20 units, unit i fed by unit perm[i] with weight w_i (an index gather): field equals
         w * r[perm], runs agree with the unvectorised network."""
@@ -812,6 +824,41 @@ class ConformanceSuite:
             solver,
         )
 
+    # ------------------------------------------------------------------ the model library
+
+    @uses_solvers("each_fixed")
+    def test_model_library(self, entry: Any, solver: SolverInfo) -> None:
+        """Every template of rates_core.models (operators and nodes in a one-node circuit) runs
+        100 steps of 1e-3 and meets the reference: rates-numpy unvectorised with SciPy DOP853
+        at rtol 1e-12. A fixed-step solver may be ERROR_FACTOR (10) times less accurate than
+        rates-numpy's method of its order class (euler, heun, rk4) on the same model, at least
+        1e-9; adaptive solvers 1e-7 (relative to each variable's largest magnitude). Complex
+        and delayed models need the capability."""
+        needs = lib.library_needs(lib.library_circuit(entry))
+        missing = self.target.missing(needs, solver)
+        if missing:
+            pytest.skip(f"{entry.reference} needs {', '.join(missing)}")
+        frame = lib.library_run(entry, self._backend, solver.name, self._options(solver))
+        assert len(frame) == lib.LIBRARY_STEPS, f"{len(frame)} rows instead of {lib.LIBRARY_STEPS}"
+        try:
+            reference = lib.library_reference(entry)
+        except Exception as exc:  # the reference backend is not installed here
+            pytest.skip(f"no reference run of {entry.reference} on rates-numpy: {exc}")
+        assert list(frame.columns) == list(reference.columns), (
+            f"{entry.reference}: columns {list(frame.columns)}, expected {list(reference.columns)}"
+        )
+        kind = None if solver.adaptive else order_class(self.target.order(solver))
+        tol = lib.library_tolerance(entry, kind)
+        assert_close(
+            frame.to_numpy(),
+            reference.to_numpy(),
+            tol,
+            f"{entry.reference} with {solver.name}",
+            frame.index.to_numpy(),
+            [str(c) for c in frame.columns],
+            scale=lib.library_scale(reference),
+        )
+
     # ------------------------------------------------------------------ functions
 
     def test_function(self, case: ref.FunctionCase) -> None:
@@ -848,6 +895,44 @@ class ConformanceSuite:
         assert abs(np.mean(d)) < 5 * np.std(d) / math.sqrt(n), "increments are not centred"
         rho = np.corrcoef(d[:-1], d[1:])[0, 1]
         assert abs(rho) < 5 / math.sqrt(n), f"successive increments are correlated ({rho:.3f})"
+
+    @requires("vectorised")
+    @uses_solvers("each_fixed")
+    def test_randn_population(self, solver: SolverInfo) -> None:
+        """x' = sigma randn() in a vectorised population of 40 units: each unit draws its own
+        sample (the increments of two units are uncorrelated, |rho| < 5 / sqrt(steps)), and
+        their variance equals that of the same nodes unvectorised (within 10 %)."""
+        n, dt, T = 40, 0.01, 10.0
+        outputs = {f"x{i}": f"p{i}/op/x" for i in range(n)}
+
+        def increments(vectorize: bool) -> np.ndarray:
+            frame = self._run(
+                ref.noise_population(n),
+                T,
+                dt,
+                solver,
+                outputs,
+                sampling_step_size=dt,
+                seed=5,
+                vectorize=vectorize,
+            )
+            assert bool(frame.attrs.get("vectorized")) == vectorize, "vectorize was not obeyed"
+            return np.diff(frame.to_numpy().real, axis=0)
+
+        d, flat = increments(True), increments(False)
+        steps = d.shape[0]
+        assert np.all(np.std(d, axis=0) > 0), "a unit does not move"
+        rho = np.corrcoef(d, rowvar=False)[np.triu_indices(n, 1)]
+        worst = float(np.max(np.abs(rho)))
+        assert worst < 5 / math.sqrt(steps), (
+            f"units of a population share their noise (largest correlation {worst:.3f}): "
+            "each unit needs its own randn() sample"
+        )
+        ratio = float(np.var(d) / np.var(flat))
+        assert abs(ratio - 1.0) < 0.1, (
+            f"the increments of the population have {ratio:.3f} times the variance of the "
+            "unvectorised nodes"
+        )
 
     # ------------------------------------------------------------------ complex
 
@@ -923,6 +1008,23 @@ class ConformanceSuite:
             ref.DELAY_EDGE["T"],
             solver,
             **kwargs,
+        )
+
+    @requires("dde")
+    @uses_solvers("all")
+    def test_delay_smooth_history(self, solver: SolverInfo) -> None:
+        """``run(history={"a/op/a": sin(omega t)})``, a function of time, read through an edge
+        with delay 0.4637 (between the points of any step grid) and weight 2 into b' = u:
+        b = 2 / omega (cos(omega tau) - cos(omega (t - tau))). The pre-history is read at the
+        times the solver asks for, not sampled linearly on the step grid."""
+        self._reference_problem(
+            "smooth_history",
+            ref.smooth_history_circuit(),
+            {"b": "b/op/b"},
+            ref.smooth_history_exact,
+            ref.SMOOTH_HISTORY["T"],
+            solver,
+            history=ref.smooth_history(),
         )
 
     @requires("dde")
@@ -1246,6 +1348,55 @@ class ConformanceSuite:
             f"backend {target.backend!r} uses other backends' libraries "
             f"(forbidden: {', '.join(sorted(target.forbidden))}): {'; '.join(sorted(found))}"
         )
+
+    @uses_solvers("one")
+    def test_runtime_used(self, solver: SolverInfo) -> None:
+        """The backend runs on the library it declares (``BackendInfo.runtime_modules``, one of
+        them): a run of 40 vectorised rate units calls into it from the backend's code (its
+        package or its generated code), and the vector field of ``get_run_func`` computes with
+        it (its code refers to it, it is bound to an object of it, or it calls it). A backend
+        whose library was switched off (pure Python, another library) fails. The field is
+        that of Jansen-Rit (scalar code)."""
+        target = self.target
+        runtime = tuple(getattr(target.info, "runtime_modules", ()) or ())
+        if not runtime:
+            pytest.skip(
+                f"backend {target.backend!r} declares no runtime_modules (BackendInfo): the "
+                "library it must run on cannot be checked"
+            )
+        names = " or ".join(runtime)
+        roots = backend_roots(target.package)
+        labels, _, circuit = ref.rate_network_nodes(40)
+        circuit = circuit.add_edges_from_matrix(
+            "op/r", "op/r_in", labels, weight=_dense_weights(40)
+        )
+        outputs = {"r0": "p0/op/r"}
+        dt = 1e-3 if not solver.adaptive else 1e-2
+        ran = backend_calls(
+            lambda: self._run(circuit, 20 * dt, dt, solver, outputs, rows=5, vectorize=True), roots
+        )
+        func, args, keys, idx = self._run_func(ref.jansen_rit_circuit())
+        y = np.asarray(args[1], dtype=float) + 1e-3
+        field = backend_calls(lambda: self._call(func, args, 0.1, y), roots)
+        field |= field_references(func)
+        problems = []
+        if not runtime_found(ran, runtime):
+            used = ", ".join(sorted({_top(m) for m in ran})) or "nothing"
+            problems.append(f"a run with {solver.name} called into none of them (only: {used})")
+        if not runtime_found(field, runtime):
+            used = ", ".join(sorted({_top(m) for m in field})) or "nothing"
+            problems.append(f"the vector field computes with none of them (only: {used})")
+        if not runtime_found(sys.modules, runtime):
+            problems.append("none of them is imported")
+        assert not problems, (
+            f"backend {target.backend!r} declares that it runs on {names}, but "
+            + "; ".join(problems)
+            + " (a silent fallback?)"
+        )
+
+
+def _top(name: str) -> str:
+    return name.split(".")[0]
 
 
 #: Outputs of :func:`rates_core.testing.references.hostile_names_circuit`.
