@@ -155,3 +155,41 @@ def test_cli_prints_one_line_for_bad_numbers(capsys):
     capsys.readouterr()
     assert main([*argv, "--option", "on_nonfinite=skip"]) == 1
     assert "on_nonfinite must be one of" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ sweeps
+
+
+def _blowing_up_sweep(solver: str, **options):
+    from rates_core.sweep import grid_search
+
+    return grid_search(
+        CircuitTemplate.from_yaml(JRC),
+        param_grid={"tau": [0.01, 1e-7, 0.01]},  # the second set is unstable under Euler
+        param_map={"tau": {"vars": ["syn_exc_ext/tau"], "nodes": ["pc"]}},
+        simulation_time=0.05,
+        step_size=1e-4,
+        outputs={"v": "pc/syn_exc_ext/x"},
+        solver=solver,
+        **options,
+    )
+
+
+@pytest.mark.parametrize("solver", ["euler", "rk4"])
+def test_a_sweep_set_that_blows_up_is_an_error_naming_the_set(solver):
+    with pytest.raises(SolverError, match=r"grid_search: .*stopped being finite .*JRC_1: "):
+        _blowing_up_sweep(solver)
+
+
+def test_a_sweep_keeps_blown_up_sets_with_on_nonfinite_continue():
+    results, grid = _blowing_up_sweep("euler", on_nonfinite="continue")
+    v = results["v"]
+    assert not np.isfinite(v["JRC_1"].to_numpy()).all()
+    for label in ("JRC_0", "JRC_2"):
+        assert np.isfinite(v[label].to_numpy()).all()
+    np.testing.assert_array_equal(v["JRC_0"].to_numpy(), v["JRC_2"].to_numpy())
+
+
+def test_a_sweep_rejects_a_misspelled_on_nonfinite():
+    with pytest.raises(SolverError, match="on_nonfinite must be one of"):
+        _blowing_up_sweep("euler", on_nonfinite="skip")

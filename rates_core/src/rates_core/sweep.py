@@ -93,7 +93,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rates_core import pyrates_compat
-from rates_core.errors import ModelError, StoreError
+from rates_core.errors import ModelError, SolverError, StoreError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -215,6 +215,7 @@ class _Spec:
     history: Mapping[str, Any] | str | None = None  # a dict, or "zero"
     delay_approximation: int | None = None
     seed: int | None = None
+    on_nonfinite: str = "raise"  # as in run(): a blow-up is an error naming the set
     solver_options: dict = field(default_factory=dict)
 
 
@@ -361,8 +362,10 @@ def _simulate(
         seed=spec.seed,
         progress=False,
         history=_history(combined, system, history, y0),
+        on_nonfinite=spec.on_nonfinite,
     )
     trajectory = default_host().solve(spec.solver, emitted, problem)
+    _check_finite(problem, system, trajectory, spec.solver, copies, labels)
 
     # one recorded column per (output, set, node, op/var); names made unique for _dataframe
     columns: list[tuple] = []
@@ -391,6 +394,22 @@ def _simulate(
     if spec.cutoff:
         frame = frame.loc[frame.index >= spec.cutoff - 1e-12 * spec.step_size]
     return frame
+
+
+def _check_finite(
+    problem: Any, system: Any, trajectory: Any, solver: str, copies: list[str], labels: list[str]
+) -> None:
+    """Problem.check_trajectory for a batch: the error names the parameter set by its label
+    (``qif_3``), not by the copy it is simulated as (``set3/...``)."""
+    try:
+        problem.check_trajectory(system, trajectory, solver)
+    except SolverError as exc:
+        message = str(exc)
+        for copy, label in zip(copies, labels):
+            message = message.replace(f" {copy}/", f" {label}: ")
+        if not copies:  # one set simulated on its own
+            message = f"parameter set {labels[0]}: {message}"
+        raise SolverError(f"grid_search: {message}") from None
 
 
 def run_batch(spec: _Spec, rows: list[tuple[str, dict]], compiled: dict | None = None) -> Any:
@@ -973,9 +992,13 @@ class Sweep:
             "history",
             "delay_approximation",
             "seed",
+            "on_nonfinite",
         }
         options = {k: v for k, v in run_options.items() if k in known}
         solver_options = {k: v for k, v in run_options.items() if k not in known}
+        from rates_core.backend import check_on_nonfinite
+
+        check_on_nonfinite(options.get("on_nonfinite", "raise"))
         if isinstance(options.get("initial_state"), str):
             raise ModelError("grid_search: initial_state must be None or a dict path -> value")
         host = default_host()
@@ -1007,6 +1030,7 @@ class Sweep:
             history=options.get("history"),
             delay_approximation=options.get("delay_approximation"),
             seed=options.get("seed"),
+            on_nonfinite=options.get("on_nonfinite", "raise"),
             solver_options=solver_options,
         )
         self.batch_size = size
@@ -1150,8 +1174,10 @@ def grid_search(
     task with adaptive ones). ``executor``, ``store``: see the module doc. ``progress``: a tqdm
     bar over batches (True; None shows one on a terminal when tqdm is installed). Further
     keyword arguments are those of ``run`` (``cutoff``, ``vectorize``, ``float_precision``,
-    ``initial_state`` as a dict, ``history``, ``delay_approximation``, ``seed``, solver options
-    such as ``method`` or ``rtol``).
+    ``initial_state`` as a dict, ``history``, ``delay_approximation``, ``seed``,
+    ``on_nonfinite``, solver options such as ``method`` or ``rtol``). As in ``run``, a set whose
+    state stops being finite is a :class:`~rates_core.errors.SolverError` naming the set's
+    label, time and variable, unless ``on_nonfinite="continue"`` keeps its NaN / inf rows.
 
     PyRates's spelling ``circuit_template=`` names ``circuit``; all of ``circuit`` to
     ``outputs`` are required (they have defaults only so that either name can be used).
