@@ -168,7 +168,7 @@ def test_equation_errors_name_file_operator_and_variable(name, pattern):
 
 @pytest.mark.parametrize("name", ["y", "dy", "t", "pi", "E", "I", "sin", "sigmoid", "past"])
 def test_reserved_names_used_as_variables(name):
-    """Declaring a reserved name is an error when the template is made (MODEL_FORMAT.md)."""
+    """Declaring a reserved name is an error when the template is made (docs/model_format.rst)."""
     with pytest.raises(ModelError) as info:
         OperatorTemplate(
             "reserving_op",

@@ -2,7 +2,7 @@
 
 Backend-neutral (NumPy only) planning shared by the backends whose solvers keep the history
 of delayed reads themselves (rates-numpy, rates-torch; a third-party backend can use it too).
-The design is in ARCHITECTURE.md, "Solvers and time"; what a backend adds is only its storage
+The design is in docs/plugin_guide.rst, "Integrate: solve"; what a backend adds is only its storage
 and its arithmetic.
 
 :class:`ConnectionLayout`

@@ -267,7 +267,7 @@ def build_ir(circuit: CircuitTemplate, vectorize: bool = True) -> NetworkIR:
 
 def gamma_order(delay: Any, spread: Any) -> np.ndarray:
     """The order of the gamma kernel of each connection, ``round((delay / spread)^2)`` and at
-    least 1 (ARCHITECTURE.md, "Solvers and time"); delays and spreads must be positive."""
+    least 1 (docs/plugin_guide.rst, "Integrate: solve"); delays and spreads must be positive."""
     ratio = np.asarray(delay, dtype=float) / np.asarray(spread, dtype=float)
     return np.maximum(np.rint(ratio**2), 1).astype(np.int64)
 

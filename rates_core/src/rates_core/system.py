@@ -1,4 +1,4 @@
-"""The System: what a backend sees (ARCHITECTURE.md, "The System").
+"""The System: what a backend sees (docs/plugin_guide.rst, "Generate code").
 
 Built from the network IR: a state vector layout, a parameter table with frontend paths,
 algebraic updates in dependency order, derivative expressions and delayed reads. Every

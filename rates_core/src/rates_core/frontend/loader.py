@@ -76,7 +76,7 @@ _CONNECTIVITY_KEYS = {"source", "target", "weights", "edge", "delays", "spread"}
 
 
 def load_template(reference: str, expected: type | None = None) -> Any:
-    """Load the template a reference points to (see MODEL_FORMAT.md, "Files and references")."""
+    """Load the template a reference points to (docs/model_format.rst)."""
     template = Loader().load(reference)
     if expected is not None and not isinstance(template, expected):
         raise ModelError(

@@ -2,7 +2,7 @@
 
 Importing ``package.sub`` (as ``importlib.util.find_spec`` does for dotted names) runs the
 ``__init__.py`` of every parent package, and a reference comes from a model file, that is from
-someone else (ARCHITECTURE.md, "Trust boundaries"). So only the top-level package is located,
+someone else (docs/security.rst). So only the top-level package is located,
 the way the import system finds it (an already imported package's ``__path__``, the path
 finder on ``sys.path``, then other import hooks such as setuptools' editable finders, which
 locate and never execute); below it the reference is a path of sub-folders walked by name, and

@@ -270,7 +270,7 @@ class Connectivity:
 
     ``weights``: a dense ``(n_target, n_source)`` array or a scipy.sparse matrix (zero entries
     are no connection), or a scalar ``w`` for global coupling: every target receives
-    ``w * sum(source)``. ``delays`` / ``spread`` (a delay distribution, see MODEL_FORMAT.md) are
+    ``w * sum(source)``. ``delays`` / ``spread`` (a delay distribution; docs/model_format.rst) are
     matrices read at the connections, or scalars for all of them; global coupling takes scalar
     delays only. ``edge``: an EdgeTemplate placed on every connection (matrix weights only).
     """

@@ -1,4 +1,4 @@
-"""Template values: operators, nodes, edges and circuits (MODEL_FORMAT.md).
+"""Template values: operators, nodes, edges and circuits (docs/model_format.rst).
 
 Templates are immutable: every edit (``update_var``, ``add_edges_from_matrix``, ...) returns a new
 template and leaves the original untouched, so templates loaded once can be shared safely. The only

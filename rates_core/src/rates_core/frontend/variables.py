@@ -1,4 +1,4 @@
-"""Variable declarations of operator templates (MODEL_FORMAT.md, "OperatorTemplate").
+"""Variable declarations of operator templates (docs/model_format.rst, "Operators").
 
 A declaration is turned into a :class:`Variable` value once, when a template is built, so that
 every later stage reads one normalised form instead of re-parsing strings.
@@ -186,7 +186,7 @@ def _parse_call(kind_word: str, args_text: str | None) -> Variable:
 def parse_declaration(
     decl: Any, *, file: str | None = None, template: str | None = None, variable: str | None = None
 ) -> Variable:
-    """Turn one declaration of MODEL_FORMAT.md into a :class:`Variable`.
+    """Turn one declaration of docs/model_format.rst into a :class:`Variable`.
 
     Accepts numbers, numeric strings, lists, ``input``/``output``/``variable`` calls, the long form
     ``{vtype, dtype, shape, value}`` and the legacy ``{default: ...}`` form.

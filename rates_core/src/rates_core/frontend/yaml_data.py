@@ -1,4 +1,4 @@
-"""Reading a model file as plain, bounded data (ARCHITECTURE.md, "Trust boundaries").
+"""Reading a model file as plain, bounded data (docs/security.rst).
 
 Safe YAML builds nothing but plain data, yet a small file can stand for a huge one: an alias
 repeats a whole anchored subtree, so nested anchors ("billion laughs") describe exponentially
