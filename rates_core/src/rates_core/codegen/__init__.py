@@ -1,8 +1,10 @@
 """The backend kit: what every backend shares to write generated source.
 
-For now the escaping helpers (:mod:`rates_core.codegen.escape`): every model-derived text
-(template and circuit names, variable names, file paths, equations) reaches generated code only
-through them.
+* the escaping helpers (:mod:`rates_core.codegen.escape`): every model-derived text (template
+  and circuit names, variable names, file paths, equations) reaches generated code only
+  through them;
+* the printer mixin (:mod:`rates_core.codegen.printer`): the rates functions as tables, and one
+  error for expressions a backend cannot print.
 """
 
 from rates_core.codegen.escape import (
@@ -17,6 +19,7 @@ from rates_core.codegen.escape import (
     one_line,
     string_literal,
 )
+from rates_core.codegen.printer import RatesPrinter
 
 __all__ = [
     "LANGUAGES",
@@ -28,5 +31,6 @@ __all__ = [
     "docstring_text",
     "file_stem",
     "one_line",
+    "RatesPrinter",
     "string_literal",
 ]
