@@ -32,7 +32,7 @@ import sympy
 from sympy.printing.fortran import FCodePrinter
 
 from rates_core import builtins as rb
-from rates_core.codegen.printer import RatesPrinter
+from rates_core.codegen.printer import COMPARISON_OPS, RatesPrinter
 
 __all__ = ["FORTRAN_RESERVED", "FortranPrinter", "fortran_names", "real_literal"]
 
@@ -49,14 +49,6 @@ FORTRAN_RESERVED = frozenset(
     """.split()
 )
 
-_COMPARISONS: dict[type, str] = {
-    rb.Greater: ">",
-    rb.GreaterEqual: ">=",
-    rb.Less: "<",
-    rb.LessEqual: "<=",
-    rb.Equal: "==",
-    rb.NotEqual: "/=",
-}
 
 _ENTRY = re.compile(r"^(?P<base>[A-Za-z_][A-Za-z0-9_]*)\[(?P<index>\d+)\]$")
 
@@ -107,7 +99,7 @@ class FortranPrinter(RatesPrinter, FCodePrinter):
     printmethod = "_fcode"
     backend = "fortran"
     language = "Fortran"
-    comparison_ops = _COMPARISONS
+    comparison_ops = {**COMPARISON_OPS, rb.NotEqual: "/="}
     extrema = {"max": ("maxval", "max"), "min": ("minval", "min")}
     unary_functions = {
         "Round": "round_even_({})",

@@ -34,9 +34,9 @@ from typing import Any
 import numpy as np
 import sympy
 
-from rates_core import builtins as rb
 from rates_core.backend import EmitOptions
 from rates_core.codegen import MAX_STEM, comment, docstring_text
+from rates_core.codegen.source import SourceWriter, coupling_entries, unit_counts, unit_noise
 from rates_core.system import DelayedRead, Parameter, System
 from rates_julia import __version__
 from rates_julia.printer import JuliaPrinter, Shape, float_literal, julia_name
@@ -206,37 +206,11 @@ def julia_literal(
 # --------------------------------------------------------------------------- writer
 
 
-class _Writer:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def __call__(self, line: str = "", level: int = 0) -> None:
-        self.lines.append(f"{_INDENT * level}{line}" if line else "")
-
-    def text(self) -> str:
-        return "\n".join(self.lines) + "\n"
-
-
-def _units(system: System) -> dict[str, int]:
-    """Symbol name -> number of network units (nodes) it stands for, where more than one."""
-    counts: dict[str, int] = {}
-    for name, _index in system.label_map.values():
-        counts[name] = counts.get(name, 0) + 1
-    return {name: n for name, n in counts.items() if n > 1}
-
-
-def _unit_noise(expr: sympy.Expr, units: int | None) -> sympy.Expr:
-    """``randn()`` in the equation of a population of ``units`` nodes: one sample per node."""
-    if not units or not expr.has(rb.Randn):
-        return expr
-    return expr.xreplace({r: rb.Randn(units) for r in expr.atoms(rb.Randn) if not r.args})
-
-
 def _real_state_in_complex(system: System, state: Any) -> bool:
     return system.is_complex and not str(state.dtype).startswith("complex")
 
 
-def _unpack_states(w: _Writer, system: System, used: set[str]) -> None:
+def _unpack_states(w: SourceWriter, system: System, used: set[str]) -> None:
     states = [s for s in system.states if s.name in used]
     if not states:
         return
@@ -254,7 +228,7 @@ def _unpack_states(w: _Writer, system: System, used: set[str]) -> None:
 
 
 def _unpack_params(
-    w: _Writer, system: System, used: set[str], shapes: Mapping[str, Shape], scalar_only: bool
+    w: SourceWriter, system: System, used: set[str], shapes: Mapping[str, Shape], scalar_only: bool
 ) -> None:
     params = [p for p in system.params if p.name in used]
     if not params:
@@ -318,7 +292,7 @@ def _delay_symbols(system: System) -> set[str]:
     return names
 
 
-def _write_delayed(w: _Writer, system: System, shapes: Mapping[str, Shape], used: set) -> None:
+def _write_delayed(w: SourceWriter, system: System, shapes: Mapping[str, Shape], used: set) -> None:
     reads = [d for d in system.delayed if d.name in used]
     if not reads:
         return
@@ -335,11 +309,11 @@ def _free_names(exprs: Sequence[sympy.Expr]) -> set[str]:
 
 
 def _vector_field(
-    w: _Writer, system: System, printer: JuliaPrinter, shapes: Mapping[str, Shape]
+    w: SourceWriter, system: System, printer: JuliaPrinter, shapes: Mapping[str, Shape]
 ) -> None:
-    units = _units(system)
-    algebraic = [(a, _unit_noise(a.expr, units.get(a.name))) for a in system.algebraic]
-    derivatives = [(n, _unit_noise(e, units.get(n))) for n, e in system.derivatives]
+    units = unit_counts(system)
+    algebraic = [(a, unit_noise(a.expr, units.get(a.name))) for a in system.algebraic]
+    derivatives = [(n, unit_noise(e, units.get(n))) for n, e in system.derivatives]
     exprs = [e for _, e in algebraic] + [e for _, e in derivatives]
     used = _free_names(exprs)
     reads = [d for d in system.delayed if d.name in used]
@@ -377,21 +351,11 @@ def _vector_field(
     w("end")
 
 
-def _coupling_entries(system: System) -> int:
-    total = sum(d.size for d in system.delayed)
-    for p in system.params:
-        if p.role == "matrix":
-            total += int(getattr(p.value, "nnz", np.size(p.value)))
-        elif p.role == "index":
-            total += int(np.size(p.value))
-    return total
-
-
 def _jacobian(
-    w: _Writer, system: System, shapes: Mapping[str, Shape], builtins: Mapping[str, Any]
+    w: SourceWriter, system: System, shapes: Mapping[str, Shape], builtins: Mapping[str, Any]
 ) -> bool:
     """Append ``jac!``; False (and nothing written) when the Jacobian is unavailable."""
-    if system.n_states > JACOBIAN_MAX_STATES or _coupling_entries(system) > JACOBIAN_MAX_COUPLINGS:
+    if system.n_states > JACOBIAN_MAX_STATES or coupling_entries(system) > JACOBIAN_MAX_COUPLINGS:
         return False
     from rates_core.errors import ModelError
     from rates_core.jacobian import system_jacobian
@@ -437,7 +401,7 @@ def _jacobian(
     return True
 
 
-def _lags(w: _Writer, system: System) -> None:
+def _lags(w: SourceWriter, system: System) -> None:
     taus = list(dict.fromkeys(_tau_text(d.tau) for d in system.delayed))
     w('"""')
     w("    lags(p)")
@@ -515,7 +479,7 @@ input_value(u::Function, t) = u(t)
 input_value(u::SampledInput, t) = u(t)'''
 
 
-def _defaults(w: _Writer, system: System) -> None:
+def _defaults(w: SourceWriter, system: System) -> None:
     w('"""')
     w("    default_params()")
     w()
@@ -596,7 +560,7 @@ def emit_source(
     printer = JuliaPrinter({}, builtins)
     shapes = system_shapes(system, printer)
 
-    body = _Writer()
+    body = SourceWriter(_INDENT)
     _vector_field(body, system, printer, shapes)
     body()
     mark = len(body.lines)
@@ -613,7 +577,7 @@ def emit_source(
     helpers = set(printer.helpers)
     has_inputs = any(p.role == "input" for p in system.params)
 
-    w = _Writer()
+    w = SourceWriter(_INDENT)
     states = system.states_text()
     w(_comment(f"Generated by rates-julia {__version__} from model {system.name!r}; do not edit."))
     w(_comment(f"States ({system.n_states} values, {system.dtype}): {states}"))

@@ -82,14 +82,6 @@ _KNOWN_FUNCTIONS: dict[type, str] = {
     rb.Round: "round",
 }
 
-_COMPARISONS: dict[type, str] = {
-    rb.Greater: ">",
-    rb.GreaterEqual: ">=",
-    rb.Less: "<",
-    rb.LessEqual: "<=",
-    rb.Equal: "==",
-    rb.NotEqual: "!=",
-}
 
 _RELATIONAL_OPS = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
@@ -132,7 +124,6 @@ class JuliaPrinter(RatesPrinter, JuliaCodePrinter):
 
     backend = "julia"
     language = "Julia"
-    comparison_ops = _COMPARISONS
     extrema = {"max": ("maximum", "max"), "min": ("minimum", "min")}
 
     def __init__(

@@ -24,7 +24,7 @@ import sympy
 from sympy.printing.octave import OctaveCodePrinter
 
 from rates_core import builtins as rb
-from rates_core.codegen.printer import RatesPrinter
+from rates_core.codegen.printer import COMPARISON_OPS, RatesPrinter
 
 __all__ = ["HELPERS", "RESERVED", "MatlabPrinter", "matlab_name"]
 
@@ -62,15 +62,6 @@ end
 """,
 }
 
-_COMPARISONS: dict[type, str] = {
-    rb.Greater: ">",
-    rb.GreaterEqual: ">=",
-    rb.Less: "<",
-    rb.LessEqual: "<=",
-    rb.Equal: "==",
-    rb.NotEqual: "~=",
-}
-
 
 def matlab_name(name: str) -> str:
     """The MATLAB name of a System symbol; a scalarised entry ``x[3]`` prints as ``x(4)``."""
@@ -101,7 +92,7 @@ class MatlabPrinter(RatesPrinter, OctaveCodePrinter):
 
     backend = "matlab"
     language = "MATLAB"
-    comparison_ops = _COMPARISONS
+    comparison_ops = {**COMPARISON_OPS, rb.NotEqual: "~="}
     extrema = {"max": ("max",), "min": ("min",)}
     unary_functions = {
         "re": "real({})",

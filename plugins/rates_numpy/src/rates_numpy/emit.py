@@ -37,6 +37,7 @@ from sympy.core.function import AppliedUndef
 from rates_core import builtins as rb
 from rates_core.backend import EmitOptions, EmittedFunction
 from rates_core.codegen import comment, docstring_text
+from rates_core.codegen.source import SourceWriter, unit_counts, unit_noise
 from rates_core.system import System
 from rates_numpy import BACKEND, __version__
 from rates_numpy.printer import ScalarPrinter, VectorPrinter, safe_name
@@ -142,23 +143,12 @@ def _arrayish(system: System) -> tuple[set[str], Any]:
 # --------------------------------------------------------------------------- source
 
 
-class _Writer:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def __call__(self, line: str = "", level: int = 0) -> None:
-        self.lines.append(f"{_INDENT * level}{line}" if line else "")
-
-    def text(self) -> str:
-        return "\n".join(self.lines) + "\n"
-
-
 def _signature_params(system: System) -> list[str]:
     """Arguments after ``(t, y, dy)``: the delayed reads, then the parameters."""
     return [safe_name(d.name) for d in system.delayed] + [safe_name(p.name) for p in system.params]
 
 
-def _unpack_states(w: _Writer, system: System, scalar: bool, source: str = "y") -> None:
+def _unpack_states(w: SourceWriter, system: System, scalar: bool, source: str = "y") -> None:
     w("# states", 1)
     if scalar:
         w(f"y_ = {source}.tolist()", 1)
@@ -175,23 +165,9 @@ def _unpack_states(w: _Writer, system: System, scalar: bool, source: str = "y") 
         w(f"{name} = {read}", 1)
 
 
-def _units(system: System) -> dict[str, int]:
-    """Symbol name -> number of network units (nodes) it stands for, where more than one."""
-    counts: dict[str, int] = {}
-    for name, _index in system.label_map.values():
-        counts[name] = counts.get(name, 0) + 1
-    return {name: n for name, n in counts.items() if n > 1}
-
-
-def _unit_noise(expr: sympy.Expr, units: int | None) -> sympy.Expr:
-    """``randn()`` in the equation of a population of ``units`` nodes: one sample per node (as
-    the unvectorised network draws one per node), not one sample shared by all of them."""
-    if not units or not expr.has(rb.Randn):
-        return expr
-    return expr.xreplace({r: rb.Randn(units) for r in expr.atoms(rb.Randn) if not r.args})
-
-
-def _vector_field(w: _Writer, system: System, printer: Any, scalar: bool, func_name: str) -> None:
+def _vector_field(
+    w: SourceWriter, system: System, printer: Any, scalar: bool, func_name: str
+) -> None:
     params = _signature_params(system)
     w(
         f"def {func_name}(t, y, dy, {', '.join(params)}):"
@@ -211,14 +187,14 @@ def _vector_field(w: _Writer, system: System, printer: Any, scalar: bool, func_n
     _unpack_states(w, system, scalar)
     if system.algebraic:
         w("# algebraic variables, in dependency order", 1)
-    units = {} if scalar else _units(system)
+    units = {} if scalar else unit_counts(system)
     for a in system.algebraic:
-        w(f"{safe_name(a.name)} = {printer.doprint(_unit_noise(a.expr, units.get(a.name)))}", 1)
+        w(f"{safe_name(a.name)} = {printer.doprint(unit_noise(a.expr, units.get(a.name)))}", 1)
     w("# derivatives", 1)
     _, arrayish = _arrayish(system)
     for name, expr in system.derivatives:
         s = system.state(name)
-        code = printer.doprint(_unit_noise(expr, units.get(name)))
+        code = printer.doprint(unit_noise(expr, units.get(name)))
         if scalar or (s.size == 1 and not arrayish(expr)):
             w(f"dy[{s.start}] = {code}  {_comment(f'd/dt {name}')}", 1)
         else:
@@ -226,7 +202,7 @@ def _vector_field(w: _Writer, system: System, printer: Any, scalar: bool, func_n
     w("return dy", 1)
 
 
-def _record(w: _Writer, system: System, printer: Any, scalar: bool) -> None:
+def _record(w: SourceWriter, system: System, printer: Any, scalar: bool) -> None:
     """Append ``record_(t, y, dy, out_, <parameters>)``: the values of ``system.recorded``
     (algebraic variables the solver keeps in its history) into ``out_[:R]`` and, when ``dy`` is
     given, their time derivatives into ``out_[R:]``."""
@@ -263,7 +239,7 @@ def _record(w: _Writer, system: System, printer: Any, scalar: bool) -> None:
     w("return out_", 1)
 
 
-def _functional(w: _Writer, func_name: str) -> None:
+def _functional(w: SourceWriter, func_name: str) -> None:
     w(f"def {func_name}_functional(t, y, *params):")
     w(f'"""Like ``{func_name}`` but returns a new array."""', 1)
     w(f"return {func_name}(t, y, numpy.empty(N_STATES_, dtype=DTYPE_), *params)", 1)
@@ -284,7 +260,7 @@ def _coupling_entries(system: System) -> int:
     return total
 
 
-def _jacobian(w: _Writer, system: System, scalar: bool) -> bool:
+def _jacobian(w: SourceWriter, system: System, scalar: bool) -> bool:
     """Append ``jacobian(t, y, *params)``; False (and nothing written) when unavailable."""
     if system.n_states > JACOBIAN_MAX_STATES or _coupling_entries(system) >= JACOBIAN_MAX_COUPLINGS:
         return False
@@ -303,7 +279,7 @@ def _jacobian(w: _Writer, system: System, scalar: bool) -> bool:
     except (NotImplementedError, ValueError, TypeError):
         return False
     params = _signature_params(system)
-    sub = _Writer()
+    sub = SourceWriter(_INDENT)
     sub(f"def jacobian(t, y, {', '.join(params)}):" if params else "def jacobian(t, y):")
     sub(
         f'"""Dense d f / d y of model {_doc(repr(system.name))} (states in the order of ``y``)."""',
@@ -335,7 +311,12 @@ def _dynamic_algebraic(system: System) -> set[str]:
 
 
 def _stage(
-    w: _Writer, system: System, printer: ScalarPrinter, dynamic: set[str], stage: int, level: int
+    w: SourceWriter,
+    system: System,
+    printer: ScalarPrinter,
+    dynamic: set[str],
+    stage: int,
+    level: int,
 ) -> None:
     """Lines computing ``<state>_k<stage>_`` from the states held under their own names."""
     for a in system.algebraic:
@@ -345,7 +326,7 @@ def _stage(
         w(f"{safe_name(name)}_k{stage}_ = {printer.doprint(expr)}", level)
 
 
-def _loops(w: _Writer, system: System, printer: ScalarPrinter) -> list[str]:
+def _loops(w: SourceWriter, system: System, printer: ScalarPrinter) -> list[str]:
     """Append run_euler / run_heun / run_rk4; return the input names, in signature order.
 
     Every stage evaluates the same printed expressions as ``vector_field`` with the stage's
@@ -476,7 +457,7 @@ def emit_source(
         ScalarPrinter(builtins, complex_ok=system.is_complex) if scalar else VectorPrinter(builtins)
     )
 
-    w = _Writer()
+    w = SourceWriter(_INDENT)
     mode = "scalar (plain Python floats with math/cmath)" if scalar else "vector (NumPy arrays)"
     states = system.states_text()
     w(_comment(f"Generated by rates-numpy {__version__} from model {system.name!r}; do not edit."))
@@ -553,15 +534,11 @@ def emit_function(
     ``builtins`` / ``imports``: plugin builtins for the numpy backend and extra import lines (the
     hook passes those of the installed plugins).
     """
-    from rates_core.cache import load_module, source_hash, write_requested_copy, write_source
+    from rates_core.codegen.modules import load_python_module
 
     options = options or EmitOptions()
     source, info = emit_source(system, options, scalar=scalar, builtins=builtins, imports=imports)
-    path = write_source(source, BACKEND, __version__)
-    write_requested_copy(source, options)
-    module = load_module(path, f"rates_numpy_generated_{source_hash(source, BACKEND, __version__)}")
-    for name, impl in info["injected"].items():
-        setattr(module, name, impl)
+    module, path = load_python_module(source, BACKEND, __version__, options, info["injected"])
     func_name = info["func_name"]
     extras: dict[str, Any] = {
         "module": module,

@@ -56,15 +56,6 @@ _TORCH_FUNCTIONS = {
     "erf": "torch.erf",
 }
 
-_COMPARISONS: dict[type, str] = {
-    rb.Greater: ">",
-    rb.GreaterEqual: ">=",
-    rb.Less: "<",
-    rb.LessEqual: "<=",
-    rb.Equal: "==",
-    rb.NotEqual: "!=",
-}
-
 
 def safe_name(name: str) -> str:
     """The Python name a System symbol gets in generated code."""
@@ -94,7 +85,6 @@ class TorchPrinter(RatesPrinter, PythonCodePrinter):
     printmethod = "_torchcode"
     backend = "torch"
     language = "torch"
-    comparison_ops = _COMPARISONS
     extrema = {
         "max": ("torch.amax", "torch.maximum", "min"),
         "min": ("torch.amin", "torch.minimum", "max"),

@@ -4,7 +4,12 @@
   and circuit names, variable names, file paths, equations) reaches generated code only
   through them;
 * the printer mixin (:mod:`rates_core.codegen.printer`): the rates functions as tables, and one
-  error for expressions a backend cannot print.
+  error for expressions a backend cannot print;
+* the source writer and the unit / noise expansion (:mod:`rates_core.codegen.source`);
+* the cache-then-load sequence of generated modules (:mod:`rates_core.codegen.modules`).
+
+``source`` and ``modules`` import :mod:`rates_core.system` / :mod:`rates_core.cache`; import
+them from their modules (this package stays light for the escaping helpers).
 """
 
 from rates_core.codegen.escape import (

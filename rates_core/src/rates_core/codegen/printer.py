@@ -31,7 +31,7 @@ from sympy.printing.codeprinter import CodePrinter
 from rates_core import builtins as rb
 from rates_core.errors import UnsupportedExpressionError
 
-__all__ = ["COMPARISONS", "RatesPrinter"]
+__all__ = ["COMPARISONS", "COMPARISON_OPS", "RatesPrinter"]
 
 #: The rates comparison functions, in a fixed order.
 COMPARISONS: tuple[type, ...] = (
@@ -43,6 +43,9 @@ COMPARISONS: tuple[type, ...] = (
     rb.NotEqual,
 )
 
+#: The rates comparisons as operators of C-like languages (the default ``comparison_ops``).
+COMPARISON_OPS: Mapping[type, str] = dict(zip(COMPARISONS, (">", ">=", "<", "<=", "==", "!=")))
+
 _SYMPY_NOT_SUPPORTED = CodePrinter.__dict__["_print_not_supported"]
 
 
@@ -51,7 +54,7 @@ class RatesPrinter:
 
     backend: ClassVar[str] = ""
     language: ClassVar[str] = ""
-    comparison_ops: ClassVar[Mapping[type, Any]] = {}
+    comparison_ops: ClassVar[Mapping[type, Any]] = COMPARISON_OPS
     extrema: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     unary_functions: ClassVar[Mapping[str, str]] = {}
     function_calls: ClassVar[Mapping[str, str]] = {}
