@@ -36,7 +36,7 @@ import numpy as np
 
 from rates_core.backend import EmitOptions, EmittedFunction
 from rates_core.codegen import comment, comment_text, file_stem, string_literal
-from rates_core.codegen.source import coupling_entries, unit_counts, unit_noise
+from rates_core.codegen.source import coupling_entries, printed_jacobian, unit_counts, unit_noise
 from rates_core.system import System
 from rates_matlab import BACKEND, __version__
 from rates_matlab.drivers import adaptive_driver, dde23_driver, dde23_wrapper, fixed_driver
@@ -224,20 +224,11 @@ def _vector_field(system: System, printer: MatlabPrinter, name: str) -> str:
 def _jacobian(system: System, name: str, field_name: str) -> str | None:
     if system.n_states > JACOBIAN_MAX_STATES or coupling_entries(system) > JACOBIAN_MAX_COUPLINGS:
         return None
-    from rates_core.errors import ModelError
-    from rates_core.jacobian import system_jacobian
-
-    try:
-        jac = system_jacobian(system, with_params=False, max_states=JACOBIAN_MAX_STATES)
-    except (ModelError, NotImplementedError, TypeError, ValueError):
-        return None
     printer = MatlabPrinter()
-    entries = []
-    try:
-        for (i, j), value in sorted(jac.dfdy.todok().items()):
-            entries.append((i, j, printer.doprint(value)))
-    except (NotImplementedError, ValueError, TypeError):
+    printed = printed_jacobian(system, printer.doprint, JACOBIAN_MAX_STATES)
+    if printed is None:
         return None
+    entries, _ = printed
     args = _arguments(system)
     n = system.n_states
     lines = [f"function jac = {name}({', '.join(['t', 'y', *args])})"]
