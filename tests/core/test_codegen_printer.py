@@ -30,6 +30,7 @@ class _TablePrinter(RatesPrinter, PythonCodePrinter):
     }
     function_calls = {"Maxi": "maxi_", "Round": "round_"}
     unary_functions = {"Abs": "abs_({})"}
+    literals = {"Pi": "PI_", "BooleanTrue": "yes"}
 
     def __init__(self) -> None:
         super().__init__({"strict": True})
@@ -47,6 +48,8 @@ def test_tables_print_the_rates_functions():
     assert p.doprint(rb.Maxi(x, y)) == "maxi_(x, y)"
     assert p.doprint(rb.Round(x)) == "round_(x)"
     assert p.doprint(sympy.Abs(x)) == "abs_(x)"
+    assert p.doprint(sympy.pi) == "PI_" and p.doprint(sympy.true) == "yes"
+    assert p._atom(x) == "x" and p._atom(x + y) == "(x + y)"
     twice = sympy.Function("twice")
     assert p.doprint(twice(x)) == "twice_impl(x)"
 

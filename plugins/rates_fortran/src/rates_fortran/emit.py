@@ -26,14 +26,7 @@ import numpy as np
 
 from rates_core.backend import EmitOptions, EmittedFunction
 from rates_core.codegen import comment, file_stem
-from rates_core.codegen.source import (
-    SourceWriter,
-    coupling_entries,
-    file_header,
-    printed_jacobian,
-    unit_counts,
-    unit_noise,
-)
+from rates_core.codegen import source as kit
 from rates_core.errors import ModelError
 from rates_core.system import System
 from rates_fortran import BACKEND, __version__
@@ -161,7 +154,7 @@ class _Model:
                 out.append(f"{arr[e.kind]}({e.offset + 1})")
         return out
 
-    def declare_dummies(self, w: SourceWriter) -> None:
+    def declare_dummies(self, w: kit.SourceWriter) -> None:
         for name, _, size in self.layout.delayed:
             shape = f"({size})" if size != 1 else ""
             w(f"{self.yt}, intent(in) :: {self.n(name)}{shape}", 2)
@@ -176,7 +169,7 @@ class _Model:
             note = f"  ! {e.role}" if e.role not in ("constant",) else ""
             w(f"{t}, intent(in) :: {base}{shape}{note}", 2)
 
-    def declare_locals(self, w: SourceWriter, algebraic: bool = True) -> None:
+    def declare_locals(self, w: kit.SourceWriter, algebraic: bool = True) -> None:
         for s in self.system.states:
             shape = f"({s.size})" if s.size != 1 else ""
             w(f"{_ftype(s.dtype)} :: {self.n(s.name)}{shape}", 2)
@@ -185,7 +178,7 @@ class _Model:
                 shape = f"({a.size})" if a.size != 1 else ""
                 w(f"{_ftype(a.dtype)} :: {self.n(a.name)}{shape}", 2)
 
-    def unpack_states(self, w: SourceWriter) -> None:
+    def unpack_states(self, w: kit.SourceWriter) -> None:
         w("! states", 2)
         for s in self.system.states:
             read = f"y({s.start + 1})" if s.size == 1 else f"y({s.start + 1}:{s.stop})"
@@ -198,7 +191,7 @@ class _Model:
         return f"subroutine {name}({', '.join(args)})"
 
 
-def _field(w: SourceWriter, m: _Model) -> None:
+def _field(w: kit.SourceWriter, m: _Model) -> None:
     system = m.system
     w(m.signature("field_"), 1)
     w("!" + _comment(f"d y / d t of model {system.name!r}"), 2)
@@ -208,22 +201,22 @@ def _field(w: SourceWriter, m: _Model) -> None:
     m.declare_dummies(w)
     m.declare_locals(w)
     m.unpack_states(w)
-    units = unit_counts(system)
+    units = kit.unit_counts(system)
     if system.algebraic:
         w("! algebraic variables, in dependency order", 2)
     for a in system.algebraic:
-        code = m.printer.doprint(unit_noise(a.expr, units.get(a.name)))
+        code = m.printer.doprint(kit.unit_noise(a.expr, units.get(a.name)))
         w(f"{m.n(a.name)} = {code}", 2)
     w("! derivatives", 2)
     for name, expr in system.derivatives:
         s = system.state(name)
-        code = m.printer.doprint(unit_noise(expr, units.get(name)))
+        code = m.printer.doprint(kit.unit_noise(expr, units.get(name)))
         where = f"dy({s.start + 1})" if s.size == 1 else f"dy({s.start + 1}:{s.stop})"
         w(f"{where} = {code}  {_comment(f'd/dt {name}')}", 2)
     w("end subroutine field_", 1)
 
 
-def _eval(w: SourceWriter, m: _Model) -> None:
+def _eval(w: kit.SourceWriter, m: _Model) -> None:
     w("subroutine eval_(t, y, dy, dl, pr, pc, pi)", 1)
     w("!! field_ on the packed arrays (delayed reads dl, parameters pr / pc / pi)", 2)
     w("real(dp), intent(in) :: t", 2)
@@ -250,13 +243,16 @@ def _eval(w: SourceWriter, m: _Model) -> None:
 
 def jacobian_entries(system: System, m: _Model) -> list[tuple[int, int, str]] | None:
     """Printed nonzero entries of d f / d y, or None when there is no symbolic Jacobian."""
-    if system.n_states > JACOBIAN_MAX_STATES or coupling_entries(system) > JACOBIAN_MAX_COUPLINGS:
+    if (
+        system.n_states > JACOBIAN_MAX_STATES
+        or kit.coupling_entries(system) > JACOBIAN_MAX_COUPLINGS
+    ):
         return None
-    printed = printed_jacobian(system, m.printer.doprint, JACOBIAN_MAX_STATES)
+    printed = kit.printed_jacobian(system, m.printer.doprint, JACOBIAN_MAX_STATES)
     return printed[0] if printed else None
 
 
-def _jacobian(w: SourceWriter, m: _Model, entries: list[tuple[int, int, str]]) -> None:
+def _jacobian(w: kit.SourceWriter, m: _Model, entries: list[tuple[int, int, str]]) -> None:
     w(m.signature("jacobian_", "jac"), 1)
     w("!" + _comment(f"dense d f / d y of model {m.system.name!r} (matrix couplings baked in)"), 2)
     w("real(dp), intent(in) :: t", 2)
@@ -299,10 +295,10 @@ def emit_source(
             template=system.name,
         )
     m = _Model(system, builtins)
-    w = SourceWriter(_INDENT, wrap)
+    w = kit.SourceWriter(_INDENT, wrap)
     renamed = {k: v for k, v in m.names.items() if k != v}
     notes = [f"Renamed for Fortran: {', '.join(f'{k} -> {v}' for k, v in renamed.items())}"]
-    header = file_header(system, f"rates-fortran {__version__}", "fortran", notes=notes)
+    header = kit.file_header(system, f"rates-fortran {__version__}", "fortran", notes=notes)
     for line in header if renamed else header[:-1]:
         w(line)
     w("module rates_model")
@@ -509,7 +505,7 @@ def _with_auto(emitted: EmittedFunction, options: EmitOptions) -> EmittedFunctio
 def _jacobian_possible(system: System) -> bool:
     return (
         system.n_states <= JACOBIAN_MAX_STATES
-        and coupling_entries(system) <= JACOBIAN_MAX_COUPLINGS
+        and kit.coupling_entries(system) <= JACOBIAN_MAX_COUPLINGS
     )
 
 

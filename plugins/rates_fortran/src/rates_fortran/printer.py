@@ -101,6 +101,13 @@ class FortranPrinter(RatesPrinter, FCodePrinter):
     language = "Fortran"
     comparison_ops = {**COMPARISON_OPS, rb.NotEqual: "/="}
     extrema = {"max": ("maxval", "max"), "min": ("minval", "min")}
+    literals = {
+        "ImaginaryUnit": "(0.0_dp, 1.0_dp)",
+        "Infinity": "huge(1.0_dp)",
+        "NegativeInfinity": "(-huge(1.0_dp))",
+        "BooleanTrue": ".true.",
+        "BooleanFalse": ".false.",
+    }
     unary_functions = {
         "Round": "round_even_({})",
         "sign": "sign_({})",
@@ -164,21 +171,6 @@ class FortranPrinter(RatesPrinter, FCodePrinter):
 
     _print_Pi = _print_NumberSymbol
     _print_Exp1 = _print_NumberSymbol
-
-    def _print_ImaginaryUnit(self, expr: Any) -> str:
-        return "(0.0_dp, 1.0_dp)"
-
-    def _print_Infinity(self, expr: Any) -> str:
-        return "huge(1.0_dp)"
-
-    def _print_NegativeInfinity(self, expr: Any) -> str:
-        return "(-huge(1.0_dp))"
-
-    def _print_BooleanTrue(self, expr: Any) -> str:
-        return ".true."
-
-    def _print_BooleanFalse(self, expr: Any) -> str:
-        return ".false."
 
     def _print_Pow(self, expr: sympy.Pow) -> str:
         base, exp = expr.args

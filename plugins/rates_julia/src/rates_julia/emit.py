@@ -36,14 +36,7 @@ import sympy
 
 from rates_core.backend import EmitOptions
 from rates_core.codegen import MAX_STEM, comment, docstring_text
-from rates_core.codegen.source import (
-    SourceWriter,
-    coupling_entries,
-    file_header,
-    printed_jacobian,
-    unit_counts,
-    unit_noise,
-)
+from rates_core.codegen import source as kit
 from rates_core.system import DelayedRead, Parameter, System
 from rates_julia import __version__
 from rates_julia.printer import JuliaPrinter, Shape, float_literal, julia_name
@@ -213,11 +206,7 @@ def julia_literal(
 # --------------------------------------------------------------------------- writer
 
 
-def _real_state_in_complex(system: System, state: Any) -> bool:
-    return system.is_complex and not str(state.dtype).startswith("complex")
-
-
-def _unpack_states(w: SourceWriter, system: System, used: set[str]) -> None:
+def _unpack_states(w: kit.SourceWriter, system: System, used: set[str]) -> None:
     states = [s for s in system.states if s.name in used]
     if not states:
         return
@@ -225,17 +214,21 @@ def _unpack_states(w: SourceWriter, system: System, used: set[str]) -> None:
     for s in states:
         if s.size == 1:
             read = f"y[{s.start + 1}]"
-            if _real_state_in_complex(system, s):
+            if kit.real_state_in_complex(system, s):
                 read = f"real({read})"
         else:
             read = f"@view y[{s.start + 1}:{s.stop}]"
-            if _real_state_in_complex(system, s):
+            if kit.real_state_in_complex(system, s):
                 read = f"real.({read})"
         w(f"{julia_name(s.name)} = {read}", 1)
 
 
 def _unpack_params(
-    w: SourceWriter, system: System, used: set[str], shapes: Mapping[str, Shape], scalar_only: bool
+    w: kit.SourceWriter,
+    system: System,
+    used: set[str],
+    shapes: Mapping[str, Shape],
+    scalar_only: bool,
 ) -> None:
     params = [p for p in system.params if p.name in used]
     if not params:
@@ -299,7 +292,9 @@ def _delay_symbols(system: System) -> set[str]:
     return names
 
 
-def _write_delayed(w: SourceWriter, system: System, shapes: Mapping[str, Shape], used: set) -> None:
+def _write_delayed(
+    w: kit.SourceWriter, system: System, shapes: Mapping[str, Shape], used: set
+) -> None:
     reads = [d for d in system.delayed if d.name in used]
     if not reads:
         return
@@ -316,11 +311,11 @@ def _free_names(exprs: Sequence[sympy.Expr]) -> set[str]:
 
 
 def _vector_field(
-    w: SourceWriter, system: System, printer: JuliaPrinter, shapes: Mapping[str, Shape]
+    w: kit.SourceWriter, system: System, printer: JuliaPrinter, shapes: Mapping[str, Shape]
 ) -> None:
-    units = unit_counts(system)
-    algebraic = [(a, unit_noise(a.expr, units.get(a.name))) for a in system.algebraic]
-    derivatives = [(n, unit_noise(e, units.get(n))) for n, e in system.derivatives]
+    units = kit.unit_counts(system)
+    algebraic = [(a, kit.unit_noise(a.expr, units.get(a.name))) for a in system.algebraic]
+    derivatives = [(n, kit.unit_noise(e, units.get(n))) for n, e in system.derivatives]
     exprs = [e for _, e in algebraic] + [e for _, e in derivatives]
     used = _free_names(exprs)
     reads = [d for d in system.delayed if d.name in used]
@@ -359,14 +354,17 @@ def _vector_field(
 
 
 def _jacobian(
-    w: SourceWriter, system: System, shapes: Mapping[str, Shape], builtins: Mapping[str, Any]
+    w: kit.SourceWriter, system: System, shapes: Mapping[str, Shape], builtins: Mapping[str, Any]
 ) -> bool:
     """Append ``jac!``; False (and nothing written) when the Jacobian is unavailable."""
-    if system.n_states > JACOBIAN_MAX_STATES or coupling_entries(system) > JACOBIAN_MAX_COUPLINGS:
+    if (
+        system.n_states > JACOBIAN_MAX_STATES
+        or kit.coupling_entries(system) > JACOBIAN_MAX_COUPLINGS
+    ):
         return False
     # the scalarised entries are scalars (``x[3]`` is entry 3 of the vector x): no broadcasting
     printer = JuliaPrinter({}, builtins)
-    printed = printed_jacobian(system, printer.statement, JACOBIAN_MAX_STATES)
+    printed = kit.printed_jacobian(system, printer.statement, JACOBIAN_MAX_STATES)
     if printed is None:
         return False
     entries, jac = printed
@@ -399,7 +397,7 @@ def _jacobian(
     return True
 
 
-def _lags(w: SourceWriter, system: System) -> None:
+def _lags(w: kit.SourceWriter, system: System) -> None:
     taus = list(dict.fromkeys(_tau_text(d.tau) for d in system.delayed))
     w('"""')
     w("    lags(p)")
@@ -477,7 +475,7 @@ input_value(u::Function, t) = u(t)
 input_value(u::SampledInput, t) = u(t)'''
 
 
-def _defaults(w: SourceWriter, system: System) -> None:
+def _defaults(w: kit.SourceWriter, system: System) -> None:
     w('"""')
     w("    default_params()")
     w()
@@ -558,7 +556,7 @@ def emit_source(
     printer = JuliaPrinter({}, builtins)
     shapes = system_shapes(system, printer)
 
-    body = SourceWriter(_INDENT)
+    body = kit.SourceWriter(_INDENT)
     _vector_field(body, system, printer, shapes)
     body()
     mark = len(body.lines)
@@ -575,7 +573,7 @@ def emit_source(
     helpers = set(printer.helpers)
     has_inputs = any(p.role == "input" for p in system.params)
 
-    w = SourceWriter(_INDENT)
+    w = kit.SourceWriter(_INDENT)
     renamed = [
         f"{n} -> {julia_name(n)}"
         for n in [*shapes, *(d.name for d in system.delayed)]
@@ -585,7 +583,9 @@ def emit_source(
     if renamed:
         notes.append(f"Renamed (Julia names): {', '.join(dict.fromkeys(renamed))}")
     generator = f"rates-julia {__version__}"
-    w.lines += file_header(system, generator, "julia", delayed_from="the history h", notes=notes)
+    w.lines += kit.file_header(
+        system, generator, "julia", delayed_from="the history h", notes=notes
+    )
     w("#")
     for line in _usage(system, name, has_jac):
         w(_comment(line))

@@ -125,6 +125,16 @@ class JuliaPrinter(RatesPrinter, JuliaCodePrinter):
     backend = "julia"
     language = "Julia"
     extrema = {"max": ("maximum", "max"), "min": ("minimum", "min")}
+    literals = {
+        "Exp1": "MathConstants.e",
+        "Pi": "pi",
+        "ImaginaryUnit": "im",
+        "Infinity": "Inf",
+        "NegativeInfinity": "-Inf",
+        "NaN": "NaN",
+        "BooleanTrue": "true",
+        "BooleanFalse": "false",
+    }
 
     def __init__(
         self,
@@ -231,38 +241,7 @@ class JuliaPrinter(RatesPrinter, JuliaCodePrinter):
     def _print_Half(self, expr: sympy.Rational) -> str:
         return self._print_Rational(expr)
 
-    def _print_Exp1(self, expr: Any) -> str:
-        return "MathConstants.e"
-
-    def _print_Pi(self, expr: Any) -> str:
-        return "pi"
-
-    def _print_ImaginaryUnit(self, expr: Any) -> str:
-        return "im"
-
-    def _print_Infinity(self, expr: Any) -> str:
-        return "Inf"
-
-    def _print_NegativeInfinity(self, expr: Any) -> str:
-        return "-Inf"
-
-    def _print_NaN(self, expr: Any) -> str:
-        return "NaN"
-
-    def _print_BooleanTrue(self, expr: Any) -> str:
-        return "true"
-
-    def _print_BooleanFalse(self, expr: Any) -> str:
-        return "false"
-
     # ---------------------------------------------------------------- helpers
-
-    def _atom(self, expr: sympy.Expr) -> str:
-        """``expr`` printed so that it can be indexed (parenthesised unless atomic)."""
-        text = self._print(expr)
-        if isinstance(expr, sympy.Symbol) or text.isidentifier():
-            return text
-        return f"({text})"
 
     def _index(self, expr: sympy.Expr) -> str:
         """A 0-based index expression as a 1-based Julia index."""

@@ -36,7 +36,7 @@ import numpy as np
 
 from rates_core.backend import EmitOptions, EmittedFunction
 from rates_core.codegen import comment, comment_text, file_stem, string_literal
-from rates_core.codegen.source import coupling_entries, printed_jacobian, unit_counts, unit_noise
+from rates_core.codegen import source as kit
 from rates_core.system import System
 from rates_matlab import BACKEND, __version__
 from rates_matlab.drivers import adaptive_driver, dde23_driver, dde23_wrapper, fixed_driver
@@ -119,10 +119,6 @@ def literal(value: Any) -> str:
 # --------------------------------------------------------------------------- analysis
 
 
-def _real_state_in_complex(system: System, state: Any) -> bool:
-    return system.is_complex and not str(state.dtype).startswith("complex")
-
-
 def _arguments(system: System) -> list[str]:
     return [matlab_name(d.name) for d in system.delayed] + [
         matlab_name(p.name) for p in system.params
@@ -152,7 +148,7 @@ def _state_lines(system: System) -> list[str]:
     lines = [f"{_IND}% states"]
     for s in system.states:
         read = f"y({s.start + 1})" if s.size == 1 else f"y({s.start + 1}:{s.stop})"
-        if _real_state_in_complex(system, s):
+        if kit.real_state_in_complex(system, s):
             read = f"real({read})"
         lines.append(f"{_IND}{matlab_name(s.name)} = {read};")
     return lines
@@ -203,15 +199,15 @@ def _vector_field(system: System, printer: MatlabPrinter, name: str) -> str:
     lines += _state_lines(system)
     if system.algebraic:
         lines.append(f"{_IND}% algebraic variables, in dependency order")
-    units = unit_counts(system)
+    units = kit.unit_counts(system)
     for a in system.algebraic:
-        code = printer.doprint(unit_noise(a.expr, units.get(a.name)))
+        code = printer.doprint(kit.unit_noise(a.expr, units.get(a.name)))
         lines.append(f"{_IND}{matlab_name(a.name)} = {code};")
     lines.append(f"{_IND}% derivatives")
     lines.append(f"{_IND}dy = zeros({system.n_states}, 1);")
     for state_name, expr in system.derivatives:
         s = system.state(state_name)
-        code = printer.doprint(unit_noise(expr, units.get(state_name)))
+        code = printer.doprint(kit.unit_noise(expr, units.get(state_name)))
         where = f"{s.start + 1}" if s.size == 1 else f"{s.start + 1}:{s.stop}"
         lines.append(f"{_IND}dy({where}) = {code};  {comment(f'd/dt {state_name}', 'matlab')}")
     lines.append("end")
@@ -222,10 +218,13 @@ def _vector_field(system: System, printer: MatlabPrinter, name: str) -> str:
 
 
 def _jacobian(system: System, name: str, field_name: str) -> str | None:
-    if system.n_states > JACOBIAN_MAX_STATES or coupling_entries(system) > JACOBIAN_MAX_COUPLINGS:
+    if (
+        system.n_states > JACOBIAN_MAX_STATES
+        or kit.coupling_entries(system) > JACOBIAN_MAX_COUPLINGS
+    ):
         return None
     printer = MatlabPrinter()
-    printed = printed_jacobian(system, printer.doprint, JACOBIAN_MAX_STATES)
+    printed = kit.printed_jacobian(system, printer.doprint, JACOBIAN_MAX_STATES)
     if printed is None:
         return None
     entries, _ = printed

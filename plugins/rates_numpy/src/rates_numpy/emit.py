@@ -37,13 +37,7 @@ from sympy.core.function import AppliedUndef
 from rates_core import builtins as rb
 from rates_core.backend import EmitOptions, EmittedFunction
 from rates_core.codegen import comment, docstring_text
-from rates_core.codegen.source import (
-    SourceWriter,
-    file_header,
-    printed_jacobian,
-    unit_counts,
-    unit_noise,
-)
+from rates_core.codegen import source as kit
 from rates_core.system import System
 from rates_numpy import BACKEND, __version__
 from rates_numpy.printer import ScalarPrinter, VectorPrinter, safe_name
@@ -118,10 +112,6 @@ def _dtype(system: System, precision: str | None) -> str:
     return dtype
 
 
-def _real_state_in_complex(system: System, state: Any) -> bool:
-    return system.is_complex and not str(state.dtype).startswith("complex")
-
-
 def _arrayish(system: System) -> tuple[set[str], Any]:
     """Names whose value may be an ndarray although their size is 1, and a test for exprs."""
     names: set[str] = set()
@@ -154,7 +144,7 @@ def _signature_params(system: System) -> list[str]:
     return [safe_name(d.name) for d in system.delayed] + [safe_name(p.name) for p in system.params]
 
 
-def _unpack_states(w: SourceWriter, system: System, scalar: bool, source: str = "y") -> None:
+def _unpack_states(w: kit.SourceWriter, system: System, scalar: bool, source: str = "y") -> None:
     w("# states", 1)
     if scalar:
         w(f"y_ = {source}.tolist()", 1)
@@ -166,13 +156,13 @@ def _unpack_states(w: SourceWriter, system: System, scalar: bool, source: str = 
             read = f"{source}[{s.start}]"
         else:
             read = f"{source}[{s.start}:{s.stop}]"
-        if _real_state_in_complex(system, s):
+        if kit.real_state_in_complex(system, s):
             read += ".real"
         w(f"{name} = {read}", 1)
 
 
 def _vector_field(
-    w: SourceWriter, system: System, printer: Any, scalar: bool, func_name: str
+    w: kit.SourceWriter, system: System, printer: Any, scalar: bool, func_name: str
 ) -> None:
     params = _signature_params(system)
     w(
@@ -193,14 +183,14 @@ def _vector_field(
     _unpack_states(w, system, scalar)
     if system.algebraic:
         w("# algebraic variables, in dependency order", 1)
-    units = {} if scalar else unit_counts(system)
+    units = {} if scalar else kit.unit_counts(system)
     for a in system.algebraic:
-        w(f"{safe_name(a.name)} = {printer.doprint(unit_noise(a.expr, units.get(a.name)))}", 1)
+        w(f"{safe_name(a.name)} = {printer.doprint(kit.unit_noise(a.expr, units.get(a.name)))}", 1)
     w("# derivatives", 1)
     _, arrayish = _arrayish(system)
     for name, expr in system.derivatives:
         s = system.state(name)
-        code = printer.doprint(unit_noise(expr, units.get(name)))
+        code = printer.doprint(kit.unit_noise(expr, units.get(name)))
         if scalar or (s.size == 1 and not arrayish(expr)):
             w(f"dy[{s.start}] = {code}  {_comment(f'd/dt {name}')}", 1)
         else:
@@ -208,7 +198,7 @@ def _vector_field(
     w("return dy", 1)
 
 
-def _record(w: SourceWriter, system: System, printer: Any, scalar: bool) -> None:
+def _record(w: kit.SourceWriter, system: System, printer: Any, scalar: bool) -> None:
     """Append ``record_(t, y, dy, out_, <parameters>)``: the values of ``system.recorded``
     (algebraic variables the solver keeps in its history) into ``out_[:R]`` and, when ``dy`` is
     given, their time derivatives into ``out_[R:]``."""
@@ -227,17 +217,11 @@ def _record(w: SourceWriter, system: System, printer: Any, scalar: bool) -> None
         where = f"out_[{r.offset}]" if scalar else f"out_[{r.offset}:{r.offset + r.size}]"
         w(f"{where} = {printer.doprint(r.expr)}  {_comment(r.name)}", 1)
     w("if dy is not None:", 1)
-    used = {s.name for r in system.recorded for s in r.rate.free_symbols}
-    for r in system.recorded:
-        for state, sym in r.rate_symbols.items():
-            if sym.name not in used:
-                continue
-            used.discard(sym.name)
-            st = system.state(state)
-            read = f"dy[{st.start}].item()" if scalar else f"dy[{st.start}:{st.stop}]"
-            if _real_state_in_complex(system, st):
-                read += ".real"
-            w(f"{safe_name(sym.name)} = {read}  {_comment(f'd/dt {state}')}", 2)
+    for sym, state, st in kit.rate_reads(system):
+        read = f"dy[{st.start}].item()" if scalar else f"dy[{st.start}:{st.stop}]"
+        if kit.real_state_in_complex(system, st):
+            read += ".real"
+        w(f"{safe_name(sym)} = {read}  {_comment(f'd/dt {state}')}", 2)
     for r in system.recorded:
         a = n + r.offset
         where = f"out_[{a}]" if scalar else f"out_[{a}:{a + r.size}]"
@@ -245,7 +229,7 @@ def _record(w: SourceWriter, system: System, printer: Any, scalar: bool) -> None
     w("return out_", 1)
 
 
-def _functional(w: SourceWriter, func_name: str) -> None:
+def _functional(w: kit.SourceWriter, func_name: str) -> None:
     w(f"def {func_name}_functional(t, y, *params):")
     w(f'"""Like ``{func_name}`` but returns a new array."""', 1)
     w(f"return {func_name}(t, y, numpy.empty(N_STATES_, dtype=DTYPE_), *params)", 1)
@@ -266,17 +250,17 @@ def _coupling_entries(system: System) -> int:
     return total
 
 
-def _jacobian(w: SourceWriter, system: System, scalar: bool) -> bool:
+def _jacobian(w: kit.SourceWriter, system: System, scalar: bool) -> bool:
     """Append ``jacobian(t, y, *params)``; False (and nothing written) when unavailable."""
     if system.n_states > JACOBIAN_MAX_STATES or _coupling_entries(system) >= JACOBIAN_MAX_COUPLINGS:
         return False
     printer = ScalarPrinter(complex_ok=system.is_complex)
-    printed = printed_jacobian(system, printer.doprint, JACOBIAN_MAX_STATES)
+    printed = kit.printed_jacobian(system, printer.doprint, JACOBIAN_MAX_STATES)
     if printed is None:
         return False
     entries, _ = printed
     params = _signature_params(system)
-    sub = SourceWriter(_INDENT)
+    sub = kit.SourceWriter(_INDENT)
     sub(f"def jacobian(t, y, {', '.join(params)}):" if params else "def jacobian(t, y):")
     sub(
         f'"""Dense d f / d y of model {_doc(repr(system.name))} (states in the order of ``y``)."""',
@@ -308,7 +292,7 @@ def _dynamic_algebraic(system: System) -> set[str]:
 
 
 def _stage(
-    w: SourceWriter,
+    w: kit.SourceWriter,
     system: System,
     printer: ScalarPrinter,
     dynamic: set[str],
@@ -323,7 +307,7 @@ def _stage(
         w(f"{safe_name(name)}_k{stage}_ = {printer.doprint(expr)}", level)
 
 
-def _loops(w: SourceWriter, system: System, printer: ScalarPrinter) -> list[str]:
+def _loops(w: kit.SourceWriter, system: System, printer: ScalarPrinter) -> list[str]:
     """Append run_euler / run_heun / run_rk4; return the input names, in signature order.
 
     Every stage evaluates the same printed expressions as ``vector_field`` with the stage's
@@ -364,7 +348,7 @@ def _loops(w: SourceWriter, system: System, printer: ScalarPrinter) -> list[str]
         )
         w("y_ = y0_.tolist()", 1)
         for s in system.states:
-            read = f"y_[{s.start}]" + (".real" if _real_state_in_complex(system, s) else "")
+            read = f"y_[{s.start}]" + (".real" if kit.real_state_in_complex(system, s) else "")
             w(f"{safe_name(s.name)} = {read}", 1)
         hoisted = [a for a in system.algebraic if a.name not in dynamic]
         if hoisted:
@@ -454,11 +438,13 @@ def emit_source(
         ScalarPrinter(builtins, complex_ok=system.is_complex) if scalar else VectorPrinter(builtins)
     )
 
-    w = SourceWriter(_INDENT)
+    w = kit.SourceWriter(_INDENT)
     mode = "scalar (plain Python floats with math/cmath)" if scalar else "vector (NumPy arrays)"
     generator = f"rates-numpy {__version__}"
     notes = [f"Mode: {mode}; dtype {dtype}"]
-    w.lines += file_header(system, generator, "python", signature=options.func_name, notes=notes)
+    w.lines += kit.file_header(
+        system, generator, "python", signature=options.func_name, notes=notes
+    )
     w("import cmath  # noqa: F401")
     w("import math  # noqa: F401")
     w()

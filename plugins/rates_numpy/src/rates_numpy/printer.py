@@ -89,6 +89,7 @@ class _RatesPrinting(RatesPrinter):
     comparison_ops = _COMPARISONS
     extrema = {"max": ("max", "maximum", "max"), "min": ("min", "minimum", "min")}
     builtin_strings_only = False
+    literals = {"ImaginaryUnit": "1j"}
     _mod = "numpy"
     vector = True
 
@@ -111,9 +112,6 @@ class _RatesPrinting(RatesPrinter):
     def _print_Integer(self, expr: sympy.Integer) -> str:
         return str(int(expr))
 
-    def _print_ImaginaryUnit(self, expr: Any) -> str:
-        return "1j"
-
     def _print_Pow(self, expr: sympy.Pow, rational: bool = False) -> str:
         return self._hprint_Pow(expr, rational=rational, sqrt=self._sqrt_name(expr.base))
 
@@ -121,13 +119,6 @@ class _RatesPrinting(RatesPrinter):
         return f"{self._mod}.sqrt"
 
     # ---------------------------------------------------------------- helpers
-
-    def _atom(self, expr: sympy.Expr) -> str:
-        """``expr`` printed so that it can be indexed or called (parenthesised unless atomic)."""
-        text = self._print(expr)
-        if isinstance(expr, sympy.Symbol) or text.isidentifier():
-            return text
-        return f"({text})"
 
     def _int(self, expr: sympy.Expr) -> str:
         if expr.is_Integer:

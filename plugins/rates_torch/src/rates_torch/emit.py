@@ -33,7 +33,7 @@ import sympy
 
 from rates_core.backend import EmitOptions, EmittedFunction
 from rates_core.codegen import comment, docstring_text
-from rates_core.codegen.source import SourceWriter, file_header, unit_counts, unit_noise
+from rates_core.codegen import source as kit
 from rates_core.system import System
 from rates_torch import BACKEND, __version__
 from rates_torch.printer import TorchPrinter, safe_name
@@ -195,10 +195,6 @@ def _arg_names(system: System) -> list[str]:
     return [safe_name(d.name) for d in system.delayed] + [safe_name(p.name) for p in system.params]
 
 
-def _real_state_in_complex(system: System, state: Any) -> bool:
-    return system.is_complex and not str(state.dtype).startswith("complex")
-
-
 def _value(printer: TorchPrinter, expr: sympy.Expr, dtype: str) -> str:
     """A printed expression; a pure number becomes a tensor (so torch functions apply)."""
     code = printer.doprint(expr)
@@ -209,7 +205,7 @@ def _value(printer: TorchPrinter, expr: sympy.Expr, dtype: str) -> str:
 
 
 def _equations(
-    w: SourceWriter, system: System, printer: TorchPrinter, func_name: str, dtype: str
+    w: kit.SourceWriter, system: System, printer: TorchPrinter, func_name: str, dtype: str
 ) -> None:
     args = _arg_names(system)
     w(f"def {func_name}_equations({', '.join(['t', 'y', *args])}):")
@@ -223,25 +219,25 @@ def _equations(
     w("# states", 1)
     for s in system.states:
         read = f"y[..., {s.start}:{s.stop}]"
-        if _real_state_in_complex(system, s):
+        if kit.real_state_in_complex(system, s):
             read += ".real"
         w(f"{safe_name(s.name)} = {read}", 1)
-    units = unit_counts(system)
+    units = kit.unit_counts(system)
     if system.algebraic:
         w("# algebraic variables, in dependency order", 1)
     for a in system.algebraic:
-        expr = unit_noise(a.expr, units.get(a.name))
+        expr = kit.unit_noise(a.expr, units.get(a.name))
         w(f"{safe_name(a.name)} = {_value(printer, expr, dtype)}", 1)
     w("# derivatives", 1)
     w("dy = torch.empty_like(y)", 1)
     for name, expr in system.derivatives:
         s = system.state(name)
-        code = printer.doprint(unit_noise(expr, units.get(name)))
+        code = printer.doprint(kit.unit_noise(expr, units.get(name)))
         w(f"dy[..., {s.start}:{s.stop}] = {code}  {_comment(f'd/dt {name}')}", 1)
     w("return dy", 1)
 
 
-def _record(w: SourceWriter, system: System, printer: TorchPrinter) -> None:
+def _record(w: kit.SourceWriter, system: System, printer: TorchPrinter) -> None:
     """``record_(t, y, dy, <parameters>)``: the values of ``system.recorded`` (algebraic
     variables the solver keeps in its history, next to the states) as a tensor ``(..., R)``
     or, when ``dy`` is given, their time derivatives. Recorded variables read states and
@@ -264,7 +260,7 @@ def _record(w: SourceWriter, system: System, printer: TorchPrinter) -> None:
         if st.name not in used:
             continue
         read = f"y[..., {st.start}:{st.stop}]"
-        if _real_state_in_complex(system, st):
+        if kit.real_state_in_complex(system, st):
             read += ".real"
         w(f"{safe_name(st.name)} = {read}", 1)
     w("if dy is None:", 1)
@@ -274,17 +270,11 @@ def _record(w: SourceWriter, system: System, printer: TorchPrinter) -> None:
     for r in system.recorded:
         w(f"{printer.doprint(r.expr)},  {_comment(r.name)}", 3)
     w(")", 2)
-    rates = {s.name for r in system.recorded for s in r.rate.free_symbols}
-    for r in system.recorded:
-        for state, sym in r.rate_symbols.items():
-            if sym.name not in rates:
-                continue
-            rates.discard(sym.name)
-            st = system.state(state)
-            read = f"dy[..., {st.start}:{st.stop}]"
-            if _real_state_in_complex(system, st):
-                read += ".real"
-            w(f"{safe_name(sym.name)} = {read}  {_comment(f'd/dt {state}')}", 1)
+    for sym, state, st in kit.rate_reads(system):
+        read = f"dy[..., {st.start}:{st.stop}]"
+        if kit.real_state_in_complex(system, st):
+            read += ".real"
+        w(f"{safe_name(sym)} = {read}  {_comment(f'd/dt {state}')}", 1)
     w("return record_cat_(", 1)
     w("y,", 2)
     w(f"{sizes},", 2)
@@ -294,7 +284,7 @@ def _record(w: SourceWriter, system: System, printer: TorchPrinter) -> None:
     printer.helpers.add("record_cat_")
 
 
-def _arguments(w: SourceWriter, system: System, dtype: str, printer: TorchPrinter) -> None:
+def _arguments(w: kit.SourceWriter, system: System, dtype: str, printer: TorchPrinter) -> None:
     args = _arg_names(system)
     w(f"def arguments_({', '.join(['y', *args])}):")
     w(
@@ -348,7 +338,7 @@ def emit_source(
     dtype = _dtype(system, options.float_precision)
     printer = TorchPrinter(_ndims(system), builtins)
 
-    body = SourceWriter(_INDENT)
+    body = kit.SourceWriter(_INDENT)
     _equations(body, system, printer, func_name, dtype)
     body()
     body()
@@ -381,8 +371,8 @@ def emit_source(
         body()
         _record(body, system, printer)
 
-    w = SourceWriter(_INDENT)
-    w.lines += file_header(system, f"rates-torch {__version__}", "python", signature=func_name)
+    w = kit.SourceWriter(_INDENT)
+    w.lines += kit.file_header(system, f"rates-torch {__version__}", "python", signature=func_name)
     w(f"# dtype {dtype}; torch operations only, differentiable, batch axes lead")
     w("import torch")
     for line in imports:

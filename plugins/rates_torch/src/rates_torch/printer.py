@@ -90,6 +90,7 @@ class TorchPrinter(RatesPrinter, PythonCodePrinter):
         "min": ("torch.amin", "torch.minimum", "max"),
     }
     builtin_strings_only = False
+    literals = {"ImaginaryUnit": "1j", "Exp1": repr(math.e), "Pi": repr(math.pi)}
 
     def __init__(
         self,
@@ -132,10 +133,6 @@ class TorchPrinter(RatesPrinter, PythonCodePrinter):
         return safe_name(expr.name)
 
     _print_Dummy = _print_Symbol
-
-    def _atom(self, expr: sympy.Expr) -> str:
-        text = self._print(expr)
-        return text if text.isidentifier() else f"({text})"
 
     def _int(self, expr: sympy.Expr) -> str:
         if expr.is_Number:
@@ -182,15 +179,6 @@ class TorchPrinter(RatesPrinter, PythonCodePrinter):
 
     _print_Float = _print_Rational
     _print_Integer = _print_Rational
-
-    def _print_ImaginaryUnit(self, expr: Any) -> str:
-        return "1j"
-
-    def _print_Exp1(self, expr: Any) -> str:
-        return repr(math.e)
-
-    def _print_Pi(self, expr: Any) -> str:
-        return repr(math.pi)
 
     # ---------------------------------------------------------------- functions
 

@@ -5,11 +5,18 @@
   through them;
 * the printer mixin (:mod:`rates_core.codegen.printer`): the rates functions as tables, and one
   error for expressions a backend cannot print;
-* the source writer and the unit / noise expansion (:mod:`rates_core.codegen.source`);
-* the cache-then-load sequence of generated modules (:mod:`rates_core.codegen.modules`).
+* the source writer, the file header, the unit / noise expansion, the symbolic Jacobian entries
+  and the reads of recorded rates (:mod:`rates_core.codegen.source`);
+* the cache-then-load sequence of generated modules (:mod:`rates_core.codegen.modules`);
+* the Butcher tableaux of euler / heun / rk4 / dopri5 (:mod:`rates_core.codegen.tableaux`).
 
-``source`` and ``modules`` import :mod:`rates_core.system` / :mod:`rates_core.cache`; import
-them from their modules (this package stays light for the escaping helpers).
+The ``Problem`` helpers (:func:`rates_core.backend.input_rows`,
+:meth:`rates_core.backend.Problem.sample_grid`) and the delayed-read planning
+(:mod:`rates_core.delay_reads`) complete the kit.
+
+This package imports only the escaping helpers and the printer mixin; ``source``, ``modules``
+and ``tableaux`` are imported from their modules (they need :mod:`rates_core.system` and
+:mod:`rates_core.cache`).
 """
 
 from rates_core.codegen.escape import (

@@ -8,6 +8,8 @@ A backend printer is ``class MyPrinter(RatesPrinter, SomeSympyCodePrinter)`` plu
 * ``extrema``: ``"max"`` / ``"min"`` -> the arguments of the printer's ``_extremum``;
 * ``unary_functions``: sympy function name (``re``, ``im``, ``conjugate``, ``Abs``, ``sign``)
   -> a template such as ``"aimag({})"``;
+* ``literals``: sympy atom class name (``Pi``, ``ImaginaryUnit``, ``BooleanTrue``, ...) -> its
+  fixed text in the language;
 * ``function_calls``: sympy or rates function class name -> a function of the language,
   printed as a plain call ``name(arg, ...)`` (a backend with a runtime library of the rates
   functions is just this table);
@@ -58,6 +60,7 @@ class RatesPrinter:
     extrema: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     unary_functions: ClassVar[Mapping[str, str]] = {}
     function_calls: ClassVar[Mapping[str, str]] = {}
+    literals: ClassVar[Mapping[str, str]] = {}
     builtin_strings_only: ClassVar[bool] = True
 
     rates_builtins: dict[str, Any]
@@ -75,6 +78,8 @@ class RatesPrinter:
             setattr(cls, f"_print_{name}", RatesPrinter._print_unary)
         for name in cls.function_calls:
             setattr(cls, f"_print_{name}", RatesPrinter._print_function_call)
+        for name in cls.literals:
+            setattr(cls, f"_print_{name}", RatesPrinter._print_literal)
 
     # ---------------------------------------------------------------- the one rule
 
@@ -99,6 +104,13 @@ class RatesPrinter:
     def _args(self, expr: sympy.Expr) -> list[str]:
         return [self._print(a) for a in expr.args]
 
+    def _atom(self, expr: sympy.Expr) -> str:
+        """``expr`` printed so that it can be indexed or called (parenthesised unless atomic)."""
+        text = self._print(expr)
+        if isinstance(expr, sympy.Symbol) or text.isidentifier():
+            return text
+        return f"({text})"
+
     def _call(self, name: str, expr: sympy.Expr) -> str:
         """``name(arg, ...)`` with ``expr``'s arguments."""
         return f"{name}({', '.join(self._args(expr))})"
@@ -107,6 +119,9 @@ class RatesPrinter:
 
     def _print_unary(self, expr: sympy.Expr) -> str:
         return self.unary_functions[type(expr).__name__].format(self._print(expr.args[0]))
+
+    def _print_literal(self, expr: Any) -> str:
+        return self.literals[type(expr).__name__]
 
     def _print_function_call(self, expr: sympy.Expr) -> str:
         return self._call(self.function_calls[type(expr).__name__], expr)

@@ -19,6 +19,8 @@ from rates_core.codegen.escape import comment
 from rates_core.system import System
 
 __all__ = [
+    "rate_reads",
+    "real_state_in_complex",
     "SourceWriter",
     "coupling_entries",
     "file_header",
@@ -94,6 +96,24 @@ def printed_jacobian(
         return [(i, j, print_entry(value)) for (i, j), value in items], jac
     except (ModelError, NotImplementedError, TypeError, ValueError):
         return None
+
+
+def real_state_in_complex(system: System, state: Any) -> bool:
+    """Whether ``state`` is real in a complex system (its values are read with ``.real``)."""
+    return system.is_complex and not str(state.dtype).startswith("complex")
+
+
+def rate_reads(system: System) -> list[tuple[str, str, Any]]:
+    """``(symbol, state name, state)`` for each derivative the recorded rates read, once each,
+    in the order of the recorded variables: what a record function unpacks from ``dy``."""
+    used = {s.name for r in system.recorded for s in r.rate.free_symbols}
+    reads = []
+    for r in system.recorded:
+        for state, sym in r.rate_symbols.items():
+            if sym.name in used:
+                used.discard(sym.name)
+                reads.append((sym.name, state, system.state(state)))
+    return reads
 
 
 def unit_counts(system: System) -> dict[str, int]:
