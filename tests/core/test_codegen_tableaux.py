@@ -36,3 +36,20 @@ def test_stage_times_of_the_fixed_step_methods():
 def test_floats_are_the_nearest_doubles():
     c, a, err = DOPRI5.floats()
     assert c[1] == 1 / 5 and a[4][1] == -25360 / 2187 and err[6] == -1 / 40
+
+
+@pytest.mark.parametrize(
+    "name, taylor_terms", [("euler", 2), ("heun", 3), ("rk4", 5), ("dopri5", 6)]
+)
+def test_explicit_step_on_y_prime_equals_y_is_the_taylor_polynomial(name, taylor_terms):
+    """For y' = y, one step of an order-p method is the Taylor polynomial of exp(h) of degree
+    p (plus, for dopri5, a tiny h^6 term): a check that the loop uses c, a and b correctly."""
+    import math
+
+    from rates_core.codegen.tableaux import explicit_step
+
+    h = 0.1
+    y1 = explicit_step(lambda t, y: y, 0.0, 1.0, h, TABLEAUX[name])
+    taylor = sum(h**k / math.factorial(k) for k in range(taylor_terms))
+    tol = 1e-15 if name != "dopri5" else h**6 / 100  # dopri5: c6 = 1/600 for this problem
+    assert abs(y1 - taylor) <= tol

@@ -8,10 +8,13 @@ it, so a coefficient exists once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction as F
+from functools import cached_property
+from typing import Any
 
-__all__ = ["DOPRI5", "EULER", "HEUN", "RK4", "TABLEAUX", "Tableau"]
+__all__ = ["DOPRI5", "EULER", "HEUN", "RK4", "TABLEAUX", "Tableau", "explicit_step"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,11 @@ class Tableau:
         times = sorted(set(self.c))
         return tuple((float(c), i == 0) for i, c in enumerate(times))
 
+    @cached_property
+    def weights(self) -> tuple[float, ...]:
+        """``b`` as floats."""
+        return tuple(float(x) for x in self.b)
+
     def floats(self) -> tuple[tuple[float, ...], tuple[tuple[float, ...], ...], tuple[float, ...]]:
         """``(c, a, error)`` as floats (each the double nearest the exact fraction)."""
         return (
@@ -39,6 +47,24 @@ class Tableau:
             tuple(tuple(float(x) for x in row) for row in self.a),
             tuple(float(x) for x in self.error),
         )
+
+
+def explicit_step(
+    f: Callable[[float, Any], Any], t: float, y: Any, dt: float, tab: Tableau, k1: Any = None
+) -> Any:
+    """One step of the explicit method ``tab`` for any array type: ``y + dt * sum(b_i k_i)``
+    with ``k_i = f(t + c_i dt, y + dt * sum(a_ij k_j))``. ``k1`` (``f(t, y)``) may be given when
+    the caller needed it first (a history of delayed reads stores it before the later stages)."""
+    c, a, _ = tab.floats()
+    ks = [f(t, y) if k1 is None else k1]
+    for i in range(1, len(c)):
+        stage = y
+        for a_ij, k_j in zip(a[i], ks):
+            if a_ij:
+                stage = stage + (dt * a_ij) * k_j
+        ks.append(f(t + c[i] * dt, stage))
+    increment = sum(b_i * k_i for b_i, k_i in zip(tab.weights, ks) if b_i)
+    return y + dt * increment
 
 
 EULER = Tableau("euler", (F(0),), ((),), (F(1),))
