@@ -43,3 +43,15 @@ def test_sample_grid_of_a_problem():
     np.testing.assert_allclose(times, [1.0, 1.5, 2.0, 2.5, 3.0], rtol=0, atol=1e-12)
     with pytest.raises(SolverError, match="6 samples every 0.5 go beyond the end time 3.0"):
         Problem(np.zeros(1), [], 1.0, 2.0, 0.1, 0.5, 6).sample_grid()
+
+
+def test_progress_chunk_ends():
+    import io
+
+    from rates_core.backend import PROGRESS_CHUNKS, Progress
+
+    assert Progress(None).chunk_ends(1000) == [1000]
+    with Progress(1.0, file=io.StringIO()) as bar:
+        ends = bar.chunk_ends(1000)
+        assert len(ends) == PROGRESS_CHUNKS and ends[-1] == 1000 and ends == sorted(set(ends))
+        assert bar.chunk_ends(3) == [1, 2, 3] and bar.chunk_ends(1) == [1]

@@ -479,6 +479,14 @@ class Progress:
             self._bar.update(done - self._done)
             self._done = done
 
+    def chunk_ends(self, n_steps: int) -> list[int]:
+        """Step indices where a fixed-step solver stops to report: one chunk without a bar,
+        else about :data:`PROGRESS_CHUNKS` chunks of whole steps."""
+        if not self.enabled or n_steps <= 1:
+            return [n_steps]
+        n = min(PROGRESS_CHUNKS, n_steps)
+        return sorted({int(round(n_steps * (c + 1) / n)) for c in range(n)} - {0})
+
     def restart(self) -> None:
         """Start again from ``t0`` (a solver that reruns an integration)."""
         if self._bar is not None:

@@ -108,16 +108,6 @@ def _dispatch(
     return _fixed_vector(solver, function, problem, progress)
 
 
-def _chunks(n_steps: int, progress: Progress) -> list[int]:
-    """Step indices where a chunk of the run ends: one chunk without a bar, else about
-    :data:`PROGRESS_CHUNKS` chunks of whole steps."""
-    if not progress.enabled or n_steps <= 1:
-        return [n_steps]
-    n = min(PROGRESS_CHUNKS, n_steps)
-    ends = sorted({int(round(n_steps * (c + 1) / n)) for c in range(n)})
-    return [e for e in ends if e > 0]
-
-
 # --------------------------------------------------------------------------- checks
 
 
@@ -274,7 +264,7 @@ def _fixed_scalar(
     t0, dt = float(problem.t0), float(problem.step_size)
     y, start = y0, 0
     final: Any = y0.tolist()
-    for stop in _chunks(n_steps, progress):
+    for stop in progress.chunk_ends(n_steps):
         final = loop(t0, y, dt, start, stop, every, out, *loop_args)
         progress(t0 + stop * dt)
         y, start = np.asarray(final, dtype=dtype), stop
@@ -321,7 +311,7 @@ def _fixed_vector(
     left = problem.n_samples - 1
     j = every
     sample = 1
-    ends = _chunks(n_steps, progress)
+    ends = progress.chunk_ends(n_steps)
     report = ends.pop(0) if progress.enabled else -1
     for k in range(n_steps):
         if k == report:
@@ -539,7 +529,7 @@ def _fixed_delayed(
     left = problem.n_samples - 1
     j = every
     sample = 1
-    ends = _chunks(n_steps, progress)
+    ends = progress.chunk_ends(n_steps)
     report = ends.pop(0) if progress.enabled else -1
     for k in range(n_steps):
         if k == report:

@@ -249,13 +249,6 @@ def _seed(run: Integration) -> None:
     module.rng_ = generator
 
 
-def _chunks(n_steps: int, progress: Progress) -> list[int]:
-    if not progress.enabled or n_steps <= 1:
-        return [n_steps]
-    n = min(PROGRESS_CHUNKS, n_steps)
-    return sorted({int(round(n_steps * (c + 1) / n)) for c in range(n)} - {0})
-
-
 def integrate(
     solver: str, run: Integration, progress: Progress | None = None
 ) -> tuple[Any, Any, dict[str, Any]]:
@@ -317,7 +310,7 @@ def _fixed(
 
         conns, pre = _delay_setup(run, adaptive=False)
         hist = RingHistory(conns, pre, t0, dt, _STAGES[solver], run.batch)
-    ends = _chunks(n_steps, progress)
+    ends = progress.chunk_ends(n_steps)
     report = ends.pop(0) if progress.enabled else -1
     if graph is None and not delayed:
         graph = _graph_reason(run)
@@ -485,7 +478,7 @@ def _fixed_replayed(
     samples = [y0]
     left = run.n_samples - 1
     j = run.every
-    ends = _chunks(run.n_steps, progress)
+    ends = progress.chunk_ends(run.n_steps)
     report = ends.pop(0) if progress.enabled else -1
     for n in range(run.n_steps):
         if n == report:
