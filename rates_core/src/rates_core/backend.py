@@ -127,6 +127,19 @@ class Problem:
     def sample_every(self) -> int:
         return max(int(round(self.sampling_step / self.step_size)), 1)
 
+    def sample_grid(self) -> tuple[float, np.ndarray]:
+        """``(t_end, sample_times)`` of an adaptive run; a SolverError when the samples go
+        beyond the end time (the same check and message in every backend)."""
+        t0 = float(self.t0)
+        t_end = t0 + float(self.simulation_time)
+        sample_times = t0 + np.arange(self.n_samples) * self.sampling_step
+        if sample_times[-1] > t_end + 1e-9 * max(abs(t_end), 1.0):
+            raise SolverError(
+                f"{self.n_samples} samples every {self.sampling_step} go beyond the end time "
+                f"{t_end}"
+            )
+        return t_end, sample_times
+
     def check(
         self,
         system: System,
@@ -307,6 +320,36 @@ class Problem:
         )
 
 
+def input_rows(system: System, name: str, series: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """The rows of input ``name`` (one per time) shaped ``(rows, *shape)`` like its parameter.
+
+    A row may hold every value of the parameter, one value for all of them (broadcast), or one
+    value per driven unit of a network input (the other entries stay 0). Every backend reads its
+    inputs through this function, so they accept the same rows and say the same thing
+    otherwise.
+    """
+    arr = np.asarray(series)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    rows = arr.shape[0]
+    flat = arr.reshape(rows, -1)
+    size = math.prod(shape)
+    width = flat.shape[1]
+    if width == size:
+        return flat.reshape((rows, *shape))
+    if width == 1:
+        return np.broadcast_to(flat, (rows, size)).reshape((rows, *shape)).copy()
+    units = next((i.units for i in system.inputs if i.name == name), None)
+    if units is not None and width == len(units):
+        full = np.zeros((rows, size), dtype=np.result_type(flat, np.float64))
+        full[:, units] = flat
+        return full.reshape((rows, *shape))
+    raise SolverError(
+        f"input {name!r}: rows have {width} values, the parameter needs {size}"
+        + (f" (or {len(units)}, one per driven unit)" if units is not None else "")
+    )
+
+
 def check_on_nonfinite(on_nonfinite: Any) -> None:
     """``on_nonfinite`` is one of :data:`ON_NONFINITE` (a :class:`SolverError` otherwise)."""
     if not isinstance(on_nonfinite, str) or on_nonfinite not in ON_NONFINITE:
@@ -484,6 +527,14 @@ class Progress:
         if done > self._done:
             self._bar.update(done - self._done)
             self._done = done
+
+    def chunk_ends(self, n_steps: int) -> list[int]:
+        """Step indices where a fixed-step solver stops to report: one chunk without a bar,
+        else about :data:`PROGRESS_CHUNKS` chunks of whole steps."""
+        if not self.enabled or n_steps <= 1:
+            return [n_steps]
+        n = min(PROGRESS_CHUNKS, n_steps)
+        return sorted({int(round(n_steps * (c + 1) / n)) for c in range(n)} - {0})
 
     def restart(self) -> None:
         """Start again from ``t0`` (a solver that reruns an integration)."""

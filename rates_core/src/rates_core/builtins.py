@@ -490,18 +490,24 @@ def registered_builtin(
     For the printers of every backend: one rule for the name (``rates_name``) and one error
     when the backend has no implementation, or (``strings_only``, for generated languages
     other than Python) when the implementation is not the name of a ``language`` function.
-    Raises NotImplementedError, which the emitters turn into a clear error.
+    Raises :class:`~rates_core.errors.UnsupportedExpressionError` (a NotImplementedError).
     """
+    from rates_core.errors import UnsupportedExpressionError
+
     name = getattr(expr.func, "rates_name", None) or expr.func.__name__
     if name not in builtins:
-        raise NotImplementedError(
+        raise UnsupportedExpressionError(
             f"function {name!r} has no {language} implementation (no plugin registers it for "
-            f"the {backend} backend)"
+            f"the {backend} backend)",
+            function=name,
+            backend=backend,
         )
     impl = builtins[name]
     if strings_only and not isinstance(impl, str):
-        raise NotImplementedError(
+        raise UnsupportedExpressionError(
             f"function {name!r}: a builtin of the {backend} backend must be the name of a "
-            f"{language} function (a string), not {type(impl).__name__}"
+            f"{language} function (a string), not {type(impl).__name__}",
+            function=name,
+            backend=backend,
         )
     return name, impl

@@ -62,6 +62,19 @@ class EquationError(ModelError):
         super().__init__(text, file=file, template=template, variable=variable)
 
 
+class UnsupportedExpressionError(RatesError, NotImplementedError):
+    """A backend cannot print an expression (a function it has no code for).
+
+    The message names the function and the backend. It is a ``NotImplementedError`` too, so
+    optional code (a Jacobian, a vector form) that falls back when printing fails keeps doing so.
+    """
+
+    def __init__(self, message: str, *, function: str, backend: str) -> None:
+        self.function = function
+        self.backend = backend
+        super().__init__(message)
+
+
 class UnknownBackendError(RatesError, LookupError):
     """No installed plugin provides the requested backend or solver."""
 

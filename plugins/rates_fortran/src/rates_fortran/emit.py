@@ -23,11 +23,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import sympy
 
-from rates_core import builtins as rb
 from rates_core.backend import EmitOptions, EmittedFunction
 from rates_core.codegen import comment, file_stem
+from rates_core.codegen import source as kit
 from rates_core.errors import ModelError
 from rates_core.system import System
 from rates_fortran import BACKEND, __version__
@@ -94,20 +93,6 @@ def wrap(line: str, limit: int = LINE_LENGTH) -> list[str]:
     return out
 
 
-class _Writer:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def __call__(self, line: str = "", level: int = 0) -> None:
-        if not line:
-            self.lines.append("")
-            return
-        self.lines.extend(wrap(f"{_INDENT * level}{line}"))
-
-    def text(self) -> str:
-        return "\n".join(self.lines) + "\n"
-
-
 def _ftype(dtype: str) -> str:
     dtype = str(dtype)
     if dtype.startswith("complex"):
@@ -115,20 +100,6 @@ def _ftype(dtype: str) -> str:
     if dtype.startswith("int"):
         return "integer(i8)"
     return "real(dp)"
-
-
-def _units(system: System) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for name, _index in system.label_map.values():
-        counts[name] = counts.get(name, 0) + 1
-    return {name: n for name, n in counts.items() if n > 1}
-
-
-def _unit_noise(expr: sympy.Expr, units: int | None) -> sympy.Expr:
-    """``randn()`` in a population of ``units`` nodes draws one sample per node."""
-    if not units or not expr.has(rb.Randn):
-        return expr
-    return expr.xreplace({r: rb.Randn(units) for r in expr.atoms(rb.Randn) if not r.args})
 
 
 # --------------------------------------------------------------------------- model text
@@ -183,7 +154,7 @@ class _Model:
                 out.append(f"{arr[e.kind]}({e.offset + 1})")
         return out
 
-    def declare_dummies(self, w: _Writer) -> None:
+    def declare_dummies(self, w: kit.SourceWriter) -> None:
         for name, _, size in self.layout.delayed:
             shape = f"({size})" if size != 1 else ""
             w(f"{self.yt}, intent(in) :: {self.n(name)}{shape}", 2)
@@ -198,7 +169,7 @@ class _Model:
             note = f"  ! {e.role}" if e.role not in ("constant",) else ""
             w(f"{t}, intent(in) :: {base}{shape}{note}", 2)
 
-    def declare_locals(self, w: _Writer, algebraic: bool = True) -> None:
+    def declare_locals(self, w: kit.SourceWriter, algebraic: bool = True) -> None:
         for s in self.system.states:
             shape = f"({s.size})" if s.size != 1 else ""
             w(f"{_ftype(s.dtype)} :: {self.n(s.name)}{shape}", 2)
@@ -207,7 +178,7 @@ class _Model:
                 shape = f"({a.size})" if a.size != 1 else ""
                 w(f"{_ftype(a.dtype)} :: {self.n(a.name)}{shape}", 2)
 
-    def unpack_states(self, w: _Writer) -> None:
+    def unpack_states(self, w: kit.SourceWriter) -> None:
         w("! states", 2)
         for s in self.system.states:
             read = f"y({s.start + 1})" if s.size == 1 else f"y({s.start + 1}:{s.stop})"
@@ -220,7 +191,7 @@ class _Model:
         return f"subroutine {name}({', '.join(args)})"
 
 
-def _field(w: _Writer, m: _Model) -> None:
+def _field(w: kit.SourceWriter, m: _Model) -> None:
     system = m.system
     w(m.signature("field_"), 1)
     w("!" + _comment(f"d y / d t of model {system.name!r}"), 2)
@@ -230,22 +201,22 @@ def _field(w: _Writer, m: _Model) -> None:
     m.declare_dummies(w)
     m.declare_locals(w)
     m.unpack_states(w)
-    units = _units(system)
+    units = kit.unit_counts(system)
     if system.algebraic:
         w("! algebraic variables, in dependency order", 2)
     for a in system.algebraic:
-        code = m.printer.doprint(_unit_noise(a.expr, units.get(a.name)))
+        code = m.printer.doprint(kit.unit_noise(a.expr, units.get(a.name)))
         w(f"{m.n(a.name)} = {code}", 2)
     w("! derivatives", 2)
     for name, expr in system.derivatives:
         s = system.state(name)
-        code = m.printer.doprint(_unit_noise(expr, units.get(name)))
+        code = m.printer.doprint(kit.unit_noise(expr, units.get(name)))
         where = f"dy({s.start + 1})" if s.size == 1 else f"dy({s.start + 1}:{s.stop})"
         w(f"{where} = {code}  {_comment(f'd/dt {name}')}", 2)
     w("end subroutine field_", 1)
 
 
-def _eval(w: _Writer, m: _Model) -> None:
+def _eval(w: kit.SourceWriter, m: _Model) -> None:
     w("subroutine eval_(t, y, dy, dl, pr, pc, pi)", 1)
     w("!! field_ on the packed arrays (delayed reads dl, parameters pr / pc / pi)", 2)
     w("real(dp), intent(in) :: t", 2)
@@ -270,30 +241,18 @@ def _eval(w: _Writer, m: _Model) -> None:
     w("end subroutine rates_field", 1)
 
 
-def _coupling_entries(system: System) -> int:
-    total = sum(d.size for d in system.delayed)
-    for p in system.params:
-        if p.role == "matrix":
-            total += int(getattr(p.value, "nnz", np.size(p.value)))
-        elif p.role == "index":
-            total += int(np.size(p.value))
-    return total
-
-
 def jacobian_entries(system: System, m: _Model) -> list[tuple[int, int, str]] | None:
     """Printed nonzero entries of d f / d y, or None when there is no symbolic Jacobian."""
-    if system.n_states > JACOBIAN_MAX_STATES or _coupling_entries(system) > JACOBIAN_MAX_COUPLINGS:
+    if (
+        system.n_states > JACOBIAN_MAX_STATES
+        or kit.coupling_entries(system) > JACOBIAN_MAX_COUPLINGS
+    ):
         return None
-    from rates_core.jacobian import system_jacobian
-
-    try:
-        jac = system_jacobian(system, with_params=False, max_states=JACOBIAN_MAX_STATES)
-        return [(i, j, m.printer.doprint(v)) for (i, j), v in sorted(jac.dfdy.todok().items())]
-    except (ModelError, NotImplementedError, TypeError, ValueError):
-        return None
+    printed = kit.printed_jacobian(system, m.printer.doprint, JACOBIAN_MAX_STATES)
+    return printed[0] if printed else None
 
 
-def _jacobian(w: _Writer, m: _Model, entries: list[tuple[int, int, str]]) -> None:
+def _jacobian(w: kit.SourceWriter, m: _Model, entries: list[tuple[int, int, str]]) -> None:
     w(m.signature("jacobian_", "jac"), 1)
     w("!" + _comment(f"dense d f / d y of model {m.system.name!r} (matrix couplings baked in)"), 2)
     w("real(dp), intent(in) :: t", 2)
@@ -336,21 +295,12 @@ def emit_source(
             template=system.name,
         )
     m = _Model(system, builtins)
-    w = _Writer()
-    states = system.states_text()
-    w(
-        _comment(
-            f"Generated by rates-fortran {__version__} from model {system.name!r}; do not edit."
-        )
-    )
-    w(_comment(f"States ({system.n_states} values): {states}"))
-    w(_comment(f"Parameters: {', '.join(p.name for p in system.params) or '(none)'}"))
+    w = kit.SourceWriter(_INDENT, wrap)
     renamed = {k: v for k, v in m.names.items() if k != v}
-    if renamed:
-        w(_comment(f"Renamed for Fortran: {', '.join(f'{k} -> {v}' for k, v in renamed.items())}"))
-    if system.delayed:
-        reads = system.delayed_text()
-        w(_comment(f"Delayed reads (from the solver's history): {reads}"))
+    notes = [f"Renamed for Fortran: {', '.join(f'{k} -> {v}' for k, v in renamed.items())}"]
+    header = kit.file_header(system, f"rates-fortran {__version__}", "fortran", notes=notes)
+    for line in header if renamed else header[:-1]:
+        w(line)
     w("module rates_model")
     w("use, intrinsic :: iso_c_binding, only: c_double, c_int, c_int64_t", 1)
     for line in imports:
@@ -555,7 +505,7 @@ def _with_auto(emitted: EmittedFunction, options: EmitOptions) -> EmittedFunctio
 def _jacobian_possible(system: System) -> bool:
     return (
         system.n_states <= JACOBIAN_MAX_STATES
-        and _coupling_entries(system) <= JACOBIAN_MAX_COUPLINGS
+        and kit.coupling_entries(system) <= JACOBIAN_MAX_COUPLINGS
     )
 
 

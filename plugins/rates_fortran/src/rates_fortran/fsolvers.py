@@ -8,6 +8,10 @@ has any) and evaluates ``eval_`` (the packed-argument vector field); the driver
 
 from __future__ import annotations
 
+from fractions import Fraction
+
+from rates_core.codegen.tableaux import DOPRI5
+
 __all__ = ["HELPERS", "SOLVER"]
 
 #: Elemental helpers the printed expressions use.
@@ -495,18 +499,7 @@ SOLVER = r"""
     type(history_t), intent(inout) :: h
     integer(c_int), intent(out) :: status
     integer(i8), intent(inout) :: stats(4)
-    real(dp), parameter :: c2 = 1.0_dp/5, c3 = 3.0_dp/10, c4 = 4.0_dp/5, c5 = 8.0_dp/9
-    real(dp), parameter :: a21 = 1.0_dp/5
-    real(dp), parameter :: a31 = 3.0_dp/40, a32 = 9.0_dp/40
-    real(dp), parameter :: a41 = 44.0_dp/45, a42 = -56.0_dp/15, a43 = 32.0_dp/9
-    real(dp), parameter :: a51 = 19372.0_dp/6561, a52 = -25360.0_dp/2187, &
-                           a53 = 64448.0_dp/6561, a54 = -212.0_dp/729
-    real(dp), parameter :: a61 = 9017.0_dp/3168, a62 = -355.0_dp/33, a63 = 46732.0_dp/5247, &
-                           a64 = 49.0_dp/176, a65 = -5103.0_dp/18656
-    real(dp), parameter :: a71 = 35.0_dp/384, a73 = 500.0_dp/1113, a74 = 125.0_dp/192, &
-                           a75 = -2187.0_dp/6784, a76 = 11.0_dp/84
-    real(dp), parameter :: e1 = 71.0_dp/57600, e3 = -71.0_dp/16695, e4 = 71.0_dp/1920, &
-                           e5 = -17253.0_dp/339200, e6 = 22.0_dp/525, e7 = -1.0_dp/40
+{DOPRI5}
     {YT} :: y(n_states), yn(n_states), ys(n_states), err(n_states)
     {YT} :: k1(n_states), k2(n_states), k3(n_states), k4(n_states), k5(n_states)
     {YT} :: k6(n_states), k7(n_states)
@@ -624,3 +617,24 @@ SOLVER = r"""
     yfinal = y
   end subroutine dopri5_
 """
+
+
+def _fraction(x: Fraction) -> str:
+    """An exact coefficient as a Fortran ``dp`` expression (``-56.0_dp/15``)."""
+    return f"{x.numerator}.0_dp" + (f"/{x.denominator}" if x.denominator != 1 else "")
+
+
+def dopri5_parameters() -> str:
+    """The ``parameter`` lines of ``dopri5_``: ``c2..c5``, ``a21..a76`` and ``e1..e7`` from the
+    kit's tableau (zero coefficients are left out; the loop does not use them)."""
+    tab = DOPRI5
+    named = [(f"c{i + 1}", c) for i, c in enumerate(tab.c[1:5], start=1)]
+    for i, row in enumerate(tab.a[1:], start=2):
+        named += [(f"a{i}{j}", x) for j, x in enumerate(row, start=1)]
+    named += [(f"e{j}", x) for j, x in enumerate(tab.error, start=1)]
+    return "".join(
+        f"    real(dp), parameter :: {name} = {_fraction(x)}\n" for name, x in named if x
+    )
+
+
+SOLVER = SOLVER.replace("{DOPRI5}\n", dopri5_parameters())

@@ -32,6 +32,7 @@ import sympy
 from sympy.printing.fortran import FCodePrinter
 
 from rates_core import builtins as rb
+from rates_core.codegen.printer import COMPARISON_OPS, RatesPrinter
 
 __all__ = ["FORTRAN_RESERVED", "FortranPrinter", "fortran_names", "real_literal"]
 
@@ -48,14 +49,6 @@ FORTRAN_RESERVED = frozenset(
     """.split()
 )
 
-_COMPARISONS: dict[type, str] = {
-    rb.Greater: ">",
-    rb.GreaterEqual: ">=",
-    rb.Less: "<",
-    rb.LessEqual: "<=",
-    rb.Equal: "==",
-    rb.NotEqual: "/=",
-}
 
 _ENTRY = re.compile(r"^(?P<base>[A-Za-z_][A-Za-z0-9_]*)\[(?P<index>\d+)\]$")
 
@@ -94,7 +87,7 @@ def fortran_names(names: Iterable[str]) -> dict[str, str]:
     return table
 
 
-class FortranPrinter(FCodePrinter):
+class FortranPrinter(RatesPrinter, FCodePrinter):
     """sympy's Fortran 2008 printer with the rates builtins (see the module documentation).
 
     ``names``: System name -> Fortran name (:func:`fortran_names`); ``sizes``: System name ->
@@ -104,6 +97,25 @@ class FortranPrinter(FCodePrinter):
     """
 
     printmethod = "_fcode"
+    backend = "fortran"
+    language = "Fortran"
+    comparison_ops = {**COMPARISON_OPS, rb.NotEqual: "/="}
+    extrema = {"max": ("maxval", "max"), "min": ("minval", "min")}
+    literals = {
+        "ImaginaryUnit": "(0.0_dp, 1.0_dp)",
+        "Infinity": "huge(1.0_dp)",
+        "NegativeInfinity": "(-huge(1.0_dp))",
+        "BooleanTrue": ".true.",
+        "BooleanFalse": ".false.",
+    }
+    unary_functions = {
+        "Round": "round_even_({})",
+        "sign": "sign_({})",
+        "re": "real({}, dp)",
+        "im": "aimag({})",
+        "conjugate": "conjg({})",
+        "Abs": "abs({})",
+    }
 
     def __init__(
         self,
@@ -160,21 +172,6 @@ class FortranPrinter(FCodePrinter):
     _print_Pi = _print_NumberSymbol
     _print_Exp1 = _print_NumberSymbol
 
-    def _print_ImaginaryUnit(self, expr: Any) -> str:
-        return "(0.0_dp, 1.0_dp)"
-
-    def _print_Infinity(self, expr: Any) -> str:
-        return "huge(1.0_dp)"
-
-    def _print_NegativeInfinity(self, expr: Any) -> str:
-        return "(-huge(1.0_dp))"
-
-    def _print_BooleanTrue(self, expr: Any) -> str:
-        return ".true."
-
-    def _print_BooleanFalse(self, expr: Any) -> str:
-        return ".false."
-
     def _print_Pow(self, expr: sympy.Pow) -> str:
         base, exp = expr.args
         prec = sympy.printing.precedence.precedence(expr)
@@ -229,37 +226,14 @@ class FortranPrinter(FCodePrinter):
 
     # ------------------------------------------------------------------ rates builtins
 
-    def _comparison(self, expr: sympy.Expr) -> str:
-        a, b = expr.args
-        return (
-            f"merge(1.0_dp, 0.0_dp, {self.parenthesize(a, 45)} {_COMPARISONS[type(expr)]} "
-            f"{self.parenthesize(b, 45)})"
-        )
-
-    _print_Greater = _comparison
-    _print_GreaterEqual = _comparison
-    _print_Less = _comparison
-    _print_LessEqual = _comparison
-    _print_Equal = _comparison
-    _print_NotEqual = _comparison
-
-    def _print_Round(self, expr: sympy.Expr) -> str:
-        return f"round_even_({self._print(expr.args[0])})"
-
-    def _print_sign(self, expr: sympy.Expr) -> str:
-        return f"sign_({self._print(expr.args[0])})"
+    def _compare(self, op: str, a: sympy.Expr, b: sympy.Expr) -> str:
+        return f"merge(1.0_dp, 0.0_dp, {self.parenthesize(a, 45)} {op} {self.parenthesize(b, 45)})"
 
     def _extremum(self, expr: sympy.Expr, reduce: str, pair: str) -> str:
         if len(expr.args) == 1:
             (x,) = expr.args
             return f"{reduce}({self._print(x)})" if self.is_array(x) else self._print(x)
         return f"{pair}({', '.join(self._print(a) for a in expr.args)})"
-
-    def _print_Maxi(self, expr: sympy.Expr) -> str:
-        return self._extremum(expr, "maxval", "max")
-
-    def _print_Mini(self, expr: sympy.Expr) -> str:
-        return self._extremum(expr, "minval", "min")
 
     def _print_Max(self, expr: sympy.Expr) -> str:
         return f"max({', '.join(self._print(a) for a in expr.args)})"
@@ -332,28 +306,7 @@ class FortranPrinter(FCodePrinter):
             raise NotImplementedError("randn with more than one dimension is not supported")
         return f"randn_vec_({self._int(expr.args[0])})"
 
-    def _print_Past(self, expr: sympy.Expr) -> str:
-        raise NotImplementedError("delayed reads are resolved before printing")
-
-    def _print_AppliedUndef(self, expr: sympy.Expr) -> str:
-        _, impl = rb.registered_builtin(
-            expr, self.rates_builtins, "fortran", "Fortran", strings_only=True
-        )
-        return f"{impl}({', '.join(self._print(a) for a in expr.args)})"
-
     # ------------------------------------------------------------------ sympy functions
-
-    def _print_re(self, expr: sympy.Expr) -> str:
-        return f"real({self._print(expr.args[0])}, dp)"
-
-    def _print_im(self, expr: sympy.Expr) -> str:
-        return f"aimag({self._print(expr.args[0])})"
-
-    def _print_conjugate(self, expr: sympy.Expr) -> str:
-        return f"conjg({self._print(expr.args[0])})"
-
-    def _print_Abs(self, expr: sympy.Expr) -> str:
-        return f"abs({self._print(expr.args[0])})"
 
     def _print_Piecewise(self, expr: sympy.Piecewise) -> str:
         if expr.args[-1].cond != sympy.true:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from rates_core.backend import EmittedFunction, Problem, Trajectory, derivative_error
+from rates_core.backend import EmittedFunction, Problem, Trajectory, derivative_error, input_rows
 from rates_core.errors import SolverError
 from rates_fortran import ADAPTIVE_SOLVER, FIXED_SOLVERS
 
@@ -56,20 +56,8 @@ def _inputs(function: EmittedFunction, problem: Problem) -> tuple[np.ndarray, np
         arr = np.asarray(series)
         if np.iscomplexobj(arr):
             raise SolverError(f"input {name!r}: rates-fortran supports real inputs only")
-        rows = arr.shape[0] if arr.ndim else 1
-        flat = arr.reshape(rows, -1).astype(np.float64)
-        if flat.shape[1] == 1 and entry.size > 1:
-            flat = np.repeat(flat, entry.size, axis=1)
-        if flat.shape[1] != entry.size:
-            units = next((i.units for i in system.inputs if i.name == name), None)
-            if units is None or flat.shape[1] != len(units):
-                raise SolverError(
-                    f"input {name!r}: rows have {flat.shape[1]} values, the parameter needs "
-                    f"{entry.size}"
-                )
-            full = np.zeros((rows, entry.size))
-            full[:, units] = flat
-            flat = full
+        flat = input_rows(system, name, arr, (entry.size,)).astype(np.float64)
+        rows = flat.shape[0]
         if n_rows and rows != n_rows:
             raise SolverError("all input series must have the same number of rows")
         n_rows = rows

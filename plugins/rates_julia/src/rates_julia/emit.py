@@ -34,9 +34,9 @@ from typing import Any
 import numpy as np
 import sympy
 
-from rates_core import builtins as rb
 from rates_core.backend import EmitOptions
 from rates_core.codegen import MAX_STEM, comment, docstring_text
+from rates_core.codegen import source as kit
 from rates_core.system import DelayedRead, Parameter, System
 from rates_julia import __version__
 from rates_julia.printer import JuliaPrinter, Shape, float_literal, julia_name
@@ -206,37 +206,7 @@ def julia_literal(
 # --------------------------------------------------------------------------- writer
 
 
-class _Writer:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def __call__(self, line: str = "", level: int = 0) -> None:
-        self.lines.append(f"{_INDENT * level}{line}" if line else "")
-
-    def text(self) -> str:
-        return "\n".join(self.lines) + "\n"
-
-
-def _units(system: System) -> dict[str, int]:
-    """Symbol name -> number of network units (nodes) it stands for, where more than one."""
-    counts: dict[str, int] = {}
-    for name, _index in system.label_map.values():
-        counts[name] = counts.get(name, 0) + 1
-    return {name: n for name, n in counts.items() if n > 1}
-
-
-def _unit_noise(expr: sympy.Expr, units: int | None) -> sympy.Expr:
-    """``randn()`` in the equation of a population of ``units`` nodes: one sample per node."""
-    if not units or not expr.has(rb.Randn):
-        return expr
-    return expr.xreplace({r: rb.Randn(units) for r in expr.atoms(rb.Randn) if not r.args})
-
-
-def _real_state_in_complex(system: System, state: Any) -> bool:
-    return system.is_complex and not str(state.dtype).startswith("complex")
-
-
-def _unpack_states(w: _Writer, system: System, used: set[str]) -> None:
+def _unpack_states(w: kit.SourceWriter, system: System, used: set[str]) -> None:
     states = [s for s in system.states if s.name in used]
     if not states:
         return
@@ -244,17 +214,21 @@ def _unpack_states(w: _Writer, system: System, used: set[str]) -> None:
     for s in states:
         if s.size == 1:
             read = f"y[{s.start + 1}]"
-            if _real_state_in_complex(system, s):
+            if kit.real_state_in_complex(system, s):
                 read = f"real({read})"
         else:
             read = f"@view y[{s.start + 1}:{s.stop}]"
-            if _real_state_in_complex(system, s):
+            if kit.real_state_in_complex(system, s):
                 read = f"real.({read})"
         w(f"{julia_name(s.name)} = {read}", 1)
 
 
 def _unpack_params(
-    w: _Writer, system: System, used: set[str], shapes: Mapping[str, Shape], scalar_only: bool
+    w: kit.SourceWriter,
+    system: System,
+    used: set[str],
+    shapes: Mapping[str, Shape],
+    scalar_only: bool,
 ) -> None:
     params = [p for p in system.params if p.name in used]
     if not params:
@@ -318,7 +292,9 @@ def _delay_symbols(system: System) -> set[str]:
     return names
 
 
-def _write_delayed(w: _Writer, system: System, shapes: Mapping[str, Shape], used: set) -> None:
+def _write_delayed(
+    w: kit.SourceWriter, system: System, shapes: Mapping[str, Shape], used: set
+) -> None:
     reads = [d for d in system.delayed if d.name in used]
     if not reads:
         return
@@ -335,11 +311,11 @@ def _free_names(exprs: Sequence[sympy.Expr]) -> set[str]:
 
 
 def _vector_field(
-    w: _Writer, system: System, printer: JuliaPrinter, shapes: Mapping[str, Shape]
+    w: kit.SourceWriter, system: System, printer: JuliaPrinter, shapes: Mapping[str, Shape]
 ) -> None:
-    units = _units(system)
-    algebraic = [(a, _unit_noise(a.expr, units.get(a.name))) for a in system.algebraic]
-    derivatives = [(n, _unit_noise(e, units.get(n))) for n, e in system.derivatives]
+    units = kit.unit_counts(system)
+    algebraic = [(a, kit.unit_noise(a.expr, units.get(a.name))) for a in system.algebraic]
+    derivatives = [(n, kit.unit_noise(e, units.get(n))) for n, e in system.derivatives]
     exprs = [e for _, e in algebraic] + [e for _, e in derivatives]
     used = _free_names(exprs)
     reads = [d for d in system.delayed if d.name in used]
@@ -377,37 +353,21 @@ def _vector_field(
     w("end")
 
 
-def _coupling_entries(system: System) -> int:
-    total = sum(d.size for d in system.delayed)
-    for p in system.params:
-        if p.role == "matrix":
-            total += int(getattr(p.value, "nnz", np.size(p.value)))
-        elif p.role == "index":
-            total += int(np.size(p.value))
-    return total
-
-
 def _jacobian(
-    w: _Writer, system: System, shapes: Mapping[str, Shape], builtins: Mapping[str, Any]
+    w: kit.SourceWriter, system: System, shapes: Mapping[str, Shape], builtins: Mapping[str, Any]
 ) -> bool:
     """Append ``jac!``; False (and nothing written) when the Jacobian is unavailable."""
-    if system.n_states > JACOBIAN_MAX_STATES or _coupling_entries(system) > JACOBIAN_MAX_COUPLINGS:
-        return False
-    from rates_core.errors import ModelError
-    from rates_core.jacobian import system_jacobian
-
-    try:
-        jac = system_jacobian(system, with_params=False, max_states=JACOBIAN_MAX_STATES)
-    except (ModelError, NotImplementedError, TypeError, ValueError):
+    if (
+        system.n_states > JACOBIAN_MAX_STATES
+        or kit.coupling_entries(system) > JACOBIAN_MAX_COUPLINGS
+    ):
         return False
     # the scalarised entries are scalars (``x[3]`` is entry 3 of the vector x): no broadcasting
     printer = JuliaPrinter({}, builtins)
-    entries = []
-    try:
-        for (i, j), value in sorted(jac.dfdy.todok().items()):
-            entries.append((i, j, printer.statement(value)))
-    except (NotImplementedError, ValueError, TypeError):
+    printed = kit.printed_jacobian(system, printer.statement, JACOBIAN_MAX_STATES)
+    if printed is None:
         return False
+    entries, jac = printed
     used = _free_names([v for v in jac.dfdy.todok().values()])
     reads = [d for d in system.delayed if d.name in used]
     if reads:
@@ -437,7 +397,7 @@ def _jacobian(
     return True
 
 
-def _lags(w: _Writer, system: System) -> None:
+def _lags(w: kit.SourceWriter, system: System) -> None:
     taus = list(dict.fromkeys(_tau_text(d.tau) for d in system.delayed))
     w('"""')
     w("    lags(p)")
@@ -515,7 +475,7 @@ input_value(u::Function, t) = u(t)
 input_value(u::SampledInput, t) = u(t)'''
 
 
-def _defaults(w: _Writer, system: System) -> None:
+def _defaults(w: kit.SourceWriter, system: System) -> None:
     w('"""')
     w("    default_params()")
     w()
@@ -596,7 +556,7 @@ def emit_source(
     printer = JuliaPrinter({}, builtins)
     shapes = system_shapes(system, printer)
 
-    body = _Writer()
+    body = kit.SourceWriter(_INDENT)
     _vector_field(body, system, printer, shapes)
     body()
     mark = len(body.lines)
@@ -613,25 +573,19 @@ def emit_source(
     helpers = set(printer.helpers)
     has_inputs = any(p.role == "input" for p in system.params)
 
-    w = _Writer()
-    states = system.states_text()
-    w(_comment(f"Generated by rates-julia {__version__} from model {system.name!r}; do not edit."))
-    w(_comment(f"States ({system.n_states} values, {system.dtype}): {states}"))
-    w(
-        _comment(
-            f"Parameters (the NamedTuple p): {', '.join(p.name for p in system.params) or '(none)'}"
-        )
-    )
+    w = kit.SourceWriter(_INDENT)
     renamed = [
         f"{n} -> {julia_name(n)}"
         for n in [*shapes, *(d.name for d in system.delayed)]
         if julia_name(n) != n
     ]
+    notes = ["Parameters are passed as the NamedTuple p."]
     if renamed:
-        w(_comment(f"Renamed (Julia names): {', '.join(dict.fromkeys(renamed))}"))
-    if system.delayed:
-        reads = system.delayed_text()
-        w(_comment(f"Delayed reads (from the history h): {reads}"))
+        notes.append(f"Renamed (Julia names): {', '.join(dict.fromkeys(renamed))}")
+    generator = f"rates-julia {__version__}"
+    w.lines += kit.file_header(
+        system, generator, "julia", delayed_from="the history h", notes=notes
+    )
     w("#")
     for line in _usage(system, name, has_jac):
         w(_comment(line))

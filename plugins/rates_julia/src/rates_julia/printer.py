@@ -31,6 +31,7 @@ from sympy.printing.julia import JuliaCodePrinter
 from sympy.printing.precedence import PRECEDENCE, precedence
 
 from rates_core import builtins as rb
+from rates_core.codegen.printer import RatesPrinter
 
 __all__ = ["JULIA_KEYWORDS", "SHADOWED_NAMES", "JuliaPrinter", "Shape", "julia_name"]
 
@@ -81,14 +82,6 @@ _KNOWN_FUNCTIONS: dict[type, str] = {
     rb.Round: "round",
 }
 
-_COMPARISONS: dict[type, str] = {
-    rb.Greater: ">",
-    rb.GreaterEqual: ">=",
-    rb.Less: "<",
-    rb.LessEqual: "<=",
-    rb.Equal: "==",
-    rb.NotEqual: "!=",
-}
 
 _RELATIONAL_OPS = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
@@ -121,13 +114,27 @@ def _broadcast(shapes: list[Shape]) -> Shape:
     return out
 
 
-class JuliaPrinter(JuliaCodePrinter):
+class JuliaPrinter(RatesPrinter, JuliaCodePrinter):
     """sympy's Julia printer with the rates builtins and shape-aware broadcasting.
 
     ``shapes`` maps System names to their shapes (``()`` scalar, ``(n,)`` vector, ``(m, n)``
     matrix); names not listed are scalars. ``builtins`` are the plugin builtins registered for
     the ``julia`` backend: equation name -> Julia function name (a string).
     """
+
+    backend = "julia"
+    language = "Julia"
+    extrema = {"max": ("maximum", "max"), "min": ("minimum", "min")}
+    literals = {
+        "Exp1": "MathConstants.e",
+        "Pi": "pi",
+        "ImaginaryUnit": "im",
+        "Infinity": "Inf",
+        "NegativeInfinity": "-Inf",
+        "NaN": "NaN",
+        "BooleanTrue": "true",
+        "BooleanFalse": "false",
+    }
 
     def __init__(
         self,
@@ -234,41 +241,7 @@ class JuliaPrinter(JuliaCodePrinter):
     def _print_Half(self, expr: sympy.Rational) -> str:
         return self._print_Rational(expr)
 
-    def _print_Exp1(self, expr: Any) -> str:
-        return "MathConstants.e"
-
-    def _print_Pi(self, expr: Any) -> str:
-        return "pi"
-
-    def _print_ImaginaryUnit(self, expr: Any) -> str:
-        return "im"
-
-    def _print_Infinity(self, expr: Any) -> str:
-        return "Inf"
-
-    def _print_NegativeInfinity(self, expr: Any) -> str:
-        return "-Inf"
-
-    def _print_NaN(self, expr: Any) -> str:
-        return "NaN"
-
-    def _print_BooleanTrue(self, expr: Any) -> str:
-        return "true"
-
-    def _print_BooleanFalse(self, expr: Any) -> str:
-        return "false"
-
     # ---------------------------------------------------------------- helpers
-
-    def _args(self, expr: sympy.Expr) -> list[str]:
-        return [self._print(a) for a in expr.args]
-
-    def _atom(self, expr: sympy.Expr) -> str:
-        """``expr`` printed so that it can be indexed (parenthesised unless atomic)."""
-        text = self._print(expr)
-        if isinstance(expr, sympy.Symbol) or text.isidentifier():
-            return text
-        return f"({text})"
 
     def _index(self, expr: sympy.Expr) -> str:
         """A 0-based index expression as a 1-based Julia index."""
@@ -418,20 +391,11 @@ class JuliaPrinter(JuliaCodePrinter):
 
     # ---------------------------------------------------------------- rates builtins
 
-    def _comparison(self, expr: sympy.Expr) -> str:
-        op = _COMPARISONS[type(expr)]
-        dot = self._dot(expr)
-        a, b = expr.args
+    def _compare(self, op: str, a: sympy.Expr, b: sympy.Expr) -> str:
+        dot = "." if self.is_array(a) or self.is_array(b) else ""
         prec = PRECEDENCE["Relational"]
         cond = f"{self.parenthesize(a, prec)} {dot}{op} {self.parenthesize(b, prec)}"
         return f"ifelse{dot}({cond}, 1.0, 0.0)"
-
-    _print_Greater = _comparison
-    _print_GreaterEqual = _comparison
-    _print_Less = _comparison
-    _print_LessEqual = _comparison
-    _print_Equal = _comparison
-    _print_NotEqual = _comparison
 
     def _print_Round(self, expr: sympy.Expr) -> str:
         return self._call("round", expr)  # RoundNearest: half to even, as NumPy
@@ -440,12 +404,6 @@ class JuliaPrinter(JuliaCodePrinter):
         if len(expr.args) == 1:
             return f"{reduce}({self._print(expr.args[0])})"
         return self._call(pair, expr)
-
-    def _print_Maxi(self, expr: sympy.Expr) -> str:
-        return self._extremum(expr, "maximum", "max")
-
-    def _print_Mini(self, expr: sympy.Expr) -> str:
-        return self._extremum(expr, "minimum", "min")
 
     def _axis_dims(self, axis: sympy.Expr) -> int:
         return int(axis) % 2 + 1  # NumPy axis 0 / 1 (or -1) -> Julia dims 1 / 2
@@ -466,8 +424,6 @@ class JuliaPrinter(JuliaCodePrinter):
     def _print_Matvec(self, expr: sympy.Expr) -> str:
         a, x = expr.args
         return f"({self._atom(a)} * {self._atom(x)})"
-
-    _print_Matmul = _print_Matvec
 
     def _print_Index(self, expr: sympy.Expr) -> str:
         x, *idx = expr.args
@@ -502,15 +458,3 @@ class JuliaPrinter(JuliaCodePrinter):
 
     def _print_Randn(self, expr: sympy.Expr) -> str:
         return f"randn({', '.join(str(int(a)) for a in expr.args)})"
-
-    def _print_Past(self, expr: sympy.Expr) -> str:
-        raise NotImplementedError("delayed reads are resolved before printing")
-
-    def _print_AppliedUndef(self, expr: sympy.Expr) -> str:
-        _, impl = rb.registered_builtin(
-            expr, self.rates_builtins, "julia", "Julia", strings_only=True
-        )
-        return self._call(impl, expr)
-
-    def _print_not_supported(self, expr: Any) -> str:
-        raise NotImplementedError(f"cannot print {type(expr).__name__} ({expr}) as Julia")

@@ -140,12 +140,11 @@ def emit_function(
 ) -> EmittedFunction:
     """Generate the module of ``system``, store it in the cache (and at ``options.file_name``)
     and return the EmittedFunction; Julia starts only when one of its callables is called."""
-    from rates_core.cache import write_requested_copy, write_source
+    from rates_core.codegen.modules import cache_source
 
     options = options or EmitOptions()
     emitted = emit_source(system, options, builtins=builtins, imports=imports)
-    path = write_source(emitted.source, BACKEND, __version__, suffix=".jl")
-    write_requested_copy(emitted.source, options, ".jl")
+    path = cache_source(emitted.source, BACKEND, __version__, options, ".jl")
     model = JuliaModel(system, emitted, path)
     extras: dict[str, Any] = {
         "model": model,

@@ -33,11 +33,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import sympy
 
-from rates_core import builtins as rb
 from rates_core.backend import EmitOptions, EmittedFunction
 from rates_core.codegen import comment, comment_text, file_stem, string_literal
+from rates_core.codegen import source as kit
 from rates_core.system import System
 from rates_matlab import BACKEND, __version__
 from rates_matlab.drivers import adaptive_driver, dde23_driver, dde23_wrapper, fixed_driver
@@ -120,35 +119,6 @@ def literal(value: Any) -> str:
 # --------------------------------------------------------------------------- analysis
 
 
-def _units(system: System) -> dict[str, int]:
-    """Symbol name -> number of network units (nodes) it stands for, where more than one."""
-    counts: dict[str, int] = {}
-    for name, _index in system.label_map.values():
-        counts[name] = counts.get(name, 0) + 1
-    return {name: n for name, n in counts.items() if n > 1}
-
-
-def _unit_noise(expr: sympy.Expr, units: int | None) -> sympy.Expr:
-    """``randn()`` in the equation of a population of ``units`` nodes: one sample per node."""
-    if not units or not expr.has(rb.Randn):
-        return expr
-    return expr.xreplace({r: rb.Randn(units) for r in expr.atoms(rb.Randn) if not r.args})
-
-
-def _coupling_entries(system: System) -> int:
-    total = sum(d.size for d in system.delayed)
-    for p in system.params:
-        if p.role == "matrix":
-            total += int(getattr(p.value, "nnz", np.size(p.value)))
-        elif p.role == "index":
-            total += int(np.size(p.value))
-    return total
-
-
-def _real_state_in_complex(system: System, state: Any) -> bool:
-    return system.is_complex and not str(state.dtype).startswith("complex")
-
-
 def _arguments(system: System) -> list[str]:
     return [matlab_name(d.name) for d in system.delayed] + [
         matlab_name(p.name) for p in system.params
@@ -178,7 +148,7 @@ def _state_lines(system: System) -> list[str]:
     lines = [f"{_IND}% states"]
     for s in system.states:
         read = f"y({s.start + 1})" if s.size == 1 else f"y({s.start + 1}:{s.stop})"
-        if _real_state_in_complex(system, s):
+        if kit.real_state_in_complex(system, s):
             read = f"real({read})"
         lines.append(f"{_IND}{matlab_name(s.name)} = {read};")
     return lines
@@ -229,15 +199,15 @@ def _vector_field(system: System, printer: MatlabPrinter, name: str) -> str:
     lines += _state_lines(system)
     if system.algebraic:
         lines.append(f"{_IND}% algebraic variables, in dependency order")
-    units = _units(system)
+    units = kit.unit_counts(system)
     for a in system.algebraic:
-        code = printer.doprint(_unit_noise(a.expr, units.get(a.name)))
+        code = printer.doprint(kit.unit_noise(a.expr, units.get(a.name)))
         lines.append(f"{_IND}{matlab_name(a.name)} = {code};")
     lines.append(f"{_IND}% derivatives")
     lines.append(f"{_IND}dy = zeros({system.n_states}, 1);")
     for state_name, expr in system.derivatives:
         s = system.state(state_name)
-        code = printer.doprint(_unit_noise(expr, units.get(state_name)))
+        code = printer.doprint(kit.unit_noise(expr, units.get(state_name)))
         where = f"{s.start + 1}" if s.size == 1 else f"{s.start + 1}:{s.stop}"
         lines.append(f"{_IND}dy({where}) = {code};  {comment(f'd/dt {state_name}', 'matlab')}")
     lines.append("end")
@@ -248,22 +218,16 @@ def _vector_field(system: System, printer: MatlabPrinter, name: str) -> str:
 
 
 def _jacobian(system: System, name: str, field_name: str) -> str | None:
-    if system.n_states > JACOBIAN_MAX_STATES or _coupling_entries(system) > JACOBIAN_MAX_COUPLINGS:
-        return None
-    from rates_core.errors import ModelError
-    from rates_core.jacobian import system_jacobian
-
-    try:
-        jac = system_jacobian(system, with_params=False, max_states=JACOBIAN_MAX_STATES)
-    except (ModelError, NotImplementedError, TypeError, ValueError):
+    if (
+        system.n_states > JACOBIAN_MAX_STATES
+        or kit.coupling_entries(system) > JACOBIAN_MAX_COUPLINGS
+    ):
         return None
     printer = MatlabPrinter()
-    entries = []
-    try:
-        for (i, j), value in sorted(jac.dfdy.todok().items()):
-            entries.append((i, j, printer.doprint(value)))
-    except (NotImplementedError, ValueError, TypeError):
+    printed = kit.printed_jacobian(system, printer.doprint, JACOBIAN_MAX_STATES)
+    if printed is None:
         return None
+    entries, _ = printed
     args = _arguments(system)
     n = system.n_states
     lines = [f"function jac = {name}({', '.join(['t', 'y', *args])})"]

@@ -24,6 +24,7 @@ import sympy
 from sympy.printing.octave import OctaveCodePrinter
 
 from rates_core import builtins as rb
+from rates_core.codegen.printer import COMPARISON_OPS, RatesPrinter
 
 __all__ = ["HELPERS", "RESERVED", "MatlabPrinter", "matlab_name"]
 
@@ -61,15 +62,6 @@ end
 """,
 }
 
-_COMPARISONS: dict[type, str] = {
-    rb.Greater: ">",
-    rb.GreaterEqual: ">=",
-    rb.Less: "<",
-    rb.LessEqual: "<=",
-    rb.Equal: "==",
-    rb.NotEqual: "~=",
-}
-
 
 def matlab_name(name: str) -> str:
     """The MATLAB name of a System symbol; a scalarised entry ``x[3]`` prints as ``x(4)``."""
@@ -90,13 +82,25 @@ def _float_literal(value: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
-class MatlabPrinter(OctaveCodePrinter):
+class MatlabPrinter(RatesPrinter, OctaveCodePrinter):
     """sympy's Octave printer with the rates builtins, for MATLAB and Octave.
 
     ``builtins`` are plugin-registered functions for the matlab backend: equation name ->
     the MATLAB function name to call (a string). ``used_helpers`` collects the helper functions
     (:data:`HELPERS`) the printed expressions call.
     """
+
+    backend = "matlab"
+    language = "MATLAB"
+    comparison_ops = {**COMPARISON_OPS, rb.NotEqual: "~="}
+    extrema = {"max": ("max",), "min": ("min",)}
+    unary_functions = {
+        "re": "real({})",
+        "im": "imag({})",
+        "conjugate": "conj({})",
+        "Abs": "abs({})",
+        "sign": "sign({})",
+    }
 
     def __init__(
         self, builtins: Mapping[str, Any] | None = None, settings: dict | None = None
@@ -119,9 +123,6 @@ class MatlabPrinter(OctaveCodePrinter):
         return str(int(expr))
 
     # ---------------------------------------------------------------- helpers
-
-    def _args(self, expr: sympy.Expr) -> list[str]:
-        return [self._print(a) for a in expr.args]
 
     def _atom(self, expr: sympy.Expr) -> str:
         """``expr`` printed so that it can be indexed (a name; else an error: MATLAB has no
@@ -148,8 +149,6 @@ class MatlabPrinter(OctaveCodePrinter):
     def _print_Matvec(self, expr: sympy.Expr) -> str:
         a, x = expr.args
         return f"({self.parenthesize(a, 50)}*{self.parenthesize(x, 50)})"
-
-    _print_Matmul = _print_Matvec
 
     def _print_Index(self, expr: sympy.Expr) -> str:
         x, *idx = expr.args
@@ -179,35 +178,14 @@ class MatlabPrinter(OctaveCodePrinter):
             f"{func}({x}(:))" if x.replace("_", "a").isalnum() else f"{func}(reshape({x}, [], 1))"
         )
 
-    def _print_VSum(self, expr: sympy.Expr) -> str:
-        return self._reduce(expr, "sum")
-
-    def _print_Mean(self, expr: sympy.Expr) -> str:
-        return self._reduce(expr, "mean")
-
     def _extremum(self, expr: sympy.Expr, func: str) -> str:
         if len(expr.args) == 1:
             return self._reduce(expr, func)
         a, b = self._args(expr)
         return f"{func}({a}, {b})"
 
-    def _print_Maxi(self, expr: sympy.Expr) -> str:
-        return self._extremum(expr, "max")
-
-    def _print_Mini(self, expr: sympy.Expr) -> str:
-        return self._extremum(expr, "min")
-
-    def _comparison(self, expr: sympy.Expr) -> str:
-        op = _COMPARISONS[type(expr)]
-        a, b = expr.args
+    def _compare(self, op: str, a: sympy.Expr, b: sympy.Expr) -> str:
         return f"double({self._print(a)} {op} {self._print(b)})"
-
-    _print_Greater = _comparison
-    _print_GreaterEqual = _comparison
-    _print_Less = _comparison
-    _print_LessEqual = _comparison
-    _print_Equal = _comparison
-    _print_NotEqual = _comparison
 
     def _print_Round(self, expr: sympy.Expr) -> str:
         self.used_helpers.add("rates_round_")
@@ -227,29 +205,3 @@ class MatlabPrinter(OctaveCodePrinter):
         if len(sizes) == 1:
             sizes.append("1")
         return f"randn({', '.join(sizes)})"
-
-    def _print_Past(self, expr: sympy.Expr) -> str:
-        raise NotImplementedError("delayed reads are resolved before printing")
-
-    def _print_AppliedUndef(self, expr: sympy.Expr) -> str:
-        _, impl = rb.registered_builtin(
-            expr, self.rates_builtins, "matlab", "MATLAB", strings_only=True
-        )
-        return f"{impl}({', '.join(self._args(expr))})"
-
-    # ---------------------------------------------------------------- sympy functions
-
-    def _print_re(self, expr: sympy.Expr) -> str:
-        return f"real({self._print(expr.args[0])})"
-
-    def _print_im(self, expr: sympy.Expr) -> str:
-        return f"imag({self._print(expr.args[0])})"
-
-    def _print_conjugate(self, expr: sympy.Expr) -> str:
-        return f"conj({self._print(expr.args[0])})"
-
-    def _print_Abs(self, expr: sympy.Expr) -> str:
-        return f"abs({self._print(expr.args[0])})"
-
-    def _print_sign(self, expr: sympy.Expr) -> str:
-        return f"sign({self._print(expr.args[0])})"

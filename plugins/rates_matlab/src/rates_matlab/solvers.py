@@ -27,6 +27,7 @@ from rates_core.backend import (
     EmittedFunction,
     Problem,
     Trajectory,
+    input_rows,
     nonfinite_derivative,
 )
 from rates_core.errors import SolverError
@@ -86,23 +87,9 @@ def _check(solver: str, function: EmittedFunction, problem: Problem) -> None:
 
 
 def _rows(system: Any, name: str, series: Any, size: int) -> np.ndarray:
-    """``series`` as a 2-D array with one row per time and ``size`` columns."""
-    arr = np.asarray(series)
-    if arr.ndim == 0:
-        arr = arr.reshape(1)
-    flat = arr.reshape(arr.shape[0], -1)
-    dtype = np.result_type(flat.dtype, np.float64)
-    width = flat.shape[1]
-    if width == size:
-        return flat.astype(dtype)
-    if width == 1:
-        return np.repeat(flat.astype(dtype), size, axis=1)
-    units = next((i.units for i in system.inputs if i.name == name), None)
-    if units is not None and width == len(units):
-        full = np.zeros((flat.shape[0], size), dtype=dtype)
-        full[:, units] = flat
-        return full
-    raise SolverError(f"input {name!r}: rows have {width} values, the parameter needs {size}")
+    """``series`` as a 2-D float array with one row per time and ``size`` columns."""
+    rows = input_rows(system, name, series, (size,))
+    return rows.astype(np.result_type(rows.dtype, np.float64))
 
 
 def _arguments(function: EmittedFunction, problem: Problem) -> tuple[list, list, list]:
@@ -216,13 +203,7 @@ def _adaptive(solver: str, function: EmittedFunction, problem: Problem, session:
     y0 = np.asarray(problem.y0).reshape(-1)
     dtype = _dtype(function, y0)
     t0 = float(problem.t0)
-    t_end = t0 + float(problem.simulation_time)
-    sample_times = t0 + np.arange(problem.n_samples) * problem.sampling_step
-    if sample_times[-1] > t_end + 1e-9 * max(abs(t_end), 1.0):
-        raise SolverError(
-            f"{problem.n_samples} samples every {problem.sampling_step} go beyond the end time "
-            f"{t_end}"
-        )
+    t_end, sample_times = problem.sample_grid()
     input_times = problem.input_times
     if rows and input_times is None:
         input_times = t0 + np.arange(rows[0].shape[0]) * problem.step_size

@@ -37,6 +37,7 @@ from sympy.core.function import AppliedUndef
 from rates_core import builtins as rb
 from rates_core.backend import EmitOptions, EmittedFunction
 from rates_core.codegen import comment, docstring_text
+from rates_core.codegen import source as kit
 from rates_core.system import System
 from rates_numpy import BACKEND, __version__
 from rates_numpy.printer import ScalarPrinter, VectorPrinter, safe_name
@@ -111,10 +112,6 @@ def _dtype(system: System, precision: str | None) -> str:
     return dtype
 
 
-def _real_state_in_complex(system: System, state: Any) -> bool:
-    return system.is_complex and not str(state.dtype).startswith("complex")
-
-
 def _arrayish(system: System) -> tuple[set[str], Any]:
     """Names whose value may be an ndarray although their size is 1, and a test for exprs."""
     names: set[str] = set()
@@ -142,23 +139,12 @@ def _arrayish(system: System) -> tuple[set[str], Any]:
 # --------------------------------------------------------------------------- source
 
 
-class _Writer:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def __call__(self, line: str = "", level: int = 0) -> None:
-        self.lines.append(f"{_INDENT * level}{line}" if line else "")
-
-    def text(self) -> str:
-        return "\n".join(self.lines) + "\n"
-
-
 def _signature_params(system: System) -> list[str]:
     """Arguments after ``(t, y, dy)``: the delayed reads, then the parameters."""
     return [safe_name(d.name) for d in system.delayed] + [safe_name(p.name) for p in system.params]
 
 
-def _unpack_states(w: _Writer, system: System, scalar: bool, source: str = "y") -> None:
+def _unpack_states(w: kit.SourceWriter, system: System, scalar: bool, source: str = "y") -> None:
     w("# states", 1)
     if scalar:
         w(f"y_ = {source}.tolist()", 1)
@@ -170,28 +156,14 @@ def _unpack_states(w: _Writer, system: System, scalar: bool, source: str = "y") 
             read = f"{source}[{s.start}]"
         else:
             read = f"{source}[{s.start}:{s.stop}]"
-        if _real_state_in_complex(system, s):
+        if kit.real_state_in_complex(system, s):
             read += ".real"
         w(f"{name} = {read}", 1)
 
 
-def _units(system: System) -> dict[str, int]:
-    """Symbol name -> number of network units (nodes) it stands for, where more than one."""
-    counts: dict[str, int] = {}
-    for name, _index in system.label_map.values():
-        counts[name] = counts.get(name, 0) + 1
-    return {name: n for name, n in counts.items() if n > 1}
-
-
-def _unit_noise(expr: sympy.Expr, units: int | None) -> sympy.Expr:
-    """``randn()`` in the equation of a population of ``units`` nodes: one sample per node (as
-    the unvectorised network draws one per node), not one sample shared by all of them."""
-    if not units or not expr.has(rb.Randn):
-        return expr
-    return expr.xreplace({r: rb.Randn(units) for r in expr.atoms(rb.Randn) if not r.args})
-
-
-def _vector_field(w: _Writer, system: System, printer: Any, scalar: bool, func_name: str) -> None:
+def _vector_field(
+    w: kit.SourceWriter, system: System, printer: Any, scalar: bool, func_name: str
+) -> None:
     params = _signature_params(system)
     w(
         f"def {func_name}(t, y, dy, {', '.join(params)}):"
@@ -211,14 +183,14 @@ def _vector_field(w: _Writer, system: System, printer: Any, scalar: bool, func_n
     _unpack_states(w, system, scalar)
     if system.algebraic:
         w("# algebraic variables, in dependency order", 1)
-    units = {} if scalar else _units(system)
+    units = {} if scalar else kit.unit_counts(system)
     for a in system.algebraic:
-        w(f"{safe_name(a.name)} = {printer.doprint(_unit_noise(a.expr, units.get(a.name)))}", 1)
+        w(f"{safe_name(a.name)} = {printer.doprint(kit.unit_noise(a.expr, units.get(a.name)))}", 1)
     w("# derivatives", 1)
     _, arrayish = _arrayish(system)
     for name, expr in system.derivatives:
         s = system.state(name)
-        code = printer.doprint(_unit_noise(expr, units.get(name)))
+        code = printer.doprint(kit.unit_noise(expr, units.get(name)))
         if scalar or (s.size == 1 and not arrayish(expr)):
             w(f"dy[{s.start}] = {code}  {_comment(f'd/dt {name}')}", 1)
         else:
@@ -226,7 +198,7 @@ def _vector_field(w: _Writer, system: System, printer: Any, scalar: bool, func_n
     w("return dy", 1)
 
 
-def _record(w: _Writer, system: System, printer: Any, scalar: bool) -> None:
+def _record(w: kit.SourceWriter, system: System, printer: Any, scalar: bool) -> None:
     """Append ``record_(t, y, dy, out_, <parameters>)``: the values of ``system.recorded``
     (algebraic variables the solver keeps in its history) into ``out_[:R]`` and, when ``dy`` is
     given, their time derivatives into ``out_[R:]``."""
@@ -245,17 +217,11 @@ def _record(w: _Writer, system: System, printer: Any, scalar: bool) -> None:
         where = f"out_[{r.offset}]" if scalar else f"out_[{r.offset}:{r.offset + r.size}]"
         w(f"{where} = {printer.doprint(r.expr)}  {_comment(r.name)}", 1)
     w("if dy is not None:", 1)
-    used = {s.name for r in system.recorded for s in r.rate.free_symbols}
-    for r in system.recorded:
-        for state, sym in r.rate_symbols.items():
-            if sym.name not in used:
-                continue
-            used.discard(sym.name)
-            st = system.state(state)
-            read = f"dy[{st.start}].item()" if scalar else f"dy[{st.start}:{st.stop}]"
-            if _real_state_in_complex(system, st):
-                read += ".real"
-            w(f"{safe_name(sym.name)} = {read}  {_comment(f'd/dt {state}')}", 2)
+    for sym, state, st in kit.rate_reads(system):
+        read = f"dy[{st.start}].item()" if scalar else f"dy[{st.start}:{st.stop}]"
+        if kit.real_state_in_complex(system, st):
+            read += ".real"
+        w(f"{safe_name(sym)} = {read}  {_comment(f'd/dt {state}')}", 2)
     for r in system.recorded:
         a = n + r.offset
         where = f"out_[{a}]" if scalar else f"out_[{a}:{a + r.size}]"
@@ -263,7 +229,7 @@ def _record(w: _Writer, system: System, printer: Any, scalar: bool) -> None:
     w("return out_", 1)
 
 
-def _functional(w: _Writer, func_name: str) -> None:
+def _functional(w: kit.SourceWriter, func_name: str) -> None:
     w(f"def {func_name}_functional(t, y, *params):")
     w(f'"""Like ``{func_name}`` but returns a new array."""', 1)
     w(f"return {func_name}(t, y, numpy.empty(N_STATES_, dtype=DTYPE_), *params)", 1)
@@ -284,26 +250,17 @@ def _coupling_entries(system: System) -> int:
     return total
 
 
-def _jacobian(w: _Writer, system: System, scalar: bool) -> bool:
+def _jacobian(w: kit.SourceWriter, system: System, scalar: bool) -> bool:
     """Append ``jacobian(t, y, *params)``; False (and nothing written) when unavailable."""
     if system.n_states > JACOBIAN_MAX_STATES or _coupling_entries(system) >= JACOBIAN_MAX_COUPLINGS:
         return False
-    from rates_core.errors import ModelError
-    from rates_core.jacobian import system_jacobian
-
-    try:
-        jac = system_jacobian(system, with_params=False, max_states=JACOBIAN_MAX_STATES)
-    except (ModelError, NotImplementedError, TypeError, ValueError):
-        return False
     printer = ScalarPrinter(complex_ok=system.is_complex)
-    entries = []
-    try:
-        for (i, j), value in sorted(jac.dfdy.todok().items()):
-            entries.append((i, j, printer.doprint(value)))
-    except (NotImplementedError, ValueError, TypeError):
+    printed = kit.printed_jacobian(system, printer.doprint, JACOBIAN_MAX_STATES)
+    if printed is None:
         return False
+    entries, _ = printed
     params = _signature_params(system)
-    sub = _Writer()
+    sub = kit.SourceWriter(_INDENT)
     sub(f"def jacobian(t, y, {', '.join(params)}):" if params else "def jacobian(t, y):")
     sub(
         f'"""Dense d f / d y of model {_doc(repr(system.name))} (states in the order of ``y``)."""',
@@ -335,7 +292,12 @@ def _dynamic_algebraic(system: System) -> set[str]:
 
 
 def _stage(
-    w: _Writer, system: System, printer: ScalarPrinter, dynamic: set[str], stage: int, level: int
+    w: kit.SourceWriter,
+    system: System,
+    printer: ScalarPrinter,
+    dynamic: set[str],
+    stage: int,
+    level: int,
 ) -> None:
     """Lines computing ``<state>_k<stage>_`` from the states held under their own names."""
     for a in system.algebraic:
@@ -345,7 +307,7 @@ def _stage(
         w(f"{safe_name(name)}_k{stage}_ = {printer.doprint(expr)}", level)
 
 
-def _loops(w: _Writer, system: System, printer: ScalarPrinter) -> list[str]:
+def _loops(w: kit.SourceWriter, system: System, printer: ScalarPrinter) -> list[str]:
     """Append run_euler / run_heun / run_rk4; return the input names, in signature order.
 
     Every stage evaluates the same printed expressions as ``vector_field`` with the stage's
@@ -386,7 +348,7 @@ def _loops(w: _Writer, system: System, printer: ScalarPrinter) -> list[str]:
         )
         w("y_ = y0_.tolist()", 1)
         for s in system.states:
-            read = f"y_[{s.start}]" + (".real" if _real_state_in_complex(system, s) else "")
+            read = f"y_[{s.start}]" + (".real" if kit.real_state_in_complex(system, s) else "")
             w(f"{safe_name(s.name)} = {read}", 1)
         hoisted = [a for a in system.algebraic if a.name not in dynamic]
         if hoisted:
@@ -476,19 +438,13 @@ def emit_source(
         ScalarPrinter(builtins, complex_ok=system.is_complex) if scalar else VectorPrinter(builtins)
     )
 
-    w = _Writer()
+    w = kit.SourceWriter(_INDENT)
     mode = "scalar (plain Python floats with math/cmath)" if scalar else "vector (NumPy arrays)"
-    states = system.states_text()
-    w(_comment(f"Generated by rates-numpy {__version__} from model {system.name!r}; do not edit."))
-    w(_comment(f"States ({system.n_states} values): {states}"))
-    w(_comment(f"Parameters: {', '.join(p.name for p in system.params) or '(none)'}"))
-    if system.delayed:
-        reads = system.delayed_text()
-        w(_comment(f"Delayed reads (inputs, from the solver's history): {reads}"))
-        w(_comment(f"Signature: {options.func_name}(t, y, dy, <delayed reads>, <parameters>)"))
-    else:
-        w(_comment(f"Signature: {options.func_name}(t, y, dy, <parameters>)"))
-    w(_comment(f"Mode: {mode}; dtype {dtype}"))
+    generator = f"rates-numpy {__version__}"
+    notes = [f"Mode: {mode}; dtype {dtype}"]
+    w.lines += kit.file_header(
+        system, generator, "python", signature=options.func_name, notes=notes
+    )
     w("import cmath  # noqa: F401")
     w("import math  # noqa: F401")
     w()
@@ -553,15 +509,11 @@ def emit_function(
     ``builtins`` / ``imports``: plugin builtins for the numpy backend and extra import lines (the
     hook passes those of the installed plugins).
     """
-    from rates_core.cache import load_module, source_hash, write_requested_copy, write_source
+    from rates_core.codegen.modules import load_python_module
 
     options = options or EmitOptions()
     source, info = emit_source(system, options, scalar=scalar, builtins=builtins, imports=imports)
-    path = write_source(source, BACKEND, __version__)
-    write_requested_copy(source, options)
-    module = load_module(path, f"rates_numpy_generated_{source_hash(source, BACKEND, __version__)}")
-    for name, impl in info["injected"].items():
-        setattr(module, name, impl)
+    module, path = load_python_module(source, BACKEND, __version__, options, info["injected"])
     func_name = info["func_name"]
     extras: dict[str, Any] = {
         "module": module,

@@ -24,6 +24,7 @@ from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pycode import PythonCodePrinter
 
 from rates_core import builtins as rb
+from rates_core.codegen.printer import RatesPrinter
 
 __all__ = ["SHADOWED_NAMES", "ScalarPrinter", "VectorPrinter", "safe_name"]
 
@@ -80,9 +81,15 @@ def _float_literal(value: float) -> str:
     return repr(float(value))
 
 
-class _RatesPrinting:
+class _RatesPrinting(RatesPrinter):
     """Printing shared by both printers; subclasses set ``_mod`` and ``vector``."""
 
+    backend = "numpy"
+    language = "NumPy"
+    comparison_ops = _COMPARISONS
+    extrema = {"max": ("max", "maximum", "max"), "min": ("min", "minimum", "min")}
+    builtin_strings_only = False
+    literals = {"ImaginaryUnit": "1j"}
     _mod = "numpy"
     vector = True
 
@@ -105,9 +112,6 @@ class _RatesPrinting:
     def _print_Integer(self, expr: sympy.Integer) -> str:
         return str(int(expr))
 
-    def _print_ImaginaryUnit(self, expr: Any) -> str:
-        return "1j"
-
     def _print_Pow(self, expr: sympy.Pow, rational: bool = False) -> str:
         return self._hprint_Pow(expr, rational=rational, sqrt=self._sqrt_name(expr.base))
 
@@ -115,16 +119,6 @@ class _RatesPrinting:
         return f"{self._mod}.sqrt"
 
     # ---------------------------------------------------------------- helpers
-
-    def _args(self, expr: sympy.Expr) -> list[str]:
-        return [self._print(a) for a in expr.args]
-
-    def _atom(self, expr: sympy.Expr) -> str:
-        """``expr`` printed so that it can be indexed or called (parenthesised unless atomic)."""
-        text = self._print(expr)
-        if isinstance(expr, sympy.Symbol) or text.isidentifier():
-            return text
-        return f"({text})"
 
     def _int(self, expr: sympy.Expr) -> str:
         if expr.is_Integer:
@@ -138,8 +132,6 @@ class _RatesPrinting:
     def _print_Matvec(self, expr: sympy.Expr) -> str:
         a, x = expr.args
         return f"({self._atom(a)} @ {self._atom(x)})"
-
-    _print_Matmul = _print_Matvec
 
     def _print_Index(self, expr: sympy.Expr) -> str:
         x, *idx = expr.args
@@ -166,12 +158,6 @@ class _RatesPrinting:
             return f"{self._mod}.{func}({x}, axis={self._int(expr.args[1])})"
         return f"{self._mod}.{func}({x})"
 
-    def _print_VSum(self, expr: sympy.Expr) -> str:
-        return self._reduce(expr, "sum")
-
-    def _print_Mean(self, expr: sympy.Expr) -> str:
-        return self._reduce(expr, "mean")
-
     def _extremum(self, expr: sympy.Expr, reduce: str, pair: str, builtin: str) -> str:
         if len(expr.args) == 1:
             return self._reduce(expr, reduce)
@@ -180,26 +166,12 @@ class _RatesPrinting:
             return f"{self._mod}.{pair}({a}, {b})"
         return f"{builtin}({a}, {b})"
 
-    def _print_Maxi(self, expr: sympy.Expr) -> str:
-        return self._extremum(expr, "max", "maximum", "max")
-
-    def _print_Mini(self, expr: sympy.Expr) -> str:
-        return self._extremum(expr, "min", "minimum", "min")
-
-    def _comparison(self, expr: sympy.Expr) -> str:
-        func, op = _COMPARISONS[type(expr)]
-        a, b = expr.args
+    def _compare(self, op: Any, a: sympy.Expr, b: sympy.Expr) -> str:
+        func, op = op
         if self.vector:
             return f"{self._mod}.{func}({self._print(a)}, {self._print(b)}).astype(float)"
         prec = 45  # below arithmetic, above the ternary
         return f"(1.0 if {self.parenthesize(a, prec)} {op} {self.parenthesize(b, prec)} else 0.0)"
-
-    _print_Greater = _comparison
-    _print_GreaterEqual = _comparison
-    _print_Less = _comparison
-    _print_LessEqual = _comparison
-    _print_Equal = _comparison
-    _print_NotEqual = _comparison
 
     def _print_Round(self, expr: sympy.Expr) -> str:
         (x,) = self._args(expr)
@@ -218,17 +190,6 @@ class _RatesPrinting:
             return "rng_.standard_normal()"
         shape = ", ".join(self._int(a) for a in expr.args)
         return f"rng_.standard_normal(({shape},))"
-
-    def _print_Past(self, expr: sympy.Expr) -> str:
-        raise NotImplementedError("delayed reads are resolved before printing")
-
-    def _print_AppliedUndef(self, expr: sympy.Expr) -> str:
-        name, impl = rb.registered_builtin(expr, self.rates_builtins, "numpy", "NumPy")
-        args = ", ".join(self._args(expr))
-        if callable(impl):
-            self.injected[f"{name}_"] = impl
-            return f"{name}_({args})"
-        return f"{impl}({args})"
 
     # ---------------------------------------------------------------- sympy functions
 

@@ -38,7 +38,9 @@ from rates_core.backend import (
     Problem,
     Progress,
     Trajectory,
+    input_rows,
 )
+from rates_core.codegen.tableaux import TABLEAUX
 from rates_core.errors import SolverError
 from rates_numpy import FIXED_SOLVERS, SCIPY_SOLVER
 from rates_numpy.history import (
@@ -106,16 +108,6 @@ def _dispatch(
     return _fixed_vector(solver, function, problem, progress)
 
 
-def _chunks(n_steps: int, progress: Progress) -> list[int]:
-    """Step indices where a chunk of the run ends: one chunk without a bar, else about
-    :data:`PROGRESS_CHUNKS` chunks of whole steps."""
-    if not progress.enabled or n_steps <= 1:
-        return [n_steps]
-    n = min(PROGRESS_CHUNKS, n_steps)
-    ends = sorted({int(round(n_steps * (c + 1) / n)) for c in range(n)})
-    return [e for e in ends if e > 0]
-
-
 # --------------------------------------------------------------------------- checks
 
 
@@ -144,30 +136,6 @@ def _seed(function: EmittedFunction, problem: Problem) -> None:
 
 
 # --------------------------------------------------------------------------- inputs
-
-
-def _input_rows(system: Any, name: str, series: Any, shape: tuple[int, ...]) -> np.ndarray:
-    """``series`` as an array of rows shaped like the parameter ``name`` (``shape``)."""
-    arr = np.asarray(series)
-    if arr.ndim == 0:
-        arr = arr.reshape(1)
-    rows = arr.shape[0]
-    flat = arr.reshape(rows, -1)
-    size = int(np.prod(shape)) if shape else 1
-    width = flat.shape[1]
-    if width == size:
-        return flat.reshape((rows, *shape))
-    if width == 1:
-        return np.broadcast_to(flat, (rows, size)).reshape((rows, *shape)).copy()
-    units = next((i.units for i in system.inputs if i.name == name), None)
-    if units is not None and width == len(units):
-        full = np.zeros((rows, size), dtype=np.result_type(flat, np.float64))
-        full[:, units] = flat
-        return full.reshape((rows, *shape))
-    raise SolverError(
-        f"input {name!r}: rows have {width} values, the parameter needs {size}"
-        + (f" (or {len(units)}, one per driven unit)" if units is not None else "")
-    )
 
 
 class RowBlocks:
@@ -212,7 +180,7 @@ class _Inputs:
                 arr = np.array(value, dtype=np.result_type(np.asarray(value), np.float64))
                 given = problem.inputs.get(p.name)
                 rows = (
-                    _input_rows(system, p.name, given, arr.shape)
+                    input_rows(system, p.name, given, arr.shape)
                     if given is not None
                     else arr.reshape((1, *arr.shape))
                 )
@@ -296,7 +264,7 @@ def _fixed_scalar(
     t0, dt = float(problem.t0), float(problem.step_size)
     y, start = y0, 0
     final: Any = y0.tolist()
-    for stop in _chunks(n_steps, progress):
+    for stop in progress.chunk_ends(n_steps):
         final = loop(t0, y, dt, start, stop, every, out, *loop_args)
         progress(t0 + stop * dt)
         y, start = np.asarray(final, dtype=dtype), stop
@@ -343,7 +311,7 @@ def _fixed_vector(
     left = problem.n_samples - 1
     j = every
     sample = 1
-    ends = _chunks(n_steps, progress)
+    ends = progress.chunk_ends(n_steps)
     report = ends.pop(0) if progress.enabled else -1
     for k in range(n_steps):
         if k == report:
@@ -415,13 +383,7 @@ def _scipy_setup(function: EmittedFunction, problem: Problem) -> tuple:
     if np.iscomplexobj(y0) and method == "LSODA":
         raise SolverError("solver 'scipy': method LSODA does not support complex states")
     t0 = float(problem.t0)
-    t_end = t0 + float(problem.simulation_time)
-    sample_times = t0 + np.arange(problem.n_samples) * problem.sampling_step
-    if sample_times[-1] > t_end + 1e-9 * max(abs(t_end), 1.0):
-        raise SolverError(
-            f"{problem.n_samples} samples every {problem.sampling_step} go beyond the end time "
-            f"{t_end}"
-        )
+    t_end, sample_times = problem.sample_grid()
     return method, options, scalar, args, interpolants, dtype, y0, t0, t_end, sample_times
 
 
@@ -519,11 +481,7 @@ def _solve_scipy(function: EmittedFunction, problem: Problem, progress: Progress
 # --------------------------------------------------------------------------- delays
 
 #: Distinct stage times (offset in steps, whether the stage computes f_n) of each method.
-_STAGES = {
-    "euler": ((0.0, True),),
-    "heun": ((0.0, True), (1.0, False)),
-    "rk4": ((0.0, True), (0.5, False), (1.0, False)),
-}
+_STAGES = {name: TABLEAUX[name].stage_times() for name in ("euler", "heun", "rk4")}
 
 
 def _delay_setup(
@@ -571,7 +529,7 @@ def _fixed_delayed(
     left = problem.n_samples - 1
     j = every
     sample = 1
-    ends = _chunks(n_steps, progress)
+    ends = progress.chunk_ends(n_steps)
     report = ends.pop(0) if progress.enabled else -1
     for k in range(n_steps):
         if k == report:

@@ -31,9 +31,9 @@ from typing import Any
 import numpy as np
 import sympy
 
-from rates_core import builtins as rb
 from rates_core.backend import EmitOptions, EmittedFunction
 from rates_core.codegen import comment, docstring_text
+from rates_core.codegen import source as kit
 from rates_core.system import System
 from rates_torch import BACKEND, __version__
 from rates_torch.printer import TorchPrinter, safe_name
@@ -191,37 +191,8 @@ def _ndims(system: System) -> dict[str, int]:
     return ndims
 
 
-class _Writer:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def __call__(self, line: str = "", level: int = 0) -> None:
-        self.lines.append(f"{_INDENT * level}{line}" if line else "")
-
-    def text(self) -> str:
-        return "\n".join(self.lines) + "\n"
-
-
 def _arg_names(system: System) -> list[str]:
     return [safe_name(d.name) for d in system.delayed] + [safe_name(p.name) for p in system.params]
-
-
-def _units(system: System) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for name, _index in system.label_map.values():
-        counts[name] = counts.get(name, 0) + 1
-    return {name: n for name, n in counts.items() if n > 1}
-
-
-def _unit_noise(expr: sympy.Expr, units: int | None) -> sympy.Expr:
-    """``randn()`` in a population of n nodes: one sample per node (as rates-numpy)."""
-    if not units or not expr.has(rb.Randn):
-        return expr
-    return expr.xreplace({r: rb.Randn(units) for r in expr.atoms(rb.Randn) if not r.args})
-
-
-def _real_state_in_complex(system: System, state: Any) -> bool:
-    return system.is_complex and not str(state.dtype).startswith("complex")
 
 
 def _value(printer: TorchPrinter, expr: sympy.Expr, dtype: str) -> str:
@@ -234,7 +205,7 @@ def _value(printer: TorchPrinter, expr: sympy.Expr, dtype: str) -> str:
 
 
 def _equations(
-    w: _Writer, system: System, printer: TorchPrinter, func_name: str, dtype: str
+    w: kit.SourceWriter, system: System, printer: TorchPrinter, func_name: str, dtype: str
 ) -> None:
     args = _arg_names(system)
     w(f"def {func_name}_equations({', '.join(['t', 'y', *args])}):")
@@ -248,25 +219,25 @@ def _equations(
     w("# states", 1)
     for s in system.states:
         read = f"y[..., {s.start}:{s.stop}]"
-        if _real_state_in_complex(system, s):
+        if kit.real_state_in_complex(system, s):
             read += ".real"
         w(f"{safe_name(s.name)} = {read}", 1)
-    units = _units(system)
+    units = kit.unit_counts(system)
     if system.algebraic:
         w("# algebraic variables, in dependency order", 1)
     for a in system.algebraic:
-        expr = _unit_noise(a.expr, units.get(a.name))
+        expr = kit.unit_noise(a.expr, units.get(a.name))
         w(f"{safe_name(a.name)} = {_value(printer, expr, dtype)}", 1)
     w("# derivatives", 1)
     w("dy = torch.empty_like(y)", 1)
     for name, expr in system.derivatives:
         s = system.state(name)
-        code = printer.doprint(_unit_noise(expr, units.get(name)))
+        code = printer.doprint(kit.unit_noise(expr, units.get(name)))
         w(f"dy[..., {s.start}:{s.stop}] = {code}  {_comment(f'd/dt {name}')}", 1)
     w("return dy", 1)
 
 
-def _record(w: _Writer, system: System, printer: TorchPrinter) -> None:
+def _record(w: kit.SourceWriter, system: System, printer: TorchPrinter) -> None:
     """``record_(t, y, dy, <parameters>)``: the values of ``system.recorded`` (algebraic
     variables the solver keeps in its history, next to the states) as a tensor ``(..., R)``
     or, when ``dy`` is given, their time derivatives. Recorded variables read states and
@@ -289,7 +260,7 @@ def _record(w: _Writer, system: System, printer: TorchPrinter) -> None:
         if st.name not in used:
             continue
         read = f"y[..., {st.start}:{st.stop}]"
-        if _real_state_in_complex(system, st):
+        if kit.real_state_in_complex(system, st):
             read += ".real"
         w(f"{safe_name(st.name)} = {read}", 1)
     w("if dy is None:", 1)
@@ -299,17 +270,11 @@ def _record(w: _Writer, system: System, printer: TorchPrinter) -> None:
     for r in system.recorded:
         w(f"{printer.doprint(r.expr)},  {_comment(r.name)}", 3)
     w(")", 2)
-    rates = {s.name for r in system.recorded for s in r.rate.free_symbols}
-    for r in system.recorded:
-        for state, sym in r.rate_symbols.items():
-            if sym.name not in rates:
-                continue
-            rates.discard(sym.name)
-            st = system.state(state)
-            read = f"dy[..., {st.start}:{st.stop}]"
-            if _real_state_in_complex(system, st):
-                read += ".real"
-            w(f"{safe_name(sym.name)} = {read}  {_comment(f'd/dt {state}')}", 1)
+    for sym, state, st in kit.rate_reads(system):
+        read = f"dy[..., {st.start}:{st.stop}]"
+        if kit.real_state_in_complex(system, st):
+            read += ".real"
+        w(f"{safe_name(sym)} = {read}  {_comment(f'd/dt {state}')}", 1)
     w("return record_cat_(", 1)
     w("y,", 2)
     w(f"{sizes},", 2)
@@ -319,7 +284,7 @@ def _record(w: _Writer, system: System, printer: TorchPrinter) -> None:
     printer.helpers.add("record_cat_")
 
 
-def _arguments(w: _Writer, system: System, dtype: str, printer: TorchPrinter) -> None:
+def _arguments(w: kit.SourceWriter, system: System, dtype: str, printer: TorchPrinter) -> None:
     args = _arg_names(system)
     w(f"def arguments_({', '.join(['y', *args])}):")
     w(
@@ -373,7 +338,7 @@ def emit_source(
     dtype = _dtype(system, options.float_precision)
     printer = TorchPrinter(_ndims(system), builtins)
 
-    body = _Writer()
+    body = kit.SourceWriter(_INDENT)
     _equations(body, system, printer, func_name, dtype)
     body()
     body()
@@ -406,17 +371,8 @@ def emit_source(
         body()
         _record(body, system, printer)
 
-    w = _Writer()
-    states = system.states_text()
-    w(_comment(f"Generated by rates-torch {__version__} from model {system.name!r}; do not edit."))
-    w(_comment(f"States ({system.n_states} values): {states}"))
-    w(_comment(f"Parameters: {', '.join(p.name for p in system.params) or '(none)'}"))
-    if system.delayed:
-        reads = system.delayed_text()
-        w(_comment(f"Delayed reads (arguments, from the solver's history): {reads}"))
-        w(_comment(f"Signature: {func_name}(t, y, dy, <delayed reads>, <parameters>)"))
-    else:
-        w(_comment(f"Signature: {func_name}(t, y, dy, <parameters>)"))
+    w = kit.SourceWriter(_INDENT)
+    w.lines += kit.file_header(system, f"rates-torch {__version__}", "python", signature=func_name)
     w(f"# dtype {dtype}; torch operations only, differentiable, batch axes lead")
     w("import torch")
     for line in imports:
@@ -449,15 +405,11 @@ def emit_function(
     imports: Sequence[str] = (),
 ) -> EmittedFunction:
     """Generate, cache and load the module of ``system``; the :class:`EmittedFunction`."""
-    from rates_core.cache import load_module, source_hash, write_requested_copy, write_source
+    from rates_core.codegen.modules import load_python_module
 
     options = options or EmitOptions()
     source, info = emit_source(system, options, builtins=builtins, imports=imports)
-    path = write_source(source, BACKEND, __version__)
-    write_requested_copy(source, options)
-    module = load_module(path, f"rates_torch_generated_{source_hash(source, BACKEND, __version__)}")
-    for name, impl in info["injected"].items():
-        setattr(module, name, impl)
+    module, path = load_python_module(source, BACKEND, __version__, options, info["injected"])
     func_name = info["func_name"]
     extras: dict[str, Any] = {
         "module": module,

@@ -24,6 +24,7 @@ import sympy
 from sympy.printing.pycode import PythonCodePrinter
 
 from rates_core import builtins as rb
+from rates_core.codegen.printer import RatesPrinter
 
 __all__ = ["SHADOWED_NAMES", "TorchPrinter", "safe_name"]
 
@@ -55,15 +56,6 @@ _TORCH_FUNCTIONS = {
     "erf": "torch.erf",
 }
 
-_COMPARISONS: dict[type, str] = {
-    rb.Greater: ">",
-    rb.GreaterEqual: ">=",
-    rb.Less: "<",
-    rb.LessEqual: "<=",
-    rb.Equal: "==",
-    rb.NotEqual: "!=",
-}
-
 
 def safe_name(name: str) -> str:
     """The Python name a System symbol gets in generated code."""
@@ -82,7 +74,7 @@ def _literal(value: complex) -> str:
     return repr(x)
 
 
-class TorchPrinter(PythonCodePrinter):
+class TorchPrinter(RatesPrinter, PythonCodePrinter):
     """sympy expressions of a System -> torch expressions (see the module doc).
 
     ``ndims``: symbol name -> number of own axes of its value (parameters: their shape's
@@ -91,6 +83,14 @@ class TorchPrinter(PythonCodePrinter):
     """
 
     printmethod = "_torchcode"
+    backend = "torch"
+    language = "torch"
+    extrema = {
+        "max": ("torch.amax", "torch.maximum", "min"),
+        "min": ("torch.amin", "torch.minimum", "max"),
+    }
+    builtin_strings_only = False
+    literals = {"ImaginaryUnit": "1j", "Exp1": repr(math.e), "Pi": repr(math.pi)}
 
     def __init__(
         self,
@@ -133,10 +133,6 @@ class TorchPrinter(PythonCodePrinter):
         return safe_name(expr.name)
 
     _print_Dummy = _print_Symbol
-
-    def _atom(self, expr: sympy.Expr) -> str:
-        text = self._print(expr)
-        return text if text.isidentifier() else f"({text})"
 
     def _int(self, expr: sympy.Expr) -> str:
         if expr.is_Number:
@@ -183,15 +179,6 @@ class TorchPrinter(PythonCodePrinter):
 
     _print_Float = _print_Rational
     _print_Integer = _print_Rational
-
-    def _print_ImaginaryUnit(self, expr: Any) -> str:
-        return "1j"
-
-    def _print_Exp1(self, expr: Any) -> str:
-        return repr(math.e)
-
-    def _print_Pi(self, expr: Any) -> str:
-        return repr(math.pi)
 
     # ---------------------------------------------------------------- functions
 
@@ -251,18 +238,9 @@ class TorchPrinter(PythonCodePrinter):
 
     # ---------------------------------------------------------------- rates builtins
 
-    def _comparison(self, expr: sympy.Expr) -> str:
-        a, b = expr.args
+    def _compare(self, op: str, a: sympy.Expr, b: sympy.Expr) -> str:
         prec = 45
-        op = _COMPARISONS[type(expr)]
         return f"({self.parenthesize(a, prec)} {op} {self.parenthesize(b, prec)}).to(REAL_)"
-
-    _print_Greater = _comparison
-    _print_GreaterEqual = _comparison
-    _print_Less = _comparison
-    _print_LessEqual = _comparison
-    _print_Equal = _comparison
-    _print_NotEqual = _comparison
 
     def _print_Round(self, expr: sympy.Expr) -> str:
         return f"torch.round({self._print(expr.args[0])})"  # half to even, like NumPy
@@ -271,12 +249,6 @@ class TorchPrinter(PythonCodePrinter):
         if len(expr.args) == 1:
             return self._reduce(expr.args[0], reduce)
         return self._pairwise(expr.args, pair, clamp)
-
-    def _print_Maxi(self, expr: sympy.Expr) -> str:
-        return self._extremum(expr, "torch.amax", "torch.maximum", "min")
-
-    def _print_Mini(self, expr: sympy.Expr) -> str:
-        return self._extremum(expr, "torch.amin", "torch.minimum", "max")
 
     def _reduce(self, x: sympy.Expr, func: str, axis: sympy.Expr | None = None) -> str:
         nd = self.ndim(x)
@@ -302,8 +274,6 @@ class TorchPrinter(PythonCodePrinter):
             return f"torch.matmul({self._print(a)}, {self._print(x)})"
         self.helpers.add("matvec_")
         return f"matvec_({self._print(a)}, {self._print(x)})"
-
-    _print_Matmul = _print_Matvec
 
     def _index_text(self, i: sympy.Expr, keep: bool) -> str:
         """An index: integers keep their axis (``k:k+1``) when ``keep``; symbols are index
@@ -356,17 +326,6 @@ class TorchPrinter(PythonCodePrinter):
         if len(expr.args) > 1:
             raise NotImplementedError("randn with more than one dimension in torch code")
         return f"randn_(y, {self._int(expr.args[0])})"
-
-    def _print_Past(self, expr: sympy.Expr) -> str:
-        raise NotImplementedError("delayed reads are resolved before printing")
-
-    def _print_AppliedUndef(self, expr: sympy.Expr) -> str:
-        name, impl = rb.registered_builtin(expr, self.rates_builtins, "torch", "torch")
-        args = ", ".join(self._print(a) for a in expr.args)
-        if callable(impl):
-            self.injected[f"{name}_"] = impl
-            return f"{name}_({args})"
-        return f"{impl}({args})"
 
 
 for _name in _TORCH_FUNCTIONS:

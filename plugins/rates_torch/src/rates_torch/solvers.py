@@ -37,7 +37,9 @@ from rates_core.backend import (
     Progress,
     Trajectory,
     derivative_error,
+    input_rows,
 )
+from rates_core.codegen.tableaux import TABLEAUX
 from rates_core.errors import SolverError
 from rates_torch import ADAPTIVE_SOLVERS, BACKEND, FIXED_SOLVERS
 
@@ -54,25 +56,12 @@ OPTIONS = {
     **{name: COMMON_OPTIONS + ADAPTIVE_OPTIONS for name in ADAPTIVE_SOLVERS},
 }
 
-_STAGES = {
-    "torch_euler": ((0.0, True),),
-    "torch_heun": ((0.0, True), (1.0, False)),
-    "torch_rk4": ((0.0, True), (0.5, False), (1.0, False)),
-    # dopri5 reads through StepHistory, not a ring
-}
+_STAGES = {f"torch_{name}": TABLEAUX[name].stage_times() for name in ("euler", "heun", "rk4")}
+# dopri5 reads through StepHistory, not a ring
 
 # Dormand-Prince 5(4) tableau (the 5th-order solution is propagated; FSAL)
-_C = (0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0)
-_A = (
-    (),
-    (1 / 5,),
-    (3 / 40, 9 / 40),
-    (44 / 45, -56 / 15, 32 / 9),
-    (19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729),
-    (9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656),
-    (35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84),
-)
-_E = (-71 / 57600, 0.0, 71 / 16695, -71 / 1920, 17253 / 339200, -22 / 525, 1 / 40)
+_C, _A, _DP_ERROR = TABLEAUX["dopri5"].floats()
+_E = tuple(0.0 - e for e in _DP_ERROR)  # the lower-order minus the propagated solution
 SAFETY, MIN_FACTOR, MAX_FACTOR = 0.9, 0.2, 10.0
 
 
@@ -175,29 +164,6 @@ def _device(options: dict[str, Any]) -> Any:
     return resolve_device(options.get("device"))
 
 
-def _input_rows(system: Any, name: str, series: Any, shape: tuple[int, ...]) -> Any:
-    """``series`` (rows of one input) shaped like the parameter ``name``, as NumPy (set-up)."""
-    import numpy as np
-
-    arr = np.asarray(series.detach().cpu() if hasattr(series, "detach") else series)
-    if arr.ndim == 0:
-        arr = arr.reshape(1)
-    rows = arr.shape[0]
-    flat = arr.reshape(rows, -1)
-    size = int(np.prod(shape)) if shape else 1
-    width = flat.shape[1]
-    if width == size:
-        return flat.reshape((rows, *shape))
-    if width == 1:
-        return np.broadcast_to(flat, (rows, size)).reshape((rows, *shape)).copy()
-    units = next((i.units for i in system.inputs if i.name == name), None)
-    if units is not None and width == len(units):
-        full = np.zeros((rows, size), dtype=np.result_type(flat, np.float64))
-        full[:, units] = flat
-        return full.reshape((rows, *shape))
-    raise SolverError(f"input {name!r}: rows have {width} values, the parameter needs {size}")
-
-
 def prepare(
     function: EmittedFunction,
     problem: Problem,
@@ -229,7 +195,9 @@ def prepare(
         if given is None:
             continue
         shape = tuple(np.shape(p.value))
-        rows = _input_rows(system, p.name, given, shape)
+        if hasattr(given, "detach"):
+            given = given.detach().cpu()
+        rows = input_rows(system, p.name, given, shape)
         inputs.append((i, torch.as_tensor(rows, device=device).to(args[i].dtype)))
     input_times = None
     if inputs:
@@ -279,13 +247,6 @@ def _seed(run: Integration) -> None:
     else:
         generator.seed()
     module.rng_ = generator
-
-
-def _chunks(n_steps: int, progress: Progress) -> list[int]:
-    if not progress.enabled or n_steps <= 1:
-        return [n_steps]
-    n = min(PROGRESS_CHUNKS, n_steps)
-    return sorted({int(round(n_steps * (c + 1) / n)) for c in range(n)} - {0})
 
 
 def integrate(
@@ -349,7 +310,7 @@ def _fixed(
 
         conns, pre = _delay_setup(run, adaptive=False)
         hist = RingHistory(conns, pre, t0, dt, _STAGES[solver], run.batch)
-    ends = _chunks(n_steps, progress)
+    ends = progress.chunk_ends(n_steps)
     report = ends.pop(0) if progress.enabled else -1
     if graph is None and not delayed:
         graph = _graph_reason(run)
@@ -517,7 +478,7 @@ def _fixed_replayed(
     samples = [y0]
     left = run.n_samples - 1
     j = run.every
-    ends = _chunks(run.n_steps, progress)
+    ends = progress.chunk_ends(run.n_steps)
     report = ends.pop(0) if progress.enabled else -1
     for n in range(run.n_steps):
         if n == report:

@@ -1,8 +1,22 @@
 """The backend kit: what every backend shares to write generated source.
 
-For now the escaping helpers (:mod:`rates_core.codegen.escape`): every model-derived text
-(template and circuit names, variable names, file paths, equations) reaches generated code only
-through them.
+* the escaping helpers (:mod:`rates_core.codegen.escape`): every model-derived text (template
+  and circuit names, variable names, file paths, equations) reaches generated code only
+  through them;
+* the printer mixin (:mod:`rates_core.codegen.printer`): the rates functions as tables, and one
+  error for expressions a backend cannot print;
+* the source writer, the file header, the unit / noise expansion, the symbolic Jacobian entries
+  and the reads of recorded rates (:mod:`rates_core.codegen.source`);
+* the cache-then-load sequence of generated modules (:mod:`rates_core.codegen.modules`);
+* the Butcher tableaux of euler / heun / rk4 / dopri5 (:mod:`rates_core.codegen.tableaux`).
+
+The ``Problem`` helpers (:func:`rates_core.backend.input_rows`,
+:meth:`rates_core.backend.Problem.sample_grid`) and the delayed-read planning
+(:mod:`rates_core.delay_reads`) complete the kit.
+
+This package imports only the escaping helpers and the printer mixin; ``source``, ``modules``
+and ``tableaux`` are imported from their modules (they need :mod:`rates_core.system` and
+:mod:`rates_core.cache`).
 """
 
 from rates_core.codegen.escape import (
@@ -17,6 +31,7 @@ from rates_core.codegen.escape import (
     one_line,
     string_literal,
 )
+from rates_core.codegen.printer import RatesPrinter
 
 __all__ = [
     "LANGUAGES",
@@ -28,5 +43,6 @@ __all__ = [
     "docstring_text",
     "file_stem",
     "one_line",
+    "RatesPrinter",
     "string_literal",
 ]
