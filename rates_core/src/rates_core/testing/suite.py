@@ -200,6 +200,9 @@ class ConformanceSuite:
         Suffix of the file the suite asks ``get_run_func(file_name=...)`` to write.
     ``reimport_function``
         The in-place vector field ``f(t, y, dy, *params)`` a Python source defines.
+    ``generated_examples`` / ``generated_seed``
+        How many random models ``test_generated_models`` draws (default 10) and the seed
+        (default 0); the options ``--rates-fuzz N`` and ``--rates-fuzz-seed S`` override them.
     ``vjp``
         For backends declaring ``autodiff``: ``vjp(func, args, which, cotangent)`` returns,
         for each position ``i`` in ``which``, the gradient of ``sum(cotangent * func(*args))``
@@ -217,6 +220,8 @@ class ConformanceSuite:
     source_suffix: ClassVar[str] = ".py"
     reimport_function: ClassVar[str] = "vector_field"
     vjp: ClassVar[Callable[..., Sequence[Any]] | None] = None
+    generated_examples: ClassVar[int] = 10
+    generated_seed: ClassVar[int] = 0
 
     target: Target  # set for every test by the gate fixture
 
@@ -1063,6 +1068,27 @@ class ConformanceSuite:
             name = keys[pos]
             scale = max(float(np.max(np.abs(fd))), 1e-12)
             assert_close(got, fd, 1e-6, f"gradient with respect to {name}", scale=scale)
+
+    # ------------------------------------------------------------------ generated models
+
+    def test_generated_models(self, request: pytest.FixtureRequest) -> None:
+        """Random circuits (:mod:`rates_core.testing.generator`) with every solver, vectorised
+        and not, against unvectorised rates-numpy with SciPy's DOP853 at rtol 1e-10; a failure
+        is shrunk to a small model printed as YAML."""
+        from rates_core.testing.generator import run_generated
+
+        try:
+            import hypothesis  # noqa: F401
+        except ImportError:
+            pytest.fail("test_generated_models needs hypothesis: pip install 'rates-core[testing]'")
+        reference = resolve_target("numpy", None, {}, ())
+        if reference.problem:
+            pytest.skip(f"the reference needs rates-numpy: {reference.problem}")
+        cls = type(self)
+        examples = _option(request.config, "rates_fuzz") or cls.generated_examples
+        seed = _option(request.config, "rates_fuzz_seed")
+        seed = cls.generated_seed if seed is None else seed
+        run_generated(self.target, int(examples), int(seed), cls.solver_options)
 
     # ------------------------------------------------------------------ emitted source
 
