@@ -29,3 +29,6 @@ def torch_vjp(func: Any, args: tuple, which: Sequence[int], cotangent: Any) -> l
 class TestTorchConformance(conformance.TestConformance):
     backend = "torch"
     vjp = staticmethod(torch_vjp)
+    # unvectorised torch runs of large generated models are slow: a few in CI, more in
+    # `nox -s fuzz`
+    generated_examples = 4
