@@ -84,7 +84,7 @@ def numpy(session: nox.Session) -> None:
     """rates-numpy with rates-core: the plugin's tests, the simulation API tests and the
     conformance suite (plugins/rates_numpy/tests/test_conformance.py subclasses
     rates_core.testing.ConformanceSuite)."""
-    session.install("./rates_core[progress]", "./plugins/rates_numpy", "pytest")
+    session.install("./rates_core[progress,testing]", "./plugins/rates_numpy")
     session.run(*PYTEST, "plugins/rates_numpy/tests", *session.posargs)
 
 
@@ -92,7 +92,10 @@ def numpy(session: nox.Session) -> None:
 def thirdparty(session: nox.Session) -> None:
     """The conformance suite against the fixture plugin, installed as an outside user would
     install a third-party backend, then the tests of the suite itself (tests/conformance)."""
-    session.install("./rates_core", "./tests/fixtures/rates_fixture_plugin", "pytest")
+    # rates-numpy is the reference of test_generated_models
+    session.install(
+        "./rates_core[testing]", "./plugins/rates_numpy", "./tests/fixtures/rates_fixture_plugin"
+    )
     session.run(*PYTEST, "-p", "rates_core.testing", "--rates-backend", "fixture")
     session.run("rates", "conformance", "--backend", "fixture", "-k", "test_backend_declared")
     session.run(*PYTEST, "tests/conformance", *session.posargs)
@@ -105,10 +108,9 @@ def torch(session: nox.Session) -> None:
     plugin's tests, its conformance suite and the comparison with rates-numpy."""
     session.install(
         "torch==2.13.0",
-        "./rates_core[progress]",
+        "./rates_core[progress,testing]",
         "./plugins/rates_numpy",
         "./plugins/rates_torch",
-        "pytest",
     )
     session.run(*PYTEST, "plugins/rates_torch/tests", *session.posargs)
 
@@ -133,10 +135,9 @@ def matlab(session: nox.Session) -> None:
         install_hint="apt-get install --no-install-recommends octave",
     )
     session.install(
-        "./rates_core",
+        "./rates_core[testing]",
         "./plugins/rates_numpy",
         "./plugins/rates_matlab[octave]",
-        "pytest",
         "miss_hit",
     )
     session.run(*PYTEST, "plugins/rates_matlab/tests", *session.posargs)
@@ -166,7 +167,7 @@ def fortran(session: nox.Session) -> None:
         install_hint="apt-get install --no-install-recommends auto-07p",
     )
     session.install(
-        "./rates_core", "./plugins/rates_numpy", "./plugins/rates_fortran", "pytest", "matplotlib"
+        "./rates_core[testing]", "./plugins/rates_numpy", "./plugins/rates_fortran", "matplotlib"
     )
     session.run(*PYTEST, "plugins/rates_fortran/tests", *session.posargs)
 
@@ -229,3 +230,34 @@ def sweep(session: nox.Session) -> None:
         *session.posargs,
         env={"MPLBACKEND": "Agg"},
     )
+
+
+#: Backends the ``fuzz`` session runs the model generator on when no posargs name them.
+FUZZ_BACKENDS = ("numpy", "fixture", "torch", "fortran", "matlab")
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    """The model generator with many random models (not in the default sessions: by hand or
+    nightly): ``nox -s fuzz -- [N [SEED [BACKEND ...]]]`` runs ``rates conformance --backend B
+    --fuzz N --seed SEED`` for each backend (default 500 models, seed from the date)."""
+    import datetime
+
+    args = list(session.posargs)
+    examples = args.pop(0) if args else "500"
+    seed = args.pop(0) if args else datetime.date.today().strftime("%Y%m%d")
+    backends = args or list(FUZZ_BACKENDS)
+    session.install(
+        "torch==2.13.0",
+        "./rates_core[testing]",
+        "./plugins/rates_numpy",
+        "./plugins/rates_torch",
+        "./plugins/rates_fortran",
+        "./plugins/rates_matlab[octave]",
+        "./tests/fixtures/rates_fixture_plugin",
+    )
+    for backend in backends:
+        session.log(f"rates conformance --backend {backend} --fuzz {examples} --seed {seed}")
+        session.run(
+            "rates", "conformance", "--backend", backend, "--fuzz", examples, "--seed", seed
+        )

@@ -18,3 +18,6 @@ class TestFortranConformance(conformance.TestConformance):
     source_suffix = ".f90"
     solver_options = {"fortran_dopri5": {"rtol": "{rtol}", "atol": "{atol}"}}
     known_failures: dict[str, list[str]] = {}
+    # every generated model is compiled 2 x 4 times (about 20 s a model): a few in CI, more in
+    # `nox -s fuzz`
+    generated_examples = 4

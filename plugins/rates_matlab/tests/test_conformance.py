@@ -14,3 +14,6 @@ class TestMatlabConformance(conformance.TestConformance):
     backend = "matlab"
     source_language = "other"
     source_suffix = ".m"
+    # Octave is slow and nox runs this class twice (Octave and the engine stand-in): a few
+    # generated models in CI, more in `nox -s fuzz`
+    generated_examples = 3

@@ -9,3 +9,6 @@ import rates_core.testing.conformance_tests as conformance
 
 class TestTorchConformance(conformance.TestConformance):
     backend = "torch"
+    # unvectorised torch runs of large generated models are slow: a few in CI, more in
+    # `nox -s fuzz`
+    generated_examples = 4

@@ -162,11 +162,40 @@ def _add_conformance_command(subparsers: argparse._SubParsersAction) -> None:
         help="test only this solver (or method) of the backend (repeat for several; default: all)",
     )
     parser.add_argument("-k", dest="keyword", metavar="EXPR", help="pytest -k: select tests")
+    parser.add_argument(
+        "--fuzz",
+        type=_positive_int,
+        metavar="N",
+        help="run only the model generator (test_generated_models) with N random models",
+    )
+    parser.add_argument(
+        "--seed",
+        type=_non_negative_int,
+        metavar="S",
+        help="seed of the random models (default 0; the same seed draws the same models)",
+    )
     parser.add_argument("-x", "--exitfirst", action="store_true", help="stop at the first failure")
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="list every test (pytest -v) and skip reasons"
     )
     parser.set_defaults(handler=_conformance_command)
+
+
+def _positive_int(text: str) -> int:
+    value = _non_negative_int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
 
 
 def _conformance_command(args: argparse.Namespace) -> int:
@@ -178,8 +207,14 @@ def _conformance_command(args: argparse.Namespace) -> int:
     from rates_core.testing.report import run_conformance
 
     pytest_args = ["-v", "-rfEs"] if args.verbose else ["-q", "-rfE"]
-    if args.keyword:
-        pytest_args += ["-k", args.keyword]
+    keyword = args.keyword
+    if args.fuzz is not None:
+        pytest_args += ["--rates-fuzz", str(args.fuzz)]
+        keyword = f"test_generated_models and ({keyword})" if keyword else "test_generated_models"
+    if args.seed is not None:
+        pytest_args += ["--rates-fuzz-seed", str(args.seed)]
+    if keyword:
+        pytest_args += ["-k", keyword]
     if args.exitfirst:
         pytest_args.append("-x")
     return run_conformance(args.backend, args.solver, pytest_args)

@@ -658,6 +658,18 @@ def _edge_input(template: EdgeTemplate, attrs: dict, where: dict) -> tuple[dict,
     return {"values": values, "extra": extra}, receivers[0]
 
 
+def _edge_label(name: str, source: str, target: str, used: Mapping[str, Any]) -> str:
+    """``name[source->target]``, numbered ``name#2[...]``, ``name#3[...]`` ... for further edges
+    with the same template between the same variables: each edge is an instance of its own
+    (edges add up, with a template or without one)."""
+    label = f"{name}[{source}->{target}]"
+    k = 1
+    while label in used:
+        k += 1
+        label = f"{name}#{k}[{source}->{target}]"
+    return label
+
+
 def _add_templated_edges(
     ir: NetworkIR, templated: list, vectorize: bool, taken: set[str], where: dict
 ) -> None:
@@ -677,7 +689,7 @@ def _add_templated_edges(
         tmpl = template
         for (op, var), val in parsed["values"].items():
             tmpl = tmpl.update_var(op, var, val)
-        label = f"{template.name}[{source}->{target}]"
+        label = _edge_label(template.name, source, target, instances)
         instances[label] = tmpl
         extra_locs = {}
         for fv, path in parsed["extra"].items():

@@ -70,6 +70,22 @@ def pytest_addoption(parser: Any) -> None:
         metavar="NAME",
         help="only these solvers of the backend (repeat the option for several; default: all)",
     )
+    group.addoption(
+        "--rates-fuzz",
+        dest="rates_fuzz",
+        type=int,
+        default=None,
+        metavar="N",
+        help="test_generated_models draws N random models (default: the suite's 10)",
+    )
+    group.addoption(
+        "--rates-fuzz-seed",
+        dest="rates_fuzz_seed",
+        type=int,
+        default=None,
+        metavar="S",
+        help="seed of the random models of test_generated_models (default 0)",
+    )
 
 
 def pytest_configure(config: Any) -> None:

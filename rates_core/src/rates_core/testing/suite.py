@@ -207,6 +207,9 @@ class ConformanceSuite:
         Suffix of the file the suite asks ``get_run_func(file_name=...)`` to write.
     ``reimport_function``
         The in-place vector field ``f(t, y, dy, *params)`` a Python source defines.
+    ``generated_examples`` / ``generated_seed``
+        How many random models ``test_generated_models`` draws (default 10) and the seed
+        (default 0); the options ``--rates-fuzz N`` and ``--rates-fuzz-seed S`` override them.
     ``vjp``
         Overrides the ``vjp`` of the backend's :class:`~rates_core.plugins.BackendInfo` (which
         is what ``rates conformance`` uses). For backends declaring ``autodiff``:
@@ -226,6 +229,8 @@ class ConformanceSuite:
     source_suffix: ClassVar[str] = ".py"
     reimport_function: ClassVar[str] = "vector_field"
     vjp: ClassVar[Callable[..., Sequence[Any]] | None] = None
+    generated_examples: ClassVar[int] = 10
+    generated_seed: ClassVar[int] = 0
 
     target: Target  # set for every test by the gate fixture
 
@@ -1250,6 +1255,27 @@ class ConformanceSuite:
                 _check_exported(path, self._python_source(path.read_text(encoding="utf-8")))
         assert not list(work.iterdir()), f"written to the working directory: {list(work.iterdir())}"
         assert not Path(ref.SMUGGLED_MARKER).exists(), "the model name ran a command"
+
+    # ------------------------------------------------------------------ generated models
+
+    def test_generated_models(self, request: pytest.FixtureRequest) -> None:
+        """Random circuits (:mod:`rates_core.testing.generator`) with every solver, vectorised
+        and not, against unvectorised rates-numpy with SciPy's DOP853 at rtol 1e-10; a failure
+        is shrunk to a small model printed as YAML."""
+        from rates_core.testing.generator import run_generated
+
+        try:
+            import hypothesis  # noqa: F401
+        except ImportError:
+            pytest.fail("test_generated_models needs hypothesis: pip install 'rates-core[testing]'")
+        reference = resolve_target("numpy", None, {}, ())
+        if reference.problem:
+            pytest.skip(f"the reference needs rates-numpy: {reference.problem}")
+        cls = type(self)
+        examples = _option(request.config, "rates_fuzz") or cls.generated_examples
+        seed = _option(request.config, "rates_fuzz_seed")
+        seed = cls.generated_seed if seed is None else seed
+        run_generated(self.target, int(examples), int(seed), cls.solver_options)
 
     # ------------------------------------------------------------------ emitted source
 
