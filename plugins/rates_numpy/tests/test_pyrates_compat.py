@@ -418,3 +418,40 @@ def test_jansen_rit_agrees_with_pyrates():
           -0.01555464514824264]  # fmt: skip
     np.testing.assert_allclose(frame["ve"], ve, rtol=1e-12, atol=0)
     np.testing.assert_allclose(frame["vi"], vi, rtol=1e-12, atol=0)
+
+
+# PyRates 1.2.3's numbers (float64, Euler, dt = 1e-3, default parameters, samples at t = 0,
+# 1, ..., 9) of its qif and vdp templates
+PYRATES_QIF = {
+    "r": [0.01, 0.07809562877097087, 0.08088496017645899, 0.08111299582055949,
+          0.08113259463992992, 0.08113428281656054, 0.08113442824180456, 0.0811344407692384,
+          0.08113444184839447, 0.08113444194135676],
+    "v": [-2.0, -1.9873417640481008, -1.9638831755711197, -1.961814881411182,
+          -1.9616367750058195, -1.9616214345979945, -1.9616201131476287, -1.9616199993135748,
+          -1.9616199895075197, -1.9616199886627923],
+}  # fmt: skip
+PYRATES_VDP = {
+    "x": [0.0, 1.2513195787934028, 1.3656689078346065, 0.3411874994162667, -1.7699207983488796,
+          -1.7284593382346423, -0.8276422238672286, 1.2903915683721265, 1.9183157551566774,
+          1.2087456190198873],
+    "z": [1.0, 0.9806141206019539, -0.537755365050635, -1.6698895078128024, -1.191583662403345,
+          0.6091222415515155, 1.3106501322269382, 2.4221942219566404, -0.44016078413868165,
+          -0.9913218489635958],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("reference", "outputs", "expected"),
+    [
+        ("qif.qif", {"r": "p/qif_op/r", "v": "p/qif_op/v"}, PYRATES_QIF),
+        ("vanderpol.vdp", {"x": "p/vdp_op/x", "z": "p/vdp_op/z"}, PYRATES_VDP),
+    ],
+)
+def test_qif_and_van_der_pol_agree_with_pyrates(reference, outputs, expected):
+    """rates's qif (Montbrio, Pazo & Roxin 2015) and vdp templates are PyRates 1.2.3's qif and
+    vdp: the same numbers to 1e-12 over 10 time units."""
+    frame = CircuitTemplate.from_yaml(f"rates_core.models.{reference}").run(
+        10.0, 1e-3, outputs=outputs, solver="euler", sampling_step_size=1.0
+    )
+    for key, values in expected.items():
+        np.testing.assert_allclose(frame[key], values, rtol=1e-12, atol=0)
