@@ -297,18 +297,7 @@ class Problem:
         return values, slopes
 
     def _history_at(self, t: float, n: int) -> np.ndarray:
-        try:
-            value = np.asarray(self.history(t))  # type: ignore[misc]
-        except SolverError:
-            raise
-        except Exception as exc:
-            raise SolverError(f"the pre-history function failed at t={t}: {exc!r}") from exc
-        if value.size != n:
-            raise SolverError(
-                f"the pre-history function returned shape {value.shape} at t={t}; it must "
-                f"return the state vector ({n} values)"
-            )
-        return value.reshape(-1)
+        return np.asarray(call_history(self.history, t, n)).reshape(-1)
 
     def progress_bar(self, desc: str = "") -> Progress:
         """A :class:`Progress` for this integration (does nothing unless ``progress``)."""
@@ -348,6 +337,25 @@ def input_rows(system: System, name: str, series: Any, shape: tuple[int, ...]) -
         f"input {name!r}: rows have {width} values, the parameter needs {size}"
         + (f" (or {len(units)}, one per driven unit)" if units is not None else "")
     )
+
+
+def call_history(history: Any, t: float, n_states: int) -> Any:
+    """The value of the pre-history function ``history`` at ``t``, as it returned it (an array,
+    a list or a tensor); a :class:`SolverError` naming ``t`` when the function fails or returns
+    another number of values than the state vector has. Every backend's history reads use it."""
+    try:
+        value = history(t)
+    except SolverError:
+        raise
+    except Exception as exc:
+        raise SolverError(f"the pre-history function failed at t={t}: {exc!r}") from exc
+    size = value.numel() if hasattr(value, "numel") else np.size(value)
+    if size != n_states:
+        raise SolverError(
+            f"the pre-history function returned shape {tuple(np.shape(value))} at t={t}; it "
+            f"must return the state vector ({n_states} values)"
+        )
+    return value
 
 
 def check_on_nonfinite(on_nonfinite: Any) -> None:

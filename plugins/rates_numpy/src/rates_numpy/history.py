@@ -68,6 +68,7 @@ from typing import Any
 
 import numpy as np
 
+from rates_core.backend import call_history
 from rates_core.builtins import TIME
 from rates_core.delay_reads import (
     MAX_BREAKPOINTS,
@@ -234,18 +235,7 @@ class PreHistory:
 
     def _state(self, t: float) -> np.ndarray:
         self.calls += 1
-        try:
-            value = np.asarray(self.history(t))  # type: ignore[misc]
-        except SolverError:
-            raise
-        except Exception as exc:
-            raise SolverError(f"the pre-history function failed at t={t}: {exc!r}") from exc
-        if value.size != self.n_states:
-            raise SolverError(
-                f"the pre-history function returned shape {value.shape} at t={t}; it must "
-                f"return the state vector ({self.n_states} values)"
-            )
-        return value.reshape(-1)
+        return np.asarray(call_history(self.history, t, self.n_states)).reshape(-1)
 
     def fill(self, out: np.ndarray, sel: np.ndarray, times: np.ndarray) -> None:
         """``out[sel]`` = the pre-history of connections ``sel`` at their read ``times``."""

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from rates_core.backend import call_history
 from rates_core.builtins import TIME
 from rates_core.delay_reads import (
     MAX_BREAKPOINTS,
@@ -193,18 +194,8 @@ class PreHistory:
         if self.constant:
             return self.y0
         self.calls += 1
-        try:
-            value = self.history(t)  # type: ignore[misc]
-        except SolverError:
-            raise
-        except Exception as exc:
-            raise SolverError(f"the pre-history function failed at t={t}: {exc!r}") from exc
+        value = call_history(self.history, t, self.n_states)
         value = torch.as_tensor(value, device=self.y0.device).to(self.y0.dtype)
-        if value.numel() != self.n_states:
-            raise SolverError(
-                f"the pre-history function returned shape {tuple(value.shape)} at t={t}; it "
-                f"must return the state vector ({self.n_states} values)"
-            )
         return value.reshape(-1).expand(self.y0.shape)
 
     def fill(self, values: Any, mask: Any, times: Any) -> Any:
