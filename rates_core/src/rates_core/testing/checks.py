@@ -456,6 +456,16 @@ def namespace_modules(module: ModuleType) -> set[str]:
 _CORE_CALLERS = ("rates_core", "_pytest", "pluggy", "importlib", "pytest", "threading")
 
 
+def _profiled(call: Callable[[], Any], profiler: Callable[..., Any]) -> None:
+    """Run ``call`` with ``profiler`` as :func:`sys.setprofile` hook, restoring the previous one."""
+    previous = sys.getprofile()
+    sys.setprofile(profiler)
+    try:
+        call()
+    finally:
+        sys.setprofile(previous)
+
+
 def traced_modules(call: Callable[[], Any]) -> set[str]:
     """Run ``call`` under :func:`sys.setprofile` and return the modules of the Python functions
     and builtins called from code outside rates-core (the generated code and the plugin).
@@ -486,12 +496,7 @@ def traced_modules(call: Callable[[], Any]) -> set[str]:
             if owner:
                 found.add(owner)
 
-    previous = sys.getprofile()
-    sys.setprofile(profiler)
-    try:
-        call()
-    finally:
-        sys.setprofile(previous)
+    _profiled(call, profiler)
     return found
 
 
@@ -556,12 +561,7 @@ def backend_calls(call: Callable[[], Any], roots: Collection[str]) -> set[str]:
             if owner:
                 found.add(owner)
 
-    previous = sys.getprofile()
-    sys.setprofile(profiler)
-    try:
-        call()
-    finally:
-        sys.setprofile(previous)
+    _profiled(call, profiler)
     return found
 
 
