@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from example_connectome import example_arrays, tvb_texts, write_zip  # tests/fixtures
 
 from rates_core import Connectome, LinearCoupling, ModelError, connectome_io, load_connectome
@@ -106,6 +107,8 @@ def test_missing_tract_lengths_are_the_distances_of_the_centres():
     conn = Connectome(**arrays)
     assert conn.tract_lengths[0, 1] == 5.0 and conn.tract_lengths[0, 2] == 12.0
     assert conn.tract_lengths[0, 3] == 3.0 and conn.tract_lengths[3, 0] == 3.0
+    sparse = Connectome(sp.csr_matrix(arrays["weights"]))
+    np.testing.assert_array_equal(sparse.weights, arrays["weights"])
     bare = Connectome(np.ones((3, 3)))
     assert bare.tract_lengths is None and bare.region_labels == ("region_0", "region_1", "region_2")
     with pytest.raises(ModelError, match="no tract lengths"):

@@ -109,6 +109,12 @@ class Connectome:
         raise ModelError(message, file=self.file or None, variable=what)
 
     def _finite(self, what: str, value: Any) -> np.ndarray:
+        if hasattr(value, "toarray") and hasattr(value, "nnz"):  # scipy.sparse
+            if int(np.prod(value.shape)) > MAX_ELEMENTS:
+                self._fail(
+                    f"{what} have shape {value.shape} (at most {MAX_ELEMENTS} entries)", what
+                )
+            value = value.toarray()
         arr = np.asarray(value)
         if arr.dtype.kind not in "biuf":
             self._fail(f"{what} must be real numbers, got dtype {arr.dtype}", what)
@@ -127,7 +133,9 @@ class Connectome:
         if (arr < 0).any():
             row, col = np.argwhere(arr < 0)[0].tolist()
             self._fail(
-                f"{what} must not be negative; row {row}, column {col} is {arr[row, col]}", what
+                f"{what} must not be negative; row {row}, column {col} (counting from 0) is "
+                f"{arr[row, col]}",
+                what,
             )
         return _readonly(arr, float)
 
