@@ -12,7 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from example_connectome import example_arrays, tvb_texts, write_zip  # tests/fixtures
+from example_connectome import (  # tests/fixtures
+    example_arrays,
+    tvb_python,
+    tvb_texts,
+    write_zip,
+)
 
 from rates_core import Connectome, LinearCoupling, ModelError, connectome_io, load_connectome
 from rates_core.connectome import safe_names
@@ -320,12 +325,6 @@ def test_connectivity_and_circuit_carry_weights_delays_and_coupling():
 
 
 # --------------------------------------------------------------------------- TVB itself
-
-
-def tvb_python() -> str | None:
-    """A Python with tvb-library and tvb-data (never required: the check is skipped)."""
-    path = os.environ.get("RATES_TVB_PYTHON", "/tmp/tvb-venv/bin/python")
-    return path if Path(path).is_file() else None
 
 
 @pytest.mark.skipif(tvb_python() is None, reason="no Python with tvb-library (RATES_TVB_PYTHON)")
