@@ -24,7 +24,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -105,7 +105,7 @@ class Connectome:
 
     # ------------------------------------------------------------------ checks
 
-    def _fail(self, message: str, what: str) -> None:
+    def _fail(self, message: str, what: str) -> NoReturn:
         raise ModelError(message, file=self.file or None, variable=what)
 
     def _finite(self, what: str, value: Any) -> np.ndarray:
