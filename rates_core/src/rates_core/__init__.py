@@ -5,7 +5,10 @@ The public API lives here so that PyRates users change one import line::
     from rates_core import CircuitTemplate, NodeTemplate, EdgeTemplate, OperatorTemplate
 
 Population-scale networks use ``PopulationTemplate`` (n units of one node with per-unit values)
-and ``Connectivity`` (weight matrices or global coupling between populations).
+and ``Connectivity`` (weight matrices or global coupling between populations). Whole-brain
+networks use ``Connectome`` (TVB's connectome files, delays from tract lengths, weight
+normalisation) and the coupling functions ``LinearCoupling``, ``SigmoidalCoupling`` and
+``DifferenceCoupling``.
 
 Names are imported lazily (PEP 562) so that ``rates plugins`` and plugin discovery do not pay
 for sympy and scipy.
@@ -42,6 +45,11 @@ _EXPORTS = {
     "NodeTemplate": "rates_core.frontend",
     "OperatorTemplate": "rates_core.frontend",
     "load_template": "rates_core.frontend",
+    "Connectome": "rates_core.connectome",
+    "load_connectome": "rates_core.connectome",
+    "LinearCoupling": "rates_core.coupling",
+    "SigmoidalCoupling": "rates_core.coupling",
+    "DifferenceCoupling": "rates_core.coupling",
     "System": "rates_core.system",
     "build_system": "rates_core.system",
     "integrate": "rates_core.simulate",
