@@ -549,7 +549,7 @@ def _lower_templated(
     if receiver[1] == svar:
         return False  # the general path reports it
     _check_target(ir.populations[tp], top, tvar, target_var, where)
-    sink = template.sink()
+    sink, out_var = template.sink_output()
     values: dict[tuple[str, str], np.ndarray] = {}
     for op_label, op in template.operators.items():
         for vname, decl in op.variables.items():
@@ -605,7 +605,6 @@ def _lower_templated(
             [],
         )
     )
-    out_var = template.operators[sink].output
     ir.projections.append(
         Projection(
             (p, sink, out_var),
@@ -678,7 +677,7 @@ def _add_templated_edges(
     for source, target, template, attrs, sloc, tloc in templated:
         edge_where = dict(where, variable=f"{source} -> {target}")
         parsed, receiver = _edge_input(template, attrs, edge_where)
-        sink = template.sink()
+        sink = template.sink_output()
         svar = sloc[3]
         if receiver[1] == svar:
             raise ModelError(
@@ -720,8 +719,7 @@ def _add_templated_edges(
         ir.populations.append(pop)
         labels = list(members)
         first = info[labels[0]]
-        receiver, sink = first[5], first[6]
-        out_var = pop.template.operators[sink].output
+        receiver, (sink, out_var) = first[5], first[6]
         sloc = np.array([info[lb][3][1] for lb in labels], dtype=np.int64)
         tloc = np.array([info[lb][4][1] for lb in labels], dtype=np.int64)
         units = np.arange(len(labels), dtype=np.int64)

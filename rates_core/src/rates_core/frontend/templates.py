@@ -276,6 +276,18 @@ class EdgeTemplate(_OperatorGraph):
             )
         return sinks[0]
 
+    def sink_output(self) -> tuple[str, str]:
+        """``(sink operator, its output variable)``: what the edge delivers to its target."""
+        sink = self.sink()
+        output = self.operators[sink].output
+        if output is None:
+            raise ModelError(
+                f"the sink operator {sink!r} of an edge template needs an output variable "
+                "(the value the edge delivers)",
+                **_where(self),
+            )
+        return sink, output
+
     def free_inputs(self) -> list[tuple[str, str]]:
         """``(operator, variable)`` inputs not fed from inside the edge."""
         wired = self.wiring()
