@@ -64,12 +64,27 @@ def require_toolchain(
     session.skip(message)
 
 
+#: What mypy needs to resolve the typed imports of rates_core and the plugins (pinned, like
+#: ruff, so a new release cannot turn lint red). Untyped and heavy packages (sympy, scipy,
+#: pandas, torch, ...) are not installed: pyproject.toml's [tool.mypy] treats them as Any.
+MYPY_DEPS = (
+    "mypy==2.4.1",
+    "numpy==2.4.6",
+    "pluggy==1.7.0",
+    "pytest==9.2.0",
+    "hypothesis==6.170.27",
+    "types-PyYAML==6.0.12.20261122",
+)
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff lint and format check over the whole repository."""
-    session.install("ruff==0.17.6")
+    """ruff lint and format check over the whole repository, then mypy over rates_core, the
+    plugins and the fixture plugin (the files and settings are in pyproject.toml)."""
+    session.install("ruff==0.17.6", *MYPY_DEPS)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("mypy")
 
 
 @nox.session

@@ -331,6 +331,28 @@ def test_edge_template_input_named_like_the_source_is_an_error():
         build_system(circuit)
 
 
+@pytest.mark.parametrize("vectorize", [False, True])
+@pytest.mark.parametrize("matrix", [False, True])
+def test_edge_template_whose_sink_has_no_output_is_a_model_error(vectorize, matrix):
+    """The sink operator's output is what an edge delivers: without one, a ModelError naming
+    the template (it was a KeyError: None from deep inside the System build)."""
+    from rates_core import EdgeTemplate
+
+    op = OperatorTemplate(
+        "filter_op", equations="v' = s - v", variables={"v": "variable(0.0)", "s": "input(0.0)"}
+    )
+    edge = EdgeTemplate("no_output_edge", operators=[op])
+    if matrix:
+        circuit = leaky_circuit(2).add_edges_from_matrix(
+            "leaky_op/x", "leaky_op/u", labels(2), weight=np.ones((2, 2)), template=edge
+        )
+    else:
+        circuit = leaky_circuit(2).add_edges([("n0/leaky_op/x", "n1/leaky_op/u", edge, {})])
+    with pytest.raises(ModelError, match="sink operator 'filter_op'.*output") as info:
+        build_system(circuit, vectorize=vectorize)
+    assert info.value.template == "no_output_edge"
+
+
 # --------------------------------------------------------------------------- delays
 
 

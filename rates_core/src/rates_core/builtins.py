@@ -13,6 +13,7 @@ import keyword
 import operator
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
+from typing import Any
 
 import sympy
 from sympy import S
@@ -73,7 +74,7 @@ class RatesFunction(sympy.Function):
 
 
 def _numeric_compare(
-    op: Callable[[object, object], object], a: sympy.Expr, b: sympy.Expr, *, ordered: bool
+    op: Callable[[Any, Any], Any], a: sympy.Expr, b: sympy.Expr, *, ordered: bool
 ) -> bool | None:
     """``op(a, b)`` for two numbers, the way float64 code would compute it; None if undecided.
 
@@ -98,7 +99,7 @@ class _Comparison(RatesFunction):
 
     nargs = 2
     is_real = True
-    _op: Callable[[object, object], object]
+    _op: Callable[[Any, Any], Any]  # an operator module comparison on sympy numbers
     _ordered = True  # whether the comparison needs real (ordered) operands
 
     @classmethod
@@ -187,7 +188,7 @@ class _Extremum(RatesFunction):
 
     nargs = (1, 2)
 
-    _first_wins: Callable[[object, object], object]  # operator.ge for maxi, operator.le for mini
+    _first_wins: Callable[[Any, Any], Any]  # operator.ge for maxi, operator.le for mini
 
     @classmethod
     def eval(cls, *args: sympy.Expr) -> sympy.Expr | None:

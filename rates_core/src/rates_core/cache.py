@@ -164,7 +164,7 @@ def _fallback_dir(reason: CacheError) -> Path:
 
 
 def _reason(exc: OSError) -> str:
-    names = {
+    names: dict[int | None, str] = {
         errno.ENOSPC: "no space left on the device",
         errno.EROFS: "read-only file system",
         errno.EDQUOT: "disk quota exceeded",

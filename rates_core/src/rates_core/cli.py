@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from rates_core.errors import RatesError
 
 if TYPE_CHECKING:
+    from rates_core.frontend import CircuitTemplate, OperatorTemplate
     from rates_core.plugins import PluginHost
 
 EXIT_CODES = """\
@@ -117,14 +118,14 @@ def format_plugin_report(host: PluginHost, verbose: bool = False) -> str:
         lines.append("  Uninstall all but one of the distributions claiming each name.")
     if host.broken:
         lines += ["", f"Broken plugins, not loaded ({len(host.broken)}):"]
-        for b in host.broken:
-            version = f" {b.version}" if b.version else ""
-            lines.append(f"  {b.distribution or '(unknown distribution)'}{version}")
-            lines.append(f"    entry point: {b.name}")
-            reason = b.reason.replace("\n", "\n      ")
+        for broken in host.broken:
+            version = f" {broken.version}" if broken.version else ""
+            lines.append(f"  {broken.distribution or '(unknown distribution)'}{version}")
+            lines.append(f"    entry point: {broken.name}")
+            reason = broken.reason.replace("\n", "\n      ")
             lines.append(f"    reason: {reason}")
-            if verbose and b.details:
-                lines += ["      " + line for line in b.details.rstrip().splitlines()]
+            if verbose and broken.details:
+                lines += ["      " + line for line in broken.details.rstrip().splitlines()]
         if not verbose:
             lines.append("  (run `rates plugins --verbose` for tracebacks)")
     return "\n".join(lines) + "\n"
@@ -441,7 +442,7 @@ def _file_circuits(path: Path) -> list[str]:
     return circuits
 
 
-def load_circuit(reference: str) -> object:
+def load_circuit(reference: str) -> CircuitTemplate:
     """The circuit a command line MODEL names: a template reference, or a YAML file with exactly
     one circuit template (:class:`~rates_core.errors.ModelError` otherwise)."""
     from rates_core.errors import ModelError
@@ -757,7 +758,7 @@ class Finding:
     message: str
 
 
-def _operators_of(template: object, seen: set[int]) -> list[object]:
+def _operators_of(template: object, seen: set[int]) -> list[OperatorTemplate]:
     """Every operator template used by a template (circuits, nodes, populations, edges)."""
     from rates_core.frontend import CircuitTemplate, OperatorTemplate, PopulationTemplate
 
@@ -768,7 +769,7 @@ def _operators_of(template: object, seen: set[int]) -> list[object]:
         return [template]
     if isinstance(template, PopulationTemplate):
         return _operators_of(template.node, seen)
-    ops: list[object] = []
+    ops: list[OperatorTemplate] = []
     if isinstance(template, CircuitTemplate):
         children: list[object] = [*template.nodes.values(), *template.circuits.values()]
         children += list(template.populations.values())
@@ -864,7 +865,7 @@ def validate_reference(
 
 
 def _check_circuit(
-    circuit: object,
+    circuit: CircuitTemplate,
     backend: str | None,
     float_precision: str,
     functions: dict,

@@ -16,6 +16,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import sympy
 
@@ -382,7 +383,8 @@ class _Converter:
         self.variables = variables
         self.functions = functions
         # Dispatch on the node type itself: no getattr on anything derived from user text.
-        self.handlers: dict[type, Callable[[ast.AST], sympy.Expr]] = {
+        # (each handler takes the node type it is keyed by, which a dict type cannot say)
+        self.handlers: dict[type[ast.AST], Callable[[Any], sympy.Expr]] = {
             ast.Expression: self._expression,
             ast.Constant: self._constant,
             ast.Name: self._name,

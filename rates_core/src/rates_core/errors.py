@@ -153,9 +153,11 @@ def warn_user(message: str, category: type[Warning]) -> None:
     import sys
     import warnings
     from pathlib import Path
+    from types import FrameType
 
     package = str(Path(__file__).resolve().parent)
-    level, frame = 2, sys._getframe(1)  # stacklevel 2 is the caller of warn_user
+    level = 2  # stacklevel 2 is the caller of warn_user
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(package):
         level, frame = level + 1, frame.f_back
     warnings.warn(message, category, stacklevel=level)

@@ -12,7 +12,7 @@ template become a population of edge units fed by projections.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +40,7 @@ class UnitLabels(tuple):
     def __contains__(self, label: object) -> bool:
         return label in self._positions()
 
-    def index(self, label: Any, *args: Any) -> int:  # type: ignore[override]
+    def index(self, label: Any, *args: Any) -> int:
         if args:
             return super().index(label, *args)
         try:
@@ -57,7 +57,7 @@ class Population:
     """Units sharing one structure; ``values[(op, var)]`` has one row per unit."""
 
     label: str
-    nodes: tuple[str, ...]
+    nodes: Sequence[str]  # a tuple, or EdgeUnitLabels for an edge population of a matrix
     template: Any  # NodeTemplate or EdgeTemplate (structure; values come from ``values``)
     values: dict[tuple[str, str], np.ndarray]
     is_edge: bool = False
@@ -242,13 +242,13 @@ def build_ir(circuit: CircuitTemplate, vectorize: bool = True) -> NetworkIR:
                 (source, target, template, attrs, (sp, su, sop, svar), (tp, tu, top, tvar))
             )
     for (src, tgt, has_delay, has_spread), conns in plain.items():
-        su, tu, w, d, s, labels = zip(*sorted(conns, key=lambda conn: conn[1]))
+        s_units, t_units, w, d, s, labels = zip(*sorted(conns, key=lambda conn: conn[1]))
         ir.projections.append(
             Projection(
                 src,
                 tgt,
-                np.array(su, dtype=np.int64),
-                np.array(tu, dtype=np.int64),
+                np.array(s_units, dtype=np.int64),
+                np.array(t_units, dtype=np.int64),
                 np.array(w, dtype=np.result_type(*w, float)),
                 np.array(d, dtype=float) if has_delay else None,
                 np.array(s, dtype=float) if has_spread else None,
@@ -285,19 +285,25 @@ def _split_gamma_orders(proj: Projection) -> list[Projection]:
     orders = gamma_order(delay, proj.spread)
     if np.all(orders == orders[0]):
         return [proj]
-    return [_subset(proj, np.flatnonzero(orders == order)) for order in np.unique(orders)]
+    return [
+        _subset(proj, np.flatnonzero(orders == order), delay, proj.spread)
+        for order in np.unique(orders)
+    ]
 
 
-def _subset(proj: Projection, keep: np.ndarray) -> Projection:
-    """The connections ``keep`` (positions) of ``proj``."""
+def _subset(
+    proj: Projection, keep: np.ndarray, delay: np.ndarray, spread: np.ndarray
+) -> Projection:
+    """The connections ``keep`` (positions) of ``proj``, whose per-connection delays and
+    spreads are ``delay`` and ``spread``."""
     return Projection(
         proj.source,
         proj.target,
         proj.src_idx[keep],
         proj.tgt_idx[keep],
         np.asarray(proj.weight)[keep],
-        np.broadcast_to(proj.delay, proj.spread.shape)[keep],
-        proj.spread[keep],
+        delay[keep],
+        spread[keep],
         [proj.labels[int(k)] for k in keep] if proj.labels else [],
     )
 
@@ -390,26 +396,30 @@ def _lower_entries(
     _check_target(ir.populations[tp0], top, tvar, target_var, where)
     # one population on each side (the usual case): no per-connection masks
     single = len(np.unique(src_loc[:, 0])) <= 1 and len(np.unique(tgt_loc[:, 0])) <= 1
-    # population of every connection's source and target (not needed, nor made, for one each)
-    sp_all = None if single else src_loc[cols, 0]
-    tp_all = None if single else tgt_loc[rows, 0]
+
+    def groups() -> Iterator[tuple[int, int, slice | np.ndarray]]:
+        """``(source population, target population, which connections)`` of every pair of
+        populations that has connections."""
+        if n == 0:
+            return
+        if single:  # no per-connection populations nor masks needed
+            yield int(src_loc[0, 0]), int(tgt_loc[0, 0]), slice(None)
+            return
+        sp_all, tp_all = src_loc[cols, 0], tgt_loc[rows, 0]
+        for sp in np.unique(sp_all):
+            for tp in np.unique(tp_all):
+                mask = (sp_all == sp) & (tp_all == tp)
+                if mask.any():
+                    yield int(sp), int(tp), mask
 
     def per_conn(key: str) -> np.ndarray | None:
         if key not in attributes:
             return None
         return np.broadcast_to(np.asarray(attributes[key]), (n,))
 
-    weight, delay, spread = per_conn("weight"), per_conn("delay"), per_conn("spread")
-    if n == 0:
-        pairs = []
-    elif single:
-        pairs = [(int(src_loc[0, 0]), int(tgt_loc[0, 0]))]
-    else:
-        pairs = [(int(sp), int(tp)) for sp in np.unique(sp_all) for tp in np.unique(tp_all)]
-    for sp, tp in pairs:
-        mask = slice(None) if single else (sp_all == sp) & (tp_all == tp)
-        if not single and not mask.any():
-            continue
+    weight = np.broadcast_to(np.asarray(attributes["weight"]), (n,))  # matrices carry weights
+    delay, spread = per_conn("delay"), per_conn("spread")
+    for sp, tp, mask in groups():
         ir.locate(f"{ir.populations[sp].nodes[0]}/{source_var}")
         ir.locate(f"{ir.populations[tp].nodes[0]}/{target_var}")
         ir.projections.append(
@@ -491,7 +501,7 @@ def _add_connectivity(
             )
 
 
-class EdgeUnitLabels(Sequence):
+class EdgeUnitLabels(Sequence[str]):
     """Labels ``template[source/op/var->target/op/var]`` of the units of an edge population
     made from a matrix connection, formatted when asked for (a million edges need no million
     strings up front)."""
@@ -549,7 +559,7 @@ def _lower_templated(
     if receiver[1] == svar:
         return False  # the general path reports it
     _check_target(ir.populations[tp], top, tvar, target_var, where)
-    sink = template.sink()
+    sink, out_var = template.sink_output()
     values: dict[tuple[str, str], np.ndarray] = {}
     for op_label, op in template.operators.items():
         for vname, decl in op.variables.items():
@@ -559,7 +569,11 @@ def _lower_templated(
         if key in ("weight", "delay", "spread"):
             continue
         parts = key.split("/")
-        op_var = tuple(parts[1:] if parts[0] == template.name else parts)
+        if parts[0] == template.name:
+            parts = parts[1:]
+        if len(parts) != 2:
+            continue  # not an op/var of the template: the receiver ("source")
+        op_var = (parts[0], parts[1])
         if op_var not in parsed["values"] and op_var not in parsed["extra"]:
             continue  # the receiver ("source")
         if op_var in parsed["values"]:
@@ -605,7 +619,6 @@ def _lower_templated(
             [],
         )
     )
-    out_var = template.operators[sink].output
     ir.projections.append(
         Projection(
             (p, sink, out_var),
@@ -678,7 +691,7 @@ def _add_templated_edges(
     for source, target, template, attrs, sloc, tloc in templated:
         edge_where = dict(where, variable=f"{source} -> {target}")
         parsed, receiver = _edge_input(template, attrs, edge_where)
-        sink = template.sink()
+        sink = template.sink_output()
         svar = sloc[3]
         if receiver[1] == svar:
             raise ModelError(
@@ -720,8 +733,7 @@ def _add_templated_edges(
         ir.populations.append(pop)
         labels = list(members)
         first = info[labels[0]]
-        receiver, sink = first[5], first[6]
-        out_var = pop.template.operators[sink].output
+        receiver, (sink, out_var) = first[5], first[6]
         sloc = np.array([info[lb][3][1] for lb in labels], dtype=np.int64)
         tloc = np.array([info[lb][4][1] for lb in labels], dtype=np.int64)
         units = np.arange(len(labels), dtype=np.int64)

@@ -649,7 +649,7 @@ class _NamePrinter(NumPyPrinter):
 
 def _evaluator(
     system: System, jac: Jacobian, exprs: Sequence[sympy.Expr]
-) -> Callable[..., np.ndarray]:
+) -> Callable[..., list[Any]]:
     """``g(t, y, *params, delayed=None) -> values of exprs`` (a lambdified list)."""
     runtime = [p for p in system.params if p.role not in ("matrix", "index")]
     arg_lists = [list(jac.scalars[p.name]) for p in runtime]
@@ -670,7 +670,7 @@ def _evaluator(
 
     def evaluate(
         t: float, y: np.ndarray, *params: Any, delayed: Mapping[str, Any] | None = None
-    ) -> list:
+    ) -> list[Any]:
         if len(params) != n_params:
             raise TypeError(f"expected {n_params} parameter values, got {len(params)}")
         y = np.asarray(y).reshape(-1)

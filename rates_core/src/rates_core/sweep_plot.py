@@ -71,8 +71,10 @@ def summary_map(
             raise ModelError(f"summary must be one of {sorted(_SUMMARIES)} or a function")
         reduce = _SUMMARIES[summary]
 
-        def func(data: Any) -> float:
+        def summarise(data: Any) -> float:
             return reduce(np.asarray(data))
+
+        func: Callable[[Any], float] = summarise
     else:
         func = summary
     x_values = np.unique(param_grid[x].to_numpy(dtype=float))

@@ -105,7 +105,8 @@ POINT_TYPES = {1: "BP", 2: "LP", 3: "HB", 4: "", -4: "UZ", 5: "LP", 6: "BP", 7: 
 
 def parameter_slots(n: int) -> list[int]:
     """The PAR indices of ``n`` model parameters: 1 .. 10, then 51, 52, ..."""
-    slots, k = [], 1
+    slots: list[int] = []
+    k = 1
     while len(slots) < n:
         if k not in RESERVED_SLOTS:
             slots.append(k)
@@ -329,7 +330,7 @@ def _model(
     names = {n: local[_safe(n)] for n in unames + parnames}
     printer = FortranPrinter(names, {n: 1 for n in names})
     init = np.real(np.asarray(system.initial_state() if y0 is None else y0, dtype=float))
-    lines = []
+    lines: list[str] = []
     w = lines.append
     w(
         comment(
@@ -466,7 +467,7 @@ def _constants(model: _AutoModel, scenario: str, **constants: Any) -> str:
         raise ModelError(
             f"unknown Auto-07p scenario {scenario!r} (known: {', '.join(ALL_SCENARIOS)})"
         )
-    settings = {
+    settings: dict[str, Any] = {
         "NDIM": len(model.unames), "NTST": 50, "NCOL": 4, "IAD": 3, "IPLT": 0, "NBC": 0,
         "NINT": 0, "MXBF": 10, "IID": 2, "ITMX": 8, "ITNW": 7, "NWTN": 3, "JAC": 1,
         "EPSL": 1e-7, "EPSU": 1e-7, "EPSS": 1e-5, "IADS": 1, "DSMIN": 1e-6,

@@ -225,7 +225,9 @@ def find_indexed(key: str) -> dict[str, Any] | None:
 
     try:
         raw = read_verified(_index_path(key))
-        entry = json.loads(raw) if raw is not None else None
+        if raw is None:
+            return None
+        entry = json.loads(raw)
         src = cache_file(entry["source"])
         lib = cache_file(entry["library"])
     except (CacheError, ValueError, KeyError, TypeError):

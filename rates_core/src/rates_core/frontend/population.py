@@ -104,10 +104,10 @@ class PopulationTemplate:
         params: dict[str, Any] = {}
         for key, value in dict(self.params or {}).items():
             decl = self._declaration(str(key), node, where)
-            op, _, var = str(key).partition("/")
+            op_label, _, var = str(key).partition("/")
             value, complex_value = self._normalise(str(key), value, decl, where)
             if complex_value and decl.dtype != "complex":
-                node = node.update_var(op, var, complex(decl.value))
+                node = node.update_var(op_label, var, complex(decl.value))
             params[str(key)] = value
         object.__setattr__(self, "node", node)
         object.__setattr__(self, "params", FrozenMap(params))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -41,9 +41,25 @@ class OperatorTemplate:
 
     name: str
     equations: tuple[str, ...] = ()
-    variables: Mapping[str, Variable] = field(default_factory=FrozenMap)
+    variables: FrozenMap[str, Variable] = field(default_factory=FrozenMap)
     description: str = ""
     path: str = ""
+
+    if TYPE_CHECKING:  # the raw input that __post_init__ normalises
+
+        def __init__(
+            self,
+            name: str,
+            equations: str | Iterable[str] = (),
+            variables: Mapping[str, Any] = ...,
+            description: str = "",
+            path: str = "",
+        ) -> None: ...
+
+    @classmethod
+    def from_yaml(cls, reference: str) -> OperatorTemplate:
+        """Load an operator from a reference (``pkg.file.Template``, ``dir/file/Template`` ...)."""
+        return _from_yaml(cls, reference)
 
     def __post_init__(self) -> None:
         check_name(self.name, "operator name", **_where(self))
@@ -166,14 +182,32 @@ def _operator_map(operators: Any, owner: str, path: str) -> FrozenMap:
     return FrozenMap(result)
 
 
+_G = TypeVar("_G", bound="_OperatorGraph")
+
+
 @dataclass(frozen=True)
 class _OperatorGraph:
     """Shared behaviour of nodes and edges: a small graph of operators wired by variable names."""
 
     name: str
-    operators: Mapping[str, OperatorTemplate] = field(default_factory=FrozenMap)
+    operators: FrozenMap[str, OperatorTemplate] = field(default_factory=FrozenMap)
     description: str = ""
     path: str = ""
+
+    if TYPE_CHECKING:  # the raw input that __post_init__ normalises (see _operator_map)
+
+        def __init__(
+            self,
+            name: str,
+            operators: Mapping[str, Any] | Iterable[OperatorTemplate] = ...,
+            description: str = "",
+            path: str = "",
+        ) -> None: ...
+
+    @classmethod
+    def from_yaml(cls: type[_G], reference: str) -> _G:
+        """Load a node or edge from a reference (``pkg.file.Template``, ...)."""
+        return _from_yaml(cls, reference)
 
     def __post_init__(self) -> None:
         check_name(self.name, f"{type(self).__name__[:-8].lower()} name", **_where(self))
@@ -258,12 +292,10 @@ class _OperatorGraph:
         )
 
 
-@dataclass(frozen=True)
 class NodeTemplate(_OperatorGraph):
     """A population model: operators whose inputs are fed by the outputs of the others."""
 
 
-@dataclass(frozen=True)
 class EdgeTemplate(_OperatorGraph):
     """An operator graph placed on a connection; its sink operator's output feeds the target."""
 
@@ -275,6 +307,18 @@ class EdgeTemplate(_OperatorGraph):
                 f"an edge template needs exactly one sink operator, found {sinks}", **_where(self)
             )
         return sinks[0]
+
+    def sink_output(self) -> tuple[str, str]:
+        """``(sink operator, its output variable)``: what the edge delivers to its target."""
+        sink = self.sink()
+        output = self.operators[sink].output
+        if output is None:
+            raise ModelError(
+                f"the sink operator {sink!r} of an edge template needs an output variable "
+                "(the value the edge delivers)",
+                **_where(self),
+            )
+        return sink, output
 
     def free_inputs(self) -> list[tuple[str, str]]:
         """``(operator, variable)`` inputs not fed from inside the edge."""
@@ -297,7 +341,17 @@ class Edge:
     source: str
     target: str
     template: EdgeTemplate | None = None
-    attributes: Mapping[str, Any] = field(default_factory=FrozenMap)
+    attributes: FrozenMap[str, Any] = field(default_factory=FrozenMap)
+
+    if TYPE_CHECKING:  # the raw input that __post_init__ normalises
+
+        def __init__(
+            self,
+            source: str,
+            target: str,
+            template: EdgeTemplate | None = None,
+            attributes: Mapping[str, Any] | None = None,
+        ) -> None: ...
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "attributes", FrozenMap(self.attributes or {}))
@@ -392,14 +446,33 @@ class CircuitTemplate:
     """
 
     name: str
-    nodes: Mapping[str, NodeTemplate] = field(default_factory=FrozenMap)
-    circuits: Mapping[str, CircuitTemplate] = field(default_factory=FrozenMap)
+    nodes: FrozenMap[str, NodeTemplate] = field(default_factory=FrozenMap)
+    circuits: FrozenMap[str, CircuitTemplate] = field(default_factory=FrozenMap)
     edges: tuple[Edge, ...] = ()
     connections: tuple[MatrixConnection, ...] = ()
     description: str = ""
     path: str = ""
-    populations: Mapping[str, Any] = field(default_factory=FrozenMap)
+    populations: FrozenMap[str, Any] = field(default_factory=FrozenMap)
     connectivity: tuple[Any, ...] = ()
+    #: the final state of the last ``run`` (``path -> value``)
+    state: dict[str, Any] = field(init=False, repr=False, default_factory=dict)
+    #: edits whose result a caller threw away (:mod:`rates_core.frontend.edits`)
+    discarded_edits: list[Any] = field(init=False, repr=False, default_factory=list)
+
+    if TYPE_CHECKING:  # the raw input that __post_init__ normalises
+
+        def __init__(
+            self,
+            name: str,
+            nodes: Mapping[str, NodeTemplate] | None = None,
+            circuits: Mapping[str, CircuitTemplate] | None = None,
+            edges: Iterable[Any] = (),
+            connections: Iterable[Any] = (),
+            description: str = "",
+            path: str = "",
+            populations: Mapping[str, Any] | None = None,
+            connectivity: Iterable[Any] = (),
+        ) -> None: ...
 
     def __post_init__(self) -> None:
         from rates_core.frontend.population import Connectivity, PopulationTemplate
@@ -449,8 +522,6 @@ class CircuitTemplate:
         object.__setattr__(self, "connectivity", tuple(conns))
         for conn in self.connectivity:
             self.connectivity_shape(conn)  # paths exist, matrices fit
-        object.__setattr__(self, "state", {})
-        object.__setattr__(self, "discarded_edits", [])
 
     # ------------------------------------------------------------------ navigation
 
@@ -505,9 +576,10 @@ class CircuitTemplate:
         owner, _, plabel = head.rpartition("/")
         circuit = self
         for part in owner.split("/") if owner else []:
-            circuit = circuit.circuits.get(part)
-            if circuit is None:
+            sub = circuit.circuits.get(part)
+            if sub is None:
                 return None
+            circuit = sub
         pop = circuit.populations.get(plabel)
         if pop is None or int(last) >= pop.n:
             return None
@@ -950,7 +1022,3 @@ def _from_yaml(cls: type, reference: str) -> Any:
     from rates_core.frontend.loader import load_template
 
     return load_template(reference, expected=cls)
-
-
-for _cls in (OperatorTemplate, NodeTemplate, EdgeTemplate):
-    _cls.from_yaml = classmethod(_from_yaml)  # type: ignore[attr-defined]

@@ -14,7 +14,7 @@ import traceback
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
 
@@ -37,6 +37,9 @@ from rates_core.plugins.contract import (
 
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
+
+#: what a registration hook returns items of
+_Info = TypeVar("_Info", BackendInfo, SolverInfo)
 
 __all__ = [
     "BrokenPlugin",
@@ -226,7 +229,7 @@ class PluginHost:
 
     def _impls(self, name: str) -> list[pluggy.HookImpl]:
         plugin = self._pm.get_plugin(name)
-        impls = []
+        impls: list[pluggy.HookImpl] = []
         for caller in self._pm.get_hookcallers(plugin) or []:
             impls.extend(i for i in caller.get_hookimpls() if i.plugin_name == name)
         return impls
@@ -267,7 +270,7 @@ class PluginHost:
         except pluggy.PluginValidationError as exc:
             raise _PluginProblem(str(exc)) from exc
 
-    def _registration(self, name: str, hook: str, cls: type) -> tuple[Any, ...]:
+    def _registration(self, name: str, hook: str, cls: type[_Info]) -> tuple[_Info, ...]:
         impl = self._impl_of(name, hook)
         if impl is None:
             return ()

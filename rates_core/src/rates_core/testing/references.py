@@ -14,9 +14,10 @@ import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from rates_core.frontend.templates import (
     CircuitTemplate,
@@ -39,7 +40,7 @@ def one_node(name: str, equations: Sequence[str], variables: Mapping[str, Any]) 
     return CircuitTemplate(name=name, nodes={"n": NodeTemplate(name="node", operators=[op])})
 
 
-def _ivp(rhs: Callable, y0: Sequence[float], times: np.ndarray, rtol: float = 1e-12) -> np.ndarray:
+def _ivp(rhs: Callable, y0: ArrayLike, times: np.ndarray, rtol: float = 1e-12) -> np.ndarray:
     """``rhs`` integrated by SciPy's DOP853 at ``times`` (rows), tight tolerances."""
     from scipy.integrate import solve_ivp
 
@@ -230,7 +231,15 @@ def van_der_pol_reference(t: np.ndarray) -> np.ndarray:
     return _van_der_pol_cached(tuple(float(v) for v in t))
 
 
-LORENZ = {"sigma": 10.0, "rho": 28.0, "beta": 8.0 / 3.0, "y0": (1.0, 1.0, 1.0), "T": 0.5}
+class _Lorenz(TypedDict):
+    sigma: float
+    rho: float
+    beta: float
+    y0: tuple[float, float, float]
+    T: float
+
+
+LORENZ: _Lorenz = {"sigma": 10.0, "rho": 28.0, "beta": 8.0 / 3.0, "y0": (1.0, 1.0, 1.0), "T": 0.5}
 
 
 def lorenz_circuit() -> CircuitTemplate:
@@ -318,7 +327,14 @@ def jansen_rit_reference(t: np.ndarray) -> np.ndarray:
     return _jansen_rit_cached(tuple(float(v) for v in t))
 
 
-STUART_LANDAU = {"mu": 2.25, "omega": 3.0, "z0": 0.1 + 0.05j, "T": 4.0}
+class _StuartLandau(TypedDict):
+    mu: float
+    omega: float
+    z0: complex
+    T: float
+
+
+STUART_LANDAU: _StuartLandau = {"mu": 2.25, "omega": 3.0, "z0": 0.1 + 0.05j, "T": 4.0}
 
 
 def stuart_landau_circuit() -> CircuitTemplate:
@@ -823,7 +839,7 @@ def _function_cases() -> list[FunctionCase]:
     )
     # reductions, linear algebra, indexing
     vec = np.array(_GENERIC)
-    more = [
+    more: list[tuple[str, str, Mapping[str, Any], Callable[..., Any], int]] = [
         ("maxi-reduce", "maxi(a)", {"a": vec}, lambda t, a: np.max(a), 1),
         ("mini-reduce", "mini(a)", {"a": vec}, lambda t, a: np.min(a), 1),
         ("vsum-vector", "vsum(a)", {"a": vec}, lambda t, a: np.sum(a), 1),

@@ -142,7 +142,7 @@ def _sparse_weights(n: int, k: int, seed: int = 3) -> Any:
     import scipy.sparse as sp
 
     rng = np.random.default_rng(seed)
-    pairs = set()
+    pairs: set[tuple[int, int]] = set()
     while len(pairs) < k:
         t, s = (int(v) for v in rng.integers(0, n, 2))
         if t != s:
