@@ -3,7 +3,9 @@ warning for what rates ignores, or fails with a message that names the rates way
 
 from __future__ import annotations
 
+import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -236,13 +238,18 @@ def test_unknown_backend_hint_names_real_distributions_only(name, says):
 
 # ------------------------------------------------------------------ the model library
 
-#: PyRates 1.2.3's ik_theta and ik_eta (model_templates.neural_mass_models.ik) with Delta=1,
-#: eta=100, g=15, tau_s=6, r(0)=0.01, v(0)=-60, other values its defaults, float64, DOP853:
-#: (r, v) at t = 80 ms, near the fixed point (where the solver's tolerance hardly matters).
-PYRATES_IK_AT_80 = {
-    "ik_theta": (0.0005638345443120706, -66.07005372097444),
-    "ik_eta": (0.000142513157661437, -66.16111430496582),
-}
+#: PyRates 1.2.3's numbers, written by benchmarks/pyrates_reference.py (which says how each
+#: case was run): ``{case: {output: [values]}}``, a complex value as ``[re, im]``
+PYRATES = json.loads((Path(__file__).parent / "pyrates_1_2_3.json").read_text())
+
+
+def pyrates(*keys: str) -> np.ndarray:
+    """``pyrates("qif", "r")``: PyRates's numbers of one output, complex where they are."""
+    found = PYRATES
+    for key in keys:
+        found = found[key]
+    values = np.asarray(found, dtype=float)
+    return values[:, 0] + 1j * values[:, 1] if values.ndim == 2 else values
 
 
 @pytest.mark.parametrize("name", ["ik_theta", "ik_eta"])
@@ -274,7 +281,7 @@ def test_izhikevich_templates_agree_with_pyrates(name):
         atol=1e-12,
         sampling_step_size=20.0,
     )
-    r, v = PYRATES_IK_AT_80[name]
+    r, v = PYRATES["izhikevich"][name]  # (r, v) at t = 80 ms, near the fixed point
     assert frame["r"].iloc[-1] == pytest.approx(r, rel=1e-5)
     assert frame["v"].iloc[-1] == pytest.approx(v, rel=1e-7)
 
@@ -397,10 +404,8 @@ def test_qif_sfa_agrees_with_pyrates():
         solver="euler",
         sampling_step_size=10.0,
     )
-    r = [0.01, 0.08000269056831683, 0.07848231806222307, 0.07758684219533507]
-    a = [0.0, 0.10305023998633628, 0.23506554838114005, 0.31553166653449294]
-    np.testing.assert_allclose(frame["r"], r, rtol=1e-12, atol=0)
-    np.testing.assert_allclose(frame["a"], a, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(frame["r"], pyrates("qif_sfa", "r"), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(frame["a"], pyrates("qif_sfa", "a"), rtol=1e-12, atol=0)
 
 
 def test_jansen_rit_agrees_with_pyrates():
@@ -413,45 +418,148 @@ def test_jansen_rit_agrees_with_pyrates():
         solver="euler",
         sampling_step_size=0.1,
     )
-    ve = [0.0, 0.02432926009144612, 0.024138815927392768, 0.02432053396965988, 0.024472499793047813]
-    vi = [0.0, -0.017363819893061565, -0.014087480961622934, -0.014663883967548096,
-          -0.01555464514824264]  # fmt: skip
-    np.testing.assert_allclose(frame["ve"], ve, rtol=1e-12, atol=0)
-    np.testing.assert_allclose(frame["vi"], vi, rtol=1e-12, atol=0)
-
-
-# PyRates 1.2.3's numbers (float64, Euler, dt = 1e-3, default parameters, samples at t = 0,
-# 1, ..., 9) of its qif and vdp templates
-PYRATES_QIF = {
-    "r": [0.01, 0.07809562877097087, 0.08088496017645899, 0.08111299582055949,
-          0.08113259463992992, 0.08113428281656054, 0.08113442824180456, 0.0811344407692384,
-          0.08113444184839447, 0.08113444194135676],
-    "v": [-2.0, -1.9873417640481008, -1.9638831755711197, -1.961814881411182,
-          -1.9616367750058195, -1.9616214345979945, -1.9616201131476287, -1.9616199993135748,
-          -1.9616199895075197, -1.9616199886627923],
-}  # fmt: skip
-PYRATES_VDP = {
-    "x": [0.0, 1.2513195787934028, 1.3656689078346065, 0.3411874994162667, -1.7699207983488796,
-          -1.7284593382346423, -0.8276422238672286, 1.2903915683721265, 1.9183157551566774,
-          1.2087456190198873],
-    "z": [1.0, 0.9806141206019539, -0.537755365050635, -1.6698895078128024, -1.191583662403345,
-          0.6091222415515155, 1.3106501322269382, 2.4221942219566404, -0.44016078413868165,
-          -0.9913218489635958],
-}  # fmt: skip
+    np.testing.assert_allclose(frame["ve"], pyrates("jansen_rit", "ve"), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(frame["vi"], pyrates("jansen_rit", "vi"), rtol=1e-12, atol=0)
 
 
 @pytest.mark.parametrize(
-    ("reference", "outputs", "expected"),
+    ("reference", "case", "outputs"),
     [
-        ("qif.qif", {"r": "p/qif_op/r", "v": "p/qif_op/v"}, PYRATES_QIF),
-        ("vanderpol.vdp", {"x": "p/vdp_op/x", "z": "p/vdp_op/z"}, PYRATES_VDP),
+        ("qif.qif", "qif", {"r": "p/qif_op/r", "v": "p/qif_op/v"}),
+        ("vanderpol.vdp", "vdp", {"x": "p/vdp_op/x", "z": "p/vdp_op/z"}),
     ],
 )
-def test_qif_and_van_der_pol_agree_with_pyrates(reference, outputs, expected):
+def test_qif_and_van_der_pol_agree_with_pyrates(reference, case, outputs):
     """rates's qif (Montbrio, Pazo & Roxin 2015) and vdp templates are PyRates 1.2.3's qif and
-    vdp: the same numbers to 1e-12 over 10 time units."""
+    vdp: the same numbers to 1e-12 over 10 time units (float64, Euler, dt = 1e-3, defaults)."""
     frame = CircuitTemplate.from_yaml(f"rates_core.models.{reference}").run(
         10.0, 1e-3, outputs=outputs, solver="euler", sampling_step_size=1.0
     )
-    for key, values in expected.items():
-        np.testing.assert_allclose(frame[key], values, rtol=1e-12, atol=0)
+    for key in outputs:
+        np.testing.assert_allclose(frame[key], pyrates(case, key), rtol=1e-12, atol=0)
+
+
+# ------------------------------------------------------------------ more library templates
+# Each builder returns rates's counterpart of a case of benchmarks/pyrates_reference.py with
+# PyRates's values, and how to run it (Euler, as there); the docstrings map the parameters.
+
+
+def _library(reference: str, node_vars=None, weight=None) -> CircuitTemplate:
+    c = CircuitTemplate.from_yaml(f"rates_core.models.{reference}")
+    edges = None if weight is None else [(e.source, e.target, {"weight": weight}) for e in c.edges]
+    return c.update_var(node_vars=node_vars or {}, edge_vars=edges)
+
+
+def ik_nd():
+    """ik_nd is PyRates's ik_nodim with tau = 1 (its w, w_jump are PyRates's u, d); the
+    synapse tau s' = h m_in - s with h = tau = 2.6 is PyRates's s' = -s/tau_s + r_in."""
+    op = "p/ik_nd_op"
+    values = {"Delta": 0.02, "alpha": 0.6, "g": 0.5, "e_r": 1.0, "a": 0.008, "b": -0.01}
+    values |= {"w_jump": 0.02, "eta": 0.0, "r": 0.0, "v": 0.0, "w": 0.0}
+    syn = {"p/exp_syn_op/tau": 2.6, "p/exp_syn_op/h": 2.6}
+    c = _library("ik.ik_nd", {**{f"{op}/{k}": v for k, v in values.items()}, **syn})
+    out = {"r": f"{op}/r", "v": f"{op}/v", "u": f"{op}/w", "s": "p/exp_syn_op/s"}
+    return c, (200.0, 1e-3, out, 20.0)
+
+
+def theta():
+    """theta is PyRates's kmo_theta (tau r_in with tau = 1 is its s), z(0) = -0.6 - 0.8i."""
+    c = _library("theta.theta", {"p/theta_op/z": -0.6 - 0.8j})
+    return c, (10.0, 1e-3, {"z": "p/theta_op/z"}, 1.0)
+
+
+def kuramoto():
+    """kmo (sin(theta_j - theta_i) as sine and cosine sums) is PyRates's kmo_2coupled (a
+    sin_edge of weight -4 each way), here with omega = 12 and theta(0) = 1 at p2."""
+    c = _library("kuramoto.kmo", {"p2/phase_op/omega": 12.0, "p2/phase_op/theta": 1.0}, -4.0)
+    out = {"theta1": "p1/phase_op/theta", "theta2": "p2/phase_op/theta"}
+    return c, (3.0, 1e-3, out, 0.25)
+
+
+def kuramoto_mf():
+    """kmo_oa with K = 1 is PyRates's kmo_mf (s = z through an edge of weight 1)."""
+    c = _library("kuramoto.kmo_oa", {"p/kmo_oa_op/K": 1.0, "p/kmo_oa_op/z": 0.5 + 0.1j})
+    return c, (10.0, 1e-3, {"z": "p/kmo_oa_op/z"}, 1.0)
+
+
+def qif_gap():
+    """qif_gap (g = 1, J = 15) is PyRates's qif_gap_op with g = 1."""
+    return _library("qif.qif_gap"), (
+        10.0,
+        1e-3,
+        {"r": "p/qif_gap_op/r", "v": "p/qif_gap_op/v"},
+        1.0,
+    )
+
+
+def qif_conduct():
+    """qif_cond with g = 5, E_r = 1, r(0) = v(0) = 0 is PyRates's qif_conduct (tau = 1)."""
+    op = "p/qif_cond_op"
+    values = {"g": 5.0, "E_r": 1.0, "r": 0.0, "v": 0.0}
+    c = _library("qif.qif_cond", {f"{op}/{k}": v for k, v in values.items()})
+    return c, (20.0, 1e-3, {"r": f"{op}/r", "v": f"{op}/v", "s": "p/exp_syn_op/s"}, 2.0)
+
+
+def qif_depression():
+    """qif_sd with tau_d = 100, kappa = 1 is PyRates's qif_pop with a depression_edge
+    (tau_x = 100, k = 1, no delay)."""
+    c = _library("qif.qif_sd", {"p/depression_op/tau_d": 100.0, "p/depression_op/kappa": 1.0})
+    return c, (50.0, 1e-3, {"r": "p/qif_op/r", "v": "p/qif_op/v"}, 5.0)
+
+
+def qif_tsodyks():
+    """qif_tsodyks with PyRates's tsodyks_op values (tau_d = tau_x = 100, tau_f = tau_u = 200,
+    U = U0 = 0.6) and J = 15 is PyRates's qif_pop with a tsodyks_edge with k = 1 (rates has
+    no k: Tsodyks et al. 1998 deplete by u x r)."""
+    values = {"tau_d": 100.0, "tau_f": 200.0, "U": 0.6, "u": 0.6}
+    c = _library("qif.qif_tsodyks", {f"p/tsodyks_op/{k}": v for k, v in values.items()}, 15.0)
+    return c, (50.0, 1e-3, {"r": "p/qif_op/r", "v": "p/qif_op/v"}, 5.0)
+
+
+def wilson_cowan():
+    """WC with PyRates's values gives PyRates's WC once the paper's factor k_e = 1 - 1/(1 +
+    exp(a theta)) (the largest value of the shifted sigmoid; Wilson & Cowan 1972) is replaced
+    by PyRates's 1: that factor is the one difference (rates's m, a, r are PyRates's r, s,
+    k; P = 0)."""
+    c = CircuitTemplate.from_yaml("rates_core.models.wilsoncowan.WC")
+    op = c["e/wc_op"].update_template(
+        equations={"replace": {"1.0 - 1.0/(1.0 + exp(a*theta)) - r*m": "1.0 - r*m"}}
+    )
+    c = c.update_template(nodes={n: c[n].update_template(operators={op: {}}) for n in "ei"})
+    values = {
+        "e": {"a": 1.0, "theta": 2.0, "tau": 10.0, "P": 0.0, "m": 0.1},
+        "i": {"a": 2.0, "theta": 2.5, "tau": 10.0, "P": 0.0, "m": 0.05},
+    }
+    weights = {"ee": 15.0, "ei": 15.0, "ie": -15.0, "ii": -4.0}
+    c = c.update_var(
+        node_vars={f"{n}/wc_op/{k}": v for n, vs in values.items() for k, v in vs.items()},
+        edge_vars=[(f"{s}/wc_op/m", f"{t}/wc_op/m_in", {"weight": w}) for (s, t), w in
+                   weights.items()],
+    )  # fmt: skip
+    return c, (100.0, 1e-3, {"e": "e/wc_op/m", "i": "i/wc_op/m"}, 10.0)
+
+
+@pytest.mark.parametrize(
+    ("build", "case"),
+    [
+        (ik_nd, ("ik_nodim",)),
+        (theta, ("theta",)),
+        (kuramoto, ("kuramoto",)),
+        (kuramoto_mf, ("kuramoto_mf",)),
+        (qif_gap, ("qif_gap",)),
+        (qif_conduct, ("qif_conduct",)),
+        (qif_depression, ("qif_plastic", "depression")),
+        (qif_tsodyks, ("qif_plastic", "tsodyks")),
+        (wilson_cowan, ("wilson_cowan",)),
+    ],
+    ids=lambda v: getattr(v, "__name__", None),
+)
+def test_library_templates_agree_with_pyrates(build, case):
+    """rates's library templates give PyRates 1.2.3's numbers with PyRates's values (float64,
+    Euler): to 1e-12 relative (1e-15 absolute near 0) at every sample."""
+    circuit, (T, dt, outputs, every) = build()
+    frame = circuit.run(T, dt, outputs=outputs, solver="euler", sampling_step_size=every)
+    for key in outputs:
+        theirs = pyrates(*case, key)
+        assert len(frame) == len(theirs) > 3
+        np.testing.assert_allclose(frame[key].to_numpy(), theirs, rtol=1e-12, atol=1e-15)

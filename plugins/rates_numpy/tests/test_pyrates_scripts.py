@@ -5,7 +5,9 @@ PyRates's documentation; reference numbers marked "PyRates 1.2.3" were computed 
 
 from __future__ import annotations
 
+import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -89,8 +91,10 @@ def test_a_failing_edit_is_not_recorded() -> None:
 
 # --------------------------------------------------------------------------- 2. argument order
 
+#: PyRates 1.2.3's numbers, written by benchmarks/pyrates_reference.py (which says how)
+PYRATES = json.loads((Path(__file__).parent / "pyrates_1_2_3.json").read_text())
 #: PyRates 1.2.3, get_run_func of its qif template (vectorize=False): the argument keys
-PYRATES_QIF_KEYS = ["t", "y", "dy", "tau", "Delta", "I_ext", "eta", "weight"]
+PYRATES_QIF_KEYS = PYRATES["qif_keys"]["keys"]
 
 
 def test_get_run_func_takes_pyrates_parameter_order() -> None:
@@ -146,7 +150,7 @@ def _delayed_vdp() -> CircuitTemplate:
 
 
 #: PyRates 1.2.3, the model above, euler with step 1e-3: x1 at t = 1, 2, 5, 9
-PYRATES_VDP_X1 = [1.299119700292671, 0.7349118511284153, -1.320890627748977, 1.3424248525699394]
+PYRATES_VDP_X1 = PYRATES["delayed_vdp"]["x1"]
 
 
 def test_history_zero_gives_pyrates_numbers() -> None:
