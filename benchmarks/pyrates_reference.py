@@ -8,9 +8,10 @@ no PyRates)::
         > $REPO/plugins/rates_numpy/tests/pyrates_1_2_3.json
 
 (case names after the script run only those). It prints one JSON object ``{case: {output:
-[numbers]}}`` (a complex number as ``[re, im]``), each case run with PyRates's numpy backend in
-float64 (complex128 where a state is complex) in an empty scratch directory (PyRates writes
-its generated code into the working directory), with PyRates's template caches emptied first.
+[numbers]}}`` (complex numbers as ``{"re": [...], "im": [...]}``), each case run with
+PyRates's numpy backend in float64 (complex128 where a state is complex) in an empty scratch
+directory (PyRates writes its generated code into the working directory), with PyRates's
+template caches emptied first.
 Each case states the PyRates template, the changes made to it and the solver; the tests that
 read these numbers (plugins/rates_numpy/tests/test_pyrates_compat.py and
 test_pyrates_scripts.py) run rates's counterpart the same way. Only numbers go into the
@@ -50,9 +51,10 @@ def simulate(circuit: Any, T: float, dt: float, outputs: dict, every: float, **o
     return {key: _numbers(frame[key].to_numpy()) for key in outputs}
 
 
-def _numbers(values: np.ndarray) -> list:
+def _numbers(values: np.ndarray) -> Any:
+    """A list of floats, or ``{"re": [...], "im": [...]}`` for complex values."""
     if np.iscomplexobj(values):
-        return [[float(v.real), float(v.imag)] for v in values]
+        return {"re": _numbers(values.real), "im": _numbers(values.imag)}
     return [float(v) for v in values]
 
 
@@ -203,6 +205,48 @@ def delayed_vdp() -> dict:
     return {"x1": [x1[k] for k in (1000, 2000, 5000, 9000)]}
 
 
+#: The Kuramoto population of ``kuramoto_population``: 5 units, coupling W[target, source]
+KURAMOTO_W = [
+    [0.0, 1.0, 0.5, 0.0, 2.0],
+    [0.3, 0.0, 0.0, 1.5, 0.0],
+    [0.0, 0.8, 0.0, 0.4, 1.1],
+    [1.2, 0.0, 0.7, 0.0, 0.0],
+    [0.0, 0.6, 0.0, 0.9, 0.0],
+]
+KURAMOTO_OMEGA = [8.0, 9.0, 10.0, 11.0, 12.0]
+KURAMOTO_THETA = [0.0, 1.0, 2.0, 3.0, 4.0]
+
+
+def kuramoto_population() -> dict:
+    """PopulationTemplate "e" of 5 kuramoto.phase_pop units (omega, theta(0) above) and a
+    Connectivity e/phase_op/theta -> e/phase_op/s_in with KURAMOTO_W and the sin_edge,
+    edge_var_map={"theta_s": "source", "theta_t": "e/phase_op/theta"}: theta' = omega +
+    sum_j W_ij sin(theta_j - theta_i). Euler dt = 1e-3, samples at t = 0, 0.5, ..., 2.5."""
+    from pyrates import (
+        CircuitTemplate,
+        Connectivity,
+        EdgeTemplate,
+        NodeTemplate,
+        PopulationTemplate,
+    )
+
+    node = NodeTemplate.from_yaml(OSC + "kuramoto.phase_pop")
+    edge = EdgeTemplate.from_yaml(OSC + "kuramoto.sin_edge")
+    params = {"phase_op/omega": KURAMOTO_OMEGA, "phase_op/theta": KURAMOTO_THETA}
+    pop = PopulationTemplate("e", node=node, n=5, params=params)
+    conn = Connectivity(
+        "e/phase_op/theta", "e/phase_op/s_in", np.array(KURAMOTO_W), edge=edge,
+        edge_var_map={"theta_s": "source", "theta_t": "e/phase_op/theta"},
+    )  # fmt: skip
+    circuit = CircuitTemplate("kmo_pop", populations={"e": pop}, connections=[conn])
+    frame = circuit.run(
+        simulation_time=3.0, step_size=1e-3, outputs={"theta": "e/phase_op/theta"},
+        sampling_step_size=0.5, solver="euler", backend="default", float_precision="float64",
+        clear=True, verbose=False,
+    )  # fmt: skip
+    return {"theta": [_numbers(row) for row in np.asarray(frame, dtype=float)]}
+
+
 def qif_keys() -> dict:
     """The argument keys of get_run_func for qif.qif (vectorize=False)."""
     _, _, keys, _ = _template(NMM + "qif.qif").get_run_func(
@@ -216,6 +260,7 @@ CASES: dict[str, Callable[[], dict]] = {
     for f in (
         qif, vdp, qif_sfa, jansen_rit, izhikevich, ik_nodim, theta, kuramoto, kuramoto_mf,
         qif_gap, qif_conduct, qif_plastic, wilson_cowan, delayed_vdp, qif_keys,
+        kuramoto_population,
     )
 }  # fmt: skip
 
