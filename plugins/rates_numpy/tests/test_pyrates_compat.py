@@ -655,3 +655,10 @@ def test_connectivity_edge_var_map_errors_name_the_fix(edge_var_map, says):
 def test_edge_var_map_without_an_edge_is_an_error():
     with pytest.raises(ModelError, match="give edge=EdgeTemplate"):
         Connectivity("e/phase_op/theta", "e/phase_op/s_in", KURAMOTO_W, edge_var_map=PYRATES_MAP)
+
+
+def test_edge_var_map_given_by_position_names_the_keyword():
+    """PyRates's Connectivity(source, target, weights, edge, edge_var_map, ...): in rates the
+    fifth argument is delays, so a mapping there is an error naming edge_var_map."""
+    with pytest.raises(ModelError, match="pass edge_var_map=..., delays=... and spread=..."):
+        Connectivity("e/phase_op/theta", "e/phase_op/s_in", KURAMOTO_W, None, PYRATES_MAP)

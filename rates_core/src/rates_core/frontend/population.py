@@ -300,6 +300,13 @@ class Connectivity:
             check_path(value, f"connectivity {name}")
         if self.edge is not None and not isinstance(self.edge, EdgeTemplate):
             raise ModelError(f"connectivity edge must be an EdgeTemplate, got {self.edge!r}")
+        if isinstance(self.delays, Mapping):
+            raise ModelError(
+                "connectivity delays must be numeric, got a mapping: PyRates's fifth positional "
+                "argument is edge_var_map, rates's is delays; pass edge_var_map=..., delays=... "
+                "and spread=... by name",
+                **where,
+            )
         weights = _matrix(self.weights, "weights", where)
         if weights is None:
             raise ModelError("connectivity weights must not be None", **where)
