@@ -364,9 +364,45 @@ def test_get_run_func_exports_a_delayed_model_with_a_history_argument():
     np.testing.assert_allclose(mine[:, indices["p2/vdp_op/x"]], frame["x2"], rtol=0, atol=1e-12)
 
 
-def test_delayed_export_needs_no_inputs_and_a_dde_backend():
-    with pytest.raises(ModelError, match="without inputs"):
-        delayed_vdp().get_run_func("f", 1e-3, inputs={"p1/vdp_op/inp": np.zeros(10)})
+def test_get_run_func_exports_a_delayed_model_with_inputs():
+    """f(t, y, hist, input_times, *params): the input's rows are an argument (key: its path)
+    read at t by linear interpolation; Euler steps with the history of the computed grid give
+    run(..., inputs=...)'s Euler numbers to 1e-12, and between grid points the input is
+    interpolated (to 1e-15)."""
+    c, dt, n = delayed_vdp(), 1e-3, 2000
+    drive = np.sin(np.arange(n) * dt * 5.0)
+    func, args, keys, indices = c.get_run_func("f", dt, inputs={"p1/vdp_op/inp": drive})
+    assert keys[:4] == ["t", "y", "hist", "input_times"] and func.params == tuple(keys)
+    at = keys.index("p1/vdp_op/inp")
+    np.testing.assert_array_equal(args[at], drive)
+    y0, times, params = np.array(args[1]), args[3], args[4:]
+    rows = [y0]
+
+    def hist(s):
+        return rows[max(int(round(s / dt)), 0)]
+
+    for k in range(n - 1):
+        rows.append(rows[k] + dt * np.asarray(func(k * dt, rows[k], hist, times, *params)))
+    out = {"x1": "p1/vdp_op/x", "x2": "p2/vdp_op/x"}
+    frame = c.run(n * dt, dt, outputs=out, solver="euler", inputs={"p1/vdp_op/inp": drive})
+    mine = np.array(rows)
+    np.testing.assert_allclose(mine[:, indices["p1/vdp_op/x"]], frame["x1"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(mine[:, indices["p2/vdp_op/x"]], frame["x2"], rtol=0, atol=1e-12)
+    # halfway between rows k and k + 1 the input is their mean
+    z = indices["p1/vdp_op/z"]
+    y, k = rows[100], 100
+    half = func((k + 0.5) * dt, y, hist, times, *params)[z]
+    low = func(k * dt, y, hist, times, *params)[z]
+    high = func((k + 1) * dt, y, hist, times, *params)[z]
+    assert half == pytest.approx((low + high) / 2, abs=1e-15)
+
+
+def test_delayed_export_needs_a_dde_backend():
+    from rates_core.delay_export import check_exportable
+
+    system = type("S", (), {"delayed": [], "name": "m"})()
+    with pytest.raises(ModelError, match="capability 'dde'.*delay_approximation"):
+        check_exportable(system, frozenset(), "julia")
 
 
 @pytest.mark.parametrize("backend", ["fortran", "torch"])
