@@ -82,6 +82,69 @@ def test_kept_or_used_edits_are_quiet() -> None:
     assert c["p/qif_op/eta"].value == -3.0
 
 
+def test_edit_on_the_last_line_of_interactive_input_is_discarded(capsys) -> None:
+    """The last line of a REPL input or a notebook cell is compiled to display its value
+    (PRINT_EXPR, CALL_INTRINSIC_1 from Python 3.12): the copy is shown, then dropped."""
+    c = CircuitTemplate.from_yaml(QIF)
+    namespace = {"c": c}
+    exec(compile(f"c.update_var(node_vars={{'{ETA}': -2.0}})", "<stdin>", "single"), namespace)
+    exec(compile(f"c2 = c.update_var(node_vars={{'{ETA}': -3.0}})", "<stdin>", "single"), namespace)
+    assert [method for method, _ in c.discarded_edits] == ["update_var"]  # c2 = ... is quiet
+    with pytest.warns(DiscardedEditWarning, match=r"update_var\(\.\.\.\) at <stdin>:1"):
+        c.run(0.01, 1e-3)
+
+
+def test_edit_kept_in_a_local_that_is_never_read_is_discarded() -> None:
+    c = CircuitTemplate.from_yaml(QIF)
+    tmp = c.update_var(node_vars={ETA: -2.0})  # noqa: F841 (the point of the test)
+    with pytest.warns(DiscardedEditWarning, match="kept in 'tmp', which is never read"):
+        c.run(0.01, 1e-3)
+
+
+SCRIPT = f"""
+import warnings
+from rates_core import CircuitTemplate
+from rates_core.errors import DiscardedEditWarning
+c = CircuitTemplate.from_yaml("{QIF}")
+kept = c.update_var(node_vars={{"{ETA}": -1.0}})
+c = c.update_var(node_vars={{"{ETA}": -2.0}})
+tmp = c.update_var(node_vars={{"{ETA}": -3.0}})
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    c.run(0.01, 1e-3)
+print([str(w.message) for w in caught if w.category is DiscardedEditWarning])
+def later():
+    return kept
+"""
+
+
+def test_script_global_that_is_never_read_is_discarded(tmp_path) -> None:
+    """In the script being run (``python script.py``, ``python -c``) a global that nothing in
+    the script mentions loses the copy; ``c = c.update_var(...)`` and a global read by a
+    function are quiet. The same code imported as a module is not judged."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    script = tmp_path / "script.py"
+    script.write_text(SCRIPT)
+    runs = {
+        "file": [sys.executable, str(script)],
+        "-c": [sys.executable, "-c", SCRIPT],
+        "module": [sys.executable, "-c", f"import runpy; runpy.run_path({str(script)!r})"],
+    }
+    said = {}
+    for how, command in runs.items():
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        said[how] = done.stdout.strip().splitlines()[-1]
+    for how in ("file", "-c"):
+        assert "kept in 'tmp', which is never read" in said[how]
+        assert "kept in 'kept'" not in said[how] and ":7" not in said[how]
+    assert said["module"] == "[]"
+
+
 def test_a_failing_edit_is_not_recorded() -> None:
     c = CircuitTemplate.from_yaml(QIF)
     with pytest.raises(ModelError):
