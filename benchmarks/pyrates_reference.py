@@ -188,21 +188,30 @@ def wilson_cowan() -> dict:
     return simulate(circuit, 100.0, 1e-3, {"e": "e/rate_op/r", "i": "i/rate_op/r"}, 10.0)
 
 
-def delayed_vdp() -> dict:
-    """Two vdp_pop nodes coupled x -> inp (weight 0.5, delay 1) both ways, x(0) = 1, Euler
-    dt = 1e-3: x of the first at t = 1, 2, 5, 9 (PyRates's pre-history is 0)."""
+def delayed_vdp(spread: float | None = None) -> dict:
+    """Two vdp_pop nodes coupled x -> inp (weight 0.5, delay 1, and ``spread`` if given) both
+    ways, x(0) = 1, Euler dt = 1e-3: x of the first at t = 1, 2, 5, 9 (PyRates's pre-history
+    is 0)."""
     from pyrates import CircuitTemplate, NodeTemplate
 
     pop = NodeTemplate.from_yaml(OSC + "vanderpol.vdp_pop")
+    attributes = {"weight": 0.5, "delay": 1.0}
+    if spread is not None:
+        attributes["spread"] = spread
     edges = [
-        ("p1/vdp_op/x", "p2/vdp_op/inp", None, {"weight": 0.5, "delay": 1.0}),
-        ("p2/vdp_op/x", "p1/vdp_op/inp", None, {"weight": 0.5, "delay": 1.0}),
+        ("p1/vdp_op/x", "p2/vdp_op/inp", None, dict(attributes)),
+        ("p2/vdp_op/x", "p1/vdp_op/inp", None, dict(attributes)),
     ]
     circuit = CircuitTemplate("vdp2", nodes={"p1": pop, "p2": pop}, edges=edges).update_var(
         node_vars={"p1/vdp_op/x": 1.0, "p2/vdp_op/x": 1.0}
     )
     x1 = simulate(circuit, 10.0, 1e-3, {"x1": "p1/vdp_op/x"}, 1e-3)["x1"]
     return {"x1": [x1[k] for k in (1000, 2000, 5000, 9000)]}
+
+
+def spread_vdp() -> dict:
+    """delayed_vdp with spread 0.5 on both edges (a gamma-kernel chain of order 4)."""
+    return delayed_vdp(spread=0.5)
 
 
 #: The Kuramoto population of ``kuramoto_population``: 5 units, coupling W[target, source]
@@ -260,7 +269,7 @@ CASES: dict[str, Callable[[], dict]] = {
     for f in (
         qif, vdp, qif_sfa, jansen_rit, izhikevich, ik_nodim, theta, kuramoto, kuramoto_mf,
         qif_gap, qif_conduct, qif_plastic, wilson_cowan, delayed_vdp, qif_keys,
-        kuramoto_population,
+        kuramoto_population, spread_vdp,
     )
 }  # fmt: skip
 

@@ -227,6 +227,21 @@ def test_history_zero_gives_pyrates_numbers() -> None:
     assert abs(initial[0] - zero[0]) > 0.1
 
 
+def test_history_zero_gives_pyrates_numbers_with_spread_delays() -> None:
+    """Delay distributions (spread 0.5: a gamma-kernel chain of order 4) with PyRates's zero
+    pre-history: PyRates 1.2.3's numbers to 1e-12 (its chains start at 0)."""
+    spread = {"delay": 1.0, "spread": 0.5}
+    c = _delayed_vdp().update_var(
+        edge_vars=[
+            ("p1/vdp_op/x", "p2/vdp_op/inp", spread),
+            ("p2/vdp_op/x", "p1/vdp_op/inp", spread),
+        ]
+    )
+    x1 = c.run(10.0, 1e-3, outputs={"x1": "p1/vdp_op/x"}, history="zero")["x1"].to_numpy()
+    expected = PYRATES["spread_vdp"]["x1"]
+    np.testing.assert_allclose(x1[[1000, 2000, 5000, 9000]], expected, rtol=0, atol=1e-12)
+
+
 def test_history_zero_is_exact_for_a_linear_dde() -> None:
     """x' = -x(t - 1), x(0) = 1: a zero pre-history keeps x at 1 until t = 1 (the initial
     state as pre-history gives 1 - t)."""
