@@ -62,8 +62,8 @@ def _mentions(code: CodeType, name: str, nested: bool) -> bool:
     comprehensions defined in it) refers to ``name`` other than by storing it. Any mention (a
     load, an attribute or a constant of that name) counts: a doubt keeps quiet."""
     for ins in dis.get_instructions(code):
-        if ins.opname.startswith("STORE_"):
-            continue
+        if ins.opname.startswith("STORE_") and "LOAD" not in ins.opname:
+            continue  # a pure store (3.13's STORE_FAST_LOAD_FAST also loads a name)
         value = ins.argval
         if value == name or (isinstance(value, tuple) and name in value):
             return True
