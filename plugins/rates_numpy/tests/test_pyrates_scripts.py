@@ -5,7 +5,10 @@ PyRates's documentation; reference numbers marked "PyRates 1.2.3" were computed 
 
 from __future__ import annotations
 
+import json
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -80,6 +83,68 @@ def test_kept_or_used_edits_are_quiet() -> None:
     assert c["p/qif_op/eta"].value == -3.0
 
 
+def test_edit_on_the_last_line_of_interactive_input_is_discarded(capsys) -> None:
+    """The last line of a REPL input or a notebook cell is compiled to display its value
+    (PRINT_EXPR, CALL_INTRINSIC_1 from Python 3.12): the copy is shown, then dropped."""
+    c = CircuitTemplate.from_yaml(QIF)
+    namespace = {"c": c}
+    exec(compile(f"c.update_var(node_vars={{'{ETA}': -2.0}})", "<stdin>", "single"), namespace)
+    exec(compile(f"c2 = c.update_var(node_vars={{'{ETA}': -3.0}})", "<stdin>", "single"), namespace)
+    assert [method for method, _ in c.discarded_edits] == ["update_var"]  # c2 = ... is quiet
+    with pytest.warns(DiscardedEditWarning, match=r"update_var\(\.\.\.\) at <stdin>:1"):
+        c.run(0.01, 1e-3)
+
+
+def test_edit_kept_in_a_local_that_is_never_read_is_discarded() -> None:
+    c = CircuitTemplate.from_yaml(QIF)
+    tmp = c.update_var(node_vars={ETA: -2.0})  # noqa: F841 (the point of the test)
+    with pytest.warns(DiscardedEditWarning, match="kept in 'tmp', which is never read"):
+        c.run(0.01, 1e-3)
+
+
+SCRIPT = f"""
+import warnings
+from rates_core import CircuitTemplate
+from rates_core.errors import DiscardedEditWarning
+c = CircuitTemplate.from_yaml("{QIF}")
+kept = c.update_var(node_vars={{"{ETA}": -1.0}})
+c = c.update_var(node_vars={{"{ETA}": -2.0}})
+tmp = c.update_var(node_vars={{"{ETA}": -3.0}})
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    c.run(0.01, 1e-3)
+said = [str(w.message) for w in caught if w.category is DiscardedEditWarning]
+def later():
+    return kept
+"""
+
+
+def test_script_global_that_is_never_read_is_discarded(tmp_path, monkeypatch) -> None:
+    """In the script being run (``python script.py``, ``python -c``: the top level of
+    ``__main__``) a global that nothing in the script mentions loses the copy;
+    ``c = c.update_var(...)`` and a global read by a function are quiet. The same code run as
+    another module is not judged."""
+    import runpy
+    import types
+
+    script = tmp_path / "script.py"
+    script.write_text(SCRIPT)
+    said = {}
+    for how, filename in (("file", str(script)), ("-c", "<string>")):
+        main = types.ModuleType("__main__")
+        main.__file__ = str(script) if how == "file" else None  # type: ignore[assignment]
+        monkeypatch.setitem(sys.modules, "__main__", main)
+        exec(compile(SCRIPT, filename, "exec"), vars(main))
+        said[how] = vars(main)["said"]
+    monkeypatch.undo()
+    said["module"] = runpy.run_path(str(script))["said"]
+    for how in ("file", "-c"):
+        assert len(said[how]) == 1, said[how]
+        assert "kept in 'tmp', which is never read" in said[how][0]
+        assert "kept in 'kept'" not in said[how][0] and ":7" not in said[how][0]
+    assert said["module"] == []
+
+
 def test_a_failing_edit_is_not_recorded() -> None:
     c = CircuitTemplate.from_yaml(QIF)
     with pytest.raises(ModelError):
@@ -89,8 +154,10 @@ def test_a_failing_edit_is_not_recorded() -> None:
 
 # --------------------------------------------------------------------------- 2. argument order
 
+#: PyRates 1.2.3's numbers, written by benchmarks/pyrates_reference.py (which says how)
+PYRATES = json.loads((Path(__file__).parent / "pyrates_1_2_3.json").read_text())
 #: PyRates 1.2.3, get_run_func of its qif template (vectorize=False): the argument keys
-PYRATES_QIF_KEYS = ["t", "y", "dy", "tau", "Delta", "I_ext", "eta", "weight"]
+PYRATES_QIF_KEYS = PYRATES["qif_keys"]["keys"]
 
 
 def test_get_run_func_takes_pyrates_parameter_order() -> None:
@@ -146,7 +213,7 @@ def _delayed_vdp() -> CircuitTemplate:
 
 
 #: PyRates 1.2.3, the model above, euler with step 1e-3: x1 at t = 1, 2, 5, 9
-PYRATES_VDP_X1 = [1.299119700292671, 0.7349118511284153, -1.320890627748977, 1.3424248525699394]
+PYRATES_VDP_X1 = PYRATES["delayed_vdp"]["x1"]
 
 
 def test_history_zero_gives_pyrates_numbers() -> None:
@@ -158,6 +225,21 @@ def test_history_zero_gives_pyrates_numbers() -> None:
     # the default pre-history (the initial state) is a different model, 13 % apart at t = 1
     initial = c.run(10.0, 1e-3, outputs=outputs)["x1"].to_numpy()[rows]
     assert abs(initial[0] - zero[0]) > 0.1
+
+
+def test_history_zero_gives_pyrates_numbers_with_spread_delays() -> None:
+    """Delay distributions (spread 0.5: a gamma-kernel chain of order 4) with PyRates's zero
+    pre-history: PyRates 1.2.3's numbers to 1e-12 (its chains start at 0)."""
+    spread = {"delay": 1.0, "spread": 0.5}
+    c = _delayed_vdp().update_var(
+        edge_vars=[
+            ("p1/vdp_op/x", "p2/vdp_op/inp", spread),
+            ("p2/vdp_op/x", "p1/vdp_op/inp", spread),
+        ]
+    )
+    x1 = c.run(10.0, 1e-3, outputs={"x1": "p1/vdp_op/x"}, history="zero")["x1"].to_numpy()
+    expected = PYRATES["spread_vdp"]["x1"]
+    np.testing.assert_allclose(x1[[1000, 2000, 5000, 9000]], expected, rtol=0, atol=1e-12)
 
 
 def test_history_zero_is_exact_for_a_linear_dde() -> None:
@@ -245,3 +327,75 @@ def test_get_run_func_last_without_run_is_an_error() -> None:
     c = CircuitTemplate.from_yaml(QIF)
     with pytest.raises(ModelError, match="previous run"):
         c.get_run_func("f", 1e-3, initial_state="last")
+
+
+# --------------------------------------------------------------------------- 6. gallery uses
+
+
+def test_fitting_with_get_run_func_and_slsqp() -> None:
+    """PyRates's gallery fits eta and the coupling J of the QIF model by handing
+    get_run_func's vector field to solve_ivp inside scipy's SLSQP. Passing them by position
+    (args[-2:], PyRates's order) or by name (func.params) fits the same two parameters, and
+    both recover the eta = -2, J = 15 that made the data (to 1e-3)."""
+    from scipy.integrate import solve_ivp
+    from scipy.optimize import minimize
+
+    c = CircuitTemplate.from_yaml(QIF)
+    truth = c.update_var(node_vars={ETA: -2.0})
+    T, times = 4.0, np.linspace(0.0, 4.0, 41)
+    func, args, keys, idx = truth.get_run_func("qif", 1e-3, solver="scipy")
+
+    def rate(f, a):
+        sol = solve_ivp(f, (0.0, T), a[1], args=tuple(a[2:]), t_eval=times, rtol=1e-9, atol=1e-12)
+        return sol.y[idx["p/qif_op/r"]]
+
+    data = rate(func, args)
+    func, args, keys, idx = c.get_run_func("qif", 1e-3, solver="scipy")
+    position = {key: i for i, key in enumerate(func.params)}
+    by_name = [position[ETA], position["p/qif_op/r->p/qif_op/r_in/weight"]]
+    assert by_name == [len(args) - 2, len(args) - 1]  # PyRates's args[-2:]
+
+    def loss(x: np.ndarray) -> float:
+        a = list(args)
+        a[-2:] = x
+        return float(np.sum((rate(func, a) - data) ** 2))
+
+    fit = minimize(loss, x0=[-3.0, 13.0], method="SLSQP", bounds=[(-6, 0), (5, 25)],
+                   options={"ftol": 1e-14})  # fmt: skip
+    np.testing.assert_allclose(fit.x, [-2.0, 15.0], atol=1e-3)
+
+
+def test_edge_template_with_a_target_input_gives_pyrates_numbers() -> None:
+    """PyRates's edge-template example (kuramoto.kmo_2coupled): sin(theta_s - theta_t) on
+    each edge, theta_s fed by the source and theta_t by the target's phase
+    (``edge/op/var: path`` edge attributes), written with rates's own templates: PyRates
+    1.2.3's numbers (Euler, dt = 1e-3, omega = 12 and theta(0) = 1 at p2) to 1e-12."""
+    from rates_core import EdgeTemplate, NodeTemplate, OperatorTemplate
+
+    phase = OperatorTemplate(
+        "phase_op",
+        "theta' = omega + K*s_in",
+        {"theta": "output(0.0)", "omega": 10.0, "K": 1.0, "s_in": "input(0.0)"},
+    )
+    coupling = OperatorTemplate(
+        "coupling_op",
+        "s = sin(theta_s - theta_t)",
+        {"s": "output(0.0)", "theta_s": "input(0.0)", "theta_t": "input(0.0)"},
+    )
+    edge = EdgeTemplate("sin_edge", operators=[coupling])
+    node = NodeTemplate("phase_pop", operators=[phase])
+
+    def coupled(source: str, target: str) -> tuple:
+        attrs = {"weight": -4.0, "sin_edge/coupling_op/theta_s": "source",
+                 "sin_edge/coupling_op/theta_t": f"{target}/phase_op/theta"}  # fmt: skip
+        return (f"{source}/phase_op/theta", f"{target}/phase_op/s_in", edge, attrs)
+
+    c = CircuitTemplate(
+        "kmo_2coupled", nodes={"p1": node, "p2": node}, edges=[coupled("p1", "p2"),
+                                                               coupled("p2", "p1")]
+    ).update_var(node_vars={"p2/phase_op/omega": 12.0, "p2/phase_op/theta": 1.0})  # fmt: skip
+    out = {"theta1": "p1/phase_op/theta", "theta2": "p2/phase_op/theta"}
+    frame = c.run(3.0, 1e-3, outputs=out, solver="euler", sampling_step_size=0.25)
+    for key in out:
+        expected = PYRATES["kuramoto"][key]
+        np.testing.assert_allclose(frame[key].to_numpy(), expected, rtol=1e-12, atol=1e-14)

@@ -5,6 +5,10 @@
 time ``s`` (the caller's interpolation of its own solution, or the pre-history). Each call
 reads ``hist`` once per distinct delay; delays and delayed-read indices are taken from the
 parameter values of that call, so a parameter that is a delay can change between calls.
+
+With extrinsic inputs it is ``f(t, y, hist, input_times, *params)``, each input parameter
+given as its whole array of rows on the grid ``input_times`` and read at ``t`` by linear
+interpolation, as the ODE export with inputs does.
 """
 
 from __future__ import annotations
@@ -65,11 +69,22 @@ def delayed_values(
     return out
 
 
+#: ``(input_times, at_time)``: the grid of the input rows and ``at_time(t, input_times,
+#: params)``, the parameters with every input interpolated at ``t``
+Inputs = tuple[np.ndarray, Callable[[float, np.ndarray, tuple], Sequence[Any]]]
+
+
 def delayed_run_func(
-    system: System, emitted: EmittedFunction, params: Sequence[Any], keys: list[str]
+    system: System,
+    emitted: EmittedFunction,
+    params: Sequence[Any],
+    keys: list[str],
+    inputs: Inputs | None = None,
 ) -> tuple[Any, tuple, list[str]]:
     """``(f, args, keys)`` with ``f(t, y, hist, *params) -> dy`` and ``args = (0.0, y0,
-    hist0, *params)``, ``hist0`` the constant pre-history (the initial state, as ``run``)."""
+    hist0, *params)``, ``hist0`` the constant pre-history (the initial state, as ``run``);
+    with ``inputs``, ``f(t, y, hist, input_times, *params)`` and ``args = (0.0, y0, hist0,
+    input_times, *params)``."""
     rhs = emitted.rhs_functional
     y0 = system.initial_state()
     constant = np.array(y0, copy=True)
@@ -81,4 +96,14 @@ def delayed_run_func(
     def initial_history(t: float) -> np.ndarray:
         return constant
 
-    return vector_field, (0.0, y0, initial_history, *params), ["t", "y", "hist", *keys]
+    if inputs is None:
+        return vector_field, (0.0, y0, initial_history, *params), ["t", "y", "hist", *keys]
+    input_times, at_time = inputs
+
+    def vector_field_inputs(
+        t: float, y: np.ndarray, hist: Callable[[float], Any], times: np.ndarray, *params: Any
+    ) -> Any:
+        return vector_field(t, y, hist, *at_time(t, times, params))
+
+    args = (0.0, y0, initial_history, input_times, *params)
+    return vector_field_inputs, args, ["t", "y", "hist", "input_times", *keys]

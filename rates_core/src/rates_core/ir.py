@@ -465,6 +465,7 @@ def _add_connectivity(
     if not conn.is_global:
         owner.connectivity_shape(conn)
         rows, cols, attributes = conn.entries()
+        attributes.update(conn.edge_feeds(tgt_nodes, rows))
         _lower_entries(
             ir,
             (src_loc, source_var, src_nodes),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -725,11 +725,12 @@ def get_run_func(
     (a file already holding the same source is left as it is), never the model's own files,
     and never write through a symbolic link (:mod:`rates_core.outputs`).
 
-    Models with delays (backends with the ``dde`` capability, without ``inputs``) give
-    ``f(t, y, hist, *params) -> dy`` with keys ``["t", "y", "hist", ...]``, for solvers that
-    keep the history (ddeint, jitcdde-style): ``hist(s)`` returns the state vector at the
-    earlier time ``s``; ``args[2]`` is the constant pre-history (the initial state, as in
-    :func:`run`). ``delay_approximation=n`` gives an ODE system instead.
+    Models with delays (backends with the ``dde`` capability) give ``f(t, y, hist, *params)
+    -> dy`` with keys ``["t", "y", "hist", ...]``, for solvers that keep the history (ddeint,
+    jitcdde-style): ``hist(s)`` returns the state vector at the earlier time ``s``; ``args[2]``
+    is the constant pre-history (the initial state, as in :func:`run`); with ``inputs``,
+    ``input_times`` follows ``hist`` (as below). ``delay_approximation=n`` gives an ODE system
+    instead.
 
     ``func(*args)`` evaluates the vector field at ``t = 0`` and the initial state;
     ``scipy.integrate.solve_ivp(func, (0, T), args[1], args=args[2:])`` integrates it. With
@@ -764,7 +765,7 @@ def get_run_func(
         pyrates_order=True,
     )
     if system.delayed:
-        return _delayed_run_func(system, emitted, backend, inputs)
+        return _delayed_run_func(circuit, system, emitted, backend, inputs, step_size)
     y0 = _initial_state(circuit, system, start)
     indices = _state_indices(system)
     if not inputs:
@@ -783,25 +784,8 @@ def get_run_func(
 
         return _named(vector_field, keys), (0.0, y0, dy, *params), keys, indices
 
-    lengths = {len(np.asarray(v)) for v in inputs.values()}
-    if len(lengths) != 1:
-        raise ModelError(
-            f"the input arrays of get_run_func must have the same number of rows, got "
-            f"{sorted(lengths)}"
-        )
-    (n_rows,) = lengths
-    rows = _input_arrays(circuit, system, inputs, n_rows)
-    input_times = np.arange(n_rows) * float(step_size)
-    slots = [i for i, p in enumerate(system.params) if p.role == "input"]
-    params = tuple(rows[p.name] if p.role == "input" else p.value for p in system.params)
-    keys = ["t", "y", "input_times", *_arg_keys(system, _input_keys(circuit, system, inputs))]
-
-    def at_time(t: float, times: np.ndarray, values: tuple) -> list[Any]:
-        current = list(values)
-        for i in slots:
-            current[i] = _interpolate(times, values[i], t)
-        return current
-
+    input_times, params, param_keys, at_time = _input_args(circuit, system, inputs, step_size)
+    keys = ["t", "y", "input_times", *param_keys]
     if functional:
         rhs_functional_inputs = emitted.rhs_functional
 
@@ -825,22 +809,54 @@ def get_run_func(
     return _named(vector_field_inputs, keys), args, keys, indices
 
 
+def _input_args(
+    circuit: CircuitTemplate, system: System, inputs: Mapping[str, Any], step_size: float
+) -> tuple[np.ndarray, tuple, list[str], Callable[[float, np.ndarray, tuple], list[Any]]]:
+    """``(input_times, params, keys, at_time)`` of a generated function with inputs: the
+    parameters with each input's whole array of rows, their keys, and ``at_time(t,
+    input_times, params)``, the parameters with every input interpolated at ``t``."""
+    lengths = {len(np.asarray(v)) for v in inputs.values()}
+    if len(lengths) != 1:
+        raise ModelError(
+            f"the input arrays of get_run_func must have the same number of rows, got "
+            f"{sorted(lengths)}"
+        )
+    (n_rows,) = lengths
+    rows = _input_arrays(circuit, system, inputs, n_rows)
+    input_times = np.arange(n_rows) * float(step_size)
+    slots = [i for i, p in enumerate(system.params) if p.role == "input"]
+    params = tuple(rows[p.name] if p.role == "input" else p.value for p in system.params)
+    keys = _arg_keys(system, _input_keys(circuit, system, inputs))
+
+    def at_time(t: float, times: np.ndarray, values: tuple) -> list[Any]:
+        current = list(values)
+        for i in slots:
+            current[i] = _interpolate(times, values[i], t)
+        return current
+
+    return input_times, params, keys, at_time
+
+
 def _delayed_run_func(
-    system: System, emitted: EmittedFunction, backend: str, inputs: Mapping[str, Any] | None
+    circuit: CircuitTemplate,
+    system: System,
+    emitted: EmittedFunction,
+    backend: str,
+    inputs: Mapping[str, Any] | None,
+    step_size: float,
 ) -> tuple[Any, tuple, list[str], dict[str, Any]]:
-    """``get_run_func`` of a model with delays: ``f(t, y, hist, *params) -> dy``
-    (:mod:`rates_core.delay_export`)."""
+    """``get_run_func`` of a model with delays: ``f(t, y, hist, *params) -> dy``, or with
+    inputs ``f(t, y, hist, input_times, *params)`` (:mod:`rates_core.delay_export`)."""
     from rates_core.delay_export import check_exportable, delayed_run_func
 
     check_exportable(system, _host().backend_info(backend).capabilities, backend)
-    if inputs:
-        raise ModelError(
-            "get_run_func: a model with delays is exported without inputs; add the input as "
-            "a parameter, or simulate with run(inputs=...)",
-            template=system.name,
-        )
-    func, args, keys = delayed_run_func(system, emitted, _call_values(system), _arg_keys(system))
-    return func, args, keys, _state_indices(system)
+    if not inputs:
+        exported = delayed_run_func(system, emitted, _call_values(system), _arg_keys(system))
+    else:
+        times, params, keys, at_time = _input_args(circuit, system, inputs, step_size)
+        exported = delayed_run_func(system, emitted, params, keys, (times, at_time))
+    func, args, keys = exported
+    return _named(func, keys), args, keys, _state_indices(system)
 
 
 def get_jacobian_func(

@@ -163,6 +163,8 @@ class _Writer:
                     item["spread"] = _matrix(c.spread)
                 if c.edge is not None:
                     item["edge"] = self.graph(c.edge, "EdgeTemplate")
+                if c.edge_var_map:
+                    item["edge_var_map"] = dict(c.edge_var_map)
                 conns.append(item)
             entry["connectivity"] = conns
         if circuit.connections:

@@ -72,7 +72,7 @@ sub-circuits): each level takes a few Python stack frames."""
 MAX_EQUATION_LENGTH = 100_000
 """The longest equation that equation edits (``replace``, ``append``, ...) may produce."""
 _POPULATION_KEYS = {"node", "n", "params", "description"}
-_CONNECTIVITY_KEYS = {"source", "target", "weights", "edge", "delays", "spread"}
+_CONNECTIVITY_KEYS = {"source", "target", "weights", "edge", "delays", "spread", "edge_var_map"}
 
 
 def load_template(reference: str, expected: type | None = None) -> Any:
@@ -393,6 +393,7 @@ class Loader:
                 edge=edge,
                 delays=_matrix(raw.get("delays")),
                 spread=_matrix(raw.get("spread")),
+                edge_var_map=raw.get("edge_var_map"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             label = f"{raw.get('source')} -> {raw.get('target')}"

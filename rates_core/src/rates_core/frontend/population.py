@@ -273,6 +273,12 @@ class Connectivity:
     ``w * sum(source)``. ``delays`` / ``spread`` (a delay distribution; docs/model_format.rst) are
     matrices read at the connections, or scalars for all of them; global coupling takes scalar
     delays only. ``edge``: an EdgeTemplate placed on every connection (matrix weights only).
+
+    ``edge_var_map`` (PyRates's keyword) says what feeds each input variable of ``edge``:
+    ``"source"`` (the source unit's value) or a path ``population/op/var`` of the target
+    population (each connection reads its own target unit's ``op/var``), e.g.
+    ``{"theta_s": "source", "theta_t": "exc/phase_op/theta"}`` for ``sin(theta_s - theta_t)``.
+    Needed when the edge template has more than one input.
     """
 
     source: str
@@ -281,6 +287,7 @@ class Connectivity:
     edge: EdgeTemplate | None = None
     delays: Any = None
     spread: Any = None
+    edge_var_map: Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:
         where = {"variable": f"{self.source} -> {self.target}"}
@@ -293,6 +300,13 @@ class Connectivity:
             check_path(value, f"connectivity {name}")
         if self.edge is not None and not isinstance(self.edge, EdgeTemplate):
             raise ModelError(f"connectivity edge must be an EdgeTemplate, got {self.edge!r}")
+        if isinstance(self.delays, Mapping):
+            raise ModelError(
+                "connectivity delays must be numeric, got a mapping: PyRates's fifth positional "
+                "argument is edge_var_map, rates's is delays; pass edge_var_map=..., delays=... "
+                "and spread=... by name",
+                **where,
+            )
         weights = _matrix(self.weights, "weights", where)
         if weights is None:
             raise ModelError("connectivity weights must not be None", **where)
@@ -321,6 +335,68 @@ class Connectivity:
                 "coupling",
                 **where,
             )
+        object.__setattr__(self, "edge_var_map", self._edge_inputs(where))
+
+    def _edge_inputs(self, where: dict) -> FrozenMap | None:
+        """``edge_var_map`` checked against the edge template's inputs, as a FrozenMap."""
+        given = self.edge_var_map
+        if self.edge is None:
+            if given:
+                raise ModelError(
+                    "edge_var_map names the inputs of an edge template; give edge=EdgeTemplate",
+                    **where,
+                )
+            return None
+        inputs = {var: op for op, var in self.edge.free_inputs()}
+        if not given:
+            if len(inputs) > 1:
+                raise ModelError(
+                    f"edge template {self.edge.name!r} has the inputs {sorted(inputs)}: say "
+                    "what feeds each with edge_var_map={name: 'source' or "
+                    "'population/op/var' of the target}",
+                    **where,
+                )
+            return None
+        if not isinstance(given, Mapping):
+            raise ModelError(f"edge_var_map must be a mapping, got {given!r}", **where)
+        target_population = self.target.strip("/").rsplit("/", 2)[0]
+        for name, feed in given.items():
+            if name not in inputs:
+                raise ModelError(
+                    f"edge_var_map: {name!r} is not an input of edge template "
+                    f"{self.edge.name!r} (inputs: {sorted(inputs)})",
+                    **where,
+                )
+            if feed == "source":
+                continue
+            parts = feed.strip("/").rsplit("/", 2) if isinstance(feed, str) else []
+            if len(parts) != 3 or parts[0] != target_population:
+                raise ModelError(
+                    f"edge_var_map[{name!r}] = {feed!r}: give 'source' or a variable "
+                    f"{target_population}/op/var of the target population (each connection "
+                    "reads its target unit's value)",
+                    **where,
+                )
+            check_path(feed, "edge_var_map")
+        return FrozenMap(dict(given))
+
+    def edge_feeds(self, target_nodes: list[str], rows: np.ndarray) -> dict[str, Any]:
+        """Edge attributes ``op/var -> "source"`` or one ``node/op/var`` path per connection
+        (``rows`` index ``target_nodes``) that carry out ``edge_var_map``."""
+        if not self.edge_var_map or self.edge is None:
+            return {}
+        inputs = {var: op for op, var in self.edge.free_inputs()}
+        feeds: dict[str, Any] = {}
+        for name, feed in self.edge_var_map.items():
+            key = f"{inputs[name]}/{name}"
+            if feed == "source":
+                feeds[key] = "source"
+                continue
+            op_var = "/".join(feed.strip("/").rsplit("/", 2)[1:])
+            paths = np.empty(len(rows), dtype=object)
+            paths[:] = [f"{target_nodes[r]}/{op_var}" for r in rows]
+            feeds[key] = paths
+        return feeds
 
     @property
     def is_global(self) -> bool:
@@ -343,7 +419,7 @@ class Connectivity:
         return rows, cols, attributes
 
     def with_values(self, **changes: Any) -> Connectivity:
-        """A copy with new ``weights`` / ``delays`` / ``spread`` / ``edge``."""
+        """A copy with new ``weights`` / ``delays`` / ``spread`` / ``edge`` / ``edge_var_map``."""
         return dataclasses.replace(self, **changes)
 
 
