@@ -19,6 +19,7 @@ from rates_core import CircuitTemplate, build_system
 from rates_core.backend import EmitOptions
 from rates_core.cli import main
 from rates_core.errors import BackendUnavailableError, SolverError
+from rates_core.plugins import EmitContext
 from rates_core.testing import references as ref
 from rates_matlab import plugin, runtime
 from rates_matlab.emit import emit_code, emit_function
@@ -89,7 +90,7 @@ def test_printer_builtins():
 def test_func_name_must_be_a_matlab_identifier():
     system = build_system(ref.decay_circuit())
     with pytest.raises(ValueError, match="MATLAB identifier"):
-        emit_code(system, EmitOptions(func_name="my field"))
+        emit_code(system, EmitContext(options=EmitOptions(func_name="my field")))
 
 
 @needs_mh_lint

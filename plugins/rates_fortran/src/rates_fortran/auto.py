@@ -766,11 +766,11 @@ class Continuation:
 
     def settle(self, time: float, values: Mapping[str, float]) -> np.ndarray:
         """The state after simulating ``time`` (for a starting equilibrium)."""
-        from rates_core.backend import EmitOptions, Problem
+        from rates_core.backend import Problem
         from rates_fortran.emit import emit_function
         from rates_fortran.solvers import solve
 
-        emitted = emit_function(self.system, EmitOptions())
+        emitted = emit_function(self.system)
         params = [
             float(values[p.name]) if p.name in values else p.value for p in self.system.params
         ]
@@ -786,11 +786,11 @@ class Continuation:
     ) -> tuple[np.ndarray, np.ndarray]:
         """``(times, states)`` of the model simulated from ``y0`` for ``time`` with the parameter
         ``values`` (rates-fortran dopri5, rtol 1e-8)."""
-        from rates_core.backend import EmitOptions, Problem
+        from rates_core.backend import Problem
         from rates_fortran.emit import emit_function
         from rates_fortran.solvers import solve
 
-        emitted = emit_function(self.system, EmitOptions())
+        emitted = emit_function(self.system)
         params = [
             float(values[p.name]) if p.name in values else p.value for p in self.system.params
         ]

@@ -9,15 +9,8 @@ juliacall itself is imported only when a model runs.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from rates_core.plugins import BackendInfo, SolverInfo, hookimpl
+from rates_core.plugins import BackendInfo, SolverInfo, backend_hooks, hookimpl
 from rates_julia import BACKEND, SOLVERS, STIFF_SOLVERS
-
-if TYPE_CHECKING:
-    from rates_core.backend import EmittedFunction, Problem, Trajectory
-    from rates_core.plugins import EmitContext
-    from rates_core.system import System
 
 #: Capabilities of the generated code, whether or not Julia is here.
 CODE_CAPABILITIES = frozenset({"complex", "vectorised"})
@@ -78,27 +71,7 @@ def register_solvers() -> list[SolverInfo]:
     return solvers
 
 
-@hookimpl
-def register_builtins(backend: str) -> dict[str, Any] | None:
-    if backend != BACKEND:
-        return None
-    return {}
-
-
-@hookimpl
-def emit_function(backend: str, system: System, context: EmitContext) -> EmittedFunction:
-    from rates_julia.solvers import emit_function as emit
-
-    return emit(
-        system,
-        context.options,
-        builtins=dict(context.builtins),
-        imports=list(context.imports),
-    )
-
-
-@hookimpl
-def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajectory:
-    from rates_julia.solvers import solve as run
-
-    return run(solver, function, problem)
+#: ``emit_function`` and ``solve``, called on this plugin only (for its backend and solvers)
+emit_function, solve = backend_hooks(
+    "rates_julia.solvers:emit_function", "rates_julia.solvers:solve"
+)

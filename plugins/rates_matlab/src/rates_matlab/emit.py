@@ -27,16 +27,16 @@ rewritten when damaged) before MATLAB / Octave runs them (:func:`install_code`).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rates_core.backend import EmitOptions, EmittedFunction
+from rates_core.backend import EmittedFunction
 from rates_core.codegen import comment, comment_text, file_stem, string_literal
 from rates_core.codegen import source as kit
+from rates_core.plugins import EmitContext
 from rates_core.system import System
 from rates_matlab import BACKEND, __version__
 from rates_matlab.drivers import adaptive_driver, dde23_driver, dde23_wrapper, fixed_driver
@@ -434,13 +434,11 @@ def _script(system: System, code: MatlabCode) -> tuple[str, str]:
     return f"{script}.m", "\n".join(lines) + "\n"
 
 
-def emit_code(
-    system: System,
-    options: EmitOptions | None = None,
-    builtins: Mapping[str, Any] | None = None,
-) -> MatlabCode:
-    """Every generated file of ``system`` under plain names (``<field>.m``, ...)."""
-    options = options or EmitOptions()
+def emit_code(system: System, context: EmitContext | None = None) -> MatlabCode:
+    """Every generated file of ``system`` under plain names (``<field>.m``, ...); MATLAB has no
+    import lines, so ``context.imports`` is not used."""
+    context = context or EmitContext()
+    options, builtins = context.options, context.builtins
     name = options.func_name
     if not re.fullmatch(r"[A-Za-z]\w{0,39}", name) or name.endswith("_"):
         raise ValueError(
@@ -500,11 +498,7 @@ def install_code(code: MatlabCode) -> Path:
     return cache_file(sub, f"{code.name()}.m").parent
 
 
-def emit_function(
-    system: System,
-    options: EmitOptions | None = None,
-    builtins: Mapping[str, Any] | None = None,
-) -> EmittedFunction:
+def emit_function(system: System, context: EmitContext | None = None) -> EmittedFunction:
     """Generate the files of ``system``; the :class:`EmittedFunction` whose callables run them.
 
     ``source`` is the vector field file; ``extras["files"]`` all files under plain names
@@ -516,8 +510,9 @@ def emit_function(
     from rates_core.cache import source_hash, write_requested_copy
     from rates_matlab.runtime import MatlabFunction
 
-    options = options or EmitOptions()
-    code = emit_code(system, options, builtins)
+    context = context or EmitContext()
+    options = context.options
+    code = emit_code(system, context)
     source = code.files[f"{code.field}.m"]
     extras: dict[str, Any] = {"files": dict(code.files), "options": options}
     write_requested_copy(source, options, ".m")

@@ -8,15 +8,8 @@ hook bodies.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from rates_core.plugins import BackendInfo, SolverInfo, hookimpl
+from rates_core.plugins import BackendInfo, SolverInfo, backend_hooks, hookimpl
 from rates_matlab import ADAPTIVE_SOLVERS, BACKEND, DDE_SOLVER, FIXED_SOLVERS
-
-if TYPE_CHECKING:
-    from rates_core.backend import EmittedFunction, Problem, Trajectory
-    from rates_core.plugins import EmitContext
-    from rates_core.system import System
 
 #: Capabilities of the backend that do not depend on the runtime being present.
 STATIC_CAPABILITIES = frozenset({"adaptive", "complex", "vectorised", "jacobian"})
@@ -86,22 +79,7 @@ def register_solvers() -> list[SolverInfo]:
     return solvers
 
 
-@hookimpl
-def register_builtins(backend: str) -> dict[str, Any] | None:
-    if backend != BACKEND:
-        return None
-    return {}
-
-
-@hookimpl
-def emit_function(backend: str, system: System, context: EmitContext) -> EmittedFunction:
-    from rates_matlab.emit import emit_function as emit
-
-    return emit(system, context.options, builtins=dict(context.builtins))
-
-
-@hookimpl
-def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajectory:
-    from rates_matlab.solvers import solve as run
-
-    return run(solver, function, problem)
+#: ``emit_function`` and ``solve``, called on this plugin only (for its backend and solvers)
+emit_function, solve = backend_hooks(
+    "rates_matlab.emit:emit_function", "rates_matlab.solvers:solve"
+)

@@ -5,15 +5,8 @@ Heavy imports (numpy, sympy, scipy) happen inside the hook bodies.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from rates_core.plugins import BackendInfo, SolverInfo, hookimpl
+from rates_core.plugins import BackendInfo, SolverInfo, backend_hooks, hookimpl
 from rates_numpy import BACKEND, FIXED_SOLVERS, SCIPY_SOLVER
-
-if TYPE_CHECKING:
-    from rates_core.backend import EmittedFunction, Problem, Trajectory
-    from rates_core.plugins import EmitContext
-    from rates_core.system import System
 
 CAPABILITIES = frozenset(
     {
@@ -66,27 +59,5 @@ def register_solvers() -> list[SolverInfo]:
     return solvers
 
 
-@hookimpl
-def register_builtins(backend: str) -> dict[str, Any] | None:
-    if backend != BACKEND:
-        return None
-    return {}
-
-
-@hookimpl
-def emit_function(backend: str, system: System, context: EmitContext) -> EmittedFunction:
-    from rates_numpy.emit import emit_function as emit
-
-    return emit(
-        system,
-        context.options,
-        builtins=dict(context.builtins),
-        imports=list(context.imports),
-    )
-
-
-@hookimpl
-def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajectory:
-    from rates_numpy.solvers import solve as run
-
-    return run(solver, function, problem)
+#: ``emit_function`` and ``solve``, called on this plugin only (for its backend and solvers)
+emit_function, solve = backend_hooks("rates_numpy.emit:emit_function", "rates_numpy.solvers:solve")

@@ -8,15 +8,10 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from rates_core.plugins import BackendInfo, SolverInfo, hookimpl
+from rates_core.plugins import BackendInfo, SolverInfo, backend_hooks, hookimpl
 from rates_torch import ADAPTIVE_SOLVERS, BACKEND, FIXED_SOLVERS
-
-if TYPE_CHECKING:
-    from rates_core.backend import EmittedFunction, Problem, Trajectory
-    from rates_core.plugins import EmitContext
-    from rates_core.system import System
 
 #: Declared whenever torch is importable (``gpu`` is added when CUDA is available).
 CAPABILITIES = frozenset(
@@ -103,27 +98,5 @@ def register_solvers() -> list[SolverInfo]:
     return solvers
 
 
-@hookimpl
-def register_builtins(backend: str) -> dict[str, Any] | None:
-    if backend != BACKEND:
-        return None
-    return {}
-
-
-@hookimpl
-def emit_function(backend: str, system: System, context: EmitContext) -> EmittedFunction:
-    from rates_torch.emit import emit_function as emit
-
-    return emit(
-        system,
-        context.options,
-        builtins=dict(context.builtins),
-        imports=list(context.imports),
-    )
-
-
-@hookimpl
-def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajectory:
-    from rates_torch.solvers import solve as run
-
-    return run(solver, function, problem)
+#: ``emit_function`` and ``solve``, called on this plugin only (for its backend and solvers)
+emit_function, solve = backend_hooks("rates_torch.emit:emit_function", "rates_torch.solvers:solve")
