@@ -27,6 +27,7 @@ import numpy as np
 from rates_core.backend import EmitOptions, EmittedFunction
 from rates_core.codegen import comment, file_stem
 from rates_core.codegen import source as kit
+from rates_core.codegen.modules import export_only
 from rates_core.errors import ModelError
 from rates_core.plugins import EmitContext
 from rates_core.system import System
@@ -70,7 +71,8 @@ def wrap(line: str, limit: int = LINE_LENGTH) -> list[str]:
         lead = line[: indent + 1] + ("!" if line.lstrip().startswith("!!") else "")
         body = line[len(lead) :].strip()
         return textwrap.wrap(body, limit, initial_indent=lead + " ", subsequent_indent=lead + "   ")
-    out, rest = [], line
+    out: list[str] = []
+    rest = line
     while len(rest) > limit and len(out) < 200:
         cut = rest.rfind(" ", indent + 10, limit - 2)
         if cut > indent:
@@ -363,7 +365,7 @@ class CompiledModel:
         self._field = self.lib.rates_field
         self._field.restype = None
         self._field.argtypes = [ctypes.c_double, ptr, ptr, ptr, ptr, ptr, ptr]
-        self._jac = None
+        self._jac: Any = None  # the ctypes function, when the module has a Jacobian
         if jacobian:
             self._jac = self.lib.rates_jacobian
             self._jac.restype = None
@@ -441,18 +443,7 @@ def emit_function(system: System, context: EmitContext | None = None) -> Emitted
             files[f"{_file_stem(system)}.auto.txt"] = (
                 f"No Auto-07p files for model {system.name!r}: {exc}\n"
             )
-
-        def unavailable(*args: Any) -> Any:
-            raise ModelError("standalone export: the Fortran code was not compiled")
-
-        return EmittedFunction(
-            backend=BACKEND,
-            system=system,
-            source=source,
-            rhs=unavailable,
-            rhs_functional=unavailable,
-            extras={"files": files, "layout": info["layout"], "options": options},
-        )
+        return export_only(system, source, BACKEND, files, layout=info["layout"], options=options)
     from rates_fortran.build import compile_library, write_index
 
     src, lib = compile_library(source, system.name)

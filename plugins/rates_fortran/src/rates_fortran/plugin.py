@@ -7,7 +7,7 @@ Nothing heavy is imported here: numpy, sympy and the compiler are touched inside
 
 from __future__ import annotations
 
-from rates_core.plugins import BackendInfo, SolverInfo, backend_hooks, hookimpl
+from rates_core.plugins import BackendInfo, SolverInfo, backend_hooks, hookimpl, solver_family
 from rates_fortran import ADAPTIVE_SOLVER, BACKEND, FIXED_SOLVERS
 
 #: Capabilities besides ``execute`` (declared when gfortran is found). ``continuation``: Auto-07p
@@ -43,20 +43,15 @@ def register_backends() -> list[BackendInfo]:
 
 @hookimpl
 def register_solvers() -> list[SolverInfo]:
-    solvers = [
-        SolverInfo(name, BACKEND, adaptive=False, description=_DESCRIPTIONS[method])
-        for method, name in FIXED_SOLVERS.items()
-    ]
-    solvers.append(
-        SolverInfo(
-            ADAPTIVE_SOLVER,
-            BACKEND,
-            adaptive=True,
-            capabilities=frozenset({"adaptive", "dde", "complex"}),
-            description="Dormand-Prince 5(4) in compiled Fortran (options rtol, atol, max_step)",
-        )
+    fixed = {name: _DESCRIPTIONS[method] for method, name in FIXED_SOLVERS.items()}
+    dopri5 = SolverInfo(
+        ADAPTIVE_SOLVER,
+        BACKEND,
+        adaptive=True,
+        capabilities=frozenset({"adaptive", "dde", "complex"}),
+        description="Dormand-Prince 5(4) in compiled Fortran (options rtol, atol, max_step)",
     )
-    return solvers
+    return [*solver_family(BACKEND, fixed, adaptive=False), dopri5]
 
 
 #: ``emit_function`` and ``solve``, called on this plugin only (for its backend and solvers)

@@ -9,7 +9,7 @@ juliacall itself is imported only when a model runs.
 
 from __future__ import annotations
 
-from rates_core.plugins import BackendInfo, SolverInfo, backend_hooks, hookimpl
+from rates_core.plugins import BackendInfo, SolverInfo, backend_hooks, hookimpl, solver_family
 from rates_julia import BACKEND, SOLVERS, STIFF_SOLVERS
 
 #: Capabilities of the generated code, whether or not Julia is here.
@@ -53,22 +53,14 @@ def register_backends() -> list[BackendInfo]:
 
 @hookimpl
 def register_solvers() -> list[SolverInfo]:
-    available = _available()
-    solvers = []
-    for name in SOLVERS:
-        caps = {"adaptive", "dde", "complex"} if available else set()
-        if available and name in STIFF_SOLVERS:
-            caps.add("jacobian")
-        solvers.append(
-            SolverInfo(
-                name,
-                BACKEND,
-                adaptive=True,
-                capabilities=frozenset(caps),
-                description=_DESCRIPTIONS[name] + "; MethodOfSteps for delays",
-            )
-        )
-    return solvers
+    caps = {"adaptive", "dde", "complex"} if _available() else set()
+    texts = {name: _DESCRIPTIONS[name] + "; MethodOfSteps for delays" for name in SOLVERS}
+    nonstiff = {name: text for name, text in texts.items() if name not in STIFF_SOLVERS}
+    stiff = {name: text for name, text in texts.items() if name in STIFF_SOLVERS}
+    stiff_caps = caps | {"jacobian"} if caps else caps  # the generated jac!
+    return solver_family(BACKEND, nonstiff, adaptive=True, capabilities=caps) + solver_family(
+        BACKEND, stiff, adaptive=True, capabilities=stiff_caps
+    )
 
 
 #: ``emit_function`` and ``solve``, called on this plugin only (for its backend and solvers)

@@ -26,8 +26,8 @@ rewritten when damaged) before MATLAB / Octave runs them (:func:`install_code`).
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ import numpy as np
 from rates_core.backend import EmittedFunction
 from rates_core.codegen import comment, comment_text, file_stem, string_literal
 from rates_core.codegen import source as kit
+from rates_core.codegen.modules import export_only
 from rates_core.plugins import EmitContext
 from rates_core.system import System
 from rates_matlab import BACKEND, __version__
@@ -59,7 +60,7 @@ JACOBIAN_MAX_COUPLINGS = 5000
 _IND = "  "
 
 
-@dataclass
+@dataclasses.dataclass
 class MatlabCode:
     """The generated files of one System and what the solvers need to know about them."""
 
@@ -67,7 +68,7 @@ class MatlabCode:
     files: dict[str, str]
     jacobian: bool
     delays: bool
-    arguments: list[str] = field(default_factory=list)
+    arguments: list[str] = dataclasses.field(default_factory=list)
     #: the content hash suffixed to every function name of the files run from Python ("": none)
     tag: str = ""
 
@@ -212,7 +213,7 @@ def _vector_field(system: System, printer: MatlabPrinter, name: str) -> str:
         lines.append(f"{_IND}dy({where}) = {code};  {comment(f'd/dt {state_name}', 'matlab')}")
     lines.append("end")
     text = "\n".join(lines) + "\n"
-    for helper in sorted(printer.used_helpers):
+    for helper in sorted(printer.helpers):
         text += "\n" + HELPERS[helper]
     return text
 
@@ -245,7 +246,7 @@ def _jacobian(system: System, name: str, field_name: str) -> str | None:
         lines.append(f"{_IND}jac({i + 1}, {j + 1}) = {code};")
     lines.append("end")
     text = "\n".join(lines) + "\n"
-    for helper in sorted(printer.used_helpers):
+    for helper in sorted(printer.helpers):
         text += "\n" + HELPERS[helper]
     return text
 
@@ -514,17 +515,9 @@ def emit_function(system: System, context: EmitContext | None = None) -> Emitted
     options = context.options
     code = emit_code(system, context)
     source = code.files[f"{code.field}.m"]
-    extras: dict[str, Any] = {"files": dict(code.files), "options": options}
     write_requested_copy(source, options, ".m")
     if options.standalone:
-        return EmittedFunction(
-            backend=BACKEND,
-            system=system,
-            source=source,
-            rhs=_unavailable,
-            rhs_functional=_unavailable,
-            extras=extras,
-        )
+        return export_only(system, source, BACKEND, code.files, options=options)
     everything = "\n".join(f"{k}\n{v}" for k, v in sorted(code.files.items()))
     tag = "r" + source_hash(everything, BACKEND, __version__)[:12]
     runtime_code = _renamed(code, tag)
@@ -537,7 +530,13 @@ def emit_function(system: System, context: EmitContext | None = None) -> Emitted
         if code.jacobian
         else None
     )
-    extras.update(code=runtime_code, directory=directory, delayed=[d.name for d in system.delayed])
+    extras: dict[str, Any] = {
+        "files": dict(code.files),
+        "options": options,
+        "code": runtime_code,
+        "directory": directory,
+        "delayed": [d.name for d in system.delayed],
+    }
     return EmittedFunction(
         backend=BACKEND,
         system=system,
@@ -548,7 +547,3 @@ def emit_function(system: System, context: EmitContext | None = None) -> Emitted
         path=directory / f"{runtime_code.name()}.m",
         extras=extras,
     )
-
-
-def _unavailable(*args: Any) -> Any:
-    raise RuntimeError("files emitted for export (standalone) are not loaded; run them in MATLAB")

@@ -8,7 +8,7 @@ hook bodies.
 
 from __future__ import annotations
 
-from rates_core.plugins import BackendInfo, SolverInfo, backend_hooks, hookimpl
+from rates_core.plugins import BackendInfo, SolverInfo, backend_hooks, hookimpl, solver_family
 from rates_matlab import ADAPTIVE_SOLVERS, BACKEND, DDE_SOLVER, FIXED_SOLVERS
 
 #: Capabilities of the backend that do not depend on the runtime being present.
@@ -52,30 +52,13 @@ def register_backends() -> list[BackendInfo]:
 
 @hookimpl
 def register_solvers() -> list[SolverInfo]:
-    solvers = [
-        SolverInfo(
-            name,
-            BACKEND,
-            adaptive=False,
-            capabilities=frozenset({"dde"}),
-            description=_DESCRIPTIONS[name],
-        )
-        for name in FIXED_SOLVERS
-    ]
-    solvers += [
-        SolverInfo(name, BACKEND, adaptive=True, description=_DESCRIPTIONS[name])
-        for name in ADAPTIVE_SOLVERS
-    ]
+    fixed = {name: _DESCRIPTIONS[name] for name in FIXED_SOLVERS}
+    adaptive = {name: _DESCRIPTIONS[name] for name in ADAPTIVE_SOLVERS}
+    solvers = solver_family(BACKEND, fixed, adaptive=False, capabilities={"dde"})
+    solvers += solver_family(BACKEND, adaptive, adaptive=True)
     if _runtime() == "matlab":  # GNU Octave's core has no dde23
-        solvers.append(
-            SolverInfo(
-                DDE_SOLVER,
-                BACKEND,
-                adaptive=True,
-                capabilities=frozenset({"dde"}),
-                description=_DESCRIPTIONS[DDE_SOLVER],
-            )
-        )
+        dde23 = {DDE_SOLVER: _DESCRIPTIONS[DDE_SOLVER]}
+        solvers += solver_family(BACKEND, dde23, adaptive=True, capabilities={"dde"})
     return solvers
 
 

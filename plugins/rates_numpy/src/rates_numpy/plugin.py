@@ -5,8 +5,8 @@ Heavy imports (numpy, sympy, scipy) happen inside the hook bodies.
 
 from __future__ import annotations
 
-from rates_core.plugins import BackendInfo, SolverInfo, backend_hooks, hookimpl
-from rates_numpy import BACKEND, FIXED_SOLVERS, SCIPY_SOLVER
+from rates_core.plugins import BackendInfo, SolverInfo, backend_hooks, hookimpl, solver_family
+from rates_numpy import BACKEND, SCIPY_SOLVER
 
 CAPABILITIES = frozenset(
     {
@@ -21,6 +21,7 @@ CAPABILITIES = frozenset(
     }
 )
 
+#: The fixed-step solvers (``FIXED_SOLVERS``, in order) and their descriptions.
 _DESCRIPTIONS = {
     "euler": "explicit Euler (fixed step)",
     "heun": "Heun's method, the explicit trapezoid rule (fixed step, order 2)",
@@ -42,21 +43,16 @@ def register_backends() -> list[BackendInfo]:
 
 @hookimpl
 def register_solvers() -> list[SolverInfo]:
-    solvers = [
-        SolverInfo(name, BACKEND, adaptive=False, description=_DESCRIPTIONS[name], any_backend=True)
-        for name in FIXED_SOLVERS
-    ]
-    solvers.append(
-        SolverInfo(
-            SCIPY_SOLVER,
-            BACKEND,
-            adaptive=True,
-            capabilities=frozenset({"adaptive", "dde", "complex", "jacobian"}),
-            description="scipy.integrate.solve_ivp (method=RK45|RK23|DOP853|Radau|BDF|LSODA)",
-            any_backend=True,
-        )
+    fixed = solver_family(BACKEND, _DESCRIPTIONS, adaptive=False, any_backend=True)
+    scipy = SolverInfo(
+        SCIPY_SOLVER,
+        BACKEND,
+        adaptive=True,
+        capabilities=frozenset({"adaptive", "dde", "complex", "jacobian"}),
+        description="scipy.integrate.solve_ivp (method=RK45|RK23|DOP853|Radau|BDF|LSODA)",
+        any_backend=True,
     )
-    return solvers
+    return [*fixed, scipy]
 
 
 #: ``emit_function`` and ``solve``, called on this plugin only (for its backend and solvers)

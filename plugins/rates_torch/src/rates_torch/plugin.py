@@ -10,8 +10,8 @@ import importlib.util
 from collections.abc import Sequence
 from typing import Any
 
-from rates_core.plugins import BackendInfo, SolverInfo, backend_hooks, hookimpl
-from rates_torch import ADAPTIVE_SOLVERS, BACKEND, FIXED_SOLVERS
+from rates_core.plugins import BackendInfo, SolverInfo, backend_hooks, hookimpl, solver_family
+from rates_torch import BACKEND
 
 #: Declared whenever torch is importable (``gpu`` is added when CUDA is available).
 CAPABILITIES = frozenset(
@@ -28,12 +28,13 @@ CAPABILITIES = frozenset(
     }
 )
 
-_DESCRIPTIONS = {
+#: ``FIXED_SOLVERS`` and ``ADAPTIVE_SOLVERS`` (in order) and their descriptions.
+_FIXED = {
     "torch_euler": "explicit Euler in torch (fixed step, order 1)",
     "torch_heun": "Heun's method in torch (fixed step, order 2)",
     "torch_rk4": "classic fourth-order Runge-Kutta in torch (fixed step, order 4)",
-    "torch_dopri5": "Dormand-Prince 5(4) in torch with error control (rtol, atol)",
 }
+_ADAPTIVE = {"torch_dopri5": "Dormand-Prince 5(4) in torch with error control (rtol, atol)"}
 
 
 def _capabilities() -> frozenset[str]:
@@ -63,7 +64,8 @@ def vjp(func: Any, args: tuple, which: Sequence[int], cotangent: Any) -> list[An
         values[i] = leaves[i]
     out = func(*values)
     (out.reshape(-1) * torch.as_tensor(np.asarray(cotangent), dtype=out.dtype)).sum().backward()
-    return [leaves[i].grad.numpy() for i in which]
+    grads = [leaves[i].grad for i in which]  # None: the output does not depend on args[i]
+    return [np.zeros(leaves[i].shape) if g is None else g.numpy() for i, g in zip(which, grads)]
 
 
 @hookimpl
@@ -81,21 +83,9 @@ def register_backends() -> list[BackendInfo]:
 
 @hookimpl
 def register_solvers() -> list[SolverInfo]:
-    solvers = [
-        SolverInfo(name, BACKEND, adaptive=False, description=_DESCRIPTIONS[name])
-        for name in FIXED_SOLVERS
-    ]
-    solvers += [
-        SolverInfo(
-            name,
-            BACKEND,
-            adaptive=True,
-            capabilities=frozenset({"adaptive"}),
-            description=_DESCRIPTIONS[name],
-        )
-        for name in ADAPTIVE_SOLVERS
-    ]
-    return solvers
+    return solver_family(BACKEND, _FIXED, adaptive=False) + solver_family(
+        BACKEND, _ADAPTIVE, adaptive=True, capabilities={"adaptive"}
+    )
 
 
 #: ``emit_function`` and ``solve``, called on this plugin only (for its backend and solvers)

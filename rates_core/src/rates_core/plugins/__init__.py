@@ -29,6 +29,7 @@ from rates_core.plugins.contract import (
     backend_hooks,
     hookimpl,
     hookspec,
+    solver_family,
     unknown_capabilities,
 )
 from rates_core.plugins.host import (
@@ -55,5 +56,6 @@ __all__ = [
     "default_host",
     "hookimpl",
     "hookspec",
+    "solver_family",
     "unknown_capabilities",
 ]

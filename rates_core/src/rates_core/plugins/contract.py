@@ -163,6 +163,34 @@ class SolverInfo:
         object.__setattr__(self, "capabilities", caps)
 
 
+def solver_family(
+    backend: str,
+    descriptions: Mapping[str, str],
+    *,
+    adaptive: bool,
+    capabilities: Iterable[str] = (),
+    any_backend: bool = False,
+) -> list[SolverInfo]:
+    """One :class:`SolverInfo` per ``name: description`` of ``descriptions``, in that order: a
+    family of solvers of ``backend`` that share the step kind (``adaptive``), the
+    ``capabilities`` and ``any_backend`` (a backend's fixed-step loops, its adaptive methods)::
+
+        solver_family("foo", {"foo_euler": "explicit Euler", "foo_rk4": "order 4"}, adaptive=False)
+    """
+    caps = _capability_set(capabilities, f"solvers of backend {backend!r}")
+    return [
+        SolverInfo(
+            name,
+            backend,
+            adaptive=adaptive,
+            capabilities=caps,
+            description=text,
+            any_backend=any_backend,
+        )
+        for name, text in descriptions.items()
+    ]
+
+
 def _default_options() -> EmitOptions:
     from rates_core.backend import EmitOptions  # not at import time: it imports sympy
 
