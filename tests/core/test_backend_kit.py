@@ -8,18 +8,19 @@ import sys
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 import sympy
 from sympy.printing.pycode import PythonCodePrinter
 
-from rates_core import CircuitTemplate, NodeTemplate, OperatorTemplate, build_system
-from rates_core import builtins as rb
+import rates_core.builtins as rb
 from rates_core.backend import EmitOptions
 from rates_core.codegen import RatesPrinter
 from rates_core.codegen.modules import export_only, python_function
 from rates_core.codegen.printer import float_literal
 from rates_core.errors import BackendUnavailableError
+from rates_core.frontend.templates import CircuitTemplate, NodeTemplate, OperatorTemplate
 from rates_core.plugins import (
     BackendInfo,
     EmitContext,
@@ -30,6 +31,7 @@ from rates_core.plugins import (
     hookimpl,
     solver_family,
 )
+from rates_core.system import build_system
 
 _PROBE = """
 def emit(system, context):
@@ -89,8 +91,9 @@ def test_solver_family_shares_step_kind_and_capabilities() -> None:
 def test_emit_context_defaults_for_direct_calls() -> None:
     context = EmitContext()
     assert context.builtins == {} and context.imports == () and context.options == EmitOptions()
-    assert EmitContext(imports=["import math"], options=None).imports == ("import math",)
-    assert EmitContext(options=None).options == EmitOptions()  # the host may be given None
+    assert EmitContext(imports=("import math",)).imports == ("import math",)
+    none: Any = None  # the host may be given None for the default options
+    assert EmitContext(options=none).options == EmitOptions()
 
 
 def test_python_function_wraps_the_generated_module() -> None:
@@ -105,7 +108,8 @@ def test_python_function_wraps_the_generated_module() -> None:
     assert emitted.rhs(0.0, [3.0], [0.0], 2.0) == [-6.0]
     assert emitted.rhs_functional(0.0, [1.0], 2.0) == [-2.0]
     assert emitted.extras["options"] is options and emitted.extras["delayed"] == []
-    assert emitted.extras["module"].f is emitted.rhs and emitted.path.is_file()
+    assert emitted.extras["module"].f is emitted.rhs
+    assert emitted.path is not None and emitted.path.is_file()
 
 
 def test_export_only_function_is_a_clear_error_when_called() -> None:
