@@ -428,6 +428,16 @@ def _model(
     )  # fmt: skip
 
 
+def _first_slot(model: _AutoModel) -> int:
+    """The slot of the default continuation parameter: the model's first scalar parameter."""
+    if not model.slots:
+        raise ModelError(
+            f"model {model.system.name!r} has no scalar parameter for Auto-07p to continue in",
+            template=model.system.name,
+        )
+    return model.slots[0]
+
+
 def _constants(model: _AutoModel, scenario: str, **constants: Any) -> str:
     slot_of = dict(zip(model.parnames, model.slots))
     icp = constants.pop("ICP", None)
@@ -438,17 +448,17 @@ def _constants(model: _AutoModel, scenario: str, **constants: Any) -> str:
                                 "ILP": 0, "ISP": 0, "NPR": 1000, "IRS": 0}  # fmt: skip
     elif scenario == "eq":
         if not icp_slots:
-            icp_slots = [model.slots[0]]
+            icp_slots = [_first_slot(model)]
         base = {"IPS": 1, "ICP": icp_slots[:1], "ILP": 1, "ISP": 2, "ISW": 1, "IRS": 0,
                 "NMX": 2000, "NPR": 5000, "DS": 0.01, "DSMIN": 1e-6, "DSMAX": 0.05}  # fmt: skip
     elif scenario == "lc":
         if not icp_slots:
-            icp_slots = [model.slots[0]]
+            icp_slots = [_first_slot(model)]
         base = {"IPS": 2, "ICP": [icp_slots[0], 11], "ILP": 1, "ISP": 2, "ISW": 1, "IRS": 0,
                 "NMX": 200, "NPR": 5000, "DS": 0.01, "DSMIN": 1e-6, "DSMAX": 0.1}  # fmt: skip
     elif scenario == "bvp":
         if not icp_slots:
-            icp_slots = [model.slots[0]]
+            icp_slots = [_first_slot(model)]
         base = {"IPS": 4, "ICP": icp_slots, "ILP": 1, "ISP": 1, "ISW": 1, "IRS": 0,
                 "NBC": model.n_bc, "NINT": model.n_int, "NTST": 10, "NMX": 200, "NPR": 5000,
                 "DS": 0.01, "DSMIN": 1e-6, "DSMAX": 0.2}  # fmt: skip

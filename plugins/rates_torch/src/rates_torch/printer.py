@@ -114,7 +114,8 @@ class TorchPrinter(RatesPrinter, PythonCodePrinter):
 
     def _number(self, expr: sympy.Basic) -> str:
         value = complex(sympy.N(expr, 17))
-        text = _literal(value if value.imag else value.real)
+        real = value.imag == 0 or math.isnan(value.real)  # sympy's nan is nan + nan*j here
+        text = _literal(value.real if real else value)
         if text.startswith("-") or "j" in text:
             return f"({text})"
         return text
