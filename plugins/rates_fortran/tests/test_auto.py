@@ -24,6 +24,24 @@ def _has_auto() -> bool:
 needs_auto = pytest.mark.skipif(not _has_auto(), reason="needs Auto-07p (AUTO_DIR) and gfortran")
 
 
+def test_export_of_a_model_without_parameters_notes_why_auto_is_missing():
+    """``rates export --backend fortran`` of a model with no parameter: the Fortran module and
+    a note that Auto-07p has nothing to continue in (it was a bare IndexError)."""
+    from rates_core.backend import EmitOptions
+    from rates_core.plugins import EmitContext
+    from rates_core.system import build_system
+    from rates_core.testing import references as ref
+    from rates_fortran.emit import emit_function
+
+    system = build_system(ref.convergence_circuit())
+    assert not system.params
+    options = EmitOptions(standalone=True)
+    files = emit_function(system, EmitContext(options=options)).extras["files"]
+    (note,) = [text for name, text in files.items() if name.endswith(".auto.txt")]
+    assert "no scalar parameter for Auto-07p to continue in" in note
+    assert any(name.endswith(".f90") for name in files)
+
+
 def test_write_files_and_slots(tmp_path):
     """The equation file has FUNC (with DFDU / DFDP), STPNT, BCND, ICND, FOPT, PVLS; one
     constants file per scenario with parnames / unames; no parameter in PAR(11)-PAR(50)."""

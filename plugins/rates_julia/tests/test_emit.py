@@ -12,6 +12,7 @@ from julia_syntax import assert_parses, function_signatures
 
 from rates_core import CircuitTemplate, NodeTemplate, OperatorTemplate
 from rates_core.backend import EmitOptions
+from rates_core.plugins import EmitContext
 from rates_core.system import build_system
 from rates_core.testing import references as ref
 from rates_julia.emit import emit_source, julia_literal, module_name
@@ -216,7 +217,7 @@ def test_defaults_only_when_small_or_standalone() -> None:
     emit.MAX_INLINE_VALUES = 0
     try:
         assert "default_params() = " not in emit_source(system).source
-        standalone = emit_source(system, EmitOptions(standalone=True)).source
+        standalone = emit_source(system, EmitContext(options=EmitOptions(standalone=True))).source
         assert "default_params() = " in standalone
     finally:
         emit.MAX_INLINE_VALUES = old
@@ -302,8 +303,10 @@ def test_smuggled_model_name_stays_in_docstrings_and_comments(standalone: bool) 
     from julia_syntax import parse
 
     options = EmitOptions(standalone=standalone)
-    plain = emit_source(build_system(ref.decay_circuit()), options).source
-    smuggled = emit_source(build_system(ref.smuggled_name_circuit()), options).source
+    plain = emit_source(build_system(ref.decay_circuit()), EmitContext(options=options)).source
+    smuggled = emit_source(
+        build_system(ref.smuggled_name_circuit()), EmitContext(options=options)
+    ).source
     assert_parses(smuggled, "smuggled name")
     tree = parse(smuggled).root_node
     assert _kinds(tree) == _kinds(parse(plain).root_node)

@@ -7,7 +7,6 @@ import os
 import stat
 from pathlib import Path
 
-from rates_core.backend import EmitOptions
 from rates_core.system import build_system
 from rates_core.testing import references as ref
 from rates_julia import runtime
@@ -29,7 +28,7 @@ def test_swapped_file_is_rewritten_before_julia_includes_it(tmp_path: Path, monk
     monkeypatch.setenv("RATES_CACHE_DIR", str(tmp_path / "cache"))
     old = os.umask(0)
     try:
-        emitted = emit_function(build_system(ref.decay_circuit()), EmitOptions())
+        emitted = emit_function(build_system(ref.decay_circuit()))
     finally:
         os.umask(old)
     path = emitted.path

@@ -11,7 +11,6 @@ pytest.importorskip("hypothesis")
 
 from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
 
-from rates_core.backend import EmitOptions  # noqa: E402
 from rates_core.system import build_system  # noqa: E402
 from rates_core.testing import generator as gen  # noqa: E402
 from rates_julia.solvers import emit_function  # noqa: E402
@@ -25,7 +24,7 @@ def test_generated_model_parses(model: gen.GeneratedModel) -> None:
     inputs = list(model.inputs(gen.ADAPTIVE_DT, adaptive=True))
     for vectorize in (True, False):
         system = build_system(circuit, vectorize=vectorize, inputs=inputs)
-        emitted = emit_function(system, EmitOptions())
+        emitted = emit_function(system)
         what = f"generated model (vectorize={vectorize}):\n{model.to_yaml()}"
         assert_parses(emitted.source, what)
         want = "f!(dy, y, h, p, t)" if system.delayed else "f!(dy, y, p, t)"

@@ -11,6 +11,7 @@ import pytest
 from julia_syntax import assert_parses, function_signatures
 
 from rates_core.backend import EmitOptions
+from rates_core.plugins import EmitContext
 from rates_core.system import build_system
 from rates_core.testing import references as ref
 from rates_core.testing.conformance_tests import LIBRARY, library_circuit
@@ -93,14 +94,14 @@ def test_reference_model_parses(name: str, vectorize: bool) -> None:
     system = build_system(
         REFERENCE_MODELS[name](), vectorize=vectorize, inputs=INPUTS.get(name, ())
     )
-    emitted = emit_function(system, EmitOptions())
+    emitted = emit_function(system)
     _check(emitted.source, name, bool(system.delayed))
 
 
 @pytest.mark.parametrize("case", ref.FUNCTION_CASES, ids=[c.id for c in ref.FUNCTION_CASES])
 def test_function_case_parses(case: ref.FunctionCase) -> None:
     system = build_system(case.circuit())
-    emitted = emit_function(system, EmitOptions())
+    emitted = emit_function(system)
     _check(emitted.source, case.id, False)
 
 
@@ -108,7 +109,7 @@ def test_function_case_parses(case: ref.FunctionCase) -> None:
 @pytest.mark.parametrize("entry", LIBRARY, ids=[f"{e.file}.{e.template}" for e in LIBRARY])
 def test_library_model_parses(entry: Any, vectorize: bool) -> None:
     system = build_system(library_circuit(entry), vectorize=vectorize)
-    emitted = emit_function(system, EmitOptions(standalone=True))
+    emitted = emit_function(system, EmitContext(options=EmitOptions(standalone=True)))
     (text,) = emitted.extras["files"].values()
     assert text == emitted.source
     _check(text, entry.reference, bool(system.delayed))

@@ -54,12 +54,11 @@ def test_run_raises_backend_unavailable_with_install_hint() -> None:
 
 @pytest.mark.skipif(not NO_JULIA, reason="Julia is available here")
 def test_callables_raise_backend_unavailable() -> None:
-    from rates_core.backend import EmitOptions
     from rates_core.system import build_system
     from rates_julia.solvers import emit_function
 
     system = build_system(ref.van_der_pol_circuit())
-    emitted = emit_function(system, EmitOptions())
+    emitted = emit_function(system)
     assert emitted.path is not None and emitted.path.suffix == ".jl"
     assert emitted.path.read_text() == emitted.source
     y0 = system.initial_state()

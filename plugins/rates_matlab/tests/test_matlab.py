@@ -19,6 +19,7 @@ from rates_core import CircuitTemplate, build_system
 from rates_core.backend import EmitOptions
 from rates_core.cli import main
 from rates_core.errors import BackendUnavailableError, SolverError
+from rates_core.plugins import EmitContext
 from rates_core.testing import references as ref
 from rates_matlab import plugin, runtime
 from rates_matlab.emit import emit_code, emit_function
@@ -83,13 +84,23 @@ def test_printer_builtins():
     code = printer.doprint(system.derivatives[0][1])
     assert "a(3)" in code and "sum(a(:))" in code and "max(a(:))" in code
     assert "rates_round_(b)" in code and "double(b > 0.5)" in code and "a(2:3)" in code
-    assert printer.used_helpers == {"rates_round_"}
+    assert printer.helpers == {"rates_round_"}
 
 
 def test_func_name_must_be_a_matlab_identifier():
     system = build_system(ref.decay_circuit())
     with pytest.raises(ValueError, match="MATLAB identifier"):
-        emit_code(system, EmitOptions(func_name="my field"))
+        emit_code(system, EmitContext(options=EmitOptions(func_name="my field")))
+
+
+def test_export_only_files_are_not_callable():
+    """Code emitted for ``rates export`` is not loaded: calling it is a rates error naming the
+    model (it was a bare RuntimeError)."""
+    options = EmitOptions(standalone=True)
+    emitted = emit_function(build_system(ref.decay_circuit()), EmitContext(options=options))
+    assert emitted.source == emitted.extras["files"]["vector_field.m"]
+    with pytest.raises(BackendUnavailableError, match="generated for export"):
+        emitted.rhs_functional(0.0, np.ones(1), 1.0)
 
 
 @needs_mh_lint

@@ -8,6 +8,7 @@ import numpy as np
 
 from rates_core import CircuitTemplate, NodeTemplate, OperatorTemplate, build_system
 from rates_core.backend import EmitOptions, Problem
+from rates_core.plugins import EmitContext
 from rates_numpy.emit import emit_function
 
 
@@ -52,7 +53,7 @@ def problem(
 
 
 def emit(system: Any, scalar: bool | None = None, **options: Any):
-    return emit_function(system, EmitOptions(**options), scalar=scalar)
+    return emit_function(system, EmitContext(options=EmitOptions(**options)), scalar=scalar)
 
 
 def qif_op() -> OperatorTemplate:

@@ -11,6 +11,7 @@ from rates_core import CircuitTemplate, NodeTemplate, build_system
 from rates_core.backend import EmitOptions, EmittedFunction, Trajectory
 from rates_core.builtins import function_table
 from rates_core.errors import SolverError
+from rates_core.plugins import EmitContext
 from rates_numpy.solvers import solve
 
 W3 = np.array([[0.0, 1.5, -2.0], [3.0, 0.0, 0.5], [-1.0, 2.5, 0.0]])
@@ -249,7 +250,7 @@ def test_plugin_builtin_callable_is_injected() -> None:
     s = build_system(circ, functions=function_table(["twice"]))
     from rates_numpy.emit import emit_function
 
-    fn = emit_function(s, EmitOptions(), builtins={"twice": lambda v: 2.0 * v})
+    fn = emit_function(s, EmitContext(builtins={"twice": lambda v: 2.0 * v}))
     traj = solve("rk4", fn, problem(s, 1.0, 1e-3, every=100))
     np.testing.assert_allclose(traj.final, [np.exp(-2.0)], rtol=1e-11)
 

@@ -7,12 +7,23 @@ import os
 import subprocess
 import sys
 
+import numpy as np
+
 from rates_core.plugins import default_host
 
 
 def test_backend_info_declares_vjp() -> None:
     info = default_host().backend_info("torch")
     assert "autodiff" in info.capabilities and info.vjp is not None
+
+
+def test_vjp_of_an_argument_the_output_ignores_is_zero() -> None:
+    """torch gives no gradient (None) for a leaf the output does not depend on: zeros, not an
+    AttributeError."""
+    vjp = default_host().backend_info("torch").vjp
+    grads = vjp(lambda a, b: a * 2.0, (np.ones(2), np.ones(3)), [0, 1], np.ones(2))
+    np.testing.assert_array_equal(grads[0], [2.0, 2.0])
+    np.testing.assert_array_equal(grads[1], np.zeros(3))
 
 
 def test_conformance_command_runs_autodiff_and_passes(tmp_path) -> None:

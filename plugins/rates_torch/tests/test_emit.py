@@ -67,3 +67,16 @@ def test_float32_and_complex_dtypes():
     assert all(f32[c].dtype == np.float32 for c in f32.columns)
     sl = ref.stuart_landau_circuit().run(0.5, 1e-2, backend="torch", solver="torch_rk4")
     assert np.iscomplexobj(sl.to_numpy())
+
+
+def test_nan_prints_as_a_python_float():
+    """sympy's ``nan`` is ``nan + nan*j`` as a complex: it printed as ``(nan+nanj)``, a name
+    error in the generated module."""
+    import sympy
+
+    from rates_torch.printer import TorchPrinter
+
+    printer = TorchPrinter()
+    assert printer.doprint(sympy.nan) == 'float("nan")'
+    assert printer.doprint(sympy.Float("nan")) == 'float("nan")'
+    assert printer.doprint(1 + 2 * sympy.I) == "((1+2j))"

@@ -429,6 +429,16 @@ def _model(
     )  # fmt: skip
 
 
+def _first_slot(model: _AutoModel) -> int:
+    """The slot of the default continuation parameter: the model's first scalar parameter."""
+    if not model.slots:
+        raise ModelError(
+            f"model {model.system.name!r} has no scalar parameter for Auto-07p to continue in",
+            template=model.system.name,
+        )
+    return model.slots[0]
+
+
 def _constants(model: _AutoModel, scenario: str, **constants: Any) -> str:
     slot_of = dict(zip(model.parnames, model.slots))
     icp = constants.pop("ICP", None)
@@ -439,17 +449,17 @@ def _constants(model: _AutoModel, scenario: str, **constants: Any) -> str:
                                 "ILP": 0, "ISP": 0, "NPR": 1000, "IRS": 0}  # fmt: skip
     elif scenario == "eq":
         if not icp_slots:
-            icp_slots = [model.slots[0]]
+            icp_slots = [_first_slot(model)]
         base = {"IPS": 1, "ICP": icp_slots[:1], "ILP": 1, "ISP": 2, "ISW": 1, "IRS": 0,
                 "NMX": 2000, "NPR": 5000, "DS": 0.01, "DSMIN": 1e-6, "DSMAX": 0.05}  # fmt: skip
     elif scenario == "lc":
         if not icp_slots:
-            icp_slots = [model.slots[0]]
+            icp_slots = [_first_slot(model)]
         base = {"IPS": 2, "ICP": [icp_slots[0], 11], "ILP": 1, "ISP": 2, "ISW": 1, "IRS": 0,
                 "NMX": 200, "NPR": 5000, "DS": 0.01, "DSMIN": 1e-6, "DSMAX": 0.1}  # fmt: skip
     elif scenario == "bvp":
         if not icp_slots:
-            icp_slots = [model.slots[0]]
+            icp_slots = [_first_slot(model)]
         base = {"IPS": 4, "ICP": icp_slots, "ILP": 1, "ISP": 1, "ISW": 1, "IRS": 0,
                 "NBC": model.n_bc, "NINT": model.n_int, "NTST": 10, "NMX": 200, "NPR": 5000,
                 "DS": 0.01, "DSMIN": 1e-6, "DSMAX": 0.2}  # fmt: skip
@@ -767,11 +777,11 @@ class Continuation:
 
     def settle(self, time: float, values: Mapping[str, float]) -> np.ndarray:
         """The state after simulating ``time`` (for a starting equilibrium)."""
-        from rates_core.backend import EmitOptions, Problem
+        from rates_core.backend import Problem
         from rates_fortran.emit import emit_function
         from rates_fortran.solvers import solve
 
-        emitted = emit_function(self.system, EmitOptions())
+        emitted = emit_function(self.system)
         params = [
             float(values[p.name]) if p.name in values else p.value for p in self.system.params
         ]
@@ -787,11 +797,11 @@ class Continuation:
     ) -> tuple[np.ndarray, np.ndarray]:
         """``(times, states)`` of the model simulated from ``y0`` for ``time`` with the parameter
         ``values`` (rates-fortran dopri5, rtol 1e-8)."""
-        from rates_core.backend import EmitOptions, Problem
+        from rates_core.backend import Problem
         from rates_fortran.emit import emit_function
         from rates_fortran.solvers import solve
 
-        emitted = emit_function(self.system, EmitOptions())
+        emitted = emit_function(self.system)
         params = [
             float(values[p.name]) if p.name in values else p.value for p in self.system.params
         ]

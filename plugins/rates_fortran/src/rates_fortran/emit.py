@@ -27,7 +27,9 @@ import numpy as np
 from rates_core.backend import EmitOptions, EmittedFunction
 from rates_core.codegen import comment, file_stem
 from rates_core.codegen import source as kit
+from rates_core.codegen.modules import export_only
 from rates_core.errors import ModelError
+from rates_core.plugins import EmitContext
 from rates_core.system import System
 from rates_fortran import BACKEND, __version__
 from rates_fortran.fsolvers import HELPERS, SOLVER
@@ -69,7 +71,8 @@ def wrap(line: str, limit: int = LINE_LENGTH) -> list[str]:
         lead = line[: indent + 1] + ("!" if line.lstrip().startswith("!!") else "")
         body = line[len(lead) :].strip()
         return textwrap.wrap(body, limit, initial_indent=lead + " ", subsequent_indent=lead + "   ")
-    out, rest = [], line
+    out: list[str] = []
+    rest = line
     while len(rest) > limit and len(out) < 200:
         cut = rest.rfind(" ", indent + 10, limit - 2)
         if cut > indent:
@@ -278,23 +281,18 @@ def _jacobian(w: kit.SourceWriter, m: _Model, entries: list[tuple[int, int, str]
     w("end subroutine rates_jacobian", 1)
 
 
-def emit_source(
-    system: System,
-    options: EmitOptions | None = None,
-    *,
-    builtins: Mapping[str, Any] | None = None,
-    imports: Sequence[str] = (),
-) -> tuple[str, dict[str, Any]]:
+def emit_source(system: System, context: EmitContext | None = None) -> tuple[str, dict[str, Any]]:
     """The generated module text of ``system`` and facts about it (``layout``, ``jacobian``,
     ``names``)."""
-    options = options or EmitOptions()
+    context = context or EmitContext()
+    options = context.options
     if options.float_precision not in ("float64", None):
         raise ModelError(
             f"rates-fortran computes in double precision; float_precision="
             f"{options.float_precision!r} is not supported",
             template=system.name,
         )
-    m = _Model(system, builtins)
+    m = _Model(system, context.builtins)
     w = kit.SourceWriter(_INDENT, wrap)
     renamed = {k: v for k, v in m.names.items() if k != v}
     notes = [f"Renamed for Fortran: {', '.join(f'{k} -> {v}' for k, v in renamed.items())}"]
@@ -303,7 +301,7 @@ def emit_source(
         w(line)
     w("module rates_model")
     w("use, intrinsic :: iso_c_binding, only: c_double, c_int, c_int64_t", 1)
-    for line in imports:
+    for line in context.imports:
         w(line, 1)
     w("implicit none", 1)
     w("private", 1)
@@ -367,7 +365,7 @@ class CompiledModel:
         self._field = self.lib.rates_field
         self._field.restype = None
         self._field.argtypes = [ctypes.c_double, ptr, ptr, ptr, ptr, ptr, ptr]
-        self._jac = None
+        self._jac: Any = None  # the ctypes function, when the module has a Jacobian
         if jacobian:
             self._jac = self.lib.rates_jacobian
             self._jac.restype = None
@@ -417,13 +415,7 @@ class CompiledModel:
         return np.ascontiguousarray(jac)
 
 
-def emit_function(
-    system: System,
-    options: EmitOptions | None = None,
-    *,
-    builtins: Mapping[str, Any] | None = None,
-    imports: Sequence[str] = (),
-) -> EmittedFunction:
+def emit_function(system: System, context: EmitContext | None = None) -> EmittedFunction:
     """Generate, compile (cached) and load the module of ``system``.
 
     With ``options.standalone`` nothing is compiled: the module goes into
@@ -431,14 +423,15 @@ def emit_function(
     """
     from rates_core.cache import write_requested_copy
 
-    options = options or EmitOptions()
+    context = context or EmitContext()
+    options = context.options
     key = None
     if not options.standalone:
-        cached, key = _load_cached(system, options, builtins, imports)
+        cached, key = _load_cached(system, context)
         if cached is not None:
             write_requested_copy(cached.source, options, ".f90")
             return _with_auto(cached, options)
-    source, info = emit_source(system, options, builtins=builtins, imports=imports)
+    source, info = emit_source(system, context)
     write_requested_copy(source, options, ".f90")
     if options.standalone:
         files = {f"{_file_stem(system)}.f90": source}
@@ -450,18 +443,7 @@ def emit_function(
             files[f"{_file_stem(system)}.auto.txt"] = (
                 f"No Auto-07p files for model {system.name!r}: {exc}\n"
             )
-
-        def unavailable(*args: Any) -> Any:
-            raise ModelError("standalone export: the Fortran code was not compiled")
-
-        return EmittedFunction(
-            backend=BACKEND,
-            system=system,
-            source=source,
-            rhs=unavailable,
-            rhs_functional=unavailable,
-            extras={"files": files, "layout": info["layout"], "options": options},
-        )
+        return export_only(system, source, BACKEND, files, layout=info["layout"], options=options)
     from rates_fortran.build import compile_library, write_index
 
     src, lib = compile_library(source, system.name)
@@ -509,12 +491,7 @@ def _jacobian_possible(system: System) -> bool:
     )
 
 
-def _load_cached(
-    system: System,
-    options: EmitOptions,
-    builtins: Mapping[str, Any] | None,
-    imports: Sequence[str],
-) -> tuple[EmittedFunction | None, str | None]:
+def _load_cached(system: System, context: EmitContext) -> tuple[EmittedFunction | None, str | None]:
     """``(emitted, key)``: the compiled module of an identical System found by its structural
     key (no printing, no compiler call), or None; the key indexes a new library on a miss."""
     from rates_fortran.build import compiler, compiler_identity, find_indexed
@@ -523,7 +500,12 @@ def _load_cached(
     fc = compiler()  # BackendUnavailableError without a compiler, before any printing
     try:
         key = structural_key(
-            system, options, builtins, imports, compiler_identity(fc), _jacobian_possible(system)
+            system,
+            context.options,
+            context.builtins,
+            context.imports,
+            compiler_identity(fc),
+            _jacobian_possible(system),
         )
     except Exception:  # noqa: BLE001 - the key is a shortcut only: print and compile instead
         return None, None
@@ -532,7 +514,7 @@ def _load_cached(
         return None, key
     layout = Layout.of(system)
     return _wrap(
-        system, hit["text"], hit["source"], hit["library"], layout, hit["jacobian"], options
+        system, hit["text"], hit["source"], hit["library"], layout, hit["jacobian"], context.options
     ), key
 
 

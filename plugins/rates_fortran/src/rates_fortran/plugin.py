@@ -7,15 +7,8 @@ Nothing heavy is imported here: numpy, sympy and the compiler are touched inside
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from rates_core.plugins import BackendInfo, SolverInfo, hookimpl
+from rates_core.plugins import BackendInfo, SolverInfo, backend_hooks, hookimpl, solver_family
 from rates_fortran import ADAPTIVE_SOLVER, BACKEND, FIXED_SOLVERS
-
-if TYPE_CHECKING:
-    from rates_core.backend import EmittedFunction, Problem, Trajectory
-    from rates_core.plugins import EmitContext
-    from rates_core.system import System
 
 #: Capabilities besides ``execute`` (declared when gfortran is found). ``continuation``: Auto-07p
 #: files (``get_run_func(..., auto=True)``, :mod:`rates_fortran.auto`).
@@ -50,43 +43,18 @@ def register_backends() -> list[BackendInfo]:
 
 @hookimpl
 def register_solvers() -> list[SolverInfo]:
-    solvers = [
-        SolverInfo(name, BACKEND, adaptive=False, description=_DESCRIPTIONS[method])
-        for method, name in FIXED_SOLVERS.items()
-    ]
-    solvers.append(
-        SolverInfo(
-            ADAPTIVE_SOLVER,
-            BACKEND,
-            adaptive=True,
-            capabilities=frozenset({"adaptive", "dde", "complex"}),
-            description="Dormand-Prince 5(4) in compiled Fortran (options rtol, atol, max_step)",
-        )
+    fixed = {name: _DESCRIPTIONS[method] for method, name in FIXED_SOLVERS.items()}
+    dopri5 = SolverInfo(
+        ADAPTIVE_SOLVER,
+        BACKEND,
+        adaptive=True,
+        capabilities=frozenset({"adaptive", "dde", "complex"}),
+        description="Dormand-Prince 5(4) in compiled Fortran (options rtol, atol, max_step)",
     )
-    return solvers
+    return [*solver_family(BACKEND, fixed, adaptive=False), dopri5]
 
 
-@hookimpl
-def register_builtins(backend: str) -> dict[str, Any] | None:
-    if backend != BACKEND:
-        return None
-    return {}
-
-
-@hookimpl
-def emit_function(backend: str, system: System, context: EmitContext) -> EmittedFunction:
-    from rates_fortran.emit import emit_function as emit
-
-    return emit(
-        system,
-        context.options,
-        builtins=dict(context.builtins),
-        imports=list(context.imports),
-    )
-
-
-@hookimpl
-def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajectory:
-    from rates_fortran.solvers import solve as run
-
-    return run(solver, function, problem)
+#: ``emit_function`` and ``solve``, called on this plugin only (for its backend and solvers)
+emit_function, solve = backend_hooks(
+    "rates_fortran.emit:emit_function", "rates_fortran.solvers:solve"
+)

@@ -101,6 +101,7 @@ class FortranPrinter(RatesPrinter, FCodePrinter):
     language = "Fortran"
     comparison_ops = {**COMPARISON_OPS, rb.NotEqual: "/="}
     extrema = {"max": ("maxval", "max"), "min": ("minval", "min")}
+    brackets = "()"
     literals = {
         "ImaginaryUnit": "(0.0_dp, 1.0_dp)",
         "Infinity": "huge(1.0_dp)",
@@ -135,7 +136,7 @@ class FortranPrinter(RatesPrinter, FCodePrinter):
         self.names = dict(names or {})
         self.sizes = dict(sizes or {})
         self.sparse = frozenset(sparse)
-        self.rates_builtins = dict(builtins or {})
+        self._init_rates(builtins)
         #: names of two-dimensional (dense matrix) values
         self.matrices: set[str] = set()
 
@@ -272,26 +273,25 @@ class FortranPrinter(RatesPrinter, FCodePrinter):
             raise NotImplementedError("matmul of a sparse matrix is not supported by rates-fortran")
         return f"matmul({self._print(a)}, {self._print(b)})"
 
+    def _index(self, expr: sympy.Expr) -> str:
+        return self._int(expr, 1)
+
+    def _range_stop(self, stop: sympy.Expr) -> str:
+        return self._int(stop)  # 0-based exclusive = 1-based inclusive
+
+    def _is_matrix(self, x: sympy.Expr) -> bool:
+        return isinstance(x, sympy.Symbol) and x.name in self.matrices
+
     def _print_Index(self, expr: sympy.Expr) -> str:
         x, *idx = expr.args
-        if len(idx) == 1 and isinstance(x, sympy.Symbol) and x.name in self.matrices:
-            return f"{self._atom(x)}({self._int(idx[0], 1)}, :)"
-        return f"{self._atom(x)}({', '.join(self._int(i, 1) for i in idx)})"
+        if len(idx) == 1 and self._is_matrix(x):  # a row
+            return self._subscript(x, [self._index(idx[0]), ":"])
+        return super()._print_Index(expr)
 
-    def _print_IndexRange(self, expr: sympy.Expr) -> str:
-        x, start, stop = expr.args
-        return f"{self._atom(x)}({self._int(start, 1)}:{self._int(stop)})"
-
-    def _print_IndexAxis(self, expr: sympy.Expr) -> str:
-        x, *rest = expr.args
-        if not rest:
-            return self._print(x)
-        idx = self._int(rest[0], 1)
-        if len(rest) == 2 and rest[1].is_Number and int(rest[1]) == 1:
-            return f"{self._atom(x)}(:, {idx})"
-        if isinstance(x, sympy.Symbol) and x.name in self.matrices:
-            return f"{self._atom(x)}({idx}, :)"
-        return f"{self._atom(x)}({idx})"
+    def _axis_entry(self, x: sympy.Expr, idx: str, column: bool) -> str:
+        if not column and self._is_matrix(x):
+            return self._subscript(x, [idx, ":"])
+        return super()._axis_entry(x, idx, column)
 
     def _print_Interp(self, expr: sympy.Expr) -> str:
         return f"interp_({', '.join(self._print(a) for a in expr.args)})"

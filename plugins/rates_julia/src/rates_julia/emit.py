@@ -34,9 +34,9 @@ from typing import Any
 import numpy as np
 import sympy
 
-from rates_core.backend import EmitOptions
 from rates_core.codegen import MAX_STEM, comment, docstring_text
 from rates_core.codegen import source as kit
+from rates_core.plugins import EmitContext
 from rates_core.system import DelayedRead, Parameter, System
 from rates_julia import __version__
 from rates_julia.printer import JuliaPrinter, Shape, float_literal, julia_name
@@ -538,20 +538,15 @@ def _usage(system: System, name: str, has_jac: bool) -> list[str]:
 # --------------------------------------------------------------------------- entry point
 
 
-def emit_source(
-    system: System,
-    options: EmitOptions | None = None,
-    *,
-    builtins: Mapping[str, Any] | None = None,
-    imports: Sequence[str] = (),
-) -> EmittedJulia:
+def emit_source(system: System, context: EmitContext | None = None) -> EmittedJulia:
     """The Julia module of ``system`` (see the module doc) and facts about it.
 
-    ``builtins``: plugin builtins for the julia backend (equation name -> Julia function name);
-    ``imports``: extra ``using`` / ``import`` lines from plugins.
+    ``context.builtins``: plugin builtins for the julia backend (equation name -> Julia function
+    name); ``context.imports``: extra ``using`` / ``import`` lines from plugins.
     """
-    options = options or EmitOptions()
-    builtins = dict(builtins or {})
+    context = context or EmitContext()
+    options, imports = context.options, context.imports
+    builtins = dict(context.builtins)
     name = module_name(system.name)
     printer = JuliaPrinter({}, builtins)
     shapes = system_shapes(system, printer)

@@ -9,15 +9,8 @@ juliacall itself is imported only when a model runs.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from rates_core.plugins import BackendInfo, SolverInfo, hookimpl
+from rates_core.plugins import BackendInfo, SolverInfo, backend_hooks, hookimpl, solver_family
 from rates_julia import BACKEND, SOLVERS, STIFF_SOLVERS
-
-if TYPE_CHECKING:
-    from rates_core.backend import EmittedFunction, Problem, Trajectory
-    from rates_core.plugins import EmitContext
-    from rates_core.system import System
 
 #: Capabilities of the generated code, whether or not Julia is here.
 CODE_CAPABILITIES = frozenset({"complex", "vectorised"})
@@ -60,45 +53,17 @@ def register_backends() -> list[BackendInfo]:
 
 @hookimpl
 def register_solvers() -> list[SolverInfo]:
-    available = _available()
-    solvers = []
-    for name in SOLVERS:
-        caps = {"adaptive", "dde", "complex"} if available else set()
-        if available and name in STIFF_SOLVERS:
-            caps.add("jacobian")
-        solvers.append(
-            SolverInfo(
-                name,
-                BACKEND,
-                adaptive=True,
-                capabilities=frozenset(caps),
-                description=_DESCRIPTIONS[name] + "; MethodOfSteps for delays",
-            )
-        )
-    return solvers
-
-
-@hookimpl
-def register_builtins(backend: str) -> dict[str, Any] | None:
-    if backend != BACKEND:
-        return None
-    return {}
-
-
-@hookimpl
-def emit_function(backend: str, system: System, context: EmitContext) -> EmittedFunction:
-    from rates_julia.solvers import emit_function as emit
-
-    return emit(
-        system,
-        context.options,
-        builtins=dict(context.builtins),
-        imports=list(context.imports),
+    caps = {"adaptive", "dde", "complex"} if _available() else set()
+    texts = {name: _DESCRIPTIONS[name] + "; MethodOfSteps for delays" for name in SOLVERS}
+    nonstiff = {name: text for name, text in texts.items() if name not in STIFF_SOLVERS}
+    stiff = {name: text for name, text in texts.items() if name in STIFF_SOLVERS}
+    stiff_caps = caps | {"jacobian"} if caps else caps  # the generated jac!
+    return solver_family(BACKEND, nonstiff, adaptive=True, capabilities=caps) + solver_family(
+        BACKEND, stiff, adaptive=True, capabilities=stiff_caps
     )
 
 
-@hookimpl
-def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajectory:
-    from rates_julia.solvers import solve as run
-
-    return run(solver, function, problem)
+#: ``emit_function`` and ``solve``, called on this plugin only (for its backend and solvers)
+emit_function, solve = backend_hooks(
+    "rates_julia.solvers:emit_function", "rates_julia.solvers:solve"
+)

@@ -32,6 +32,7 @@ from sympy.printing.precedence import PRECEDENCE, precedence
 
 from rates_core import builtins as rb
 from rates_core.codegen.printer import RatesPrinter
+from rates_core.codegen.printer import float_literal as codegen_float_literal
 
 __all__ = ["JULIA_KEYWORDS", "SHADOWED_NAMES", "JuliaPrinter", "Shape", "julia_name"]
 
@@ -98,11 +99,7 @@ def julia_name(name: str) -> str:
 
 def float_literal(value: float) -> str:
     """A Julia Float64 literal that reads back as exactly ``value``."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Inf" if value > 0 else "-Inf"
-    return repr(float(value))
+    return codegen_float_literal(value, "NaN", "Inf", "-Inf")
 
 
 def _broadcast(shapes: list[Shape]) -> Shape:
@@ -143,10 +140,8 @@ class JuliaPrinter(RatesPrinter, JuliaCodePrinter):
         settings: dict | None = None,
     ) -> None:
         super().__init__({"strict": True, **(settings or {})})
+        self._init_rates(builtins)
         self.shapes: dict[str, Shape] = dict(shapes or {})
-        self.rates_builtins: dict[str, Any] = dict(builtins or {})
-        #: helper functions of the generated module the printed code calls
-        self.helpers: set[str] = set()
         self._shape_cache: dict[sympy.Basic, Shape] = {}
 
     def statement(self, expr: sympy.Basic) -> str:
@@ -425,26 +420,13 @@ class JuliaPrinter(RatesPrinter, JuliaCodePrinter):
         a, x = expr.args
         return f"({self._atom(a)} * {self._atom(x)})"
 
-    def _print_Index(self, expr: sympy.Expr) -> str:
-        x, *idx = expr.args
-        return f"{self._atom(x)}[{', '.join(self._index(i) for i in idx)}]"
+    def _range_stop(self, stop: sympy.Expr) -> str:
+        return self._print(stop) if stop.is_Number and int(stop) >= 0 else self._index(stop)
 
-    def _print_IndexRange(self, expr: sympy.Expr) -> str:
-        x, start, stop = expr.args
-        first = self._index(start)
-        last = self._print(stop) if stop.is_Number and int(stop) >= 0 else self._index(stop)
-        return f"{self._atom(x)}[{first}:{last}]"
-
-    def _print_IndexAxis(self, expr: sympy.Expr) -> str:
-        x, *rest = expr.args
-        if not rest:
-            return self._print(x)
-        idx = self._index(rest[0])
+    def _axis_entry(self, x: sympy.Expr, idx: str, column: bool) -> str:
         if len(self.shape(x)) < 2:
-            return f"{self._atom(x)}[{idx}]"
-        if len(rest) == 2 and int(rest[1]) == 1:
-            return f"{self._atom(x)}[:, {idx}]"
-        return f"{self._atom(x)}[{idx}, :]"
+            return self._subscript(x, [idx])
+        return self._subscript(x, [":", idx] if column else [idx, ":"])
 
     def _print_Interp(self, expr: sympy.Expr) -> str:
         self.helpers.add("interp_linear")

@@ -15,12 +15,12 @@ from typing import Any
 from rates_core.backend import (
     ADAPTIVE_ATOL,
     ADAPTIVE_RTOL,
-    EmitOptions,
     EmittedFunction,
     Problem,
     Trajectory,
 )
 from rates_core.errors import SolverError
+from rates_core.plugins import EmitContext
 from rates_core.system import System
 from rates_julia import BACKEND, SOLVERS, STIFF_SOLVERS, __version__
 from rates_julia.emit import EmittedJulia, emit_source
@@ -131,19 +131,14 @@ class JuliaModel:
         return out
 
 
-def emit_function(
-    system: System,
-    options: EmitOptions | None = None,
-    *,
-    builtins: Mapping[str, Any] | None = None,
-    imports: Sequence[str] = (),
-) -> EmittedFunction:
+def emit_function(system: System, context: EmitContext | None = None) -> EmittedFunction:
     """Generate the module of ``system``, store it in the cache (and at ``options.file_name``)
     and return the EmittedFunction; Julia starts only when one of its callables is called."""
     from rates_core.codegen.modules import cache_source
 
-    options = options or EmitOptions()
-    emitted = emit_source(system, options, builtins=builtins, imports=imports)
+    context = context or EmitContext()
+    options = context.options
+    emitted = emit_source(system, context)
     path = cache_source(emitted.source, BACKEND, __version__, options, ".jl")
     model = JuliaModel(system, emitted, path)
     extras: dict[str, Any] = {

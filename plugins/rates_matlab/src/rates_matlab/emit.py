@@ -26,17 +26,18 @@ rewritten when damaged) before MATLAB / Octave runs them (:func:`install_code`).
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rates_core.backend import EmitOptions, EmittedFunction
+from rates_core.backend import EmittedFunction
 from rates_core.codegen import comment, comment_text, file_stem, string_literal
 from rates_core.codegen import source as kit
+from rates_core.codegen.modules import export_only
+from rates_core.plugins import EmitContext
 from rates_core.system import System
 from rates_matlab import BACKEND, __version__
 from rates_matlab.drivers import adaptive_driver, dde23_driver, dde23_wrapper, fixed_driver
@@ -59,7 +60,7 @@ JACOBIAN_MAX_COUPLINGS = 5000
 _IND = "  "
 
 
-@dataclass
+@dataclasses.dataclass
 class MatlabCode:
     """The generated files of one System and what the solvers need to know about them."""
 
@@ -67,7 +68,7 @@ class MatlabCode:
     files: dict[str, str]
     jacobian: bool
     delays: bool
-    arguments: list[str] = field(default_factory=list)
+    arguments: list[str] = dataclasses.field(default_factory=list)
     #: the content hash suffixed to every function name of the files run from Python ("": none)
     tag: str = ""
 
@@ -212,7 +213,7 @@ def _vector_field(system: System, printer: MatlabPrinter, name: str) -> str:
         lines.append(f"{_IND}dy({where}) = {code};  {comment(f'd/dt {state_name}', 'matlab')}")
     lines.append("end")
     text = "\n".join(lines) + "\n"
-    for helper in sorted(printer.used_helpers):
+    for helper in sorted(printer.helpers):
         text += "\n" + HELPERS[helper]
     return text
 
@@ -245,7 +246,7 @@ def _jacobian(system: System, name: str, field_name: str) -> str | None:
         lines.append(f"{_IND}jac({i + 1}, {j + 1}) = {code};")
     lines.append("end")
     text = "\n".join(lines) + "\n"
-    for helper in sorted(printer.used_helpers):
+    for helper in sorted(printer.helpers):
         text += "\n" + HELPERS[helper]
     return text
 
@@ -434,13 +435,11 @@ def _script(system: System, code: MatlabCode) -> tuple[str, str]:
     return f"{script}.m", "\n".join(lines) + "\n"
 
 
-def emit_code(
-    system: System,
-    options: EmitOptions | None = None,
-    builtins: Mapping[str, Any] | None = None,
-) -> MatlabCode:
-    """Every generated file of ``system`` under plain names (``<field>.m``, ...)."""
-    options = options or EmitOptions()
+def emit_code(system: System, context: EmitContext | None = None) -> MatlabCode:
+    """Every generated file of ``system`` under plain names (``<field>.m``, ...); MATLAB has no
+    import lines, so ``context.imports`` is not used."""
+    context = context or EmitContext()
+    options, builtins = context.options, context.builtins
     name = options.func_name
     if not re.fullmatch(r"[A-Za-z]\w{0,39}", name) or name.endswith("_"):
         raise ValueError(
@@ -500,11 +499,7 @@ def install_code(code: MatlabCode) -> Path:
     return cache_file(sub, f"{code.name()}.m").parent
 
 
-def emit_function(
-    system: System,
-    options: EmitOptions | None = None,
-    builtins: Mapping[str, Any] | None = None,
-) -> EmittedFunction:
+def emit_function(system: System, context: EmitContext | None = None) -> EmittedFunction:
     """Generate the files of ``system``; the :class:`EmittedFunction` whose callables run them.
 
     ``source`` is the vector field file; ``extras["files"]`` all files under plain names
@@ -516,20 +511,13 @@ def emit_function(
     from rates_core.cache import source_hash, write_requested_copy
     from rates_matlab.runtime import MatlabFunction
 
-    options = options or EmitOptions()
-    code = emit_code(system, options, builtins)
+    context = context or EmitContext()
+    options = context.options
+    code = emit_code(system, context)
     source = code.files[f"{code.field}.m"]
-    extras: dict[str, Any] = {"files": dict(code.files), "options": options}
     write_requested_copy(source, options, ".m")
     if options.standalone:
-        return EmittedFunction(
-            backend=BACKEND,
-            system=system,
-            source=source,
-            rhs=_unavailable,
-            rhs_functional=_unavailable,
-            extras=extras,
-        )
+        return export_only(system, source, BACKEND, code.files, options=options)
     everything = "\n".join(f"{k}\n{v}" for k, v in sorted(code.files.items()))
     tag = "r" + source_hash(everything, BACKEND, __version__)[:12]
     runtime_code = _renamed(code, tag)
@@ -542,7 +530,13 @@ def emit_function(
         if code.jacobian
         else None
     )
-    extras.update(code=runtime_code, directory=directory, delayed=[d.name for d in system.delayed])
+    extras: dict[str, Any] = {
+        "files": dict(code.files),
+        "options": options,
+        "code": runtime_code,
+        "directory": directory,
+        "delayed": [d.name for d in system.delayed],
+    }
     return EmittedFunction(
         backend=BACKEND,
         system=system,
@@ -553,7 +547,3 @@ def emit_function(
         path=directory / f"{runtime_code.name()}.m",
         extras=extras,
     )
-
-
-def _unavailable(*args: Any) -> Any:
-    raise RuntimeError("files emitted for export (standalone) are not loaded; run them in MATLAB")

@@ -8,15 +8,8 @@ hook bodies.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from rates_core.plugins import BackendInfo, SolverInfo, hookimpl
+from rates_core.plugins import BackendInfo, SolverInfo, backend_hooks, hookimpl, solver_family
 from rates_matlab import ADAPTIVE_SOLVERS, BACKEND, DDE_SOLVER, FIXED_SOLVERS
-
-if TYPE_CHECKING:
-    from rates_core.backend import EmittedFunction, Problem, Trajectory
-    from rates_core.plugins import EmitContext
-    from rates_core.system import System
 
 #: Capabilities of the backend that do not depend on the runtime being present.
 STATIC_CAPABILITIES = frozenset({"adaptive", "complex", "vectorised", "jacobian"})
@@ -59,49 +52,17 @@ def register_backends() -> list[BackendInfo]:
 
 @hookimpl
 def register_solvers() -> list[SolverInfo]:
-    solvers = [
-        SolverInfo(
-            name,
-            BACKEND,
-            adaptive=False,
-            capabilities=frozenset({"dde"}),
-            description=_DESCRIPTIONS[name],
-        )
-        for name in FIXED_SOLVERS
-    ]
-    solvers += [
-        SolverInfo(name, BACKEND, adaptive=True, description=_DESCRIPTIONS[name])
-        for name in ADAPTIVE_SOLVERS
-    ]
+    fixed = {name: _DESCRIPTIONS[name] for name in FIXED_SOLVERS}
+    adaptive = {name: _DESCRIPTIONS[name] for name in ADAPTIVE_SOLVERS}
+    solvers = solver_family(BACKEND, fixed, adaptive=False, capabilities={"dde"})
+    solvers += solver_family(BACKEND, adaptive, adaptive=True)
     if _runtime() == "matlab":  # GNU Octave's core has no dde23
-        solvers.append(
-            SolverInfo(
-                DDE_SOLVER,
-                BACKEND,
-                adaptive=True,
-                capabilities=frozenset({"dde"}),
-                description=_DESCRIPTIONS[DDE_SOLVER],
-            )
-        )
+        dde23 = {DDE_SOLVER: _DESCRIPTIONS[DDE_SOLVER]}
+        solvers += solver_family(BACKEND, dde23, adaptive=True, capabilities={"dde"})
     return solvers
 
 
-@hookimpl
-def register_builtins(backend: str) -> dict[str, Any] | None:
-    if backend != BACKEND:
-        return None
-    return {}
-
-
-@hookimpl
-def emit_function(backend: str, system: System, context: EmitContext) -> EmittedFunction:
-    from rates_matlab.emit import emit_function as emit
-
-    return emit(system, context.options, builtins=dict(context.builtins))
-
-
-@hookimpl
-def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajectory:
-    from rates_matlab.solvers import solve as run
-
-    return run(solver, function, problem)
+#: ``emit_function`` and ``solve``, called on this plugin only (for its backend and solvers)
+emit_function, solve = backend_hooks(
+    "rates_matlab.emit:emit_function", "rates_matlab.solvers:solve"
+)

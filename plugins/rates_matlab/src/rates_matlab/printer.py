@@ -16,7 +16,6 @@ functions of the generated files (``rates_round_``, ...), which do.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,7 +23,7 @@ import sympy
 from sympy.printing.octave import OctaveCodePrinter
 
 from rates_core import builtins as rb
-from rates_core.codegen.printer import COMPARISON_OPS, RatesPrinter
+from rates_core.codegen.printer import COMPARISON_OPS, RatesPrinter, float_literal
 
 __all__ = ["HELPERS", "RESERVED", "MatlabPrinter", "matlab_name"]
 
@@ -74,11 +73,7 @@ def matlab_name(name: str) -> str:
 
 
 def _float_literal(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Inf" if value > 0 else "(-Inf)"
-    text = repr(float(value))
+    text = float_literal(value, "NaN", "Inf", "(-Inf)")
     return text[:-2] if text.endswith(".0") else text
 
 
@@ -86,7 +81,7 @@ class MatlabPrinter(RatesPrinter, OctaveCodePrinter):
     """sympy's Octave printer with the rates builtins, for MATLAB and Octave.
 
     ``builtins`` are plugin-registered functions for the matlab backend: equation name ->
-    the MATLAB function name to call (a string). ``used_helpers`` collects the helper functions
+    the MATLAB function name to call (a string). ``helpers`` collects the helper functions
     (:data:`HELPERS`) the printed expressions call.
     """
 
@@ -94,6 +89,7 @@ class MatlabPrinter(RatesPrinter, OctaveCodePrinter):
     language = "MATLAB"
     comparison_ops = {**COMPARISON_OPS, rb.NotEqual: "~="}
     extrema = {"max": ("max",), "min": ("min",)}
+    brackets = "()"
     unary_functions = {
         "re": "real({})",
         "im": "imag({})",
@@ -106,8 +102,7 @@ class MatlabPrinter(RatesPrinter, OctaveCodePrinter):
         self, builtins: Mapping[str, Any] | None = None, settings: dict | None = None
     ) -> None:
         super().__init__({"strict": False, **(settings or {})})
-        self.rates_builtins: dict[str, Any] = dict(builtins or {})
-        self.used_helpers: set[str] = set()
+        self._init_rates(builtins)
 
     # ---------------------------------------------------------------- atoms
 
@@ -150,25 +145,14 @@ class MatlabPrinter(RatesPrinter, OctaveCodePrinter):
         a, x = expr.args
         return f"({self.parenthesize(a, 50)}*{self.parenthesize(x, 50)})"
 
-    def _print_Index(self, expr: sympy.Expr) -> str:
-        x, *idx = expr.args
-        return f"{self._atom(x)}({', '.join(self._index(i) for i in idx)})"
+    def _range_stop(self, stop: sympy.Expr) -> str:
+        return self._print(stop)  # 0-based exclusive = 1-based inclusive
 
-    def _print_IndexRange(self, expr: sympy.Expr) -> str:
-        x, start, stop = expr.args
-        first = self._index(start)
-        last = self._print(stop)
-        return f"{self._atom(x)}({first}:{last})"
-
-    def _print_IndexAxis(self, expr: sympy.Expr) -> str:
-        x, *rest = expr.args
-        if not rest:
-            return self._print(x)
-        idx = self._index(rest[0])
-        if len(rest) == 2 and rest[1].is_Number and int(rest[1]) == 1:
-            return f"{self._atom(x)}(:, {idx})"
+    def _axis_entry(self, x: sympy.Expr, idx: str, column: bool) -> str:
+        if column:
+            return self._subscript(x, [":", idx])
         # a row of a matrix (or an element of a column), as a column
-        return f"reshape({self._atom(x)}({idx}, :), [], 1)"
+        return f"reshape({self._subscript(x, [idx, ':'])}, [], 1)"
 
     def _reduce(self, expr: sympy.Expr, func: str) -> str:
         x = self._print(expr.args[0])
@@ -188,11 +172,11 @@ class MatlabPrinter(RatesPrinter, OctaveCodePrinter):
         return f"double({self._print(a)} {op} {self._print(b)})"
 
     def _print_Round(self, expr: sympy.Expr) -> str:
-        self.used_helpers.add("rates_round_")
+        self.helpers.add("rates_round_")
         return f"rates_round_({self._print(expr.args[0])})"
 
     def _print_Interp(self, expr: sympy.Expr) -> str:
-        self.used_helpers.add("rates_interp_")
+        self.helpers.add("rates_interp_")
         return f"rates_interp_({', '.join(self._args(expr))})"
 
     def _print_Concatenate(self, expr: sympy.Expr) -> str:

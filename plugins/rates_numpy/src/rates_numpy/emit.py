@@ -27,7 +27,6 @@ Sources go to the content-addressed cache of :mod:`rates_core.cache` (and to
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -35,9 +34,11 @@ import sympy
 from sympy.core.function import AppliedUndef
 
 from rates_core import builtins as rb
-from rates_core.backend import EmitOptions, EmittedFunction
+from rates_core.backend import EmittedFunction
 from rates_core.codegen import comment, docstring_text
 from rates_core.codegen import source as kit
+from rates_core.codegen.modules import python_function
+from rates_core.plugins import EmitContext
 from rates_core.system import System
 from rates_numpy import BACKEND, __version__
 from rates_numpy.printer import ScalarPrinter, VectorPrinter, safe_name
@@ -411,19 +412,15 @@ def _loops(w: kit.SourceWriter, system: System, printer: ScalarPrinter) -> list[
 
 
 def emit_source(
-    system: System,
-    options: EmitOptions | None = None,
-    *,
-    scalar: bool | None = None,
-    builtins: Mapping[str, Any] | None = None,
-    imports: Sequence[str] = (),
+    system: System, context: EmitContext | None = None, *, scalar: bool | None = None
 ) -> tuple[str, dict[str, Any]]:
     """The generated module text for ``system`` and facts about it (``scalar``, ``jacobian``,
     ``loop_inputs``, ``injected`` callables, ``dtype``).
 
     ``scalar`` forces (True) or forbids (False) the scalar mode; None picks it when possible.
     """
-    options = options or EmitOptions()
+    context = context or EmitContext()
+    options, builtins = context.options, context.builtins
     if not options.func_name.isidentifier() or options.func_name.endswith("_"):
         raise ValueError(
             f"func_name must be an identifier not ending in '_': {options.func_name!r}"
@@ -449,7 +446,7 @@ def emit_source(
     w("import math  # noqa: F401")
     w()
     w("import numpy")
-    for line in imports:
+    for line in context.imports:
         w(line)
     w()
     w(f"N_STATES_ = {system.n_states}")
@@ -497,55 +494,32 @@ def emit_source(
 
 
 def emit_function(
-    system: System,
-    options: EmitOptions | None = None,
-    *,
-    scalar: bool | None = None,
-    builtins: Mapping[str, Any] | None = None,
-    imports: Sequence[str] = (),
+    system: System, context: EmitContext | None = None, *, scalar: bool | None = None
 ) -> EmittedFunction:
     """Generate, cache and load the module of ``system``; the :class:`EmittedFunction`.
 
-    ``builtins`` / ``imports``: plugin builtins for the numpy backend and extra import lines (the
-    hook passes those of the installed plugins).
+    ``context``: the plugin builtins for the numpy backend, extra import lines and the emit
+    options (the hook passes those of the installed plugins).
     """
-    from rates_core.codegen.modules import load_python_module
-
-    options = options or EmitOptions()
-    source, info = emit_source(system, options, scalar=scalar, builtins=builtins, imports=imports)
-    module, path = load_python_module(source, BACKEND, __version__, options, info["injected"])
-    func_name = info["func_name"]
-    extras: dict[str, Any] = {
-        "module": module,
-        "scalar": info["scalar"],
-        "dtype": info["dtype"],
-        "loop_inputs": info["loop_inputs"],
-        "options": options,
-        "delayed": [d.name for d in system.delayed],
-    }
-    if system.recorded:
-        extras["record"] = module.record_
+    context = context or EmitContext()
+    source, info = emit_source(system, context, scalar=scalar)
+    emitted = python_function(
+        system, source, BACKEND, __version__, context.options, info["injected"]
+    )
+    module = emitted.extras["module"]
+    emitted.jacobian = module.jacobian if info["jacobian"] else None
+    emitted.extras.update(
+        scalar=info["scalar"], dtype=info["dtype"], loop_inputs=info["loop_inputs"]
+    )
     if info["loops"]:
-        extras["loops"] = {m: getattr(module, f"run_{m}") for m in FIXED_STEP_METHODS}
+        emitted.extras["loops"] = {m: getattr(module, f"run_{m}") for m in FIXED_STEP_METHODS}
     if info["scalar"]:
 
         def vector_fallback() -> EmittedFunction:
+            options = dataclasses.replace(context.options, file_name=None)
             return emit_function(
-                system,
-                dataclasses.replace(options, file_name=None),
-                scalar=False,
-                builtins=builtins,
-                imports=imports,
+                system, dataclasses.replace(context, options=options), scalar=False
             )
 
-        extras["vector_fallback"] = vector_fallback
-    return EmittedFunction(
-        backend=BACKEND,
-        system=system,
-        source=source,
-        rhs=getattr(module, func_name),
-        rhs_functional=getattr(module, f"{func_name}_functional"),
-        jacobian=module.jacobian if info["jacobian"] else None,
-        path=path,
-        extras=extras,
-    )
+        emitted.extras["vector_fallback"] = vector_fallback
+    return emitted

@@ -5,15 +5,8 @@ Heavy imports (numpy, sympy, scipy) happen inside the hook bodies.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from rates_core.plugins import BackendInfo, SolverInfo, hookimpl
-from rates_numpy import BACKEND, FIXED_SOLVERS, SCIPY_SOLVER
-
-if TYPE_CHECKING:
-    from rates_core.backend import EmittedFunction, Problem, Trajectory
-    from rates_core.plugins import EmitContext
-    from rates_core.system import System
+from rates_core.plugins import BackendInfo, SolverInfo, backend_hooks, hookimpl, solver_family
+from rates_numpy import BACKEND, SCIPY_SOLVER
 
 CAPABILITIES = frozenset(
     {
@@ -28,6 +21,7 @@ CAPABILITIES = frozenset(
     }
 )
 
+#: The fixed-step solvers (``FIXED_SOLVERS``, in order) and their descriptions.
 _DESCRIPTIONS = {
     "euler": "explicit Euler (fixed step)",
     "heun": "Heun's method, the explicit trapezoid rule (fixed step, order 2)",
@@ -49,44 +43,17 @@ def register_backends() -> list[BackendInfo]:
 
 @hookimpl
 def register_solvers() -> list[SolverInfo]:
-    solvers = [
-        SolverInfo(name, BACKEND, adaptive=False, description=_DESCRIPTIONS[name], any_backend=True)
-        for name in FIXED_SOLVERS
-    ]
-    solvers.append(
-        SolverInfo(
-            SCIPY_SOLVER,
-            BACKEND,
-            adaptive=True,
-            capabilities=frozenset({"adaptive", "dde", "complex", "jacobian"}),
-            description="scipy.integrate.solve_ivp (method=RK45|RK23|DOP853|Radau|BDF|LSODA)",
-            any_backend=True,
-        )
+    fixed = solver_family(BACKEND, _DESCRIPTIONS, adaptive=False, any_backend=True)
+    scipy = SolverInfo(
+        SCIPY_SOLVER,
+        BACKEND,
+        adaptive=True,
+        capabilities=frozenset({"adaptive", "dde", "complex", "jacobian"}),
+        description="scipy.integrate.solve_ivp (method=RK45|RK23|DOP853|Radau|BDF|LSODA)",
+        any_backend=True,
     )
-    return solvers
+    return [*fixed, scipy]
 
 
-@hookimpl
-def register_builtins(backend: str) -> dict[str, Any] | None:
-    if backend != BACKEND:
-        return None
-    return {}
-
-
-@hookimpl
-def emit_function(backend: str, system: System, context: EmitContext) -> EmittedFunction:
-    from rates_numpy.emit import emit_function as emit
-
-    return emit(
-        system,
-        context.options,
-        builtins=dict(context.builtins),
-        imports=list(context.imports),
-    )
-
-
-@hookimpl
-def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajectory:
-    from rates_numpy.solvers import solve as run
-
-    return run(solver, function, problem)
+#: ``emit_function`` and ``solve``, called on this plugin only (for its backend and solvers)
+emit_function, solve = backend_hooks("rates_numpy.emit:emit_function", "rates_numpy.solvers:solve")

@@ -15,7 +15,6 @@ generated code (``rng_``, ``sign_``, ``r_k1_``) cannot clash with them either.
 from __future__ import annotations
 
 import builtins as _py_builtins
-import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -24,7 +23,7 @@ from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pycode import PythonCodePrinter
 
 from rates_core import builtins as rb
-from rates_core.codegen.printer import RatesPrinter
+from rates_core.codegen.printer import RatesPrinter, float_literal
 
 __all__ = ["SHADOWED_NAMES", "ScalarPrinter", "VectorPrinter", "safe_name"]
 
@@ -73,14 +72,6 @@ def safe_name(name: str) -> str:
     return base + bracket + rest
 
 
-def _float_literal(value: float) -> str:
-    if math.isnan(value):
-        return "{mod}.nan"
-    if math.isinf(value):
-        return "{mod}.inf" if value > 0 else "(-{mod}.inf)"
-    return repr(float(value))
-
-
 class _RatesPrinting(RatesPrinter):
     """Printing shared by both printers; subclasses set ``_mod`` and ``vector``."""
 
@@ -92,12 +83,7 @@ class _RatesPrinting(RatesPrinter):
     literals = {"ImaginaryUnit": "1j"}
     _mod = "numpy"
     vector = True
-
-    def _init_rates(self, builtins: Mapping[str, Any] | None) -> None:
-        #: plugin builtins: equation name -> printed function name (str) or callable
-        self.rates_builtins: dict[str, Any] = dict(builtins or {})
-        #: callables to place in the generated module's namespace: name -> object
-        self.injected: dict[str, Callable[..., Any]] = {}
+    _hprint_Pow: Callable[..., str]  # of sympy's Python printers (the other base)
 
     # ---------------------------------------------------------------- atoms
 
@@ -107,7 +93,8 @@ class _RatesPrinting(RatesPrinter):
     _print_Dummy = _print_Symbol
 
     def _print_Float(self, expr: sympy.Float) -> str:
-        return _float_literal(float(expr)).format(mod=self._mod)
+        m = self._mod
+        return float_literal(float(expr), f"{m}.nan", f"{m}.inf", f"(-{m}.inf)")
 
     def _print_Integer(self, expr: sympy.Integer) -> str:
         return str(int(expr))
@@ -118,44 +105,18 @@ class _RatesPrinting(RatesPrinter):
     def _sqrt_name(self, base: sympy.Expr) -> str:
         return f"{self._mod}.sqrt"
 
-    # ---------------------------------------------------------------- helpers
-
-    def _int(self, expr: sympy.Expr) -> str:
-        if expr.is_Integer:
-            return str(int(expr))
-        if expr.is_Number:
-            return str(int(float(expr)))
-        return self._print(expr)
-
     # ---------------------------------------------------------------- rates builtins
 
     def _print_Matvec(self, expr: sympy.Expr) -> str:
         a, x = expr.args
         return f"({self._atom(a)} @ {self._atom(x)})"
 
-    def _print_Index(self, expr: sympy.Expr) -> str:
-        x, *idx = expr.args
-        return f"{self._atom(x)}[{', '.join(self._int(i) for i in idx)}]"
-
-    def _print_IndexRange(self, expr: sympy.Expr) -> str:
-        x, start, stop = expr.args
-        return f"{self._atom(x)}[{self._int(start)}:{self._int(stop)}]"
-
-    def _print_IndexAxis(self, expr: sympy.Expr) -> str:
-        x, *rest = expr.args
-        if not rest:
-            return self._print(x)
-        idx = self._int(rest[0])
-        if len(rest) == 2 and rest[1].is_Number and int(rest[1]) == 1:
-            return f"{self._atom(x)}[:, {idx}]"
-        return f"{self._atom(x)}[{idx}]"
-
     def _reduce(self, expr: sympy.Expr, func: str) -> str:
         if not self.vector:  # every symbol is a scalar: reducing one value is that value
             return self._print(expr.args[0])
         x = self._print(expr.args[0])
         if len(expr.args) == 2:
-            return f"{self._mod}.{func}({x}, axis={self._int(expr.args[1])})"
+            return f"{self._mod}.{func}({x}, axis={self._index(expr.args[1])})"
         return f"{self._mod}.{func}({x})"
 
     def _extremum(self, expr: sympy.Expr, reduce: str, pair: str, builtin: str) -> str:
@@ -188,7 +149,7 @@ class _RatesPrinting(RatesPrinter):
     def _print_Randn(self, expr: sympy.Expr) -> str:
         if not expr.args:
             return "rng_.standard_normal()"
-        shape = ", ".join(self._int(a) for a in expr.args)
+        shape = ", ".join(self._index(a) for a in expr.args)
         return f"rng_.standard_normal(({shape},))"
 
     # ---------------------------------------------------------------- sympy functions

@@ -25,15 +25,16 @@ the history it keeps (:mod:`rates_torch.history`). Sources go to the content-add
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import sympy
 
-from rates_core.backend import EmitOptions, EmittedFunction
+from rates_core.backend import EmittedFunction
 from rates_core.codegen import comment, docstring_text
 from rates_core.codegen import source as kit
+from rates_core.codegen.modules import python_function
+from rates_core.plugins import EmitContext
 from rates_core.system import System
 from rates_torch import BACKEND, __version__
 from rates_torch.printer import TorchPrinter, safe_name
@@ -323,20 +324,14 @@ def _arguments(w: kit.SourceWriter, system: System, dtype: str, printer: TorchPr
     w(")", 1)
 
 
-def emit_source(
-    system: System,
-    options: EmitOptions | None = None,
-    *,
-    builtins: Mapping[str, Any] | None = None,
-    imports: Sequence[str] = (),
-) -> tuple[str, dict[str, Any]]:
+def emit_source(system: System, context: EmitContext | None = None) -> tuple[str, dict[str, Any]]:
     """The generated module text for ``system`` and facts about it."""
-    options = options or EmitOptions()
-    func_name = options.func_name
+    context = context or EmitContext()
+    func_name = context.options.func_name
     if not func_name.isidentifier() or func_name.endswith("_"):
         raise ValueError(f"func_name must be an identifier not ending in '_': {func_name!r}")
-    dtype = _dtype(system, options.float_precision)
-    printer = TorchPrinter(_ndims(system), builtins)
+    dtype = _dtype(system, context.options.float_precision)
+    printer = TorchPrinter(_ndims(system), context.builtins)
 
     body = kit.SourceWriter(_INDENT)
     _equations(body, system, printer, func_name, dtype)
@@ -375,7 +370,7 @@ def emit_source(
     w.lines += kit.file_header(system, f"rates-torch {__version__}", "python", signature=func_name)
     w(f"# dtype {dtype}; torch operations only, differentiable, batch axes lead")
     w("import torch")
-    for line in imports:
+    for line in context.imports:
         w(line)
     w()
     w(f"N_STATES_ = {system.n_states}")
@@ -397,37 +392,17 @@ def emit_source(
     return w.text(), info
 
 
-def emit_function(
-    system: System,
-    options: EmitOptions | None = None,
-    *,
-    builtins: Mapping[str, Any] | None = None,
-    imports: Sequence[str] = (),
-) -> EmittedFunction:
+def emit_function(system: System, context: EmitContext | None = None) -> EmittedFunction:
     """Generate, cache and load the module of ``system``; the :class:`EmittedFunction`."""
-    from rates_core.codegen.modules import load_python_module
-
-    options = options or EmitOptions()
-    source, info = emit_source(system, options, builtins=builtins, imports=imports)
-    module, path = load_python_module(source, BACKEND, __version__, options, info["injected"])
-    func_name = info["func_name"]
-    extras: dict[str, Any] = {
-        "module": module,
-        "dtype": info["dtype"],
-        "options": options,
-        "equations": getattr(module, f"{func_name}_equations"),
-        "arguments": module.arguments_,
-        "delayed": [d.name for d in system.delayed],
-    }
-    if system.recorded:
-        extras["record"] = module.record_
-    return EmittedFunction(
-        backend=BACKEND,
-        system=system,
-        source=source,
-        rhs=getattr(module, func_name),
-        rhs_functional=getattr(module, f"{func_name}_functional"),
-        jacobian=None,
-        path=path,
-        extras=extras,
+    context = context or EmitContext()
+    source, info = emit_source(system, context)
+    emitted = python_function(
+        system, source, BACKEND, __version__, context.options, info["injected"]
     )
+    module = emitted.extras["module"]
+    emitted.extras.update(
+        dtype=info["dtype"],
+        equations=getattr(module, f"{info['func_name']}_equations"),
+        arguments=module.arguments_,
+    )
+    return emitted

@@ -8,15 +8,10 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from rates_core.plugins import BackendInfo, SolverInfo, hookimpl
-from rates_torch import ADAPTIVE_SOLVERS, BACKEND, FIXED_SOLVERS
-
-if TYPE_CHECKING:
-    from rates_core.backend import EmittedFunction, Problem, Trajectory
-    from rates_core.plugins import EmitContext
-    from rates_core.system import System
+from rates_core.plugins import BackendInfo, SolverInfo, backend_hooks, hookimpl, solver_family
+from rates_torch import BACKEND
 
 #: Declared whenever torch is importable (``gpu`` is added when CUDA is available).
 CAPABILITIES = frozenset(
@@ -33,12 +28,13 @@ CAPABILITIES = frozenset(
     }
 )
 
-_DESCRIPTIONS = {
+#: ``FIXED_SOLVERS`` and ``ADAPTIVE_SOLVERS`` (in order) and their descriptions.
+_FIXED = {
     "torch_euler": "explicit Euler in torch (fixed step, order 1)",
     "torch_heun": "Heun's method in torch (fixed step, order 2)",
     "torch_rk4": "classic fourth-order Runge-Kutta in torch (fixed step, order 4)",
-    "torch_dopri5": "Dormand-Prince 5(4) in torch with error control (rtol, atol)",
 }
+_ADAPTIVE = {"torch_dopri5": "Dormand-Prince 5(4) in torch with error control (rtol, atol)"}
 
 
 def _capabilities() -> frozenset[str]:
@@ -68,7 +64,8 @@ def vjp(func: Any, args: tuple, which: Sequence[int], cotangent: Any) -> list[An
         values[i] = leaves[i]
     out = func(*values)
     (out.reshape(-1) * torch.as_tensor(np.asarray(cotangent), dtype=out.dtype)).sum().backward()
-    return [leaves[i].grad.numpy() for i in which]
+    grads = [leaves[i].grad for i in which]  # None: the output does not depend on args[i]
+    return [np.zeros(leaves[i].shape) if g is None else g.numpy() for i, g in zip(which, grads)]
 
 
 @hookimpl
@@ -86,44 +83,10 @@ def register_backends() -> list[BackendInfo]:
 
 @hookimpl
 def register_solvers() -> list[SolverInfo]:
-    solvers = [
-        SolverInfo(name, BACKEND, adaptive=False, description=_DESCRIPTIONS[name])
-        for name in FIXED_SOLVERS
-    ]
-    solvers += [
-        SolverInfo(
-            name,
-            BACKEND,
-            adaptive=True,
-            capabilities=frozenset({"adaptive"}),
-            description=_DESCRIPTIONS[name],
-        )
-        for name in ADAPTIVE_SOLVERS
-    ]
-    return solvers
-
-
-@hookimpl
-def register_builtins(backend: str) -> dict[str, Any] | None:
-    if backend != BACKEND:
-        return None
-    return {}
-
-
-@hookimpl
-def emit_function(backend: str, system: System, context: EmitContext) -> EmittedFunction:
-    from rates_torch.emit import emit_function as emit
-
-    return emit(
-        system,
-        context.options,
-        builtins=dict(context.builtins),
-        imports=list(context.imports),
+    return solver_family(BACKEND, _FIXED, adaptive=False) + solver_family(
+        BACKEND, _ADAPTIVE, adaptive=True, capabilities={"adaptive"}
     )
 
 
-@hookimpl
-def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajectory:
-    from rates_torch.solvers import solve as run
-
-    return run(solver, function, problem)
+#: ``emit_function`` and ``solve``, called on this plugin only (for its backend and solvers)
+emit_function, solve = backend_hooks("rates_torch.emit:emit_function", "rates_torch.solvers:solve")

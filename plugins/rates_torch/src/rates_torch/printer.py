@@ -24,7 +24,7 @@ import sympy
 from sympy.printing.pycode import PythonCodePrinter
 
 from rates_core import builtins as rb
-from rates_core.codegen.printer import RatesPrinter
+from rates_core.codegen.printer import RatesPrinter, float_literal
 
 __all__ = ["SHADOWED_NAMES", "TorchPrinter", "safe_name"]
 
@@ -67,11 +67,7 @@ def _literal(value: complex) -> str:
     if isinstance(value, complex) and value.imag != 0:
         return repr(complex(value))
     x = float(value.real if isinstance(value, complex) else value)
-    if math.isnan(x):
-        return 'float("nan")'
-    if math.isinf(x):
-        return 'float("inf")' if x > 0 else '(-float("inf"))'
-    return repr(x)
+    return float_literal(x, 'float("nan")', 'float("inf")', '(-float("inf"))')
 
 
 class TorchPrinter(RatesPrinter, PythonCodePrinter):
@@ -98,12 +94,8 @@ class TorchPrinter(RatesPrinter, PythonCodePrinter):
         builtins: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__({"strict": True, "fully_qualified_modules": True})
+        self._init_rates(builtins)
         self.ndims = dict(ndims or {})
-        self.rates_builtins: dict[str, Any] = dict(builtins or {})
-        #: helpers of the generated module the printed code calls
-        self.helpers: set[str] = set()
-        #: callables to place in the generated module's namespace: name -> object
-        self.injected: dict[str, Any] = {}
 
     # ---------------------------------------------------------------- dispatch
 
@@ -122,7 +114,8 @@ class TorchPrinter(RatesPrinter, PythonCodePrinter):
 
     def _number(self, expr: sympy.Basic) -> str:
         value = complex(sympy.N(expr, 17))
-        text = _literal(value if value.imag else value.real)
+        real = value.imag == 0 or math.isnan(value.real)  # sympy's nan is nan + nan*j here
+        text = _literal(value.real if real else value)
         if text.startswith("-") or "j" in text:
             return f"({text})"
         return text
@@ -159,12 +152,8 @@ class TorchPrinter(RatesPrinter, PythonCodePrinter):
 
     def _print_Pow(self, expr: sympy.Pow, rational: bool = False) -> str:
         base, exp = expr.args
-        if exp == sympy.S.Half:
-            return f"torch.sqrt({self._print(base)})"
-        if exp == -sympy.S.Half:
-            return f"1.0/torch.sqrt({self._print(base)})"
-        if exp == -1:
-            return f"1.0/{self.parenthesize(base, sympy.printing.precedence.PRECEDENCE['Pow'])}"
+        if exp in (sympy.S.Half, -sympy.S.Half, sympy.S.NegativeOne):  # sqrt, 1.0/sqrt, 1.0/x
+            return self._hprint_Pow(expr, rational=rational, sqrt="torch.sqrt")
         prec = sympy.printing.precedence.PRECEDENCE["Pow"]
         b = self.parenthesize(base, prec, strict=False)
         if self._is_number(base):

@@ -14,7 +14,14 @@ A backend printer is ``class MyPrinter(RatesPrinter, SomeSympyCodePrinter)`` plu
   printed as a plain call ``name(arg, ...)`` (a backend with a runtime library of the rates
   functions is just this table);
 * ``builtin_strings_only``: whether plugin builtins must be names of functions of the language
-  (``True``), or may also be Python callables injected into the generated module.
+  (``True``), or may also be Python callables injected into the generated module;
+* ``brackets``: how the language subscripts (``"[]"`` or ``"()"``). ``index``, ``index_range``
+  and ``index_axis`` are printed once here; a backend says how a 0-based index of the equations
+  reads in its language (:meth:`RatesPrinter._index`, :meth:`RatesPrinter._range_stop`) and
+  how it takes a row or a column (:meth:`RatesPrinter._axis_entry`).
+
+A printer calls :meth:`RatesPrinter._init_rates` in its ``__init__``: the plugin builtins, the
+callables to inject into the generated module, the helpers the printed code calls.
 
 One rule for expressions a backend cannot print: :meth:`RatesPrinter._print_not_supported`
 raises :class:`rates_core.errors.UnsupportedExpressionError` naming the function and the
@@ -24,7 +31,8 @@ backend, in place of sympy's mix of ``AttributeError``, silent ``% Not supported
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import math
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import sympy
@@ -33,7 +41,7 @@ from sympy.printing.codeprinter import CodePrinter
 from rates_core import builtins as rb
 from rates_core.errors import UnsupportedExpressionError
 
-__all__ = ["COMPARISONS", "COMPARISON_OPS", "RatesPrinter"]
+__all__ = ["COMPARISONS", "COMPARISON_OPS", "RatesPrinter", "float_literal"]
 
 #: The rates comparison functions, in a fixed order.
 COMPARISONS: tuple[type, ...] = (
@@ -47,6 +55,17 @@ COMPARISONS: tuple[type, ...] = (
 
 #: The rates comparisons as operators of C-like languages (the default ``comparison_ops``).
 COMPARISON_OPS: Mapping[type, str] = dict(zip(COMPARISONS, (">", ">=", "<", "<=", "==", "!=")))
+
+
+def float_literal(value: float, nan: str, inf: str, minus_inf: str) -> str:
+    """``value`` as the shortest decimal text that reads back as the same double (Python's
+    ``repr``), or the language's text for NaN (``nan``) and the infinities."""
+    if math.isnan(value):
+        return nan
+    if math.isinf(value):
+        return inf if value > 0 else minus_inf
+    return repr(float(value))
+
 
 _SYMPY_NOT_SUPPORTED = CodePrinter.__dict__["_print_not_supported"]
 
@@ -62,10 +81,13 @@ class RatesPrinter:
     function_calls: ClassVar[Mapping[str, str]] = {}
     literals: ClassVar[Mapping[str, str]] = {}
     builtin_strings_only: ClassVar[bool] = True
+    brackets: ClassVar[str] = "[]"
 
     rates_builtins: dict[str, Any]
     injected: dict[str, Callable[..., Any]]
-    _print: Callable[..., str]
+    helpers: set[str]
+    _print: Callable[..., str]  # the methods of sympy's printers (the other base)
+    parenthesize: Callable[..., str]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -80,6 +102,15 @@ class RatesPrinter:
             setattr(cls, f"_print_{name}", RatesPrinter._print_function_call)
         for name in cls.literals:
             setattr(cls, f"_print_{name}", RatesPrinter._print_literal)
+
+    def _init_rates(self, builtins: Mapping[str, Any] | None) -> None:
+        """The state of one printer: ``rates_builtins`` (plugin builtins: equation name -> the
+        function's name in the language, or a Python callable), ``injected`` (callables to place
+        in the generated module: name -> object) and ``helpers`` (names of the helper functions
+        of the generated code the printed text calls)."""
+        self.rates_builtins = dict(builtins or {})
+        self.injected = {}
+        self.helpers = set()
 
     # ---------------------------------------------------------------- the one rule
 
@@ -115,6 +146,46 @@ class RatesPrinter:
         """``name(arg, ...)`` with ``expr``'s arguments."""
         return f"{name}({', '.join(self._args(expr))})"
 
+    # ---------------------------------------------------------------- subscripts
+
+    def _index(self, expr: sympy.Expr) -> str:
+        """A 0-based index of the equations as an index of the language (default: 0-based;
+        numbers print as integers, index parameters as they are)."""
+        if expr.is_Integer:
+            return str(int(expr))
+        if expr.is_Number:
+            return str(int(float(expr)))
+        return self._print(expr)
+
+    def _range_stop(self, stop: sympy.Expr) -> str:
+        """The exclusive 0-based end ``stop`` of ``index_range`` as the end of a range of the
+        language (default: :meth:`_index`; 1-based languages with inclusive ends keep ``stop``)."""
+        return self._index(stop)
+
+    def _subscript(self, x: sympy.Expr, parts: Sequence[str]) -> str:
+        """``x`` subscripted by the printed ``parts`` (``x[i, j]``, or ``x(i, j)``)."""
+        return f"{self._atom(x)}{self.brackets[0]}{', '.join(parts)}{self.brackets[1]}"
+
+    def _axis_entry(self, x: sympy.Expr, idx: str, column: bool) -> str:
+        """Entry ``idx`` (printed) of ``x`` along axis 1 (``column``: ``x[:, idx]``) or along
+        axis 0 (``x[idx]``)."""
+        return self._subscript(x, [":", idx] if column else [idx])
+
+    def _print_Index(self, expr: sympy.Expr) -> str:
+        x, *idx = expr.args
+        return self._subscript(x, [self._index(i) for i in idx])
+
+    def _print_IndexRange(self, expr: sympy.Expr) -> str:
+        x, start, stop = expr.args
+        return self._subscript(x, [f"{self._index(start)}:{self._range_stop(stop)}"])
+
+    def _print_IndexAxis(self, expr: sympy.Expr) -> str:
+        x, *rest = expr.args
+        if not rest:
+            return self._print(x)
+        column = len(rest) == 2 and rest[1].is_Number and int(rest[1]) == 1
+        return self._axis_entry(x, self._index(rest[0]), column)
+
     # ---------------------------------------------------------------- tables
 
     def _print_unary(self, expr: sympy.Expr) -> str:
@@ -141,13 +212,18 @@ class RatesPrinter:
     _print_Equal = _comparison
     _print_NotEqual = _comparison
 
-    def _extremum(self, expr: sympy.Expr, *names: str) -> str:
-        raise NotImplementedError
+    #: ``_extremum(expr, *extrema["max"])`` (or ``"min"``): ``max`` / ``min`` of one argument
+    #: (a reduction) or of two; each printer with ``extrema`` defines it
+    _extremum: Callable[..., str]
 
     def _print_Maxi(self, expr: sympy.Expr) -> str:
+        if "max" not in self.extrema:
+            return self._print_not_supported(expr)
         return self._extremum(expr, *self.extrema["max"])
 
     def _print_Mini(self, expr: sympy.Expr) -> str:
+        if "min" not in self.extrema:
+            return self._print_not_supported(expr)
         return self._extremum(expr, *self.extrema["min"])
 
     def _reduce(self, expr: sympy.Expr, func: str) -> str:

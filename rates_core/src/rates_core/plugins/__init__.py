@@ -26,8 +26,10 @@ from rates_core.plugins.contract import (
     EmitContext,
     RatesPluginWarning,
     SolverInfo,
+    backend_hooks,
     hookimpl,
     hookspec,
+    solver_family,
     unknown_capabilities,
 )
 from rates_core.plugins.host import (
@@ -50,8 +52,10 @@ __all__ = [
     "PluginRecord",
     "RatesPluginWarning",
     "SolverInfo",
+    "backend_hooks",
     "default_host",
     "hookimpl",
     "hookspec",
+    "solver_family",
     "unknown_capabilities",
 ]

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from rates_core.backend import EmitOptions
+    from rates_core.backend import EmitOptions, EmittedFunction, Problem, Trajectory
+    from rates_core.system import System
 
 #: pluggy project name; hook implementations must use the :data:`hookimpl` marker of this project.
 PROJECT_NAME = "rates"
@@ -162,15 +163,97 @@ class SolverInfo:
         object.__setattr__(self, "capabilities", caps)
 
 
+def solver_family(
+    backend: str,
+    descriptions: Mapping[str, str],
+    *,
+    adaptive: bool,
+    capabilities: Iterable[str] = (),
+    any_backend: bool = False,
+) -> list[SolverInfo]:
+    """One :class:`SolverInfo` per ``name: description`` of ``descriptions``, in that order: a
+    family of solvers of ``backend`` that share the step kind (``adaptive``), the
+    ``capabilities`` and ``any_backend`` (a backend's fixed-step loops, its adaptive methods)::
+
+        solver_family("foo", {"foo_euler": "explicit Euler", "foo_rk4": "order 4"}, adaptive=False)
+    """
+    caps = _capability_set(capabilities, f"solvers of backend {backend!r}")
+    return [
+        SolverInfo(
+            name,
+            backend,
+            adaptive=adaptive,
+            capabilities=caps,
+            description=text,
+            any_backend=any_backend,
+        )
+        for name, text in descriptions.items()
+    ]
+
+
+def _default_options() -> EmitOptions:
+    from rates_core.backend import EmitOptions  # not at import time: it imports sympy
+
+    return EmitOptions()
+
+
 @dataclass(frozen=True)
 class EmitContext:
     """What the host passes the ``emit_function`` hook besides the backend and the System.
 
     ``builtins``: the equation-level functions every plugin registered for the backend (merged);
     ``imports``: the extra import lines of every plugin (de-duplicated, in order); ``options``:
-    the :class:`~rates_core.backend.EmitOptions` of this call. A plugin needs no global host.
+    the :class:`~rates_core.backend.EmitOptions` of this call (None: the defaults). A plugin
+    needs no global host. ``EmitContext()`` is the context of a plain call (no plugin builtins,
+    no extra imports, default options), for calling a backend's generator directly.
     """
 
-    builtins: Mapping[str, Any]
-    imports: tuple[str, ...]
-    options: EmitOptions
+    builtins: Mapping[str, Any] = field(default_factory=dict)
+    imports: tuple[str, ...] = ()
+    options: EmitOptions = field(default_factory=_default_options)
+
+    def __post_init__(self) -> None:
+        if self.options is None:  # callers of the host may pass None for the defaults
+            object.__setattr__(self, "options", _default_options())
+        object.__setattr__(self, "imports", tuple(self.imports))
+
+
+def backend_hooks(generator: str, solvers: str) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """The ``emit_function`` and ``solve`` hook implementations of a backend whose code
+    generator and solvers live in other modules of the plugin, imported on their first call (a
+    plugin module is loaded for every ``rates`` command, so it must stay cheap to import).
+
+    ``generator`` and ``solvers`` name functions as ``"package.module:function"``, called as
+    ``generator(system, context)`` (an :class:`EmitContext`; returns the
+    :class:`~rates_core.backend.EmittedFunction`) and ``solvers(solver, function, problem)``
+    (returns the :class:`~rates_core.backend.Trajectory`). The host calls both hooks on the
+    owning plugin only. In the plugin module (the target of the entry point)::
+
+        emit_function, solve = backend_hooks("rates_foo.emit:emit_function",
+                                             "rates_foo.solvers:solve")
+    """
+    generate, integrate = _target(generator), _target(solvers)
+
+    @hookimpl
+    def emit_function(backend: str, system: System, context: EmitContext) -> EmittedFunction:
+        return generate()(system, context)
+
+    @hookimpl
+    def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajectory:
+        return integrate()(solver, function, problem)
+
+    return emit_function, solve
+
+
+def _target(spec: str) -> Callable[[], Callable[..., Any]]:
+    """A loader of the function ``"package.module:function"`` (imported when first asked)."""
+    module_name, _, name = spec.partition(":")
+    if not _MODULE_NAME.fullmatch(module_name) or not name.isidentifier():
+        raise ValueError(f"expected 'package.module:function', got {spec!r}")
+
+    def load() -> Callable[..., Any]:
+        import importlib
+
+        return getattr(importlib.import_module(module_name), name)
+
+    return load
