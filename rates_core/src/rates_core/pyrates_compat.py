@@ -15,6 +15,7 @@ filter shows each one once per line of the script; this module keeps no state.
 from __future__ import annotations
 
 import os
+import types
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -62,7 +63,8 @@ def warn(message: str) -> None:
     """Warn at the first frame outside rates_core (the user's script)."""
     import sys
 
-    level, frame, package = 2, sys._getframe(1), _package_dir()  # 2: warn's caller
+    level, package = 2, _package_dir()  # 2: warn's caller
+    frame: types.FrameType | None = sys._getframe(1)
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, PyRatesWarning, stacklevel=level)
