@@ -40,6 +40,7 @@ CAPABILITIES: frozenset[str] = frozenset(
         "batched",  # many parameter sets in one call
         "jacobian",  # emits the symbolic Jacobian
         "continuation",  # numerical continuation / bifurcation analysis
+        "sde",  # white noise xi(): the SDE methods euler_maruyama and heun_stochastic
     }
 )
 
