@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rates_core.plugins import BackendInfo, SolverInfo, hookimpl
-from rates_numpy import BACKEND, FIXED_SOLVERS, SCIPY_SOLVER
+from rates_numpy import BACKEND, FIXED_SOLVERS, SCIPY_SOLVER, SDE_SOLVERS
 
 if TYPE_CHECKING:
     from rates_core.backend import EmittedFunction, Problem, Trajectory
@@ -25,6 +25,7 @@ CAPABILITIES = frozenset(
         "float32",
         "vectorised",
         "jacobian",
+        "sde",
     }
 )
 
@@ -32,6 +33,10 @@ _DESCRIPTIONS = {
     "euler": "explicit Euler (fixed step)",
     "heun": "Heun's method, the explicit trapezoid rule (fixed step, order 2)",
     "rk4": "classic fourth-order Runge-Kutta (fixed step)",
+    "euler_maruyama": "Euler-Maruyama for white noise xi() (Ito; fixed step; without noise "
+    "Euler, order 1)",
+    "heun_stochastic": "stochastic Heun for white noise xi() (Stratonovich; fixed step; "
+    "without noise Heun, order 2)",
 }
 
 
@@ -63,6 +68,16 @@ def register_solvers() -> list[SolverInfo]:
             any_backend=True,
         )
     )
+    solvers.extend(
+        SolverInfo(
+            name,
+            BACKEND,
+            adaptive=False,
+            capabilities=frozenset({"sde"}),
+            description=_DESCRIPTIONS[name],
+        )
+        for name in SDE_SOLVERS
+    )
     return solvers
 
 
@@ -87,6 +102,10 @@ def emit_function(backend: str, system: System, context: EmitContext) -> Emitted
 
 @hookimpl
 def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajectory:
+    if solver in SDE_SOLVERS:
+        from rates_numpy.sde import solve as run_sde
+
+        return run_sde(solver, function, problem)
     from rates_numpy.solvers import solve as run
 
     return run(solver, function, problem)
