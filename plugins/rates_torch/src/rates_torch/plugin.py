@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from rates_core.plugins import BackendInfo, SolverInfo, hookimpl
-from rates_torch import ADAPTIVE_SOLVERS, BACKEND, FIXED_SOLVERS
+from rates_torch import ADAPTIVE_SOLVERS, BACKEND, FIXED_SOLVERS, SDE_SOLVERS
 
 if TYPE_CHECKING:
     from rates_core.backend import EmittedFunction, Problem, Trajectory
@@ -30,6 +30,7 @@ CAPABILITIES = frozenset(
         "vectorised",
         "autodiff",
         "batched",
+        "sde",
     }
 )
 
@@ -38,6 +39,10 @@ _DESCRIPTIONS = {
     "torch_heun": "Heun's method in torch (fixed step, order 2)",
     "torch_rk4": "classic fourth-order Runge-Kutta in torch (fixed step, order 4)",
     "torch_dopri5": "Dormand-Prince 5(4) in torch with error control (rtol, atol)",
+    "torch_euler_maruyama": "Euler-Maruyama in torch for white noise xi() (Ito; fixed step; "
+    "without noise Euler, order 1)",
+    "torch_heun_stochastic": "stochastic Heun in torch for white noise xi() (Stratonovich; "
+    "fixed step; without noise Heun, order 2)",
 }
 
 
@@ -100,6 +105,16 @@ def register_solvers() -> list[SolverInfo]:
         )
         for name in ADAPTIVE_SOLVERS
     ]
+    solvers += [
+        SolverInfo(
+            name,
+            BACKEND,
+            adaptive=False,
+            capabilities=frozenset({"sde"}),
+            description=_DESCRIPTIONS[name],
+        )
+        for name in SDE_SOLVERS
+    ]
     return solvers
 
 
@@ -124,6 +139,10 @@ def emit_function(backend: str, system: System, context: EmitContext) -> Emitted
 
 @hookimpl
 def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajectory:
+    if solver in SDE_SOLVERS:
+        from rates_torch.sde import solve as run_sde
+
+        return run_sde(solver, function, problem)
     from rates_torch.solvers import solve as run
 
     return run(solver, function, problem)
