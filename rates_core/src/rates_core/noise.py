@@ -37,6 +37,7 @@ __all__ = [
     "has_noise",
     "noise_problem",
     "noise_sources",
+    "pop_increments",
     "split",
 ]
 
@@ -175,6 +176,19 @@ def check_solver(system: System, host: Any, backend: str, solver: SolverInfo) ->
         raise SolverError(
             f"{_noisy_states(system)} and delayed reads: noise with delays is not supported yet"
         )
+
+
+def pop_increments(solver: SolverInfo, options: dict[str, Any]) -> Any:
+    """Remove ``wiener_increments`` from ``run``'s solver options and return it (None when not
+    given); a :class:`~rates_core.errors.SolverError` when ``solver`` is no SDE method."""
+    given = options.pop("wiener_increments", None)
+    if given is not None and SDE_CAPABILITY not in solver.capabilities:
+        methods = " or ".join(repr(m) for m in SDE_METHODS)
+        raise SolverError(
+            f"wiener_increments is an option of the SDE solvers ({methods}), not of "
+            f"{solver.method!r}"
+        )
+    return given
 
 
 def emit(
