@@ -126,6 +126,11 @@ def test_increments_without_noise() -> None:
         _one(["x' = -x"]).run(1.0, 0.01, solver="euler_maruyama", wiener_increments=np.zeros(100))
 
 
+def test_increments_only_for_sde_solvers() -> None:
+    with pytest.raises(SolverError, match="wiener_increments is an option of the SDE solvers"):
+        _one(["x' = -x"]).run(1.0, 0.01, solver="euler", wiener_increments=np.zeros(100))
+
+
 @pytest.mark.parametrize("solver", ["euler", "rk4", "scipy"])
 def test_ode_solver_refuses_noise(solver: str) -> None:
     with pytest.raises(SolverError, match="integrates ODEs only.*'euler_maruyama'"):

@@ -465,7 +465,7 @@ def run(
         progress = _auto_progress(system, method, n_steps)
     input_rows = _input_arrays(circuit, system, inputs, n_steps)
     seed = solver_options.pop("seed", None)
-    wiener_increments = solver_options.pop("wiener_increments", None)
+    wiener_increments = noise.pop_increments(chosen, solver_options)
     spec = _output_spec(circuit, system, outputs)
     y0 = _initial_state(circuit, system, initial_state)
     if isinstance(history, str) and history == "zero":
