@@ -426,7 +426,13 @@ def run(
     ``rates-core[progress]``; without it True is a :class:`~rates_core.backend.
     MissingDependencyError`), False never; None (default) shows one for long runs (more than
     :data:`PROGRESS_MIN_STEPS` steps or about :data:`PROGRESS_MIN_SECONDS` s expected) when
-    stderr is a terminal and tqdm is installed. ``seed`` (a solver option) seeds ``randn``.
+    stderr is a terminal and tqdm is installed. ``seed`` (a solver option) seeds ``randn`` and
+    the Wiener increments of the SDE solvers.
+
+    White noise ``xi()`` in the equations needs an SDE solver (``"euler_maruyama"``,
+    ``"heun_stochastic"``, on backends with the ``sde`` capability); ``wiener_increments=`` (one
+    row per step, one column per :func:`rates_core.noise.noise_sources` entry) gives them the
+    increments instead of drawing them.
 
     Finite numbers in, finite numbers out: non-finite times, steps, parameters, inputs, initial
     states or histories are a :class:`~rates_core.errors.SolverError` (or ``ModelError``)
