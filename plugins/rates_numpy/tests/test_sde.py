@@ -147,3 +147,30 @@ def test_get_run_func_names_run() -> None:
     circuit = _one(["x' = -x + s*xi()"], s=1.0)
     with pytest.raises(UnsupportedExpressionError, match="euler_maruyama"):
         circuit.get_run_func("f", 0.01)
+
+
+def test_randn_in_an_sde_model_is_seeded_and_apart_from_the_noise() -> None:
+    """randn() next to xi(): the same seed gives the same numbers, and randn() draws from a
+    stream of its own: the increments of z' = randn() and x' = xi() are uncorrelated
+    (|rho| < 5 / sqrt(10000); the same stream would give rho = 1)."""
+    op = OperatorTemplate(
+        name="op",
+        equations=["x' = xi()", "z' = randn()"],
+        variables={"x": "output(0.0)", "z": "variable(0.0)"},
+    )
+    circuit = CircuitTemplate(name="r", nodes={"n": NodeTemplate(name="node", operators=[op])})
+
+    def run(seed: int) -> np.ndarray:
+        return circuit.run(
+            100.0,
+            0.01,
+            outputs={"x": "n/op/x", "z": "n/op/z"},
+            solver="euler_maruyama",
+            seed=seed,
+        ).to_numpy()
+
+    a = run(5)
+    np.testing.assert_array_equal(a, run(5))
+    d = np.diff(a, axis=0)
+    rho = np.corrcoef(d[:, 0], d[:, 1])[0, 1]
+    assert abs(rho) < 0.05, f"randn() and xi() share their samples (rho = {rho:.3f})"

@@ -57,3 +57,18 @@ def test_torch_seed() -> None:
 
     np.testing.assert_array_equal(run(1), run(1))
     assert not np.allclose(run(1), run(2))
+
+
+def test_torch_randn_in_an_sde_model_is_seeded() -> None:
+    op = OperatorTemplate(
+        name="op", equations=["x' = randn() - s*xi()"], variables={"x": "output(0.0)", "s": 1.0}
+    )
+    circuit = CircuitTemplate(name="r", nodes={"n": NodeTemplate(name="node", operators=[op])})
+
+    def run(seed: int) -> np.ndarray:
+        return circuit.run(
+            1.0, 0.01, outputs={"x": "n/op/x"}, solver="euler_maruyama", backend="torch", seed=seed
+        ).to_numpy()
+
+    np.testing.assert_array_equal(run(5), run(5))
+    assert not np.allclose(run(5), run(6))

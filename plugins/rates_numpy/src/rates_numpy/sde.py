@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any
 
 import numpy as np
 
@@ -52,6 +53,7 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
     if function.system.delayed:
         raise SolverError(f"solver {solver!r}: noise with delayed reads is not supported yet")
     sources = np.asarray(function.extras["noise_sources"], dtype=np.int64)
+    _seed_randn(function, diffusion, problem.seed)
     increments = _increments(problem, sources.size)
     with problem.progress_bar(desc=f"{function.system.name} ({solver})") as progress:
         try:
@@ -75,6 +77,16 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
                 )
             traj.info["fallback"] = "vector"
             return traj
+
+
+def _seed_randn(function: EmittedFunction, diffusion: EmittedFunction, seed: Any) -> None:
+    """``randn()`` in the drift or diffusion draws from a stream of its own, spawned from
+    ``seed``, never from the Wiener increments' stream (which ``default_rng(seed)`` is)."""
+    stream = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+    for emitted in (function, diffusion):
+        module = emitted.extras.get("module")
+        if module is not None and hasattr(module, "rng_"):
+            module.rng_ = stream
 
 
 class _Increments:

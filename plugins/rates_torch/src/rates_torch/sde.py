@@ -30,7 +30,7 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
     import numpy as np
     import torch
 
-    from rates_torch.solvers import _seed, prepare
+    from rates_torch.solvers import prepare
     from rates_torch.solvers import solve as solve_ode
 
     if solver not in SDE_SOLVERS:
@@ -44,7 +44,7 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
         return traj
     problem.check(function.system, solver, fixed_step=True, options=("device",))
     run = prepare(function, problem, dict(problem.options or {}))
-    _seed(run)
+    _seed_randn(run, diffusion, problem.seed)
     sources = torch.as_tensor(
         np.asarray(function.extras["noise_sources"], dtype=np.int64), device=run.y0.device
     )
@@ -62,6 +62,24 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
         "device": str(run.y0.device),
     }
     return Trajectory(times, states.detach().cpu().numpy(), final.detach().cpu().numpy(), info)
+
+
+def _seed_randn(run: Any, diffusion: EmittedFunction, seed: Any) -> None:
+    """``randn()`` in the drift or diffusion draws from a generator of its own, seeded from
+    ``seed`` through ``numpy.random.SeedSequence``, never from the Wiener increments'."""
+    import numpy as np
+    import torch
+
+    for emitted in (run.function, diffusion):
+        module = emitted.extras["module"]
+        if "randn_" not in vars(module):
+            continue
+        generator = torch.Generator(device=run.y0.device)
+        if seed is None:
+            generator.seed()
+        else:
+            generator.manual_seed(int(np.random.SeedSequence(seed).generate_state(1)[0]))
+        module.rng_ = generator
 
 
 def _increments(problem: Problem, run: Any, n_sources: int) -> Any:
