@@ -686,6 +686,7 @@ def test_registry_shapes() -> None:
         "interp",
         "concatenate",
         "randn",
+        "xi",
         "past",
         "greater",
         "greater_equal",

@@ -278,7 +278,7 @@ def _register(host: PluginHost, plugin: object, name: str, dist: str | None = No
 
 def test_vocabulary_and_descriptions() -> None:
     assert {"execute", "adaptive", "dde", "gpu", "jacobian", "continuation"} <= CAPABILITIES
-    assert len(CAPABILITIES) == 12  # the documented list (docs/backends.rst) plus dde_algebraic
+    assert len(CAPABILITIES) == 13  # the documented list (docs/backends.rst), dde_algebraic, sde
     info = BackendInfo("x", ["execute"])
     assert info.capabilities == frozenset({"execute"})
     assert SolverInfo("s", "x", False).capabilities == frozenset()

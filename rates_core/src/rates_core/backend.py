@@ -112,6 +112,9 @@ class Problem:
     input_times: np.ndarray | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     seed: int | None = None
+    #: SDE solvers: the Wiener increments to use instead of drawing them (one row per step,
+    #: one column per noise source, see :func:`rates_core.noise.noise_sources`)
+    wiener_increments: np.ndarray | None = None
     progress: bool = False
     progress_file: Any = None
     history: Callable[[float], np.ndarray] | None = None

@@ -48,6 +48,7 @@ __all__ = [
     "RatesFunction",
     "Round",
     "VSum",
+    "Xi",
     "function_table",
     "make_function",
     "registered_builtin",
@@ -327,6 +328,20 @@ class Randn(RatesFunction):
         return None
 
 
+class Xi(RatesFunction):
+    """``xi()``: Gaussian white noise, dW/dt of one Wiener process per unit and variable.
+
+    Allowed only linearly in differential equations (``x' = f + g * xi()``): the core splits
+    such an equation into drift ``f`` and diffusion ``g`` (:mod:`rates_core.noise`), and an SDE
+    solver draws the increments. Like ``randn()``, every ``xi()`` of one equation is the same
+    object, so ``xi() + xi()`` is ``2*xi()``: one Wiener process, not two.
+    """
+
+    rates_name = "xi"
+    nargs = 0
+    is_real = True
+
+
 class Past(RatesFunction):
     """``past(x, tau)``: the value of x at time t - tau (a delayed read).
 
@@ -344,6 +359,8 @@ class Past(RatesFunction):
     def eval(cls, x: sympy.Expr, tau: sympy.Expr) -> sympy.Expr | None:
         if tau.is_negative:
             raise ValueError(f"a delay must not be negative, got {tau}")
+        if x.has(Xi):
+            raise ValueError("white noise xi() cannot be delayed")
         if tau.is_zero:
             return x
         if x == TIME:
@@ -390,6 +407,7 @@ RATES_FUNCTION_CLASSES: Mapping[str, type[RatesFunction]] = MappingProxyType(
             Interp,
             Concatenate,
             Randn,
+            Xi,
             Past,
             Greater,
             GreaterEqual,

@@ -23,6 +23,7 @@ import sympy
 from . import builtins
 from .errors import EquationError, ModelError
 from .frontend.names import MAX_NAME_LENGTH, is_valid_name
+from .noise import noise_problem
 
 __all__ = [
     "ParsedEquation",
@@ -180,6 +181,9 @@ def parse_equation(
     name, differential = _parse_lhs(source, lhs_text, lhs_pos, variables)
     source.variable = name
     rhs = _parse_rhs(source, eq + 1, variables, functions)
+    problem = noise_problem(rhs, differential)
+    if problem:
+        raise source.error(problem, _xi_position(text, eq + 1))
     return ParsedEquation(lhs=name, differential=differential, rhs=rhs, text=text)
 
 
@@ -200,6 +204,12 @@ def parse_expression(
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _xi_position(text: str, start: int) -> int | None:
+    """The column of the first ``xi(`` call in ``text`` after ``start``."""
+    match = re.compile(r"\bxi\s*\(").search(text, start)
+    return match.start() if match else None
 
 
 class _Source:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rates_core import __version__, builtins, pyrates_compat
+from rates_core import __version__, builtins, noise, pyrates_compat
 from rates_core.backend import (
     EmitOptions,
     EmittedFunction,
@@ -35,6 +35,8 @@ from rates_core.system import System, build_system
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from rates_core.plugins import SolverInfo
 
 #: Systems with at most this many states are built unvectorised so backends can emit scalar code.
 SMALL_SYSTEM = 32
@@ -124,10 +126,12 @@ def _prepare(
     auto_constants: tuple[tuple[str, Any], ...] = (),
     initial_state: Any = None,
     pyrates_order: bool = False,
+    solver: SolverInfo | None = None,
 ) -> tuple[System, EmittedFunction]:
     """The System and the backend's generated code; ``initial_state`` (as in :func:`run`) is
     the starting point written into Auto-07p files (``auto=True``); ``pyrates_order`` puts
-    the parameters in PyRates's order (:func:`in_pyrates_order`)."""
+    the parameters in PyRates's order (:func:`in_pyrates_order`); ``solver``: the solver of
+    ``run``, which may integrate white noise (:func:`rates_core.noise.emit`)."""
     host = _host()
     info = host.backend_info(backend)  # clear UnknownBackendError / PluginConflictError first
     if auto and "continuation" not in info.capabilities:
@@ -158,7 +162,7 @@ def _prepare(
         protect=model_files(circuit) if file_name or auto else (),
         initial_state=start,
     )
-    emitted = host.emit_function(backend, system, options)
+    emitted = noise.emit(host, backend, system, options, solver)
     return system, emitted
 
 
@@ -422,7 +426,13 @@ def run(
     ``rates-core[progress]``; without it True is a :class:`~rates_core.backend.
     MissingDependencyError`), False never; None (default) shows one for long runs (more than
     :data:`PROGRESS_MIN_STEPS` steps or about :data:`PROGRESS_MIN_SECONDS` s expected) when
-    stderr is a terminal and tqdm is installed. ``seed`` (a solver option) seeds ``randn``.
+    stderr is a terminal and tqdm is installed. ``seed`` (a solver option) seeds ``randn`` and
+    the Wiener increments of the SDE solvers.
+
+    White noise ``xi()`` in the equations needs an SDE solver (``"euler_maruyama"``,
+    ``"heun_stochastic"``, on backends with the ``sde`` capability); ``wiener_increments=`` (one
+    row per step, one column per :func:`rates_core.noise.noise_sources` entry) gives them the
+    increments instead of drawing them.
 
     Finite numbers in, finite numbers out: non-finite times, steps, parameters, inputs, initial
     states or histories are a :class:`~rates_core.errors.SolverError` (or ``ModelError``)
@@ -446,7 +456,14 @@ def run(
     chosen = _host().resolve_solver(backend, solver)  # the backend's own implementation
     solver, method = chosen.name, chosen.method
     system, emitted = _prepare(
-        circuit, backend, inputs, vectorize, float_precision, None, delay_approximation
+        circuit,
+        backend,
+        inputs,
+        vectorize,
+        float_precision,
+        None,
+        delay_approximation,
+        solver=chosen,
     )
     n_steps = int(round(simulation_time / step_size))
     n_samples = int(round(simulation_time / sampling))
@@ -454,6 +471,7 @@ def run(
         progress = _auto_progress(system, method, n_steps)
     input_rows = _input_arrays(circuit, system, inputs, n_steps)
     seed = solver_options.pop("seed", None)
+    wiener_increments = noise.pop_increments(chosen, solver_options)
     spec = _output_spec(circuit, system, outputs)
     y0 = _initial_state(circuit, system, initial_state)
     if isinstance(history, str) and history == "zero":
@@ -472,6 +490,7 @@ def run(
         input_times=np.arange(n_steps) * step_size,
         options=solver_options,
         seed=seed,
+        wiener_increments=wiener_increments,
         progress=bool(progress),
         history=_history(circuit, system, history, y0),
         on_nonfinite=on_nonfinite,

@@ -11,5 +11,7 @@ __version__ = "0.1.0"
 BACKEND = "numpy"
 #: Fixed-step solvers (all stages of a step see the input row of that step).
 FIXED_SOLVERS = ("euler", "heun", "rk4")
+#: SDE solvers for models with white noise xi() (:mod:`rates_numpy.sde`).
+SDE_SOLVERS = ("euler_maruyama", "heun_stochastic")
 #: The adaptive solver: scipy.integrate.solve_ivp.
 SCIPY_SOLVER = "scipy"

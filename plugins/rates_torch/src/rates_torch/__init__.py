@@ -22,6 +22,8 @@ BACKEND = "torch"
 FIXED_SOLVERS = ("torch_euler", "torch_heun", "torch_rk4")
 #: The adaptive solver: Dormand-Prince 5(4) with error control.
 ADAPTIVE_SOLVERS = ("torch_dopri5",)
+#: SDE solvers for models with white noise xi() (:mod:`rates_torch.sde`).
+SDE_SOLVERS = ("torch_euler_maruyama", "torch_heun_stochastic")
 SOLVERS = FIXED_SOLVERS + ADAPTIVE_SOLVERS
 
 _LAZY = {"simulate", "fit", "TorchModel", "FitResult"}

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rates_core.plugins import BackendInfo, SolverInfo, backend_hooks, hookimpl, solver_family
-from rates_torch import BACKEND
+from rates_torch import BACKEND, SDE_SOLVERS
 
 #: Declared whenever torch is importable (``gpu`` is added when CUDA is available).
 CAPABILITIES = frozenset(
@@ -25,6 +25,7 @@ CAPABILITIES = frozenset(
         "vectorised",
         "autodiff",
         "batched",
+        "sde",
     }
 )
 
@@ -33,6 +34,12 @@ _FIXED = {
     "torch_euler": "explicit Euler in torch (fixed step, order 1)",
     "torch_heun": "Heun's method in torch (fixed step, order 2)",
     "torch_rk4": "classic fourth-order Runge-Kutta in torch (fixed step, order 4)",
+}
+_SDE = {
+    "torch_euler_maruyama": "Euler-Maruyama in torch for white noise xi() (Ito; fixed step; "
+    "without noise Euler, order 1)",
+    "torch_heun_stochastic": "stochastic Heun in torch for white noise xi() (Stratonovich; "
+    "fixed step; without noise Heun, order 2)",
 }
 _ADAPTIVE = {"torch_dopri5": "Dormand-Prince 5(4) in torch with error control (rtol, atol)"}
 
@@ -83,10 +90,16 @@ def register_backends() -> list[BackendInfo]:
 
 @hookimpl
 def register_solvers() -> list[SolverInfo]:
-    return solver_family(BACKEND, _FIXED, adaptive=False) + solver_family(
-        BACKEND, _ADAPTIVE, adaptive=True, capabilities={"adaptive"}
-    )
+    return [
+        *solver_family(BACKEND, _FIXED, adaptive=False),
+        *solver_family(BACKEND, _ADAPTIVE, adaptive=True, capabilities={"adaptive"}),
+        *solver_family(BACKEND, _SDE, adaptive=False, capabilities={"sde"}),
+    ]
 
 
 #: ``emit_function`` and ``solve``, called on this plugin only (for its backend and solvers)
-emit_function, solve = backend_hooks("rates_torch.emit:emit_function", "rates_torch.solvers:solve")
+emit_function, solve = backend_hooks(
+    "rates_torch.emit:emit_function",
+    "rates_torch.solvers:solve",
+    routes=dict.fromkeys(SDE_SOLVERS, "rates_torch.sde:solve"),
+)

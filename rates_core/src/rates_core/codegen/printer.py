@@ -127,6 +127,15 @@ class RatesPrinter:
 
     _print_Derivative = _print_not_supported
 
+    def _print_Xi(self, expr: sympy.Expr) -> str:
+        raise UnsupportedExpressionError(
+            "white noise xi() has no vector field: the model is an SDE, which only run() "
+            "integrates, with solver='euler_maruyama' or 'heun_stochastic' on a backend with "
+            "the 'sde' capability",
+            function="xi",
+            backend=self.backend,
+        )
+
     def _print_Past(self, expr: sympy.Expr) -> str:
         raise NotImplementedError("delayed reads are resolved before printing")
 

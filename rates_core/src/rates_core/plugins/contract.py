@@ -41,6 +41,7 @@ CAPABILITIES: frozenset[str] = frozenset(
         "batched",  # many parameter sets in one call
         "jacobian",  # emits the symbolic Jacobian
         "continuation",  # numerical continuation / bifurcation analysis
+        "sde",  # white noise xi(): the SDE methods euler_maruyama and heun_stochastic
     }
 )
 
@@ -218,7 +219,9 @@ class EmitContext:
         object.__setattr__(self, "imports", tuple(self.imports))
 
 
-def backend_hooks(generator: str, solvers: str) -> tuple[Callable[..., Any], Callable[..., Any]]:
+def backend_hooks(
+    generator: str, solvers: str, routes: Mapping[str, str] | None = None
+) -> tuple[Callable[..., Any], Callable[..., Any]]:
     """The ``emit_function`` and ``solve`` hook implementations of a backend whose code
     generator and solvers live in other modules of the plugin, imported on their first call (a
     plugin module is loaded for every ``rates`` command, so it must stay cheap to import).
@@ -231,8 +234,12 @@ def backend_hooks(generator: str, solvers: str) -> tuple[Callable[..., Any], Cal
 
         emit_function, solve = backend_hooks("rates_foo.emit:emit_function",
                                              "rates_foo.solvers:solve")
+
+    ``routes`` sends some solver names to another solver function of the same signature (a
+    family kept in its own module, such as the SDE methods): ``{"foo_em": "rates_foo.sde:solve"}``.
     """
     generate, integrate = _target(generator), _target(solvers)
+    routed = {name: _target(spec) for name, spec in (routes or {}).items()}
 
     @hookimpl
     def emit_function(backend: str, system: System, context: EmitContext) -> EmittedFunction:
@@ -240,7 +247,7 @@ def backend_hooks(generator: str, solvers: str) -> tuple[Callable[..., Any], Cal
 
     @hookimpl
     def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajectory:
-        return integrate()(solver, function, problem)
+        return routed.get(solver, integrate)()(solver, function, problem)
 
     return emit_function, solve
 

@@ -631,6 +631,27 @@ def noise_population(n: int) -> CircuitTemplate:
     return CircuitTemplate(name=f"noisy{n}", nodes={f"p{i}": node for i in range(n)})
 
 
+def sde_population(n: int, equation: str, **values: float) -> CircuitTemplate:
+    """``n`` identical nodes ``p0 ..`` with one SDE for ``x`` (x(0) = ``x0``, default 1) and
+    constants ``values``: one vectorised population, one Wiener process per node."""
+    variables: dict[str, Any] = {"x": f"output({values.pop('x0', 1.0)})", **values}
+    op = OperatorTemplate(name="op", equations=[equation], variables=variables)
+    node = NodeTemplate(name="sde", operators=[op])
+    return CircuitTemplate(name=f"sde{n}", nodes={f"p{i}": node for i in range(n)})
+
+
+def brownian_increments(n_steps: int, n_paths: int, T: float, seed: int) -> np.ndarray:
+    """Wiener increments over ``n_steps`` equal steps of ``[0, T]`` (rows) for ``n_paths``
+    independent paths (columns), from ``numpy.random.default_rng(seed)``."""
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n_steps, n_paths)) * math.sqrt(T / n_steps)
+
+
+def coarse_increments(fine: np.ndarray, factor: int) -> np.ndarray:
+    """The increments of the same Wiener paths over steps ``factor`` times longer."""
+    return fine.reshape(fine.shape[0] // factor, factor, fine.shape[1]).sum(axis=1)
+
+
 GAMMA = {"delay": 1.0, "spread": 0.5, "T": 3.0}
 
 

@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
+from rates_core.noise import SDE_METHODS
 from rates_core.plugins import SolverInfo
 from rates_core.testing import library as lib
 from rates_core.testing import references as ref
@@ -863,6 +864,147 @@ class ConformanceSuite:
             [str(c) for c in frame.columns],
             scale=lib.library_scale(reference),
         )
+
+    # ------------------------------------------------------------------ white noise (SDEs)
+
+    def _sde_final(
+        self, circuit: Any, T: float, n_steps: int, method: str, increments: Any = None, **kw: Any
+    ) -> np.ndarray:
+        """``x`` of every node ``p<i>`` of ``circuit`` at ``T``, after ``n_steps`` steps of
+        the SDE method ``method`` (driven by ``increments``, one column per node, if given)."""
+        if increments is not None:
+            kw["wiener_increments"] = increments
+        circuit.run(
+            T,
+            T / n_steps,
+            outputs={"x": "p0/op/x"},
+            sampling_step_size=T,
+            solver=method,
+            backend=self._backend,
+            **kw,
+        )
+        return np.array([circuit.state[f"p{i}/op/x"] for i in range(len(circuit.nodes))])
+
+    @staticmethod
+    def _observed_order(steps: Sequence[int], errors: Sequence[float]) -> float:
+        """The slope of log(error) against log(dt) (least squares over the levels)."""
+        return float(-np.polyfit(np.log(steps), np.log(errors), 1)[0])
+
+    @requires("sde", "vectorised")
+    @pytest.mark.parametrize("method", SDE_METHODS)
+    def test_sde_ou_variance(self, method: str) -> None:
+        """x' = -x/tau + sigma xi() (Ornstein-Uhlenbeck) in 1000 units: the variance over units
+        and times after 6 tau is sigma^2 tau / 2, within 8 % (the estimate's standard error is
+        about 2 %, the bias of dt / tau = 0.004 about 0.2 %); seed 3, and the same seed gives
+        the same numbers."""
+        n, tau, sigma, T, dt = 1000, 0.25, 1.0, 5.0, 1e-3
+        circuit = ref.sde_population(n, "x' = -x/tau + sigma*xi()", x0=0.0, tau=tau, sigma=sigma)
+        frame = circuit.run(
+            T,
+            dt,
+            outputs={f"x{i}": f"p{i}/op/x" for i in range(n)},
+            sampling_step_size=0.05,
+            solver=method,
+            backend=self._backend,
+            seed=3,
+        )
+        again = circuit.run(
+            T,
+            dt,
+            outputs={"x7": "p7/op/x"},
+            sampling_step_size=0.05,
+            solver=method,
+            backend=self._backend,
+            seed=3,
+        )
+        np.testing.assert_array_equal(
+            again["x7"].to_numpy(), frame["x7"].to_numpy(), err_msg="the same seed differs"
+        )
+        x = frame.loc[frame.index >= 6 * tau].to_numpy().real
+        want = sigma**2 * tau / 2
+        got = float(np.var(x))
+        assert abs(got / want - 1) < 0.08, (
+            f"{method}: stationary variance {got:.4f}, expected sigma^2 tau / 2 = {want:.4f}"
+        )
+
+    @requires("sde", "vectorised")
+    def test_sde_strong_order_euler_maruyama(self) -> None:
+        """Geometric Brownian motion x' = mu x + s x xi() (Ito) over 1000 paths, Wiener paths
+        given (wiener_increments, seed 7): the mean error at T = 1 against the exact
+        x0 exp((mu - s^2/2) T + s W_T) falls with order 0.5 (0.35 .. 0.7) for 16 .. 128 steps."""
+        n, mu, s, T = 1000, 1.5, 1.0, 1.0
+        circuit = ref.sde_population(n, "x' = mu*x + s*x*xi()", mu=mu, s=s)
+        fine = ref.brownian_increments(256, n, T, seed=7)
+        exact = np.exp((mu - s**2 / 2) * T + s * fine.sum(axis=0))
+        steps = [16, 32, 64, 128]
+        errors = []
+        for k in steps:
+            x = self._sde_final(
+                circuit, T, k, "euler_maruyama", ref.coarse_increments(fine, 256 // k)
+            )
+            errors.append(float(np.mean(np.abs(x.real - exact))))
+        order = self._observed_order(steps, errors)
+        assert 0.35 < order < 0.7, f"euler_maruyama: strong order {order:.2f} (errors {errors})"
+
+    @requires("sde", "vectorised")
+    def test_sde_weak_order_euler_maruyama(self) -> None:
+        """E[x_T] of geometric Brownian motion (mu = 1, s = 0.2, 20000 paths, the same Wiener
+        paths at every step size, seed 8) approaches x0 exp(mu T) with order 1 (0.8 .. 1.25)
+        for 4 .. 32 steps (the Monte Carlo error of the mean, about 0.004, is a tenth of the
+        smallest bias)."""
+        n, mu, s, T = 20000, 1.0, 0.2, 1.0
+        circuit = ref.sde_population(n, "x' = mu*x + s*x*xi()", mu=mu, s=s)
+        fine = ref.brownian_increments(32, n, T, seed=8)
+        steps = [4, 8, 16, 32]
+        errors = []
+        for k in steps:
+            x = self._sde_final(
+                circuit, T, k, "euler_maruyama", ref.coarse_increments(fine, 32 // k)
+            )
+            errors.append(abs(float(np.mean(x.real)) - math.exp(mu * T)))
+        order = self._observed_order(steps, errors)
+        assert 0.8 < order < 1.25, f"euler_maruyama: weak order {order:.2f} (errors {errors})"
+
+    @requires("sde", "vectorised")
+    def test_sde_heun_stratonovich(self) -> None:
+        """heun_stochastic on x' = mu x + s x xi() converges to the Stratonovich solution
+        x0 exp(mu T + s W_T) with strong order 1 (0.8 .. 1.3; 1000 paths, 16 .. 128 steps,
+        given Wiener paths, seed 9)."""
+        n, mu, s, T = 1000, 1.5, 1.0, 1.0
+        circuit = ref.sde_population(n, "x' = mu*x + s*x*xi()", mu=mu, s=s)
+        fine = ref.brownian_increments(256, n, T, seed=9)
+        exact = np.exp(mu * T + s * fine.sum(axis=0))
+        steps = [16, 32, 64, 128]
+        errors = []
+        for k in steps:
+            x = self._sde_final(
+                circuit, T, k, "heun_stochastic", ref.coarse_increments(fine, 256 // k)
+            )
+            errors.append(float(np.mean(np.abs(x.real - exact))))
+        order = self._observed_order(steps, errors)
+        assert 0.8 < order < 1.3, f"heun_stochastic: strong order {order:.2f} (errors {errors})"
+
+    @requires("sde", "vectorised")
+    def test_sde_heun_additive(self) -> None:
+        """heun_stochastic on additive noise, x' = -lam x + sigma xi() (1000 paths, seed 10):
+        strong order 1 (0.8 .. 1.3) for 8 .. 64 steps against the exact
+        x0 e^(-lam T) + sigma int e^(-lam (T - u)) dW(u), the integral summed over 4096
+        sub-steps of the same paths (its error is about 2 % of the smallest one measured)."""
+        n, lam, sigma, T = 1000, 2.0, 1.0, 1.0
+        circuit = ref.sde_population(n, "x' = -lam*x + sigma*xi()", lam=lam, sigma=sigma)
+        fine = ref.brownian_increments(4096, n, T, seed=10)
+        h = T / 4096
+        weights = np.exp(-lam * (T - (np.arange(4096) + 0.5) * h))
+        exact = math.exp(-lam * T) + sigma * weights @ fine
+        steps = [8, 16, 32, 64]
+        errors = []
+        for k in steps:
+            x = self._sde_final(
+                circuit, T, k, "heun_stochastic", ref.coarse_increments(fine, 4096 // k)
+            )
+            errors.append(float(np.mean(np.abs(x.real - exact))))
+        order = self._observed_order(steps, errors)
+        assert 0.8 < order < 1.3, f"heun_stochastic: strong order {order:.2f} (errors {errors})"
 
     # ------------------------------------------------------------------ functions
 

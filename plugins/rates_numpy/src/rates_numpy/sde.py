@@ -1,0 +1,208 @@
+"""The SDE methods of rates-numpy: Euler-Maruyama and stochastic Heun.
+
+A model with white noise ``xi()`` reaches this module as the drift's generated code, carrying
+the diffusion's in ``extras["diffusion"]`` and the noisy state positions in
+``extras["noise_sources"]`` (:func:`rates_core.noise.emit`). Each step draws one standard normal
+sample per noise source; the Wiener increments are ``sqrt(dt)`` times those samples, drawn from
+``numpy.random.default_rng(seed)`` in step order (or taken from ``Problem.wiener_increments``).
+
+* ``euler_maruyama`` (Ito, strong order 0.5, weak order 1; strong order 1 for additive noise):
+  ``y += f(t, y) dt + g(t, y) dW``.
+* ``heun_stochastic`` (converges to the Stratonovich solution; for additive noise, where Ito and
+  Stratonovich agree, strong order 1): the predictor ``p = y + f(t, y) dt + g(t, y) dW``, then
+  ``y += (f(t, y) + f(t + dt, p)) dt / 2 + (g(t, y) + g(t + dt, p)) dW / 2``.
+
+Without noise they are the deterministic ``euler`` and ``heun`` (the same code runs). Extrinsic
+inputs: row k for the whole step from ``t0 + k * dt``, as for the fixed-step ODE solvers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+
+from rates_core.backend import EmittedFunction, Problem, Progress, Trajectory
+from rates_core.errors import SolverError
+from rates_numpy import SDE_SOLVERS
+from rates_numpy.solvers import _FLOAT_ERRORS, _dtype, _grid, _Inputs
+from rates_numpy.solvers import solve as solve_ode
+
+__all__ = ["solve"]
+
+#: The ODE method each SDE method is without noise.
+_DETERMINISTIC = {"euler_maruyama": "euler", "heun_stochastic": "heun"}
+#: Wiener increments are drawn in blocks of about this many numbers (memory stays bounded).
+_BLOCK = 1 << 16
+
+
+def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajectory:
+    """Integrate ``problem`` with ``solver`` (euler_maruyama or heun_stochastic)."""
+    if solver not in SDE_SOLVERS:
+        raise SolverError(f"rates-numpy has no SDE solver {solver!r}")
+    diffusion = function.extras.get("diffusion")
+    if diffusion is None:
+        if problem.wiener_increments is not None:
+            raise SolverError("wiener_increments were given, but the model has no noise xi()")
+        traj = solve_ode(_DETERMINISTIC[solver], function, problem)
+        traj.info.update(solver=solver, noise_sources=0)
+        return traj
+    problem.check(function.system, solver, fixed_step=True, options=())
+    if function.system.delayed:
+        raise SolverError(f"solver {solver!r}: noise with delayed reads is not supported yet")
+    sources = np.asarray(function.extras["noise_sources"], dtype=np.int64)
+    _seed_randn(function, diffusion, problem.seed)
+    increments = _increments(problem, sources.size)
+    with problem.progress_bar(desc=f"{function.system.name} ({solver})") as progress:
+        try:
+            return _integrate(solver, function, diffusion, sources, increments, problem, progress)
+        except _FLOAT_ERRORS:
+            drift_fallback = function.extras.get("vector_fallback")
+            noise_fallback = diffusion.extras.get("vector_fallback")
+            if drift_fallback is None or noise_fallback is None:
+                raise
+            # plain floats raise where NumPy gives inf / nan: rerun with NumPy semantics
+            progress.restart()
+            with np.errstate(all="ignore"):
+                traj = _integrate(
+                    solver,
+                    drift_fallback(),
+                    noise_fallback(),
+                    sources,
+                    _increments(problem, sources.size),
+                    problem,
+                    progress,
+                )
+            traj.info["fallback"] = "vector"
+            return traj
+
+
+def _seed_randn(function: EmittedFunction, diffusion: EmittedFunction, seed: Any) -> None:
+    """``randn()`` in the drift or diffusion draws from a stream of its own, spawned from
+    ``seed``, never from the Wiener increments' stream (which ``default_rng(seed)`` is)."""
+    stream = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+    for emitted in (function, diffusion):
+        module = emitted.extras.get("module")
+        if module is not None and hasattr(module, "rng_"):
+            module.rng_ = stream
+
+
+class _Increments:
+    """The Wiener increments of step k, in order: given rows, or drawn block by block."""
+
+    def __init__(self, problem: Problem, n_sources: int) -> None:
+        self.sqrt_dt = math.sqrt(float(problem.step_size))
+        self.rows = max(_BLOCK // max(n_sources, 1), 1)
+        self.n = n_sources
+        self.given = problem.wiener_increments
+        self.rng = np.random.default_rng(problem.seed)
+        self.block = np.empty((0, n_sources))
+        self.first = 0
+
+    def __call__(self, k: int) -> np.ndarray:
+        if self.given is not None:
+            return self.given[k]
+        i = k - self.first
+        if i >= self.block.shape[0]:
+            self.block = self.rng.standard_normal((self.rows, self.n))
+            self.block *= self.sqrt_dt
+            self.first, i = k, 0
+        return self.block[i]
+
+
+def _increments(problem: Problem, n_sources: int) -> _Increments:
+    """The increments of ``problem``; given ones are checked (shape, finite numbers)."""
+    given = problem.wiener_increments
+    if given is not None:
+        try:
+            rows = np.asarray(given, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise SolverError("wiener_increments must be an array of real numbers") from None
+        if rows.ndim == 1 and n_sources == 1:
+            rows = rows[:, None]
+        if rows.shape != (problem.n_steps, n_sources):
+            raise SolverError(
+                f"wiener_increments has shape {rows.shape}; the run needs {problem.n_steps} "
+                f"rows (steps) of {n_sources} columns (noise sources)"
+            )
+        if not np.all(np.isfinite(rows)):
+            raise SolverError("wiener_increments must be finite numbers")
+        problem = dataclasses.replace(problem, wiener_increments=rows)
+    return _Increments(problem, n_sources)
+
+
+def _integrate(
+    solver: str,
+    function: EmittedFunction,
+    diffusion: EmittedFunction,
+    sources: np.ndarray,
+    increments: _Increments,
+    problem: Problem,
+    progress: Progress,
+) -> Trajectory:
+    """The step loop of both methods (one vector-field call of drift and diffusion per stage)."""
+    times, n_steps, every = _grid(problem)
+    scalar = bool(function.extras.get("scalar"))
+    inputs = _Inputs(function, problem, scalar_args=scalar)
+    args = inputs.args
+    rows = inputs.fixed_rows(n_steps)
+    dtype = _dtype(function)
+    y = np.array(problem.y0, dtype=dtype).reshape(-1)
+    out = np.zeros((problem.n_samples, y.size), dtype=dtype)
+    out[0] = y
+    f, g = function.rhs, diffusion.rhs
+    t0, dt = float(problem.t0), float(problem.step_size)
+    f1, f2, g1, g2, tmp = (np.empty_like(y) for _ in range(5))
+    everywhere = sources.size == y.size
+    heun = solver == "heun_stochastic"
+    left, j, sample = problem.n_samples - 1, every, 1
+    ends = progress.chunk_ends(n_steps)
+    report = ends.pop(0) if progress.enabled else -1
+    for k in range(n_steps):
+        if k == report:
+            progress(t0 + k * dt)
+            report = ends.pop(0) if ends else -1
+        t = t0 + k * dt
+        for i, r in rows:
+            if scalar:
+                args[i] = r[k].item()
+            else:
+                args[i][...] = r[k]
+        dw = increments(k)
+        f(t, y, f1, *args)
+        g(t, y, g1, *args)
+        _noise_term(g1, dw, sources, everywhere)
+        if heun:
+            np.multiply(f1, dt, out=tmp)
+            tmp += y
+            tmp += g1
+            f(t + dt, tmp, f2, *args)
+            g(t + dt, tmp, g2, *args)
+            _noise_term(g2, dw, sources, everywhere)
+            f1 += f2
+            f1 *= 0.5 * dt
+            g1 += g2
+            g1 *= 0.5
+        else:
+            f1 *= dt
+        y += f1
+        y += g1
+        j -= 1
+        if j == 0:
+            j = every
+            if left > 0:
+                out[sample] = y
+                sample += 1
+                left -= 1
+    info = {"solver": solver, "path": "sde", "n_steps": n_steps, "noise_sources": sources.size}
+    return Trajectory(times, out, y.copy(), info)
+
+
+def _noise_term(g: np.ndarray, dw: np.ndarray, sources: np.ndarray, everywhere: bool) -> None:
+    """``g *= dW`` in place, at the noise sources (g is 0 elsewhere)."""
+    if everywhere:
+        g *= dw
+    else:
+        g[sources] *= dw

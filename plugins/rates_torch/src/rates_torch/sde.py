@@ -1,0 +1,165 @@
+"""The SDE methods of rates-torch: ``torch_euler_maruyama`` and ``torch_heun_stochastic``.
+
+The same methods as rates-numpy's (:mod:`rates_numpy.sde`), written in torch: the drift's
+generated code carries the diffusion's in ``extras["diffusion"]`` and the noisy state
+positions in ``extras["noise_sources"]`` (:func:`rates_core.noise.emit`). Each step draws one
+standard normal sample per noise source (and batch member) from a ``torch.Generator`` seeded
+with ``seed`` (so a seed gives other numbers than in rates-numpy; given ``wiener_increments``
+give the same to rounding). Nothing is updated in place: a run is differentiable.
+
+Without noise they are ``torch_euler`` and ``torch_heun``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rates_core.backend import EmittedFunction, Problem, Progress, Trajectory
+from rates_core.errors import SolverError
+from rates_torch import SDE_SOLVERS
+
+__all__ = ["solve"]
+
+#: The ODE solver each SDE solver is without noise.
+_DETERMINISTIC = {"torch_euler_maruyama": "torch_euler", "torch_heun_stochastic": "torch_heun"}
+
+
+def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajectory:
+    """Integrate ``problem`` with ``solver`` (torch_euler_maruyama or torch_heun_stochastic)."""
+    import numpy as np
+    import torch
+
+    from rates_torch.solvers import prepare
+    from rates_torch.solvers import solve as solve_ode
+
+    if solver not in SDE_SOLVERS:
+        raise SolverError(f"rates-torch has no SDE solver {solver!r}")
+    diffusion = function.extras.get("diffusion")
+    if diffusion is None:
+        if problem.wiener_increments is not None:
+            raise SolverError("wiener_increments were given, but the model has no noise xi()")
+        traj = solve_ode(_DETERMINISTIC[solver], function, problem)
+        traj.info.update(solver=solver, noise_sources=0)
+        return traj
+    problem.check(function.system, solver, fixed_step=True, options=("device",))
+    run = prepare(function, problem, dict(problem.options or {}))
+    _seed_randn(run, diffusion, problem.seed)
+    sources = torch.as_tensor(
+        np.asarray(function.extras["noise_sources"], dtype=np.int64), device=run.y0.device
+    )
+    draw = _increments(problem, run, int(sources.numel()))
+    with problem.progress_bar(desc=f"{function.system.name} ({solver})") as progress:
+        grad = run.y0.requires_grad or any(getattr(a, "requires_grad", False) for a in run.args)
+        with torch.set_grad_enabled(grad):
+            states, final = _integrate(solver, run, diffusion, sources, draw, progress)
+    times = problem.t0 + np.arange(problem.n_samples) * problem.sampling_step
+    info = {
+        "solver": solver,
+        "path": "torch-sde",
+        "n_steps": run.n_steps,
+        "noise_sources": int(sources.numel()),
+        "device": str(run.y0.device),
+    }
+    return Trajectory(times, states.detach().cpu().numpy(), final.detach().cpu().numpy(), info)
+
+
+def _seed_randn(run: Any, diffusion: EmittedFunction, seed: Any) -> None:
+    """``randn()`` in the drift or diffusion draws from a generator of its own, seeded from
+    ``seed`` through ``numpy.random.SeedSequence``, never from the Wiener increments'."""
+    import numpy as np
+    import torch
+
+    for emitted in (run.function, diffusion):
+        module = emitted.extras["module"]
+        if "randn_" not in vars(module):
+            continue
+        generator = torch.Generator(device=run.y0.device)
+        if seed is None:
+            generator.seed()
+        else:
+            generator.manual_seed(int(np.random.SeedSequence(seed).generate_state(1)[0]))
+        module.rng_ = generator
+
+
+def _increments(problem: Problem, run: Any, n_sources: int) -> Any:
+    """``draw(k)``: the Wiener increments of step k (given rows, or drawn from the seed)."""
+    import numpy as np
+    import torch
+
+    real = run.function.extras["module"].REAL_
+    device = run.y0.device
+    given = problem.wiener_increments
+    if given is not None:
+        try:
+            rows = np.asarray(given, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise SolverError("wiener_increments must be an array of real numbers") from None
+        if rows.ndim == 1 and n_sources == 1:
+            rows = rows[:, None]
+        if rows.shape != (run.n_steps, n_sources):
+            raise SolverError(
+                f"wiener_increments has shape {rows.shape}; the run needs {run.n_steps} "
+                f"rows (steps) of {n_sources} columns (noise sources)"
+            )
+        if not np.all(np.isfinite(rows)):
+            raise SolverError("wiener_increments must be finite numbers")
+        table = torch.as_tensor(rows, device=device).to(real)
+        return lambda k: table[k]
+    generator = torch.Generator(device=device)
+    if problem.seed is not None:
+        generator.manual_seed(int(problem.seed))
+    else:
+        generator.seed()
+    shape = (*run.batch, n_sources)
+    scale = math.sqrt(run.dt)
+    return lambda k: torch.randn(shape, generator=generator, device=device, dtype=real) * scale
+
+
+def _integrate(
+    solver: str, run: Any, diffusion: EmittedFunction, sources: Any, draw: Any, progress: Progress
+) -> tuple[Any, Any]:
+    """The step loop of both methods: (samples ``(n_samples, *batch, n)``, final state)."""
+    import torch
+
+    f, g = run.equations, diffusion.extras["equations"]
+    args = list(run.args)
+    dt, t0, n = run.dt, run.t0, run.y0.shape[-1]
+    everywhere = int(sources.numel()) == n
+    y = run.y0
+    samples, left, j = [y], run.n_samples - 1, run.every
+    heun = solver == "torch_heun_stochastic"
+
+    def noise(t: float, state: Any, dw: Any) -> Any:
+        gy = g(t, state, *args)
+        if everywhere:
+            return gy * dw
+        full = torch.zeros(gy.shape, dtype=dw.dtype, device=dw.device)
+        return gy * full.index_copy(-1, sources, dw)
+
+    ends = progress.chunk_ends(run.n_steps)
+    report = ends.pop(0) if progress.enabled else -1
+    for k in range(run.n_steps):
+        if k == report:
+            progress(t0 + k * dt)
+            report = ends.pop(0) if ends else -1
+        for i, rows in run.inputs:
+            args[i] = rows[k] if rows.shape[0] > 1 else rows[0]
+        t = t0 + k * dt
+        dw = draw(k)
+        f1 = f(t, y, *args)
+        n1 = noise(t, y, dw)
+        if heun:
+            p = y + f1 * dt + n1
+            f2 = f(t + dt, p, *args)
+            n2 = noise(t + dt, p, dw)
+            y = y + (f1 + f2) * (0.5 * dt) + (n1 + n2) * 0.5
+        else:
+            y = y + f1 * dt + n1
+        j -= 1
+        if j == 0:
+            j = run.every
+            if left > 0:
+                samples.append(y)
+                left -= 1
+    return torch.stack(samples), y

@@ -1,0 +1,216 @@
+"""White noise in differential equations: ``xi()`` and the drift / diffusion split of a System.
+
+A differential equation ``x' = f + g * xi()`` is the stochastic differential equation
+``dx = f dt + g dW``, with one Wiener process ``W`` per unit and variable (every ``xi()`` of
+one equation is the same process). The core checks the noise term when an equation is parsed
+(:func:`noise_problem`: linear in ``xi()``, only in differential equations), and splits the
+built :class:`~rates_core.system.System` into a drift System (``xi() -> 0``) and a diffusion
+System (``d rhs / d xi``): two ordinary Systems every backend emits with its own
+``emit_function``, so no printer needs to know about noise. An SDE solver (capability ``sde``,
+methods :data:`SDE_METHODS`) finds the diffusion's generated code in the drift's
+``EmittedFunction.extras["diffusion"]`` and the noisy positions of the state vector in
+``extras["noise_sources"]`` (one standard normal sample per position and step).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import sympy
+
+from rates_core import builtins
+from rates_core.errors import ModelError, SolverError
+
+if TYPE_CHECKING:
+    from rates_core.backend import EmitOptions, EmittedFunction
+    from rates_core.plugins import SolverInfo
+    from rates_core.system import System
+
+__all__ = [
+    "SDE_CAPABILITY",
+    "SDE_METHODS",
+    "SdeSplit",
+    "check_solver",
+    "emit",
+    "has_noise",
+    "noise_problem",
+    "noise_sources",
+    "pop_increments",
+    "split",
+]
+
+#: The capability of backends and solvers that integrate models with ``xi()``.
+SDE_CAPABILITY = "sde"
+#: The SDE methods a backend declaring ``sde`` provides: Euler-Maruyama (Ito) and stochastic
+#: Heun (Stratonovich; the same as Ito for additive noise).
+SDE_METHODS = ("euler_maruyama", "heun_stochastic")
+
+_XI = builtins.Xi()
+
+
+def noise_problem(rhs: sympy.Expr, differential: bool) -> str | None:
+    """What is wrong with the ``xi()`` in an equation's right-hand side, or None.
+
+    ``xi()`` belongs to differential equations only, and linearly: ``d rhs / d xi`` must not
+    contain ``xi()`` (and must exist: functions without a derivative do not qualify).
+    """
+    if not rhs.has(builtins.Xi):
+        return None
+    if not differential:
+        return (
+            "white noise xi() may only appear in a differential equation (x' = ... + g*xi()), "
+            "not in an algebraic one"
+        )
+    _drift, diffusion = _split_rhs(rhs)
+    if diffusion is None:
+        return (
+            "white noise xi() must enter linearly (x' = f + g*xi(), g without xi()); "
+            "write the noise as a separate term"
+        )
+    return None
+
+
+def _split_rhs(rhs: sympy.Expr) -> tuple[sympy.Expr, sympy.Expr | None]:
+    """``(f, g)`` with ``rhs = f + g * xi()``; g is None when ``rhs`` is not linear in xi."""
+    w = sympy.Dummy("w", real=True)
+    expr = rhs.xreplace({_XI: w})
+    if expr.has(builtins.Xi):
+        return rhs, None
+    g = sympy.diff(expr, w)
+    if g.has(w) or g.has(sympy.Derivative, sympy.Subs):
+        return rhs, None
+    return expr.subs(w, 0), g
+
+
+def has_noise(system: System) -> bool:
+    """Whether a derivative of ``system`` contains ``xi()``."""
+    return any(expr.has(builtins.Xi) for _, expr in system.derivatives)
+
+
+def _where(system: System, state: str) -> dict[str, str]:
+    """``template`` / ``variable`` of a state, for error messages."""
+    paths = system.state(state).paths
+    return {"template": system.name, "variable": str(paths[0]) if len(paths) else state}
+
+
+@dataclasses.dataclass(frozen=True)
+class SdeSplit:
+    """A noisy System split into ``drift`` (xi -> 0) and ``diffusion`` (d rhs / d xi); both
+    keep the states, parameters and algebraic updates of the original. ``sources``: the
+    positions of the state vector driven by noise, in order (one Wiener process each)."""
+
+    drift: System
+    diffusion: System
+    sources: np.ndarray
+
+
+def split(system: System) -> SdeSplit:
+    """Split ``system`` into drift and diffusion (a :class:`~rates_core.errors.ModelError`
+    naming the template and variable when ``xi()`` is not a linear term of a derivative)."""
+    for a in system.algebraic:
+        if a.expr.has(builtins.Xi):
+            raise ModelError(
+                "white noise xi() may only appear in a differential equation",
+                template=system.name,
+                variable=a.name,
+            )
+    drift: list[tuple[str, sympy.Expr]] = []
+    diffusion: list[tuple[str, sympy.Expr]] = []
+    sources: list[int] = []
+    for name, rhs in system.derivatives:
+        f, g = _split_rhs(rhs)
+        if g is None:
+            raise ModelError(
+                "white noise xi() must enter linearly (x' = f + g*xi(), g without xi())",
+                **_where(system, name),
+            )
+        drift.append((name, f))
+        diffusion.append((name, g))
+        if g != 0:
+            state = system.state(name)
+            sources.extend(range(state.start, state.stop))
+    return SdeSplit(
+        dataclasses.replace(system, derivatives=drift),
+        dataclasses.replace(system, name=f"{system.name}_diffusion", derivatives=diffusion),
+        np.asarray(sources, dtype=np.int64),
+    )
+
+
+def noise_sources(system: System) -> list[str]:
+    """The ``node/op/var`` path of each noise source of ``system``, in the order of the columns
+    of ``run(..., wiener_increments=...)`` (the noisy entries of the state vector)."""
+    positions = set(split(system).sources.tolist())
+    labels: list[str] = []
+    for s in system.states:
+        labels.extend(str(s.paths[i]) for i in range(s.size) if s.start + i in positions)
+    return labels
+
+
+def _noisy_states(system: System) -> str:
+    names = [name for name, rhs in system.derivatives if rhs.has(builtins.Xi)]
+    listed = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+    return f"the model has white noise (xi() in the equation of {listed})"
+
+
+def check_solver(system: System, host: Any, backend: str, solver: SolverInfo) -> None:
+    """A :class:`~rates_core.errors.SolverError` when ``system`` has noise and ``backend`` or
+    ``solver`` cannot integrate it (naming the SDE methods and the backends that have them)."""
+    if not has_noise(system):
+        return
+    methods = " or ".join(repr(m) for m in SDE_METHODS)
+    if SDE_CAPABILITY not in host.backend_info(backend).capabilities:
+        others = [n for n, (i, _) in host.backends().items() if SDE_CAPABILITY in i.capabilities]
+        raise SolverError(
+            f"{_noisy_states(system)}, which needs an SDE solver ({methods}); backend "
+            f"{backend!r} has none (capability 'sde'; backends with it: "
+            f"{', '.join(map(repr, sorted(others))) or 'none installed'})"
+        )
+    if SDE_CAPABILITY not in solver.capabilities:
+        raise SolverError(
+            f"{_noisy_states(system)}; solver {solver.method!r} integrates ODEs only: use "
+            f"solver={methods} (Euler-Maruyama is Ito, stochastic Heun Stratonovich)"
+        )
+    if system.delayed:
+        raise SolverError(
+            f"{_noisy_states(system)} and delayed reads: noise with delays is not supported yet"
+        )
+
+
+def pop_increments(solver: SolverInfo, options: dict[str, Any]) -> Any:
+    """Remove ``wiener_increments`` from ``run``'s solver options and return it (None when not
+    given); a :class:`~rates_core.errors.SolverError` when ``solver`` is no SDE method."""
+    given = options.pop("wiener_increments", None)
+    if given is not None and SDE_CAPABILITY not in solver.capabilities:
+        methods = " or ".join(repr(m) for m in SDE_METHODS)
+        raise SolverError(
+            f"wiener_increments is an option of the SDE solvers ({methods}), not of "
+            f"{solver.method!r}"
+        )
+    return given
+
+
+def emit(
+    host: Any,
+    backend: str,
+    system: System,
+    options: EmitOptions,
+    solver: SolverInfo | None = None,
+) -> EmittedFunction:
+    """The backend's code for ``system``, to be integrated by ``solver`` (checked with
+    :func:`check_solver`). With noise, the drift's code, carrying the diffusion's in
+    ``extras["diffusion"]`` and the noisy state positions in ``extras["noise_sources"]``;
+    without a solver (``get_run_func`` and others) the plain code, in which a ``xi()`` is an
+    :class:`~rates_core.errors.UnsupportedExpressionError`."""
+    if solver is not None:
+        check_solver(system, host, backend, solver)
+    if solver is None or not has_noise(system):
+        return host.emit_function(backend, system, options)
+    parts = split(system)
+    drift = host.emit_function(backend, parts.drift, options)
+    diffusion = host.emit_function(
+        backend, parts.diffusion, dataclasses.replace(options, file_name=None, auto=False)
+    )
+    extras = {**drift.extras, "diffusion": diffusion, "noise_sources": parts.sources}
+    return dataclasses.replace(drift, extras=extras)

@@ -1,0 +1,113 @@
+"""White noise xi(): parse-time checks, the drift / diffusion split, solver checks (no backend
+needed here; the SDE solvers are tested in rates-numpy and by the conformance suite)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy
+
+from rates_core import builtins, noise
+from rates_core.equations import parse_equation
+from rates_core.errors import EquationError, ModelError, SolverError
+from rates_core.frontend.templates import CircuitTemplate, NodeTemplate, OperatorTemplate
+from rates_core.plugins import SolverInfo
+from rates_core.system import build_system
+
+VARS = {"x": "float", "a": "float", "s": "float"}
+
+
+def _circuit(equations: list[str], n: int = 1, **values: object) -> CircuitTemplate:
+    variables = {"x": "output(0.0)", "z": "variable(0.0)", "s": 0.5, **values}
+    op = OperatorTemplate(name="op", equations=equations, variables=variables)
+    node = NodeTemplate(name="node", operators=[op])
+    return CircuitTemplate(name="c", nodes={f"p{i}": node for i in range(n)})
+
+
+@pytest.mark.parametrize(
+    ("equation", "message"),
+    [
+        ("a = s*xi()", "only appear in a differential equation"),
+        ("x' = xi()**2", "must enter linearly"),
+        ("x' = sin(xi())", "must enter linearly"),
+        ("x' = x*xi()*xi()", "must enter linearly"),
+        ("x' = past(s*xi(), 1)", "cannot be delayed"),
+    ],
+)
+def test_misplaced_noise_is_an_equation_error(equation: str, message: str) -> None:
+    with pytest.raises(EquationError, match=message) as info:
+        parse_equation(equation, VARS, file="m.yaml", template="op")
+    assert (info.value.file, info.value.template) == ("m.yaml", "op")
+    assert info.value.variable in ("x", "a")
+
+
+def test_repeated_xi_is_one_wiener_process() -> None:
+    eq = parse_equation("x' = -x + s*xi() + 2*xi()", VARS)
+    assert eq.rhs.coeff(builtins.Xi()) == sympy.Symbol("s", real=True) + 2
+
+
+def test_split_gives_drift_and_diffusion() -> None:
+    system = build_system(_circuit(["x' = -x + s*x*xi()", "z' = -z"], n=3))
+    assert noise.has_noise(system)
+    parts = noise.split(system)
+    assert not noise.has_noise(parts.drift) and not noise.has_noise(parts.diffusion)
+    drift = dict(parts.drift.derivatives)
+    diffusion = dict(parts.diffusion.derivatives)
+    x = system.state("x").symbol
+    s = system.param("s").symbol
+    assert sympy.simplify(drift["x"] + x) == 0
+    assert diffusion["z"] == 0 and sympy.simplify(diffusion["x"] - s * x) == 0
+    # only x drives noise: its 3 units, in state order
+    assert parts.sources.tolist() == list(range(system.state("x").start, system.state("x").stop))
+    assert noise.noise_sources(system) == [f"p{i}/op/x" for i in range(3)]
+    assert parts.drift.params == system.params and parts.drift.algebraic == system.algebraic
+
+
+def test_split_refuses_nonlinear_noise_built_by_hand() -> None:
+    system = build_system(_circuit(["x' = -x", "z' = -z"]))
+    name, rhs = system.derivatives[0]
+    system.derivatives[0] = (name, rhs + builtins.Xi() ** 2)
+    with pytest.raises(ModelError, match="linearly") as info:
+        noise.split(system)
+    assert info.value.variable == "p0/op/x"
+
+
+class _Host:
+    """The two host calls check_solver makes."""
+
+    def __init__(self, capabilities: dict[str, set[str]]) -> None:
+        self.caps = capabilities
+
+    def backend_info(self, name: str) -> object:
+        return type("Info", (), {"capabilities": frozenset(self.caps[name])})()
+
+    def backends(self) -> dict[str, tuple[object, None]]:
+        return {n: (self.backend_info(n), None) for n in self.caps}
+
+
+def test_solver_checks_name_the_sde_methods() -> None:
+    system = build_system(_circuit(["x' = -x + s*xi()", "z' = -z"]))
+    host = _Host({"plain": set(), "numpy": {"sde"}})
+    euler = SolverInfo("euler", "numpy", adaptive=False)
+    em = SolverInfo("euler_maruyama", "numpy", adaptive=False, capabilities={"sde"})
+    with pytest.raises(SolverError, match="backend 'plain' has none.*'numpy'"):
+        noise.check_solver(system, host, "plain", euler)
+    with pytest.raises(SolverError, match="'euler' integrates ODEs only.*euler_maruyama"):
+        noise.check_solver(system, host, "numpy", euler)
+    noise.check_solver(system, host, "numpy", em)
+    quiet = build_system(_circuit(["x' = -x", "z' = -z"]))
+    noise.check_solver(quiet, host, "plain", euler)  # no noise: nothing to check
+
+
+def test_noise_with_delays_is_refused() -> None:
+    system = build_system(_circuit(["x' = -x + s*xi() + past(x, 0.5)", "z' = -z"]))
+    em = SolverInfo("euler_maruyama", "numpy", adaptive=False, capabilities={"sde"})
+    with pytest.raises(SolverError, match="delayed reads: noise with delays is not supported"):
+        noise.check_solver(system, _Host({"numpy": {"sde"}}), "numpy", em)
+
+
+def test_xi_is_reserved_and_has_no_arguments() -> None:
+    assert "xi" in builtins.RESERVED_NAMES
+    with pytest.raises(EquationError, match="xi"):
+        parse_equation("x' = xi(1)", VARS)
+    assert np.isclose(float(builtins.FUNCTION_ARITY["xi"][1] or 0), 0.0)
