@@ -91,6 +91,20 @@ def test_identical_structures_become_one_population_with_value_arrays():
     )
 
 
+def test_the_built_system_is_frozen():
+    """A built System is a value: its fields cannot be rebound or its tables grown."""
+    import dataclasses
+
+    system = build_system(leaky_circuit(3))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        system.params = ()  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        system.ir = None  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        system.states.append(system.states[0])  # type: ignore[attr-defined]
+    assert isinstance(system.algebraic, tuple) and isinstance(system.derivatives, tuple)
+
+
 def test_identical_values_collapse_to_scalars():
     system = build_system(leaky_circuit(5))
     assert system.param("tau").value.shape == ()
@@ -617,7 +631,7 @@ def test_delay_approximation_turns_delays_into_gamma_chains(order):
     exact = build_system(circuit, vectorize=False)
     assert len(exact.delayed) == 3
     system = build_system(circuit, vectorize=False, delay_approximation=order)
-    assert system.delayed == []
+    assert system.delayed == ()
     assert system.n_states == exact.n_states + 3 * order
     rates = sorted(float(p.value) for p in system.params if p.role == "rate")
     assert rates == pytest.approx(sorted([order / 1.5] + [order / 2.0] * 2))

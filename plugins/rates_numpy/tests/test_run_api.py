@@ -36,6 +36,20 @@ def test_several_nodes_give_hierarchical_columns_and_algebraic_outputs():
     np.testing.assert_allclose(df[("m", "ein", "rate_out/m")].to_numpy(), expected, rtol=1e-12)
 
 
+def test_run_keeps_the_final_state_beside_the_frozen_template():
+    """run() leaves the template as it was (no attribute written onto it); the final state is
+    kept beside it, per template object, and clear() forgets it."""
+    qif = CircuitTemplate.from_yaml(QIF)
+    before = dict(vars(qif))
+    qif.run(0.01, 1e-3, outputs={"r": "p/qif_op/r"})
+    assert set(vars(qif)) == set(before) and "state" not in vars(qif)
+    assert set(qif.state) == {"p/qif_op/r", "p/qif_op/v"}
+    other = qif.update_var({"p/qif_op/eta": -4.0})
+    assert other.state == {}
+    qif.clear()
+    assert qif.state == {}
+
+
 def test_state_is_kept_and_last_continues_the_run():
     qif = CircuitTemplate.from_yaml(QIF)
     full = qif.run(2.0, 1e-3, outputs={"r": "p/qif_op/r"}, solver="rk4")

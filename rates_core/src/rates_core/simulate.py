@@ -26,6 +26,7 @@ from rates_core.backend import (
     require_tqdm,
 )
 from rates_core.errors import InitialStateWarning, ModelError, SolverError, warn_user
+from rates_core.frontend import last_run
 from rates_core.frontend.edits import warn_discarded
 from rates_core.frontend.templates import CircuitTemplate, split_path
 from rates_core.observe import evaluate_algebraic
@@ -488,7 +489,7 @@ def run(
         input_rows,
         sample_idx,
     )
-    object.__setattr__(circuit, "state", _final_state(system, trajectory.final))
+    last_run.remember_final_state(circuit, _final_state(system, trajectory.final))
     if cutoff:
         frame = frame.loc[frame.index >= cutoff - 1e-12 * step_size]
     distribution, version = _backend_distribution(backend)
@@ -608,7 +609,7 @@ def in_pyrates_order(system: System) -> System:
     order.update(dict.fromkeys(range(len(system.params))))
     if list(order) == list(range(len(system.params))):
         return system
-    return dataclasses.replace(system, params=[system.params[i] for i in order])
+    return dataclasses.replace(system, params=tuple(system.params[i] for i in order))
 
 
 def _named(func: Any, keys: Sequence[str]) -> Any:

@@ -2,8 +2,9 @@
 
 Templates are immutable: every edit (``update_var``, ``add_edges_from_matrix``, ...) returns a new
 template and leaves the original untouched, so templates loaded once can be shared safely. The only
-mutable attributes are ``state``, the final state of the last ``run``, and ``discarded_edits``,
-the circuit edits whose result a caller threw away (:mod:`rates_core.frontend.edits`).
+mutable attribute is ``discarded_edits``, the circuit edits whose result a caller threw away
+(:mod:`rates_core.frontend.edits`); ``state``, the final state of the last ``run``, is kept
+beside the template (:mod:`rates_core.frontend.last_run`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from rates_core.errors import ModelError
+from rates_core.frontend import last_run
 from rates_core.frontend.edits import edit
 from rates_core.frontend.frozen import FrozenMap
 from rates_core.frontend.names import check_label, check_name, check_path
@@ -449,7 +451,6 @@ class CircuitTemplate:
         object.__setattr__(self, "connectivity", tuple(conns))
         for conn in self.connectivity:
             self.connectivity_shape(conn)  # paths exist, matrices fit
-        object.__setattr__(self, "state", {})
         object.__setattr__(self, "discarded_edits", [])
 
     # ------------------------------------------------------------------ navigation
@@ -897,10 +898,16 @@ class CircuitTemplate:
 
         return variable_positions(self, outputs, **options)
 
+    @property
+    def state(self) -> dict[str, Any]:
+        """The final state of the last ``run()`` of this template, ``path -> value`` (empty
+        before any run); ``initial_state="last"`` starts there."""
+        return last_run.final_state(self)
+
     def clear(self) -> None:
         """Forget the final state of the last run (``initial_state="last"``); rates keeps no
         generated files or caches, so there is nothing else to clear."""
-        object.__setattr__(self, "state", {})
+        last_run.forget_final_state(self)
 
     # ------------------------------------------------------------------ simulation
 

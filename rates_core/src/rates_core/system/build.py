@@ -30,7 +30,8 @@ from rates_core.system.separable_edges import find_separable
 from rates_core.system.state import BuildOptions, BuildState, dtype_of
 
 
-def _build(ir: NetworkIR, opts: BuildOptions, inputs: Iterable[str]) -> System:
+def _build(ir: NetworkIR, opts: BuildOptions, inputs: Iterable[str], kept: NetworkIR) -> System:
+    """The System of ``ir``; it keeps the IR ``kept``."""
     label_map = LabelMap(ir.unit_of, [pop.nodes for pop in ir.populations])
     bs = BuildState(ir, opts, label_map)
     parsed = {p: parse_population(bs, p) for p in range(len(ir.populations))}
@@ -43,7 +44,7 @@ def _build(ir: NetworkIR, opts: BuildOptions, inputs: Iterable[str]) -> System:
     _define_inputs(bs, roles, input_targets)
     resolve_pending_delays(bs)
     resolve_delays(bs)
-    return _assemble(bs)
+    return _assemble(bs, kept)
 
 
 def _define_inputs(bs: BuildState, roles: Mapping, input_targets: Mapping) -> None:
@@ -60,7 +61,7 @@ def _define_inputs(bs: BuildState, roles: Mapping, input_targets: Mapping) -> No
                 define_input(bs, p, op_label, var, wiring, incoming, input_targets)
 
 
-def _assemble(bs: BuildState) -> System:
+def _assemble(bs: BuildState, ir: NetworkIR) -> System:
     """The System of the filled tables (every state needs a derivative)."""
     order = order_algebraic(bs)
     derivs = []
@@ -73,16 +74,16 @@ def _assemble(bs: BuildState) -> System:
         dtype = dtype_of("complex", bs.opts.precision)
     return System(
         bs.ir.name,
-        bs.states,
-        bs.params,
-        order,
-        derivs,
-        bs.delayed,
-        bs.inputs,
+        tuple(bs.states),
+        tuple(bs.params),
+        tuple(order),
+        tuple(derivs),
+        tuple(bs.delayed),
+        tuple(bs.inputs),
         bs.label_map,
         dtype,
-        bs.ir,
-        list(bs.recorded.values()),
+        ir,
+        tuple(bs.recorded.values()),
     )
 
 
@@ -122,8 +123,7 @@ def build_system(
             f"delay_approximation must be a positive integer, not {delay_approximation!r}"
         )
     opts = BuildOptions(float_precision, functions, where, delay_approximation, record_delayed)
-    system = _build(ir, opts, inputs)
-    if not isinstance(circuit, NetworkIR):
-        # the connection arrays now live in the parameters; an IR built here need not keep them
-        system.ir = dataclasses.replace(ir, projections=[])
-    return system
+    if isinstance(circuit, NetworkIR):
+        return _build(ir, opts, inputs, ir)
+    # the connection arrays now live in the parameters; an IR built here need not keep them
+    return _build(ir, opts, inputs, dataclasses.replace(ir, projections=[]))

@@ -124,22 +124,26 @@ class ExtrinsicInput:
     nodes: tuple[str, ...] = ()  # node label of every unit of the population
 
 
-@dataclass
+@dataclass(frozen=True)
 class System:
-    """The ordered, backend-neutral description of the vector field."""
+    """The ordered, backend-neutral description of the vector field.
+
+    Frozen once built: a stage that wants another System (parameters in another order, say)
+    makes one with :func:`dataclasses.replace`.
+    """
 
     name: str
-    states: list[StateVar]
-    params: list[Parameter]
-    algebraic: list[Assignment]
-    derivatives: list[tuple[str, sympy.Expr]]
-    delayed: list[DelayedRead]
-    inputs: list[ExtrinsicInput]
+    states: tuple[StateVar, ...]
+    params: tuple[Parameter, ...]
+    algebraic: tuple[Assignment, ...]
+    derivatives: tuple[tuple[str, sympy.Expr], ...]
+    delayed: tuple[DelayedRead, ...]
+    inputs: tuple[ExtrinsicInput, ...]
     label_map: Mapping[str, tuple[str, int | None]]
     dtype: str
     ir: NetworkIR | None = field(default=None, repr=False)
     #: algebraic variables kept in the history (delayed reads of them name them as ``state``)
-    recorded: list[Recorded] = field(default_factory=list)
+    recorded: tuple[Recorded, ...] = ()
 
     @property
     def n_states(self) -> int:
