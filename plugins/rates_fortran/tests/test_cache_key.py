@@ -89,3 +89,16 @@ def test_stale_index_is_ignored(monkeypatch):
     first.extras["library"].unlink()
     second = _emit(build_system(circuit, vectorize=False))
     assert second.extras["library"].is_file()
+
+
+def test_key_of_a_noise_model_counts_its_units():
+    """randn() draws one sample per unit: the key of a noise population exists (it once failed
+    on an import, so every noise model was printed again) and tells 3 units from 4."""
+    from rates_fortran.key import structural_key
+
+    def key(n):
+        s = build_system(ref.noise_population(n), vectorize=True)
+        return structural_key(s, EmitOptions(), {}, [], "x", False)
+
+    assert key(3) == key(3)
+    assert key(3) != key(4)

@@ -141,9 +141,9 @@ def structural_key(
         out.append(f"derivative {name} = ")
         _serialise(expr, out, seen)
     if seen.get("randn"):
-        from rates_fortran.emit import _units
+        from rates_core.codegen import source as kit
 
-        out.append(f"units {sorted(_units(system).items())!r}")
+        out.append(f"units {sorted(kit.unit_counts(system).items())!r}")
     if jacobian_possible:
         for p in matrices:
             out.append(f"value {p.name} {_value_digest(p.value)}")
