@@ -160,9 +160,9 @@ def test_qif_network_euler_converges_to_a_dop853_reference():
 
 @pytest.mark.parametrize("solver", ["euler", "rk4", "scipy"])
 def test_qif_network_vectorised_equals_unvectorised(solver, monkeypatch):
-    import rates_core.simulate as simulate
+    import rates_core.pipeline as pipeline
 
-    monkeypatch.setattr(simulate, "SMALL_SYSTEM", 0)  # keep the vectorised build
+    monkeypatch.setattr(pipeline, "SMALL_SYSTEM", 0)  # keep the vectorised build
     net, T, dt = qif3(), 3.0, 1e-3
     options = {"method": "DOP853", "rtol": 1e-12, "atol": 1e-12} if solver == "scipy" else {}
     kw = {"inputs": step_into_p1(T, dt), "outputs": QIF3_OUT, "solver": solver, **options}
@@ -201,9 +201,9 @@ def test_get_run_func_with_inputs_matches_run_scipy(functional):
 
 
 def test_get_run_func_inputs_into_a_vectorised_population(monkeypatch):
-    import rates_core.simulate as simulate
+    import rates_core.pipeline as pipeline
 
-    monkeypatch.setattr(simulate, "SMALL_SYSTEM", 0)
+    monkeypatch.setattr(pipeline, "SMALL_SYSTEM", 0)
     net, T, dt = qif3(), 2.0, 1e-2
     n = round(T / dt)
     drive = np.column_stack([np.sin(np.arange(n) * dt * k) for k in (1.0, 2.0, 3.0)])

@@ -169,7 +169,7 @@ def _operator_map(operators: Any, owner: str, path: str) -> FrozenMap:
 
 
 @dataclass(frozen=True)
-class _OperatorGraph:
+class OperatorGraph:
     """Shared behaviour of nodes and edges: a small graph of operators wired by variable names."""
 
     name: str
@@ -261,12 +261,12 @@ class _OperatorGraph:
 
 
 @dataclass(frozen=True)
-class NodeTemplate(_OperatorGraph):
+class NodeTemplate(OperatorGraph):
     """A population model: operators whose inputs are fed by the outputs of the others."""
 
 
 @dataclass(frozen=True)
-class EdgeTemplate(_OperatorGraph):
+class EdgeTemplate(OperatorGraph):
     """An operator graph placed on a connection; its sink operator's output feeds the target."""
 
     def sink(self) -> str:
