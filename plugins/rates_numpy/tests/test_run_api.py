@@ -9,7 +9,7 @@ import pytest
 from scipy.integrate import solve_ivp
 
 from rates_core import CircuitTemplate, NodeTemplate, OperatorTemplate, integrate
-from rates_core.errors import ModelError, SolverError, UnknownBackendError
+from rates_core.errors import ArgumentError, ModelError, SolverError, UnknownBackendError
 
 QIF = "rates_core.models.qif.qif"
 JRC = "rates_core.models.jansenrit.JRC"
@@ -274,3 +274,52 @@ def test_get_run_func_exports_delays_with_a_history_argument_or_approximated():
     assert len(args[1]) == 5  # x and the four kernel states
     dy = func(*args)
     assert dy[idx["a/echo_op/x"]] == pytest.approx(-1.0)  # kernels start at the pre-history
+
+
+# --------------------------------------------------------------------------- no ignored arguments
+
+
+def test_get_run_func_names_the_generated_function(tmp_path):
+    qif = CircuitTemplate.from_yaml(QIF)
+    target = tmp_path / "qif_field.py"
+    func, *_ = qif.get_run_func("qif_rhs", 1e-3, file_name=str(target), initial_state=None)
+    assert func.__name__ == "qif_rhs"
+    assert "def qif_rhs(t, y, dy" in target.read_text()
+    with pytest.raises(ArgumentError, match="func_name"):
+        qif.get_run_func("not a name", 1e-3, initial_state=None)
+    with pytest.raises(ArgumentError, match="func_name"):
+        qif.get_jacobian_func("class", initial_state=None)
+
+
+def test_get_run_func_solver_chooses_how_inputs_are_read_between_rows():
+    """A fixed-step solver holds row k over [k dt, (k+1) dt), as run() with it does; an
+    adaptive one (or None) interpolates; an unknown one is refused."""
+    qif = CircuitTemplate.from_yaml(QIF)
+    rows = np.arange(10, dtype=float)
+    inputs = {"p/qif_op/I_ext": rows}
+    for solver, expected in ((None, 3.5), ("scipy", 3.5), ("euler", 3.0), ("rk4", 3.0)):
+        func, args, keys, _ = qif.get_run_func(
+            "f", 0.1, inputs=inputs, solver=solver, functional=True, initial_state=None
+        )
+        args = list(args)
+        zero = func(0.35, *args[1:])
+        args[keys.index("p/qif_op/I_ext")] = rows + 1.0
+        shifted = func(0.35, *args[1:])
+        # I_ext enters dv/dt with factor 1/tau = 1: the change is the input read at t = 0.35
+        assert shifted[1] - zero[1] == pytest.approx(1.0)
+        args[keys.index("p/qif_op/I_ext")] = 2 * rows
+        doubled = func(0.35, *args[1:])
+        assert doubled[1] - zero[1] == pytest.approx(expected, rel=1e-12)
+    with pytest.raises(UnknownBackendError, match="euler"):
+        qif.get_run_func("f", 0.1, inputs=inputs, solver="no_such_solver", initial_state=None)
+
+
+def test_get_jacobian_func_step_size_gives_central_differences():
+    qif = CircuitTemplate.from_yaml(QIF)
+    exact, args, keys, _ = qif.get_jacobian_func("J", initial_state=None)
+    approx, args2, keys2, _ = qif.get_jacobian_func("J_fd", step_size=1e-6, initial_state=None)
+    assert keys == keys2 and approx.__name__ == "J_fd"
+    np.testing.assert_allclose(approx(*args2), exact(*args), rtol=1e-7, atol=1e-8)
+    for bad in (0.0, -1e-3, float("nan"), "small"):
+        with pytest.raises(ArgumentError, match="step_size"):
+            qif.get_jacobian_func("J", step_size=bad, initial_state=None)

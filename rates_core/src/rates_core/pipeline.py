@@ -125,12 +125,14 @@ def prepare(
     auto_constants: tuple[tuple[str, Any], ...] = (),
     initial_state: Any = None,
     pyrates_order: bool = False,
+    func_name: str = "vector_field",
 ) -> tuple[System, EmittedFunction]:
     """The System (:func:`prepare_system`) and the backend's generated code.
 
     ``inputs``: the extrinsic inputs by path (only the paths matter here). ``initial_state``
     (as in ``run``) is the starting point written into Auto-07p files (``auto=True``);
-    ``pyrates_order`` puts the parameters in PyRates's order (:func:`in_pyrates_order`).
+    ``pyrates_order`` puts the parameters in PyRates's order (:func:`in_pyrates_order`);
+    ``func_name`` names the generated function.
     """
     if auto and "continuation" not in default_host().backend_info(backend).capabilities:
         raise ModelError(
@@ -152,6 +154,7 @@ def prepare(
         start = tuple(start_state(circuit, system, initial_state).tolist())
     options = EmitOptions(
         float_precision=float_precision,
+        func_name=func_name,
         file_name=file_name,
         auto=auto,
         auto_constants=auto_constants,

@@ -7,6 +7,7 @@ state), lets the solver plugin integrate, and turns the sampled states into a Da
 
 from __future__ import annotations
 
+import keyword
 import math
 import sys
 from collections.abc import Mapping, Sequence
@@ -21,7 +22,13 @@ from rates_core.backend import (
     have_tqdm,
     require_tqdm,
 )
-from rates_core.errors import InitialStateWarning, ModelError, SolverError, warn_user
+from rates_core.errors import (
+    ArgumentError,
+    InitialStateWarning,
+    ModelError,
+    SolverError,
+    warn_user,
+)
 from rates_core.frontend import last_run
 from rates_core.frontend.edits import warn_discarded
 from rates_core.frontend.templates import CircuitTemplate, split_path
@@ -266,9 +273,10 @@ def _arg_keys(system: System, names: Mapping[str, str] | None = None) -> list[st
     ]
 
 
-def _named(func: Any, keys: Sequence[str]) -> Any:
+def _named(func: Any, keys: Sequence[str], name: str | None = None) -> Any:
     """``func`` with ``func.params``: the names of its arguments, in order (a thin wrapper
-    where ``func`` takes no attributes, e.g. a compiled callable)."""
+    where ``func`` takes no attributes, e.g. a compiled callable); ``name`` renames a function
+    made here (generated functions already carry the ``func_name`` they were emitted with)."""
     try:
         func.params = tuple(keys)
     except (AttributeError, TypeError):
@@ -278,7 +286,25 @@ def _named(func: Any, keys: Sequence[str]) -> Any:
             return inner(*args)
 
         func.params = tuple(keys)
+    if name is not None:
+        func.__name__ = func.__qualname__ = name
     return func
+
+
+def check_func_name(func_name: Any) -> str:
+    """``func_name`` of get_run_func / get_jacobian_func: the name of the generated function,
+    so a Python identifier (not a keyword, not ending in ``_``, which generated helpers use)."""
+    if (
+        not isinstance(func_name, str)
+        or not func_name.isidentifier()
+        or keyword.iskeyword(func_name)
+        or func_name.endswith("_")
+    ):
+        raise ArgumentError(
+            f"func_name names the generated function: it must be an identifier that is no "
+            f"Python keyword and does not end in '_', not {func_name!r}"
+        )
+    return func_name
 
 
 def _input_keys(
@@ -294,6 +320,22 @@ def _input_keys(
             if ext.path == f"{op}/{var}" and nodes & set(ext.nodes):
                 feeding.setdefault(ext.name, []).append(path)
     return {name: paths[0] for name, paths in feeding.items() if len(paths) == 1}
+
+
+def _held(times: np.ndarray, rows: np.ndarray, t: float) -> Any:
+    """Row k of ``rows`` for ``times[k] <= t < times[k + 1]``, as fixed-step solvers use the
+    rows in ``run``; the first and last rows outside the grid."""
+    i = int(np.searchsorted(times, t, side="right")) - 1
+    return rows[min(max(i, 0), times.shape[0] - 1)]
+
+
+def _input_scheme(backend: str, solver: str | None) -> Any:
+    """How get_run_func evaluates input rows between grid points for ``solver`` (a method of
+    ``backend``): held over each step for fixed-step solvers, interpolated for adaptive ones
+    (and when no solver is named)."""
+    if solver is None:
+        return _interpolate
+    return _interpolate if _host().resolve_solver(backend, solver).adaptive else _held
 
 
 def _interpolate(times: np.ndarray, rows: np.ndarray, t: float) -> Any:
@@ -350,7 +392,7 @@ def get_run_func(
     func_name: str,
     step_size: float,
     backend: str = "numpy",
-    solver: str = "euler",
+    solver: str | None = None,
     inputs: Mapping[str, Any] | None = None,
     vectorize: bool = True,
     float_precision: str = "float64",
@@ -395,13 +437,21 @@ def get_run_func(
     then start with ``input_times`` (the time grid ``k * step_size`` of the rows) and each input
     parameter is passed as its whole array of rows (key: the input's path); ``func`` evaluates
     every input at ``t`` by linear interpolation on that grid (constant outside it), as
-    ``run(..., solver="scipy")`` does.
+    ``run(..., solver="scipy")`` does. ``solver`` names the solver the function is for (a
+    method of ``backend``, as in :func:`run`): a fixed-step one (``"euler"``, ``"rk4"``, ...)
+    holds row k over the step from ``k * step_size``, as ``run`` with that solver does; an
+    adaptive one, or None, interpolates.
+
+    ``func_name`` names the generated function (and so the function in ``file_name``'s copy);
+    the returned in-place field and the functions with inputs carry it as ``__name__``.
     """
     backend, float_precision = pyrates_compat.driver_arguments(
         "get_run_func", backend, float_precision, pyrates_options, file_name_is_argument=True
     )
     constants = pyrates_compat.auto_constants("get_run_func", auto, pyrates_options)
     pyrates_compat.refuse_unknown("get_run_func", pyrates_options)
+    check_func_name(func_name)
+    scheme = _input_scheme(backend, solver)
     warn_discarded(circuit, "get_run_func")
     start = _start_of(circuit, initial_state, "get_run_func")
     system, emitted = pipeline.prepare(
@@ -417,6 +467,7 @@ def get_run_func(
         auto_constants=constants,
         initial_state=start,
         pyrates_order=True,
+        func_name=func_name,
     )
     if system.delayed:
         return _delayed_run_func(system, emitted, backend, inputs)
@@ -436,7 +487,7 @@ def get_run_func(
             # the buffer the in-place field wrote, never the buffer itself
             return rhs(t, y, dy, *params).copy()
 
-        return _named(vector_field, keys), (0.0, y0, dy, *params), keys, indices
+        return _named(vector_field, keys, func_name), (0.0, y0, dy, *params), keys, indices
 
     lengths = {len(np.asarray(v)) for v in inputs.values()}
     if len(lengths) != 1:
@@ -454,7 +505,7 @@ def get_run_func(
     def at_time(t: float, times: np.ndarray, values: tuple) -> list[Any]:
         current = list(values)
         for i in slots:
-            current[i] = _interpolate(times, values[i], t)
+            current[i] = scheme(times, values[i], t)
         return current
 
     if functional:
@@ -466,7 +517,7 @@ def get_run_func(
             return rhs_functional_inputs(t, y, *at_time(t, input_times, params))
 
         args = (0.0, y0, input_times, *params)
-        return _named(vector_field_functional_inputs, keys), args, keys, indices
+        return _named(vector_field_functional_inputs, keys, func_name), args, keys, indices
 
     keys.insert(2, "dy")
     rhs_inplace = emitted.rhs
@@ -477,7 +528,7 @@ def get_run_func(
         return rhs_inplace(t, y, dy, *at_time(t, input_times, params)).copy()
 
     args = (0.0, y0, np.zeros_like(y0), input_times, *params)
-    return _named(vector_field_inputs, keys), args, keys, indices
+    return _named(vector_field_inputs, keys, func_name), args, keys, indices
 
 
 def _delayed_run_func(
@@ -501,7 +552,7 @@ def _delayed_run_func(
 def get_jacobian_func(
     circuit: CircuitTemplate,
     func_name: str,
-    step_size: float = 1e-3,
+    step_size: float | None = None,
     backend: str = "numpy",
     vectorize: bool = True,
     float_precision: str = "float64",
@@ -511,11 +562,20 @@ def get_jacobian_func(
     initial_state: Any = _NOT_GIVEN,
     **pyrates_options: Any,
 ) -> tuple[Any, tuple, list[str], dict[str, Any]]:
-    """Like :func:`get_run_func` for the Jacobian ``J(t, y, *params)`` (dense, d f / d y)."""
+    """Like :func:`get_run_func` for the Jacobian ``J(t, y, *params)`` (dense, d f / d y).
+
+    ``step_size=None``: the backend's exact (symbolic) Jacobian. A number: central finite
+    differences of the vector field with that step (relative to ``|y_j|`` where it exceeds
+    1), for backends without an exact Jacobian or to check one. ``func_name`` names the
+    generated function.
+    """
     backend, float_precision = pyrates_compat.driver_arguments(
         "get_jacobian_func", backend, float_precision, pyrates_options, file_name_is_argument=True
     )
     pyrates_compat.refuse_unknown("get_jacobian_func", pyrates_options)
+    check_func_name(func_name)
+    if step_size is not None:
+        step_size = _check_difference_step(step_size)
     warn_discarded(circuit, "get_jacobian_func")
     start = _start_of(circuit, initial_state, "get_jacobian_func")
     system, emitted = pipeline.prepare(
@@ -528,14 +588,55 @@ def get_jacobian_func(
         delay_approximation,
         overwrite=overwrite,
         pyrates_order=True,
+        func_name=func_name,
     )
     _refuse_delays(system, "get_jacobian_func")
-    if emitted.jacobian is None:
-        raise ModelError(f"backend {backend!r} does not provide a Jacobian")
+    if step_size is not None:
+        jacobian = _difference_jacobian(emitted.rhs_functional, step_size)
+    elif emitted.jacobian is None:
+        raise ModelError(
+            f"backend {backend!r} does not provide an exact Jacobian; pass step_size=h for "
+            "central finite differences of the vector field"
+        )
+    else:
+        jacobian = emitted.jacobian
     params = _call_values(system)
     keys = ["t", "y", *_arg_keys(system)]
     y0 = pipeline.start_state(circuit, system, start)
-    return _named(emitted.jacobian, keys), (0.0, y0, *params), keys, state_indices(system)
+    made_here = func_name if step_size is not None else None
+    return _named(jacobian, keys, made_here), (0.0, y0, *params), keys, state_indices(system)
+
+
+def _check_difference_step(step_size: Any) -> float:
+    try:
+        step = float(step_size)
+    except (TypeError, ValueError):
+        step = math.nan
+    if isinstance(step_size, bool) or not (math.isfinite(step) and step > 0):
+        raise ArgumentError(
+            f"step_size of get_jacobian_func is the finite-difference step: a positive number "
+            f"(or None for the backend's exact Jacobian), not {step_size!r}"
+        )
+    return step
+
+
+def _difference_jacobian(field: Any, step: float) -> Any:
+    """``J(t, y, *params)`` by central differences of ``field(t, y, *params) -> dy``, with the
+    step ``step * max(1, |y_j|)`` for column j."""
+
+    def jacobian(t: float, y: Any, *params: Any) -> np.ndarray:
+        y = np.asarray(y)
+        columns = []
+        for j in range(y.size):
+            h = step * max(1.0, abs(y[j]))
+            up, down = y.copy(), y.copy()
+            up[j] += h
+            down[j] -= h
+            diff = np.asarray(field(t, up, *params)) - np.asarray(field(t, down, *params))
+            columns.append(diff / (2 * h))
+        return np.column_stack(columns) if columns else np.zeros((0, 0))
+
+    return jacobian
 
 
 def integrate(reference: str | CircuitTemplate, **run_kwargs: Any) -> pd.DataFrame:

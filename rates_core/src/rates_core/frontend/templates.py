@@ -923,7 +923,9 @@ class CircuitTemplate:
 
         return get_run_func(self, func_name, step_size, **kwargs)
 
-    def get_jacobian_func(self, func_name: str, step_size: float = 1e-3, **kwargs: Any) -> Any:
+    def get_jacobian_func(
+        self, func_name: str, step_size: float | None = None, **kwargs: Any
+    ) -> Any:
         """The Jacobian counterpart of :meth:`get_run_func`."""
         from rates_core.simulate import get_jacobian_func
 
