@@ -22,6 +22,7 @@ from rates_core.frontend.edits import edit
 from rates_core.frontend.frozen import FrozenMap
 from rates_core.frontend.names import check_label, check_name, check_path
 from rates_core.frontend.variables import Variable, parse_declaration
+from rates_core.graphs import dependency_cycle, dependency_graph, dependency_order
 
 EDGE_ATTRIBUTES = ("weight", "delay", "spread")
 
@@ -214,26 +215,11 @@ class OperatorGraph:
         deps: dict[str, set[str]] = {label: set() for label in self.operators}
         for (label, _), sources in self.wiring().items():
             deps[label].update(sources)
-        order: list[str] = []
-        done: set[str] = set()
-        visiting: list[str] = []
-
-        def visit(label: str) -> None:
-            if label in done:
-                return
-            if label in visiting:
-                cycle = visiting[visiting.index(label) :] + [label]
-                raise ModelError(f"operator wiring is cyclic: {' -> '.join(cycle)}", **_where(self))
-            visiting.append(label)
-            for dep in sorted(deps[label]):
-                visit(dep)
-            visiting.pop()
-            done.add(label)
-            order.append(label)
-
-        for label in self.operators:
-            visit(label)
-        return order
+        graph = dependency_graph(deps)
+        cycle = dependency_cycle(graph)
+        if cycle:
+            raise ModelError(f"operator wiring is cyclic: {' -> '.join(cycle)}", **_where(self))
+        return dependency_order(graph)
 
     def update_var(self, op: str, var: str, value: Any) -> Any:
         new_op = self[op].update_var(var, value)
@@ -878,6 +864,14 @@ class CircuitTemplate:
             circuits={**self.circuits, **dict(circuits or {})},
             edges=self.edges + tuple(_coerce_edge(e, self.name, self.path) for e in new_edges),
         )
+
+    def to_networkx(self) -> Any:
+        """This circuit as a :class:`networkx.MultiDiGraph`: its nodes (population units
+        included) with their template names, one edge per connection with its weight, delay,
+        spread and variables (:func:`rates_core.frontend.graph.circuit_graph`)."""
+        from rates_core.frontend.graph import circuit_graph
+
+        return circuit_graph(self)
 
     def get_var(self, var: str) -> Any:
         """Not available: PyRates returned a compiled backend variable. The replacements are

@@ -15,6 +15,7 @@ from rates_core.equations import symbol
 from rates_core.errors import ModelError
 from rates_core.ir import gamma_order
 from rates_core.system.model import Assignment, DelayedRead, Recorded, StateVar
+from rates_core.system.ordering import order_algebraic
 from rates_core.system.paths import suffixed
 from rates_core.system.state import (
     BuildState,
@@ -161,6 +162,7 @@ def expand_algebraic(bs: BuildState, expr: sympy.Expr) -> sympy.Expr:
         if not repl:
             return expr
         expr = expr.xreplace(repl)
+    order_algebraic(bs)  # names the cycle
     raise ModelError("algebraic equations form a cycle", **bs.opts.where)
 
 
