@@ -74,6 +74,7 @@ def build_run_system(circuit: CircuitTemplate, vectorize: bool, **options: Any) 
     system = build_system(circuit, vectorize=vectorize, **options)
     if (
         vectorize
+        and system.ir is not None
         and system.n_states <= SMALL_SYSTEM
         and len(system.ir.populations) < system.n_states
     ):
@@ -292,8 +293,11 @@ def pre_history(circuit: CircuitTemplate, system: System, history: Any, y0: np.n
             if name not in states:
                 raise ModelError(f"history for {full!r}: not a state variable", variable=full)
             state = states[name]
-            where = state.start + (index or 0) if index is not None or state.size == 1 else None
-            where = slice(state.start, state.stop) if where is None else where
+            where: int | slice = (
+                state.start + (index or 0)
+                if index is not None or state.size == 1
+                else slice(state.start, state.stop)
+            )
             entries.append((full, where, value, k, len(matches)))
 
     def value_at(value: Any, t: float, k: int, n: int) -> Any:
@@ -304,7 +308,7 @@ def pre_history(circuit: CircuitTemplate, system: System, history: Any, y0: np.n
 
     for full, where, value, k, n in entries:  # check shapes once, before integrating
         v = value_at(value, -1e-12, k, n)
-        size = 1 if isinstance(where, (int, np.integer)) else where.stop - where.start
+        size = where.stop - where.start if isinstance(where, slice) else 1
         if v.size not in (1, size):
             raise ModelError(
                 f"history for {full!r} has shape {v.shape}, expected a scalar or {size} values",

@@ -284,7 +284,7 @@ def output_spec(
     elif not isinstance(outputs, Mapping):
         outputs = {p: p for p in outputs}
     sizes = system.symbol_sizes()
-    spec = []
+    spec: list[tuple[str, str, str, str, int | None]] = []
     for name, path in outputs.items():
         for node, op, var in _locate_output(circuit, system, path):
             full = f"{node}/{op}/{var}"
@@ -324,7 +324,7 @@ def results_frame(
         [a for a in algebraic if a not in param_of],
         times,
         states,
-        params,
+        list(params),
         rows_at_samples,
     )
     columns, data = [], []

@@ -642,5 +642,6 @@ def _difference_jacobian(field: Any, step: float) -> Any:
 def integrate(reference: str | CircuitTemplate, **run_kwargs: Any) -> pd.DataFrame:
     """Load a circuit from a reference (or take a CircuitTemplate, as PyRates's ``integrate``
     does) and run it in one call."""
-    circuit = reference if isinstance(reference, CircuitTemplate) else None
-    return (circuit or CircuitTemplate.from_yaml(reference)).run(**run_kwargs)
+    if isinstance(reference, CircuitTemplate):
+        return reference.run(**run_kwargs)
+    return CircuitTemplate.from_yaml(reference).run(**run_kwargs)

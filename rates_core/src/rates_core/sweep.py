@@ -315,6 +315,8 @@ def _simulate(
     from rates_core.plugins import default_host
     from rates_core.results import output_spec, results_frame
 
+    combined: Any  # the circuit, or the copies of a batch (resolved through _Copies)
+    copies: list[str]
     if len(circuits) == 1 and not spec.batched:
         combined, copies = circuits[0], []
     else:
@@ -328,7 +330,7 @@ def _simulate(
         combined = _Copies(combined, spec.circuit, copies)
     emitted = _emitted(spec, system, compiled)
     n_steps = int(round(spec.simulation_time / spec.step_size))
-    zero = isinstance(spec.history, str)
+    history = spec.history
     problem = make_problem(
         combined,
         system,
@@ -337,7 +339,7 @@ def _simulate(
         sampling_step=spec.sampling_step_size,
         inputs=inputs,
         initial_state=_prefixed(spec.initial_state, copies),
-        history=spec.history if zero else _prefixed(spec.history, copies),
+        history=history if isinstance(history, str) else _prefixed(history, copies),
         options=spec.solver_options,
         seed=spec.seed,
         on_nonfinite=spec.on_nonfinite,
@@ -347,7 +349,7 @@ def _simulate(
 
     # one recorded column per (output, set, node, op/var); names made unique for results_frame
     columns: list[tuple] = []
-    spec_rows = []
+    spec_rows: list[tuple[str, str, str, str, int | None]] = []
     for key, path in spec.outputs.items():
         for b, label in enumerate(labels):
             where = f"{copies[b]}/{path}" if copies else path
@@ -721,7 +723,7 @@ def _write_bytes_atomic(target: Path, data: bytes) -> None:
 def _lock_exclusive(fd: int) -> None:
     """An exclusive, non-blocking lock on the open file ``fd`` (OSError when held elsewhere).
     The OS releases it when the process ends, so a killed sweep leaves no stale lock."""
-    if os.name == "nt":
+    if sys.platform == "win32":
         import msvcrt
 
         msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
@@ -907,7 +909,7 @@ def _run_dask(spec: _Spec, todo: list, executor: Any, on_done: Callable) -> None
             index, frame = future.result()
             on_done(index, frame)
     finally:
-        if own:
+        if cluster is not None:  # made here (executor="dask")
             client.close()
             cluster.close()
 
@@ -1170,6 +1172,9 @@ def grid_search(
         step_size=step_size,
         outputs=outputs,
     )
+    # require() refused the missing ones
+    assert param_map is not None and outputs is not None
+    assert simulation_time is not None and step_size is not None
     sweep = Sweep(
         circuit,
         param_map,
