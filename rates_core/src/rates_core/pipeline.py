@@ -15,6 +15,7 @@ rates-torch's ``TorchModel`` all go through here:
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -113,6 +114,14 @@ def prepare_system(
     return build_system(circuit, vectorize=vectorize, **options)
 
 
+#: The Systems and generated code of the templates prepared in this process, per template
+#: object (held weakly, so an entry goes with its template) and build options: templates are
+#: immutable, so a second run() of the same template builds and emits nothing again.
+_PREPARED: weakref.WeakKeyDictionary[Any, dict[tuple, tuple[System, EmittedFunction]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def prepare(
     circuit: CircuitTemplate,
     backend: str,
@@ -134,7 +143,50 @@ def prepare(
     (as in ``run``) is the starting point written into Auto-07p files (``auto=True``);
     ``pyrates_order`` puts the parameters in PyRates's order (:func:`in_pyrates_order`);
     ``func_name`` names the generated function.
+
+    Without files to write (``file_name``, ``auto``), a template prepared before with the same
+    options reuses that System and code; what changes from run to run (initial state, input
+    arrays, history) is bound by :func:`make_problem`.
     """
+    args = (circuit, backend, inputs, vectorize, float_precision, file_name, delay_approximation)
+    if file_name or auto:
+        return _prepare_anew(
+            *args, auto, overwrite, auto_constants, initial_state, pyrates_order, func_name
+        )
+    key = (
+        default_host(),
+        backend,
+        tuple(inputs or {}),
+        vectorize,
+        float_precision,
+        delay_approximation,
+        pyrates_order,
+        func_name,
+    )
+    try:
+        known = _PREPARED.setdefault(circuit, {})
+    except TypeError:  # an object that cannot be held weakly: prepared each time
+        known = {}
+    if key not in known:
+        known[key] = _prepare_anew(*args, pyrates_order=pyrates_order, func_name=func_name)
+    return known[key]
+
+
+def _prepare_anew(
+    circuit: CircuitTemplate,
+    backend: str,
+    inputs: Mapping[str, Any] | None,
+    vectorize: bool,
+    float_precision: str,
+    file_name: str | None = None,
+    delay_approximation: int | None = None,
+    auto: bool = False,
+    overwrite: bool = False,
+    auto_constants: tuple[tuple[str, Any], ...] = (),
+    initial_state: Any = None,
+    pyrates_order: bool = False,
+    func_name: str = "vector_field",
+) -> tuple[System, EmittedFunction]:
     if auto and "continuation" not in default_host().backend_info(backend).capabilities:
         raise ModelError(
             f"auto=True writes Auto-07p files, which backend {backend!r} does not provide "
