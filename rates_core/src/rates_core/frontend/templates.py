@@ -900,7 +900,8 @@ class CircuitTemplate:
 
     def clear(self) -> None:
         """Forget the final state of the last run (``initial_state="last"``); rates keeps no
-        generated files or caches, so there is nothing else to clear."""
+        generated files, and what it keeps in memory for a template (its built System) goes
+        with the template, so there is nothing else to clear."""
         last_run.forget_final_state(self)
 
     # ------------------------------------------------------------------ simulation
