@@ -643,3 +643,26 @@ def test_delay_approximation_turns_delays_into_gamma_chains(order):
 def test_delay_approximation_must_be_a_positive_integer():
     with pytest.raises(ModelError, match="positive integer"):
         build_system(CircuitTemplate("c"), delay_approximation=0)
+
+
+def test_delayed_reads_do_not_depend_on_the_hash_seed():
+    """The delayed reads of an algebraic source (one per state it depends on) come in name
+    order, not in set order, so every process builds the same System (and hits the same
+    compile-cache entry)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from rates_core import CircuitTemplate, build_system\n"
+        "s = build_system(CircuitTemplate.from_yaml('rates_core.models.jansenrit.JRC_delay'))\n"
+        "print(s.delayed_text())\n"
+    )
+    texts = set()
+    for seed in ("1", "2"):  # two seeds that gave different orders before
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        done = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        texts.add(done.stdout)
+    assert len(texts) == 1

@@ -252,7 +252,7 @@ def resolve_pending_delays(bs: BuildState) -> None:
             substitute(bs, placeholder, value)
             continue
         repl = {}
-        for s in expr.free_symbols:
+        for s in sorted(expr.free_symbols, key=lambda sym: sym.name):
             kind = bs.kinds.get(s.name)
             same_pop = population_of(bs, s.name) == home
             if s == builtins.TIME:
