@@ -32,6 +32,10 @@ from rates_core.errors import (
 from rates_core.frontend import last_run
 from rates_core.frontend.edits import warn_discarded
 from rates_core.frontend.templates import CircuitTemplate, split_path
+
+# re-exported: they were simulate's before the pipeline module held them
+from rates_core.pipeline import build_run_system as build_run_system
+from rates_core.pipeline import in_pyrates_order as in_pyrates_order
 from rates_core.plugins import default_host
 from rates_core.results import output_spec, results_frame
 from rates_core.system import System
