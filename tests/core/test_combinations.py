@@ -10,7 +10,7 @@ import sympy
 
 from rates_core import CircuitTemplate, build_system, builtins
 from rates_core.ir import build_ir
-from rates_core.simulate import _output_spec
+from rates_core.results import output_spec
 from rates_core.testing import combinations as cb
 
 
@@ -100,7 +100,7 @@ def test_default_outputs_include_the_states_of_edge_templates():
     circuit = cb.qif_depression_circuit(2)
     for vectorize in (True, False):
         system = build_system(circuit, vectorize=vectorize)
-        spec = _output_spec(circuit, system, None)
+        spec = output_spec(circuit, system, None)
         names = {name for name, *_ in spec}
         for lb in ("p0", "p1"):
             assert f"{lb}/qif_op/r" in names and f"{lb}/qif_op/v" in names
@@ -108,5 +108,5 @@ def test_default_outputs_include_the_states_of_edge_templates():
             assert edge in names
         assert len(spec) == 6
         # an edge state asked for by its path, too
-        (entry,) = _output_spec(circuit, system, {"x": edge})
+        (entry,) = output_spec(circuit, system, {"x": edge})
         assert entry[1] == "sd_edge[p1/qif_op/r->p1/qif_op/r_in]" and entry[2] == "sd_op/x"

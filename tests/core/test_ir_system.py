@@ -91,6 +91,20 @@ def test_identical_structures_become_one_population_with_value_arrays():
     )
 
 
+def test_the_built_system_is_frozen():
+    """A built System is a value: its fields cannot be rebound or its tables grown."""
+    import dataclasses
+
+    system = build_system(leaky_circuit(3))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        system.params = ()  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        system.ir = None  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        system.states.append(system.states[0])  # type: ignore[attr-defined]
+    assert isinstance(system.algebraic, tuple) and isinstance(system.derivatives, tuple)
+
+
 def test_identical_values_collapse_to_scalars():
     system = build_system(leaky_circuit(5))
     assert system.param("tau").value.shape == ()
@@ -639,7 +653,7 @@ def test_delay_approximation_turns_delays_into_gamma_chains(order):
     exact = build_system(circuit, vectorize=False)
     assert len(exact.delayed) == 3
     system = build_system(circuit, vectorize=False, delay_approximation=order)
-    assert system.delayed == []
+    assert system.delayed == ()
     assert system.n_states == exact.n_states + 3 * order
     rates = sorted(float(p.value) for p in system.params if p.role == "rate")
     assert rates == pytest.approx(sorted([order / 1.5] + [order / 2.0] * 2))
@@ -651,3 +665,26 @@ def test_delay_approximation_turns_delays_into_gamma_chains(order):
 def test_delay_approximation_must_be_a_positive_integer():
     with pytest.raises(ModelError, match="positive integer"):
         build_system(CircuitTemplate("c"), delay_approximation=0)
+
+
+def test_delayed_reads_do_not_depend_on_the_hash_seed():
+    """The delayed reads of an algebraic source (one per state it depends on) come in name
+    order, not in set order, so every process builds the same System (and hits the same
+    compile-cache entry)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from rates_core import CircuitTemplate, build_system\n"
+        "s = build_system(CircuitTemplate.from_yaml('rates_core.models.jansenrit.JRC_delay'))\n"
+        "print(s.delayed_text())\n"
+    )
+    texts = set()
+    for seed in ("1", "2"):  # two seeds that gave different orders before
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        done = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        texts.add(done.stdout)
+    assert len(texts) == 1

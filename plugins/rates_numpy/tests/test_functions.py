@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from rates_numpy_testlib import circuit
 
-import rates_core.simulate as simulate
+import rates_core.pipeline as pipeline
 from rates_core import CircuitTemplate, NodeTemplate, OperatorTemplate
 from rates_core.errors import ModelError
 
@@ -25,7 +25,7 @@ DT, T = 0.01, 0.5
 
 @pytest.fixture(autouse=True)
 def _keep_vectorised(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(simulate, "SMALL_SYSTEM", 0)
+    monkeypatch.setattr(pipeline, "SMALL_SYSTEM", 0)
 
 
 def euler(f: Callable, x0, n_steps: int = round(T / DT), dt: float = DT) -> np.ndarray:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
-from rates_core.simulate import build_run_system
+from rates_core.pipeline import build_run_system
 from rates_core.sweep import grid_search
 from rates_core.testing import combinations as cb
 

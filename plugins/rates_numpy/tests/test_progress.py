@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 from rates_numpy_testlib import emit, problem, qif_network, system_of
 
+import rates_core.pipeline as pipeline
 import rates_core.simulate as simulate
-from rates_core import CircuitTemplate
+from rates_core import CircuitTemplate, build_system
 from rates_core.backend import PROGRESS_CHUNKS, Problem
 from rates_core.errors import MissingDependencyError, RatesError
 from rates_numpy.solvers import solve
@@ -152,7 +153,7 @@ def test_run_progress_true_shows_a_tqdm_bar_on_stderr(capsys, solver) -> None:
 
 def test_run_progress_on_a_vectorised_network(capsys, monkeypatch) -> None:
     pytest.importorskip("tqdm")
-    monkeypatch.setattr(simulate, "SMALL_SYSTEM", 0)
+    monkeypatch.setattr(pipeline, "SMALL_SYSTEM", 0)
     net = qif_network(W3)
     a = net.run(0.5, 1e-3, solver="heun", progress=True)
     assert "100%" in capsys.readouterr().err
@@ -189,7 +190,7 @@ def test_automatic_progress(fake_tqdm, monkeypatch) -> None:
     assert len(fake_tqdm.made) == 1
     # the expected run time counts too
     s = qif_network(W3)
-    system = simulate.build_system(s, vectorize=False)
+    system = build_system(s, vectorize=False)
     assert simulate._expected_seconds(system, "rk4", 10**7) > simulate.PROGRESS_MIN_SECONDS
     assert simulate._expected_seconds(system, "euler", 1000) < simulate.PROGRESS_MIN_SECONDS
 

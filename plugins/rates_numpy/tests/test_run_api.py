@@ -9,7 +9,7 @@ import pytest
 from scipy.integrate import solve_ivp
 
 from rates_core import CircuitTemplate, NodeTemplate, OperatorTemplate, integrate
-from rates_core.errors import ModelError, SolverError, UnknownBackendError
+from rates_core.errors import ArgumentError, ModelError, SolverError, UnknownBackendError
 
 QIF = "rates_core.models.qif.qif"
 JRC = "rates_core.models.jansenrit.JRC"
@@ -34,6 +34,20 @@ def test_several_nodes_give_hierarchical_columns_and_algebraic_outputs():
     psp = jrc.run(0.1, 1e-4, outputs={"v": "ein/rate_out/v"})["v"].to_numpy()
     expected = 5.0 / (1.0 + np.exp(560.0 * (6e-3 - psp)))
     np.testing.assert_allclose(df[("m", "ein", "rate_out/m")].to_numpy(), expected, rtol=1e-12)
+
+
+def test_run_keeps_the_final_state_beside_the_frozen_template():
+    """run() leaves the template as it was (no attribute written onto it); the final state is
+    kept beside it, per template object, and clear() forgets it."""
+    qif = CircuitTemplate.from_yaml(QIF)
+    before = dict(vars(qif))
+    qif.run(0.01, 1e-3, outputs={"r": "p/qif_op/r"})
+    assert set(vars(qif)) == set(before) and "state" not in vars(qif)
+    assert set(qif.state) == {"p/qif_op/r", "p/qif_op/v"}
+    other = qif.update_var({"p/qif_op/eta": -4.0})
+    assert other.state == {}
+    qif.clear()
+    assert qif.state == {}
 
 
 def test_state_is_kept_and_last_continues_the_run():
@@ -146,9 +160,9 @@ def test_qif_network_euler_converges_to_a_dop853_reference():
 
 @pytest.mark.parametrize("solver", ["euler", "rk4", "scipy"])
 def test_qif_network_vectorised_equals_unvectorised(solver, monkeypatch):
-    import rates_core.simulate as simulate
+    import rates_core.pipeline as pipeline
 
-    monkeypatch.setattr(simulate, "SMALL_SYSTEM", 0)  # keep the vectorised build
+    monkeypatch.setattr(pipeline, "SMALL_SYSTEM", 0)  # keep the vectorised build
     net, T, dt = qif3(), 3.0, 1e-3
     options = {"method": "DOP853", "rtol": 1e-12, "atol": 1e-12} if solver == "scipy" else {}
     kw = {"inputs": step_into_p1(T, dt), "outputs": QIF3_OUT, "solver": solver, **options}
@@ -187,9 +201,9 @@ def test_get_run_func_with_inputs_matches_run_scipy(functional):
 
 
 def test_get_run_func_inputs_into_a_vectorised_population(monkeypatch):
-    import rates_core.simulate as simulate
+    import rates_core.pipeline as pipeline
 
-    monkeypatch.setattr(simulate, "SMALL_SYSTEM", 0)
+    monkeypatch.setattr(pipeline, "SMALL_SYSTEM", 0)
     net, T, dt = qif3(), 2.0, 1e-2
     n = round(T / dt)
     drive = np.column_stack([np.sin(np.arange(n) * dt * k) for k in (1.0, 2.0, 3.0)])
@@ -260,3 +274,104 @@ def test_get_run_func_exports_delays_with_a_history_argument_or_approximated():
     assert len(args[1]) == 5  # x and the four kernel states
     dy = func(*args)
     assert dy[idx["a/echo_op/x"]] == pytest.approx(-1.0)  # kernels start at the pre-history
+
+
+# --------------------------------------------------------------------------- no ignored arguments
+
+
+def test_get_run_func_names_the_generated_function(tmp_path):
+    qif = CircuitTemplate.from_yaml(QIF)
+    target = tmp_path / "qif_field.py"
+    func, *_ = qif.get_run_func("qif_rhs", 1e-3, file_name=str(target), initial_state=None)
+    assert func.__name__ == "qif_rhs"
+    assert "def qif_rhs(t, y, dy" in target.read_text()
+    with pytest.raises(ArgumentError, match="func_name"):
+        qif.get_run_func("not a name", 1e-3, initial_state=None)
+    with pytest.raises(ArgumentError, match="func_name"):
+        qif.get_jacobian_func("class", initial_state=None)
+
+
+def test_get_run_func_solver_chooses_how_inputs_are_read_between_rows():
+    """A fixed-step solver holds row k over [k dt, (k+1) dt), as run() with it does; an
+    adaptive one (or None) interpolates; an unknown one is refused."""
+    qif = CircuitTemplate.from_yaml(QIF)
+    rows = np.arange(10, dtype=float)
+    inputs = {"p/qif_op/I_ext": rows}
+    for solver, expected in ((None, 3.5), ("scipy", 3.5), ("euler", 3.0), ("rk4", 3.0)):
+        func, args, keys, _ = qif.get_run_func(
+            "f", 0.1, inputs=inputs, solver=solver, functional=True, initial_state=None
+        )
+        args = list(args)
+        zero = func(0.35, *args[1:])
+        args[keys.index("p/qif_op/I_ext")] = rows + 1.0
+        shifted = func(0.35, *args[1:])
+        # I_ext enters dv/dt with factor 1/tau = 1: the change is the input read at t = 0.35
+        assert shifted[1] - zero[1] == pytest.approx(1.0)
+        args[keys.index("p/qif_op/I_ext")] = 2 * rows
+        doubled = func(0.35, *args[1:])
+        assert doubled[1] - zero[1] == pytest.approx(expected, rel=1e-12)
+    with pytest.raises(UnknownBackendError, match="euler"):
+        qif.get_run_func("f", 0.1, inputs=inputs, solver="no_such_solver", initial_state=None)
+
+
+def test_get_jacobian_func_step_size_gives_central_differences():
+    qif = CircuitTemplate.from_yaml(QIF)
+    exact, args, keys, _ = qif.get_jacobian_func("J", initial_state=None)
+    approx, args2, keys2, _ = qif.get_jacobian_func("J_fd", step_size=1e-6, initial_state=None)
+    assert keys == keys2 and approx.__name__ == "J_fd"
+    np.testing.assert_allclose(approx(*args2), exact(*args), rtol=1e-7, atol=1e-8)
+    for bad in (0.0, -1e-3, float("nan"), "small"):
+        with pytest.raises(ArgumentError, match="step_size"):
+            qif.get_jacobian_func("J", step_size=bad, initial_state=None)
+
+
+# --------------------------------------------------------------------------- prepared once
+
+
+def _counting_builds(monkeypatch) -> list:
+    import rates_core.pipeline as pipeline
+
+    calls: list = []
+    real = pipeline.build_system
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs.get("inputs"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "build_system", counting)
+    return calls
+
+
+def test_a_second_run_of_a_template_builds_nothing_and_rebinds_run_values(monkeypatch):
+    """The System and code of a template are made once per build options; initial state and
+    input arrays are bound per run. Numbers equal those of a fresh build (exactly: the same
+    arithmetic), and a changed template or input path builds again."""
+    import dataclasses
+
+    qif = CircuitTemplate.from_yaml(QIF)
+    calls = _counting_builds(monkeypatch)
+    out = {"r": "p/qif_op/r"}
+    rows = np.linspace(0.0, 2.0, 1000)
+
+    def run(circuit, **kw):
+        return circuit.run(1.0, 1e-3, outputs=out, solver="rk4", **kw)["r"].to_numpy()
+
+    first = run(qif)
+    n = len(calls)
+    assert n >= 1
+    np.testing.assert_array_equal(run(qif), first)
+    start = {"p/qif_op/v": -1.0}
+    driven = run(qif, initial_state=start, inputs={"p/qif_op/I_ext": rows})
+    assert len(calls) == n + 1  # a new input path is a new build ...
+    again = run(qif, initial_state=start, inputs={"p/qif_op/I_ext": 2 * rows})
+    assert len(calls) == n + 1  # ... built once
+    fresh = dataclasses.replace(qif)  # the same template, another object: built anew
+    np.testing.assert_array_equal(
+        run(fresh, initial_state=start, inputs={"p/qif_op/I_ext": 2 * rows}), again
+    )
+    np.testing.assert_array_equal(run(fresh), first)
+    assert not np.array_equal(driven, again)
+    changed = qif.update_var(node_vars={"p/qif_op/eta": -4.0})
+    before = len(calls)
+    assert not np.array_equal(run(changed), first)
+    assert len(calls) > before

@@ -14,7 +14,7 @@ from rates_core.testing import references as ref
 def _source(circuit, tmp_path, **kw):
     path = tmp_path / "field.py"
     func, args, keys, idx = circuit.get_run_func(
-        "f", 1e-3, backend="torch", file_name=str(path), **kw
+        "vector_field", 1e-3, backend="torch", file_name=str(path), **kw
     )
     return path.read_text(), func, args
 

@@ -248,6 +248,10 @@ class Mini(_Extremum):
 # --------------------------------------------------------------------------- vector functions
 
 
+#: Equation functions that act elementwise (a variable recorded in the history may use them).
+ELEMENTWISE: tuple[type, ...] = (_Comparison, Round, Maxi, Mini)
+
+
 class VSum(RatesFunction):
     """``vsum(x[, axis])``: sum over the elements of a vector (or along an axis)."""
 

@@ -688,9 +688,9 @@ def _run_command(args: argparse.Namespace) -> int:
         print(f"rates run: error: {', '.join(infinite)} must be finite", file=sys.stderr)
         return 2
     if args.plot:
-        from rates_core.plot import _pyplot
+        from rates_core.plot import pyplot
 
-        _pyplot()  # fail before simulating when matplotlib is missing
+        pyplot()  # fail before simulating when matplotlib is missing
     if args.seed is not None:
         options["seed"] = args.seed
     circuit = load_circuit(args.model)

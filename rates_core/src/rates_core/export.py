@@ -10,12 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rates_core import builtins
 from rates_core.backend import EmitOptions
 from rates_core.errors import RatesError
 from rates_core.outputs import model_files, write_file, write_files
+from rates_core.pipeline import prepare_system
 from rates_core.plugins import default_host
-from rates_core.system import build_system
 
 
 def export(
@@ -36,18 +35,16 @@ def export(
     ``overwrite=True``, the files the model was loaded from never, and symbolic links are never
     written through (:mod:`rates_core.outputs`); every path is checked before the first write.
     """
-    host = default_host()
-    info = host.backend_info(backend)  # clear UnknownBackendError / PluginConflictError first
-    system = build_system(
+    system = prepare_system(
         circuit,
+        backend,
         vectorize=vectorize,
         float_precision=float_precision,
-        functions=builtins.function_table(host.builtins(backend)),
         delay_approximation=delay_approximation,
-        record_delayed="dde_algebraic" in info.capabilities,
+        as_run=False,
     )
     options = EmitOptions(float_precision=float_precision, func_name=func_name, standalone=True)
-    emitted = host.emit_function(backend, system, options)
+    emitted = default_host().emit_function(backend, system, options)
     files: dict[str, str] | None = emitted.extras.get("files")
     out = Path(out)
     protect = model_files(circuit)

@@ -78,7 +78,7 @@ class Projection:
     weight: np.ndarray
     delay: np.ndarray | None = None
     spread: np.ndarray | None = None
-    labels: list[str] = field(default_factory=list)  # "src_path->tgt_path" per connection
+    labels: Sequence[str] = field(default_factory=list)  # "src_path->tgt_path" per connection
     #: global coupling: every unit in ``tgt_idx`` receives ``weight * sum(source[src_idx])``
     #: (``weight``, ``delay`` and ``spread`` are then 0-d arrays, ``labels`` one entry)
     all_to_all: bool = False

@@ -132,8 +132,8 @@ def split(system: System) -> SdeSplit:
             state = system.state(name)
             sources.extend(range(state.start, state.stop))
     return SdeSplit(
-        dataclasses.replace(system, derivatives=drift),
-        dataclasses.replace(system, name=f"{system.name}_diffusion", derivatives=diffusion),
+        dataclasses.replace(system, derivatives=tuple(drift)),
+        dataclasses.replace(system, name=f"{system.name}_diffusion", derivatives=tuple(diffusion)),
         np.asarray(sources, dtype=np.int64),
     )
 

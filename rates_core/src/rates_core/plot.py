@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 __all__ = ["power_spectrum", "save", "timeseries"]
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
+    """``matplotlib.pyplot``, or a MissingDependencyError with the install hint."""
     try:
         import matplotlib.pyplot as plt
     except ImportError as exc:
@@ -89,7 +90,7 @@ def timeseries(
     ``legend``: None shows one for 2 to 12 lines. Further keywords go to ``Axes.plot``.
     Complex columns are drawn as their real part.
     """
-    plt = _pyplot()
+    plt = pyplot()
     chosen = _select(df, columns)
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 3))
@@ -131,7 +132,7 @@ def power_spectrum(
     default). ``fmax`` limits the frequency axis; ``log`` draws the power on a log scale.
     The zero frequency is left out of log plots (the mean is removed before the estimate).
     """
-    plt = _pyplot()
+    plt = pyplot()
     chosen = _select(df, columns)
     spectrum = _power_spectrum(df, chosen, method=method, nperseg=nperseg)
     if ax is None:
@@ -177,7 +178,7 @@ def save(
 
     from rates_core.outputs import check_file, write_file
 
-    plt = _pyplot()
+    plt = pyplot()
     figure = ax.figure
     figure.tight_layout()
     buffer = io.BytesIO()

@@ -185,23 +185,18 @@ def variable_positions(
     ``y``, or a ``slice`` for a vector variable of one node. ``names`` gives the System's
     name of the state each entry lives in.
     """
-    from rates_core import builtins
     from rates_core.errors import ModelError
-    from rates_core.plugins import default_host
-    from rates_core.simulate import _state_indices, build_run_system
+    from rates_core.pipeline import prepare_system
+    from rates_core.simulate import state_indices
 
-    backend = backend_name(backend)
-    host = default_host()
-    info = host.backend_info(backend)
-    system = build_run_system(
+    system = prepare_system(
         circuit,
-        vectorize,
+        backend_name(backend),
+        vectorize=vectorize,
         float_precision=precision_name(float_precision),
-        functions=builtins.function_table(host.builtins(backend)),
         delay_approximation=delay_approximation,
-        record_delayed="dde_algebraic" in info.capabilities,
     )
-    indices = _state_indices(system)
+    indices = state_indices(system)
 
     def found(path: str) -> dict[str, Any]:
         matches = {}

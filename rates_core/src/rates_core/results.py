@@ -8,19 +8,25 @@ several nodes. ``df.attrs`` records how the frame was made (see :data:`METADATA_
 * :func:`to_xarray` turns a frame into an :class:`xarray.Dataset` with ``time`` and ``node``
   dimensions (xarray is optional: ``pip install rates-core[xarray]``);
 * :func:`power_spectrum` computes a power spectral density per column (SciPy's Welch method);
-* :func:`summary` is the short text ``rates run`` prints.
+* :func:`summary` is the short text ``rates run`` prints;
+* :func:`output_spec` and :func:`results_frame` build the frames of ``run`` and ``grid_search``.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rates_core.errors import MissingDependencyError, RatesError
+from rates_core.errors import MissingDependencyError, ModelError, RatesError
+from rates_core.observe import evaluate_algebraic
+
+if TYPE_CHECKING:
+    from rates_core.frontend.templates import CircuitTemplate
+    from rates_core.system import System
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,7 +37,9 @@ __all__ = [
     "column_label",
     "flat_columns",
     "metadata",
+    "output_spec",
     "power_spectrum",
+    "results_frame",
     "sampling_step",
     "summary",
     "to_xarray",
@@ -247,3 +255,96 @@ def summary(df: pd.DataFrame) -> str:
             f"{np.nanmean(values):>12.6g}  {np.nanmax(values):>12.6g}  {values[-1]:>12.6g}"
         )
     return "\n".join(lines) + "\n"
+
+
+def _locate_output(circuit: CircuitTemplate, system: System, path: str) -> list[tuple]:
+    """``[(node, op, var)]`` of an output path: a variable of one unit of the System as it
+    is (edge units, such as the states of an edge template, are no nodes of the circuit),
+    other paths (wildcards, sub-circuits) through the circuit."""
+    if isinstance(path, str) and path in system.label_map:
+        node, op, var = path.rsplit("/", 2)
+        return [(node, op, var)]
+    return circuit.resolve_path(path)
+
+
+def output_spec(
+    circuit: CircuitTemplate, system: System, outputs: Any
+) -> list[tuple[str, str, str, str, int | None]]:
+    """``(name, node, "op/var", symbol, index)`` per recorded column.
+
+    A vector variable of one node (``output(0.0, 3)``) gives one column per element, named
+    ``name[k]``.
+    """
+    if outputs is None:
+        outputs = {}
+        for s in system.states:
+            for path in s.paths:
+                if path in system.label_map:
+                    outputs[path] = path
+    elif not isinstance(outputs, Mapping):
+        outputs = {p: p for p in outputs}
+    sizes = system.symbol_sizes()
+    spec: list[tuple[str, str, str, str, int | None]] = []
+    for name, path in outputs.items():
+        for node, op, var in _locate_output(circuit, system, path):
+            full = f"{node}/{op}/{var}"
+            if full not in system.label_map:
+                raise ModelError(
+                    f"output {path!r}: {full} is not used by any equation", variable=path
+                )
+            sym, index = system.label_map[full]
+            size = sizes.get(sym, 1)
+            if index is None and size > 1:
+                for k in range(size):
+                    spec.append((f"{name}[{k}]", node, f"{op}/{var}", sym, k))
+            else:
+                spec.append((name, node, f"{op}/{var}", sym, index))
+    return spec
+
+
+def results_frame(
+    spec: Sequence[tuple[str, str, str, str, int | None]],
+    times: np.ndarray,
+    states: np.ndarray,
+    system: System,
+    params: Sequence[Any],
+    input_rows: Mapping[str, Any],
+    sample_idx: np.ndarray,
+) -> pd.DataFrame:
+    """The frame of a trajectory: one column per :func:`output_spec` entry, indexed by time
+    (algebraic variables evaluated from the sampled states, parameters and input rows)."""
+    import pandas as pd  # only results need pandas; get_run_func users do not pay for it
+
+    state_of = {s.name: s for s in system.states}
+    algebraic = sorted({sym for *_, sym, _ in spec if sym not in state_of})
+    param_of = {p.name: v for p, v in zip(system.params, params)}
+    rows_at_samples = {k: (v[sample_idx] if np.ndim(v) else v) for k, v in input_rows.items()}
+    values = evaluate_algebraic(
+        system,
+        [a for a in algebraic if a not in param_of],
+        times,
+        states,
+        list(params),
+        rows_at_samples,
+    )
+    columns, data = [], []
+    counts: dict[str, int] = {}
+    for name, *_ in spec:
+        counts[name] = counts.get(name, 0) + 1
+    multi = any(c > 1 for c in counts.values())
+    for name, node, opvar, sym, index in spec:
+        if sym in state_of:
+            s = state_of[sym]
+            col = states[:, s.start + (index or 0)]
+        elif sym in param_of:
+            col = np.broadcast_to(np.ravel(param_of[sym])[index or 0], times.shape)
+        else:
+            col = values[sym][:, index or 0]
+        columns.append((name, node, opvar) if multi else name)
+        data.append(col)
+    frame = pd.DataFrame(
+        np.column_stack(data) if data else np.empty((len(times), 0)),
+        index=pd.Index(times, name="time"),
+    )
+    frame.columns = pd.MultiIndex.from_tuples(columns) if multi else columns
+    return frame

@@ -7,7 +7,7 @@ state), lets the solver plugin integrate, and turns the sampled states into a Da
 
 from __future__ import annotations
 
-import dataclasses
+import keyword
 import math
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -15,31 +15,34 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rates_core import __version__, builtins, noise, pyrates_compat
+from rates_core import __version__, noise, pipeline, pyrates_compat
 from rates_core.backend import (
-    EmitOptions,
     EmittedFunction,
-    Problem,
     check_on_nonfinite,
-    first_nonfinite,
     have_tqdm,
     require_tqdm,
 )
-from rates_core.errors import InitialStateWarning, ModelError, SolverError, warn_user
+from rates_core.errors import (
+    ArgumentError,
+    InitialStateWarning,
+    ModelError,
+    SolverError,
+    warn_user,
+)
+from rates_core.frontend import last_run
 from rates_core.frontend.edits import warn_discarded
 from rates_core.frontend.templates import CircuitTemplate, split_path
-from rates_core.observe import evaluate_algebraic
-from rates_core.outputs import model_files
+
+# re-exported: they were simulate's before the pipeline module held them
+from rates_core.pipeline import build_run_system as build_run_system
+from rates_core.pipeline import in_pyrates_order as in_pyrates_order
 from rates_core.plugins import default_host
-from rates_core.system import System, build_system
+from rates_core.results import output_spec, results_frame
+from rates_core.system import System
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from rates_core.plugins import SolverInfo
-
-#: Systems with at most this many states are built unvectorised so backends can emit scalar code.
-SMALL_SYSTEM = 32
 #: ``progress=None`` shows a bar (on a terminal) for runs of more steps than this ...
 PROGRESS_MIN_STEPS = 1_000_000
 #: ... or expected to take longer than this many seconds (a rough estimate, see _expected_seconds)
@@ -48,40 +51,6 @@ PROGRESS_MIN_SECONDS = 2.0
 
 def _host() -> Any:
     return default_host()
-
-
-def _count_nodes(circuit: CircuitTemplate, limit: int) -> int:
-    """The number of nodes (population units included) of ``circuit`` and its sub-circuits,
-    counted up to just past ``limit``."""
-    count = len(circuit.nodes) + sum(p.n for p in circuit.populations.values())
-    for sub in circuit.circuits.values():
-        if count > limit:
-            break
-        count += _count_nodes(sub, limit - count)
-    return count
-
-
-def build_run_system(circuit: CircuitTemplate, vectorize: bool, **options: Any) -> System:
-    """The System ``run`` integrates (``options`` go to :func:`build_system`).
-
-    Small networks run fastest as scalar code (plain floats, generated loops), so a system of
-    at most :data:`SMALL_SYSTEM` states is built unvectorised, one population per node, even
-    when ``vectorize`` asks otherwise: the same equations. A circuit of few nodes is built
-    unvectorised first (and vectorised only if that gives more states), others vectorised
-    first (and again unvectorised if small), so the common cases build once.
-    """
-    if vectorize and _count_nodes(circuit, SMALL_SYSTEM) <= SMALL_SYSTEM:
-        system = build_system(circuit, vectorize=False, **options)
-        if system.n_states <= SMALL_SYSTEM:
-            return system
-    system = build_system(circuit, vectorize=vectorize, **options)
-    if (
-        vectorize
-        and system.n_states <= SMALL_SYSTEM
-        and len(system.ir.populations) < system.n_states
-    ):
-        system = build_system(circuit, vectorize=False, **options)
-    return system
 
 
 def check_run_times(
@@ -111,280 +80,6 @@ def check_run_times(
     if sampling < float(step_size) * (1 - 1e-12):
         raise SolverError("sampling_step_size must not be smaller than step_size")
     return sampling
-
-
-def _prepare(
-    circuit: CircuitTemplate,
-    backend: str,
-    inputs: Mapping[str, Any] | None,
-    vectorize: bool,
-    float_precision: str,
-    file_name: str | None = None,
-    delay_approximation: int | None = None,
-    auto: bool = False,
-    overwrite: bool = False,
-    auto_constants: tuple[tuple[str, Any], ...] = (),
-    initial_state: Any = None,
-    pyrates_order: bool = False,
-    solver: SolverInfo | None = None,
-) -> tuple[System, EmittedFunction]:
-    """The System and the backend's generated code; ``initial_state`` (as in :func:`run`) is
-    the starting point written into Auto-07p files (``auto=True``); ``pyrates_order`` puts
-    the parameters in PyRates's order (:func:`in_pyrates_order`); ``solver``: the solver of
-    ``run``, which may integrate white noise (:func:`rates_core.noise.emit`)."""
-    host = _host()
-    info = host.backend_info(backend)  # clear UnknownBackendError / PluginConflictError first
-    if auto and "continuation" not in info.capabilities:
-        raise ModelError(
-            f"auto=True writes Auto-07p files, which backend {backend!r} does not provide "
-            "(capability 'continuation'; rates-fortran has it)"
-        )
-    system = build_run_system(
-        circuit,
-        vectorize,
-        inputs=list(inputs or {}),
-        float_precision=float_precision,
-        functions=builtins.function_table(host.builtins(backend)),
-        delay_approximation=delay_approximation,
-        record_delayed="dde_algebraic" in info.capabilities,
-    )
-    if pyrates_order:
-        system = in_pyrates_order(system)
-    start = None
-    if auto and initial_state is not None:
-        start = tuple(_initial_state(circuit, system, initial_state).tolist())
-    options = EmitOptions(
-        float_precision=float_precision,
-        file_name=file_name,
-        auto=auto,
-        auto_constants=auto_constants,
-        overwrite=overwrite,
-        protect=model_files(circuit) if file_name or auto else (),
-        initial_state=start,
-    )
-    emitted = noise.emit(host, backend, system, options, solver)
-    return system, emitted
-
-
-def _input_arrays(
-    circuit: CircuitTemplate, system: System, inputs: Mapping[str, Any] | None, n_rows: int
-) -> dict[str, np.ndarray]:
-    """Per input parameter, an array with one row per step: ``(n_rows,)`` or ``(n_rows, size)``."""
-    arrays: dict[str, np.ndarray] = {}
-    for ext in system.inputs:
-        shape = (n_rows,) if ext.size == 1 and not ext.nodes[1:] else (n_rows, ext.size)
-        arrays[ext.name] = np.zeros(shape, dtype=system.param(ext.name).dtype)
-    for path, values in (inputs or {}).items():
-        node_pattern, op, var = split_path(path)
-        nodes = circuit.get_nodes(node_pattern, var=f"{op}/{var}")
-        arr = np.asarray(values)
-        if arr.shape[0] != n_rows:
-            raise ModelError(
-                f"input for {path!r} has {arr.shape[0]} rows, expected one per step ({n_rows})",
-                variable=path,
-            )
-        if arr.ndim == 2 and arr.shape[1] == 1:
-            arr = arr[:, 0]
-        if arr.ndim == 2 and arr.shape[1] != len(nodes):
-            raise ModelError(
-                f"input for {path!r} has {arr.shape[1]} columns but the path matches "
-                f"{len(nodes)} nodes",
-                variable=path,
-            )
-        if arr.ndim > 2:
-            raise ModelError(f"input for {path!r} must be 1-D or 2-D", variable=path)
-        for ext in system.inputs:
-            if ext.path != f"{op}/{var}":
-                continue
-            unit_of = {node: u for u, node in enumerate(ext.nodes)}
-            matched = [(k, unit_of[node]) for k, node in enumerate(nodes) if node in unit_of]
-            if not matched:
-                continue
-            columns, units = (list(x) for x in zip(*matched))
-            target = arrays[ext.name]
-            if target.ndim == 1:
-                target += arr if arr.ndim == 1 else arr[:, columns[0]]
-            else:
-                # all matched units at once (units are distinct): no per-unit Python work
-                target[:, units] += arr[:, None] if arr.ndim == 1 else arr[:, columns]
-    return arrays
-
-
-def _initial_state(circuit: CircuitTemplate, system: System, initial_state: Any) -> np.ndarray:
-    y0 = system.initial_state()
-    if initial_state is None:
-        return y0
-    if isinstance(initial_state, str):
-        if initial_state != "last":
-            raise ModelError(f"initial_state must be None, 'last' or a dict, not {initial_state!r}")
-        if not circuit.state:
-            raise ModelError("initial_state='last' needs a previous run of this template")
-        initial_state = circuit.state
-    if not isinstance(initial_state, Mapping):
-        raise ModelError("initial_state must be None, 'last' or a dict path -> value")
-    offsets = {s.name: s for s in system.states}
-    for path, value in initial_state.items():
-        for node, op, var in circuit.resolve_path(path):
-            full = f"{node}/{op}/{var}"
-            name, index = system.label_map.get(full, (None, None))
-            if name not in offsets:
-                raise ModelError(f"{full!r} is not a state variable", variable=full)
-            state = offsets[name]
-            if index is None:
-                y0[state.start : state.stop] = value
-            else:
-                y0[state.start + index] = value
-    return y0
-
-
-def _zero_kernels(system: System, y0: np.ndarray) -> np.ndarray:
-    """``y0`` with every gamma-kernel stage at 0: the chains' steady state for a zero
-    pre-history (``history="zero"``), as discrete delays read 0 before t = 0."""
-    y0 = np.array(y0, copy=True)
-    for s in system.states:
-        if s.kernel:
-            y0[s.start : s.stop] = 0
-    return y0
-
-
-def _history(circuit: CircuitTemplate, system: System, history: Any, y0: np.ndarray) -> Any:
-    """``Problem.history``: the state vector at ``t < 0`` from a dict of numbers / functions,
-    or zeros for ``history="zero"`` (PyRates's pre-history)."""
-    if history is None:
-        return None
-    if isinstance(history, str):
-        if history != "zero":
-            raise ModelError(f"history must be None, 'zero' or a dict, not {history!r}")
-        zeros = np.zeros_like(y0)
-        return lambda t: zeros
-    if not isinstance(history, Mapping):
-        raise ModelError(
-            "history must be None, 'zero' or a dict node/op/var -> number or function of t"
-        )
-    states = {s.name: s for s in system.states}
-    entries = []
-    for path, value in history.items():
-        matches = circuit.resolve_path(path)
-        for k, (node, op, var) in enumerate(matches):
-            full = f"{node}/{op}/{var}"
-            name, index = system.label_map.get(full, (None, None))
-            if name not in states:
-                raise ModelError(f"history for {full!r}: not a state variable", variable=full)
-            state = states[name]
-            where = state.start + (index or 0) if index is not None or state.size == 1 else None
-            where = slice(state.start, state.stop) if where is None else where
-            entries.append((full, where, value, k, len(matches)))
-
-    def value_at(value: Any, t: float, k: int, n: int) -> Any:
-        v = np.asarray(value(t) if callable(value) else value)
-        if v.ndim == 1 and n > 1 and v.shape[0] == n:
-            v = v[k]
-        return v
-
-    for full, where, value, k, n in entries:  # check shapes once, before integrating
-        v = value_at(value, -1e-12, k, n)
-        size = 1 if isinstance(where, (int, np.integer)) else where.stop - where.start
-        if v.size not in (1, size):
-            raise ModelError(
-                f"history for {full!r} has shape {v.shape}, expected a scalar or {size} values",
-                variable=full,
-            )
-        if first_nonfinite(v) is not None:
-            raise ModelError(
-                f"history for {full!r} is {v.tolist()} at t=-1e-12: it must be finite",
-                variable=full,
-            )
-
-    def pre_history(t: float) -> np.ndarray:
-        y = np.array(y0, copy=True)
-        for _, where, value, k, n in entries:
-            y[where] = value_at(value, t, k, n)
-        return y
-
-    return pre_history
-
-
-def _locate_output(circuit: CircuitTemplate, system: System, path: str) -> list[tuple]:
-    """``[(node, op, var)]`` of an output path: a variable of one unit of the System as it
-    is (edge units, such as the states of an edge template, are no nodes of the circuit),
-    other paths (wildcards, sub-circuits) through the circuit."""
-    if isinstance(path, str) and path in system.label_map:
-        node, op, var = path.rsplit("/", 2)
-        return [(node, op, var)]
-    return circuit.resolve_path(path)
-
-
-def _output_spec(
-    circuit: CircuitTemplate, system: System, outputs: Any
-) -> list[tuple[str, str, str, str, int | None]]:
-    """``(name, node, "op/var", symbol, index)`` per recorded column.
-
-    A vector variable of one node (``output(0.0, 3)``) gives one column per element, named
-    ``name[k]``.
-    """
-    if outputs is None:
-        outputs = {}
-        for s in system.states:
-            for path in s.paths:
-                if path in system.label_map:
-                    outputs[path] = path
-    elif not isinstance(outputs, Mapping):
-        outputs = {p: p for p in outputs}
-    sizes = system.symbol_sizes()
-    spec = []
-    for name, path in outputs.items():
-        for node, op, var in _locate_output(circuit, system, path):
-            full = f"{node}/{op}/{var}"
-            if full not in system.label_map:
-                raise ModelError(
-                    f"output {path!r}: {full} is not used by any equation", variable=path
-                )
-            sym, index = system.label_map[full]
-            size = sizes.get(sym, 1)
-            if index is None and size > 1:
-                for k in range(size):
-                    spec.append((f"{name}[{k}]", node, f"{op}/{var}", sym, k))
-            else:
-                spec.append((name, node, f"{op}/{var}", sym, index))
-    return spec
-
-
-def _dataframe(spec, times, states, system, params, input_rows, sample_idx) -> pd.DataFrame:
-    import pandas as pd  # only results need pandas; get_run_func users do not pay for it
-
-    state_of = {s.name: s for s in system.states}
-    algebraic = sorted({sym for *_, sym, _ in spec if sym not in state_of})
-    param_of = {p.name: v for p, v in zip(system.params, params)}
-    rows_at_samples = {k: (v[sample_idx] if np.ndim(v) else v) for k, v in input_rows.items()}
-    values = evaluate_algebraic(
-        system,
-        [a for a in algebraic if a not in param_of],
-        times,
-        states,
-        params,
-        rows_at_samples,
-    )
-    columns, data = [], []
-    counts: dict[str, int] = {}
-    for name, *_ in spec:
-        counts[name] = counts.get(name, 0) + 1
-    multi = any(c > 1 for c in counts.values())
-    for name, node, opvar, sym, index in spec:
-        if sym in state_of:
-            s = state_of[sym]
-            col = states[:, s.start + (index or 0)]
-        elif sym in param_of:
-            col = np.broadcast_to(np.ravel(param_of[sym])[index or 0], times.shape)
-        else:
-            col = values[sym][:, index or 0]
-        columns.append((name, node, opvar) if multi else name)
-        data.append(col)
-    frame = pd.DataFrame(
-        np.column_stack(data) if data else np.empty((len(times), 0)),
-        index=pd.Index(times, name="time"),
-    )
-    frame.columns = pd.MultiIndex.from_tuples(columns) if multi else columns
-    return frame
 
 
 def run(
@@ -455,7 +150,7 @@ def run(
         require_tqdm()  # fail before building anything
     chosen = _host().resolve_solver(backend, solver)  # the backend's own implementation
     solver, method = chosen.name, chosen.method
-    system, emitted = _prepare(
+    system, emitted = pipeline.prepare(
         circuit,
         backend,
         inputs,
@@ -466,48 +161,39 @@ def run(
         solver=chosen,
     )
     n_steps = int(round(simulation_time / step_size))
-    n_samples = int(round(simulation_time / sampling))
     if progress is None:
         progress = _auto_progress(system, method, n_steps)
-    input_rows = _input_arrays(circuit, system, inputs, n_steps)
     seed = solver_options.pop("seed", None)
     wiener_increments = noise.pop_increments(chosen, solver_options)
-    spec = _output_spec(circuit, system, outputs)
-    y0 = _initial_state(circuit, system, initial_state)
-    if isinstance(history, str) and history == "zero":
-        y0 = _zero_kernels(system, y0)
-    problem = Problem(
-        y0=y0,
-        params=[
-            np.array(p.value, copy=True) if p.role == "input" else p.value for p in system.params
-        ],
-        t0=0.0,
+    problem = pipeline.make_problem(
+        circuit,
+        system,
         simulation_time=simulation_time,
         step_size=step_size,
         sampling_step=sampling,
-        n_samples=n_samples,
-        inputs=input_rows,
-        input_times=np.arange(n_steps) * step_size,
+        inputs=inputs,
+        initial_state=initial_state,
+        history=history,
         options=solver_options,
         seed=seed,
         wiener_increments=wiener_increments,
         progress=bool(progress),
-        history=_history(circuit, system, history, y0),
         on_nonfinite=on_nonfinite,
     )
+    spec = output_spec(circuit, system, outputs)
     trajectory = _host().solve(solver, emitted, problem)
     problem.check_trajectory(system, trajectory, solver)
     sample_idx = np.minimum(np.rint(trajectory.times / step_size).astype(int), max(n_steps - 1, 0))
-    frame = _dataframe(
+    frame = results_frame(
         spec,
         trajectory.times,
         trajectory.states,
         system,
         problem.params,
-        input_rows,
+        problem.inputs,
         sample_idx,
     )
-    object.__setattr__(circuit, "state", _final_state(system, trajectory.final))
+    last_run.remember_final_state(circuit, _final_state(system, trajectory.final))
     if cutoff:
         frame = frame.loc[frame.index >= cutoff - 1e-12 * step_size]
     distribution, version = _backend_distribution(backend)
@@ -545,7 +231,7 @@ def _expected_seconds(system: System, solver: str, n_steps: int) -> float:
     (small systems run as plain-float code, larger ones pay NumPy's call overhead)."""
     evaluations = {"euler": 1, "heun": 2, "rk4": 4}.get(solver, 1)
     n = system.n_states
-    per_evaluation = 2e-7 * n if n <= SMALL_SYSTEM else 2e-5 + 1e-8 * n
+    per_evaluation = 2e-7 * n if n <= pipeline.SMALL_SYSTEM else 2e-5 + 1e-8 * n
     return n_steps * evaluations * per_evaluation
 
 
@@ -606,33 +292,10 @@ def _arg_keys(system: System, names: Mapping[str, str] | None = None) -> list[st
     ]
 
 
-def in_pyrates_order(system: System) -> System:
-    """``system`` with its parameters in the argument order of PyRates's generated functions,
-    where it can be had: by first appearance in the derivatives (state by state, in sympy's
-    order of terms), then in the algebraic updates (edge weights, coupling), then the rest in
-    declaration order. For one population this is PyRates 1.2's order; within a network,
-    PyRates's order depends on its internal names, so pass arguments by their keys
-    (``func.params``)."""
-    import sympy
-
-    index = {p.name: i for i, p in enumerate(system.params)}
-    order: dict[int, None] = {}
-    expressions = [expr for _, expr in system.derivatives]
-    expressions += [a.expr for a in system.algebraic]
-    for expr in expressions:
-        for node in sympy.preorder_traversal(expr):
-            i = index.get(node.name) if isinstance(node, sympy.Symbol) else None
-            if i is not None:
-                order.setdefault(i, None)
-    order.update(dict.fromkeys(range(len(system.params))))
-    if list(order) == list(range(len(system.params))):
-        return system
-    return dataclasses.replace(system, params=[system.params[i] for i in order])
-
-
-def _named(func: Any, keys: Sequence[str]) -> Any:
+def _named(func: Any, keys: Sequence[str], name: str | None = None) -> Any:
     """``func`` with ``func.params``: the names of its arguments, in order (a thin wrapper
-    where ``func`` takes no attributes, e.g. a compiled callable)."""
+    where ``func`` takes no attributes, e.g. a compiled callable); ``name`` renames a function
+    made here (generated functions already carry the ``func_name`` they were emitted with)."""
     try:
         func.params = tuple(keys)
     except (AttributeError, TypeError):
@@ -642,7 +305,25 @@ def _named(func: Any, keys: Sequence[str]) -> Any:
             return inner(*args)
 
         func.params = tuple(keys)
+    if name is not None:
+        func.__name__ = func.__qualname__ = name
     return func
+
+
+def check_func_name(func_name: Any) -> str:
+    """``func_name`` of get_run_func / get_jacobian_func: the name of the generated function,
+    so a Python identifier (not a keyword, not ending in ``_``, which generated helpers use)."""
+    if (
+        not isinstance(func_name, str)
+        or not func_name.isidentifier()
+        or keyword.iskeyword(func_name)
+        or func_name.endswith("_")
+    ):
+        raise ArgumentError(
+            f"func_name names the generated function: it must be an identifier that is no "
+            f"Python keyword and does not end in '_', not {func_name!r}"
+        )
+    return func_name
 
 
 def _input_keys(
@@ -660,6 +341,22 @@ def _input_keys(
     return {name: paths[0] for name, paths in feeding.items() if len(paths) == 1}
 
 
+def _held(times: np.ndarray, rows: np.ndarray, t: float) -> Any:
+    """Row k of ``rows`` for ``times[k] <= t < times[k + 1]``, as fixed-step solvers use the
+    rows in ``run``; the first and last rows outside the grid."""
+    i = int(np.searchsorted(times, t, side="right")) - 1
+    return rows[min(max(i, 0), times.shape[0] - 1)]
+
+
+def _input_scheme(backend: str, solver: str | None) -> Any:
+    """How get_run_func evaluates input rows between grid points for ``solver`` (a method of
+    ``backend``): held over each step for fixed-step solvers, interpolated for adaptive ones
+    (and when no solver is named)."""
+    if solver is None:
+        return _interpolate
+    return _interpolate if _host().resolve_solver(backend, solver).adaptive else _held
+
+
 def _interpolate(times: np.ndarray, rows: np.ndarray, t: float) -> Any:
     """Linear interpolation of ``rows`` (one per entry of ``times``) at ``t``; constant outside.
 
@@ -675,7 +372,7 @@ def _interpolate(times: np.ndarray, rows: np.ndarray, t: float) -> Any:
     return rows[i] + w * (rows[i + 1] - rows[i])
 
 
-def _state_indices(system: System) -> dict[str, Any]:
+def state_indices(system: System) -> dict[str, Any]:
     indices: dict[str, Any] = {}
     for path, (name, index) in system.label_map.items():
         for s in system.states:
@@ -714,7 +411,7 @@ def get_run_func(
     func_name: str,
     step_size: float,
     backend: str = "numpy",
-    solver: str = "euler",
+    solver: str | None = None,
     inputs: Mapping[str, Any] | None = None,
     vectorize: bool = True,
     float_precision: str = "float64",
@@ -760,16 +457,24 @@ def get_run_func(
     then start with ``input_times`` (the time grid ``k * step_size`` of the rows) and each input
     parameter is passed as its whole array of rows (key: the input's path); ``func`` evaluates
     every input at ``t`` by linear interpolation on that grid (constant outside it), as
-    ``run(..., solver="scipy")`` does.
+    ``run(..., solver="scipy")`` does. ``solver`` names the solver the function is for (a
+    method of ``backend``, as in :func:`run`): a fixed-step one (``"euler"``, ``"rk4"``, ...)
+    holds row k over the step from ``k * step_size``, as ``run`` with that solver does; an
+    adaptive one, or None, interpolates.
+
+    ``func_name`` names the generated function (and so the function in ``file_name``'s copy);
+    the returned in-place field and the functions with inputs carry it as ``__name__``.
     """
     backend, float_precision = pyrates_compat.driver_arguments(
         "get_run_func", backend, float_precision, pyrates_options, file_name_is_argument=True
     )
     constants = pyrates_compat.auto_constants("get_run_func", auto, pyrates_options)
     pyrates_compat.refuse_unknown("get_run_func", pyrates_options)
+    check_func_name(func_name)
+    scheme = _input_scheme(backend, solver)
     warn_discarded(circuit, "get_run_func")
     start = _start_of(circuit, initial_state, "get_run_func")
-    system, emitted = _prepare(
+    system, emitted = pipeline.prepare(
         circuit,
         backend,
         inputs,
@@ -782,11 +487,14 @@ def get_run_func(
         auto_constants=constants,
         initial_state=start,
         pyrates_order=True,
+        func_name=func_name,
     )
     if system.delayed:
-        return _delayed_run_func(circuit, system, emitted, backend, inputs, step_size)
-    y0 = _initial_state(circuit, system, start)
-    indices = _state_indices(system)
+        return _delayed_run_func(
+            circuit, system, emitted, backend, inputs, step_size, scheme, func_name
+        )
+    y0 = pipeline.start_state(circuit, system, start)
+    indices = state_indices(system)
     if not inputs:
         params = _call_values(system)
         keys = ["t", "y", *_arg_keys(system)]
@@ -801,9 +509,11 @@ def get_run_func(
             # the buffer the in-place field wrote, never the buffer itself
             return rhs(t, y, dy, *params).copy()
 
-        return _named(vector_field, keys), (0.0, y0, dy, *params), keys, indices
+        return _named(vector_field, keys, func_name), (0.0, y0, dy, *params), keys, indices
 
-    input_times, params, param_keys, at_time = _input_args(circuit, system, inputs, step_size)
+    input_times, params, param_keys, at_time = _input_args(
+        circuit, system, inputs, step_size, scheme
+    )
     keys = ["t", "y", "input_times", *param_keys]
     if functional:
         rhs_functional_inputs = emitted.rhs_functional
@@ -814,7 +524,7 @@ def get_run_func(
             return rhs_functional_inputs(t, y, *at_time(t, input_times, params))
 
         args = (0.0, y0, input_times, *params)
-        return _named(vector_field_functional_inputs, keys), args, keys, indices
+        return _named(vector_field_functional_inputs, keys, func_name), args, keys, indices
 
     keys.insert(2, "dy")
     rhs_inplace = emitted.rhs
@@ -825,15 +535,20 @@ def get_run_func(
         return rhs_inplace(t, y, dy, *at_time(t, input_times, params)).copy()
 
     args = (0.0, y0, np.zeros_like(y0), input_times, *params)
-    return _named(vector_field_inputs, keys), args, keys, indices
+    return _named(vector_field_inputs, keys, func_name), args, keys, indices
 
 
 def _input_args(
-    circuit: CircuitTemplate, system: System, inputs: Mapping[str, Any], step_size: float
+    circuit: CircuitTemplate,
+    system: System,
+    inputs: Mapping[str, Any],
+    step_size: float,
+    scheme: Callable[[np.ndarray, np.ndarray, float], Any],
 ) -> tuple[np.ndarray, tuple, list[str], Callable[[float, np.ndarray, tuple], list[Any]]]:
     """``(input_times, params, keys, at_time)`` of a generated function with inputs: the
     parameters with each input's whole array of rows, their keys, and ``at_time(t,
-    input_times, params)``, the parameters with every input interpolated at ``t``."""
+    input_times, params)``, the parameters with every input read at ``t`` by ``scheme``
+    (:func:`_input_scheme`)."""
     lengths = {len(np.asarray(v)) for v in inputs.values()}
     if len(lengths) != 1:
         raise ModelError(
@@ -841,7 +556,7 @@ def _input_args(
             f"{sorted(lengths)}"
         )
     (n_rows,) = lengths
-    rows = _input_arrays(circuit, system, inputs, n_rows)
+    rows = pipeline.input_arrays(circuit, system, inputs, n_rows)
     input_times = np.arange(n_rows) * float(step_size)
     slots = [i for i, p in enumerate(system.params) if p.role == "input"]
     params = tuple(rows[p.name] if p.role == "input" else p.value for p in system.params)
@@ -850,7 +565,7 @@ def _input_args(
     def at_time(t: float, times: np.ndarray, values: tuple) -> list[Any]:
         current = list(values)
         for i in slots:
-            current[i] = _interpolate(times, values[i], t)
+            current[i] = scheme(times, values[i], t)
         return current
 
     return input_times, params, keys, at_time
@@ -863,25 +578,28 @@ def _delayed_run_func(
     backend: str,
     inputs: Mapping[str, Any] | None,
     step_size: float,
+    scheme: Callable[[np.ndarray, np.ndarray, float], Any],
+    func_name: str,
 ) -> tuple[Any, tuple, list[str], dict[str, Any]]:
     """``get_run_func`` of a model with delays: ``f(t, y, hist, *params) -> dy``, or with
-    inputs ``f(t, y, hist, input_times, *params)`` (:mod:`rates_core.delay_export`)."""
+    inputs ``f(t, y, hist, input_times, *params)`` (:mod:`rates_core.delay_export`), named
+    ``func_name``."""
     from rates_core.delay_export import check_exportable, delayed_run_func
 
     check_exportable(system, _host().backend_info(backend).capabilities, backend)
     if not inputs:
         exported = delayed_run_func(system, emitted, _call_values(system), _arg_keys(system))
     else:
-        times, params, keys, at_time = _input_args(circuit, system, inputs, step_size)
+        times, params, keys, at_time = _input_args(circuit, system, inputs, step_size, scheme)
         exported = delayed_run_func(system, emitted, params, keys, (times, at_time))
     func, args, keys = exported
-    return _named(func, keys), args, keys, _state_indices(system)
+    return _named(func, keys, func_name), args, keys, state_indices(system)
 
 
 def get_jacobian_func(
     circuit: CircuitTemplate,
     func_name: str,
-    step_size: float = 1e-3,
+    step_size: float | None = None,
     backend: str = "numpy",
     vectorize: bool = True,
     float_precision: str = "float64",
@@ -891,14 +609,23 @@ def get_jacobian_func(
     initial_state: Any = _NOT_GIVEN,
     **pyrates_options: Any,
 ) -> tuple[Any, tuple, list[str], dict[str, Any]]:
-    """Like :func:`get_run_func` for the Jacobian ``J(t, y, *params)`` (dense, d f / d y)."""
+    """Like :func:`get_run_func` for the Jacobian ``J(t, y, *params)`` (dense, d f / d y).
+
+    ``step_size=None``: the backend's exact (symbolic) Jacobian. A number: central finite
+    differences of the vector field with that step (relative to ``|y_j|`` where it exceeds
+    1), for backends without an exact Jacobian or to check one. ``func_name`` names the
+    generated function.
+    """
     backend, float_precision = pyrates_compat.driver_arguments(
         "get_jacobian_func", backend, float_precision, pyrates_options, file_name_is_argument=True
     )
     pyrates_compat.refuse_unknown("get_jacobian_func", pyrates_options)
+    check_func_name(func_name)
+    if step_size is not None:
+        step_size = _check_difference_step(step_size)
     warn_discarded(circuit, "get_jacobian_func")
     start = _start_of(circuit, initial_state, "get_jacobian_func")
-    system, emitted = _prepare(
+    system, emitted = pipeline.prepare(
         circuit,
         backend,
         None,
@@ -908,18 +635,60 @@ def get_jacobian_func(
         delay_approximation,
         overwrite=overwrite,
         pyrates_order=True,
+        func_name=func_name,
     )
     _refuse_delays(system, "get_jacobian_func")
-    if emitted.jacobian is None:
-        raise ModelError(f"backend {backend!r} does not provide a Jacobian")
+    if step_size is not None:
+        jacobian = _difference_jacobian(emitted.rhs_functional, step_size)
+    elif emitted.jacobian is None:
+        raise ModelError(
+            f"backend {backend!r} does not provide an exact Jacobian; pass step_size=h for "
+            "central finite differences of the vector field"
+        )
+    else:
+        jacobian = emitted.jacobian
     params = _call_values(system)
     keys = ["t", "y", *_arg_keys(system)]
-    y0 = _initial_state(circuit, system, start)
-    return _named(emitted.jacobian, keys), (0.0, y0, *params), keys, _state_indices(system)
+    y0 = pipeline.start_state(circuit, system, start)
+    made_here = func_name if step_size is not None else None
+    return _named(jacobian, keys, made_here), (0.0, y0, *params), keys, state_indices(system)
+
+
+def _check_difference_step(step_size: Any) -> float:
+    try:
+        step = float(step_size)
+    except (TypeError, ValueError):
+        step = math.nan
+    if isinstance(step_size, bool) or not (math.isfinite(step) and step > 0):
+        raise ArgumentError(
+            f"step_size of get_jacobian_func is the finite-difference step: a positive number "
+            f"(or None for the backend's exact Jacobian), not {step_size!r}"
+        )
+    return step
+
+
+def _difference_jacobian(field: Any, step: float) -> Any:
+    """``J(t, y, *params)`` by central differences of ``field(t, y, *params) -> dy``, with the
+    step ``step * max(1, |y_j|)`` for column j."""
+
+    def jacobian(t: float, y: Any, *params: Any) -> np.ndarray:
+        y = np.asarray(y)
+        columns = []
+        for j in range(y.size):
+            h = step * max(1.0, abs(y[j]))
+            up, down = y.copy(), y.copy()
+            up[j] += h
+            down[j] -= h
+            diff = np.asarray(field(t, up, *params)) - np.asarray(field(t, down, *params))
+            columns.append(diff / (2 * h))
+        return np.column_stack(columns) if columns else np.zeros((0, 0))
+
+    return jacobian
 
 
 def integrate(reference: str | CircuitTemplate, **run_kwargs: Any) -> pd.DataFrame:
     """Load a circuit from a reference (or take a CircuitTemplate, as PyRates's ``integrate``
     does) and run it in one call."""
-    circuit = reference if isinstance(reference, CircuitTemplate) else None
-    return (circuit or CircuitTemplate.from_yaml(reference)).run(**run_kwargs)
+    if isinstance(reference, CircuitTemplate):
+        return reference.run(**run_kwargs)
+    return CircuitTemplate.from_yaml(reference).run(**run_kwargs)

@@ -239,20 +239,16 @@ def _signature(system: Any) -> str:
 
 def _build(spec: _Spec, circuit: CircuitTemplate, input_paths: list[str]) -> Any:
     """The System of ``circuit`` as :func:`rates_core.simulate.run` builds it."""
-    from rates_core import builtins
-    from rates_core.plugins import default_host
-    from rates_core.simulate import build_run_system
+    from rates_core.pipeline import prepare_system
 
-    host = default_host()
-    info = host.backend_info(spec.backend)
-    options = dict(
+    return prepare_system(
+        circuit,
+        spec.backend,
         inputs=input_paths,
+        vectorize=spec.vectorize,
         float_precision=spec.float_precision,
-        functions=builtins.function_table(host.builtins(spec.backend)),
         delay_approximation=spec.delay_approximation,
-        record_delayed="dde_algebraic" in info.capabilities,
     )
-    return build_run_system(circuit, spec.vectorize, **options)
 
 
 def _emitted(spec: _Spec, system: Any, compiled: dict[str, Any]) -> Any:
@@ -314,18 +310,13 @@ def _simulate(
     ``(output, label, node, op/var)`` for the first ``len(labels)`` circuits."""
     import pandas as pd
 
-    from rates_core.backend import Problem
     from rates_core.frontend.templates import CircuitTemplate
+    from rates_core.pipeline import make_problem
     from rates_core.plugins import default_host
-    from rates_core.simulate import (
-        _dataframe,
-        _history,
-        _initial_state,
-        _input_arrays,
-        _output_spec,
-        _zero_kernels,
-    )
+    from rates_core.results import output_spec, results_frame
 
+    combined: Any  # the circuit, or the copies of a batch (resolved through _Copies)
+    copies: list[str]
     if len(circuits) == 1 and not spec.batched:
         combined, copies = circuits[0], []
     else:
@@ -339,41 +330,30 @@ def _simulate(
         combined = _Copies(combined, spec.circuit, copies)
     emitted = _emitted(spec, system, compiled)
     n_steps = int(round(spec.simulation_time / spec.step_size))
-    n_samples = int(round(spec.simulation_time / spec.sampling_step_size))
-    input_rows = _input_arrays(combined, system, inputs, n_steps)
-    y0 = _initial_state(combined, system, _prefixed(spec.initial_state, copies))
-    zero = isinstance(spec.history, str)
-    if zero:
-        y0 = _zero_kernels(system, y0)
-    history = spec.history if zero else _prefixed(spec.history, copies)
-    problem = Problem(
-        y0=y0,
-        params=[
-            np.array(p.value, copy=True) if p.role == "input" else p.value for p in system.params
-        ],
-        t0=0.0,
+    history = spec.history
+    problem = make_problem(
+        combined,
+        system,
         simulation_time=spec.simulation_time,
         step_size=spec.step_size,
         sampling_step=spec.sampling_step_size,
-        n_samples=n_samples,
-        inputs=input_rows,
-        input_times=np.arange(n_steps) * spec.step_size,
-        options=dict(spec.solver_options),
+        inputs=inputs,
+        initial_state=_prefixed(spec.initial_state, copies),
+        history=history if isinstance(history, str) else _prefixed(history, copies),
+        options=spec.solver_options,
         seed=spec.seed,
-        progress=False,
-        history=_history(combined, system, history, y0),
         on_nonfinite=spec.on_nonfinite,
     )
     trajectory = default_host().solve(spec.solver, emitted, problem)
     _check_finite(problem, system, trajectory, spec.solver, copies, labels)
 
-    # one recorded column per (output, set, node, op/var); names made unique for _dataframe
+    # one recorded column per (output, set, node, op/var); names made unique for results_frame
     columns: list[tuple] = []
-    spec_rows = []
+    spec_rows: list[tuple[str, str, str, str, int | None]] = []
     for key, path in spec.outputs.items():
         for b, label in enumerate(labels):
             where = f"{copies[b]}/{path}" if copies else path
-            for entry in _output_spec(combined, system, {key: where}):
+            for entry in output_spec(combined, system, {key: where}):
                 name, node, opvar, sym, index = entry
                 node = node[len(copies[b]) + 1 :] if copies else node
                 if name != key:  # an element of a vector variable: "key[k]"
@@ -381,13 +361,13 @@ def _simulate(
                 columns.append((key, label, node, opvar))
                 spec_rows.append((f"c{len(spec_rows)}", node, opvar, sym, index))
     sample_idx = np.minimum(np.rint(trajectory.times / spec.step_size).astype(int), n_steps - 1)
-    frame = _dataframe(
+    frame = results_frame(
         spec_rows,
         trajectory.times,
         trajectory.states,
         system,
         problem.params,
-        input_rows,
+        problem.inputs,
         np.maximum(sample_idx, 0),
     )
     frame.columns = pd.MultiIndex.from_tuples(columns)
@@ -743,7 +723,7 @@ def _write_bytes_atomic(target: Path, data: bytes) -> None:
 def _lock_exclusive(fd: int) -> None:
     """An exclusive, non-blocking lock on the open file ``fd`` (OSError when held elsewhere).
     The OS releases it when the process ends, so a killed sweep leaves no stale lock."""
-    if os.name == "nt":
+    if sys.platform == "win32":
         import msvcrt
 
         msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
@@ -929,7 +909,7 @@ def _run_dask(spec: _Spec, todo: list, executor: Any, on_done: Callable) -> None
             index, frame = future.result()
             on_done(index, frame)
     finally:
-        if own:
+        if cluster is not None:  # made here (executor="dask")
             client.close()
             cluster.close()
 
@@ -1192,6 +1172,9 @@ def grid_search(
         step_size=step_size,
         outputs=outputs,
     )
+    # require() refused the missing ones
+    assert param_map is not None and outputs is not None
+    assert simulation_time is not None and step_size is not None
     sweep = Sweep(
         circuit,
         param_map,

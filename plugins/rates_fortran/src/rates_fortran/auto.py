@@ -720,6 +720,8 @@ class Continuation:
 
     @staticmethod
     def _rename(frame: Any, model: _AutoModel) -> Any:
+        """Auto's columns ``U(i)`` and ``PAR(i)`` under the model's state and parameter names
+        (``PAR(11)`` is the period)."""
         mapping = {}
         for col in frame.columns:
             m = re.fullmatch(r"U\((\d+)\)", col)
@@ -732,11 +734,7 @@ class Continuation:
                     mapping[col] = "period"
                 elif slot in model.slots:
                     mapping[col] = model.parnames[model.slots.index(slot)]
-            if col.upper().startswith("MAX ") or col.upper().startswith("MAX"):
-                pass
-        frame = frame.rename(columns=mapping)
-        # the first column after LAB is the continuation parameter (Auto names it by slot)
-        return frame
+        return frame.rename(columns=mapping)
 
     # ------------------------------------------------------------------ conveniences
 

@@ -69,11 +69,11 @@ class TorchModel:
         vectorize: bool = True,
         float_precision: str = "float64",
     ) -> None:
-        from rates_core.simulate import _prepare
+        from rates_core.pipeline import prepare
 
         self.circuit = circuit
         self.input_paths = list(inputs)
-        self.system, self.function = _prepare(
+        self.system, self.function = prepare(
             circuit, BACKEND, {p: None for p in inputs}, vectorize, float_precision
         )
         if self.function.backend != BACKEND:
@@ -163,7 +163,7 @@ class TorchModel:
         import numpy as np
         import torch
 
-        from rates_core.simulate import _input_arrays
+        from rates_core.pipeline import input_arrays
         from rates_torch.solvers import OPTIONS, integrate, prepare, resolve_device
 
         if solver not in OPTIONS:
@@ -172,7 +172,7 @@ class TorchModel:
         sampling = step_size if sampling_step_size is None else sampling_step_size
         n_steps = int(round(simulation_time / step_size))
         n_samples = int(round(simulation_time / sampling))
-        rows = _input_arrays(self.circuit, system, inputs or {}, n_steps) if system.inputs else {}
+        rows = input_arrays(self.circuit, system, inputs or {}, n_steps) if system.inputs else {}
         device = resolve_device(device)
         module = self.module
         if y0 is None:

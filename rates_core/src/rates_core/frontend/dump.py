@@ -18,7 +18,7 @@ import yaml
 
 from rates_core.errors import ModelError
 from rates_core.frontend.names import MAX_NAME_LENGTH
-from rates_core.frontend.templates import CircuitTemplate, OperatorTemplate, _OperatorGraph
+from rates_core.frontend.templates import CircuitTemplate, OperatorGraph, OperatorTemplate
 from rates_core.frontend.variables import Variable
 
 
@@ -103,7 +103,7 @@ class _Writer:
         overrides = {n: _plain(v.value) for n, v in op.variables.items() if base.variables[n] != v}
         return op.name, overrides
 
-    def graph(self, graph: _OperatorGraph, cls_name: str) -> str:
+    def graph(self, graph: OperatorGraph, cls_name: str) -> str:
         operators = {}
         for op in graph.operators.values():
             ref, overrides = self.operator(op)

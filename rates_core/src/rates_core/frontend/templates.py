@@ -2,8 +2,9 @@
 
 Templates are immutable: every edit (``update_var``, ``add_edges_from_matrix``, ...) returns a new
 template and leaves the original untouched, so templates loaded once can be shared safely. The only
-mutable attributes are ``state``, the final state of the last ``run``, and ``discarded_edits``,
-the circuit edits whose result a caller threw away (:mod:`rates_core.frontend.edits`).
+mutable attribute is ``discarded_edits``, the circuit edits whose result a caller threw away
+(:mod:`rates_core.frontend.edits`); ``state``, the final state of the last ``run``, is kept
+beside the template (:mod:`rates_core.frontend.last_run`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 
 from rates_core.errors import ModelError
+from rates_core.frontend import last_run
 from rates_core.frontend.edits import edit
 from rates_core.frontend.frozen import FrozenMap
 from rates_core.frontend.names import check_label, check_name, check_path
 from rates_core.frontend.variables import Variable, parse_declaration
+from rates_core.graphs import dependency_cycle, dependency_graph, dependency_order
 
 EDGE_ATTRIBUTES = ("weight", "delay", "spread")
 
@@ -182,11 +185,11 @@ def _operator_map(operators: Any, owner: str, path: str) -> FrozenMap:
     return FrozenMap(result)
 
 
-_G = TypeVar("_G", bound="_OperatorGraph")
+_G = TypeVar("_G", bound="OperatorGraph")
 
 
 @dataclass(frozen=True)
-class _OperatorGraph:
+class OperatorGraph:
     """Shared behaviour of nodes and edges: a small graph of operators wired by variable names."""
 
     name: str
@@ -246,26 +249,11 @@ class _OperatorGraph:
         deps: dict[str, set[str]] = {label: set() for label in self.operators}
         for (label, _), sources in self.wiring().items():
             deps[label].update(sources)
-        order: list[str] = []
-        done: set[str] = set()
-        visiting: list[str] = []
-
-        def visit(label: str) -> None:
-            if label in done:
-                return
-            if label in visiting:
-                cycle = visiting[visiting.index(label) :] + [label]
-                raise ModelError(f"operator wiring is cyclic: {' -> '.join(cycle)}", **_where(self))
-            visiting.append(label)
-            for dep in sorted(deps[label]):
-                visit(dep)
-            visiting.pop()
-            done.add(label)
-            order.append(label)
-
-        for label in self.operators:
-            visit(label)
-        return order
+        graph = dependency_graph(deps)
+        cycle = dependency_cycle(graph)
+        if cycle:
+            raise ModelError(f"operator wiring is cyclic: {' -> '.join(cycle)}", **_where(self))
+        return dependency_order(graph)
 
     def update_var(self, op: str, var: str, value: Any) -> Any:
         new_op = self[op].update_var(var, value)
@@ -292,11 +280,11 @@ class _OperatorGraph:
         )
 
 
-class NodeTemplate(_OperatorGraph):
+class NodeTemplate(OperatorGraph):
     """A population model: operators whose inputs are fed by the outputs of the others."""
 
 
-class EdgeTemplate(_OperatorGraph):
+class EdgeTemplate(OperatorGraph):
     """An operator graph placed on a connection; its sink operator's output feeds the target."""
 
     def sink(self) -> str:
@@ -454,8 +442,6 @@ class CircuitTemplate:
     path: str = ""
     populations: FrozenMap[str, Any] = field(default_factory=FrozenMap)
     connectivity: tuple[Any, ...] = ()
-    #: the final state of the last ``run`` (``path -> value``)
-    state: dict[str, Any] = field(init=False, repr=False, default_factory=dict)
     #: edits whose result a caller threw away (:mod:`rates_core.frontend.edits`)
     discarded_edits: list[Any] = field(init=False, repr=False, default_factory=list)
 
@@ -950,6 +936,14 @@ class CircuitTemplate:
             edges=self.edges + tuple(_coerce_edge(e, self.name, self.path) for e in new_edges),
         )
 
+    def to_networkx(self) -> Any:
+        """This circuit as a :class:`networkx.MultiDiGraph`: its nodes (population units
+        included) with their template names, one edge per connection with its weight, delay,
+        spread and variables (:func:`rates_core.frontend.graph.circuit_graph`)."""
+        from rates_core.frontend.graph import circuit_graph
+
+        return circuit_graph(self)
+
     def get_var(self, var: str) -> Any:
         """Not available: PyRates returned a compiled backend variable. The replacements are
         named in the error."""
@@ -969,10 +963,17 @@ class CircuitTemplate:
 
         return variable_positions(self, outputs, **options)
 
+    @property
+    def state(self) -> dict[str, Any]:
+        """The final state of the last ``run()`` of this template, ``path -> value`` (empty
+        before any run); ``initial_state="last"`` starts there."""
+        return last_run.final_state(self)
+
     def clear(self) -> None:
         """Forget the final state of the last run (``initial_state="last"``); rates keeps no
-        generated files or caches, so there is nothing else to clear."""
-        object.__setattr__(self, "state", {})
+        generated files, and what it keeps in memory for a template (its built System) goes
+        with the template, so there is nothing else to clear."""
+        last_run.forget_final_state(self)
 
     # ------------------------------------------------------------------ simulation
 
@@ -988,7 +989,9 @@ class CircuitTemplate:
 
         return get_run_func(self, func_name, step_size, **kwargs)
 
-    def get_jacobian_func(self, func_name: str, step_size: float = 1e-3, **kwargs: Any) -> Any:
+    def get_jacobian_func(
+        self, func_name: str, step_size: float | None = None, **kwargs: Any
+    ) -> Any:
         """The Jacobian counterpart of :meth:`get_run_func`."""
         from rates_core.simulate import get_jacobian_func
 

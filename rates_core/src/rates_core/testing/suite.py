@@ -207,7 +207,8 @@ class ConformanceSuite:
     ``source_suffix``
         Suffix of the file the suite asks ``get_run_func(file_name=...)`` to write.
     ``reimport_function``
-        The in-place vector field ``f(t, y, dy, *params)`` a Python source defines.
+        The in-place vector field ``f(t, y, dy, *params)`` a Python source defines: the suite
+        passes it to ``get_run_func`` as ``func_name`` (default ``"vector_field"``).
     ``generated_examples`` / ``generated_seed``
         How many random models ``test_generated_models`` draws (default 10) and the seed
         (default 0); the options ``--rates-fuzz N`` and ``--rates-fuzz-seed S`` override them.
@@ -438,7 +439,10 @@ class ConformanceSuite:
         return True
 
     def _run_func(self, circuit: Any, **kwargs: Any) -> tuple[Any, tuple, list[str], dict]:
-        return circuit.get_run_func("rates_conformance", 1e-3, backend=self._backend, **kwargs)
+        """get_run_func of the backend under test; its generated field is named
+        ``reimport_function`` (get_run_func's ``func_name``)."""
+        name = type(self).reimport_function
+        return circuit.get_run_func(name, 1e-3, backend=self._backend, **kwargs)
 
     @staticmethod
     def _call(func: Any, args: tuple, t: float, y: np.ndarray) -> np.ndarray:
