@@ -3,6 +3,8 @@ needed here; the SDE solvers are tested in rates-numpy and by the conformance su
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import sympy
@@ -66,7 +68,8 @@ def test_split_gives_drift_and_diffusion() -> None:
 def test_split_refuses_nonlinear_noise_built_by_hand() -> None:
     system = build_system(_circuit(["x' = -x", "z' = -z"]))
     name, rhs = system.derivatives[0]
-    system.derivatives[0] = (name, rhs + builtins.Xi() ** 2)
+    derivatives = ((name, rhs + builtins.Xi() ** 2), *system.derivatives[1:])
+    system = dataclasses.replace(system, derivatives=derivatives)  # the System is frozen
     with pytest.raises(ModelError, match="linearly") as info:
         noise.split(system)
     assert info.value.variable == "p0/op/x"
