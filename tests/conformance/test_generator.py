@@ -39,12 +39,17 @@ def test_undeclared_features_are_not_drawn(model: gen.GeneratedModel) -> None:
     assert model.needs() == frozenset()
 
 
-@FAST
-@given(gen.models())
-def test_no_inputs_with_discrete_delays(model: gen.GeneratedModel) -> None:
-    """Extrinsic inputs are left out of models with discrete delays (findings G2, G3)."""
-    if "dde" in model.needs():
-        assert not any(t.extrinsic for t in model.types)
+def test_inputs_drawn_with_discrete_delays() -> None:
+    """Extrinsic inputs and discrete delays are drawn together (left out until the fixed-step
+    histories took the left-side slope where an input jumps, finding G2)."""
+    from hypothesis import find
+
+    model = find(
+        gen.models(),
+        lambda m: "dde" in m.needs() and any(t.extrinsic for t in m.types),
+        settings=settings(database=None, max_examples=500),
+    )
+    assert model.input_levels
 
 
 def _one_node(**kw) -> gen.GeneratedModel:

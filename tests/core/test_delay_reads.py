@@ -12,6 +12,8 @@ from rates_core.delay_reads import (
     StagePlan,
     breakpoints,
     hermite_weights,
+    input_driven_slopes,
+    input_jumps,
     snap,
 )
 from rates_core.errors import SolverError
@@ -94,6 +96,49 @@ def test_stage_plan_positions():
     # whole multiples of dt on every stage: direct reads, no weights
     direct = StagePlan(np.array([0.3, 0.1]), dt, 0.0, first=True)
     assert direct.direct and direct.weights is None
+
+
+def test_input_jumps():
+    """Steps whose input row differs from the previous one, over all inputs; constant inputs
+    (one row) and rows past n_steps count for nothing."""
+    stair = np.array([0.0, 0.0, 1.0, 1.0, 1.0, -1.0, -1.0, 2.0])
+    columns = np.zeros((8, 3))
+    columns[3, 1] = 0.5  # one column of a per-node input changes at step 3 and back at 4
+    assert input_jumps([stair], 8).tolist() == [2, 5, 7]
+    assert input_jumps([stair, columns], 8).tolist() == [2, 3, 4, 5, 7]
+    assert input_jumps([stair], 6).tolist() == [2, 5]  # row 7 is past the run
+    assert input_jumps([np.ones((1, 4)), columns[:, :, None]], 8).tolist() == [3, 4]
+    assert input_jumps([], 8).size == 0 and input_jumps([stair], 0).size == 0
+
+
+def test_input_driven_slopes():
+    """Whether an extrinsic input enters the derivative of a delayed variable (through
+    algebraic updates too, and for recorded variables through their states)."""
+    from rates_core import CircuitTemplate
+
+    assert input_driven_slopes(build_system(ref.delay_input_circuit(), inputs=["a/op/u"]))
+    assert not input_driven_slopes(build_system(ref.delay_input_circuit()))  # no inputs
+    # the input drives the target b, whose derivative no delayed read needs
+    assert not input_driven_slopes(build_system(ref.delay_input_circuit(), inputs=["b/op/v"]))
+    jr = CircuitTemplate.from_yaml("rates_core.models.jansenrit.JRC_delay")
+    for record in (False, True):  # delayed v (or the rate m of v), the input in x'
+        system = build_system(jr, inputs=["jrc1/pc/syn_exc_ext/u"], record_delayed=record)
+        assert not input_driven_slopes(system)
+    via_algebraic = ref.two_nodes(
+        ["a' = -a + s", "s = 2.0*u"],
+        {"a": "output(0.0)", "s": "variable(0.0)", "u": "input(0.0)"},
+        ["b' = v"],
+        {"b": "output(0.0)", "v": "input(0.0)"},
+    ).add_edges([["a/op/a", "b/op/v", None, {"delay": 0.5}]])
+    assert input_driven_slopes(build_system(via_algebraic, inputs=["a/op/u"]))
+    recorded = ref.two_nodes(
+        ["a' = -a + u", "s = a*a"],
+        {"a": "output(0.0)", "s": "variable(0.0)", "u": "input(0.0)"},
+        ["b' = v"],
+        {"b": "output(0.0)", "v": "input(0.0)"},
+    ).add_edges([["a/op/s", "b/op/v", None, {"delay": 0.5}]])
+    system = build_system(recorded, inputs=["a/op/u"], record_delayed=True)
+    assert system.recorded and input_driven_slopes(system)
 
 
 def test_snap():

@@ -328,6 +328,64 @@ def test_population_history_is_bounded() -> None:
     assert euler.info["history_interpolation"] == "direct"
 
 
+def test_left_slopes_only_where_inputs_jump_into_delayed_slopes() -> None:
+    """The extra evaluation of the field with the previous input row (the left-side slope a
+    Hermite read needs where an input jumps) runs once per jump and only when needed: not for
+    direct reads (euler, delays on the grid), not where no input enters the derivative of a
+    delayed variable (Jansen-Rit: delayed v, input in x'), not for constant inputs."""
+    from rates_core.testing import references as ref
+
+    system = build_system(ref.delay_input_circuit(), inputs=["a/op/u"])
+    function = emit(system)
+    name = next(p.name for p in system.params if p.role == "input")
+    T, dt = ref.DELAY_INPUT["T"], 0.05
+
+    def info(solver: str, rows: np.ndarray) -> dict[str, Any]:
+        return solve(solver, function, problem(system, T, dt, 8, inputs={name: rows})).info
+
+    assert info("rk4", ref.delay_input_rows(dt))["history_left_slopes"] == 2  # two jumps
+    assert "history_left_slopes" not in info("euler", ref.delay_input_rows(dt))
+    assert "history_left_slopes" not in info("rk4", np.full(int(round(T / dt)), 0.3))
+    jr = CircuitTemplate.from_yaml("rates_core.models.jansenrit.JRC_delay")
+    jr_system = build_system(jr, inputs=["jrc1/pc/syn_exc_ext/u"])
+    u = next(p.name for p in jr_system.params if p.role == "input")
+    noisy = 220.0 + 20.0 * np.random.default_rng(1).standard_normal(200)
+    traj = solve("rk4", emit(jr_system), problem(jr_system, 0.02, 1e-4, inputs={u: noisy}))
+    assert traj.info["history_interpolation"] == "hermite"
+    assert "history_left_slopes" not in traj.info
+
+
+def test_scipy_stepped_input_through_delay_converges() -> None:
+    """scipy (method of steps) with a stepped input read through a delay: the rows are
+    interpolated linearly, and with the mid level in the row at each jump the ramp integrates
+    like the step, so the run meets the zero-order-hold closed form up to O(row step^2)
+    (generator finding G3, said to be O(row step), does not reproduce)."""
+    from rates_core.testing import references as ref
+
+    c, T = ref.delay_input_circuit(), ref.DELAY_INPUT["T"]
+    errors = []
+    for dt in (0.01, 0.005):
+        rows = ref.delay_input_rows(dt)
+        for jump in ref.DELAY_INPUT["jumps"]:
+            k = int(round(jump / dt))
+            rows[k] = 0.5 * (rows[k - 1] + rows[k])
+        frame = c.run(
+            T,
+            dt,
+            outputs={"a": "a/op/a", "b": "b/op/b"},
+            inputs={"a/op/u": rows},
+            sampling_step_size=0.4,  # no sample at a jump
+            solver="scipy",
+            method="DOP853",
+            rtol=1e-11,
+            atol=1e-12,
+        )
+        want = ref.delay_input_exact(frame.index.to_numpy())
+        errors.append(float(np.abs(frame[["a", "b"]].to_numpy() - want).max()))
+    # measured 2.9e-5 and 7.3e-6: second order in the row step
+    assert errors[0] < 1e-4 and 3.5 < errors[0] / errors[1] < 4.5, errors
+
+
 def test_scipy_population_table_in_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Many distinct delays: the table of delayed states is filled chunk by chunk (bounded
     memory), with the same numbers; and the scipy run agrees with rk4."""

@@ -13,6 +13,20 @@ and its arithmetic.
 :class:`StagePlan`
     For a fixed step ``dt`` and a stage at ``t_n + c dt``: the row (relative to step n) and
     the cubic Hermite weights each connection reads, fixed for the whole run.
+:func:`input_jumps`
+    The steps at whose start an extrinsic input row changes. Fixed-step inputs hold row n on
+    ``[t_n, t_n+1)`` (a zero-order hold), so there the derivative of the state jumps, and a
+    history interpolating with derivatives needs both of its sides at ``t_n``: the right one,
+    ``f(t_n, y_n)`` with row n (the first stage of step n, the slope at the left end of
+    ``[t_n, t_n+1]``), and the left one, ``f(t_n, y_n)`` with row n - 1 and the same delayed
+    values (the slope at the right end of ``[t_n-1, t_n]``, one more evaluation of the field at
+    these steps only). A Hermite interpolant with the slope of the next interval at its right
+    end is off by O(dt * jump) there, and rk4 drops to second order.
+:func:`input_driven_slopes`
+    Whether an extrinsic input enters the derivative of a variable read with a delay at all
+    (from the equations, so code generators can use it): when none does, both sides agree and
+    no step needs the second evaluation (Jansen-Rit's delayed reads of ``v``, whose
+    derivative is ``x``, with the input in ``x'``).
 :func:`breakpoints`
     Where the discontinuity of the initial history propagates (step ends for adaptive
     solvers).
@@ -21,7 +35,7 @@ and its arithmetic.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -37,6 +51,8 @@ __all__ = [
     "breakpoints",
     "delay_values",
     "hermite_weights",
+    "input_driven_slopes",
+    "input_jumps",
     "snap",
     "unique_sorted",
 ]
@@ -179,6 +195,45 @@ class StagePlan:
         self.weights = None if self.direct else hermite_weights(theta, dt)
         pre = -s[s < 0]
         self.n_pre = int(math.ceil(pre.max())) if pre.size else 0
+
+
+def input_jumps(rows: Iterable[Any], n_steps: int) -> np.ndarray:
+    """The steps n (``0 < n < n_steps``, sorted) at which a row of some extrinsic input differs
+    from row n - 1: there a fixed-step history needs the left-side derivative too (see the
+    module doc). ``rows``: one array per input, one row per step (``(n_rows, ...)``; an array
+    of one row is a constant input); rows from ``n_steps`` on are not read."""
+    jump = np.zeros(max(int(n_steps), 0), dtype=bool)
+    for series in rows:
+        arr = np.asarray(series)
+        count = min(arr.shape[0] if arr.ndim else 1, jump.size)
+        if count < 2:
+            continue
+        arr = arr[:count].reshape(count, -1)
+        jump[1:count] |= np.any(arr[1:] != arr[:-1], axis=1)
+    return np.flatnonzero(jump)
+
+
+def input_driven_slopes(system: System) -> bool:
+    """Whether the time derivative of some variable read with a delay (a state of
+    ``system.delayed``, or a recorded variable through the states it is made of) depends on
+    an extrinsic input, directly or through algebraic updates. Only then can a jump of an
+    input row make a slope of the history jump (see :func:`input_jumps`)."""
+    driven = {p.symbol for p in system.params if p.role == "input"}
+    if not driven or not system.delayed:
+        return False
+    for update in system.algebraic:  # in dependency order
+        if update.expr.free_symbols & driven:
+            driven.add(update.symbol)
+    moving = {name for name, expr in system.derivatives if expr.free_symbols & driven}
+    recorded = {r.name: r for r in system.recorded}
+    for read in system.delayed:
+        rec = recorded.get(read.state)
+        if rec is None:
+            if read.state in moving:
+                return True
+        elif set(rec.rate_symbols) & moving or rec.rate.free_symbols & driven:
+            return True
+    return False
 
 
 # --------------------------------------------------------------------------- adaptive

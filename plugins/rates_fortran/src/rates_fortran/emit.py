@@ -28,6 +28,7 @@ from rates_core.backend import EmitOptions, EmittedFunction
 from rates_core.codegen import comment, file_stem
 from rates_core.codegen import source as kit
 from rates_core.codegen.modules import export_only
+from rates_core.delay_reads import input_driven_slopes
 from rates_core.errors import ModelError
 from rates_core.plugins import EmitContext
 from rates_core.system import System
@@ -314,15 +315,18 @@ def emit_source(system: System, context: EmitContext | None = None) -> tuple[str
         f"n_int = {lay.n_int}, n_delayed = {lay.n_delayed}",
         1,
     )
+    # an extrinsic input enters a delayed variable's derivative: its jumps need left slopes
+    w(f"logical, parameter :: input_slopes_ = .{str(input_driven_slopes(system)).lower()}.", 1)
     w()
     w("type :: history_t", 1)
-    w("!! accepted points (t, y, f) of the integration, read at t - tau", 2)
+    w("!! accepted points (t, y, f) of the integration, read at t - tau; fl is the left-side", 2)
+    w("!! derivative at a point where an input row changes (else f)", 2)
     w("integer :: n = 0, first = 1, n_conn = 0, n_pre = 0", 2)
     w("logical :: last_f = .false.", 2)
     w("real(dp) :: t0 = 0.0_dp, tau_max = 0.0_dp, pre_dt = 0.0_dp", 2)
     w("integer, allocatable :: pos(:)", 2)
     w("real(dp), allocatable :: tau(:), tt(:)", 2)
-    w(f"{m.yt}, allocatable :: y0(:), yy(:, :), ff(:, :), pre_y(:, :), pre_f(:, :)", 2)
+    w(f"{m.yt}, allocatable :: y0(:), yy(:, :), ff(:, :), fl(:, :), pre_y(:, :), pre_f(:, :)", 2)
     w("end type history_t", 1)
     w()
     w("interface interp_", 1)

@@ -166,7 +166,7 @@ SOLVER = r"""
     real(dp), intent(in) :: t
     {YT}, intent(in) :: y(n_states)
     real(dp), allocatable :: tt(:)
-    {YT}, allocatable :: yy(:, :), ff(:, :)
+    {YT}, allocatable :: yy(:, :), ff(:, :), fl(:, :)
     integer :: live, cap
     if (h%n_conn == 0) return
     ! drop points no read can reach any more (keep one before t - tau_max)
@@ -178,13 +178,15 @@ SOLVER = r"""
       live = h%n - h%first + 1
       cap = size(h%tt)
       if (live > cap/2) cap = 2*cap
-      allocate (tt(cap), yy(n_states, cap), ff(n_states, cap))
+      allocate (tt(cap), yy(n_states, cap), ff(n_states, cap), fl(n_states, cap))
       tt(1:live) = h%tt(h%first:h%n)
       yy(:, 1:live) = h%yy(:, h%first:h%n)
       ff(:, 1:live) = h%ff(:, h%first:h%n)
+      fl(:, 1:live) = h%fl(:, h%first:h%n)
       call move_alloc(tt, h%tt)
       call move_alloc(yy, h%yy)
       call move_alloc(ff, h%ff)
+      call move_alloc(fl, h%fl)
       h%n = live
       h%first = 1
     end if
@@ -195,12 +197,23 @@ SOLVER = r"""
   end subroutine hist_append_
 
   subroutine hist_set_f_(h, f)
+    !! the derivative at the last point (both sides, see hist_set_left_)
     type(history_t), intent(inout) :: h
     {YT}, intent(in) :: f(n_states)
     if (h%n_conn == 0) return
     h%ff(:, h%n) = f
+    h%fl(:, h%n) = f
     h%last_f = .true.
   end subroutine hist_set_f_
+
+  subroutine hist_set_left_(h, f)
+    !! the left-side derivative at the last point (the field with the input row before it),
+    !! the right-end slope of the interval ending there; after hist_set_f_
+    type(history_t), intent(inout) :: h
+    {YT}, intent(in) :: f(n_states)
+    if (h%n_conn == 0) return
+    h%fl(:, h%n) = f
+  end subroutine hist_set_left_
 
   function hermite_(ya, fa, yb, fb, dt, theta) result(v)
     {YT}, intent(in) :: ya, fa, yb, fb
@@ -253,7 +266,7 @@ SOLVER = r"""
         v = h%yy(p, m) + (r - h%tt(m))*h%ff(p, m)
       else
         dt = h%tt(m) - h%tt(m - 1)
-        v = hermite_(h%yy(p, m - 1), h%ff(p, m - 1), h%yy(p, m), h%ff(p, m), dt, &
+        v = hermite_(h%yy(p, m - 1), h%ff(p, m - 1), h%yy(p, m), h%fl(p, m), dt, &
                      (r - h%tt(m - 1))/dt)
       end if
       return
@@ -269,7 +282,7 @@ SOLVER = r"""
       end if
     end do
     dt = h%tt(hi) - h%tt(lo)
-    v = hermite_(h%yy(p, lo), h%ff(p, lo), h%yy(p, hi), h%ff(p, hi), dt, (r - h%tt(lo))/dt)
+    v = hermite_(h%yy(p, lo), h%ff(p, lo), h%yy(p, hi), h%fl(p, hi), dt, (r - h%tt(lo))/dt)
   end function hist_read_
 
   subroutine stage_(h, t, y, dy, prw, pc, pi)
@@ -409,7 +422,7 @@ SOLVER = r"""
       h%pre_y = pre_y(:, 1:n_pre + 1)
       h%pre_f = pre_f(:, 1:n_pre + 1)
     end if
-    allocate (h%tt(64), h%yy(n_states, 64), h%ff(n_states, 64))
+    allocate (h%tt(64), h%yy(n_states, 64), h%ff(n_states, 64), h%fl(n_states, 64))
     h%n = 0
     h%first = 1
 
@@ -440,16 +453,40 @@ SOLVER = r"""
     {YT} :: y(n_states), y1(n_states), k1(n_states), k2(n_states), k3(n_states), k4(n_states)
     integer(i8) :: k, row
     real(dp) :: tk, dt2, dt6
+    logical :: slopes
     y = y0
     dt2 = 0.5_dp*dt
     dt6 = dt/6.0_dp
     row = 1
+    ! reads between the step points (rk4's half steps, delays off the grid) interpolate with
+    ! derivatives: where an input row changes they need its left side as well, when the input
+    ! enters a delayed variable's derivative (input_slopes_)
+    slopes = .false.
+    if (input_slopes_ .and. h%n_conn > 0 .and. n_in > 0 .and. n_rows > 1) then
+      slopes = any(h%tau(1:h%n_conn) > 0.0_dp .and. (method == 3 .or. &
+               abs(h%tau(1:h%n_conn)/dt - anint(h%tau(1:h%n_conn)/dt)) &
+               > 1.0e-9_dp*max(1.0_dp, h%tau(1:h%n_conn)/dt)))
+    end if
     do k = 0, n_steps - 1
       tk = t0 + k*dt
       call set_row_(k, n_in, in_pos, n_rows, series, prw)
       call hist_append_(h, tk, y)
       call stage_(h, tk, y, k1, prw, pc, pi)
-      call hist_set_f_(h, k1)
+      if (slopes .and. k > 0 .and. k < n_rows) then
+        if (any(series(1:n_in, k + 1) /= series(1:n_in, k))) then
+          ! the input jumps at tk: the slope before it, with row k - 1 (before hist_set_f_,
+          ! so that the delayed values are those of k1)
+          call set_row_(k - 1, n_in, in_pos, n_rows, series, prw)
+          call stage_(h, tk, y, k2, prw, pc, pi)
+          call set_row_(k, n_in, in_pos, n_rows, series, prw)
+          call hist_set_f_(h, k1)
+          call hist_set_left_(h, k2)
+        else
+          call hist_set_f_(h, k1)
+        end if
+      else
+        call hist_set_f_(h, k1)
+      end if
       select case (method)
       case (1)
         y = y + dt*k1

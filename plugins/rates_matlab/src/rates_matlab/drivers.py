@@ -3,7 +3,8 @@
 Each driver integrates a whole run in one MATLAB / Octave call (never a Python loop per step):
 
 * ``<field>_fixed.m``: euler, heun and rk4 loops; for delay systems with a ring buffer of the
-  last ``max(tau) / dt + 3`` accepted states and derivatives, read by cubic Hermite
+  last ``max(tau) / dt + 3`` accepted states and derivatives (and left-side derivatives
+  where an input row changes), read by cubic Hermite
   interpolation at every stage time (the same rules as rates-numpy's fixed-step history:
   pre-history is the initial state or a given table, reads inside the current step
   extrapolate the last complete interval, zero delays read the stage state);
@@ -79,8 +80,23 @@ _FIXED_DELAY_SETUP = """\
   lag(near) = round(lag(near));
   zero = lag == 0;
   depth = ceil(max([lag; 0])) + 3;
+  % reads between the step points (rk4's half steps, delays off the grid) interpolate with
+  % derivatives; where an input row changes at step k (jumps(k + 1)) the interval ending
+  % there takes its slope from ring_l, the field with the row before (the left side), when
+  % an input enters a delayed variable's derivative (the first operand, set at generation)
+  slopes = {{INPUT_SLOPES}} && ~isempty(slots) && any(~zero & (scheme == 3 | lag ~= round(lag)));
+  jumps = false(n_steps, 1);
+  if slopes
+    for s = 1:numel(slots)
+      m = min(size(rows{s}, 1), n_steps);
+      if m > 1
+        jumps(2:m) = jumps(2:m) | any(rows{s}(2:m, :) ~= rows{s}(1:m - 1, :), 2);
+      end
+    end
+  end
   hist = struct('pos', pos, 'zero', zero, 'bounds', bounds, 'dt', dt, 'y_start', y, ...
-                'pre', pre, 'ring_y', zeros(depth, n), 'ring_f', zeros(depth, n));
+                'pre', pre, 'ring_y', zeros(depth, n), 'ring_f', zeros(depth, n), ...
+                'slopes', slopes, 'ring_l', zeros(depth * slopes, n));
 """
 
 _FIXED_LOOP_START = """\
@@ -116,6 +132,20 @@ _DELAY_STAGES = """\
     d = past(hist, k - lag, k - 1, y);
     k1 = {{FIELD}}(t, y, d{:}, params{:});
     hist.ring_f(slot, :) = k1.';
+    if slopes
+      hist.ring_l(slot, :) = k1.';
+      if jumps(k + 1)
+        % the input jumps at t: the slope before it, with row k (1-based), same delayed values
+        for s = 1:numel(slots)
+          params{slots(s)} = rows{s}(k, :).';
+        end
+        kl = {{FIELD}}(t, y, d{:}, params{:});
+        hist.ring_l(slot, :) = kl.';
+        for s = 1:numel(slots)
+          params{slots(s)} = rows{s}(k + 1, :).';
+        end
+      end
+    end
     if scheme == 1
       y = y + dt * k1;
     elseif scheme == 2
@@ -156,13 +186,18 @@ _DELAY_LOCAL = """\
 function d = past(hist, p, kf, y_stage)
 %PAST The delayed reads at the step positions p (steps since t0), one cell per read.
 %   Connection c is state entry hist.pos(c) at p(c), by cubic Hermite interpolation of the
-%   ring rows (accepted states and, up to step kf, their derivatives). Reads before t0 come
+%   ring rows (accepted states and, up to step kf, their derivatives; the right end of an
+%   interval takes its left-side derivative, ring_l, when inputs jump). Reads before t0 come
 %   from the pre-history, reads with delay 0 from the stage state y_stage, reads beyond the
 %   last complete interval extrapolate it (a first-order Taylor step in the first step).
   pos = hist.pos;
   zero = hist.zero;
   ring_y = hist.ring_y;
   ring_f = hist.ring_f;
+  ring_l = ring_f;
+  if hist.slopes
+    ring_l = hist.ring_l;
+  end
   dt = hist.dt;
   depth = size(ring_y, 1);
   z = zeros(numel(p), 1);
@@ -189,7 +224,7 @@ function d = past(hist, p, kf, y_stage)
     s2 = si .* si;
     s3 = s2 .* si;
     v = (2 * s3 - 3 * s2 + 1) .* ring_y(r0) + (s3 - 2 * s2 + si) .* (dt * ring_f(r0)) ...
-        + (3 * s2 - 2 * s3) .* ring_y(r1) + (s3 - s2) .* (dt * ring_f(r1));
+        + (3 * s2 - 2 * s3) .* ring_y(r1) + (s3 - s2) .* (dt * ring_l(r1));
     taylor = qi < 0;
     v(taylor) = ring_y(r1(taylor)) + (si(taylor) - 1) .* (dt * ring_f(r1(taylor)));
     z(inside) = v;
@@ -224,8 +259,10 @@ end
 """
 
 
-def fixed_driver(field: str, delays: bool, version: str) -> str:
-    """``<field>_fixed.m``: euler / heun / rk4 over a whole run (with the history of delays)."""
+def fixed_driver(field: str, delays: bool, version: str, input_slopes: bool = True) -> str:
+    """``<field>_fixed.m``: euler / heun / rk4 over a whole run (with the history of delays;
+    ``input_slopes``: an extrinsic input enters the derivative of a delayed variable, see
+    :func:`rates_core.delay_reads.input_driven_slopes`)."""
     parts = [_FIXED_HEAD]
     if delays:
         parts.append(_FIXED_DELAY_SETUP)
@@ -235,7 +272,13 @@ def fixed_driver(field: str, delays: bool, version: str) -> str:
     parts.append("end\n")
     if delays:
         parts.append(_DELAY_LOCAL)
-    return _fill("".join(parts), FIELD=field, UPPER=field.upper(), VERSION=version)
+    return _fill(
+        "".join(parts),
+        FIELD=field,
+        UPPER=field.upper(),
+        VERSION=version,
+        INPUT_SLOPES="true" if input_slopes else "false",
+    )
 
 
 _ADAPTIVE = """\

@@ -37,6 +37,7 @@ from rates_core.backend import EmittedFunction
 from rates_core.codegen import comment, comment_text, file_stem, string_literal
 from rates_core.codegen import source as kit
 from rates_core.codegen.modules import export_only
+from rates_core.delay_reads import input_driven_slopes
 from rates_core.plugins import EmitContext
 from rates_core.system import System
 from rates_matlab import BACKEND, __version__
@@ -457,7 +458,9 @@ def emit_code(system: System, context: EmitContext | None = None) -> MatlabCode:
     if jac is not None:
         files[f"{name}_jacobian.m"] = jac
     delays = bool(system.delayed)
-    files[f"{name}_fixed.m"] = fixed_driver(name, delays, __version__)
+    files[f"{name}_fixed.m"] = fixed_driver(
+        name, delays, __version__, input_slopes=input_driven_slopes(system)
+    )
     files[f"{name}_adaptive.m"] = adaptive_driver(name, jac is not None, __version__)
     if delays or not options.standalone:
         # dde23 integrates ODEs too (no lags): runs get its files for every model, exports

@@ -46,6 +46,13 @@ Pre-history
     that are whole multiples of dt: every stage of euler and heun) the read is a direct ring
     read, one ``take`` per step, and no derivatives are stored when no stage needs them.
 
+    Extrinsic inputs hold row n on ``[t_n, t_n+1)``: where a row changes
+    (:func:`rates_core.delay_reads.input_jumps`) the derivative jumps at ``t_n``, and the
+    interval ending there takes its right-end slope from a second ring ``L`` of left-side
+    derivatives ``f(t_n, y_n)`` with row n - 1 (:meth:`RingHistory.set_left`, one more
+    evaluation of the field at those steps only; elsewhere ``L`` repeats ``f_n``, and without
+    such steps or without Hermite reads ``L`` is ``F`` itself).
+
     Reads inside the step being computed (``tau`` shorter than the stage offset, or shorter
     than dt at the first stage, where ``f_n`` is not known yet): the cubic Hermite polynomial of
     the last complete interval, extrapolated (error O(dt^4) as well, with a larger constant); in
@@ -63,7 +70,7 @@ Pre-history
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -254,9 +261,12 @@ class RingHistory:
     """Fixed-step history: a ring of rows ``(y_n, f_n)``, see the module doc.
 
     ``stages``: ``(c, first)`` per distinct stage time ``t_n + c dt`` a solver reads at
-    (``first``: the stage that computes ``f_n``). Per step: :meth:`begin_step` (row n's state),
-    :meth:`read` for the first stage, :meth:`end_first_stage` (row n's derivative), then
-    :meth:`read` for the later stages.
+    (``first``: the stage that computes ``f_n``); ``jumps``: the steps whose input row
+    changes (:func:`~rates_core.delay_reads.input_jumps`). Per step: :meth:`begin_step` (row
+    n's state), :meth:`read` for the first stage, :meth:`end_first_stage` (row n's
+    derivative), for a step in ``left_steps`` :meth:`set_left` (the derivative with the
+    previous input row, same state and delayed values), then :meth:`read` for the later
+    stages.
     """
 
     def __init__(
@@ -266,6 +276,7 @@ class RingHistory:
         t0: float,
         dt: float,
         stages: Sequence[tuple[float, bool]],
+        jumps: Iterable[int] = (),
     ) -> None:
         self.conns, self.pre, self.t0, self.dt = conns, pre, float(t0), float(dt)
         self.vector = pre.vector
@@ -277,8 +288,12 @@ class RingHistory:
         self.hermite = not all(p.direct for p in self.plans)
         self.Y = np.zeros((2 * self.D, ncols), dtype=conns.dtype)
         self.F = np.zeros_like(self.Y) if self.hermite else None
+        #: steps that need the left-side derivative (only Hermite reads use derivatives)
+        self.left_steps = frozenset(int(k) for k in jumps) if self.hermite else frozenset()
+        self.L = np.zeros_like(self.Y) if self.left_steps else self.F
         self.Yf = self.Y.reshape(-1)
         self.Ff = self.F.reshape(-1) if self.F is not None else None
+        self.Lf = self.L.reshape(-1) if self.L is not None else None
         for p in self.plans:
             # offsets from row n - D + 1 (m >= 1 - D), so a read takes from a view of the
             # doubled ring starting there: no per-step index arithmetic over the connections
@@ -311,6 +326,23 @@ class RingHistory:
             Y[2 * D - 1] = Y[D - 1]
             F[D - 1] = F[0]
             F[2 * D - 1] = F[0]
+        L = self.L
+        if L is not None and L is not F:  # no jump at t_n: both sides agree
+            L[r] = F[r]
+            L[r + D] = F[r]
+            if n == 0:
+                L[D - 1] = F[0]
+                L[2 * D - 1] = F[0]
+
+    def set_left(self, n: int, y: np.ndarray, f: np.ndarray) -> None:
+        """Store the left-side derivative at ``t_n`` (``f`` with input row n - 1 at ``y = y_n``),
+        the right-end slope of the interval ending at ``t_n``; after :meth:`end_first_stage`."""
+        D, L = self.D, self.L
+        assert L is not None  # left_steps is empty without Hermite reads
+        r = n % D
+        fz = self.vector.rates(self.t0 + n * self.dt, y, f)
+        np.take(fz, self.conns.tracked, out=L[r])
+        L[r + D] = L[r]
 
     def read(self, stage: int, n: int, y: np.ndarray) -> np.ndarray:
         """Delayed values at stage ``stage`` of step n (``y``: the stage state) into
@@ -333,7 +365,7 @@ class RingHistory:
             np.take(self.Yf[start:], idx, out=tmp, mode="clip")
             tmp *= a1
             vals += tmp
-            np.take(self.Ff[start:], idx, out=tmp, mode="clip")
+            np.take(self.Lf[start:], idx, out=tmp, mode="clip")
             tmp *= b1
             vals += tmp
         if n < p.n_pre:

@@ -41,6 +41,7 @@ from rates_core.backend import (
     input_rows,
 )
 from rates_core.codegen.tableaux import TABLEAUX
+from rates_core.delay_reads import input_driven_slopes, input_jumps
 from rates_core.errors import SolverError
 from rates_numpy import FIXED_SOLVERS, SCIPY_SOLVER
 from rates_numpy.history import (
@@ -501,8 +502,11 @@ def _fixed_delayed(
     """euler / heun / rk4 with delayed reads: the vector loop plus a :class:`RingHistory`.
 
     Row n of the history is written once per step: ``y_n`` when step n starts and ``f_n``
-    (= k1) right after the first stage. rk4's two middle stages read at the same time, so their
-    delayed values are read once (zero delays are refreshed from the stage state).
+    (= k1) right after the first stage; where an input row changes at step n and the input
+    enters the derivative of a delayed variable, also the left-side derivative (the field with
+    row n - 1, same state and delayed values). rk4's two
+    middle stages read at the same time, so their delayed values are read once (zero delays
+    are refreshed from the stage state).
     """
     times, n_steps, every = _grid(problem)
     scalar = bool(function.extras.get("scalar"))
@@ -517,8 +521,22 @@ def _fixed_delayed(
     rhs = function.rhs
     t0, dt = float(problem.t0), float(problem.step_size)
     conns, pre = _delay_setup(function, problem, y, scalar, args)
-    hist = RingHistory(conns, pre, t0, dt, _STAGES[solver])
+    jumps = (
+        input_jumps([rows for _, _, rows in inputs.slots], n_steps)
+        if input_driven_slopes(function.system)
+        else ()
+    )
+    hist = RingHistory(conns, pre, t0, dt, _STAGES[solver], jumps)
+    left_steps = hist.left_steps
     delayed = conns.arguments
+
+    def set_row(k: int) -> None:
+        for i, r in rows:
+            if scalar:
+                args[i] = r[k].item()
+            else:
+                args[i][...] = r[k]
+
     k1 = np.empty_like(y)
     k2 = np.empty_like(y)
     k3 = np.empty_like(y)
@@ -536,15 +554,16 @@ def _fixed_delayed(
             progress(t0 + k * dt)
             report = ends.pop(0) if ends else -1
         t = t0 + k * dt
-        for i, r in rows:
-            if scalar:
-                args[i] = r[k].item()
-            else:
-                args[i][...] = r[k]
+        set_row(k)
         hist.begin_step(k, y)
         hist.read(0, k, y)
         rhs(t, y, k1, *delayed(), *args)
         hist.end_first_stage(k, y, k1)
+        if k in left_steps:  # the input jumps at t: the slope before it, with row k - 1
+            set_row(k - 1)
+            rhs(t, y, k2, *delayed(), *args)
+            hist.set_left(k, y, k2)
+            set_row(k)
         if solver == "euler":
             k1 *= dt
             y += k1
@@ -590,6 +609,8 @@ def _fixed_delayed(
         "history_interpolation": "hermite" if hist.hermite else "direct",
         "n_delayed": conns.size,
     }
+    if left_steps:
+        info["history_left_slopes"] = len(left_steps)
     if pre.calls:
         info["history_calls"] = pre.calls
     return Trajectory(times, out, y.copy(), info)

@@ -19,7 +19,10 @@ initial state, and a delay of exactly 0 reads the current stage state.
     A ring of the last D rows ``(y_n, f_n)`` at the grid points, stored twice so a read is one
     gather with precomputed offsets; read positions and Hermite weights of every connection
     are fixed per stage (``c - tau/dt`` steps from row n) and computed once before the loop
-    (:class:`rates_core.delay_reads.StagePlan`).
+    (:class:`rates_core.delay_reads.StagePlan`). Where an input row changes at step n
+    (:func:`rates_core.delay_reads.input_jumps`) the interval ending at ``t_n`` takes its
+    right-end slope from a second ring of left-side derivatives (the field with row n - 1),
+    as in rates-numpy.
 :class:`StepHistory` (``torch_dopri5``)
     Every accepted step's ``(t, y, f)`` in growing buffers (rows older than ``t - max_tau``
     are dropped when the buffer grows); a read finds each connection's interval with
@@ -32,7 +35,7 @@ only their indices for the backward pass), so gradients flow through the history
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -223,7 +226,10 @@ class RingHistory:
     """Fixed-step history: a ring of rows ``(y_n, f_n)`` (see the module doc).
 
     Per step: :meth:`begin_step` (row n's state), :meth:`read` for the first stage,
-    :meth:`end_first_stage` (row n's derivative), then :meth:`read` for the later stages.
+    :meth:`end_first_stage` (row n's derivative), for a step in ``left_steps`` (``jumps``, the
+    steps whose input row changes, when reads interpolate) :meth:`set_left` (the derivative
+    with input row n - 1, same state and delayed values), then :meth:`read` for the later
+    stages.
     """
 
     def __init__(
@@ -234,6 +240,7 @@ class RingHistory:
         dt: float,
         stages: Sequence[tuple[float, bool]],
         batch: tuple[int, ...],
+        jumps: Iterable[int] = (),
     ) -> None:
         import torch
 
@@ -249,6 +256,9 @@ class RingHistory:
         opts = dict(dtype=conns.dtype, device=conns.device)
         self.Y = torch.zeros((*batch, 2 * self.D * ncols), **opts)
         self.F = torch.zeros_like(self.Y) if self.hermite else None
+        #: steps that need the left-side derivative (only Hermite reads use derivatives)
+        self.left_steps = frozenset(int(k) for k in jumps) if self.hermite else frozenset()
+        self.L = torch.zeros_like(self.Y) if self.left_steps else self.F
         dev = conns.device
         self.offsets = [
             torch.as_tensor(p.m * ncols + conns.col_np, dtype=torch.int64, device=dev)
@@ -283,8 +293,12 @@ class RingHistory:
     def end_first_stage(self, n: int, f: Any) -> None:
         if self.F is None:
             return
-        fz = self.vector.rates(self.t0 + n * self.dt, self._y, f)
-        self._write(self.F, n, fz[..., self.conns.tracked].to(self.F.dtype))
+        fz = self.vector.rates(self.t0 + n * self.dt, self._y, f)[..., self.conns.tracked]
+        self._write(self.F, n, fz.to(self.F.dtype))
+        rings = [self.F]
+        if self.L is not None and self.L is not self.F:  # no jump at t_n: both sides agree
+            self._write(self.L, n, fz.to(self.L.dtype))
+            rings.append(self.L)
         if n == 0:  # row -1: the Taylor line y0 - dt f0 for reads inside the first step
             c, D = self.ncols, self.D
             y0 = self.Y[..., 0:c]
@@ -292,8 +306,18 @@ class RingHistory:
             line = y0 - self.dt * f0
             self.Y[..., (D - 1) * c : D * c] = line
             self.Y[..., (2 * D - 1) * c : 2 * D * c] = line
-            self.F[..., (D - 1) * c : D * c] = f0
-            self.F[..., (2 * D - 1) * c : 2 * D * c] = f0
+            for ring in rings:
+                ring[..., (D - 1) * c : D * c] = f0
+                ring[..., (2 * D - 1) * c : 2 * D * c] = f0
+
+    def set_left(self, n: int, f: Any) -> None:
+        """Store the left-side derivative at ``t_n`` (``f``: the field with input row n - 1 at
+        row n's state), the right-end slope of the interval ending at ``t_n``; after
+        :meth:`end_first_stage`."""
+        L = self.L
+        assert L is not None  # left_steps is empty without Hermite reads
+        fz = self.vector.rates(self.t0 + n * self.dt, self._y, f)[..., self.conns.tracked]
+        self._write(L, n, fz.to(L.dtype))
 
     def read(self, stage: int, n: int, y: Any) -> Any:
         """Connection values at stage ``stage`` of step n (``y``: the stage state)."""
@@ -308,7 +332,7 @@ class RingHistory:
                 a0 * self.Y[..., idx]
                 + b0 * self.F[..., idx]
                 + a1 * self.Y[..., nxt]
-                + b1 * self.F[..., nxt]
+                + b1 * self.L[..., nxt]
             )
         if n < p.n_pre:
             s = self.positions[stage]

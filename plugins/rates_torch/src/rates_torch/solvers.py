@@ -40,6 +40,7 @@ from rates_core.backend import (
     input_rows,
 )
 from rates_core.codegen.tableaux import TABLEAUX
+from rates_core.delay_reads import input_driven_slopes, input_jumps
 from rates_core.errors import SolverError
 from rates_torch import ADAPTIVE_SOLVERS, BACKEND, FIXED_SOLVERS
 
@@ -309,7 +310,11 @@ def _fixed(
         from rates_torch.history import RingHistory
 
         conns, pre = _delay_setup(run, adaptive=False)
-        hist = RingHistory(conns, pre, t0, dt, _STAGES[solver], run.batch)
+        jumps: Any = ()
+        if input_driven_slopes(run.function.system):
+            varying = [rows.detach().cpu().numpy() for _, rows in inputs if rows.shape[0] > 1]
+            jumps = input_jumps(varying, n_steps)
+        hist = RingHistory(conns, pre, t0, dt, _STAGES[solver], run.batch, jumps)
     ends = progress.chunk_ends(n_steps)
     report = ends.pop(0) if progress.enabled else -1
     if graph is None and not delayed:
@@ -331,6 +336,9 @@ def _fixed(
             d1 = conns.split(hist.read(0, k, y))
             k1 = f(t, y, *d1, *args)
             hist.end_first_stage(k, k1)
+            if k in hist.left_steps:  # the input jumps at t: the slope before it, row k - 1
+                before = [(i, rows[k - 1]) for i, rows in inputs if rows.shape[0] > 1]
+                hist.set_left(k, f(t, y, *d1, *_with(args, before)))
             if solver == "torch_euler":
                 y = y + k1 * dt
             elif solver == "torch_heun":
@@ -361,6 +369,14 @@ def _fixed(
     if hist is not None:
         info.update(history_rows=hist.rows, n_delayed=conns.size)
     return torch.stack(samples), y, info
+
+
+def _with(args: list[Any], values: list[tuple[int, Any]]) -> list[Any]:
+    """A copy of ``args`` with the given ``(slot, value)`` pairs replaced."""
+    out = list(args)
+    for i, value in values:
+        out[i] = value
+    return out
 
 
 def _ode_step(

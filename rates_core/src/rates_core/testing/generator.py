@@ -14,7 +14,7 @@
   coupling); without delay, with one delay for all or one per edge, with a ``spread`` of low
   (gamma kernel order 2-6) or high order (25-40); with no edge template, a linear (separable)
   or nonlinear one, with or without a state of its own;
-- extrinsic inputs (a staircase per node).
+- extrinsic inputs (a staircase per node), also together with delays.
 
 Models are stable by construction (linear decay, bounded nonlinearities, weights scaled by the
 in-degree), so comparisons mean something. :func:`check_model` runs one with every solver of
@@ -29,7 +29,6 @@ runs.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import tempfile
@@ -392,14 +391,6 @@ def models(capabilities: Collection[str] = ("dde", "complex"), max_nodes: int = 
             src = draw(st.integers(0, n_types - 1))
             tgt = draw(st.integers(0, n_types - 1))
             projections.append(draw(projection(types[src], types[tgt])))
-        model = GeneratedModel(tuple(types), tuple(projections))
-        if "dde" in model.needs():
-            # no extrinsic inputs with discrete delays (issue 18, report of the generator):
-            # G2: a fixed-step history stores at t_n the derivative with input row n, wrong for
-            #     the interval before t_n when the input jumps at t_n (rk4 drops to order 2);
-            # G3: the reference (rates-numpy's scipy method of steps) is off by O(input row
-            #     step) with time-varying inputs.
-            types = [dataclasses.replace(t, extrinsic=False) for t in types]
         levels = tuple(
             tuple(draw(st.lists(level, min_size=3, max_size=3))) for t in types if t.extrinsic
         )

@@ -622,6 +622,71 @@ def smooth_history_exact(t: np.ndarray) -> np.ndarray:
     return w / omega * (np.cos(omega * tau) - np.cos(omega * (t - tau)))
 
 
+#: A stepped input read through a delay: a' = -k a + u(t) (u: ``levels[i]`` from
+#: ``jumps[i]`` on, 0 before), a = a0 before 0, edge with delay ``delay`` and weight ``weight``
+#: into b' = v. Jumps, delay and sampling are multiples of every step the order test takes.
+DELAY_INPUT: dict[str, Any] = {
+    "k": 2.0,
+    "a0": 0.5,
+    "delay": 0.4,
+    "weight": 1.5,
+    "jumps": (0.6, 1.4),
+    "levels": (1.0, -0.5),
+    "T": 2.4,
+}
+
+
+def delay_input_circuit() -> CircuitTemplate:
+    """Source a' = -k a + u (u the extrinsic input) -> edge with delay 0.4, weight 1.5 ->
+    target b' = v: b integrates a(t - 0.4), whose slope jumps where u does."""
+    d = DELAY_INPUT
+    c = two_nodes(
+        ["a' = -k*a + u"],
+        {"a": f"output({d['a0']})", "k": d["k"], "u": "input(0.0)"},
+        ["b' = v"],
+        {"b": "output(0.0)", "v": "input(0.0)"},
+    )
+    return c.add_edges([["a/op/a", "b/op/v", None, {"weight": d["weight"], "delay": d["delay"]}]])
+
+
+def delay_input_rows(dt: float) -> np.ndarray:
+    """The input u of :func:`delay_input_circuit`, one row per step of ``dt`` (row n holds
+    from n dt on)."""
+    d = DELAY_INPUT
+    times = np.arange(int(round(d["T"] / dt))) * dt
+    out = np.zeros(times.size)
+    for jump, level in zip(d["jumps"], d["levels"]):
+        out[times >= jump - 1e-9 * dt] = level
+    return out
+
+
+def delay_input_exact(t: np.ndarray) -> np.ndarray:
+    """``(a, b)`` per time: a relaxes towards u / k piece by piece; b = w (a0 min(t, tau) +
+    int_0^(t - tau) a)."""
+    d = DELAY_INPUT
+    k, w, tau = d["k"], d["weight"], d["delay"]
+    starts = (0.0, *d["jumps"])
+    levels = (0.0, *d["levels"])
+
+    def a_and_integral(x: float) -> tuple[float, float]:
+        a, total = d["a0"], 0.0
+        for i, (s, level) in enumerate(zip(starts, levels)):
+            end = min(x, starts[i + 1]) if i + 1 < len(starts) else x
+            if end <= s:
+                break
+            h, rest = end - s, a - level / k
+            total += level / k * h + rest * (1.0 - math.exp(-k * h)) / k
+            a = level / k + rest * math.exp(-k * h)
+        return a, total
+
+    rows = []
+    for x in np.asarray(t, dtype=float):
+        a = a_and_integral(x)[0]
+        b = w * (d["a0"] * min(x, tau) + a_and_integral(max(x - tau, 0.0))[1])
+        rows.append((a, b))
+    return np.array(rows)
+
+
 def noise_population(n: int) -> CircuitTemplate:
     """``n`` identical nodes ``p0 ..`` with x' = sigma randn() (one vectorised population)."""
     op = OperatorTemplate(

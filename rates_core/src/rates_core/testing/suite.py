@@ -577,6 +577,19 @@ class ConformanceSuite:
     def test_convergence_order(self, solver: SolverInfo) -> None:
         """x' = x cos(t) with dt, dt/2, dt/4: the error falls like dt^p, p the nominal order
         (from the solver's name, SolverInfo.order, its description or solver_orders)."""
+        order, dts = self._order_steps(solver)
+        T, errors = ref.CONVERGENCE["T"], []
+        for dt in dts:
+            frame = self._run(
+                ref.convergence_circuit(), T, dt, solver, {"x": "n/op/x"}, sampling_step_size=0.4
+            )
+            x = frame["x"].to_numpy()
+            errors.append(float(np.max(np.abs(x - ref.convergence_exact(frame.index.to_numpy())))))
+        self._assert_order(solver, order, dts, errors)
+
+    def _order_steps(self, solver: SolverInfo) -> tuple[int, list[float]]:
+        """The nominal order of a fixed-step solver (skip when unknown) and the three steps
+        an order test runs (each divides 0.4 a whole number of times)."""
         order = self.target.order(solver)
         if order is None:
             pytest.skip(
@@ -584,20 +597,19 @@ class ConformanceSuite:
                 "heun, rk4, ...), say 'order <p>' in its description or set solver_orders"
             )
         base = {1: 0.02, 2: 0.1, 3: 0.1}.get(order, 0.2)
-        T, errors = ref.CONVERGENCE["T"], []
-        dts = [base, base / 2, base / 4]
-        for dt in dts:
-            frame = self._run(
-                ref.convergence_circuit(), T, dt, solver, {"x": "n/op/x"}, sampling_step_size=0.4
-            )
-            x = frame["x"].to_numpy()
-            errors.append(float(np.max(np.abs(x - ref.convergence_exact(frame.index.to_numpy())))))
+        return order, [base, base / 2, base / 4]
+
+    @staticmethod
+    def _assert_order(
+        solver: SolverInfo, order: int, dts: Sequence[float], errors: Sequence[float]
+    ) -> None:
+        """The slope of log(error) over log(dt) is within 0.35 of ``order``."""
         if errors[-1] < 1e-13:
             pytest.skip(f"errors at rounding level ({errors}): the order cannot be measured")
         observed = float(np.polyfit(np.log(dts), np.log(errors), 1)[0])
         assert abs(observed - order) <= 0.35, (
             f"{solver.name}: observed order {observed:.2f}, nominal {order} "
-            f"(errors {', '.join(f'{e:.3g}' for e in errors)} at dt {dts})"
+            f"(errors {', '.join(f'{e:.3g}' for e in errors)} at dt {list(dts)})"
         )
 
     # ------------------------------------------------------------------ finite numbers
@@ -1191,6 +1203,30 @@ class ConformanceSuite:
             ref.DELAY_EDGE["T"],
             solver,
         )
+
+    @requires("dde")
+    @uses_solvers("fixed")
+    def test_delay_input_order(self, solver: SolverInfo) -> None:
+        """A stepped extrinsic input read through a delay keeps the solver's order: a' = -k a + u
+        with u jumping at 0.6 and 1.4, an edge with delay 0.4 into b' = v, at dt, dt/2, dt/4
+        against the closed form. Where the input jumps the slope of a jumps: a history must
+        interpolate the step before the jump with the slope of that step's own input row (its
+        left side), not the next one's, or rk4 falls to second order."""
+        order, dts = self._order_steps(solver)
+        errors = []
+        for dt in dts:
+            frame = self._run(
+                ref.delay_input_circuit(),
+                ref.DELAY_INPUT["T"],
+                dt,
+                solver,
+                {"a": "a/op/a", "b": "b/op/b"},
+                sampling_step_size=0.4,
+                inputs={"a/op/u": ref.delay_input_rows(dt)},
+            )
+            want = ref.delay_input_exact(frame.index.to_numpy())
+            errors.append(float(np.max(np.abs(frame[["a", "b"]].to_numpy() - want))))
+        self._assert_order(solver, order, dts, errors)
 
     @uses_solvers("all")
     def test_gamma_kernel(self, solver: SolverInfo) -> None:
