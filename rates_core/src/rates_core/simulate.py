@@ -8,6 +8,7 @@ state), lets the solver plugin integrate, and turns the sampled states into a Da
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import sys
 from collections.abc import Mapping, Sequence
@@ -20,6 +21,7 @@ from rates_core.backend import (
     EmitOptions,
     EmittedFunction,
     Problem,
+    Trajectory,
     check_on_nonfinite,
     first_nonfinite,
     have_tqdm,
@@ -400,9 +402,15 @@ def run(
     history: Any = None,
     delay_approximation: int | None = None,
     on_nonfinite: str = "raise",
+    monitors: Mapping[str, Any] | None = None,
     **solver_options: Any,
-) -> pd.DataFrame:
+) -> Any:
     """Simulate ``circuit`` and return the recorded variables, indexed by time.
+
+    ``monitors`` (a dict name -> :mod:`rates_core.monitors` monitor): the run integrates in
+    windows and streams them to the monitors instead of recording the trajectory, and returns
+    a dict name -> frame of each monitor's samples (``outputs`` and ``sampling_step_size`` are
+    then not given: each monitor names its variables and period).
 
     Delays: ``history`` is the pre-history of delayed reads, a dict ``node/op/var`` (``all``
     allowed) -> number or function of time ``t < 0``; unlisted variables keep their initial
@@ -476,8 +484,17 @@ def run(
         history=_history(circuit, system, history, y0),
         on_nonfinite=on_nonfinite,
     )
-    trajectory = _host().solve(solver, emitted, problem)
-    problem.check_trajectory(system, trajectory, solver)
+    monitored = None
+    if monitors is not None:  # streamed to the monitors in windows (rates_core.monitors)
+        from rates_core.monitors import run_monitored
+
+        refused = {"outputs": outputs, "sampling_step_size": sampling_step_size}
+        solve = functools.partial(_host().solve, solver, emitted)
+        monitored, final = run_monitored(monitors, circuit, system, problem, solve, solver, refused)
+        trajectory = Trajectory(np.zeros(0), np.zeros((0, system.n_states)), final)
+    else:
+        trajectory = _host().solve(solver, emitted, problem)
+        problem.check_trajectory(system, trajectory, solver)
     sample_idx = np.minimum(np.rint(trajectory.times / step_size).astype(int), max(n_steps - 1, 0))
     frame = _dataframe(
         spec,
@@ -510,7 +527,17 @@ def run(
         float_precision=float_precision,
         vectorized=system.ir is not None and any(len(p.nodes) > 1 for p in system.ir.populations),
     )
+    if monitored is not None:
+        return _monitor_frames(monitored, frame.attrs, cutoff, step_size)
     return frame
+
+
+def _monitor_frames(frames: dict, attrs: dict, cutoff: float, step_size: float) -> dict:
+    """The monitors' frames from ``cutoff`` on, with the run's ``attrs`` under their own."""
+    frames = {k: f.loc[f.index >= cutoff - 1e-12 * step_size] for k, f in frames.items()}
+    for frame in frames.values():
+        frame.attrs = {**attrs, **frame.attrs}
+    return frames
 
 
 def _backend_distribution(backend: str) -> tuple[str | None, str | None]:
