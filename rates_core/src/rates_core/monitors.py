@@ -500,7 +500,8 @@ def run_monitored(
     with problem.progress_bar(desc=f"{system.name} ({solver}, monitored)") as progress:
         for window, first in enumerate(range(0, n_steps, width)):
             count = min(width, n_steps - first)
-            rows = {k: v[first : first + count] for k, v in problem.inputs.items()}
+            stop = first + count + 1  # and the next row: adaptive solvers interpolate to it
+            rows = {k: v[first:stop] for k, v in problem.inputs.items()}
             part = dataclasses.replace(
                 problem,
                 y0=y,
@@ -511,7 +512,7 @@ def run_monitored(
                 inputs=rows,
                 input_times=None
                 if problem.input_times is None
-                else problem.input_times[first : first + count],
+                else problem.input_times[first:stop],
                 seed=_window_seed(problem.seed, window),
                 progress=False,
             )
