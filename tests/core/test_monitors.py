@@ -4,6 +4,7 @@ BOLD (Balloon-Windkessel), EEG/MEG projection, memory, and the errors a user can
 from __future__ import annotations
 
 import tracemalloc
+from typing import Any
 
 import numpy as np
 import pytest
@@ -144,7 +145,7 @@ def balloon_input(t):
 
 
 def streamed_bold(
-    dt: float, total: float = 20.0, **constants: float
+    dt: float, total: float = 20.0, **constants: Any
 ) -> tuple[np.ndarray, np.ndarray, Bold]:
     bold = Bold(["x"], period=0.5, **constants)
     bold.start(0.0, dt, ["x"])
@@ -327,13 +328,18 @@ def test_models_with_delays_are_refused_for_now():
 @pytest.mark.parametrize("solver, tolerance", [("rk4", 1e-13), ("scipy", 1e-5)])
 def test_windows_continue_time_and_inputs(small_windows, solver, tolerance):
     """Each window starts at its own time with its own input rows: a time-dependent field
-    with an input gives the plain run's samples, exactly under fixed steps; an adaptive
+    with an input, and an algebraic variable of it, give the plain run's samples, exactly
+    under fixed steps; an adaptive
     solver restarts at every window (27 here), within its tolerance (rtol 1e-6)."""
-    op = OperatorTemplate("op", "x' = -x + sin(0.3*t) + u", {"x": "output(0.0)", "u": "input(0.0)"})
+    op = OperatorTemplate(
+        "op",
+        ["x' = -x + sin(0.3*t) + u", "z = 2*x + u"],
+        {"x": "output(0.0)", "z": "variable(0.0)", "u": "input(0.0)"},
+    )
     circuit = CircuitTemplate("c", nodes={"a": NodeTemplate("n", operators=[op])})
     inputs = {"a/op/u": np.cos(np.arange(1000) * 0.01)}
-    full = circuit.run(10.0, 0.01, inputs=inputs, outputs={"x": "a/op/x"}, solver=solver)
-    frames = circuit.run(
-        10.0, 0.01, inputs=inputs, solver=solver, monitors={"s": Subsample({"x": "a/op/x"})}
-    )
+    read = {"x": "a/op/x", "z": "a/op/z"}  # a state and an algebraic variable of the input
+    full = circuit.run(10.0, 0.01, inputs=inputs, outputs=read, solver=solver)
+    frames = circuit.run(10.0, 0.01, inputs=inputs, solver=solver, monitors={"s": Subsample(read)})
+    assert list(frames["s"].columns) == ["x", "z"]
     np.testing.assert_allclose(frames["s"].to_numpy(), full.to_numpy(), rtol=0, atol=tolerance)

@@ -535,6 +535,15 @@ def _labels(spec: Sequence[tuple]) -> list[Any]:
     return [(name, node, opvar) for name, node, opvar, *_ in spec] if multi else names
 
 
+def _state_columns(system: System, spec: Sequence[tuple]) -> np.ndarray | None:
+    """The state-vector indices of an output spec's columns, or None when a column is not a
+    state (an algebraic variable or a parameter: read through the run's frame builder)."""
+    state_of = {s.name: s for s in system.states}
+    if not all(entry[3] in state_of for entry in spec):
+        return None
+    return np.array([state_of[sym].start + (index or 0) for *_, sym, index in spec], dtype=int)
+
+
 def _window_seed(seed: Any, window: int) -> Any:
     """Each window draws other noise than the last: seeds derived from ``seed``."""
     if seed is None or window == 0:
@@ -577,6 +586,7 @@ def run_monitored(
     specs = {name: _output_spec(circuit, system, m.variables) for name, m in chosen.items()}
     for name, monitor in chosen.items():
         monitor.start(problem.t0, dt, _labels(specs[name]))
+    readers = {name: _state_columns(system, spec) for name, spec in specs.items()}
     n_steps = problem.n_steps
     row_bytes = max(np.asarray(problem.y0).itemsize, 8) * max(system.n_states, 1)
     width = max(1, min(n_steps, CHUNK_BYTES // row_bytes))
@@ -602,18 +612,18 @@ def run_monitored(
             )
             trajectory = solve(part)
             part.check_trajectory(system, trajectory, solver)
-            local = np.arange(len(trajectory.times))
+            times = np.asarray(trajectory.times, dtype=float)
             for name, monitor in chosen.items():
-                frame = _dataframe(
-                    specs[name],
-                    trajectory.times,
-                    trajectory.states,
-                    system,
-                    problem.params,
-                    rows,
-                    local,
-                )
-                monitor.update(np.asarray(trajectory.times, dtype=float), frame.to_numpy())
+                columns = readers[name]
+                if columns is not None:  # state variables only: no frame needed
+                    values = np.asarray(trajectory.states)[:, columns]
+                else:
+                    local = np.arange(len(times))
+                    frame = _dataframe(
+                        specs[name], times, trajectory.states, system, problem.params, rows, local
+                    )
+                    values = frame.to_numpy()
+                monitor.update(times, values)
             y = np.asarray(trajectory.final)
             progress(problem.t0 + (first + count) * dt)
     return {name: monitor.result() for name, monitor in chosen.items()}, y
