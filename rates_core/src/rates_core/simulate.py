@@ -7,6 +7,7 @@ state), lets the solver plugin integrate, and turns the sampled states into a Da
 
 from __future__ import annotations
 
+import functools
 import keyword
 import math
 import sys
@@ -18,6 +19,7 @@ import numpy as np
 from rates_core import __version__, noise, pipeline, pyrates_compat
 from rates_core.backend import (
     EmittedFunction,
+    Trajectory,
     check_on_nonfinite,
     have_tqdm,
     require_tqdm,
@@ -99,9 +101,15 @@ def run(
     history: Any = None,
     delay_approximation: int | None = None,
     on_nonfinite: str = "raise",
+    monitors: Mapping[str, Any] | None = None,
     **solver_options: Any,
-) -> pd.DataFrame:
+) -> Any:
     """Simulate ``circuit`` and return the recorded variables, indexed by time.
+
+    ``monitors`` (a dict name -> :mod:`rates_core.monitors` monitor): the run integrates in
+    windows and streams them to the monitors instead of recording the trajectory, and returns
+    a dict name -> frame of each monitor's samples (``outputs`` and ``sampling_step_size`` are
+    then not given: each monitor names its variables and period).
 
     Delays: ``history`` is the pre-history of delayed reads, a dict ``node/op/var`` (``all``
     allowed) -> number or function of time ``t < 0``; unlisted variables keep their initial
@@ -181,8 +189,17 @@ def run(
         on_nonfinite=on_nonfinite,
     )
     spec = output_spec(circuit, system, outputs)
-    trajectory = _host().solve(solver, emitted, problem)
-    problem.check_trajectory(system, trajectory, solver)
+    monitored = None
+    if monitors is not None:  # streamed to the monitors in windows (rates_core.monitors)
+        from rates_core.monitors import run_monitored
+
+        refused = {"outputs": outputs, "sampling_step_size": sampling_step_size}
+        solve = functools.partial(_host().solve, solver, emitted)
+        monitored, final = run_monitored(monitors, circuit, system, problem, solve, solver, refused)
+        trajectory = Trajectory(np.zeros(0), np.zeros((0, system.n_states)), final)
+    else:
+        trajectory = _host().solve(solver, emitted, problem)
+        problem.check_trajectory(system, trajectory, solver)
     sample_idx = np.minimum(np.rint(trajectory.times / step_size).astype(int), max(n_steps - 1, 0))
     frame = results_frame(
         spec,
@@ -215,7 +232,17 @@ def run(
         float_precision=float_precision,
         vectorized=system.ir is not None and any(len(p.nodes) > 1 for p in system.ir.populations),
     )
+    if monitored is not None:
+        return _monitor_frames(monitored, frame.attrs, cutoff, step_size)
     return frame
+
+
+def _monitor_frames(frames: dict, attrs: dict, cutoff: float, step_size: float) -> dict:
+    """The monitors' frames from ``cutoff`` on, with the run's ``attrs`` under their own."""
+    frames = {k: f.loc[f.index >= cutoff - 1e-12 * step_size] for k, f in frames.items()}
+    for frame in frames.values():
+        frame.attrs = {**attrs, **frame.attrs}
+    return frames
 
 
 def _backend_distribution(backend: str) -> tuple[str | None, str | None]:
