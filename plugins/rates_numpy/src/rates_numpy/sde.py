@@ -27,7 +27,7 @@ import numpy as np
 from rates_core.backend import EmittedFunction, Problem, Progress, Trajectory
 from rates_core.errors import SolverError
 from rates_numpy import SDE_SOLVERS
-from rates_numpy.solvers import _FLOAT_ERRORS, _dtype, _grid, _Inputs
+from rates_numpy.solvers import FLOAT_ERRORS, StepInputs, state_dtype, step_grid
 from rates_numpy.solvers import solve as solve_ode
 
 __all__ = ["solve"]
@@ -58,7 +58,7 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
     with problem.progress_bar(desc=f"{function.system.name} ({solver})") as progress:
         try:
             return _integrate(solver, function, diffusion, sources, increments, problem, progress)
-        except _FLOAT_ERRORS:
+        except FLOAT_ERRORS:
             drift_fallback = function.extras.get("vector_fallback")
             noise_fallback = diffusion.extras.get("vector_fallback")
             if drift_fallback is None or noise_fallback is None:
@@ -143,12 +143,12 @@ def _integrate(
     progress: Progress,
 ) -> Trajectory:
     """The step loop of both methods (one vector-field call of drift and diffusion per stage)."""
-    times, n_steps, every = _grid(problem)
+    times, n_steps, every = step_grid(problem)
     scalar = bool(function.extras.get("scalar"))
-    inputs = _Inputs(function, problem, scalar_args=scalar)
+    inputs = StepInputs(function, problem, scalar_args=scalar)
     args = inputs.args
     rows = inputs.fixed_rows(n_steps)
-    dtype = _dtype(function)
+    dtype = state_dtype(function)
     y = np.array(problem.y0, dtype=dtype).reshape(-1)
     out = np.zeros((problem.n_samples, y.size), dtype=dtype)
     out[0] = y

@@ -64,7 +64,7 @@ SCIPY_METHODS = ("RK45", "RK23", "DOP853", "Radau", "BDF", "LSODA")
 SCIPY_OPTIONS = ("method", "rtol", "atol", "max_step", "first_step")
 _IMPLICIT = ("Radau", "BDF", "LSODA")
 # Errors plain-float code raises where NumPy returns inf / nan (overflow, 1/0, sqrt(-1), ...).
-_FLOAT_ERRORS = (OverflowError, ZeroDivisionError, ValueError)
+FLOAT_ERRORS = (OverflowError, ZeroDivisionError, ValueError)
 
 
 def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajectory:
@@ -76,7 +76,7 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
     with problem.progress_bar(desc=_describe(solver, function, problem)) as progress:
         try:
             return _dispatch(solver, function, problem, progress)
-        except _FLOAT_ERRORS:
+        except FLOAT_ERRORS:
             fallback = function.extras.get("vector_fallback")
             if fallback is None:
                 raise
@@ -169,7 +169,7 @@ class RowBlocks:
         return np.einsum("ij,ij->i", self.w, x.reshape(self.w.shape))
 
 
-class _Inputs:
+class StepInputs:
     """Input parameters: their argument slots and the rows to write into them."""
 
     def __init__(self, function: EmittedFunction, problem: Problem, scalar_args: bool) -> None:
@@ -237,27 +237,27 @@ class _Interpolant:
 # --------------------------------------------------------------------------- fixed step
 
 
-def _grid(problem: Problem) -> tuple[np.ndarray, int, int]:
+def step_grid(problem: Problem) -> tuple[np.ndarray, int, int]:
     times = problem.t0 + np.arange(problem.n_samples) * problem.sampling_step
     return times, problem.n_steps, problem.sample_every
 
 
-def _dtype(function: EmittedFunction) -> np.dtype:
+def state_dtype(function: EmittedFunction) -> np.dtype:
     return np.dtype(function.extras.get("dtype", function.system.dtype))
 
 
 def _fixed_scalar(
     solver: str, function: EmittedFunction, problem: Problem, progress: Progress
 ) -> Trajectory:
-    times, n_steps, every = _grid(problem)
-    inputs = _Inputs(function, problem, scalar_args=True)
+    times, n_steps, every = step_grid(problem)
+    inputs = StepInputs(function, problem, scalar_args=True)
     args = list(inputs.args)
     series = {i: rows.reshape(rows.shape[0]).tolist() for i, rows in inputs.fixed_rows(n_steps)}
     input_indices = sorted(series)
     loop_args = [a for i, a in enumerate(args) if i not in series] + [
         series[i] for i in input_indices
     ]
-    dtype = _dtype(function)
+    dtype = state_dtype(function)
     y0 = np.asarray(problem.y0, dtype=dtype).reshape(-1)
     out = np.zeros((problem.n_samples, y0.size), dtype=dtype)
     out[0] = y0
@@ -280,12 +280,12 @@ def _fixed_scalar(
 def _fixed_vector(
     solver: str, function: EmittedFunction, problem: Problem, progress: Progress
 ) -> Trajectory:
-    times, n_steps, every = _grid(problem)
-    inputs = _Inputs(function, problem, scalar_args=bool(function.extras.get("scalar")))
+    times, n_steps, every = step_grid(problem)
+    inputs = StepInputs(function, problem, scalar_args=bool(function.extras.get("scalar")))
     args = inputs.args
     rows = inputs.fixed_rows(n_steps)
     scalar_inputs = bool(function.extras.get("scalar"))
-    dtype = _dtype(function)
+    dtype = state_dtype(function)
     y = np.array(problem.y0, dtype=dtype).reshape(-1)
     n = y.size
     out = np.zeros((problem.n_samples, n), dtype=dtype)
@@ -371,7 +371,7 @@ def _scipy_setup(function: EmittedFunction, problem: Problem) -> tuple:
     options.setdefault("rtol", ADAPTIVE_RTOL)  # tighter than solve_ivp's 1e-3 / 1e-6
     options.setdefault("atol", ADAPTIVE_ATOL)
     scalar = bool(function.extras.get("scalar"))
-    inputs = _Inputs(function, problem, scalar_args=scalar)
+    inputs = StepInputs(function, problem, scalar_args=scalar)
     args = inputs.args
     interpolants: list[tuple[int, _Interpolant]] = []
     for i, _name, rows in inputs.slots:
@@ -379,7 +379,7 @@ def _scipy_setup(function: EmittedFunction, problem: Problem) -> tuple:
         if times is None:
             times = problem.t0 + np.arange(rows.shape[0]) * problem.step_size
         interpolants.append((i, _Interpolant(times, rows)))
-    dtype = _dtype(function)
+    dtype = state_dtype(function)
     y0 = np.asarray(problem.y0, dtype=dtype).reshape(-1)
     if np.iscomplexobj(y0) and method == "LSODA":
         raise SolverError("solver 'scipy': method LSODA does not support complex states")
@@ -460,7 +460,7 @@ def _solve_scipy(function: EmittedFunction, problem: Problem, progress: Progress
             **kwargs,
         )
     except (TypeError, ValueError) as exc:
-        if isinstance(exc, _FLOAT_ERRORS) and function.extras.get("vector_fallback"):
+        if isinstance(exc, FLOAT_ERRORS) and function.extras.get("vector_fallback"):
             raise
         raise SolverError(f"solver 'scipy' ({method}): {exc}") from exc
     if not sol.success:
@@ -508,12 +508,12 @@ def _fixed_delayed(
     middle stages read at the same time, so their delayed values are read once (zero delays
     are refreshed from the stage state).
     """
-    times, n_steps, every = _grid(problem)
+    times, n_steps, every = step_grid(problem)
     scalar = bool(function.extras.get("scalar"))
-    inputs = _Inputs(function, problem, scalar_args=scalar)
+    inputs = StepInputs(function, problem, scalar_args=scalar)
     args = inputs.args
     rows = inputs.fixed_rows(n_steps)
-    dtype = _dtype(function)
+    dtype = state_dtype(function)
     y = np.array(problem.y0, dtype=dtype).reshape(-1)
     n = y.size
     out = np.zeros((problem.n_samples, n), dtype=dtype)
@@ -695,7 +695,7 @@ def _solve_scipy_dde(function: EmittedFunction, problem: Problem, progress: Prog
         try:
             sol = solve_ivp(fun, (a, b), y, method=method, dense_output=True, **kwargs)
         except (TypeError, ValueError) as exc:
-            if isinstance(exc, _FLOAT_ERRORS) and function.extras.get("vector_fallback"):
+            if isinstance(exc, FLOAT_ERRORS) and function.extras.get("vector_fallback"):
                 raise
             raise SolverError(f"solver 'scipy' ({method}): {exc}") from exc
         if not sol.success:
