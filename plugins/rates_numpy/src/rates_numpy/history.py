@@ -294,10 +294,9 @@ class RingHistory:
         self.Yf = self.Y.reshape(-1)
         self.Ff = self.F.reshape(-1) if self.F is not None else None
         self.Lf = self.L.reshape(-1) if self.L is not None else None
-        for p in self.plans:
-            # offsets from row n - D + 1 (m >= 1 - D), so a read takes from a view of the
-            # doubled ring starting there: no per-step index arithmetic over the connections
-            p.offsets = (p.m + self.D - 1) * ncols + conns.col
+        # per stage, offsets from row n - D + 1 (m >= 1 - D), so a read takes from a view of
+        # the doubled ring starting there: no per-step index arithmetic over the connections
+        self.offsets = [(p.m + self.D - 1) * ncols + conns.col for p in self.plans]
         self.tmp = np.empty(conns.size, dtype=conns.dtype)
 
     @property
@@ -349,23 +348,25 @@ class RingHistory:
         ``conns.values`` (returned)."""
         p = self.plans[stage]
         conns = self.conns
-        vals, idx = conns.values, p.offsets
+        vals, idx = conns.values, self.offsets[stage]
         start = (n % self.D + 1) * self.ncols  # row n - D + 1 of the doubled ring
-        if p.direct:
+        Ff, Lf = self.Ff, self.Lf
+        if p.weights is None:  # every read falls on a row (p.direct)
             np.take(self.Yf[start:], idx, out=vals, mode="clip")
         else:
+            assert Ff is not None and Lf is not None  # interpolated reads keep derivatives
             a0, a1, b0, b1 = p.weights
             tmp = self.tmp
             np.take(self.Yf[start:], idx, out=vals, mode="clip")
             vals *= a0
-            np.take(self.Ff[start:], idx, out=tmp, mode="clip")
+            np.take(Ff[start:], idx, out=tmp, mode="clip")
             tmp *= b0
             vals += tmp
             start += self.ncols  # the interval's right end, one row later
             np.take(self.Yf[start:], idx, out=tmp, mode="clip")
             tmp *= a1
             vals += tmp
-            np.take(self.Lf[start:], idx, out=tmp, mode="clip")
+            np.take(Lf[start:], idx, out=tmp, mode="clip")
             tmp *= b1
             vals += tmp
         if n < p.n_pre:
@@ -404,7 +405,7 @@ def segment_ends(t0: float, t_end: float, marks: np.ndarray, max_length: float) 
             f"{total} segments (more than {MAX_SEGMENTS}); use a fixed-step solver, or "
             "delay_approximation"
         )
-    ends = []
+    ends: list[float] = []
     for a, b, k in zip(knots[:-1].tolist(), knots[1:].tolist(), pieces.tolist()):
         ends.extend(a + (b - a) * j / k for j in range(1, k))
         ends.append(b)

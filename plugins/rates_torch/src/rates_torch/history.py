@@ -323,16 +323,15 @@ class RingHistory:
         """Connection values at stage ``stage`` of step n (``y``: the stage state)."""
         p = self.plans[stage]
         idx = self.offsets[stage] + (n % self.D + self.D) * self.ncols
-        if p.direct:
+        weights, F, L = self.weights[stage], self.F, self.L
+        if weights is None:  # every read falls on a row (p.direct)
             vals = self.Y[..., idx]
         else:
-            a0, a1, b0, b1 = self.weights[stage]
+            assert F is not None and L is not None  # interpolated reads keep derivatives
+            a0, a1, b0, b1 = weights
             nxt = idx + self.ncols
             vals = (
-                a0 * self.Y[..., idx]
-                + b0 * self.F[..., idx]
-                + a1 * self.Y[..., nxt]
-                + b1 * self.L[..., nxt]
+                a0 * self.Y[..., idx] + b0 * F[..., idx] + a1 * self.Y[..., nxt] + b1 * L[..., nxt]
             )
         if n < p.n_pre:
             s = self.positions[stage]

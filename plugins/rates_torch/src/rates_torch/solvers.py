@@ -28,7 +28,7 @@ import bisect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rates_core.backend import (
     PROGRESS_CHUNKS,
@@ -43,6 +43,9 @@ from rates_core.codegen.tableaux import TABLEAUX
 from rates_core.delay_reads import input_driven_slopes, input_jumps
 from rates_core.errors import SolverError
 from rates_torch import ADAPTIVE_SOLVERS, BACKEND, FIXED_SOLVERS
+
+if TYPE_CHECKING:  # names for annotations; the solvers import the history only for delays
+    from rates_torch.history import Connections, PreHistory, RingHistory, StepHistory
 
 __all__ = ["OPTIONS", "Integration", "prepare", "resolve_device", "solve"]
 
@@ -264,7 +267,7 @@ def integrate(
 # --------------------------------------------------------------------------- fixed step
 
 
-def _delay_setup(run: Integration, adaptive: bool) -> tuple[Any, Any]:
+def _delay_setup(run: Integration, adaptive: bool) -> tuple[Connections, PreHistory]:
     from rates_torch.history import Connections, HistoryVector, PreHistory
 
     system = run.function.system
@@ -305,7 +308,8 @@ def _fixed(
                 "(fixed-step inputs need one row per step)"
             )
     delayed = bool(run.function.system.delayed)
-    hist = conns = None
+    conns: Connections | None = None
+    hist: RingHistory | None = None
     if delayed:
         from rates_torch.history import RingHistory
 
@@ -332,6 +336,7 @@ def _fixed(
             th = t_half[k] if solver == "torch_rk4" else None
             y = _ode_step(solver, f, y, args, dt, t, th, t_grid[k + 1])
         else:
+            assert conns is not None  # set together with hist
             hist.begin_step(k, y)
             d1 = conns.split(hist.read(0, k, y))
             k1 = f(t, y, *d1, *args)
@@ -367,7 +372,7 @@ def _fixed(
     if dev.type == "cuda":
         info["cuda_graph"] = graph or "delays (the history is read with per-step offsets)"
     if hist is not None:
-        info.update(history_rows=hist.rows, n_delayed=conns.size)
+        info.update(history_rows=hist.rows, n_delayed=hist.conns.size)
     return torch.stack(samples), y, info
 
 
@@ -558,7 +563,8 @@ def _dopri5(run: Integration, progress: Progress) -> tuple[Any, Any, dict[str, A
     in_times = run.input_times or []
     stops |= {x for x in in_times if t0 < x < t_end}
     delayed = bool(run.function.system.delayed)
-    conns = hist = None
+    conns: Connections | None = None
+    hist: StepHistory | None = None
     if delayed:
         from rates_torch.history import StepHistory, breakpoints
 
@@ -588,7 +594,7 @@ def _dopri5(run: Integration, progress: Progress) -> tuple[Any, Any, dict[str, A
         tt = torch.as_tensor(t, dtype=real, device=y.device)
         if hist is None:
             return f(tt, y, *args)
-        return f(tt, y, *conns.split(hist.read(t, y)), *args)
+        return f(tt, y, *hist.conns.split(hist.read(t, y)), *args)
 
     y = run.y0
     t = t0

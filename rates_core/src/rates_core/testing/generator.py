@@ -240,11 +240,11 @@ class GeneratedModel:
                     spread=spread,
                 )
                 return circuit.add_connectivity(conn)
-            attrs = {}
+            edge_attr: dict[str, Any] = {}
             if delays is not None:
-                attrs["delay"] = delays
+                edge_attr["delay"] = delays
             if spread is not None:
-                attrs["spread"] = spread
+                edge_attr["spread"] = spread
             return circuit.add_edges_from_matrix(
                 source_var,
                 target_var,
@@ -252,7 +252,7 @@ class GeneratedModel:
                 tgt.labels(),
                 weight=weights,
                 template=template,
-                edge_attr=attrs,
+                edge_attr=edge_attr,
             )
         edges = []
         for i, ((row, col), w) in enumerate(zip(p.pairs, p.weights)):
@@ -288,8 +288,7 @@ class GeneratedModel:
         if len(p.delays) == 1:
             d = p.delays[0]
             return weights, d, (d / math.sqrt(p.order) if p.order else None)
-        spread = delays / math.sqrt(p.order) if p.order else None
-        return weights, delays, spread
+        return weights, delays, (delays / math.sqrt(p.order) if p.order else None)
 
     # ------------------------------------------------------------------ inputs and outputs
 
