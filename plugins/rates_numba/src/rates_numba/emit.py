@@ -27,7 +27,7 @@ import numpy as np
 import sympy
 from sympy.core.function import AppliedUndef
 
-from rates_core import builtins as rb
+import rates_core.builtins as rb
 from rates_core.backend import EmitOptions, EmittedFunction
 from rates_core.codegen import comment, docstring_text
 from rates_core.codegen import source as kit
@@ -52,7 +52,7 @@ _RUNTIME = (
     "at1_, first_nonfinite_, input_at_, matvec_, maxr_, mean_, minr_, read_delayed_, "
     "store_derivative_, store_state_, vsum_"
 )
-_JIT = "@numba.njit(cache=True)"
+_JIT = '@numba.njit(cache=True, error_model="numpy")'
 
 
 def _dtype(system: System, precision: str) -> str:
@@ -65,9 +65,7 @@ def _dtype(system: System, precision: str) -> str:
 
 def _arrayish(system: System) -> Any:
     """A test: whether an expression's value may be an array although its size is 1."""
-    names = {
-        p.name for p in system.params if p.role in ("matrix", "index") or np.ndim(p.value) > 0
-    }
+    names = {p.name for p in system.params if p.role in ("matrix", "index") or np.ndim(p.value) > 0}
     names |= {name for name, size in system.symbol_sizes().items() if size != 1}
 
     def test(expr: sympy.Expr) -> bool:
@@ -102,7 +100,9 @@ def _delayed_args(system: System, values: str = "vals_") -> list[str]:
 
 
 def _field(w: kit.SourceWriter, system: System, printer: NumbaPrinter, func: str) -> None:
-    params = [safe_name(d.name) for d in system.delayed] + [safe_name(p.name) for p in system.params]
+    params = [safe_name(d.name) for d in system.delayed] + [
+        safe_name(p.name) for p in system.params
+    ]
     w(_JIT)
     w(f"def {func}(t, y, dy{''.join(', ' + p for p in params)}):")
     w(f'"""d y / d t of model {docstring_text(repr(system.name), "python")} into dy."""', 1)
@@ -116,7 +116,9 @@ def _field(w: kit.SourceWriter, system: System, printer: NumbaPrinter, func: str
     for name, expr in system.derivatives:
         s = system.state(name)
         code = printer.doprint(kit.unit_noise(expr, units.get(name)))
-        where = f"dy[{s.start}]" if s.size == 1 and not arrayish(expr) else f"dy[{s.start}:{s.stop}]"
+        where = (
+            f"dy[{s.start}]" if s.size == 1 and not arrayish(expr) else f"dy[{s.start}:{s.stop}]"
+        )
         w(f"{where} = {code}  {comment(f'd/dt {name}', 'python')}", 1)
     w("return dy", 1)
 
@@ -138,9 +140,11 @@ def _combination(coefs: Sequence[float], stages: Sequence[str], i: str) -> str:
     return " + ".join(terms) if terms else "0.0"
 
 
-def _call(func: str, t: str, y: str, dy: str, system: System, inputs: bool = True) -> str:
+def _call(t: str, y: str, dy: str, system: System) -> str:
+    """A call of the field from a loop, under its alias ``field_`` (a parameter of the loop
+    may have the field's name; no System name ends with an underscore)."""
     args = [t, y, dy, *_delayed_args(system), *(safe_name(p.name) for p in system.params)]
-    return f"{func}({', '.join(args)})"
+    return f"field_({', '.join(args)})"
 
 
 def _inputs_at_step(w: kit.SourceWriter, system: System, level: int) -> None:
@@ -182,7 +186,7 @@ def _read_stage(w: kit.SourceWriter, plan: int, y: str, level: int) -> None:
     )
 
 
-def _fixed_loop(w: kit.SourceWriter, system: System, func: str, method: str) -> None:
+def _fixed_loop(w: kit.SourceWriter, system: System, method: str) -> None:
     tab = TABLEAUX[method]
     c, a, _ = tab.floats()
     plans = stage_index(tab)
@@ -193,8 +197,9 @@ def _fixed_loop(w: kit.SourceWriter, system: System, func: str, method: str) -> 
     w(_JIT)
     w(f"def run_{method}_({', '.join(head)}):")
     w(
-        f'"""Steps kstart_ .. kstop_ - 1 of {method} from state y_ (updated in place); the state after '
-        'step k_ goes to\n    out_[(k_ + 1) // every_] when every_ divides k_ + 1 and that row exists."""',
+        f'"""Steps kstart_ .. kstop_ - 1 of {method} from y_ (updated in place); the state '
+        "after step k_\n    goes to out_[(k_ + 1) // every_] when every_ divides k_ + 1 and "
+        'that row exists."""',
         1,
     )
     w("n_ = y_.size", 1)
@@ -208,7 +213,7 @@ def _fixed_loop(w: kit.SourceWriter, system: System, func: str, method: str) -> 
     if delayed:
         w("store_state_(ring_y_, k_, y_, tracked_)", 2)
         _read_stage(w, plans[0], "y_", 2)
-    w(_call(func, "t_", "y_", ks[0], system), 2)
+    w(_call("t_", "y_", ks[0], system), 2)
     if delayed:
         w(f"store_derivative_(ring_y_, ring_f_, k_, {ks[0]}, tracked_, dt_)", 2)
     for i in range(1, len(c)):
@@ -217,7 +222,7 @@ def _fixed_loop(w: kit.SourceWriter, system: System, func: str, method: str) -> 
         if delayed:
             _read_stage(w, plans[i], "ys_", 2)
         t = "t_ + dt_" if c[i] == 1.0 else f"t_ + {c[i]!r}*dt_"
-        w(_call(func, t, "ys_", ks[i], system), 2)
+        w(_call(t, "ys_", ks[i], system), 2)
     w("for i_ in range(n_):", 2)
     w(f"y_[i_] = y_[i_] + dt_*({_combination(tab.weights, ks, 'i_')})", 3)
     w("if (k_ + 1) % every_ == 0:", 2)
@@ -227,7 +232,7 @@ def _fixed_loop(w: kit.SourceWriter, system: System, func: str, method: str) -> 
     w("return y_", 1)
 
 
-def _dopri5_loop(w: kit.SourceWriter, system: System, func: str) -> None:
+def _dopri5_loop(w: kit.SourceWriter, system: System) -> None:
     """A whole adaptive run: returns ``(status, t, index, steps)``; status 0 done, 1 a
     non-finite derivative (state ``index`` at ``t``), 2 step size too small, 3 too many steps."""
     c, a, e = DOPRI5.floats()
@@ -258,7 +263,7 @@ def _dopri5_loop(w: kit.SourceWriter, system: System, func: str) -> None:
 
     w("t_ = t0_", 1)
     inputs_at("t_", 1)
-    w(_call(func, "t_", "y_", ks[0], system), 1)
+    w(_call("t_", "y_", ks[0], system), 1)
     w(f"bad_ = first_nonfinite_({ks[0]})", 1)
     w("if bad_ >= 0:", 1)
     w("return 1, t_, bad_, 0", 2)
@@ -270,7 +275,7 @@ def _dopri5_loop(w: kit.SourceWriter, system: System, func: str) -> None:
     w("for i_ in range(n_):", 2)
     w(f"ys_[i_] = y_[i_] + h0_*{ks[0]}[i_]", 3)
     inputs_at("t_ + h0_", 2)
-    w(_call(func, "t_ + h0_", "ys_", ks[1], system), 2)
+    w(_call("t_ + h0_", "ys_", ks[1], system), 2)
     norm(f"({ks[1]}[i_] - {ks[0]}[i_])", 2, "d2_")
     w("d2_ = d2_ / h0_", 2)
     w("dm_ = max(d1_, d2_)", 2)
@@ -302,7 +307,7 @@ def _dopri5_loop(w: kit.SourceWriter, system: System, func: str) -> None:
         w(f"{target}[i_] = y_[i_] + h_*({_combination(a[i], ks, 'i_')})", 3)
         t = "tn_" if c[i] == 1.0 else f"t_ + {c[i]!r}*h_"
         inputs_at(t, 2)
-        w(_call(func, t, target, ks[i], system), 2)
+        w(_call(t, target, ks[i], system), 2)
     w("err_ = 0.0", 2)
     w("for i_ in range(n_):", 2)
     w("sc_ = atol_ + rtol_*max(abs(y_[i_]), abs(yn_[i_]))", 3)
@@ -352,7 +357,9 @@ def emit_source(
     printer = NumbaPrinter(builtins)
     w = kit.SourceWriter()
     notes = [f"Compiled by numba (njit, cache=True); dtype {dtype}"]
-    w.lines += kit.file_header(system, f"rates-numba {__version__}", "python", signature=func, notes=notes)
+    w.lines += kit.file_header(
+        system, f"rates-numba {__version__}", "python", signature=func, notes=notes
+    )
     w("import math  # noqa: F401")
     w()
     w("import numba")
@@ -369,17 +376,20 @@ def emit_source(
     _field(w, system, printer, func)
     w()
     w()
+    w(f"field_ = {func}")
+    w()
+    w()
     w(f"def {func}_functional(t, y, *params):")
     w(f'"""Like ``{func}`` but returns a new array."""', 1)
     w(f"return {func}(t, y, numpy.zeros(N_STATES_, dtype=DTYPE_), *params)", 1)
     for method in FIXED_METHODS:
         w()
         w()
-        _fixed_loop(w, system, func, method)
+        _fixed_loop(w, system, method)
     if not system.delayed:
         w()
         w()
-        _dopri5_loop(w, system, func)
+        _dopri5_loop(w, system)
     return w.text(), printer
 
 
@@ -411,5 +421,9 @@ def emit_function(
         rhs_functional=field.functional,
         jacobian=None,
         path=path,
-        extras={"module": module, "kernel": kernel, "dtype": _dtype(system, options.float_precision)},
+        extras={
+            "module": module,
+            "kernel": kernel,
+            "dtype": _dtype(system, options.float_precision),
+        },
     )

@@ -17,16 +17,14 @@ from typing import Any
 import sympy
 from sympy.printing.numpy import NumPyPrinter
 
-from rates_core import builtins as rb
+import rates_core.builtins as rb
 from rates_core.codegen.printer import RatesPrinter
 from rates_numba import BACKEND
 
 __all__ = ["SHADOWED_NAMES", "NumbaPrinter", "safe_name"]
 
 #: Names a System variable may have but the generated code must not shadow.
-SHADOWED_NAMES = frozenset(
-    set(dir(_py_builtins)) | {"cmath", "math", "numpy", "numba", "np", "rt"}
-)
+SHADOWED_NAMES = frozenset(set(dir(_py_builtins)) | {"cmath", "math", "numpy", "numba", "np", "rt"})
 
 _OPS: dict[type, str] = {
     rb.Greater: ">",

@@ -17,7 +17,7 @@ This module imports numba; the plugin imports it inside its hooks only.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numba
 import numpy as np
@@ -40,7 +40,7 @@ __all__ = [
     "vsum_",
 ]
 
-_jit = numba.njit(cache=True)
+_jit = numba.njit(cache=True, error_model="numpy")
 
 
 # --------------------------------------------------------------------------- equation functions
@@ -114,7 +114,7 @@ def _result_type(*numba_types: Any) -> Any:
 @overload(matvec_)
 def _matvec(a: Any, x: Any) -> Any:
     if isinstance(a, types.BaseTuple):
-        kind = _result_type(a[0], x)
+        kind = _result_type(cast(Any, a)[0], x)
 
         def csr(a: Any, x: Any) -> Any:
             data, indices, indptr, n_rows = a

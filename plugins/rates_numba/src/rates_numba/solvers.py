@@ -13,6 +13,7 @@ loop (:mod:`rates_numba.runtime`); reads before t0 come from a table of ``Proble
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -150,15 +151,18 @@ def _fixed(solver: str, method: str, function: EmittedFunction, problem: Problem
     out[0] = y
     delays = _delay_args(function, problem, method, y) if system.delayed else []
     loop = getattr(function.extras["module"], f"run_{method}_")
+    seconds = 0.0
     with problem.progress_bar(solver) as bar:
         for k0, k1 in _chunks(bar.chunk_ends(n_steps)):
+            start = time.perf_counter()
             loop(t0, dt, k0, k1, every, y, out, *delays, *params)
+            seconds += time.perf_counter() - start
             bar(t0 + k1 * dt)
     return Trajectory(
         t0 + np.arange(problem.n_samples) * problem.sampling_step,
         out,
         y.copy(),
-        {"solver": solver, "n_steps": n_steps},
+        {"solver": solver, "n_steps": n_steps, "loop_seconds": seconds},
     )
 
 
@@ -174,7 +178,7 @@ def _delay_args(
     arguments ``pos_ .. vals_`` of the generated fixed-step loops)."""
     system = function.system
     dtype = y0.dtype
-    dt, t0 = float(problem.step_size), float(problem.t0)
+    dt = float(problem.step_size)
     layout = ConnectionLayout(system, list(problem.params))
     plans = [StagePlan(layout.tau, dt, c, first) for c, first in TABLEAUX[method].stage_times()]
     size = layout.size
@@ -265,13 +269,16 @@ def _adaptive(solver: str, function: EmittedFunction, problem: Problem) -> Traje
     out[0] = y
     loop = function.extras["module"].run_dopri5_
     with problem.progress_bar(solver):
+        start = time.perf_counter()
         status, t, index, steps = loop(
             t0, t_end, sample_times, out, y, first, rtol, atol, max_steps, times, *params
         )
+        seconds = time.perf_counter() - start
     if status == 1:
         raise derivative_error(system, solver, t, int(index))
     if status == 2:
         raise SolverError(f"solver {solver!r}: the step size became too small at t={t:g}")
     if status == 3:
         raise SolverError(f"solver {solver!r}: more than max_steps={max_steps} steps (t={t:g})")
-    return Trajectory(sample_times, out, y.copy(), {"solver": solver, "n_steps": int(steps)})
+    info = {"solver": solver, "n_steps": int(steps), "loop_seconds": seconds}
+    return Trajectory(sample_times, out, y.copy(), info)
