@@ -49,7 +49,7 @@ _ARRAY_FUNCTIONS = (
     rb.Interp,
 )
 _RUNTIME = (
-    "at1_, first_nonfinite_, input_at_, matvec_, maxr_, mean_, minr_, read_delayed_, "
+    "at1_, first_nonfinite_, input_at_, matvec_, maxr_, mean_, mean_axis_, minr_, read_delayed_, "
     "store_derivative_, store_state_, vsum_"
 )
 _JIT = '@numba.njit(cache=True, error_model="numpy")'

@@ -97,7 +97,8 @@ class NumbaPrinter(RatesPrinter, NumPyPrinter):
     def _reduce(self, expr: sympy.Expr, func: str) -> str:
         x = self._print(expr.args[0])
         if len(expr.args) == 2:
-            return f"numpy.{func}({x}, axis={self._int(expr.args[1])})"
+            axis = self._int(expr.args[1])
+            return f"numpy.sum({x}, axis={axis})" if func == "sum" else f"mean_axis_({x}, {axis})"
         return f"{'vsum_' if func == 'sum' else 'mean_'}({x})"
 
     def _print_Matvec(self, expr: sympy.Expr) -> str:

@@ -32,6 +32,7 @@ __all__ = [
     "matvec_",
     "maxr_",
     "mean_",
+    "mean_axis_",
     "minr_",
     "read_delayed_",
     "seed_",
@@ -83,10 +84,16 @@ def matvec_(a: Any, x: Any) -> Any:
 
 
 def _reduction(func: Any) -> Any:
+    """The overload of a reduction ``func``: itself on arrays, the identity on scalars."""
+
     def typer(x: Any) -> Any:
-        if isinstance(x, types.Array):
-            return lambda x: func(x)
-        return lambda x: x
+        def on_array(x: Any) -> Any:
+            return func(x)
+
+        def on_scalar(x: Any) -> Any:
+            return x
+
+        return on_array if isinstance(x, types.Array) else on_scalar
 
     return typer
 
@@ -99,9 +106,13 @@ overload(minr_)(_reduction(np.min))
 
 @overload(at1_)
 def _at1(x: Any) -> Any:
-    if isinstance(x, types.Array):
-        return lambda x: x.ravel()
-    return lambda x: np.array([x])
+    def on_array(x: Any) -> Any:
+        return x.ravel()
+
+    def on_scalar(x: Any) -> Any:
+        return np.array([x])
+
+    return on_array if isinstance(x, types.Array) else on_scalar
 
 
 def _result_type(*numba_types: Any) -> Any:
@@ -140,6 +151,12 @@ def _matvec(a: Any, x: Any) -> Any:
         return out
 
     return dense
+
+
+@_jit
+def mean_axis_(x: Any, axis: int) -> Any:
+    """Mean along ``axis`` (numba's ``np.mean`` takes no axis)."""
+    return np.sum(x, axis=axis) / x.shape[axis]
 
 
 # --------------------------------------------------------------------------- solver pieces
