@@ -13,7 +13,7 @@ For rates-numba three times are reported:
 * ``run``: a later ``circuit.run`` (best of ``--repeat``), and ``loop``, the compiled loop call
   inside it (``Trajectory.info["loop_seconds"]``): the integration alone;
 * ``warm first``: the first ``circuit.run`` of a new process whose disk cache holds the model
-  (numba loads the compiled code; import of rates and numba not counted).
+  (numba loads the compiled code; imports and plugin discovery not counted).
 
 The hand-written loops are the same equations as numba functions over scalars (Jansen-Rit, QIF)
 or arrays (network, ``W @ r`` as numba's dot), compiled before timing; their samples are
@@ -73,7 +73,7 @@ def hand_loops():
     @numba.njit(cache=False, error_model="numpy")
     def jrc(method, n_steps, every, n_samples, dt):
         y = np.zeros(8)
-        k1, k2, k3, k4, ys = (np.zeros(8) for _ in range(5))
+        k1, k2, k3, k4, ys = np.zeros(8), np.zeros(8), np.zeros(8), np.zeros(8), np.zeros(8)
         out = np.zeros((n_samples, 2))
         for k in range(n_steps):
             jrc_f(y, k1, 220.0)
@@ -182,6 +182,8 @@ WARM_SCRIPT = """
 import json, sys, time
 from rates_core import CircuitTemplate
 import numba  # noqa: F401  (imports are not part of the first call)
+from rates_core.plugins import default_host
+default_host()  # plugin discovery (imports every installed plugin, torch too) not counted
 circuit = CircuitTemplate.from_yaml(sys.argv[1])
 run = json.loads(sys.argv[2])
 start = time.perf_counter()
@@ -196,8 +198,9 @@ def warm_first(model: str, run: dict) -> float:
         [sys.executable, "-c", WARM_SCRIPT, model, json.dumps(run)],
         capture_output=True,
         text=True,
-        check=True,
     )
+    if out.returncode:
+        raise RuntimeError(f"the warm-cache process failed: {out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])["warm_first"]
 
 

@@ -20,7 +20,9 @@ arrive as CSR tuples or dense arrays (:func:`rates_numba.solvers.numba_argument`
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -393,6 +395,17 @@ def emit_source(
     return w.text(), printer
 
 
+def _register(module: ModuleType) -> None:
+    """Put the generated module into ``sys.modules`` under its content-derived name.
+
+    numba's on-disk cache records the module of a compiled function by name and imports it
+    when another process loads the cached code; rates loads generated modules without
+    registering them (no module state shared between models), so this plugin registers its
+    own. The name holds the hash of the source, so only the same model's code is found there.
+    """
+    sys.modules[module.__name__] = module
+
+
 def emit_function(
     system: System,
     options: EmitOptions | None = None,
@@ -411,6 +424,7 @@ def emit_function(
         )
     source, printer = emit_source(system, options, builtins, imports)
     module, path = load_python_module(source, BACKEND, __version__, options, printer.injected)
+    _register(module)
     kernel = getattr(module, options.func_name)
     field = Field(kernel, system)
     return EmittedFunction(
