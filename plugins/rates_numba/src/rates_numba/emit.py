@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -395,15 +394,28 @@ def emit_source(
     return w.text(), printer
 
 
-def _register(module: ModuleType) -> None:
-    """Put the generated module into ``sys.modules`` under its content-derived name.
+def _module(source: str, options: EmitOptions, injected: Mapping[str, Any]) -> tuple[Any, Any]:
+    """The loaded module of ``source`` and its cache path: cached and loaded with the kit
+    the first time in a process, then found in ``sys.modules`` under its content-derived name.
 
-    numba's on-disk cache records the module of a compiled function by name and imports it
-    when another process loads the cached code; rates loads generated modules without
-    registering them (no module state shared between models), so this plugin registers its
-    own. The name holds the hash of the source, so only the same model's code is found there.
+    Registering it there is what numba's on-disk cache needs (it records the module of a
+    compiled function by name and imports it when another process loads the cached code), and
+    re-using it keeps the compiled functions of a model for the next run of the same model
+    (a new module would load them from disk again). The name holds the hash of the source and
+    the plugin version, so only the same code is ever found there.
     """
-    sys.modules[module.__name__] = module
+    from rates_core.cache import source_hash
+    from rates_core.codegen.modules import cache_source, load_python_module
+
+    name = f"rates_{BACKEND}_generated_{source_hash(source, BACKEND, __version__)}"
+    module = sys.modules.get(name)
+    if module is None:
+        module, path = load_python_module(source, BACKEND, __version__, options, injected)
+        sys.modules[name] = module
+        return module, path
+    for key, impl in injected.items():
+        setattr(module, key, impl)
+    return module, cache_source(source, BACKEND, __version__, options)
 
 
 def emit_function(
@@ -413,7 +425,6 @@ def emit_function(
     imports: Sequence[str] = (),
 ) -> EmittedFunction:
     """Generate, cache and load the module of ``system`` (numba compiles on the first call)."""
-    from rates_core.codegen.modules import load_python_module
     from rates_numba.solvers import Field
 
     options = options or EmitOptions()
@@ -423,8 +434,7 @@ def emit_function(
             "delay history (capability 'dde_algebraic')"
         )
     source, printer = emit_source(system, options, builtins, imports)
-    module, path = load_python_module(source, BACKEND, __version__, options, printer.injected)
-    _register(module)
+    module, path = _module(source, options, printer.injected)
     kernel = getattr(module, options.func_name)
     field = Field(kernel, system)
     return EmittedFunction(
