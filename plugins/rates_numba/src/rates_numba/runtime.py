@@ -139,6 +139,13 @@ def _matvec(a: Any, x: Any) -> Any:
 
         return csr
     kind = _result_type(a, x)
+    if a.dtype == x.dtype and isinstance(a.dtype, (types.Float, types.Complex)):
+        # same float or complex type: numpy's dot (BLAS through scipy, as numba provides it)
+
+        def blas(a: Any, x: Any) -> Any:
+            return np.dot(np.ascontiguousarray(a), np.ascontiguousarray(x))
+
+        return blas
 
     def dense(a: Any, x: Any) -> Any:
         rows, cols = a.shape
