@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -137,7 +138,7 @@ def hand_loops():
 # --------------------------------------------------------------------------- timing
 
 
-def best(func, repeat: int) -> tuple[float, object]:
+def best(func, repeat: int) -> tuple[float, Any]:
     times, value = [], None
     for _ in range(repeat):
         start = time.perf_counter()

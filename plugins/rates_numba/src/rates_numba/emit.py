@@ -54,8 +54,6 @@ _RUNTIME = (
     "store_derivative_, store_state_, vsum_"
 )
 _JIT = '@numba.njit(cache=True, error_model="numpy")'
-#: The field is inlined into the loops (numba IR), so the compiler optimises across the call.
-_JIT_INLINE = '@numba.njit(cache=True, error_model="numpy", inline="always")'
 
 
 def _dtype(system: System, precision: str) -> str:
@@ -106,7 +104,7 @@ def _field(w: kit.SourceWriter, system: System, printer: NumbaPrinter, func: str
     params = [safe_name(d.name) for d in system.delayed] + [
         safe_name(p.name) for p in system.params
     ]
-    w(_JIT_INLINE)
+    w(_JIT)
     w(f"def {func}(t, y, dy{''.join(', ' + p for p in params)}):")
     w(f'"""d y / d t of model {docstring_text(repr(system.name), "python")} into dy."""', 1)
     for s in system.states:
