@@ -23,6 +23,7 @@ nox.options.sessions = [
     "numpy",
     "thirdparty",
     "torch",
+    "numba",
     "julia",
     "matlab",
     "fortran",
@@ -131,6 +132,20 @@ def torch(session: nox.Session) -> None:
 
 
 @nox.session
+def numba(session: nox.Session) -> None:
+    """rates-numba with numba from PyPI (pinned: the version this machine's wheel store has):
+    the plugin's tests and its conformance suite (rates-numpy is the reference of the
+    generated models); the tests' conftest keeps one numba cache for the session."""
+    session.install(
+        "numba==0.68.1",
+        "./rates_core[testing]",
+        "./plugins/rates_numpy",
+        "./plugins/rates_numba",
+    )
+    session.run(*PYTEST, "plugins/rates_numba/tests", *session.posargs)
+
+
+@nox.session
 def julia(session: nox.Session) -> None:
     """rates-julia: generated Julia parsed with tree-sitter-julia (no Julia needed); the
     execution tier (the conformance suite through juliacall) skips unless `julia` is on PATH."""
@@ -197,6 +212,7 @@ def docs(session: nox.Session) -> None:
         "./rates_core[progress,plot,xarray]",
         "./plugins/rates_numpy",
         "./plugins/rates_torch",
+        "./plugins/rates_numba",
         "./plugins/rates_julia",
         "./plugins/rates_matlab",
         "./plugins/rates_fortran",
@@ -248,7 +264,7 @@ def sweep(session: nox.Session) -> None:
 
 
 #: Backends the ``fuzz`` session runs the model generator on when no posargs name them.
-FUZZ_BACKENDS = ("numpy", "fixture", "torch", "fortran", "matlab")
+FUZZ_BACKENDS = ("numpy", "fixture", "torch", "numba", "fortran", "matlab")
 
 
 @nox.session
@@ -267,6 +283,7 @@ def fuzz(session: nox.Session) -> None:
         "./rates_core[testing]",
         "./plugins/rates_numpy",
         "./plugins/rates_torch",
+        "./plugins/rates_numba",
         "./plugins/rates_fortran",
         "./plugins/rates_matlab[octave]",
         "./tests/fixtures/rates_fixture_plugin",

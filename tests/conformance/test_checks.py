@@ -239,5 +239,14 @@ def test_runtime_found_in_calls_and_field_references() -> None:
             return x
 
     assert "numpy" in checks.field_references(Library().field)
+
+    class Dispatcher:  # numba's: it takes the __module__ of the function it compiled
+        def __call__(self, x: float) -> float:
+            return x
+
+    Dispatcher.__module__ = "numba.core.registry"
+    compiled = Dispatcher()
+    compiled.__module__ = "rates_numba_generated_0"  # type: ignore[misc]
+    assert checks.runtime_found(checks.field_references(compiled), ("numba",)) == ["numba"]
     calls = checks.backend_calls(lambda: module.f(np.ones(2)), [])
     assert calls == set()  # no code of the backend's folders ran

@@ -100,6 +100,8 @@ def driver_arguments(
     grid_search), whose kind ``adaptive=`` must agree with.
     """
     backend = backend_name(backend)
+    if _numba_decorator(options.get("decorator")):
+        backend = _numba_backend(call, backend, options.pop("decorator"))
     for key in [k for k in options if k in IGNORED]:
         value = options.pop(key)
         if key == "adaptive" and solver is not None:
@@ -111,6 +113,32 @@ def driver_arguments(
         options.pop("file_name")
         warn(f"{call}(file_name=...) is ignored: {FILE_NAME_IGNORED}")
     return backend, precision_name(float_precision)
+
+
+def _numba_decorator(decorator: Any) -> bool:
+    """Whether ``decorator`` is one of numba's (PyRates's ``decorator=njit``)."""
+    return str(getattr(decorator, "__module__", "") or "").split(".")[0] == "numba"
+
+
+def _numba_backend(call: str, backend: str, decorator: Any) -> str:
+    """PyRates's ``decorator=njit`` asked for numba-compiled NumPy code: in rates that is the
+    backend ``numba`` (rates-numba), chosen with a warning; an ArgumentError naming the
+    package when it is not installed. Other backends compile their own code (ignored)."""
+    if backend != "numpy":
+        warn(f"{call}(decorator=...) is ignored: backend {backend!r} compiles its own code")
+        return backend
+    from rates_core.plugins import default_host
+
+    if "numba" not in default_host().backends():
+        raise ArgumentError(
+            f"{call}(decorator={getattr(decorator, '__name__', decorator)}) asks for "
+            "numba-compiled code, which rates runs as backend='numba': `pip install rates-numba`"
+        )
+    warn(
+        f"{call}(decorator=...): numba-compiled code is rates's backend 'numba' (rates-numba); "
+        "running with backend='numba' (pass backend='numba' to say so)"
+    )
+    return "numba"
 
 
 def _check_adaptive(call: str, adaptive: bool, backend: str, solver: str) -> None:

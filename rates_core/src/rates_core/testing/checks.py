@@ -595,6 +595,9 @@ def field_references(func: Any) -> set[str]:
             return
         if not isinstance(value, types.FunctionType):
             found.add(str(module_of(value)))
+            # a compiled dispatcher (numba's) takes the __module__ of the function it compiled:
+            # the library is the module of its type
+            found.add(type(value).__module__)
             return
         if value.__module__.startswith("rates_core"):  # the wrapper: look at what it calls
             for cell in value.__closure__ or ():

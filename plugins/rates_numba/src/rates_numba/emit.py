@@ -1,0 +1,453 @@
+"""Generate the numba module of a System, cache it with rates's kit, load it.
+
+The module (a Python file in rates's content-addressed cache) defines, each ``njit(cache=True)``:
+
+* ``vector_field(t, y, dy, <delayed reads>, <parameters>)``: the in-place field (named by
+  ``EmitOptions.func_name``);
+* ``run_euler_`` / ``run_heun_`` / ``run_rk4_``: steps ``k0_ .. k1_ - 1`` of a fixed-step run
+  in one compiled loop, the stages generated from the Butcher tableaux of
+  :mod:`rates_core.codegen.tableaux`; delay systems keep their history in the loop
+  (:mod:`rates_numba.runtime`'s ring, read at the stage positions of
+  :class:`rates_core.delay_reads.StagePlan`);
+* ``run_dopri5_`` (systems without delays): a whole adaptive Dormand-Prince 5(4) run that
+  steps onto every sample time.
+
+Numba writes its on-disk cache of these functions next to the file, so a compiled field is
+found again by the same content key (hash of the source and the plugin version) that named
+the source. Parameters are arguments (one compiled module serves a parameter sweep); matrices
+arrive as CSR tuples or dense arrays (:func:`rates_numba.solvers.numba_argument`).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import sympy
+from sympy.core.function import AppliedUndef
+
+import rates_core.builtins as rb
+from rates_core.backend import EmitOptions, EmittedFunction
+from rates_core.codegen import comment, docstring_text
+from rates_core.codegen import source as kit
+from rates_core.codegen.tableaux import DOPRI5, TABLEAUX, Tableau
+from rates_core.errors import ModelError
+from rates_core.system import System
+from rates_numba import BACKEND, FIXED_METHODS, __version__
+from rates_numba.printer import NumbaPrinter, safe_name
+
+__all__ = ["emit_function", "emit_source", "stage_index"]
+
+_ARRAY_FUNCTIONS = (
+    rb.Matvec,
+    rb.Matmul,
+    rb.Index,
+    rb.IndexRange,
+    rb.IndexAxis,
+    rb.Concatenate,
+    rb.Interp,
+)
+_RUNTIME = (
+    "at1_, first_nonfinite_, input_at_, matvec_, maxr_, mean_, mean_axis_, minr_, read_delayed_, "
+    "store_derivative_, store_state_, vsum_"
+)
+_JIT = '@numba.njit(cache=True, error_model="numpy")'
+
+
+def _dtype(system: System, precision: str) -> str:
+    if precision == "float32":
+        return {"float64": "float32", "complex128": "complex64"}.get(system.dtype, system.dtype)
+    if precision != "float64":
+        raise ModelError(f"rates-numba computes in float64 or float32, not {precision!r}")
+    return system.dtype
+
+
+def _arrayish(system: System) -> Any:
+    """A test: whether an expression's value may be an array although its size is 1."""
+    names = {p.name for p in system.params if p.role in ("matrix", "index") or np.ndim(p.value) > 0}
+    names |= {name for name, size in system.symbol_sizes().items() if size != 1}
+
+    def test(expr: sympy.Expr) -> bool:
+        if expr.has(*_ARRAY_FUNCTIONS) or expr.atoms(AppliedUndef):
+            return True
+        if any(r.args for r in expr.atoms(rb.Randn)):
+            return True
+        return any(s.name in names for s in expr.free_symbols)
+
+    for a in system.algebraic:
+        if test(a.expr):
+            names.add(a.name)
+    return test
+
+
+def _read(system: System, s: Any, source: str = "y") -> str:
+    text = f"{source}[{s.start}]" if s.size == 1 else f"{source}[{s.start}:{s.stop}]"
+    return text + (".real" if kit.real_state_in_complex(system, s) else "")
+
+
+def _delayed_args(system: System, values: str = "vals_") -> list[str]:
+    """The delayed-read arguments of the field, taken from the connection buffer ``values``
+    (the reads in ``system.delayed`` order, each ``d.size`` connections)."""
+    out, start = [], 0
+    for d in system.delayed:
+        stop = start + d.size
+        st = system.state(d.state)
+        text = f"{values}[{start}]" if d.size == 1 else f"{values}[{start}:{stop}]"
+        out.append(text + (".real" if kit.real_state_in_complex(system, st) else ""))
+        start = stop
+    return out
+
+
+def _field(w: kit.SourceWriter, system: System, printer: NumbaPrinter, func: str) -> None:
+    params = [safe_name(d.name) for d in system.delayed] + [
+        safe_name(p.name) for p in system.params
+    ]
+    w(_JIT)
+    w(f"def {func}(t, y, dy{''.join(', ' + p for p in params)}):")
+    w(f'"""d y / d t of model {docstring_text(repr(system.name), "python")} into dy."""', 1)
+    for s in system.states:
+        w(f"{safe_name(s.name)} = {_read(system, s)}", 1)
+    units = kit.unit_counts(system)
+    for a in system.algebraic:
+        code = printer.doprint(kit.unit_noise(a.expr, units.get(a.name)))
+        w(f"{safe_name(a.name)} = {code}", 1)
+    arrayish = _arrayish(system)
+    for name, expr in system.derivatives:
+        s = system.state(name)
+        code = printer.doprint(kit.unit_noise(expr, units.get(name)))
+        where = (
+            f"dy[{s.start}]" if s.size == 1 and not arrayish(expr) else f"dy[{s.start}:{s.stop}]"
+        )
+        w(f"{where} = {code}  {comment(f'd/dt {name}', 'python')}", 1)
+    w("return dy", 1)
+
+
+def stage_index(tab: Tableau) -> list[int]:
+    """For each stage of ``tab``, the index of its time among ``tab.stage_times()`` (the
+    StagePlan a delayed read of that stage uses)."""
+    times = [c for c, _ in tab.stage_times()]
+    return [times.index(float(c)) for c in tab.c]
+
+
+def _combination(coefs: Sequence[float], stages: Sequence[str], i: str) -> str:
+    terms = []
+    for coef, k in zip(coefs, stages):
+        if coef == 1.0:
+            terms.append(f"{k}[{i}]")
+        elif coef:
+            terms.append(f"{coef!r}*{k}[{i}]")
+    return " + ".join(terms) if terms else "0.0"
+
+
+def _call(t: str, y: str, dy: str, system: System) -> str:
+    """A call of the field from a loop, under its alias ``field_`` (a parameter of the loop
+    may have the field's name; no System name ends with an underscore)."""
+    args = [t, y, dy, *_delayed_args(system), *(safe_name(p.name) for p in system.params)]
+    return f"field_({', '.join(args)})"
+
+
+def _inputs_at_step(w: kit.SourceWriter, system: System, level: int) -> None:
+    for p in system.params:
+        if p.role == "input":
+            name = safe_name(p.name)
+            w(f"{name} = {name}_rows_[min(k_, {name}_rows_.shape[0] - 1)]", level)
+
+
+def _param_args(system: System) -> list[str]:
+    return [
+        f"{safe_name(p.name)}_rows_" if p.role == "input" else safe_name(p.name)
+        for p in system.params
+    ]
+
+
+_DELAY_ARGS = [
+    "pos_",
+    "tracked_",
+    "col_",
+    "zero_",
+    "ring_y_",
+    "ring_f_",
+    "m_",
+    "w_",
+    "s_",
+    "direct_",
+    "npre_",
+    "pre_",
+    "vals_",
+]
+
+
+def _read_stage(w: kit.SourceWriter, plan: int, y: str, level: int) -> None:
+    w(
+        f"read_delayed_(vals_, k_, {y}, ring_y_, ring_f_, m_[{plan}], w_[{plan}], s_[{plan}], "
+        f"direct_[{plan}], npre_[{plan}], pre_[{plan}], col_, zero_, pos_)",
+        level,
+    )
+
+
+def _fixed_loop(w: kit.SourceWriter, system: System, method: str) -> None:
+    tab = TABLEAUX[method]
+    c, a, _ = tab.floats()
+    plans = stage_index(tab)
+    delayed = bool(system.delayed)
+    head = ["t0_", "dt_", "kstart_", "kstop_", "every_", "y_", "out_"]
+    head += (_DELAY_ARGS if delayed else []) + _param_args(system)
+    ks = [f"f{i + 1}_" for i in range(len(c))]
+    w(_JIT)
+    w(f"def run_{method}_({', '.join(head)}):")
+    w(
+        f'"""Steps kstart_ .. kstop_ - 1 of {method} from y_ (updated in place); the state '
+        "after step k_\n    goes to out_[(k_ + 1) // every_] when every_ divides k_ + 1 and "
+        'that row exists."""',
+        1,
+    )
+    w("n_ = y_.size", 1)
+    for k in ks:
+        w(f"{k} = numpy.zeros_like(y_)", 1)
+    if len(c) > 1:
+        w("ys_ = numpy.zeros_like(y_)", 1)
+    w("for k_ in range(kstart_, kstop_):", 1)
+    w("t_ = t0_ + k_*dt_", 2)
+    _inputs_at_step(w, system, 2)
+    if delayed:
+        w("store_state_(ring_y_, k_, y_, tracked_)", 2)
+        _read_stage(w, plans[0], "y_", 2)
+    w(_call("t_", "y_", ks[0], system), 2)
+    if delayed:
+        w(f"store_derivative_(ring_y_, ring_f_, k_, {ks[0]}, tracked_, dt_)", 2)
+    for i in range(1, len(c)):
+        w("for i_ in range(n_):", 2)
+        w(f"ys_[i_] = y_[i_] + dt_*({_combination(a[i], ks, 'i_')})", 3)
+        if delayed:
+            _read_stage(w, plans[i], "ys_", 2)
+        t = "t_ + dt_" if c[i] == 1.0 else f"t_ + {c[i]!r}*dt_"
+        w(_call(t, "ys_", ks[i], system), 2)
+    w("for i_ in range(n_):", 2)
+    w(f"y_[i_] = y_[i_] + dt_*({_combination(tab.weights, ks, 'i_')})", 3)
+    w("if (k_ + 1) % every_ == 0:", 2)
+    w("r_ = (k_ + 1) // every_", 3)
+    w("if r_ < out_.shape[0]:", 3)
+    w("out_[r_, :] = y_", 4)
+    w("return y_", 1)
+
+
+def _dopri5_loop(w: kit.SourceWriter, system: System) -> None:
+    """A whole adaptive run: returns ``(status, t, index, steps)``; status 0 done, 1 a
+    non-finite derivative (state ``index`` at ``t``), 2 step size too small, 3 too many steps."""
+    c, a, e = DOPRI5.floats()
+    ks = [f"f{i + 1}_" for i in range(len(c))]
+    head = ["t0_", "t_end_", "times_", "out_", "y_", "h_", "rtol_", "atol_", "max_steps_"]
+    head += ["in_times_", *_param_args(system)]
+    w(_JIT)
+    w(f"def run_dopri5_({', '.join(head)}):")
+    w('"""A whole Dormand-Prince 5(4) run, stepping onto every sample time in times_."""', 1)
+    w("n_ = y_.size", 1)
+    for k in ks:
+        w(f"{k} = numpy.zeros_like(y_)", 1)
+    w("ys_ = numpy.zeros_like(y_)", 1)
+    w("yn_ = numpy.zeros_like(y_)", 1)
+
+    def inputs_at(t: str, level: int) -> None:
+        for p in system.params:
+            if p.role == "input":
+                name = safe_name(p.name)
+                w(f"{name} = input_at_(in_times_, {name}_rows_, {t})", level)
+
+    def norm(expr: str, level: int, out: str) -> None:
+        w(f"{out} = 0.0", level)
+        w("for i_ in range(n_):", level)
+        w(f"v_ = abs({expr}) / (atol_ + rtol_*abs(y_[i_]))", level + 1)
+        w(f"{out} += v_*v_", level + 1)
+        w(f"{out} = numpy.sqrt({out} / max(n_, 1))", level)
+
+    w("t_ = t0_", 1)
+    inputs_at("t_", 1)
+    w(_call("t_", "y_", ks[0], system), 1)
+    w(f"bad_ = first_nonfinite_({ks[0]})", 1)
+    w("if bad_ >= 0:", 1)
+    w("return 1, t_, bad_, 0", 2)
+    w("if h_ <= 0.0:", 1)  # Hairer's initial step
+    norm("y_[i_]", 2, "d0_")
+    norm(f"{ks[0]}[i_]", 2, "d1_")
+    w("h0_ = 1e-6 if d0_ < 1e-5 or d1_ < 1e-5 else 0.01*d0_/d1_", 2)
+    w("h0_ = min(h0_, t_end_ - t0_)", 2)
+    w("for i_ in range(n_):", 2)
+    w(f"ys_[i_] = y_[i_] + h0_*{ks[0]}[i_]", 3)
+    inputs_at("t_ + h0_", 2)
+    w(_call("t_ + h0_", "ys_", ks[1], system), 2)
+    norm(f"({ks[1]}[i_] - {ks[0]}[i_])", 2, "d2_")
+    w("d2_ = d2_ / h0_", 2)
+    w("dm_ = max(d1_, d2_)", 2)
+    w("h1_ = max(1e-6, h0_*1e-3) if dm_ <= 1e-15 else (0.01/dm_)**0.2", 2)
+    w("h_ = min(100.0*h0_, h1_)", 2)
+    w("row_ = 1", 1)
+    w("while row_ < times_.size and times_[row_] <= t0_:", 1)
+    w("out_[row_, :] = y_", 2)
+    w("row_ += 1", 2)
+    w("steps_ = 0", 1)
+    w("streak_ = 0", 1)
+    w("while t_ < t_end_:", 1)
+    w("if steps_ >= max_steps_:", 2)
+    w("return 3, t_, -1, steps_", 3)
+    w("steps_ += 1", 2)
+    w("hit_ = False", 2)
+    w("tn_ = t_ + h_", 2)
+    w("if row_ < times_.size and tn_ >= times_[row_]:", 2)
+    w("tn_ = times_[row_]", 3)
+    w("hit_ = True", 3)
+    w("if tn_ >= t_end_:", 2)
+    w("tn_ = t_end_", 3)
+    w("h_ = tn_ - t_", 2)
+    w("if h_ <= 1e-14*max(1.0, abs(t_)):", 2)
+    w("return 2, t_, -1, steps_", 3)
+    for i in range(1, len(c)):
+        w("for i_ in range(n_):", 2)
+        target = "yn_" if i == len(c) - 1 else "ys_"
+        w(f"{target}[i_] = y_[i_] + h_*({_combination(a[i], ks, 'i_')})", 3)
+        t = "tn_" if c[i] == 1.0 else f"t_ + {c[i]!r}*h_"
+        inputs_at(t, 2)
+        w(_call(t, target, ks[i], system), 2)
+    w("err_ = 0.0", 2)
+    w("for i_ in range(n_):", 2)
+    w("sc_ = atol_ + rtol_*max(abs(y_[i_]), abs(yn_[i_]))", 3)
+    w(f"v_ = abs(h_*({_combination(e, ks, 'i_')})) / sc_", 3)
+    w("err_ += v_*v_", 3)
+    w("err_ = numpy.sqrt(err_ / max(n_, 1))", 2)
+    w("if not numpy.isfinite(err_):", 2)
+    w("streak_ += 1", 3)
+    w("if streak_ >= 100:", 3)
+    for k in ks:
+        w(f"bad_ = first_nonfinite_({k})", 4)
+        w("if bad_ >= 0:", 4)
+        w("return 1, t_, bad_, steps_", 5)
+    w("return 1, t_, 0, steps_", 4)
+    w("h_ = 0.25*h_", 3)
+    w("continue", 3)
+    w("streak_ = 0", 2)
+    w("if err_ <= 1.0:", 2)
+    w("t_ = tn_", 3)
+    w("y_[:] = yn_", 3)
+    w(f"{ks[0]}[:] = {ks[-1]}", 3)
+    w("if hit_:", 3)
+    w("out_[row_, :] = y_", 4)
+    w("row_ += 1", 4)
+    w("fac_ = 10.0 if err_ == 0.0 else min(10.0, 0.9*err_**-0.2)", 3)
+    w("else:", 2)
+    w("fac_ = max(0.2, 0.9*err_**-0.2)", 3)
+    w("h_ = h_*fac_", 2)
+    w("while row_ < times_.size:", 1)
+    w("out_[row_, :] = y_", 2)
+    w("row_ += 1", 2)
+    w("return 0, t_, -1, steps_", 1)
+
+
+def emit_source(
+    system: System,
+    options: EmitOptions,
+    builtins: Mapping[str, Any] | None = None,
+    imports: Sequence[str] = (),
+) -> tuple[str, NumbaPrinter]:
+    """The text of the generated module of ``system`` and the printer that wrote it (its
+    ``injected`` callables go into the module)."""
+    func = options.func_name
+    if not func.isidentifier() or func.endswith("_"):
+        raise ModelError(f"func_name must be an identifier not ending in '_': {func!r}")
+    dtype = _dtype(system, options.float_precision)
+    printer = NumbaPrinter(builtins)
+    w = kit.SourceWriter()
+    notes = [f"Compiled by numba (njit, cache=True); dtype {dtype}"]
+    w.lines += kit.file_header(
+        system, f"rates-numba {__version__}", "python", signature=func, notes=notes
+    )
+    w("import math  # noqa: F401")
+    w()
+    w("import numba")
+    w("import numpy")
+    w()
+    w(f"from rates_numba.runtime import {_RUNTIME}  # noqa: F401")
+    for line in imports:
+        w(line)
+    w()
+    w(f"N_STATES_ = {system.n_states}")
+    w(f'DTYPE_ = numpy.dtype("{dtype}")')
+    w()
+    w()
+    _field(w, system, printer, func)
+    w()
+    w()
+    w(f"field_ = {func}")
+    w()
+    w()
+    w(f"def {func}_functional(t, y, *params):")
+    w(f'"""Like ``{func}`` but returns a new array."""', 1)
+    w(f"return {func}(t, y, numpy.zeros(N_STATES_, dtype=DTYPE_), *params)", 1)
+    for method in FIXED_METHODS:
+        w()
+        w()
+        _fixed_loop(w, system, method)
+    if not system.delayed:
+        w()
+        w()
+        _dopri5_loop(w, system)
+    return w.text(), printer
+
+
+def _module(source: str, options: EmitOptions, injected: Mapping[str, Any]) -> tuple[Any, Any]:
+    """The loaded module of ``source`` and its cache path: cached and loaded with the kit
+    the first time in a process, then found in ``sys.modules`` under its content-derived name.
+
+    Registering it there is what numba's on-disk cache needs (it records the module of a
+    compiled function by name and imports it when another process loads the cached code), and
+    re-using it keeps the compiled functions of a model for the next run of the same model
+    (a new module would load them from disk again). The name holds the hash of the source and
+    the plugin version, so only the same code is ever found there.
+    """
+    from rates_core.cache import source_hash
+    from rates_core.codegen.modules import cache_source, load_python_module
+
+    name = f"rates_{BACKEND}_generated_{source_hash(source, BACKEND, __version__)}"
+    module = sys.modules.get(name)
+    if module is None:
+        module, path = load_python_module(source, BACKEND, __version__, options, injected)
+        sys.modules[name] = module
+        return module, path
+    for key, impl in injected.items():
+        setattr(module, key, impl)
+    return module, cache_source(source, BACKEND, __version__, options)
+
+
+def emit_function(
+    system: System,
+    options: EmitOptions | None = None,
+    builtins: Mapping[str, Any] | None = None,
+    imports: Sequence[str] = (),
+) -> EmittedFunction:
+    """Generate, cache and load the module of ``system`` (numba compiles on the first call)."""
+    from rates_numba.solvers import Field
+
+    options = options or EmitOptions()
+    if system.recorded:
+        raise ModelError(
+            f"model {system.name!r}: rates-numba does not keep algebraic variables in the "
+            "delay history (capability 'dde_algebraic')"
+        )
+    source, printer = emit_source(system, options, builtins, imports)
+    module, path = _module(source, options, printer.injected)
+    kernel = getattr(module, options.func_name)
+    field = Field(kernel, system)
+    return EmittedFunction(
+        backend=BACKEND,
+        system=system,
+        source=source,
+        rhs=field if field.converts else kernel,
+        rhs_functional=field.functional,
+        jacobian=None,
+        path=path,
+        extras={
+            "module": module,
+            "kernel": kernel,
+            "dtype": _dtype(system, options.float_precision),
+        },
+    )

@@ -1,0 +1,268 @@
+"""The compiled helpers the generated modules of rates-numba call (imported by them).
+
+Two kinds:
+
+* equation functions whose argument may be a scalar or an array (``vsum_``, ``mean_``,
+  ``maxr_``, ``minr_``, ``at1_``, ``matvec_``): numba ``overload`` s that choose the code by the
+  argument's type at compile time, so one printed expression serves scalars and vectors.
+  ``matvec_`` takes a dense 2-d array or a CSR matrix as the tuple ``(data, indices, indptr,
+  n_rows)`` (numba has no scipy.sparse; :func:`rates_numba.solvers.numba_argument` converts);
+* the pieces of the compiled solver loops: the ring history of delayed reads
+  (:func:`store_state_`, :func:`store_derivative_`, :func:`read_delayed_`), the linear
+  interpolation of input rows (:func:`input_at_`), the first non-finite entry
+  (:func:`first_nonfinite_`) and the seed of numba's random generator (:func:`seed_`).
+
+This module imports numba; the plugin imports it inside its hooks only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import numba
+import numpy as np
+from numba import types
+from numba.extending import overload
+from numba.np.numpy_support import as_dtype
+
+__all__ = [
+    "at1_",
+    "first_nonfinite_",
+    "input_at_",
+    "matvec_",
+    "maxr_",
+    "mean_",
+    "mean_axis_",
+    "minr_",
+    "read_delayed_",
+    "seed_",
+    "store_derivative_",
+    "store_state_",
+    "vsum_",
+]
+
+_jit = numba.njit(cache=True, error_model="numpy")
+
+
+# --------------------------------------------------------------------------- equation functions
+
+
+def vsum_(x: Any) -> Any:
+    """Sum of all values of ``x`` (a scalar is its own sum)."""
+    return np.sum(x)
+
+
+def mean_(x: Any) -> Any:
+    """Mean of all values of ``x`` (a scalar is its own mean)."""
+    return np.mean(x)
+
+
+def maxr_(x: Any) -> Any:
+    """Largest value of ``x`` (a scalar is its own maximum)."""
+    return np.max(x)
+
+
+def minr_(x: Any) -> Any:
+    """Smallest value of ``x`` (a scalar is its own minimum)."""
+    return np.min(x)
+
+
+def at1_(x: Any) -> Any:
+    """``x`` as a 1-d array (a scalar becomes an array of one value)."""
+    return np.atleast_1d(x).ravel()
+
+
+def matvec_(a: Any, x: Any) -> Any:
+    """``a @ x`` for a dense matrix or a CSR tuple ``(data, indices, indptr, n_rows)``."""
+    if isinstance(a, tuple):
+        data, indices, indptr, n_rows = a
+        out = np.zeros(n_rows, dtype=np.result_type(data, x))
+        for i in range(n_rows):
+            out[i] = np.dot(data[indptr[i] : indptr[i + 1]], x[indices[indptr[i] : indptr[i + 1]]])
+        return out
+    return np.asarray(a) @ x
+
+
+def _reduction(func: Any) -> Any:
+    """The overload of a reduction ``func``: itself on arrays, the identity on scalars."""
+
+    def typer(x: Any) -> Any:
+        def on_array(x: Any) -> Any:
+            return func(x)
+
+        def on_scalar(x: Any) -> Any:
+            return x
+
+        return on_array if isinstance(x, types.Array) else on_scalar
+
+    return typer
+
+
+overload(vsum_)(_reduction(np.sum))
+overload(mean_)(_reduction(np.mean))
+overload(maxr_)(_reduction(np.max))
+overload(minr_)(_reduction(np.min))
+
+
+@overload(at1_)
+def _at1(x: Any) -> Any:
+    def on_array(x: Any) -> Any:
+        return x.ravel()
+
+    def on_scalar(x: Any) -> Any:
+        return np.array([x])
+
+    return on_array if isinstance(x, types.Array) else on_scalar
+
+
+def _result_type(*numba_types: Any) -> Any:
+    """The NumPy scalar type of the result of arithmetic on ``numba_types`` (arrays or
+    scalars)."""
+    dtypes = [as_dtype(getattr(t, "dtype", t)) for t in numba_types]
+    return np.result_type(*dtypes).type
+
+
+@overload(matvec_)
+def _matvec(a: Any, x: Any) -> Any:
+    if isinstance(a, types.BaseTuple):
+        kind = _result_type(cast(Any, a)[0], x)
+
+        def csr(a: Any, x: Any) -> Any:
+            data, indices, indptr, n_rows = a
+            out = np.zeros(n_rows, dtype=kind)
+            for i in range(n_rows):
+                acc = out[i]
+                for j in range(indptr[i], indptr[i + 1]):
+                    acc += data[j] * x[indices[j]]
+                out[i] = acc
+            return out
+
+        return csr
+    kind = _result_type(a, x)
+    if a.dtype == x.dtype and isinstance(a.dtype, (types.Float, types.Complex)):
+        # same float or complex type: numpy's dot (BLAS through scipy, as numba provides it)
+
+        def blas(a: Any, x: Any) -> Any:
+            return np.dot(np.ascontiguousarray(a), np.ascontiguousarray(x))
+
+        return blas
+
+    def dense(a: Any, x: Any) -> Any:
+        rows, cols = a.shape
+        out = np.zeros(rows, dtype=kind)
+        for i in range(rows):
+            acc = out[i]
+            for j in range(cols):
+                acc += a[i, j] * x[j]
+            out[i] = acc
+        return out
+
+    return dense
+
+
+@_jit
+def mean_axis_(x: Any, axis: int) -> Any:
+    """Mean along ``axis`` (numba's ``np.mean`` takes no axis)."""
+    return np.sum(x, axis=axis) / x.shape[axis]
+
+
+# --------------------------------------------------------------------------- solver pieces
+
+
+@_jit
+def seed_(seed: int) -> None:
+    """Seed numba's random generator (what ``randn()`` in compiled code draws from)."""
+    np.random.seed(seed)
+
+
+@_jit
+def first_nonfinite_(values: Any) -> int:
+    """The index of the first NaN or infinite entry of ``values``, -1 when all are finite."""
+    for i in range(values.size):
+        if not np.isfinite(values[i]):
+            return i
+    return -1
+
+
+@_jit
+def input_at_(times: Any, rows: Any, t: float) -> Any:
+    """Input rows (given at ``times``) interpolated linearly at ``t``, constant outside."""
+    n = times.size
+    if n == 1 or t <= times[0]:
+        return rows[0]
+    if t >= times[n - 1]:
+        return rows[n - 1]
+    i = np.searchsorted(times, t, side="right") - 1
+    w = (t - times[i]) / (times[i + 1] - times[i])
+    return rows[i] + w * (rows[i + 1] - rows[i])
+
+
+# The ring history of the fixed-step loops. Row n (of the ring of D rows, index n % D) holds the
+# tracked columns of the accepted state y_n and the derivative f_n computed by the first stage
+# of step n; what a row holds is decided here and nowhere else.
+
+
+@_jit
+def store_state_(ring_y: Any, n: int, y: Any, tracked: Any) -> None:
+    """Row n of the ring: the state ``y`` accepted at the start of step n."""
+    r = n % ring_y.shape[0]
+    for j in range(tracked.size):
+        ring_y[r, j] = y[tracked[j]]
+
+
+@_jit
+def store_derivative_(ring_y: Any, ring_f: Any, n: int, f: Any, tracked: Any, dt: float) -> None:
+    """Row n's derivative: ``f`` of the first stage of step n. At n = 0 also row -1, the
+    Taylor line ``y0 - dt f0`` (reads inside the first step extrapolate it)."""
+    d = ring_y.shape[0]
+    r = n % d
+    for j in range(tracked.size):
+        ring_f[r, j] = f[tracked[j]]
+    if n == 0:
+        for j in range(tracked.size):
+            ring_y[d - 1, j] = ring_y[0, j] - dt * ring_f[0, j]
+            ring_f[d - 1, j] = ring_f[0, j]
+
+
+@_jit
+def read_delayed_(
+    values: Any,
+    n: int,
+    y: Any,
+    ring_y: Any,
+    ring_f: Any,
+    m: Any,
+    weights: Any,
+    s: Any,
+    direct: bool,
+    n_pre: int,
+    pre: Any,
+    col: Any,
+    zero: Any,
+    pos: Any,
+) -> None:
+    """The delayed values of one stage of step n into ``values``: cubic Hermite reads of the
+    ring at rows ``n + m`` and ``n + m + 1`` (``weights``: y0, y1, f0, f1 per connection,
+    :class:`rates_core.delay_reads.StagePlan`), the pre-history table ``pre[n]`` where the
+    read time is before t0 (``s < -n``), and the stage state ``y`` for zero delays."""
+    d = ring_y.shape[0]
+    for k in range(values.size):
+        r0 = (n + m[k]) % d
+        c = col[k]
+        if direct:
+            values[k] = ring_y[r0, c]
+        else:
+            r1 = (n + m[k] + 1) % d
+            values[k] = (
+                weights[0, k] * ring_y[r0, c]
+                + weights[2, k] * ring_f[r0, c]
+                + weights[1, k] * ring_y[r1, c]
+                + weights[3, k] * ring_f[r1, c]
+            )
+    if n < n_pre:
+        row = min(n, pre.shape[0] - 1)
+        for k in range(values.size):
+            if s[k] < -n:
+                values[k] = pre[row, k]
+    for i in range(zero.size):
+        values[zero[i]] = y[pos[zero[i]]]

@@ -1,0 +1,135 @@
+"""rates-numba beyond the conformance suite: agreement with rates-numpy, whole runs compiled,
+the on-disk numba cache next to rates's cached source, and PyRates's ``decorator=njit``.
+
+Models are small and reused so that numba compiles few functions (a few seconds in all).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rates_core.errors import ArgumentError, SolverError
+from rates_core.pyrates_compat import PyRatesWarning
+from rates_core.testing import references as ref
+
+JRC_OUT = {"v_e": "pc/syn_exc_ext/v", "v_i": "pc/syn_inh/v"}
+
+
+def _jrc(backend: str, solver: str, **kwargs: object) -> np.ndarray:
+    frame = ref.jansen_rit_circuit().run(
+        0.2,
+        1e-4,
+        outputs=JRC_OUT,
+        backend=backend,
+        solver=solver,
+        sampling_step_size=1e-3,
+        **kwargs,
+    )
+    return frame.to_numpy()
+
+
+@pytest.mark.parametrize("solver", ["euler", "rk4"])
+def test_jansen_rit_matches_numpy(solver: str) -> None:
+    """The compiled loop computes the numbers of rates-numpy's loop (to rounding: 1e-12
+    relative to the largest value)."""
+    got, want = _jrc("numba", solver), _jrc("numpy", solver)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * np.abs(want).max())
+
+
+def test_dopri5_matches_rk4() -> None:
+    """dopri5 (rtol 1e-8) agrees with rk4 at dt 1e-4 to 1e-6 of the largest value."""
+    got = _jrc("numba", "dopri5", rtol=1e-8, atol=1e-12)
+    want = _jrc("numba", "rk4")
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-6 * np.abs(want).max())
+
+
+def test_dopri5_refuses_delays() -> None:
+    with pytest.raises(SolverError, match="delayed reads"):
+        ref.delay_circuit().run(1.0, 1e-3, backend="numba", solver="dopri5")
+
+
+def test_delay_matches_numpy() -> None:
+    """The delay history in the compiled rk4 loop reads what rates-numpy's ring reads."""
+    kwargs = {"backend": "numba", "solver": "rk4", "sampling_step_size": 0.01}
+    got = ref.delay_edge_circuit().run(2.0, 1e-3, **kwargs).to_numpy()
+    want = ref.delay_edge_circuit().run(2.0, 1e-3, **{**kwargs, "backend": "numpy"}).to_numpy()
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * max(np.abs(want).max(), 1.0))
+
+
+def test_unknown_option_is_an_error() -> None:
+    with pytest.raises(SolverError, match="no option"):
+        _jrc("numba", "dopri5", method="RK45")
+
+
+def test_numba_cache_is_next_to_the_cached_source(tmp_path: Path) -> None:
+    """A new process finds the compiled functions in numba's cache beside rates's cached
+    module (the directory named by the content key), and compiles nothing again."""
+    script = textwrap.dedent(
+        """
+        import json, os, time
+        os.environ.pop("NUMBA_CACHE_DIR", None)
+        from rates_core.simulate import get_run_func
+        from rates_core.testing import references as ref
+        t = time.perf_counter()
+        ref.decay_circuit().run(0.1, 1e-3, backend="numba", solver="euler")
+        print(json.dumps({"seconds": time.perf_counter() - t}))
+        """
+    )
+    env = {**_env(), "RATES_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("NUMBA_CACHE_DIR", None)
+    for _ in range(2):
+        subprocess.run([sys.executable, "-c", script], env=env, check=True, capture_output=True)
+    pycache = list((tmp_path / "cache").rglob("__pycache__"))
+    assert pycache, "numba wrote no cache next to the generated module"
+    index = [p.name for p in pycache[0].iterdir() if p.suffix == ".nbi"]
+    assert any(name.startswith("numba_") for name in index), index
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return dict(os.environ)
+
+
+def test_decorator_njit_chooses_the_numba_backend() -> None:
+    """PyRates's run(..., decorator=njit) runs backend 'numba', with a warning saying so."""
+    import numba
+
+    circuit = ref.decay_circuit()
+    with pytest.warns(PyRatesWarning, match="backend 'numba'"):
+        frame = circuit.run(0.1, 1e-3, outputs={"x": "n/op/x"}, decorator=numba.njit)
+    assert frame.attrs["solver"].startswith("numba_")
+
+
+def test_decorator_njit_without_rates_numba(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without rates-numba installed, decorator=njit says which package to install."""
+    import numba
+
+    import rates_core.plugins as plugins
+
+    class NoNumba:
+        def backends(self) -> dict:
+            return {}
+
+    monkeypatch.setattr(plugins, "default_host", lambda: NoNumba())
+    with pytest.raises(ArgumentError, match="pip install rates-numba"):
+        from rates_core.pyrates_compat import driver_arguments
+
+        driver_arguments("run", None, "float64", {"decorator": numba.njit})
+
+
+def test_other_decorators_stay_ignored() -> None:
+    from rates_core.pyrates_compat import driver_arguments
+
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        backend, _ = driver_arguments("run", None, "float64", {"decorator": lambda f: f})
+    assert backend == "numpy"
+    assert any("is ignored" in str(w.message) for w in record)
