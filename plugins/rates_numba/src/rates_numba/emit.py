@@ -34,6 +34,7 @@ from rates_core.codegen import comment, docstring_text
 from rates_core.codegen import source as kit
 from rates_core.codegen.tableaux import DOPRI5, TABLEAUX, Tableau
 from rates_core.errors import ModelError
+from rates_core.plugins import EmitContext
 from rates_core.system import System
 from rates_numba import BACKEND, FIXED_METHODS, __version__
 from rates_numba.printer import NumbaPrinter, safe_name
@@ -418,16 +419,13 @@ def _module(source: str, options: EmitOptions, injected: Mapping[str, Any]) -> t
     return module, cache_source(source, BACKEND, __version__, options)
 
 
-def emit_function(
-    system: System,
-    options: EmitOptions | None = None,
-    builtins: Mapping[str, Any] | None = None,
-    imports: Sequence[str] = (),
-) -> EmittedFunction:
-    """Generate, cache and load the module of ``system`` (numba compiles on the first call)."""
+def emit_function(system: System, context: EmitContext | None = None) -> EmittedFunction:
+    """Generate, cache and load the module of ``system`` (numba compiles on the first call);
+    ``context``: the emit options, plugin builtins and extra imports the host resolved."""
     from rates_numba.solvers import Field
 
-    options = options or EmitOptions()
+    context = context or EmitContext()
+    options, builtins, imports = context.options, dict(context.builtins), list(context.imports)
     if system.recorded:
         raise ModelError(
             f"model {system.name!r}: rates-numba does not keep algebraic variables in the "

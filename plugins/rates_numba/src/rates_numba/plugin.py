@@ -5,15 +5,10 @@ numba, numpy and sympy are imported inside the hook bodies only, so listing plug
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from rates_core.plugins import BackendInfo, SolverInfo, hookimpl
+from rates_core.plugins import BackendInfo, SolverInfo, backend_hooks, hookimpl, solver_family
 from rates_numba import ADAPTIVE_METHOD, BACKEND, FIXED_METHODS
-
-if TYPE_CHECKING:
-    from rates_core.backend import EmittedFunction, Problem, Trajectory
-    from rates_core.plugins import EmitContext
-    from rates_core.system import System
 
 #: What the backend declares; ``dde`` is declared by the fixed-step solvers only (``dopri5``
 #: has no history).
@@ -40,40 +35,19 @@ def register_backends() -> list[BackendInfo]:
 
 @hookimpl
 def register_solvers() -> list[SolverInfo]:
-    solvers = [
-        SolverInfo(
-            f"{BACKEND}_{m}",
-            BACKEND,
-            adaptive=False,
-            capabilities=frozenset({"dde"}),
-            description=_DESCRIPTIONS[m],
-        )
-        for m in FIXED_METHODS
+    fixed = {f"{BACKEND}_{m}": _DESCRIPTIONS[m] for m in FIXED_METHODS}
+    adaptive = {
+        f"{BACKEND}_{ADAPTIVE_METHOD}": "Dormand-Prince 5(4), whole run compiled by numba "
+        "(options rtol, atol, first_step, max_steps; no delays)"
+    }
+    return [
+        *solver_family(BACKEND, fixed, adaptive=False, capabilities={"dde"}),
+        *solver_family(BACKEND, adaptive, adaptive=True),
     ]
-    solvers.append(
-        SolverInfo(
-            f"{BACKEND}_{ADAPTIVE_METHOD}",
-            BACKEND,
-            adaptive=True,
-            description="Dormand-Prince 5(4), whole run compiled by numba (options rtol, atol, "
-            "first_step, max_steps; no delays)",
-        )
-    )
-    return solvers
 
 
-@hookimpl
-def emit_function(backend: str, system: System, context: EmitContext) -> EmittedFunction:
-    from rates_numba.emit import emit_function as emit
-
-    return emit(system, context.options, dict(context.builtins), list(context.imports))
-
-
-@hookimpl
-def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajectory:
-    from rates_numba.solvers import solve as run
-
-    return run(solver, function, problem)
+#: ``emit_function`` and ``solve``, called on this plugin only (for its backend and solvers)
+emit_function, solve = backend_hooks("rates_numba.emit:emit_function", "rates_numba.solvers:solve")
 
 
 def available() -> Any:
