@@ -191,6 +191,28 @@ def pop_increments(solver: SolverInfo, options: dict[str, Any]) -> Any:
     return given
 
 
+def given_increments(given: Any, n_steps: int, n_sources: int) -> np.ndarray | None:
+    """The ``wiener_increments`` a run was given, as an ``(n_steps, n_sources)`` float64 array
+    (None when none were given); a :class:`~rates_core.errors.SolverError` for anything else
+    (not numbers, another shape, non-finite values). Every SDE solver checks them here."""
+    if given is None:
+        return None
+    try:
+        rows = np.asarray(given, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise SolverError("wiener_increments must be an array of real numbers") from None
+    if rows.ndim == 1 and n_sources == 1:
+        rows = rows[:, None]
+    if rows.shape != (n_steps, n_sources):
+        raise SolverError(
+            f"wiener_increments has shape {rows.shape}; the run needs {n_steps} "
+            f"rows (steps) of {n_sources} columns (noise sources)"
+        )
+    if not np.all(np.isfinite(rows)):
+        raise SolverError("wiener_increments must be finite numbers")
+    return rows
+
+
 def emit(
     host: Any,
     backend: str,

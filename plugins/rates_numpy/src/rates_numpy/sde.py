@@ -26,6 +26,7 @@ import numpy as np
 
 from rates_core.backend import EmittedFunction, Problem, Progress, Trajectory
 from rates_core.errors import SolverError
+from rates_core.noise import given_increments
 from rates_numpy import SDE_SOLVERS
 from rates_numpy.solvers import FLOAT_ERRORS, StepInputs, state_dtype, step_grid
 from rates_numpy.solvers import solve as solve_ode
@@ -114,21 +115,8 @@ class _Increments:
 
 def _increments(problem: Problem, n_sources: int) -> _Increments:
     """The increments of ``problem``; given ones are checked (shape, finite numbers)."""
-    given = problem.wiener_increments
-    if given is not None:
-        try:
-            rows = np.asarray(given, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise SolverError("wiener_increments must be an array of real numbers") from None
-        if rows.ndim == 1 and n_sources == 1:
-            rows = rows[:, None]
-        if rows.shape != (problem.n_steps, n_sources):
-            raise SolverError(
-                f"wiener_increments has shape {rows.shape}; the run needs {problem.n_steps} "
-                f"rows (steps) of {n_sources} columns (noise sources)"
-            )
-        if not np.all(np.isfinite(rows)):
-            raise SolverError("wiener_increments must be finite numbers")
+    rows = given_increments(problem.wiener_increments, problem.n_steps, n_sources)
+    if rows is not None:
         problem = dataclasses.replace(problem, wiener_increments=rows)
     return _Increments(problem, n_sources)
 

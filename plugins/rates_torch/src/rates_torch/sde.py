@@ -17,6 +17,7 @@ from typing import Any
 
 from rates_core.backend import EmittedFunction, Problem, Progress, Trajectory
 from rates_core.errors import SolverError
+from rates_core.noise import given_increments
 from rates_torch import SDE_SOLVERS
 
 __all__ = ["solve"]
@@ -84,26 +85,12 @@ def _seed_randn(run: Any, diffusion: EmittedFunction, seed: Any) -> None:
 
 def _increments(problem: Problem, run: Any, n_sources: int) -> Any:
     """``draw(k)``: the Wiener increments of step k (given rows, or drawn from the seed)."""
-    import numpy as np
     import torch
 
     real = run.function.extras["module"].REAL_
     device = run.y0.device
-    given = problem.wiener_increments
-    if given is not None:
-        try:
-            rows = np.asarray(given, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise SolverError("wiener_increments must be an array of real numbers") from None
-        if rows.ndim == 1 and n_sources == 1:
-            rows = rows[:, None]
-        if rows.shape != (run.n_steps, n_sources):
-            raise SolverError(
-                f"wiener_increments has shape {rows.shape}; the run needs {run.n_steps} "
-                f"rows (steps) of {n_sources} columns (noise sources)"
-            )
-        if not np.all(np.isfinite(rows)):
-            raise SolverError("wiener_increments must be finite numbers")
+    rows = given_increments(problem.wiener_increments, run.n_steps, n_sources)
+    if rows is not None:
         table = torch.as_tensor(rows, device=device).to(real)
         return lambda k: table[k]
     generator = torch.Generator(device=device)
