@@ -122,6 +122,46 @@ def _needed(system: System, names: list[str]) -> set[str]:
     return needed
 
 
+def _path_of(system: System, name: str) -> str:
+    """A user path of the System variable ``name`` (its first unit's), for messages."""
+    paths = [p for p, (n, _) in system.label_map.items() if n == name]
+    if not paths:
+        return repr(name)
+    more = f" and {len(paths) - 1} more" if len(paths) > 1 else ""
+    return f"{paths[0]!r}{more}"
+
+
+def _check_no_delayed_read(system: System, name: str) -> None:
+    """Raise a ModelError when the algebraic variable ``name`` reads (itself or through other
+    algebraic variables) a delayed value: the frame is made from the sampled states, which do
+    not give the values at ``t - tau``. Every other algebraic variable of a delayed system
+    is recorded as usual."""
+    delayed = {d.symbol: d for d in system.delayed}
+    if not delayed:
+        return
+    by_name = {a.name: a for a in system.algebraic}
+    stack, seen = [name], set()
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        for sym in by_name[current].expr.free_symbols:
+            if sym in delayed:
+                source = delayed[sym].state.removesuffix("_history")  # recorded variables
+                via = "" if current == name else f" (through {_path_of(system, current)})"
+                raise ModelError(
+                    f"cannot record {_path_of(system, name)}: it reads the delayed value of "
+                    f"{_path_of(system, source)}{via}, and results are evaluated from the "
+                    "sampled states, which do not give past values; record the state "
+                    "variables it is made of and compute it from them, or pass "
+                    "delay_approximation=n (delays as ODEs)",
+                    variable=name,
+                )
+            if sym.name in by_name:
+                stack.append(sym.name)
+
+
 def evaluate_algebraic(
     system: System,
     names: list[str],
@@ -133,9 +173,9 @@ def evaluate_algebraic(
     """Values ``(T, size)`` of the algebraic variables ``names`` at the sampled times."""
     if not names:
         return {}
-    if system.delayed:
-        raise ModelError("recording algebraic variables of delayed systems is not supported yet")
     needed = _needed(system, names)
+    for name in names:
+        _check_no_delayed_read(system, name)
     n_times = len(times)
     values: dict[sympy.Symbol, Any] = {}  # over time: (T, size) or a parameter value
     samples: dict[sympy.Symbol, Any] = {}  # one sample: a callable k -> value, or the value

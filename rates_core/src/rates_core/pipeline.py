@@ -292,7 +292,41 @@ def input_arrays(
     return arrays
 
 
+def unit_value(
+    label: str, value: Any, k: int, n: int, size: int, y0: np.ndarray, variable: str, when: str = ""
+) -> np.ndarray:
+    """The value for the ``k``-th of the ``n`` units a path matched, checked: a scalar sets
+    every unit, an array of ``n`` values (``n > 1``) one value per unit; one unit holds
+    ``size`` values (a vector variable). ``label`` names the path in the ModelError,
+    ``when`` the time a history function was called at."""
+    try:
+        v = np.asarray(value)
+    except (TypeError, ValueError):  # ragged lists
+        raise ModelError(
+            f"{label} is {value!r}: expected a number or an array", variable=variable
+        ) from None
+    if v.dtype.kind not in "biufc" or (v.dtype.kind == "c" and not np.iscomplexobj(y0)):
+        raise ModelError(f"{label} is {value!r}: expected real numbers", variable=variable)
+    if v.ndim >= 1 and n > 1:
+        if v.shape[0] != n:
+            raise ModelError(
+                f"{label} has {v.shape[0]} values but the path matches {n} units: "
+                f"expected a scalar or {n} values, one per unit",
+                variable=variable,
+            )
+        v = v[k]
+    if v.size not in (1, size):
+        raise ModelError(
+            f"{label} has shape {v.shape}, expected a scalar or {size} values", variable=variable
+        )
+    if first_nonfinite(v) is not None:
+        raise ModelError(f"{label} is {v.tolist()}{when}: it must be finite", variable=variable)
+    return v
+
+
 def start_state(circuit: CircuitTemplate, system: System, initial_state: Any) -> np.ndarray:
+    """``Problem.y0``: the System's initial values with the user's ``initial_state`` (a dict
+    path -> scalar, or one value per unit the path matches) or the last run's state."""
     y0 = system.initial_state()
     if initial_state is None:
         return y0
@@ -306,16 +340,21 @@ def start_state(circuit: CircuitTemplate, system: System, initial_state: Any) ->
         raise ModelError("initial_state must be None, 'last' or a dict path -> value")
     offsets = {s.name: s for s in system.states}
     for path, value in initial_state.items():
-        for node, op, var in circuit.resolve_path(path):
+        matches = circuit.resolve_path(path)
+        for k, (node, op, var) in enumerate(matches):
             full = f"{node}/{op}/{var}"
             name, index = system.label_map.get(full, (None, None))
             if name not in offsets:
                 raise ModelError(f"{full!r} is not a state variable", variable=full)
             state = offsets[name]
-            if index is None:
-                y0[state.start : state.stop] = value
-            else:
-                y0[state.start + index] = value
+            where = (
+                slice(state.start + index, state.start + index + 1)
+                if index is not None
+                else slice(state.start, state.stop)
+            )
+            label = f"initial_state for {path!r}" + (f" ({full!r})" if full != path else "")
+            size = where.stop - where.start
+            y0[where] = unit_value(label, value, k, len(matches), size, y0, full).ravel()
     return y0
 
 
@@ -362,23 +401,14 @@ def pre_history(circuit: CircuitTemplate, system: System, history: Any, y0: np.n
 
     def value_at(value: Any, t: float, k: int, n: int) -> Any:
         v = np.asarray(value(t) if callable(value) else value)
-        if v.ndim == 1 and n > 1 and v.shape[0] == n:
+        if v.ndim >= 1 and n > 1:  # one value per unit (checked by unit_value)
             v = v[k]
         return v
 
-    for full, where, value, k, n in entries:  # check shapes once, before integrating
-        v = value_at(value, -1e-12, k, n)
+    for full, where, value, k, n in entries:  # check values once, before integrating
         size = where.stop - where.start if isinstance(where, slice) else 1
-        if v.size not in (1, size):
-            raise ModelError(
-                f"history for {full!r} has shape {v.shape}, expected a scalar or {size} values",
-                variable=full,
-            )
-        if first_nonfinite(v) is not None:
-            raise ModelError(
-                f"history for {full!r} is {v.tolist()} at t=-1e-12: it must be finite",
-                variable=full,
-            )
+        sample = value(-1e-12) if callable(value) else value
+        unit_value(f"history for {full!r}", sample, k, n, size, y0, full, " at t=-1e-12")
 
     def pre_history(t: float) -> np.ndarray:
         y = np.array(y0, copy=True)
