@@ -111,10 +111,15 @@ def run(
     a dict name -> frame of each monitor's samples (``outputs`` and ``sampling_step_size`` are
     then not given: each monitor names its variables and period).
 
+    ``initial_state``: None (the model's initial values), ``"last"`` (the final state of the
+    last run of this template) or a dict path -> value; a path matching n units (a population,
+    ``all``) takes a scalar for all of them or an array of n values, one per unit.
+
     Delays: ``history`` is the pre-history of delayed reads, a dict ``node/op/var`` (``all``
-    allowed) -> number or function of time ``t < 0``; unlisted variables keep their initial
-    value as pre-history. ``history="zero"`` makes every state 0 before t = 0, as in PyRates
-    (gamma-kernel chains of ``spread`` edges then start at 0 too).
+    allowed) -> number, array of one value per matched unit, or function of time ``t < 0``;
+    unlisted variables keep their initial value as pre-history. ``history="zero"`` makes every
+    state 0 before t = 0, as in PyRates (gamma-kernel chains of ``spread`` edges then start at 0
+    too).
     ``delay_approximation=n`` replaces every discrete delay by a gamma kernel of order n (an ODE
     system).
 
