@@ -3,6 +3,7 @@ BOLD (Balloon-Windkessel), EEG/MEG projection, memory, and the errors a user can
 
 from __future__ import annotations
 
+import importlib.util
 import tracemalloc
 from typing import Any
 
@@ -19,6 +20,11 @@ from rates_core import (
 from rates_core import monitors as mon
 from rates_core.errors import ModelError, SolverError
 from rates_core.monitors import Bold, Projection, Subsample, TemporalAverage
+
+#: Runs need the NumPy backend; the core session installs rates-core alone.
+needs_numpy = pytest.mark.skipif(
+    importlib.util.find_spec("rates_numpy") is None, reason="needs rates-numpy"
+)
 
 V = {"V": "regions/g2d/V"}
 DT = 0.1  # ms
@@ -74,6 +80,7 @@ def small_windows(monkeypatch):
     monkeypatch.setattr(mon, "CHUNK_BYTES", 8 * 2 * N * 37)
 
 
+@needs_numpy
 def test_subsample_average_projection_and_bold_equal_numpy_on_the_full_trajectory(
     small_windows,
 ):
@@ -126,6 +133,7 @@ def test_subsample_average_projection_and_bold_equal_numpy_on_the_full_trajector
         assert value == pytest.approx(plain_state[key], abs=1e-13)
 
 
+@needs_numpy
 def test_cutoff_and_an_average_straddling_chunks(small_windows):
     """``cutoff`` drops the monitor rows before it; a period that does not divide the window
     (7 steps vs 37) averages across chunk boundaries."""
@@ -219,6 +227,7 @@ def test_bold_constants_and_classical_coefficients():
     np.testing.assert_allclose(classical.derivative(rest, np.zeros(1)), 0.0, rtol=0, atol=1e-15)
 
 
+@needs_numpy
 def test_a_long_run_with_a_coarse_monitor_does_not_hold_the_fine_trajectory(monkeypatch):
     """5000 steps of 200 states (100 regions) are 8 MB at full resolution; streamed in
     windows of 128 KiB to a temporal average of 50 samples, the traced allocations while
@@ -274,6 +283,7 @@ def test_bad_monitor_arguments_are_rates_errors(make, error, message):
         make()
 
 
+@needs_numpy
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
@@ -317,6 +327,7 @@ def test_a_bold_blow_up_names_the_monitor_column_and_time():
         bold.update(times, np.full((2000, 1), -50.0))
 
 
+@needs_numpy
 def test_models_with_delays_are_refused_for_now():
     conn = Connectome(np.ones((3, 3)), tract_lengths=np.full((3, 3), 3.0))
     op = OperatorTemplate("op", "x' = -x + c", {"x": "output(0.0)", "c": "input(0.0)"})
@@ -325,6 +336,7 @@ def test_models_with_delays_are_refused_for_now():
         circuit.run(10.0, DT, monitors={"m": Subsample({"x": "regions/op/x"})})
 
 
+@needs_numpy
 @pytest.mark.parametrize("solver, tolerance", [("rk4", 1e-13), ("scipy", 1e-5)])
 def test_windows_continue_time_and_inputs(small_windows, solver, tolerance):
     """Each window starts at its own time with its own input rows: a time-dependent field
