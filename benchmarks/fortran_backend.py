@@ -339,11 +339,13 @@ def main() -> None:
 
     print(f"compiler flags: {' '.join(_flags())}")
     results: dict = {"flags": _flags(), "jansen_rit": {}, "network": {}}
-    jrc = CircuitTemplate.from_yaml("rates_core.models.jansenrit.JRC")
     outputs = {"v_e": "pc/syn_exc_ext/v", "v_i": "pc/syn_inh/v"}
     hand = hand_jrc()
     for method in ("euler", "rk4"):
         frame = None
+        # a template of its own per method: a template reuses its built System and compiled
+        # model from run to run, and the loop timer sees compiled models made inside it
+        jrc = CircuitTemplate.from_yaml("rates_core.models.jansenrit.JRC")
 
         def once(s=f"fortran_{method}"):
             nonlocal frame
