@@ -8,7 +8,8 @@ The module (a Python file in rates's content-addressed cache) defines, each ``nj
   in one compiled loop, the stages generated from the Butcher tableaux of
   :mod:`rates_core.codegen.tableaux`; delay systems keep their history in the loop
   (:mod:`rates_numba.runtime`'s ring, read at the stage positions of
-  :class:`rates_core.delay_reads.StagePlan`);
+  :class:`rates_core.delay_reads.StagePlan`; where an input driving a delayed variable jumps,
+  also the left-side derivative, see :func:`rates_core.delay_reads.input_jumps`);
 * ``run_dopri5_`` (systems without delays): a whole adaptive Dormand-Prince 5(4) run that
   steps onto every sample time.
 
@@ -33,6 +34,7 @@ from rates_core.backend import EmitOptions, EmittedFunction
 from rates_core.codegen import comment, docstring_text
 from rates_core.codegen import source as kit
 from rates_core.codegen.tableaux import DOPRI5, TABLEAUX, Tableau
+from rates_core.delay_reads import input_driven_slopes
 from rates_core.errors import ModelError
 from rates_core.plugins import EmitContext
 from rates_core.system import System
@@ -52,7 +54,7 @@ _ARRAY_FUNCTIONS = (
 )
 _RUNTIME = (
     "at1_, first_nonfinite_, input_at_, matvec_, maxr_, mean_, mean_axis_, minr_, read_delayed_, "
-    "store_derivative_, store_state_, vsum_"
+    "store_derivative_, store_left_, store_state_, vsum_"
 )
 _JIT = '@numba.njit(cache=True, error_model="numpy")'
 
@@ -149,11 +151,11 @@ def _call(t: str, y: str, dy: str, system: System) -> str:
     return f"field_({', '.join(args)})"
 
 
-def _inputs_at_step(w: kit.SourceWriter, system: System, level: int) -> None:
+def _inputs_at_step(w: kit.SourceWriter, system: System, level: int, step: str = "k_") -> None:
     for p in system.params:
         if p.role == "input":
             name = safe_name(p.name)
-            w(f"{name} = {name}_rows_[min(k_, {name}_rows_.shape[0] - 1)]", level)
+            w(f"{name} = {name}_rows_[min({step}, {name}_rows_.shape[0] - 1)]", level)
 
 
 def _param_args(system: System) -> list[str]:
@@ -178,14 +180,30 @@ _DELAY_ARGS = [
     "pre_",
     "vals_",
 ]
+#: The extra arguments of the loops of systems whose delayed variables an input drives
+#: (:func:`rates_core.delay_reads.input_driven_slopes`): the ring of left-side derivatives
+#: and, per step, whether to compute one there (an input row changes, Hermite reads).
+_LEFT_ARGS = ["ring_l_", "left_"]
 
 
-def _read_stage(w: kit.SourceWriter, plan: int, y: str, level: int) -> None:
+def _read_stage(w: kit.SourceWriter, plan: int, y: str, level: int, ring_l: str) -> None:
     w(
-        f"read_delayed_(vals_, k_, {y}, ring_y_, ring_f_, m_[{plan}], w_[{plan}], s_[{plan}], "
+        f"read_delayed_(vals_, k_, {y}, ring_y_, ring_f_, {ring_l}, m_[{plan}], w_[{plan}], "
+        f"s_[{plan}], "
         f"direct_[{plan}], npre_[{plan}], pre_[{plan}], col_, zero_, pos_)",
         level,
     )
+
+
+def _left_slope(w: kit.SourceWriter, system: System, f_n: str) -> None:
+    """Row k_'s left-side derivative: ``f_n`` itself, or where the inputs jump at t_k (``left_``)
+    the field with the input rows of step k_ - 1 (same state and delayed values)."""
+    w(f"store_left_(ring_l_, ring_f_, k_, {f_n}, tracked_)", 2)
+    w("if left_[k_]:", 2)
+    _inputs_at_step(w, system, 3, "k_ - 1")
+    w(_call("t_", "y_", "fl_", system), 3)
+    w("store_left_(ring_l_, ring_f_, k_, fl_, tracked_)", 3)
+    _inputs_at_step(w, system, 3)
 
 
 def _fixed_loop(w: kit.SourceWriter, system: System, method: str) -> None:
@@ -193,8 +211,11 @@ def _fixed_loop(w: kit.SourceWriter, system: System, method: str) -> None:
     c, a, _ = tab.floats()
     plans = stage_index(tab)
     delayed = bool(system.delayed)
+    left = delayed and input_driven_slopes(system)
+    ring_l = "ring_l_" if left else "ring_f_"
     head = ["t0_", "dt_", "kstart_", "kstop_", "every_", "y_", "out_"]
-    head += (_DELAY_ARGS if delayed else []) + _param_args(system)
+    head += (_DELAY_ARGS if delayed else []) + (_LEFT_ARGS if left else [])
+    head += _param_args(system)
     ks = [f"f{i + 1}_" for i in range(len(c))]
     w(_JIT)
     w(f"def run_{method}_({', '.join(head)}):")
@@ -209,20 +230,24 @@ def _fixed_loop(w: kit.SourceWriter, system: System, method: str) -> None:
         w(f"{k} = numpy.zeros_like(y_)", 1)
     if len(c) > 1:
         w("ys_ = numpy.zeros_like(y_)", 1)
+    if left:
+        w("fl_ = numpy.zeros_like(y_)", 1)
     w("for k_ in range(kstart_, kstop_):", 1)
     w("t_ = t0_ + k_*dt_", 2)
     _inputs_at_step(w, system, 2)
     if delayed:
         w("store_state_(ring_y_, k_, y_, tracked_)", 2)
-        _read_stage(w, plans[0], "y_", 2)
+        _read_stage(w, plans[0], "y_", 2, ring_l)
     w(_call("t_", "y_", ks[0], system), 2)
     if delayed:
         w(f"store_derivative_(ring_y_, ring_f_, k_, {ks[0]}, tracked_, dt_)", 2)
+    if left:
+        _left_slope(w, system, ks[0])
     for i in range(1, len(c)):
         w("for i_ in range(n_):", 2)
         w(f"ys_[i_] = y_[i_] + dt_*({_combination(a[i], ks, 'i_')})", 3)
         if delayed:
-            _read_stage(w, plans[i], "ys_", 2)
+            _read_stage(w, plans[i], "ys_", 2, ring_l)
         t = "t_ + dt_" if c[i] == 1.0 else f"t_ + {c[i]!r}*dt_"
         w(_call(t, "ys_", ks[i], system), 2)
     w("for i_ in range(n_):", 2)

@@ -37,6 +37,7 @@ __all__ = [
     "read_delayed_",
     "seed_",
     "store_derivative_",
+    "store_left_",
     "store_state_",
     "vsum_",
 ]
@@ -199,7 +200,10 @@ def input_at_(times: Any, rows: Any, t: float) -> Any:
 
 # The ring history of the fixed-step loops. Row n (of the ring of D rows, index n % D) holds the
 # tracked columns of the accepted state y_n and the derivative f_n computed by the first stage
-# of step n; what a row holds is decided here and nowhere else.
+# of step n; what a row holds is decided here and nowhere else. Where an extrinsic input that
+# drives a delayed variable changes its row at step n, the derivative jumps at t_n: a third
+# ring ``ring_l`` keeps the left-side derivative (input row n - 1), the right-end slope of the
+# interval ending at t_n (elsewhere it repeats f_n; without such inputs it is ``ring_f``).
 
 
 @_jit
@@ -225,12 +229,26 @@ def store_derivative_(ring_y: Any, ring_f: Any, n: int, f: Any, tracked: Any, dt
 
 
 @_jit
+def store_left_(ring_l: Any, ring_f: Any, n: int, f: Any, tracked: Any) -> None:
+    """Row n's left-side derivative: ``f`` at t_n with the input row of step n - 1 (or f_n
+    where the inputs do not jump). At n = 0 also row -1, the slope of the Taylor line."""
+    d = ring_l.shape[0]
+    r = n % d
+    for j in range(tracked.size):
+        ring_l[r, j] = f[tracked[j]]
+    if n == 0:
+        for j in range(tracked.size):
+            ring_l[d - 1, j] = ring_f[d - 1, j]
+
+
+@_jit
 def read_delayed_(
     values: Any,
     n: int,
     y: Any,
     ring_y: Any,
     ring_f: Any,
+    ring_l: Any,
     m: Any,
     weights: Any,
     s: Any,
@@ -243,8 +261,9 @@ def read_delayed_(
 ) -> None:
     """The delayed values of one stage of step n into ``values``: cubic Hermite reads of the
     ring at rows ``n + m`` and ``n + m + 1`` (``weights``: y0, y1, f0, f1 per connection,
-    :class:`rates_core.delay_reads.StagePlan`), the pre-history table ``pre[n]`` where the
-    read time is before t0 (``s < -n``), and the stage state ``y`` for zero delays."""
+    :class:`rates_core.delay_reads.StagePlan`; f1 from ``ring_l``, the left-side slopes), the
+    pre-history table ``pre[n]`` where the read time is before t0 (``s < -n``), and the stage
+    state ``y`` for zero delays."""
     d = ring_y.shape[0]
     for k in range(values.size):
         r0 = (n + m[k]) % d
@@ -257,7 +276,7 @@ def read_delayed_(
                 weights[0, k] * ring_y[r0, c]
                 + weights[2, k] * ring_f[r0, c]
                 + weights[1, k] * ring_y[r1, c]
-                + weights[3, k] * ring_f[r1, c]
+                + weights[3, k] * ring_l[r1, c]
             )
     if n < n_pre:
         row = min(n, pre.shape[0] - 1)

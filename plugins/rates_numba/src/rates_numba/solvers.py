@@ -8,7 +8,9 @@ Delays (fixed step only): the delayed reads are flattened into connections
 (:class:`rates_core.delay_reads.ConnectionLayout`) and read at every stage at the positions of
 :class:`rates_core.delay_reads.StagePlan`, from a ring of the last rows kept by the compiled
 loop (:mod:`rates_numba.runtime`); reads before t0 come from a table of ``Problem.history`` (or
-``y0``) filled here before the loop.
+``y0``) filled here before the loop. Where an input that drives a delayed variable changes its
+row at step n, the loop also keeps the left-side derivative at t_n (input row n - 1), the
+right-end slope of the Hermite interval ending there.
 """
 
 from __future__ import annotations
@@ -29,7 +31,12 @@ from rates_core.backend import (
     input_rows,
 )
 from rates_core.codegen.tableaux import TABLEAUX
-from rates_core.delay_reads import ConnectionLayout, StagePlan
+from rates_core.delay_reads import (
+    ConnectionLayout,
+    StagePlan,
+    input_driven_slopes,
+    input_jumps,
+)
 from rates_core.errors import SolverError
 from rates_core.system import System
 from rates_numba import ADAPTIVE_METHOD, BACKEND, FIXED_METHODS
@@ -149,7 +156,7 @@ def _fixed(solver: str, method: str, function: EmittedFunction, problem: Problem
     y = np.array(problem.y0, dtype=dtype).reshape(-1)
     out = np.zeros((problem.n_samples, y.size), dtype=dtype)
     out[0] = y
-    delays = _delay_args(function, problem, method, y) if system.delayed else []
+    delays = _delay_args(function, problem, method, y, params) if system.delayed else []
     loop = getattr(function.extras["module"], f"run_{method}_")
     seconds = 0.0
     with problem.progress_bar(solver) as bar:
@@ -172,10 +179,12 @@ def _chunks(ends: list[int]) -> list[tuple[int, int]]:
 
 
 def _delay_args(
-    function: EmittedFunction, problem: Problem, method: str, y0: np.ndarray
+    function: EmittedFunction, problem: Problem, method: str, y0: np.ndarray, params: list[Any]
 ) -> list[Any]:
     """The ring, the stage plans and the pre-history table of the delayed reads (the
-    arguments ``pos_ .. vals_`` of the generated fixed-step loops)."""
+    arguments ``pos_ .. vals_`` of the generated fixed-step loops), and for systems whose
+    delayed variables an input drives the ring of left-side derivatives and the steps that
+    compute one (``ring_l_``, ``left_``; ``params``: the loop's parameter arguments)."""
     system = function.system
     dtype = y0.dtype
     dt = float(problem.step_size)
@@ -194,6 +203,7 @@ def _delay_args(
     direct = np.array([p.direct for p in plans])
     n_pre = np.array([p.n_pre for p in plans], dtype=np.int64)
     pre = _pre_history(problem, layout, plans, y0)
+    left = _left_args(function.system, problem, params, ring_f, bool(direct.all()))
     return [
         layout.pos.astype(np.int64),
         layout.tracked.astype(np.int64),
@@ -208,7 +218,22 @@ def _delay_args(
         n_pre,
         pre,
         np.zeros(size, dtype=dtype),
+        *left,
     ]
+
+
+def _left_args(
+    system: System, problem: Problem, params: list[Any], ring_f: np.ndarray, direct: bool
+) -> list[Any]:
+    """``[ring_l_, left_]`` for a system whose delayed variables an input drives, else ``[]``:
+    ``left_[n]`` says the inputs' row changes at step n (only Hermite reads use slopes)."""
+    if not input_driven_slopes(system):
+        return []
+    left = np.zeros(problem.n_steps, dtype=np.bool_)
+    if not direct:
+        rows = [r for p, r in zip(system.params, params) if p.role == "input"]
+        left[input_jumps(rows, problem.n_steps)] = True
+    return [np.zeros_like(ring_f), left]
 
 
 def _pre_history(
