@@ -347,7 +347,7 @@ def main() -> None:
         # model from run to run, and the loop timer sees compiled models made inside it
         jrc = CircuitTemplate.from_yaml("rates_core.models.jansenrit.JRC")
 
-        def once(s=f"fortran_{method}"):
+        def once(s=f"fortran_{method}", jrc=jrc):
             nonlocal frame
             frame = jrc.run(
                 10.0, 1e-4, sampling_step_size=1e-3, outputs=outputs, backend="fortran", solver=s
@@ -361,7 +361,7 @@ def main() -> None:
         results["jansen_rit"][f"fortran_{method}"] = entry
         print(f"Jansen-Rit {method:5s} rates-fortran  " + _line(entry))
         first, times = best(
-            lambda m=method: jrc.run(
+            lambda m=method, jrc=jrc: jrc.run(
                 10.0, 1e-4, sampling_step_size=1e-3, outputs=outputs, backend="numpy", solver=m
             ),
             min(args.repeat, 5),
