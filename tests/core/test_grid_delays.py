@@ -123,6 +123,9 @@ def test_backend_without_capability_is_an_error(monkeypatch):
     assert pipeline.check_delay_option("exact", solver) == "exact"
     with pytest.raises(SolverError, match=r"backend 'plain'.*'plain_euler'.*'grid_delays'"):
         pipeline.check_delay_option("grid", solver)
+    # a solver may declare it for its backend (rates-numba's fixed-step loops do)
+    loop = SolverInfo("plain_rk4", "plain", adaptive=False, capabilities={"grid_delays"})
+    assert pipeline.check_delay_option("grid", loop) == "grid"
 
 
 def test_grid_search_forwards_delays():

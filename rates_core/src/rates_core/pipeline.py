@@ -423,13 +423,13 @@ def pre_history(circuit: CircuitTemplate, system: System, history: Any, y0: np.n
 
 def check_delay_option(delays: Any, solver: SolverInfo) -> str:
     """``run(..., delays=...)`` for ``solver`` (the resolved solver of the run): one of
-    ``"exact"``, ``"grid"``; ``"grid"`` needs a fixed-step solver whose backend declares the
-    ``grid_delays`` capability (never a silent exact run). A :class:`SolverError` naming the
-    option and the solver otherwise; returns ``delays``."""
+    ``"exact"``, ``"grid"``; ``"grid"`` needs a fixed-step solver that (or whose backend)
+    declares the ``grid_delays`` capability (never a silent exact run). A :class:`SolverError`
+    naming the option and the solver otherwise; returns ``delays``."""
     check_delays(delays, solver.name, adaptive=solver.adaptive)
     if delays == "grid":
         capabilities = default_host().backend_info(solver.backend).capabilities
-        check_grid_support(solver.backend, capabilities, solver.name)
+        check_grid_support(solver.backend, capabilities | solver.capabilities, solver.name)
     return str(delays)
 
 
