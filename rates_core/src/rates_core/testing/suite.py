@@ -1254,7 +1254,6 @@ class ConformanceSuite:
             got, want, rtol=1e-10, atol=1e-13, err_msg=f"delays='grid' with {solver.name}"
         )
 
-    @requires("dde", "grid_delays")
     @uses_solvers("adaptive")
     def test_delay_grid_refused_by_adaptive_solvers(self, solver: SolverInfo) -> None:
         """``delays="grid"`` rounds delays to whole steps: an adaptive solver is a SolverError
