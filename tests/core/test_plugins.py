@@ -150,6 +150,7 @@ def test_discovery_and_dispatch_by_name(probe: Callable[..., dict]) -> None:
         "complex",
         "dde",
         "execute",
+        "grid_delays",
         "jacobian",
         "vectorised",
     ]
