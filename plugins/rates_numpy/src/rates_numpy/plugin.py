@@ -19,6 +19,7 @@ CAPABILITIES = frozenset(
         "vectorised",
         "jacobian",
         "sde",
+        "sde_delays",
     }
 )
 
@@ -60,7 +61,7 @@ def register_solvers() -> list[SolverInfo]:
         description="scipy.integrate.solve_ivp (method=RK45|RK23|DOP853|Radau|BDF|LSODA)",
         any_backend=True,
     )
-    sde = solver_family(BACKEND, _SDE_DESCRIPTIONS, adaptive=False, capabilities={"sde"})
+    sde = solver_family(BACKEND, _SDE_DESCRIPTIONS, adaptive=False, capabilities={"sde", "sde_delays"})
     return [*fixed, scipy, *sde]
 
 

@@ -496,6 +496,23 @@ def _delay_setup(
     return conns, PreHistory(history, y0, conns, vector, float(problem.t0))
 
 
+def ring_history(
+    method: str, function: EmittedFunction, problem: Problem, inputs: StepInputs, y0: np.ndarray
+) -> tuple[Connections, PreHistory, RingHistory]:
+    """The history of a fixed-step run with delays whose stages are those of ``method``
+    (euler, heun or rk4), with left-side slopes where an input row changes and reaches a
+    delayed variable; used by the ODE loop and the SDE methods (rates_numpy.sde)."""
+    scalar = bool(function.extras.get("scalar"))
+    conns, pre = _delay_setup(function, problem, y0, scalar, inputs.args)
+    jumps = (
+        input_jumps([rows for _, _, rows in inputs.slots], problem.n_steps)
+        if input_driven_slopes(function.system)
+        else ()
+    )
+    t0, dt = float(problem.t0), float(problem.step_size)
+    return conns, pre, RingHistory(conns, pre, t0, dt, _STAGES[method], jumps)
+
+
 def _fixed_delayed(
     solver: str, function: EmittedFunction, problem: Problem, progress: Progress
 ) -> Trajectory:
@@ -520,13 +537,7 @@ def _fixed_delayed(
     out[0] = y
     rhs = function.rhs
     t0, dt = float(problem.t0), float(problem.step_size)
-    conns, pre = _delay_setup(function, problem, y, scalar, args)
-    jumps = (
-        input_jumps([rows for _, _, rows in inputs.slots], n_steps)
-        if input_driven_slopes(function.system)
-        else ()
-    )
-    hist = RingHistory(conns, pre, t0, dt, _STAGES[solver], jumps)
+    conns, pre, hist = ring_history(solver, function, problem, inputs, y)
     left_steps = hist.left_steps
     delayed = conns.arguments
 

@@ -26,6 +26,7 @@ CAPABILITIES = frozenset(
         "autodiff",
         "batched",
         "sde",
+        "sde_delays",
     }
 )
 
@@ -93,7 +94,7 @@ def register_solvers() -> list[SolverInfo]:
     return [
         *solver_family(BACKEND, _FIXED, adaptive=False),
         *solver_family(BACKEND, _ADAPTIVE, adaptive=True, capabilities={"adaptive"}),
-        *solver_family(BACKEND, _SDE, adaptive=False, capabilities={"sde"}),
+        *solver_family(BACKEND, _SDE, adaptive=False, capabilities={"sde", "sde_delays"}),
     ]
 
 

@@ -47,7 +47,7 @@ from rates_torch import ADAPTIVE_SOLVERS, BACKEND, FIXED_SOLVERS
 if TYPE_CHECKING:  # names for annotations; the solvers import the history only for delays
     from rates_torch.history import Connections, PreHistory, RingHistory, StepHistory
 
-__all__ = ["OPTIONS", "Integration", "prepare", "resolve_device", "solve"]
+__all__ = ["OPTIONS", "Integration", "prepare", "resolve_device", "ring_history", "solve"]
 
 #: Options every torch solver accepts (``run(..., device="cuda")``).
 COMMON_OPTIONS = ("device", "compile", "cuda_graph")
@@ -280,6 +280,21 @@ def _delay_setup(run: Integration, adaptive: bool) -> tuple[Connections, PreHist
     return conns, PreHistory(history, run.y0, conns, vector, run.t0)
 
 
+def ring_history(method: str, run: Integration) -> tuple[Connections, RingHistory]:
+    """The history of a fixed-step run with delays whose stages are those of ``method``
+    (torch_euler, torch_heun or torch_rk4), with left-side slopes where an input row changes
+    and reaches a delayed variable; used by the ODE loop and the SDE methods."""
+    from rates_torch.history import RingHistory
+
+    conns, pre = _delay_setup(run, adaptive=False)
+    jumps: Any = ()
+    if input_driven_slopes(run.function.system):
+        varying = [rows.detach().cpu().numpy() for _, rows in run.inputs if rows.shape[0] > 1]
+        jumps = input_jumps(varying, run.n_steps)
+    hist = RingHistory(conns, pre, run.t0, run.dt, _STAGES[method], run.batch, jumps)
+    return conns, hist
+
+
 def _fixed(
     solver: str, run: Integration, progress: Progress, graph: str | None = None
 ) -> tuple[Any, Any, dict[str, Any]]:
@@ -311,14 +326,7 @@ def _fixed(
     conns: Connections | None = None
     hist: RingHistory | None = None
     if delayed:
-        from rates_torch.history import RingHistory
-
-        conns, pre = _delay_setup(run, adaptive=False)
-        jumps: Any = ()
-        if input_driven_slopes(run.function.system):
-            varying = [rows.detach().cpu().numpy() for _, rows in inputs if rows.shape[0] > 1]
-            jumps = input_jumps(varying, n_steps)
-        hist = RingHistory(conns, pre, t0, dt, _STAGES[solver], run.batch, jumps)
+        conns, hist = ring_history(solver, run)
     ends = progress.chunk_ends(n_steps)
     report = ends.pop(0) if progress.enabled else -1
     if graph is None and not delayed:
