@@ -121,6 +121,11 @@ class Problem:
     #: ``"raise"``: :meth:`check_trajectory` raises when the sampled state is not finite;
     #: ``"continue"``: non-finite states are returned as they are
     on_nonfinite: str = "raise"
+    #: ``sink(times, states)``: where a solver that streams (``Trajectory.info["streamed"]``)
+    #: hands its samples in consecutive blocks instead of keeping them (``run(monitors=...)``
+    #: of a delayed model: one pass, memory of one block); the blocks are reused, so a sink
+    #: copies what it keeps. A solver that does not stream returns its samples as usual.
+    sink: Callable[[np.ndarray, np.ndarray], None] | None = None
 
     @property
     def n_steps(self) -> int:
@@ -569,6 +574,49 @@ class Progress:
                 self._bar = None
             else:
                 self.close()
+
+
+#: A streaming solver hands its samples to ``Problem.sink`` in blocks of about this many bytes.
+SINK_BYTES = 8 * 2**20
+
+
+class SampleRows:
+    """The samples of a fixed-step loop, one :meth:`add` per sample after ``y0``: one
+    ``(n_samples, n)`` array, or with ``Problem.sink`` blocks of about :data:`SINK_BYTES`
+    handed to the sink as they fill (so memory does not grow with the run)."""
+
+    def __init__(self, problem: Problem, y0: np.ndarray) -> None:
+        self.sink = problem.sink
+        self.t0, self.step = float(problem.t0), float(problem.sampling_step)
+        n = problem.n_samples
+        rows = n if self.sink is None else max(1, min(n, SINK_BYTES // max(y0.nbytes, 1)))
+        self.block = np.zeros((rows, y0.size), dtype=y0.dtype)
+        self.block[0] = y0
+        self.filled, self.first = 1, 0  # rows of the block in use; sample index of row 0
+
+    def add(self, y: np.ndarray) -> None:
+        """The next sample."""
+        if self.filled == len(self.block):
+            self._flush()
+        self.block[self.filled] = y
+        self.filled += 1
+
+    def _flush(self) -> None:
+        assert self.sink is not None  # a block without a sink holds every sample
+        times = self.t0 + (self.first + np.arange(self.filled)) * self.step
+        self.sink(times, self.block[: self.filled])
+        self.first += self.filled
+        self.filled = 0
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+        """``(times, states, info)`` of the Trajectory: every sample, or (with a sink, after
+        the last block) none, and ``{"streamed": True}``."""
+        if self.sink is None:
+            times = self.t0 + np.arange(len(self.block)) * self.step
+            return times, self.block, {}
+        if self.filled:
+            self._flush()
+        return np.zeros(0), self.block[:0].copy(), {"streamed": True}
 
 
 @dataclass

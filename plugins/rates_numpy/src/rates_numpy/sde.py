@@ -34,11 +34,11 @@ from typing import Any
 
 import numpy as np
 
-from rates_core.backend import EmittedFunction, Problem, Progress, Trajectory
+from rates_core.backend import EmittedFunction, Problem, Progress, SampleRows, Trajectory
 from rates_core.errors import SolverError
 from rates_core.noise import given_increments
 from rates_numpy import SDE_SOLVERS
-from rates_numpy.solvers import FLOAT_ERRORS, StepInputs, ring_history, state_dtype, step_grid
+from rates_numpy.solvers import FLOAT_ERRORS, StepInputs, ring_history, state_dtype
 from rates_numpy.solvers import solve as solve_ode
 
 __all__ = ["solve"]
@@ -143,15 +143,14 @@ def _integrate(
     With delays, a :class:`~rates_numpy.history.RingHistory` as the ODE methods keep it (the
     stages of euler / heun), its derivative rows the drift: drift and diffusion read the same
     delayed values at each stage."""
-    times, n_steps, every = step_grid(problem)
+    n_steps, every = problem.n_steps, problem.sample_every
     scalar = bool(function.extras.get("scalar"))
     inputs = StepInputs(function, problem, scalar_args=scalar)
     args = inputs.args
     rows = inputs.fixed_rows(n_steps)
     dtype = state_dtype(function)
     y = np.array(problem.y0, dtype=dtype).reshape(-1)
-    out = np.zeros((problem.n_samples, y.size), dtype=dtype)
-    out[0] = y
+    samples = SampleRows(problem, y)
     f, g = function.rhs, diffusion.rhs
     t0, dt = float(problem.t0), float(problem.step_size)
     f1, f2, g1, g2, tmp = (np.empty_like(y) for _ in range(5))
@@ -170,7 +169,7 @@ def _integrate(
                 args[i][...] = r[k]
 
     d: Any = ()
-    left, j, sample = problem.n_samples - 1, every, 1
+    left, j = problem.n_samples - 1, every
     ends = progress.chunk_ends(n_steps)
     report = ends.pop(0) if progress.enabled else -1
     for k in range(n_steps):
@@ -216,8 +215,7 @@ def _integrate(
         if j == 0:
             j = every
             if left > 0:
-                out[sample] = y
-                sample += 1
+                samples.add(y)
                 left -= 1
     info = {"solver": solver, "path": "sde", "n_steps": n_steps, "noise_sources": sources.size}
     if hist is not None:
@@ -226,7 +224,9 @@ def _integrate(
             history_interpolation="hermite" if hist.hermite else "direct",
             n_delayed=hist.conns.size,
         )
-    return Trajectory(times, out, y.copy(), info)
+    times, states, streamed = samples.finish()
+    info.update(streamed)
+    return Trajectory(times, states, y.copy(), info)
 
 
 def _noise_term(g: np.ndarray, dw: np.ndarray, sources: np.ndarray, everywhere: bool) -> None:

@@ -37,6 +37,7 @@ from rates_core.backend import (
     EmittedFunction,
     Problem,
     Progress,
+    SampleRows,
     Trajectory,
     input_rows,
 )
@@ -525,16 +526,14 @@ def _fixed_delayed(
     middle stages read at the same time, so their delayed values are read once (zero delays
     are refreshed from the stage state).
     """
-    times, n_steps, every = step_grid(problem)
+    _times, n_steps, every = step_grid(problem)
     scalar = bool(function.extras.get("scalar"))
     inputs = StepInputs(function, problem, scalar_args=scalar)
     args = inputs.args
     rows = inputs.fixed_rows(n_steps)
     dtype = state_dtype(function)
     y = np.array(problem.y0, dtype=dtype).reshape(-1)
-    n = y.size
-    out = np.zeros((problem.n_samples, n), dtype=dtype)
-    out[0] = y
+    samples = SampleRows(problem, y)
     rhs = function.rhs
     t0, dt = float(problem.t0), float(problem.step_size)
     conns, pre, hist = ring_history(solver, function, problem, inputs, y)
@@ -557,7 +556,6 @@ def _fixed_delayed(
 
     left = problem.n_samples - 1
     j = every
-    sample = 1
     ends = progress.chunk_ends(n_steps)
     report = ends.pop(0) if progress.enabled else -1
     for k in range(n_steps):
@@ -609,8 +607,7 @@ def _fixed_delayed(
         if j == 0:
             j = every
             if left > 0:
-                out[sample] = y
-                sample += 1
+                samples.add(y)
                 left -= 1
     info = {
         "solver": solver,
@@ -624,7 +621,9 @@ def _fixed_delayed(
         info["history_left_slopes"] = len(left_steps)
     if pre.calls:
         info["history_calls"] = pre.calls
-    return Trajectory(times, out, y.copy(), info)
+    times, states, streamed = samples.finish()
+    info.update(streamed)
+    return Trajectory(times, states, y.copy(), info)
 
 
 def _solve_scipy_dde(function: EmittedFunction, problem: Problem, progress: Progress) -> Trajectory:

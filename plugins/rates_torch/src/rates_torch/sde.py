@@ -57,7 +57,8 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
         grad = run.y0.requires_grad or any(getattr(a, "requires_grad", False) for a in run.args)
         with torch.set_grad_enabled(grad):
             states, final, extra = _integrate(solver, run, diffusion, sources, draw, progress)
-    times = problem.t0 + np.arange(problem.n_samples) * problem.sampling_step
+    n_times = 0 if extra.get("streamed") else problem.n_samples
+    times = problem.t0 + np.arange(n_times) * problem.sampling_step
     info = {
         "solver": solver,
         "path": "torch-sde",
@@ -116,20 +117,20 @@ def _integrate(
     derivative rows the drift, as in rates-numpy (:mod:`rates_numpy.sde`)."""
     import torch
 
-    from rates_torch.solvers import ring_history
+    from rates_torch.solvers import SampleList, ring_history
 
     f, g = run.equations, diffusion.extras["equations"]
     args = list(run.args)
     dt, t0, n = run.dt, run.t0, run.y0.shape[-1]
     everywhere = int(sources.numel()) == n
     y = run.y0
-    samples, left, j = [y], run.n_samples - 1, run.every
+    samples, left, j = SampleList(run, y), run.n_samples - 1, run.every
     heun = solver == "torch_heun_stochastic"
-    conns = hist = None
+    hist = None
     if run.function.system.delayed:
         conns, hist = ring_history(_DETERMINISTIC[solver], run)
 
-    def noise(t: float, state: Any, dw: Any, d: Any) -> Any:
+    def noise(t: Any, state: Any, dw: Any, d: Any) -> Any:
         gy = g(t, state, *d, *args)
         if everywhere:
             return gy * dw
@@ -137,6 +138,9 @@ def _integrate(
         return gy * full.index_copy(-1, sources, dw)
 
     d: list[Any] = []
+    real = run.function.extras["module"].REAL_
+    steps = torch.arange(run.n_steps + 1, dtype=torch.float64, device=run.y0.device)
+    t_grid = (steps * dt + t0).to(real)  # time as a tensor, as the ODE loops pass it
     ends = progress.chunk_ends(run.n_steps)
     report = ends.pop(0) if progress.enabled else -1
     for k in range(run.n_steps):
@@ -145,7 +149,7 @@ def _integrate(
             report = ends.pop(0) if ends else -1
         for i, rows in run.inputs:
             args[i] = rows[k] if rows.shape[0] > 1 else rows[0]
-        t = t0 + k * dt
+        t, t_next = t_grid[k], t_grid[k + 1]
         dw = draw(k)
         if hist is not None:
             hist.begin_step(k, y)
@@ -164,8 +168,8 @@ def _integrate(
             p = y + f1 * dt + n1
             if hist is not None:
                 d = conns.split(hist.read(1, k, p))
-            f2 = f(t + dt, p, *d, *args)
-            n2 = noise(t + dt, p, dw, d)
+            f2 = f(t_next, p, *d, *args)
+            n2 = noise(t_next, p, dw, d)
             y = y + (f1 + f2) * (0.5 * dt) + (n1 + n2) * 0.5
         else:
             y = y + f1 * dt + n1
@@ -173,9 +177,9 @@ def _integrate(
         if j == 0:
             j = run.every
             if left > 0:
-                samples.append(y)
+                samples.add(y)
                 left -= 1
-    info: dict[str, Any] = {}
+    states, info = samples.finish()
     if hist is not None:
         info.update(history_rows=hist.rows, n_delayed=hist.conns.size)
-    return torch.stack(samples), y, info
+    return states, y, info

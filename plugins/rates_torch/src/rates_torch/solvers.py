@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from rates_core.backend import (
     PROGRESS_CHUNKS,
+    SINK_BYTES,
     EmittedFunction,
     Problem,
     Progress,
@@ -95,6 +96,8 @@ class Integration:
     history: Callable[[float], Any] | None = None
     options: dict[str, Any] = field(default_factory=dict)
     seed: int | None = None
+    #: ``Problem.sink``: where the fixed-step loops hand their samples in blocks
+    sink: Callable[[Any, Any], None] | None = None
 
     @property
     def batch(self) -> tuple[int, ...]:
@@ -123,7 +126,8 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
     desc = f"{function.system.name} ({solver})"
     with problem.progress_bar(desc=desc) as progress, torch.no_grad():
         states, final, info = integrate(solver, run, progress)
-    times = [problem.t0 + k * problem.sampling_step for k in range(problem.n_samples)]
+    n_times = 0 if info.get("streamed") else problem.n_samples
+    times = [problem.t0 + k * problem.sampling_step for k in range(n_times)]
     import numpy as np
 
     return Trajectory(
@@ -236,6 +240,7 @@ def prepare(
         history=problem.history,
         options=options,
         seed=problem.seed,
+        sink=problem.sink,
     )
 
 
@@ -280,6 +285,45 @@ def _delay_setup(run: Integration, adaptive: bool) -> tuple[Connections, PreHist
     return conns, PreHistory(history, run.y0, conns, vector, run.t0)
 
 
+class SampleList:
+    """The samples of a torch loop, one :meth:`add` per sample after ``y0``: kept and stacked,
+    or with ``Problem.sink`` handed on in blocks of about ``SINK_BYTES`` as they fill (as
+    :class:`rates_core.backend.SampleRows` does for NumPy loops)."""
+
+    def __init__(self, run: Integration, y0: Any) -> None:
+        self.sink, self.t0, self.step = run.sink, run.t0, run.sampling_step
+        size = max(y0.element_size() * y0.numel(), 1)
+        self.limit = max(1, min(run.n_samples, SINK_BYTES // size))
+        self.rows, self.first = [y0], 0
+
+    def add(self, y: Any) -> None:
+        """The next sample."""
+        if self.sink is not None and len(self.rows) == self.limit:
+            self._flush()
+        self.rows.append(y)
+
+    def _flush(self) -> None:
+        import numpy as np
+        import torch
+
+        assert self.sink is not None
+        block = torch.stack(self.rows).detach().cpu().numpy()
+        self.sink(self.t0 + (self.first + np.arange(len(block))) * self.step, block)
+        self.first += len(block)
+        self.rows = []
+
+    def finish(self) -> tuple[Any, dict[str, Any]]:
+        """``(samples (n_samples, *batch, n), info)``; with a sink, after the last block, no
+        samples and ``{"streamed": True}``."""
+        import torch
+
+        if self.sink is None:
+            return torch.stack(self.rows), {}
+        shape = self.rows[0].shape
+        self._flush()
+        return torch.zeros((0, *shape)), {"streamed": True}
+
+
 def ring_history(method: str, run: Integration) -> tuple[Connections, RingHistory]:
     """The history of a fixed-step run with delays whose stages are those of ``method``
     (torch_euler, torch_heun or torch_rk4), with left-side slopes where an input row changes
@@ -312,7 +356,7 @@ def _fixed(
     t_half = (t_grid[:-1].to(torch.float64) + 0.5 * dt).to(real) if n_steps else t_grid
     dt2, dt6 = 0.5 * dt, dt / 6.0
     y = run.y0
-    samples = [y]
+    samples = SampleList(run, y)
     left = run.n_samples - 1
     j = run.every
     inputs = run.inputs
@@ -373,15 +417,16 @@ def _fixed(
         if j == 0:
             j = run.every
             if left > 0:
-                samples.append(y)
+                samples.add(y)
                 left -= 1
-    info: dict[str, Any] = {"solver": solver, "path": "torch", "n_steps": n_steps}
+    states, streamed = samples.finish()
+    info: dict[str, Any] = {"solver": solver, "path": "torch", "n_steps": n_steps, **streamed}
     info["device"] = str(dev)
     if dev.type == "cuda":
         info["cuda_graph"] = graph or "delays (the history is read with per-step offsets)"
     if hist is not None:
         info.update(history_rows=hist.rows, n_delayed=hist.conns.size)
-    return torch.stack(samples), y, info
+    return states, y, info
 
 
 def _with(args: list[Any], values: list[tuple[int, Any]]) -> list[Any]:
