@@ -126,6 +126,10 @@ class Problem:
     #: of a delayed model: one pass, memory of one block); the blocks are reused, so a sink
     #: copies what it keeps. A solver that does not stream returns its samples as usual.
     sink: Callable[[np.ndarray, np.ndarray], None] | None = None
+    #: solvers of backends with the capability ``dde_outputs`` also return the values of the
+    #: delayed reads at the sample times (``Trajectory.delayed``), from which algebraic
+    #: variables that read a delayed value are recorded
+    delayed_samples: bool = False
 
     @property
     def n_steps(self) -> int:
@@ -619,12 +623,44 @@ class SampleRows:
         return np.zeros(0), self.block[:0].copy(), {"streamed": True}
 
 
+class DelayedRows:
+    """The delayed reads at the sample times of a fixed-step loop (``Problem.delayed_samples``,
+    ``Trajectory.delayed``): after the first-stage read of step ``next`` (a sample step;
+    -1 when none is left or none was asked for) the loop calls :meth:`take` with the read
+    values; a sample at the end of the run (step ``n_steps``) needs one more read after the
+    loop. ``rows`` is None unless asked for."""
+
+    def __init__(self, wanted: bool, n_samples: int, every: int) -> None:
+        self.every, self.n_samples, self.wanted = every, n_samples, wanted
+        self.rows: np.ndarray | None = None
+        self.filled = 0
+        self.next = 0 if self.wanted else -1
+
+    @classmethod
+    def of(cls, problem: Problem) -> DelayedRows:
+        """The rows ``problem`` asks for (``Problem.delayed_samples``)."""
+        return cls(bool(problem.delayed_samples), problem.n_samples, problem.sample_every)
+
+    def take(self, values: Any) -> None:
+        """The delayed values (a NumPy array) read at step ``next``."""
+        values = np.asarray(values)
+        if self.rows is None:
+            self.rows = np.zeros((self.n_samples, *values.shape), dtype=values.dtype)
+        self.rows[self.filled] = values
+        self.filled += 1
+        self.next = self.filled * self.every if self.filled < self.n_samples else -1
+
+
 @dataclass
 class Trajectory:
     """Sampled states: ``states[k]`` is the state vector at ``times[k]``; ``final`` the state at
-    the end of the run (used by ``initial_state="last"``)."""
+    the end of the run (used by ``initial_state="last"``). ``delayed`` (with
+    ``Problem.delayed_samples``): row k holds the values of the delayed reads at ``times[k]``,
+    the values the vector field reads there (at the first stage of the step from that sample),
+    ``system.delayed`` in order, each read's ``size`` values."""
 
     times: np.ndarray
     states: np.ndarray
     final: np.ndarray
     info: dict[str, Any] = field(default_factory=dict)
+    delayed: np.ndarray | None = None

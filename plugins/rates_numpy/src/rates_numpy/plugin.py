@@ -14,6 +14,7 @@ CAPABILITIES = frozenset(
         "adaptive",
         "dde",
         "dde_algebraic",
+        "dde_outputs",
         "complex",
         "float32",
         "vectorised",
@@ -61,7 +62,9 @@ def register_solvers() -> list[SolverInfo]:
         description="scipy.integrate.solve_ivp (method=RK45|RK23|DOP853|Radau|BDF|LSODA)",
         any_backend=True,
     )
-    sde = solver_family(BACKEND, _SDE_DESCRIPTIONS, adaptive=False, capabilities={"sde", "sde_delays"})
+    sde = solver_family(
+        BACKEND, _SDE_DESCRIPTIONS, adaptive=False, capabilities={"sde", "sde_delays"}
+    )
     return [*fixed, scipy, *sde]
 
 

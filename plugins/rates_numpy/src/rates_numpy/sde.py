@@ -34,11 +34,18 @@ from typing import Any
 
 import numpy as np
 
-from rates_core.backend import EmittedFunction, Problem, Progress, SampleRows, Trajectory
+from rates_core.backend import (
+    DelayedRows,
+    EmittedFunction,
+    Problem,
+    Progress,
+    SampleRows,
+    Trajectory,
+)
 from rates_core.errors import SolverError
 from rates_core.noise import given_increments
 from rates_numpy import SDE_SOLVERS
-from rates_numpy.solvers import FLOAT_ERRORS, StepInputs, ring_history, state_dtype
+from rates_numpy.solvers import FLOAT_ERRORS, StepInputs, last_read, ring_history, state_dtype
 from rates_numpy.solvers import solve as solve_ode
 
 __all__ = ["solve"]
@@ -157,6 +164,7 @@ def _integrate(
     everywhere = sources.size == y.size
     heun = solver == "heun_stochastic"
     hist = None
+    at_samples = DelayedRows.of(problem)
     if function.system.delayed:
         conns, _pre, hist = ring_history(_DETERMINISTIC[solver], function, problem, inputs, y)
         delayed = conns.arguments
@@ -182,6 +190,8 @@ def _integrate(
         if hist is not None:
             hist.begin_step(k, y)
             hist.read(0, k, y)
+            if k == at_samples.next:
+                at_samples.take(conns.values)
             d = delayed()
         f(t, y, f1, *d, *args)
         g(t, y, g1, *d, *args)
@@ -226,7 +236,9 @@ def _integrate(
         )
     times, states, streamed = samples.finish()
     info.update(streamed)
-    return Trajectory(times, states, y.copy(), info)
+    if hist is not None:
+        last_read(hist, at_samples, n_steps, y)
+    return Trajectory(times, states, y.copy(), info, delayed=at_samples.rows)
 
 
 def _noise_term(g: np.ndarray, dw: np.ndarray, sources: np.ndarray, everywhere: bool) -> None:

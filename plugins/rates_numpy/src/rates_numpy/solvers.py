@@ -33,6 +33,7 @@ from rates_core.backend import (
     ADAPTIVE_ATOL,
     ADAPTIVE_RTOL,
     PROGRESS_CHUNKS,
+    DelayedRows,
     DerivativeGuard,
     EmittedFunction,
     Problem,
@@ -537,6 +538,7 @@ def _fixed_delayed(
     rhs = function.rhs
     t0, dt = float(problem.t0), float(problem.step_size)
     conns, pre, hist = ring_history(solver, function, problem, inputs, y)
+    at_samples = DelayedRows.of(problem)
     left_steps = hist.left_steps
     delayed = conns.arguments
 
@@ -566,6 +568,8 @@ def _fixed_delayed(
         set_row(k)
         hist.begin_step(k, y)
         hist.read(0, k, y)
+        if k == at_samples.next:
+            at_samples.take(conns.values)
         rhs(t, y, k1, *delayed(), *args)
         hist.end_first_stage(k, y, k1)
         if k in left_steps:  # the input jumps at t: the slope before it, with row k - 1
@@ -623,7 +627,16 @@ def _fixed_delayed(
         info["history_calls"] = pre.calls
     times, states, streamed = samples.finish()
     info.update(streamed)
-    return Trajectory(times, states, y.copy(), info)
+    last_read(hist, at_samples, n_steps, y)
+    return Trajectory(times, states, y.copy(), info, delayed=at_samples.rows)
+
+
+def last_read(hist: RingHistory, at_samples: DelayedRows, n_steps: int, y: np.ndarray) -> None:
+    """The delayed reads of a sample at the end of the run (step ``n_steps``), after the loop:
+    the state there is the last row of the history."""
+    if at_samples.next == n_steps:
+        hist.begin_step(n_steps, y)
+        at_samples.take(hist.read(0, n_steps, y))
 
 
 def _solve_scipy_dde(function: EmittedFunction, problem: Problem, progress: Progress) -> Trajectory:
@@ -685,7 +698,9 @@ def _solve_scipy_dde(function: EmittedFunction, problem: Problem, progress: Prog
     if t_end == t0:
         states = np.repeat(y0[None, :], problem.n_samples, axis=0)
         info.update(nfev=0, njev=0, n_segments=0, n_breakpoints=0)
-        return Trajectory(sample_times, states, y0.copy(), info)
+        reads = _SampleReads(problem, hist, sample_times, states)
+        reads.upto(problem.n_samples)
+        return Trajectory(sample_times, states, y0.copy(), info, delayed=reads.rows)
     guard.initial(t0, fun(t0, y0.astype(work_dtype)))
     levels = BREAKPOINT_LEVELS.get(method, DEFAULT_BREAKPOINT_LEVELS)
     marks = breakpoints(conns.tau, t0, t_end, levels=levels)
@@ -694,6 +709,8 @@ def _solve_scipy_dde(function: EmittedFunction, problem: Problem, progress: Prog
     states = np.empty((problem.n_samples, y0.size), dtype=dtype)
     states[0] = y0
     filled = 1
+    at_samples = _SampleReads(problem, hist, sample_times, states)
+    at_samples.upto(1)
     y = y0.astype(work_dtype)
     a = t0
     nfev = njev = 0
@@ -718,6 +735,7 @@ def _solve_scipy_dde(function: EmittedFunction, problem: Problem, progress: Prog
         if stop > filled:
             states[filled:stop] = sol.sol(np.minimum(sample_times[filled:stop], b)).T
             filled = stop
+            at_samples.upto(stop)
         y = sol.y[:, -1].copy()
         a = b
         hist.drop_before(b - conns.max_tau)
@@ -733,4 +751,28 @@ def _solve_scipy_dde(function: EmittedFunction, problem: Problem, progress: Prog
     )
     if pre.calls:
         info["history_calls"] = pre.calls
-    return Trajectory(sample_times, states, np.asarray(y, dtype=dtype), info)
+    final = np.asarray(y, dtype=dtype)
+    return Trajectory(sample_times, states, final, info, delayed=at_samples.rows)
+
+
+class _SampleReads:
+    """``scipy`` with ``Problem.delayed_samples``: the delayed reads at each sample time, read
+    from the history once the segment holding the sample is finished (all the reads fall into
+    finished segments or the pre-history)."""
+
+    def __init__(
+        self, problem: Problem, hist: SegmentHistory, times: np.ndarray, states: np.ndarray
+    ) -> None:
+        self.hist, self.times, self.states = hist, times, states
+        self.rows: np.ndarray | None = None
+        if problem.delayed_samples:
+            self.rows = np.zeros((len(times), hist.conns.size), dtype=hist.conns.dtype)
+        self.done = 0
+
+    def upto(self, stop: int) -> None:
+        """Read at the samples before ``stop``."""
+        if self.rows is None:
+            return
+        for k in range(self.done, stop):
+            self.rows[k] = self.hist.read(float(self.times[k]), self.states[k])
+        self.done = max(self.done, stop)

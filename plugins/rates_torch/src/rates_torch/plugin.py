@@ -20,6 +20,7 @@ CAPABILITIES = frozenset(
         "adaptive",
         "dde",
         "dde_algebraic",
+        "dde_outputs",
         "complex",
         "float32",
         "vectorised",

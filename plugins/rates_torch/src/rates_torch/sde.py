@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from rates_core.backend import EmittedFunction, Problem, Progress, Trajectory
+from rates_core.backend import DelayedRows, EmittedFunction, Problem, Progress, Trajectory
 from rates_core.errors import SolverError
 from rates_core.noise import given_increments
 from rates_torch import SDE_SOLVERS
@@ -67,7 +67,9 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
         "device": str(run.y0.device),
         **extra,
     }
-    return Trajectory(times, states.detach().cpu().numpy(), final.detach().cpu().numpy(), info)
+    delayed = info.pop("delayed", None)
+    states_np, final_np = states.detach().cpu().numpy(), final.detach().cpu().numpy()
+    return Trajectory(times, states_np, final_np, info, delayed=delayed)
 
 
 def _seed_randn(run: Any, diffusion: EmittedFunction, seed: Any) -> None:
@@ -117,7 +119,7 @@ def _integrate(
     derivative rows the drift, as in rates-numpy (:mod:`rates_numpy.sde`)."""
     import torch
 
-    from rates_torch.solvers import SampleList, ring_history
+    from rates_torch.solvers import SampleList, last_read, ring_history
 
     f, g = run.equations, diffusion.extras["equations"]
     args = list(run.args)
@@ -127,6 +129,7 @@ def _integrate(
     samples, left, j = SampleList(run, y), run.n_samples - 1, run.every
     heun = solver == "torch_heun_stochastic"
     hist = None
+    at_samples = DelayedRows(run.delayed_samples, run.n_samples, run.every)
     if run.function.system.delayed:
         conns, hist = ring_history(_DETERMINISTIC[solver], run)
 
@@ -153,7 +156,10 @@ def _integrate(
         dw = draw(k)
         if hist is not None:
             hist.begin_step(k, y)
-            d = conns.split(hist.read(0, k, y))
+            v = hist.read(0, k, y)
+            if k == at_samples.next:
+                at_samples.take(v.detach().cpu().numpy())
+            d = conns.split(v)
         f1 = f(t, y, *d, *args)
         if hist is not None:
             hist.end_first_stage(k, f1)
@@ -180,6 +186,8 @@ def _integrate(
                 samples.add(y)
                 left -= 1
     states, info = samples.finish()
+    if hist is not None and at_samples.wanted:
+        info["delayed"] = last_read(hist, at_samples, run.n_steps, y)
     if hist is not None:
         info.update(history_rows=hist.rows, n_delayed=hist.conns.size)
     return states, y, info

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from rates_core.backend import (
     PROGRESS_CHUNKS,
     SINK_BYTES,
+    DelayedRows,
     EmittedFunction,
     Problem,
     Progress,
@@ -98,6 +99,8 @@ class Integration:
     seed: int | None = None
     #: ``Problem.sink``: where the fixed-step loops hand their samples in blocks
     sink: Callable[[Any, Any], None] | None = None
+    #: ``Problem.delayed_samples``: the loops also return the delayed reads at the samples
+    delayed_samples: bool = False
 
     @property
     def batch(self) -> tuple[int, ...]:
@@ -130,11 +133,13 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
     times = [problem.t0 + k * problem.sampling_step for k in range(n_times)]
     import numpy as np
 
+    delayed = info.pop("delayed", None)
     return Trajectory(
         np.asarray(times, dtype=float),
         states.detach().cpu().numpy(),
         final.detach().cpu().numpy(),
         info,
+        delayed=delayed,
     )
 
 
@@ -241,6 +246,7 @@ def prepare(
         options=options,
         seed=problem.seed,
         sink=problem.sink,
+        delayed_samples=problem.delayed_samples,
     )
 
 
@@ -369,6 +375,7 @@ def _fixed(
     delayed = bool(run.function.system.delayed)
     conns: Connections | None = None
     hist: RingHistory | None = None
+    at_samples = DelayedRows(run.delayed_samples, run.n_samples, run.every)
     if delayed:
         conns, hist = ring_history(solver, run)
     ends = progress.chunk_ends(n_steps)
@@ -390,7 +397,10 @@ def _fixed(
         else:
             assert conns is not None  # set together with hist
             hist.begin_step(k, y)
-            d1 = conns.split(hist.read(0, k, y))
+            v1 = hist.read(0, k, y)
+            if k == at_samples.next:
+                at_samples.take(v1.detach().cpu().numpy())
+            d1 = conns.split(v1)
             k1 = f(t, y, *d1, *args)
             hist.end_first_stage(k, k1)
             if k in hist.left_steps:  # the input jumps at t: the slope before it, row k - 1
@@ -421,12 +431,23 @@ def _fixed(
                 left -= 1
     states, streamed = samples.finish()
     info: dict[str, Any] = {"solver": solver, "path": "torch", "n_steps": n_steps, **streamed}
+    if hist is not None and at_samples.wanted:
+        info["delayed"] = last_read(hist, at_samples, n_steps, y)
     info["device"] = str(dev)
     if dev.type == "cuda":
         info["cuda_graph"] = graph or "delays (the history is read with per-step offsets)"
     if hist is not None:
         info.update(history_rows=hist.rows, n_delayed=hist.conns.size)
     return states, y, info
+
+
+def last_read(hist: RingHistory, at_samples: DelayedRows, n_steps: int, y: Any) -> Any:
+    """The delayed reads at the samples (``Trajectory.delayed``), with those of a sample at
+    the end of the run (step ``n_steps``) read after the loop."""
+    if at_samples.next == n_steps:
+        hist.begin_step(n_steps, y)
+        at_samples.take(hist.read(0, n_steps, y).detach().cpu().numpy())
+    return at_samples.rows
 
 
 def _with(args: list[Any], values: list[tuple[int, Any]]) -> list[Any]:
@@ -657,6 +678,8 @@ def _dopri5(run: Integration, progress: Progress) -> tuple[Any, Any, dict[str, A
         hist.add(t, y, f0)
     samples = [y]
     next_sample = 1
+    at_samples = _StepReads(run, hist)
+    at_samples.read(t0, y)
     # initial step (Hairer, Norsett & Wanner; as scipy's select_initial_step)
     if "first_step" in opts:
         h = float(opts["first_step"])
@@ -718,6 +741,7 @@ def _dopri5(run: Integration, progress: Progress) -> tuple[Any, Any, dict[str, A
                 hist.add(t, y, f0)
             while next_sample < run.n_samples and sample_times[next_sample] - t <= tol:
                 samples.append(y)
+                at_samples.read(sample_times[next_sample], y)
                 next_sample += 1
             factor = MAX_FACTOR if norm == 0 else min(MAX_FACTOR, SAFETY * norm**-0.2)
             if rejected:
@@ -740,6 +764,7 @@ def _dopri5(run: Integration, progress: Progress) -> tuple[Any, Any, dict[str, A
                 raise SolverError(f"solver 'torch_dopri5': step size underflow at t={t}")
     while next_sample < run.n_samples:
         samples.append(y)
+        at_samples.read(sample_times[next_sample], y)
         next_sample += 1
     info = {
         "solver": "torch_dopri5",
@@ -751,4 +776,19 @@ def _dopri5(run: Integration, progress: Progress) -> tuple[Any, Any, dict[str, A
     }
     if conns is not None:
         info["n_delayed"] = conns.size
+    if at_samples.rows.wanted:
+        info["delayed"] = at_samples.rows.rows
     return torch.stack(samples), y, info
+
+
+class _StepReads:
+    """``torch_dopri5`` with ``Problem.delayed_samples``: the delayed reads at each sample
+    time, read from the history when the step ending there is accepted."""
+
+    def __init__(self, run: Integration, hist: StepHistory | None) -> None:
+        self.hist = hist
+        self.rows = DelayedRows(run.delayed_samples, run.n_samples, run.every)
+
+    def read(self, t: float, y: Any) -> None:
+        if self.hist is not None and self.rows.wanted:
+            self.rows.take(self.hist.read(t, y).detach().cpu().numpy())

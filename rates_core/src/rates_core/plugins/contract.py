@@ -33,6 +33,7 @@ CAPABILITIES: frozenset[str] = frozenset(
         "adaptive",  # adaptive step-size integration
         "dde",  # delay differential equations
         "dde_algebraic",  # solvers keep delayed algebraic variables in their history
+        "dde_outputs",  # solvers return the delayed reads at the samples (Problem.delayed_samples)
         "complex",  # complex-valued state variables
         "float32",  # single precision
         "vectorised",  # many nodes as arrays rather than scalars

@@ -738,6 +738,32 @@ def delayed_sde_loop(
     return x
 
 
+def delayed_ring(n: int = 2, delay: float = 0.3) -> CircuitTemplate:
+    """``n`` nodes ``x' = -x + tanh(u)`` with ``s = x^2`` and ``q = x + u``, in a delayed
+    ring: ``x`` of node i drives ``u`` of node i+1 (weight 2, ``delay``), and ``s`` of the last
+    node drives ``u`` of the first (weight -0.5, delay 0.2, an algebraic variable kept in the
+    history); ``x(0) = 0.5``, also the pre-history."""
+    op = OperatorTemplate(
+        name="op",
+        equations=["x' = -x + tanh(u)", "s = x^2", "q = x + u"],
+        variables={
+            "x": "output(0.5)",
+            "s": "variable(0.0)",
+            "q": "variable(0.0)",
+            "u": "input(0.0)",
+        },
+    )
+    node = NodeTemplate(name="n", operators=[op])
+    labels = [f"p{i}" for i in range(n)]
+    circuit = CircuitTemplate(name="ring", nodes={lb: node for lb in labels})
+    edges = [
+        (f"{a}/op/x", f"{b}/op/u", None, {"weight": 2.0, "delay": delay})
+        for a, b in zip(labels[:-1], labels[1:])
+    ]
+    edges.append((f"{labels[-1]}/op/s", "p0/op/u", None, {"weight": -0.5, "delay": 0.2}))
+    return circuit.add_edges(edges)
+
+
 def delayed_ou_variance(a: float, b: float, tau: float, sigma: float) -> float:
     """The stationary variance of ``dx = (a x + b x(t - tau)) dt + sigma dW`` for
     ``|b| < -a`` (Kuechler and Mensch 1992), ``sigma^2 (b sinh(w tau) - w) / (2 w (a + b

@@ -1042,9 +1042,7 @@ class ConformanceSuite:
                 wiener_increments=increments,
                 vectorize=vectorize,
             )
-            assert_close(
-                frame.to_numpy().real, want, ROUNDOFF, f"{method} with a delay", scale=1.0
-            )
+            assert_close(frame.to_numpy().real, want, ROUNDOFF, f"{method} with a delay", scale=1.0)
 
     @requires("sde", "sde_delays", "vectorised")
     @pytest.mark.parametrize("method", SDE_METHODS)
@@ -1205,6 +1203,28 @@ class ConformanceSuite:
         self._reference_problem(
             "delay", ref.delay_circuit(), {"x": "n/op/x"}, ref.delay_exact, 4.0, solver
         )
+
+    @requires("dde", "dde_outputs")
+    @uses_solvers("all")
+    def test_delay_outputs(self, solver: SolverInfo) -> None:
+        """Algebraic variables that read a delayed value are recorded (dde_outputs):
+        ``q = x_1 + 2 x_0(t - 0.3)`` and ``u_0 = -0.5 s_1(t - 0.2)`` (``s = x^2``, a delayed
+        algebraic variable) equal the recorded states 30 and 20 samples back (pre-history
+        0.5), sampled every 10 steps of 1e-3, to 1e-12 (scaled by the largest value; adaptive
+        solvers read their dense output there)."""
+        frame = self._run(
+            ref.delayed_ring(),
+            2.0,
+            1e-3,
+            solver,
+            {"q": "p1/op/q", "x0": "p0/op/x", "x1": "p1/op/x", "u0": "p0/op/u"},
+            sampling_step_size=1e-2,
+        )
+        x0, x1, q, u0 = (frame[k].to_numpy().real for k in ("x0", "x1", "q", "u0"))
+        past0 = np.concatenate([np.full(30, 0.5), x0[:-30]])
+        past1 = np.concatenate([np.full(20, 0.5), x1[:-20]])
+        assert_close(q, x1 + 2.0 * past0, ROUNDOFF, f"q with {solver.name}")
+        assert_close(u0, -0.5 * past1**2, ROUNDOFF, f"u0 with {solver.name}")
 
     @requires("dde")
     @uses_solvers("all")
