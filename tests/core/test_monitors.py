@@ -405,6 +405,16 @@ def test_monitors_of_a_delayed_network_equal_a_full_run(monkeypatch, solver, noi
 
 
 @needs_numpy
+def test_a_monitor_of_a_variable_reading_a_delayed_value_is_refused_before_integrating():
+    """Monitors get no delayed reads from the solvers: an algebraic variable that reads a
+    delayed value is a ModelError naming it (run(outputs=...) records it)."""
+    from rates_core.testing.references import delayed_ring
+
+    with pytest.raises(ModelError, match=r"cannot record 'p1/op/q'.*not to monitors"):
+        delayed_ring().run(1.0, 1e-3, solver="rk4", monitors={"m": Subsample({"q": "p1/op/q"})})
+
+
+@needs_numpy
 def test_a_long_delayed_run_with_a_coarse_monitor_does_not_hold_the_fine_trajectory(
     monkeypatch,
 ):

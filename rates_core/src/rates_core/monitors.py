@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rates_core.errors import ModelError, SolverError
+from rates_core.observe import needs_delayed_samples
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -565,7 +566,11 @@ class _Feed:
     ) -> None:
         self.monitors, self.specs, self.system = monitors, specs, system
         self.problem, self.solver = problem, solver
+        from rates_core.results import algebraic_outputs
+
         self.readers = {name: _state_columns(system, spec) for name, spec in specs.items()}
+        for spec in specs.values():  # the solvers give monitors no delayed reads: refuse now
+            needs_delayed_samples(system, algebraic_outputs(system, spec), False, [])
         self.final: np.ndarray = np.asarray(problem.y0)
         self._start()
 

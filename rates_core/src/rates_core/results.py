@@ -302,6 +302,13 @@ def output_spec(
     return spec
 
 
+def algebraic_outputs(system: System, spec: Sequence[tuple]) -> list[str]:
+    """The algebraic variables among the columns of an output spec (not states, not
+    parameters): those evaluated after the run."""
+    plain = {s.name for s in system.states} | {p.name for p in system.params}
+    return sorted({sym for *_, sym, _ in spec if sym not in plain})
+
+
 def results_frame(
     spec: Sequence[tuple[str, str, str, str, int | None]],
     times: np.ndarray,

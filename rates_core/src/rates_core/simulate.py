@@ -39,7 +39,7 @@ from rates_core.frontend.templates import CircuitTemplate, split_path
 from rates_core.pipeline import build_run_system as build_run_system
 from rates_core.pipeline import in_pyrates_order as in_pyrates_order
 from rates_core.plugins import default_host
-from rates_core.results import output_spec, results_frame
+from rates_core.results import algebraic_outputs, output_spec, results_frame
 from rates_core.system import System
 
 if TYPE_CHECKING:
@@ -253,8 +253,7 @@ def run(
 def _needs_delayed_samples(system: System, spec: Any, backend: str) -> bool:
     """Whether some output is an algebraic variable that reads a delayed value (then the
     solver returns the delayed reads at the samples; a ModelError when ``backend`` cannot)."""
-    plain = {s.name for s in system.states} | {p.name for p in system.params}
-    names = sorted({sym for *_, sym, _ in spec if sym not in plain})
+    names = algebraic_outputs(system, spec)
     host = _host()
     capable = "dde_outputs" in host.backend_info(backend).capabilities
     others = [n for n, (i, _) in host.backends().items() if "dde_outputs" in i.capabilities]
