@@ -179,3 +179,22 @@ def test_randn_in_an_sde_model_is_seeded_and_apart_from_the_noise() -> None:
     d = np.diff(a, axis=0)
     rho = np.corrcoef(d[:, 0], d[:, 1])[0, 1]
     assert abs(rho) < 0.05, f"randn() and xi() share their samples (rho = {rho:.3f})"
+
+
+def test_grid_delays_with_noise() -> None:
+    """delays="grid" with noise: tau = 20.3 steps is read 20 steps back, so Euler-Maruyama
+    equals the hand-written loop with a lag of 20 steps (same increments, 1e-12); the exact
+    reading (between grid points) gives other numbers."""
+    n, T, dt, a, s = 3, 1.0, 0.01, 0.5, 0.7
+    circuit = ref.sde_population(n, "x' = -x + a*past(x, tau) + s*xi()", a=a, s=s, tau=0.203)
+    dw = ref.brownian_increments(100, n, T, seed=4)
+    outputs = {f"x{i}": f"p{i}/op/x" for i in range(n)}
+
+    def run(delays: str) -> np.ndarray:
+        return circuit.run(
+            T, dt, outputs=outputs, solver="euler_maruyama", wiener_increments=dw, delays=delays
+        ).to_numpy()
+
+    want = ref.delayed_sde_loop("euler_maruyama", 1.0, a, s, 20, dt, dw)[:100]
+    np.testing.assert_allclose(run("grid"), want, rtol=0, atol=1e-12)
+    assert np.abs(run("exact") - want).max() > 1e-6

@@ -74,13 +74,21 @@ def test_torch_randn_in_an_sde_model_is_seeded() -> None:
     assert not np.allclose(run(5), run(6))
 
 
-@pytest.mark.parametrize("method", ["euler_maruyama", "heun_stochastic"])
-@pytest.mark.parametrize("vectorize", [True, False])
-def test_torch_equals_numpy_with_delays(method: str, vectorize: bool) -> None:
+@pytest.mark.parametrize(
+    ("method", "vectorize", "delays"),
+    [
+        ("euler_maruyama", True, "exact"),
+        ("euler_maruyama", False, "exact"),
+        ("heun_stochastic", True, "exact"),
+        ("heun_stochastic", False, "exact"),
+        ("heun_stochastic", True, "grid"),
+    ],
+)
+def test_torch_equals_numpy_with_delays(method: str, vectorize: bool, delays: str) -> None:
     """Noise with delays (sde_delays): a delay between grid points (12.3 steps, read by the
-    drift-Hermite interpolant), a whole-step delay inside the diffusion, a stepped input that
-    reaches the delayed variable (left-side slopes): the same Wiener increments give the same
-    numbers on both backends to 1e-12."""
+    drift-Hermite interpolant, or 12 steps back with delays="grid"), a whole-step delay inside
+    the diffusion, a stepped input that reaches the delayed variable (left-side slopes): the
+    same Wiener increments give the same numbers on both backends to 1e-12."""
     op = OperatorTemplate(
         name="op",
         equations=[
@@ -105,6 +113,7 @@ def test_torch_equals_numpy_with_delays(method: str, vectorize: bool) -> None:
             inputs={"all/op/u": u},
             wiener_increments=dw,
             vectorize=vectorize,
+            delays=delays,
         ).to_numpy()
 
     np.testing.assert_allclose(run("torch"), run("numpy"), rtol=0, atol=1e-12)

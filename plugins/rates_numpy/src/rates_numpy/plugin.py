@@ -21,6 +21,7 @@ CAPABILITIES = frozenset(
         "jacobian",
         "sde",
         "sde_delays",
+        "grid_delays",
     }
 )
 

@@ -493,7 +493,8 @@ def _delay_setup(
     history = problem.history
     if history is not None and not callable(history):
         raise SolverError("Problem.history must be a function of t returning the state vector")
-    conns = Connections(function.system, problem.params, y0.dtype, scalar)
+    grid = problem.grid_delays
+    conns = Connections(function.system, problem.params, y0.dtype, scalar, grid)
     vector = HistoryVector(function, args, y0.dtype)
     return conns, PreHistory(history, y0, conns, vector, float(problem.t0))
 
@@ -512,7 +513,8 @@ def ring_history(
         else ()
     )
     t0, dt = float(problem.t0), float(problem.step_size)
-    return conns, pre, RingHistory(conns, pre, t0, dt, _STAGES[method], jumps)
+    hist = RingHistory(conns, pre, t0, dt, _STAGES[method], jumps, problem.grid_delays)
+    return conns, pre, hist
 
 
 def _fixed_delayed(

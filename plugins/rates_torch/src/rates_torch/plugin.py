@@ -28,6 +28,7 @@ CAPABILITIES = frozenset(
         "batched",
         "sde",
         "sde_delays",
+        "grid_delays",
     }
 )
 

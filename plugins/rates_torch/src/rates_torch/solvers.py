@@ -101,6 +101,8 @@ class Integration:
     sink: Callable[[Any, Any], None] | None = None
     #: ``Problem.delayed_samples``: the loops also return the delayed reads at the samples
     delayed_samples: bool = False
+    #: ``Problem.delays``: ``"grid"`` reads row n - round(tau / dt) at every stage of step n
+    delays: str = "exact"
 
     @property
     def batch(self) -> tuple[int, ...]:
@@ -247,6 +249,7 @@ def prepare(
         seed=problem.seed,
         sink=problem.sink,
         delayed_samples=problem.delayed_samples,
+        delays=problem.delays,
     )
 
 
@@ -284,7 +287,8 @@ def _delay_setup(run: Integration, adaptive: bool) -> tuple[Connections, PreHist
     system = run.function.system
     real = run.function.extras["module"].REAL_
     vector = HistoryVector(run.function, run.args, real)
-    conns = Connections(system, run.raw_params, run.y0.dtype, run.y0.device, vector)
+    grid = run.delays == "grid"
+    conns = Connections(system, run.raw_params, run.y0.dtype, run.y0.device, vector, grid)
     history = run.history
     if history is not None and not callable(history):
         raise SolverError("Problem.history must be a function of t returning the state vector")
@@ -341,7 +345,8 @@ def ring_history(method: str, run: Integration) -> tuple[Connections, RingHistor
     if input_driven_slopes(run.function.system):
         varying = [rows.detach().cpu().numpy() for _, rows in run.inputs if rows.shape[0] > 1]
         jumps = input_jumps(varying, run.n_steps)
-    hist = RingHistory(conns, pre, run.t0, run.dt, _STAGES[method], run.batch, jumps)
+    grid = run.delays == "grid"
+    hist = RingHistory(conns, pre, run.t0, run.dt, _STAGES[method], run.batch, jumps, grid)
     return conns, hist
 
 

@@ -44,6 +44,7 @@ CAPABILITIES: frozenset[str] = frozenset(
         "continuation",  # numerical continuation / bifurcation analysis
         "sde",  # white noise xi(): the SDE methods euler_maruyama and heun_stochastic
         "sde_delays",  # the SDE methods integrate models with delays too
+        "grid_delays",  # run(delays="grid"): delays rounded to whole steps (fixed-step solvers)
     }
 )
 
