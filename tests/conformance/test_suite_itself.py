@@ -187,6 +187,7 @@ def test_a_broken_builtin_fails_its_named_tests_only(runs: dict[str, Run]) -> No
     assert skipped == {
         "test_input_interpolated[no_adaptive_solver]",
         "test_nonfinite_derivative_is_an_error[no_adaptive_solver]",
+        "test_delay_grid_refused_by_adaptive_solvers[no_adaptive_solver]",
         "test_float32[fixture_euler]",
         "test_float32[fixture_rk4]",
         "test_batched_field",

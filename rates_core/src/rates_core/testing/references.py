@@ -1052,7 +1052,7 @@ FUNCTION_CASES: tuple[FunctionCase, ...] = tuple(_function_cases())
 
 # --------------------------------------------------------------------------- delays="grid"
 
-#: A three-node network for ``run(..., delays="grid")``: x_i' = -x_i + tanh(u_i) + c_i with
+#: A three-node network for ``run(..., delays="grid")``: x_i' = -x_i + sin(u_i) + c_i with
 #: u_i the weighted sum of delayed x_j. Delays are no multiples of ``dt`` (they round to 1, 3,
 #: 0 (below dt / 2), 4 and 2 steps) and n0 has a pre-history that changes with time.
 GRID_NET: dict[str, Any] = {
@@ -1077,7 +1077,7 @@ def grid_network_circuit() -> CircuitTemplate:
     for i, (x0, c) in enumerate(zip(GRID_NET["x0"], GRID_NET["c"])):
         op = OperatorTemplate(
             name="op",
-            equations=["x' = -x + tanh(u) + c"],
+            equations=["x' = -x + sin(u) + c"],
             variables={"x": f"output({x0})", "u": "input(0.0)", "c": c},
         )
         nodes[f"n{i}"] = NodeTemplate(name="unit", operators=[op])
@@ -1112,7 +1112,7 @@ def grid_network_reference(method: str) -> np.ndarray:
         return np.array([history(step * dt), *GRID_NET["x0"][1:]])
 
     def f(x: np.ndarray, u: np.ndarray) -> np.ndarray:
-        return -x + np.tanh(u) + c
+        return -x + np.sin(u) + c
 
     for n in range(n_steps):
         u = np.zeros(3)
