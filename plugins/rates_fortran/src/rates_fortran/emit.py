@@ -328,6 +328,15 @@ def emit_source(system: System, context: EmitContext | None = None) -> tuple[str
     w("real(dp), allocatable :: tau(:), tt(:)", 2)
     w(f"{m.yt}, allocatable :: y0(:), yy(:, :), ff(:, :), fl(:, :), pre_y(:, :), pre_f(:, :)", 2)
     w("end type history_t", 1)
+    w("type :: ring_t", 1)
+    w("!! fixed steps: the last D rows of the tracked columns, per row and column nrec", 2)
+    w("!! coefficients (y; or the cubic in theta of the interval from that row)", 2)
+    w("integer(i8) :: d = 0, rs = 1, cs = 1, n_pre(3) = 0", 2)
+    w("integer :: nrec = 1, ncols = 0, n_zero = 0, n_plans = 0", 2)
+    w("logical :: hermite = .false., direct(3) = .true.", 2)
+    w("integer, allocatable :: tracked(:), zero(:)", 2)
+    w(f"{m.yt}, allocatable :: ring(:)", 2)
+    w("end type ring_t", 1)
     w()
     w("interface interp_", 1)
     w("module procedure interp_s_, interp_v_", 2)
@@ -383,6 +392,7 @@ class CompiledModel:
             i32, ptr, i64, ptr, ptr,  # n_in, in_pos, n_rows, in_times, series
             i32, ptr, ptr, i32, f64, ptr, ptr,  # n_conn, conn_pos, conn_tau, n_pre, ...
             i64, ptr, ptr,  # seed, status, stats
+            ptr, ptr, ptr, ptr, ptr, ptr,  # ring_i, tracked, zero, off, theta, s
         ]  # fmt: skip
 
     def _delayed(self, values: Sequence[Any]) -> np.ndarray:

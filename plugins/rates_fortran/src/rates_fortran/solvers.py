@@ -8,10 +8,14 @@ k for the whole step k, ``fortran_dopri5`` interpolates the rows linearly at eac
 (steps end exactly on the sample times).
 
 Delays: the connections (state position and delay of every delayed value, in
-``system.delayed`` order) go to the Fortran history, which stores every accepted step (time,
-state, derivative) back to the largest delay and reads cubic Hermite interpolants. Pre-history:
-the initial state, or ``Problem.history`` sampled on the step grid back to the largest delay
-(cubic Hermite between the samples, derivatives by finite differences).
+``system.delayed`` order) go to the Fortran history. Fixed-step solvers keep a ring of the
+last ``ceil(max_delay / dt) + 2`` steps and read every connection at offsets and Hermite
+positions computed here once (:class:`Ring`, the conventions of
+:class:`rates_core.delay_reads.StagePlan` shared by every backend); ``fortran_dopri5`` stores
+every accepted step (time, state, derivative) back to the largest delay and searches it for
+each read. Both read cubic Hermite interpolants. Pre-history: the initial state, or
+``Problem.history`` sampled on the step grid back to the largest delay (cubic Hermite between
+the samples, derivatives by finite differences).
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from typing import Any
 import numpy as np
 
 from rates_core.backend import EmittedFunction, Problem, Trajectory, derivative_error, input_rows
+from rates_core.codegen.tableaux import TABLEAUX
+from rates_core.delay_reads import StagePlan
 from rates_core.errors import SolverError
 from rates_fortran import ADAPTIVE_SOLVER, FIXED_SOLVERS
 
@@ -112,6 +118,66 @@ def _pre_history(
     return n_pre, dt, rows.astype(dtype), deriv.astype(dtype)
 
 
+class Ring:
+    """The arrays of the fixed-step ring history (``ring_t`` of the generated module).
+
+    Every read of a stage at ``t_n + c dt`` sits at a position fixed for the run
+    (:class:`rates_core.delay_reads.StagePlan`, one per distinct stage time of ``method``), so
+    the row offsets and Hermite positions of every connection are computed here, once: the
+    compiled loop reads a connection with one offset from the row of the current step (a
+    direct read, or a cubic in ``theta`` evaluated with three multiply-adds) and never
+    searches. Rows are the last ``D`` steps of the tracked columns, stored twice (rows j and
+    j + D), column by column (``rs``: record length, ``cs``: 2 D records); each record is the
+    state (direct reads only) or the four coefficients of the cubic Hermite interpolant of the
+    interval starting at that row.
+    """
+
+    info: np.ndarray
+    tracked: np.ndarray
+    zero: np.ndarray
+    off: np.ndarray
+    theta: np.ndarray
+    s: np.ndarray
+
+    def __init__(self, method: str, pos: np.ndarray, tau: np.ndarray, dt: float) -> None:
+        stages = TABLEAUX[method].stage_times()
+        plans = [StagePlan(tau, dt, c, first) for c, first in stages]
+        tracked, col = np.unique(pos, return_inverse=True)
+        m_min = min(int(p.m.min()) for p in plans)
+        d = max(-m_min, 2) + 2  # rows n - d + 1 .. n are kept
+        hermite = not all(p.direct for p in plans)
+        nrec = 4 if hermite else 1
+        rs, cs = nrec, 2 * d * nrec
+        zero = np.flatnonzero(tau == 0)
+        info = np.zeros(14, dtype=np.int64)
+        info[:7] = d, nrec, rs, cs, tracked.size, zero.size, len(plans)
+        for i, p in enumerate(plans):
+            info[7 + i] = p.n_pre
+            info[10 + i] = p.direct
+        self.info = info
+        self.tracked = tracked.astype(np.int64)  # 1-based state positions
+        self.zero = np.append(zero + 1, 0).astype(np.int64)
+        col = col.reshape(-1).astype(np.int64)
+        self.off = np.asfortranarray(
+            np.stack([1 + (p.m + d) * rs + col * cs for p in plans], axis=1)
+        )
+        self.theta = np.asfortranarray(np.stack([p.s - p.m for p in plans], axis=1))
+        self.theta[zero, :] = 0.0
+        self.s = np.asfortranarray(np.stack([p.s for p in plans], axis=1))
+
+    @classmethod
+    def empty(cls) -> Ring:
+        ring = cls.__new__(cls)
+        ring.info = np.zeros(14, dtype=np.int64)
+        ring.tracked = ring.zero = ring.off = np.zeros(1, np.int64)
+        ring.theta = ring.s = np.zeros(1)
+        return ring
+
+    def pointers(self) -> list[int]:
+        return [a.ctypes.data for a in (self.info, self.tracked, self.zero, self.off,
+                                        self.theta, self.s)]  # fmt: skip
+
+
 def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajectory:
     """Integrate ``problem`` with one of the Fortran solvers (one call into the library)."""
     if solver not in _METHODS:
@@ -144,6 +210,11 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
     n_pre, pre_dt, pre_y, pre_f = _pre_history(
         problem, dtype, n, float(conn_tau.max()) if n_conn else 0.0, dt
     )
+    if n_conn and not adaptive:
+        method = next(m for m, name in FIXED_SOLVERS.items() if name == solver)
+        ring = Ring(method, conn_pos, conn_tau, dt)
+    else:
+        ring = Ring.empty()
     pre_y = np.ascontiguousarray(pre_y)
     pre_f = np.ascontiguousarray(pre_f)
     seed = -1 if problem.seed is None else int(problem.seed) % (2**62)
@@ -188,6 +259,7 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
             seed,
             status.ctypes.data,
             stats.ctypes.data,
+            *ring.pointers(),
         )
         progress(problem.t0 + problem.simulation_time)
     if status[0] == 3:
