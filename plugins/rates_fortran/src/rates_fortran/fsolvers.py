@@ -322,8 +322,8 @@ SOLVER = r"""
   ! ------------------------------------------------------------------ ring of the fixed steps
 
   subroutine ring_store_y_(rg, n, y)
-    !! row n: the accepted state y_n as the constant coefficient of its interval (the others
-    !! 0 until f_n and the right end are known, so that a read at theta 0 is exactly y_n)
+    !! row n: the accepted state y_n (its slopes 0 until f_n is known, so that a read at
+    !! theta 0 of the row before is exactly that row's state)
     type(ring_t), intent(inout) :: rg
     integer(i8), intent(in) :: n
     {YT}, intent(in) :: y(n_states)
@@ -332,77 +332,83 @@ SOLVER = r"""
     twin = rg%d*rg%rs
     do j = 1, rg%ncols
       i = 1 + mod(n, rg%d)*rg%rs + (j - 1)*rg%cs
-      rg%ring(i:i + rg%nrec - 1) = 0.0_dp
       rg%ring(i) = y(rg%tracked(j))
+      if (rg%nrec > 1) rg%ring(i + 1:i + rg%nrec - 1) = 0.0_dp
       rg%ring(i + twin:i + twin + rg%nrec - 1) = rg%ring(i:i + rg%nrec - 1)
     end do
   end subroutine ring_store_y_
 
   subroutine ring_store_f_(rg, n, f, fl, dt)
-    !! the derivative f_n of the first stage of step n (fl: its left side, the right-end
-    !! slope of [t_n-1, t_n], f where no input jumps): row n's slope coefficient and the cubic
-    !! Hermite coefficients of row n-1, now complete; at n = 0 row -1 holds the Taylor line
+    !! row n's slopes dt*f_n (the first stage of step n, the slope at the left end of
+    !! [t_n, t_n+1]) and, in records of 3, dt*fl (the left side where an input jumps at t_n,
+    !! the slope at the right end of [t_n-1, t_n]); at n = 0 also row -1, the Taylor line
     !! y0 + (t - t0) f0 that reads inside the first step extrapolate
     type(ring_t), intent(inout) :: rg
     integer(i8), intent(in) :: n
     {YT}, intent(in) :: f(n_states), fl(n_states)
     real(dp), intent(in) :: dt
-    {YT} :: y0, d0, y1, d1
-    integer(i8) :: i, ip, twin
+    integer(i8) :: i, ip, twin, last
     integer :: j
     twin = rg%d*rg%rs
+    last = rg%nrec - 1
     do j = 1, rg%ncols
       i = 1 + mod(n, rg%d)*rg%rs + (j - 1)*rg%cs
-      ip = 1 + mod(n + rg%d - 1, rg%d)*rg%rs + (j - 1)*rg%cs
-      rg%ring(i + 1) = dt*f(rg%tracked(j))
-      rg%ring(i + 1 + twin) = rg%ring(i + 1)
+      rg%ring(i + last) = dt*f(rg%tracked(j))
+      if (rg%nrec == 3) rg%ring(i + 1) = dt*fl(rg%tracked(j))
+      rg%ring(i + twin:i + twin + last) = rg%ring(i:i + last)
       if (n == 0) then
-        rg%ring(ip) = rg%ring(i) - rg%ring(i + 1)
-        rg%ring(ip + 1) = rg%ring(i + 1)
-        rg%ring(ip + 2:ip + 3) = 0.0_dp
-      else
-        y0 = rg%ring(ip)
-        d0 = rg%ring(ip + 1)
-        y1 = rg%ring(i)
-        d1 = dt*fl(rg%tracked(j))
-        rg%ring(ip + 2) = 3.0_dp*(y1 - y0) - 2.0_dp*d0 - d1
-        rg%ring(ip + 3) = 2.0_dp*(y0 - y1) + d0 + d1
+        ip = 1 + (rg%d - 1)*rg%rs + (j - 1)*rg%cs
+        rg%ring(ip) = rg%ring(i) - rg%ring(i + last)
+        rg%ring(ip + 1:ip + last) = rg%ring(i + last)
+        rg%ring(ip + twin:ip + twin + last) = rg%ring(ip:ip + last)
       end if
-      rg%ring(ip + twin:ip + twin + 3) = rg%ring(ip:ip + 3)
     end do
   end subroutine ring_store_f_
 
-  subroutine ring_read_(rg, h, p, n, y, dl, off, theta, s, dt)
-    !! the delayed values of stage plan p of step n into dl: one indexed read (direct plans)
-    !! or a cubic in theta (Horner) per connection at offsets fixed for the run, the
-    !! pre-history where the read time is before t0, the stage state y for delay 0
+  subroutine ring_read_(rg, h, p, n, y, dl, conn, off, theta, s, dt)
+    !! the delayed values of stage plan p of step n into dl: per connection one record at an
+    !! offset fixed for the run (direct plans), or the two records of its interval and the
+    !! cubic Hermite polynomial at theta; the pre-history where the read time is before t0,
+    !! the stage state y for delay 0
     type(ring_t), intent(in) :: rg
     type(history_t), intent(in) :: h
     integer, intent(in) :: p
     integer(i8), intent(in) :: n
     {YT}, intent(in) :: y(n_states)
     {YT}, intent(out) :: dl(:)
-    integer(i8), intent(in) :: off(h%n_conn, *)
+    integer(c_int), intent(in) :: conn(h%n_conn), off(h%n_conn, *)
     real(dp), intent(in) :: theta(h%n_conn, *), s(h%n_conn, *)
     real(dp), intent(in) :: dt
-    integer(i8) :: base, i
+    {YT} :: y0, d0, y1, d1
+    integer(i8) :: base, i, k0, k1, k2
     integer :: k
     real(dp) :: th
     base = mod(n, rg%d)*rg%rs
     if (rg%direct(p)) then
       do k = 1, h%n_conn
-        dl(k) = rg%ring(base + off(k, p))
+        dl(conn(k)) = rg%ring(base + off(k, p))
       end do
     else
+      ! record r: y, [left slope,] slope; the interval's right end is record r + 1
+      k0 = rg%nrec - 1
+      k1 = rg%nrec
+      k2 = rg%nrec + 1
       do k = 1, h%n_conn
         i = base + off(k, p)
         th = theta(k, p)
-        dl(k) = rg%ring(i) + th*(rg%ring(i + 1) + th*(rg%ring(i + 2) + th*rg%ring(i + 3)))
+        y0 = rg%ring(i)
+        d0 = rg%ring(i + k0)
+        y1 = rg%ring(i + k1)
+        d1 = rg%ring(i + k2)
+        dl(conn(k)) = y0 + th*(d0 + th*((3.0_dp*(y1 - y0) - 2.0_dp*d0 - d1) &
+                                        + th*(2.0_dp*(y0 - y1) + d0 + d1)))
       end do
     end if
     if (n < rg%n_pre(p)) then
       do k = 1, h%n_conn
-        if (s(k, p) < -real(n, dp)) dl(k) = pre_read_(h, h%t0 + (n + s(k, p))*dt, h%pos(k))
+        if (s(k, p) < -real(n, dp)) then
+          dl(conn(k)) = pre_read_(h, h%t0 + (n + s(k, p))*dt, h%pos(conn(k)))
+        end if
       end do
     end if
     do k = 1, rg%n_zero
@@ -469,7 +475,7 @@ SOLVER = r"""
                          max_steps, y0, out, yfinal, pr, pc, pi, n_in, in_pos, n_rows, &
                          in_times, series, n_conn, conn_pos, conn_tau, n_pre, pre_dt, pre_y, &
                          pre_f, seed, status, stats, ring_i, ring_tracked, ring_zero, &
-                         ring_off, ring_theta, ring_s) bind(c, name="rates_solve")
+                         ring_conn, ring_off, ring_theta, ring_s) bind(c, name="rates_solve")
     !! Integrate from t0: method 1 euler, 2 heun, 3 rk4 (n_steps steps of dt, the state after
     !! every `every` steps sampled), 4 Dormand-Prince 5(4) (rtol, atol; samples at
     !! t0 + k*dt*every, integration up to t_end). out(:, 1) is y0.
@@ -478,7 +484,8 @@ SOLVER = r"""
     !! Fixed steps read delays from a ring (ring_t) laid out by the Python side: ring_i holds
     !! rows D, record length, row and column strides, tracked columns, zero-delay connections,
     !! stage plans, then per plan its first step without pre-history reads and whether all its
-    !! reads fall on rows; ring_off / ring_theta / ring_s (n_conn, plans) the flat offsets,
+    !! reads fall on rows; ring_conn the connection of each read (reads go in the order of
+    !! their place in the ring), ring_off / ring_theta / ring_s (n_conn, plans) the offsets,
     !! Hermite positions and read positions (steps) of every connection.
     integer(c_int), value :: method, n_in, n_conn, n_pre
     integer(i8), value :: n_steps, every, n_samples, max_steps, n_rows, seed
@@ -496,7 +503,8 @@ SOLVER = r"""
     {YT}, intent(in) :: pre_y(n_states, *), pre_f(n_states, *)
     integer(c_int), intent(out) :: status
     integer(i8), intent(out) :: stats(4)
-    integer(i8), intent(in) :: ring_i(14), ring_tracked(*), ring_zero(*), ring_off(*)
+    integer(i8), intent(in) :: ring_i(14), ring_tracked(*), ring_zero(*)
+    integer(c_int), intent(in) :: ring_conn(*), ring_off(*)
     real(dp), intent(in) :: ring_theta(*), ring_s(*)
     real(dp) :: prw(n_real + 1)
     type(history_t) :: h
@@ -539,7 +547,8 @@ SOLVER = r"""
     if (method <= 3) then
       if (n_conn > 0) call ring_init_(rg, ring_i, ring_tracked, ring_zero)
       call fixed_(method, n_steps, every, n_samples, t0, dt, y0, out, yfinal, prw, pc, pi, &
-                  n_in, in_pos, n_rows, series, h, rg, ring_off, ring_theta, ring_s, stats)
+                  n_in, in_pos, n_rows, series, h, rg, ring_conn, ring_off, ring_theta, ring_s, &
+                  stats)
     else
       allocate (h%tt(64), h%yy(n_states, 64), h%ff(n_states, 64), h%fl(n_states, 64))
       h%n = 0
@@ -575,7 +584,7 @@ SOLVER = r"""
   end subroutine ring_init_
 
   subroutine fixed_(method, n_steps, every, n_samples, t0, dt, y0, out, yfinal, prw, pc, pi, &
-                    n_in, in_pos, n_rows, series, h, rg, off, theta, s, stats)
+                    n_in, in_pos, n_rows, series, h, rg, conn, off, theta, s, stats)
     integer(c_int), intent(in) :: method, n_in
     integer(i8), intent(in) :: n_steps, every, n_samples, n_rows
     real(dp), intent(in) :: t0, dt
@@ -588,7 +597,7 @@ SOLVER = r"""
     real(dp), intent(in) :: series(max(n_in, 1), *)
     type(history_t), intent(in) :: h
     type(ring_t), intent(inout) :: rg
-    integer(i8), intent(in) :: off(max(h%n_conn, 1), *)
+    integer(c_int), intent(in) :: conn(*), off(max(h%n_conn, 1), *)
     real(dp), intent(in) :: theta(max(h%n_conn, 1), *), s(max(h%n_conn, 1), *)
     integer(i8), intent(inout) :: stats(4)
     {YT} :: y(n_states), y1(n_states), k1(n_states), k2(n_states), k3(n_states), k4(n_states)
@@ -605,14 +614,14 @@ SOLVER = r"""
     dl = 0.0_dp
     ! reads between the step points (rk4's half steps, delays off the grid) interpolate with
     ! derivatives: where an input row changes they need its left side as well, when the input
-    ! enters a delayed variable's derivative (input_slopes_)
-    slopes = input_slopes_ .and. delayed .and. rg%hermite .and. n_in > 0 .and. n_rows > 1
+    ! enters a delayed variable's derivative (records of 3, see Ring in solvers.py)
+    slopes = delayed .and. rg%nrec == 3
     do k = 0, n_steps - 1
       tk = t0 + k*dt
       call set_row_(k, n_in, in_pos, n_rows, series, prw)
       if (delayed) then
         call ring_store_y_(rg, k, y)
-        call ring_read_(rg, h, 1, k, y, dl, off, theta, s, dt)
+        call ring_read_(rg, h, 1, k, y, dl, conn, off, theta, s, dt)
       end if
       call eval_(tk, y, k1, dl, prw, pc, pi)
       if (delayed .and. rg%hermite) then
@@ -636,18 +645,18 @@ SOLVER = r"""
         y = y + dt*k1
       case (2)
         y1 = y + dt*k1
-        if (delayed) call ring_read_(rg, h, 2, k, y1, dl, off, theta, s, dt)
+        if (delayed) call ring_read_(rg, h, 2, k, y1, dl, conn, off, theta, s, dt)
         call eval_(tk + dt, y1, k2, dl, prw, pc, pi)
         y = y + dt2*(k1 + k2)
       case default
         y1 = y + dt2*k1
-        if (delayed) call ring_read_(rg, h, 2, k, y1, dl, off, theta, s, dt)
+        if (delayed) call ring_read_(rg, h, 2, k, y1, dl, conn, off, theta, s, dt)
         call eval_(tk + dt2, y1, k2, dl, prw, pc, pi)
         y1 = y + dt2*k2
-        if (delayed) call ring_read_(rg, h, 2, k, y1, dl, off, theta, s, dt)
+        if (delayed) call ring_read_(rg, h, 2, k, y1, dl, conn, off, theta, s, dt)
         call eval_(tk + dt2, y1, k3, dl, prw, pc, pi)
         y1 = y + dt*k3
-        if (delayed) call ring_read_(rg, h, 3, k, y1, dl, off, theta, s, dt)
+        if (delayed) call ring_read_(rg, h, 3, k, y1, dl, conn, off, theta, s, dt)
         call eval_(tk + dt, y1, k4, dl, prw, pc, pi)
         y = y + dt6*((k1 + k4) + 2.0_dp*(k2 + k3))
       end select

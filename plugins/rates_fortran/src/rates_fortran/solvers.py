@@ -27,7 +27,7 @@ import numpy as np
 
 from rates_core.backend import EmittedFunction, Problem, Trajectory, derivative_error, input_rows
 from rates_core.codegen.tableaux import TABLEAUX
-from rates_core.delay_reads import StagePlan
+from rates_core.delay_reads import StagePlan, input_driven_slopes, input_jumps
 from rates_core.errors import SolverError
 from rates_fortran import ADAPTIVE_SOLVER, FIXED_SOLVERS
 
@@ -123,31 +123,44 @@ class Ring:
 
     Every read of a stage at ``t_n + c dt`` sits at a position fixed for the run
     (:class:`rates_core.delay_reads.StagePlan`, one per distinct stage time of ``method``), so
-    the row offsets and Hermite positions of every connection are computed here, once: the
-    compiled loop reads a connection with one offset from the row of the current step (a
-    direct read, or a cubic in ``theta`` evaluated with three multiply-adds) and never
-    searches. Rows are the last ``D`` steps of the tracked columns, stored twice (rows j and
-    j + D), column by column (``rs``: record length, ``cs``: 2 D records); each record is the
-    state (direct reads only) or the four coefficients of the cubic Hermite interpolant of the
-    interval starting at that row.
+    the offset and Hermite position of every connection are computed here, once: the compiled
+    loop reads a connection at one offset from the row of the current step (the value, or the
+    two rows of its interval and the cubic Hermite polynomial at ``theta``) and never searches.
+
+    The ring holds the last ``D`` steps of the tracked columns, stored twice (rows j and
+    j + D: an interval's two rows are always adjacent), column by column (so that both rows of
+    an interval share a cache line or two); a record is ``y`` (every read on a row), ``(y,
+    dt f)``, or ``(y, dt f_left, dt f)`` where an input driving a delayed variable jumps
+    (:func:`rates_core.delay_reads.input_jumps`). Reads go in the order of their place in the
+    ring (``conn``: the connection of each), a sweep through memory rather than a random
+    gather.
     """
 
     info: np.ndarray
     tracked: np.ndarray
     zero: np.ndarray
+    conn: np.ndarray
     off: np.ndarray
     theta: np.ndarray
     s: np.ndarray
 
-    def __init__(self, method: str, pos: np.ndarray, tau: np.ndarray, dt: float) -> None:
+    def __init__(
+        self, method: str, pos: np.ndarray, tau: np.ndarray, dt: float, left: bool
+    ) -> None:
         stages = TABLEAUX[method].stage_times()
         plans = [StagePlan(tau, dt, c, first) for c, first in stages]
         tracked, col = np.unique(pos, return_inverse=True)
         m_min = min(int(p.m.min()) for p in plans)
         d = max(-m_min, 2) + 2  # rows n - d + 1 .. n are kept
         hermite = not all(p.direct for p in plans)
-        nrec = 4 if hermite else 1
+        nrec = (3 if left else 2) if hermite else 1
         rs, cs = nrec, 2 * d * nrec
+        if cs * tracked.size >= 2**31:
+            raise SolverError(
+                f"the history of the delayed reads would hold {cs * tracked.size} values "
+                f"({tracked.size} delayed variables, {d} steps back): more than rates-fortran "
+                "addresses; use a larger step or fewer delayed variables"
+            )
         zero = np.flatnonzero(tau == 0)
         info = np.zeros(14, dtype=np.int64)
         info[:7] = d, nrec, rs, cs, tracked.size, zero.size, len(plans)
@@ -158,23 +171,26 @@ class Ring:
         self.tracked = tracked.astype(np.int64)  # 1-based state positions
         self.zero = np.append(zero + 1, 0).astype(np.int64)
         col = col.reshape(-1).astype(np.int64)
-        self.off = np.asfortranarray(
-            np.stack([1 + (p.m + d) * rs + col * cs for p in plans], axis=1)
-        )
-        self.theta = np.asfortranarray(np.stack([p.s - p.m for p in plans], axis=1))
-        self.theta[zero, :] = 0.0
-        self.s = np.asfortranarray(np.stack([p.s for p in plans], axis=1))
+        off = np.stack([1 + (p.m + d) * rs + col * cs for p in plans], axis=1)
+        theta = np.stack([p.s - p.m for p in plans], axis=1)
+        theta[zero, :] = 0.0
+        order = np.argsort(off[:, 0], kind="stable")  # 2x faster at 100k connections
+        self.conn = (order + 1).astype(np.int32)
+        self.off = np.asfortranarray(off[order].astype(np.int32))
+        self.theta = np.asfortranarray(theta[order])
+        self.s = np.asfortranarray(np.stack([p.s for p in plans], axis=1)[order])
 
     @classmethod
     def empty(cls) -> Ring:
         ring = cls.__new__(cls)
         ring.info = np.zeros(14, dtype=np.int64)
-        ring.tracked = ring.zero = ring.off = np.zeros(1, np.int64)
+        ring.tracked = ring.zero = np.zeros(1, np.int64)
+        ring.conn = ring.off = np.zeros(1, np.int32)
         ring.theta = ring.s = np.zeros(1)
         return ring
 
     def pointers(self) -> list[int]:
-        return [a.ctypes.data for a in (self.info, self.tracked, self.zero, self.off,
+        return [a.ctypes.data for a in (self.info, self.tracked, self.zero, self.conn, self.off,
                                         self.theta, self.s)]  # fmt: skip
 
 
@@ -212,7 +228,9 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
     )
     if n_conn and not adaptive:
         method = next(m for m, name in FIXED_SOLVERS.items() if name == solver)
-        ring = Ring(method, conn_pos, conn_tau, dt)
+        jumps = input_jumps([series.T], n_steps) if problem.inputs else ()
+        left = len(jumps) > 0 and input_driven_slopes(system)
+        ring = Ring(method, conn_pos, conn_tau, dt, left)
     else:
         ring = Ring.empty()
     pre_y = np.ascontiguousarray(pre_y)
