@@ -171,8 +171,10 @@ class Connections:
     of the buffer (0-d for reads of one value) that stay valid for the whole run.
     """
 
-    def __init__(self, system: System, params: Sequence[Any], dtype: Any, scalar: bool) -> None:
-        layout = ConnectionLayout(system, params)
+    def __init__(
+        self, system: System, params: Sequence[Any], dtype: Any, scalar: bool, grid: bool = False
+    ) -> None:
+        layout = ConnectionLayout(system, params, grid=grid)
         self.size, self.pos, self.tau = layout.size, layout.pos, layout.tau
         #: state-vector positions some connection reads, and each connection's column there
         self.tracked, self.col = layout.tracked, layout.col
@@ -266,7 +268,8 @@ class RingHistory:
     n's state), :meth:`read` for the first stage, :meth:`end_first_stage` (row n's
     derivative), for a step in ``left_steps`` :meth:`set_left` (the derivative with the
     previous input row, same state and delayed values), then :meth:`read` for the later
-    stages.
+    stages. ``grid`` (``delays="grid"``): every stage reads row ``n - round(tau / dt)``, so
+    the first stage's read serves the whole step and no derivatives are stored.
     """
 
     def __init__(
@@ -277,11 +280,13 @@ class RingHistory:
         dt: float,
         stages: Sequence[tuple[float, bool]],
         jumps: Iterable[int] = (),
+        grid: bool = False,
     ) -> None:
         self.conns, self.pre, self.t0, self.dt = conns, pre, float(t0), float(dt)
         self.vector = pre.vector
+        self.grid = grid
         self.stages = [c for c, _ in stages]
-        self.plans = [StagePlan(conns.tau, dt, c, first) for c, first in stages]
+        self.plans = [StagePlan(conns.tau, dt, c, first, grid) for c, first in stages]
         m_min = min((int(p.m.min()) for p in self.plans if p.m.size), default=0)
         self.D = max(-m_min, 2) + 2  # rows n - D + 1 .. n are kept
         self.ncols = ncols = conns.tracked.size
@@ -346,8 +351,10 @@ class RingHistory:
     def read(self, stage: int, n: int, y: np.ndarray) -> np.ndarray:
         """Delayed values at stage ``stage`` of step n (``y``: the stage state) into
         ``conns.values`` (returned)."""
-        p = self.plans[stage]
         conns = self.conns
+        if self.grid and stage:
+            return conns.values  # held over the step: the first stage's read
+        p = self.plans[stage]
         vals, idx = conns.values, self.offsets[stage]
         start = (n % self.D + 1) * self.ncols  # row n - D + 1 of the doubled ring
         Ff, Lf = self.Ff, self.Lf
