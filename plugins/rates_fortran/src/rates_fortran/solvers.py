@@ -131,7 +131,9 @@ class Ring:
     j + D: an interval's two rows are always adjacent), column by column (so that both rows of
     an interval share a cache line or two); a record is ``y`` (every read on a row), ``(y,
     dt f)``, or ``(y, dt f_left, dt f)`` where an input driving a delayed variable jumps
-    (:func:`rates_core.delay_reads.input_jumps`). Reads go in the order of their place in the
+    (:func:`rates_core.delay_reads.input_jumps`). Under ``delays="grid"`` (``grid``) every
+    stage of step n reads row ``n - round(tau / dt)`` directly: records of ``y`` alone, no
+    slopes. Reads go in the order of their place in the
     ring (``conn``: the connection of each), a sweep through memory rather than a random
     gather.
     """
@@ -145,10 +147,10 @@ class Ring:
     s: np.ndarray
 
     def __init__(
-        self, method: str, pos: np.ndarray, tau: np.ndarray, dt: float, left: bool
+        self, method: str, pos: np.ndarray, tau: np.ndarray, dt: float, left: bool, grid: bool
     ) -> None:
         stages = TABLEAUX[method].stage_times()
-        plans = [StagePlan(tau, dt, c, first) for c, first in stages]
+        plans = [StagePlan(tau, dt, c, first, grid) for c, first in stages]
         tracked, col = np.unique(pos, return_inverse=True)
         m_min = min(int(p.m.min()) for p in plans)
         d = max(-m_min, 2) + 2  # rows n - d + 1 .. n are kept
@@ -161,7 +163,8 @@ class Ring:
                 f"({tracked.size} delayed variables, {d} steps back): more than rates-fortran "
                 "addresses; use a larger step or fewer delayed variables"
             )
-        zero = np.flatnonzero(tau == 0)
+        # delay 0 reads the stage state; under delays="grid" row n, like every other delay
+        zero = np.zeros(0, np.int64) if grid else np.flatnonzero(tau == 0)
         info = np.zeros(14, dtype=np.int64)
         info[:7] = d, nrec, rs, cs, tracked.size, zero.size, len(plans)
         for i, p in enumerate(plans):
@@ -230,7 +233,7 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
         method = next(m for m, name in FIXED_SOLVERS.items() if name == solver)
         jumps = input_jumps([series.T], n_steps) if problem.inputs else ()
         left = len(jumps) > 0 and input_driven_slopes(system)
-        ring = Ring(method, conn_pos, conn_tau, dt, left)
+        ring = Ring(method, conn_pos, conn_tau, dt, left, problem.grid_delays)
     else:
         ring = Ring.empty()
     pre_y = np.ascontiguousarray(pre_y)
