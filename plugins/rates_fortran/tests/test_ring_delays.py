@@ -75,3 +75,15 @@ def test_grid_delays_wrap_like_numpy(method: str) -> None:
     a = net.run(3.0, 1e-3, backend="numpy", solver=method, **kw)
     b = net.run(3.0, 1e-3, backend="fortran", solver=f"fortran_{method}", **kw)
     assert _close(a, b) <= RTOL
+
+
+def test_ring_too_large_is_a_solver_error() -> None:
+    """A delay of 3000 at a step of 1e-6 (3e9 rows) is a SolverError naming the delay and the
+    step, before anything is allocated."""
+    from rates_core.errors import SolverError
+
+    circuit = ref.delay_edge_circuit().update_var(
+        edge_vars=[("a/op/a", "b/op/u", {"delay": 3000.0})]
+    )
+    with pytest.raises(SolverError, match=r"history of the delayed reads.*3000\.0 at step 1e-06"):
+        circuit.run(1e-5, 1e-6, backend="fortran", solver="fortran_euler")

@@ -479,7 +479,8 @@ SOLVER = r"""
     !! Integrate from t0: method 1 euler, 2 heun, 3 rk4 (n_steps steps of dt, the state after
     !! every `every` steps sampled), 4 Dormand-Prince 5(4) (rtol, atol; samples at
     !! t0 + k*dt*every, integration up to t_end). out(:, 1) is y0.
-    !! status: 0 ok, 1 step size underflow, 2 max_steps, 3 non-finite derivative at t0
+    !! status: 0 ok, 1 step size underflow, 2 max_steps, 3 non-finite derivative at t0,
+    !! 4 no memory for the ring of delayed reads
     !! (stats(1): the 1-based state index).
     !! Fixed steps read delays from a ring (ring_t) laid out by the Python side: ring_i holds
     !! rows D, record length, row and column strides, tracked columns, zero-delay connections,
@@ -545,7 +546,13 @@ SOLVER = r"""
     end if
     out(:, 1) = y0
     if (method <= 3) then
-      if (n_conn > 0) call ring_init_(rg, ring_i, ring_tracked, ring_zero)
+      if (n_conn > 0) then
+        call ring_init_(rg, ring_i, ring_tracked, ring_zero, status)
+        if (status /= 0) then
+          yfinal = y0
+          return
+        end if
+      end if
       call fixed_(method, n_steps, every, n_samples, t0, dt, y0, out, yfinal, prw, pc, pi, &
                   n_in, in_pos, n_rows, series, h, rg, ring_conn, ring_off, ring_theta, ring_s, &
                   stats)
@@ -558,12 +565,13 @@ SOLVER = r"""
     end if
   end subroutine rates_solve
 
-  subroutine ring_init_(rg, ring_i, tracked, zero)
+  subroutine ring_init_(rg, ring_i, tracked, zero, status)
     !! the ring of D rows (stored twice, rows j and j + D, so that every read is one offset
     !! from the row of the current step) of the tracked columns, see rates_solve
     type(ring_t), intent(out) :: rg
     integer(i8), intent(in) :: ring_i(14), tracked(*), zero(*)
-    integer :: p
+    integer(c_int), intent(out) :: status
+    integer :: p, err
     rg%d = ring_i(1)
     rg%nrec = int(ring_i(2))
     rg%rs = ring_i(3)
@@ -579,7 +587,12 @@ SOLVER = r"""
       rg%direct(p) = ring_i(10 + p) /= 0
     end do
     rg%hermite = .not. all(rg%direct(1:rg%n_plans))
-    allocate (rg%ring(2*rg%d*rg%nrec*rg%ncols))
+    allocate (rg%ring(2*rg%d*rg%nrec*rg%ncols), stat=err)
+    status = 0
+    if (err /= 0) then
+      status = 4
+      return
+    end if
     rg%ring = 0.0_dp
   end subroutine ring_init_
 

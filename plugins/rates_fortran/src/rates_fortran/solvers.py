@@ -40,6 +40,8 @@ _METHODS[ADAPTIVE_SOLVER] = 4
 _STATUS = {
     1: "the step size fell below the resolution of the time (stiff or singular problem)",
     2: "max_steps steps were not enough",
+    4: "no memory for the history of the delayed reads ({ring} values: the largest delay over "
+    "the step, times the delayed variables)",
 }
 
 
@@ -145,6 +147,7 @@ class Ring:
     off: np.ndarray
     theta: np.ndarray
     s: np.ndarray
+    size: int
 
     def __init__(
         self, method: str, pos: np.ndarray, tau: np.ndarray, dt: float, left: bool, grid: bool
@@ -160,8 +163,9 @@ class Ring:
         if cs * tracked.size >= 2**31:
             raise SolverError(
                 f"the history of the delayed reads would hold {cs * tracked.size} values "
-                f"({tracked.size} delayed variables, {d} steps back): more than rates-fortran "
-                "addresses; use a larger step or fewer delayed variables"
+                f"({tracked.size} delayed variables, {d} steps back for the largest delay "
+                f"{float(tau.max())} at step {dt}): more than rates-fortran addresses; use a "
+                "larger step or fewer delayed variables"
             )
         # delay 0 reads the stage state; under delays="grid" row n, like every other delay
         zero = np.zeros(0, np.int64) if grid else np.flatnonzero(tau == 0)
@@ -171,6 +175,7 @@ class Ring:
             info[7 + i] = p.n_pre
             info[10 + i] = p.direct
         self.info = info
+        self.size = 2 * d * nrec * tracked.size
         self.tracked = tracked.astype(np.int64)  # 1-based state positions
         self.zero = np.append(zero + 1, 0).astype(np.int64)
         col = col.reshape(-1).astype(np.int64)
@@ -187,6 +192,7 @@ class Ring:
     def empty(cls) -> Ring:
         ring = cls.__new__(cls)
         ring.info = np.zeros(14, dtype=np.int64)
+        ring.size = 0
         ring.tracked = ring.zero = np.zeros(1, np.int64)
         ring.conn = ring.off = np.zeros(1, np.int32)
         ring.theta = ring.s = np.zeros(1)
@@ -287,7 +293,8 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
         raise derivative_error(system, solver, problem.t0, int(stats[0]) - 1)
     if status[0] != 0:
         raise SolverError(
-            f"{solver} stopped on model {system.name!r}: {_STATUS.get(int(status[0]), status[0])}"
+            f"{solver} stopped on model {system.name!r}: "
+            + str(_STATUS.get(int(status[0]), status[0])).format(ring=ring.size)
         )
     times = problem.t0 + np.arange(problem.n_samples) * problem.sampling_step
     info = {"steps": int(stats[0]), "accepted": int(stats[1]), "rejected": int(stats[2])}
