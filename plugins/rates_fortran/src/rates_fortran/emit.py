@@ -330,7 +330,7 @@ def emit_source(system: System, context: EmitContext | None = None) -> tuple[str
     w("!! of nrec values: y, or y and dt*f, or y, dt*(left-side f) and dt*f", 2)
     w("integer(i8) :: d = 0, rs = 1, cs = 1, n_pre(3) = 0", 2)
     w("integer :: nrec = 1, ncols = 0, n_zero = 0, n_plans = 0", 2)
-    w("logical :: hermite = .false., direct(3) = .true.", 2)
+    w("logical :: hermite = .false., direct(3) = .true., carry = .false., held = .false.", 2)
     w("integer, allocatable :: tracked(:), zero(:)", 2)
     w(f"{m.yt}, allocatable :: ring(:)", 2)
     w("end type ring_t", 1)

@@ -411,10 +411,39 @@ SOLVER = r"""
         end if
       end do
     end if
+    call ring_zero_(rg, h, y, dl)
+  end subroutine ring_read_
+
+  subroutine ring_zero_(rg, h, y, dl)
+    !! the connections with delay 0 read the stage state y
+    type(ring_t), intent(in) :: rg
+    type(history_t), intent(in) :: h
+    {YT}, intent(in) :: y(n_states)
+    {YT}, intent(inout) :: dl(:)
+    integer :: k
     do k = 1, rg%n_zero
       dl(rg%zero(k)) = y(h%pos(rg%zero(k)))
     end do
-  end subroutine ring_read_
+  end subroutine ring_zero_
+
+  subroutine reads_(rg, h, p, n, y, dl, conn, off, theta, s, dt, again)
+    !! the delayed values of a stage with plan p of step n; ``again``: dl already holds them
+    !! (read at the same times by an earlier stage), only delay 0 follows the stage state
+    type(ring_t), intent(in) :: rg
+    type(history_t), intent(in) :: h
+    integer, intent(in) :: p
+    integer(i8), intent(in) :: n
+    {YT}, intent(in) :: y(n_states)
+    {YT}, intent(inout) :: dl(:)
+    integer(c_int), intent(in) :: conn(h%n_conn), off(h%n_conn, *)
+    real(dp), intent(in) :: theta(h%n_conn, *), s(h%n_conn, *), dt
+    logical, intent(in) :: again
+    if (again) then
+      call ring_zero_(rg, h, y, dl)
+    else
+      call ring_read_(rg, h, p, n, y, dl, conn, off, theta, s, dt)
+    end if
+  end subroutine reads_
 
   ! ------------------------------------------------------------------ inputs
 
@@ -479,15 +508,16 @@ SOLVER = r"""
     !! Integrate from t0: method 1 euler, 2 heun, 3 rk4 (n_steps steps of dt, the state after
     !! every `every` steps sampled), 4 Dormand-Prince 5(4) (rtol, atol; samples at
     !! t0 + k*dt*every, integration up to t_end). out(:, 1) is y0.
-    !! status: 0 ok, 1 step size underflow, 2 max_steps, 3 non-finite derivative at t0,
-    !! 4 no memory for the ring of delayed reads
-    !! (stats(1): the 1-based state index).
+    !! status: 0 ok, 1 step size underflow, 2 max_steps, 3 non-finite derivative at t0
+    !! (stats(1): the 1-based state index), 4 no memory for the ring of delayed reads.
     !! Fixed steps read delays from a ring (ring_t) laid out by the Python side: ring_i holds
     !! rows D, record length, row and column strides, tracked columns, zero-delay connections,
     !! stage plans, then per plan its first step without pre-history reads and whether all its
-    !! reads fall on rows; ring_conn the connection of each read (reads go in the order of
-    !! their place in the ring), ring_off / ring_theta / ring_s (n_conn, plans) the offsets,
-    !! Hermite positions and read positions (steps) of every connection.
+    !! reads fall on rows, then 1 (carry: the last stage, at t_n+1, reads what the first stage
+    !! of step n+1 reads) + 2 (held: every stage of a step reads the same, delays="grid");
+    !! ring_conn the connection of each read (reads go in the order of their place in the
+    !! ring), ring_off / ring_theta / ring_s (n_conn, plans) the offsets, Hermite positions
+    !! and read positions (steps) of every connection.
     integer(c_int), value :: method, n_in, n_conn, n_pre
     integer(i8), value :: n_steps, every, n_samples, max_steps, n_rows, seed
     real(dp), value :: t0, dt, t_end, rtol, atol, hmax, pre_dt
@@ -587,6 +617,8 @@ SOLVER = r"""
       rg%direct(p) = ring_i(10 + p) /= 0
     end do
     rg%hermite = .not. all(rg%direct(1:rg%n_plans))
+    rg%carry = iand(ring_i(14), 1_i8) /= 0
+    rg%held = iand(ring_i(14), 2_i8) /= 0
     allocate (rg%ring(2*rg%d*rg%nrec*rg%ncols), stat=err)
     status = 0
     if (err /= 0) then
@@ -634,7 +666,8 @@ SOLVER = r"""
       call set_row_(k, n_in, in_pos, n_rows, series, prw)
       if (delayed) then
         call ring_store_y_(rg, k, y)
-        call ring_read_(rg, h, 1, k, y, dl, conn, off, theta, s, dt)
+        ! the last stage of step k - 1 (at t_k, carry) read what this stage reads
+        call reads_(rg, h, 1, k, y, dl, conn, off, theta, s, dt, k > 0 .and. rg%carry)
       end if
       call eval_(tk, y, k1, dl, prw, pc, pi)
       if (delayed .and. rg%hermite) then
@@ -658,18 +691,18 @@ SOLVER = r"""
         y = y + dt*k1
       case (2)
         y1 = y + dt*k1
-        if (delayed) call ring_read_(rg, h, 2, k, y1, dl, conn, off, theta, s, dt)
+        if (delayed) call reads_(rg, h, 2, k, y1, dl, conn, off, theta, s, dt, rg%held)
         call eval_(tk + dt, y1, k2, dl, prw, pc, pi)
         y = y + dt2*(k1 + k2)
       case default
         y1 = y + dt2*k1
-        if (delayed) call ring_read_(rg, h, 2, k, y1, dl, conn, off, theta, s, dt)
+        if (delayed) call reads_(rg, h, 2, k, y1, dl, conn, off, theta, s, dt, rg%held)
         call eval_(tk + dt2, y1, k2, dl, prw, pc, pi)
         y1 = y + dt2*k2
-        if (delayed) call ring_read_(rg, h, 2, k, y1, dl, conn, off, theta, s, dt)
+        if (delayed) call reads_(rg, h, 2, k, y1, dl, conn, off, theta, s, dt, .true.)
         call eval_(tk + dt2, y1, k3, dl, prw, pc, pi)
         y1 = y + dt*k3
-        if (delayed) call ring_read_(rg, h, 3, k, y1, dl, conn, off, theta, s, dt)
+        if (delayed) call reads_(rg, h, 3, k, y1, dl, conn, off, theta, s, dt, rg%held)
         call eval_(tk + dt, y1, k4, dl, prw, pc, pi)
         y = y + dt6*((k1 + k4) + 2.0_dp*(k2 + k3))
       end select

@@ -135,7 +135,8 @@ class Ring:
     dt f)``, or ``(y, dt f_left, dt f)`` where an input driving a delayed variable jumps
     (:func:`rates_core.delay_reads.input_jumps`). Under ``delays="grid"`` (``grid``) every
     stage of step n reads row ``n - round(tau / dt)`` directly: records of ``y`` alone, no
-    slopes. Reads go in the order of their place in the
+    slopes. Stages that read at the same times reuse the values (one read per step for Heun,
+    two for rk4; delay 0 follows the stage state). Reads go in the order of their place in the
     ring (``conn``: the connection of each), a sweep through memory rather than a random
     gather.
     """
@@ -174,6 +175,11 @@ class Ring:
         for i, p in enumerate(plans):
             info[7 + i] = p.n_pre
             info[10 + i] = p.direct
+        # reads to reuse: exact delays read at t_n+1 by the last stage of step n (c = 1) and
+        # by the first of step n+1, the same interpolant (both extrapolate the last complete
+        # interval); grid delays read one row for every stage of a step
+        carry = not grid and len(stages) > 1 and stages[-1][0] == 1.0
+        info[13] = int(carry) + 2 * int(grid)
         self.info = info
         self.size = 2 * d * nrec * tracked.size
         self.tracked = tracked.astype(np.int64)  # 1-based state positions
