@@ -647,13 +647,14 @@ SOLVER = r"""
     integer(i8), intent(inout) :: stats(4)
     {YT} :: y(n_states), y1(n_states), k1(n_states), k2(n_states), k3(n_states), k4(n_states)
     {YT}, allocatable :: dl(:)
-    integer(i8) :: k, row
+    integer(i8) :: k, row, until_sample
     real(dp) :: tk, dt2, dt6
     logical :: delayed, slopes
     y = y0
     dt2 = 0.5_dp*dt
     dt6 = dt/6.0_dp
     row = 1
+    until_sample = every  ! steps to the next sample: a countdown, not a division per step
     delayed = h%n_conn > 0
     allocate (dl(n_delayed + 1))
     dl = 0.0_dp
@@ -706,9 +707,13 @@ SOLVER = r"""
         call eval_(tk + dt, y1, k4, dl, prw, pc, pi)
         y = y + dt6*((k1 + k4) + 2.0_dp*(k2 + k3))
       end select
-      if (mod(k + 1, every) == 0 .and. row < n_samples) then
-        row = row + 1
-        out(:, row) = y
+      until_sample = until_sample - 1
+      if (until_sample == 0) then
+        until_sample = every
+        if (row < n_samples) then
+          row = row + 1
+          out(:, row) = y
+        end if
       end if
     end do
     stats(1) = n_steps
