@@ -105,7 +105,43 @@ def test_check_model_numpy_itself() -> None:
     )
     model = gen.GeneratedModel((node,), (proj,))
     target = resolve_target("numpy", None, {}, ())
-    assert gen.check_model(target, model) == 8  # 4 solvers x vectorised or not
+    # 4 solvers x vectorised or not, and one delays="grid" run (the model has a delay)
+    assert gen.check_model(target, model) == 9
+
+
+def _delayed_model() -> gen.GeneratedModel:
+    node = gen.NodeType(0, 3, False, (1.0, 0.5, 0.8), (0.2, 0.0, -0.3), (0.1, 0.0, 0.5))
+    proj = gen.Projection(
+        0, 0, "edges", ((0, 1), (1, 2), (2, 0)), (0.5, -1.0, 1.0), (0.3, 0.15, 0.25)
+    )
+    return gen.GeneratedModel((node,), (proj,))
+
+
+def test_grid_run_of_a_delayed_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model with delays runs once under delays="grid" (rk4, vectorised) against rates-numpy
+    with the same method and step; a backend that ignored the option would fail it."""
+    pytest.importorskip("rates_numpy")
+    from rates_core.testing.checks import resolve_target
+
+    model = _delayed_model()
+    target = resolve_target("numpy", None, {}, ())
+    run = gen.grid_run(target, model)
+    assert run is not None and run.solver.method == "rk4" and run.vectorize
+    circuit = model.circuit()
+    assert gen.check_grid(target, model, circuit, 1.0) == 1
+    plain = gen.GeneratedModel(model.types, ())
+    assert gen.grid_run(target, plain) is None  # no delays, no grid run
+
+    original = CircuitTemplate.run
+
+    def exact_on_vectorised(self, *args, **kwargs):  # a backend running "grid" as "exact"
+        if kwargs.get("vectorize"):
+            kwargs["delays"] = "exact"
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(CircuitTemplate, "run", exact_on_vectorised)
+    with pytest.raises(AssertionError, match="delays='grid'"):
+        gen.check_grid(target, model, circuit, 1.0)
 
 
 def test_failures_report_the_model_as_yaml(monkeypatch: pytest.MonkeyPatch) -> None:

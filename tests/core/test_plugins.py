@@ -278,7 +278,8 @@ def _register(host: PluginHost, plugin: object, name: str, dist: str | None = No
 
 def test_vocabulary_and_descriptions() -> None:
     assert {"execute", "adaptive", "dde", "gpu", "jacobian", "continuation"} <= CAPABILITIES
-    assert len(CAPABILITIES) == 13  # the documented list (docs/backends.rst), dde_algebraic, sde
+    # the documented list (docs/backends.rst), dde_algebraic, sde, grid_delays
+    assert len(CAPABILITIES) == 14
     info = BackendInfo("x", ["execute"])
     assert info.capabilities == frozenset({"execute"})
     assert SolverInfo("s", "x", False).capabilities == frozenset()

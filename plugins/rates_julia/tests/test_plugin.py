@@ -212,3 +212,11 @@ def test_driver_parses() -> None:
     assert_parses(driver, "driver.jl")
     for name in ("load_model", "make_params", "call_rhs", "call_jac", "solve_model"):
         assert f"function {name}(" in driver
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_grid_delays_need_a_fixed_step(solver):
+    """rates-julia's solvers are all adaptive (DelayDiffEq's MethodOfSteps), so
+    ``delays="grid"`` is refused before any code is generated or run, with or without Julia."""
+    with pytest.raises(SolverError, match=rf"delays='grid'.*'{solver}' is adaptive"):
+        ref.delay_circuit().run(0.1, 0.01, backend=BACKEND, solver=solver, delays="grid")

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from rates_core.delay_reads import check_delays
 from rates_core.errors import MissingDependencyError, SolverError
 from rates_core.system import System
 
@@ -121,6 +122,15 @@ class Problem:
     #: ``"raise"``: :meth:`check_trajectory` raises when the sampled state is not finite;
     #: ``"continue"``: non-finite states are returned as they are
     on_nonfinite: str = "raise"
+    #: how fixed-step solvers read delays (:data:`rates_core.delay_reads.DELAY_CONVENTIONS`):
+    #: ``"exact"`` interpolates at ``t - tau``; ``"grid"`` reads row ``n - round(tau / dt)``
+    #: at every stage of step n (:class:`rates_core.delay_reads.StagePlan`)
+    delays: str = "exact"
+
+    @property
+    def grid_delays(self) -> bool:
+        """Whether delays are rounded to whole steps (``delays == "grid"``)."""
+        return self.delays == "grid"
 
     @property
     def n_steps(self) -> int:
@@ -155,8 +165,9 @@ class Problem:
         naming the value at fault: options ``solver`` does not have (when ``options``, the
         allowed names, is given), the parameter count, the size of ``y0`` (its last axis: a
         batch may lead), the time grid (finite, positive step sizes, whole samples of a fixed
-        step within the run), inputs the system does not have, ``on_nonfinite``, and finite
-        numbers in ``y0``, the parameters and the input rows (named by ``node/op/var``)."""
+        step within the run), inputs the system does not have, ``on_nonfinite``, ``delays``
+        (``"grid"`` only with a fixed step), and finite numbers in ``y0``, the parameters and
+        the input rows (named by ``node/op/var``)."""
         for key in self.options or {}:
             if options is not None and key not in options:
                 allowed = ", ".join(options) or "none"
@@ -172,6 +183,7 @@ class Problem:
         if (shape[-1] if shape else 1) != system.n_states:
             raise SolverError(f"y0 has shape {shape}, the system {system.n_states} states")
         check_on_nonfinite(self.on_nonfinite)
+        check_delays(self.delays, solver, adaptive=not fixed_step)
         if not (self.step_size > 0) or not math.isfinite(self.step_size):
             raise SolverError(f"step_size must be positive, got {self.step_size}")
         if not (self.sampling_step > 0):

@@ -511,6 +511,14 @@ def _add_run_command(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--backend", default="numpy", help="backend name (default: numpy)")
     parser.add_argument(
+        "--delays",
+        default="exact",
+        metavar="{exact,grid}",  # checked by run(), which names the allowed values
+        help="exact: interpolate the history at t - tau (default); grid: round every delay to "
+        "whole steps and hold the delayed values over each step, as TVB does (fixed-step "
+        "solvers only)",
+    )
+    parser.add_argument(
         "--sampling", type=float, metavar="DT", help="time between output rows (default: --step)"
     )
     parser.add_argument(
@@ -713,6 +721,7 @@ def _run_command(args: argparse.Namespace) -> int:
         backend=args.backend,
         float_precision=args.float_precision,
         progress=_use_progress(args.progress),
+        delays=args.delays,
         **options,
     )
     from rates_core.results import flat_columns, summary

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from rates_core.backend import EmittedFunction
-from rates_core.delay_reads import ConnectionLayout
+from rates_core.delay_reads import ConnectionLayout, grid_steps
 from rates_core.errors import ModelError, SolverError
 from rates_core.system import System
 
@@ -47,14 +47,21 @@ def check_exportable(system: System, capabilities: frozenset[str], backend: str)
 
 
 def delayed_values(
-    system: System, t: float, y: np.ndarray, hist: Callable[[float], Any], params: Sequence[Any]
+    system: System,
+    t: float,
+    y: np.ndarray,
+    hist: Callable[[float], Any],
+    params: Sequence[Any],
+    grid_step: float | None = None,
 ) -> list[Any]:
     """The delayed-read arguments of ``emitted.rhs*`` at time ``t``: one per
-    ``system.delayed`` entry, a number for a read of one value, else an array."""
+    ``system.delayed`` entry, a number for a read of one value, else an array.
+    ``grid_step``: every delay is rounded to whole steps of it first (``delays="grid"``)."""
     layout = ConnectionLayout(system, params)
+    delays = layout.tau if grid_step is None else grid_steps(layout.tau, grid_step) * grid_step
     values = np.empty(layout.size, dtype=np.result_type(y.dtype, np.float64))
-    for tau in np.unique(layout.tau):
-        at = layout.tau == tau
+    for tau in np.unique(delays):
+        at = delays == tau
         past = y if tau == 0 else np.asarray(hist(t - float(tau)))
         if past.shape != y.shape:
             raise SolverError(
@@ -80,18 +87,19 @@ def delayed_run_func(
     params: Sequence[Any],
     keys: list[str],
     inputs: Inputs | None = None,
+    grid_step: float | None = None,
 ) -> tuple[Any, tuple, list[str]]:
     """``(f, args, keys)`` with ``f(t, y, hist, *params) -> dy`` and ``args = (0.0, y0,
     hist0, *params)``, ``hist0`` the constant pre-history (the initial state, as ``run``);
     with ``inputs``, ``f(t, y, hist, input_times, *params)`` and ``args = (0.0, y0, hist0,
-    input_times, *params)``."""
+    input_times, *params)``; ``grid_step``: delays rounded to whole steps of it."""
     rhs = emitted.rhs_functional
     y0 = system.initial_state()
     constant = np.array(y0, copy=True)
 
     def vector_field(t: float, y: np.ndarray, hist: Callable[[float], Any], *params: Any) -> Any:
         y = np.asarray(y)
-        return rhs(t, y, *delayed_values(system, t, y, hist, params), *params)
+        return rhs(t, y, *delayed_values(system, t, y, hist, params, grid_step), *params)
 
     def initial_history(t: float) -> np.ndarray:
         return constant

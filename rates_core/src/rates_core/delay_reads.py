@@ -13,6 +13,11 @@ and its arithmetic.
 :class:`StagePlan`
     For a fixed step ``dt`` and a stage at ``t_n + c dt``: the row (relative to step n) and
     the cubic Hermite weights each connection reads, fixed for the whole run.
+:data:`DELAY_CONVENTIONS`, :func:`check_delays`, :func:`grid_steps`
+    ``run(..., delays="exact" | "grid")``. Under ``"grid"`` (TVB's convention, fixed-step
+    solvers only) every delay is rounded to ``k = round(tau / dt)`` whole steps and every
+    stage of step n reads the stored row n - k (held over the step; ``k = 0`` reads ``y_n``):
+    one direct ring read per step, no interpolation and no stored derivatives.
 :func:`input_jumps`
     The steps at whose start an extrinsic input row changes. Fixed-step inputs hold row n on
     ``[t_n, t_n+1)`` (a zero-order hold), so there the derivative of the state jumps, and a
@@ -44,12 +49,17 @@ from rates_core.errors import SolverError
 from rates_core.system import System
 
 __all__ = [
+    "DELAY_CONVENTIONS",
+    "GRID_CAPABILITY",
     "MAX_BREAKPOINTS",
     "SNAP",
     "ConnectionLayout",
     "StagePlan",
     "breakpoints",
+    "check_delays",
+    "check_grid_support",
     "delay_values",
+    "grid_steps",
     "hermite_weights",
     "input_driven_slopes",
     "input_jumps",
@@ -61,6 +71,43 @@ __all__ = [
 SNAP = 1e-9
 #: Propagated discontinuities of the initial history used as step ends, at most.
 MAX_BREAKPOINTS = 1000
+#: The values of ``run(..., delays=...)``: ``"exact"`` interpolates the history at ``t - tau``
+#: (the default); ``"grid"`` rounds every delay to whole steps, TVB's convention.
+DELAY_CONVENTIONS = ("exact", "grid")
+#: The backend capability of solvers that implement ``delays="grid"``.
+GRID_CAPABILITY = "grid_delays"
+
+
+def check_delays(delays: Any, solver: str | None = None, adaptive: bool = False) -> None:
+    """``delays`` is one of :data:`DELAY_CONVENTIONS`, and ``"grid"`` goes with a fixed-step
+    ``solver`` (``adaptive`` says it is not): a :class:`SolverError` naming the option (and
+    the solver) otherwise."""
+    if not isinstance(delays, str) or delays not in DELAY_CONVENTIONS:
+        allowed = ", ".join(map(repr, DELAY_CONVENTIONS))
+        raise SolverError(f"delays must be one of {allowed}, got {delays!r}")
+    if delays == "grid" and adaptive:
+        raise SolverError(
+            f"delays='grid' rounds delays to whole steps of a fixed-step solver; solver "
+            f"{solver!r} is adaptive (use euler, heun or rk4, or delays='exact')"
+        )
+
+
+def check_grid_support(backend: str, capabilities: Iterable[str], solver: str) -> None:
+    """A :class:`SolverError` unless ``backend`` (the owner of ``solver``, with these
+    capabilities) implements ``delays="grid"`` (capability :data:`GRID_CAPABILITY`): a
+    backend without it must not run the exact convention silently."""
+    if GRID_CAPABILITY not in capabilities:
+        raise SolverError(
+            f"delays='grid': backend {backend!r} (solver {solver!r}) does not implement the "
+            f"grid convention (capability {GRID_CAPABILITY!r}); use delays='exact' or a "
+            "backend that has it (rates plugins lists capabilities)"
+        )
+
+
+def grid_steps(tau: np.ndarray, dt: float) -> np.ndarray:
+    """``k = round(tau / dt)`` (half to even, as ``numpy.rint`` and TVB) as int64: the whole
+    steps each delay is rounded to under ``delays="grid"``."""
+    return np.rint(np.asarray(tau, dtype=np.float64) / float(dt)).astype(np.int64)
 
 
 def delay_values(read: Any, value: Any) -> np.ndarray:
@@ -93,6 +140,9 @@ class ConnectionLayout:
     with delay 0, which read the current state), ``bounds`` (per delayed read, the slice
     ``start, stop`` of its connections and whether the equations take its real part only),
     ``max_tau`` and ``min_tau`` (the smallest positive delay, ``inf`` without one).
+
+    ``grid``: the run uses ``delays="grid"``, where a delay rounded to 0 reads the row of the
+    step's start, never the stage state: ``zero`` is then empty.
     """
 
     def __init__(
@@ -101,6 +151,7 @@ class ConnectionLayout:
         params: Sequence[Any],
         as_array: Callable[[Any], Any] = np.asarray,
         note: str = "",
+        grid: bool = False,
     ) -> None:
         slot = {p.name: i for i, p in enumerate(system.params)}
         positions: list[np.ndarray] = []
@@ -139,7 +190,7 @@ class ConnectionLayout:
         tracked, col = np.unique(self.pos, return_inverse=True)
         self.tracked = tracked
         self.col = col.reshape(-1).astype(np.int64)
-        self.zero = np.flatnonzero(self.tau == 0)
+        self.zero = np.zeros(0, np.int64) if grid else np.flatnonzero(self.tau == 0)
         self.max_tau = float(self.tau.max()) if self.size else 0.0
         positive = self.tau[self.tau > 0]
         self.min_tau = float(positive.min()) if positive.size else math.inf
@@ -176,9 +227,18 @@ class StagePlan:
     ``f_n``: row n's derivative is not known during it, so reads beyond the last complete
     interval extrapolate it. Delay-0 connections read the current state (row ``last``).
     ``n_pre``: steps n with some read before t0 (n + s < 0) are those with n < n_pre.
+
+    ``grid`` (``delays="grid"``): every stage reads row ``n - round(tau / dt)`` itself
+    (``direct``, ``s = m = -k``), held over the step, whatever ``c`` and ``first`` are; a
+    delay rounded to 0 reads row n (``y_n``).
     """
 
-    def __init__(self, tau: np.ndarray, dt: float, c: float, first: bool) -> None:
+    def __init__(
+        self, tau: np.ndarray, dt: float, c: float, first: bool, grid: bool = False
+    ) -> None:
+        if grid:
+            self._held(tau, dt)
+            return
         s = snap(c - snap(tau / dt))
         last = -1 if first else 0  # last row whose value and derivative are known
         m = np.floor(s)
@@ -195,6 +255,15 @@ class StagePlan:
         self.weights = None if self.direct else hermite_weights(theta, dt)
         pre = -s[s < 0]
         self.n_pre = int(math.ceil(pre.max())) if pre.size else 0
+
+    def _held(self, tau: np.ndarray, dt: float) -> None:
+        """The grid convention: row n - k for every stage, no weights."""
+        k = grid_steps(tau, dt)
+        self.m = -k
+        self.s = self.m.astype(np.float64)
+        self.direct = True
+        self.weights = None
+        self.n_pre = int(k.max()) if k.size else 0
 
 
 def input_jumps(rows: Iterable[Any], n_steps: int) -> np.ndarray:

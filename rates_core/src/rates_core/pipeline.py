@@ -24,6 +24,7 @@ import sympy
 
 from rates_core import builtins, noise
 from rates_core.backend import EmitOptions, EmittedFunction, Problem, first_nonfinite
+from rates_core.delay_reads import check_delays, check_grid_support
 from rates_core.errors import ModelError
 from rates_core.frontend.templates import CircuitTemplate, split_path
 from rates_core.outputs import model_files
@@ -33,6 +34,7 @@ from rates_core.system import System, build_system
 __all__ = [
     "SMALL_SYSTEM",
     "build_run_system",
+    "check_delay_option",
     "in_pyrates_order",
     "input_arrays",
     "make_problem",
@@ -419,6 +421,18 @@ def pre_history(circuit: CircuitTemplate, system: System, history: Any, y0: np.n
     return pre_history
 
 
+def check_delay_option(delays: Any, solver: SolverInfo) -> str:
+    """``run(..., delays=...)`` for ``solver`` (the resolved solver of the run): one of
+    ``"exact"``, ``"grid"``; ``"grid"`` needs a fixed-step solver that (or whose backend)
+    declares the ``grid_delays`` capability (never a silent exact run). A :class:`SolverError`
+    naming the option and the solver otherwise; returns ``delays``."""
+    check_delays(delays, solver.name, adaptive=solver.adaptive)
+    if delays == "grid":
+        capabilities = default_host().backend_info(solver.backend).capabilities
+        check_grid_support(solver.backend, capabilities | solver.capabilities, solver.name)
+    return str(delays)
+
+
 def make_problem(
     circuit: CircuitTemplate,
     system: System,
@@ -434,6 +448,7 @@ def make_problem(
     wiener_increments: Any = None,
     progress: bool = False,
     on_nonfinite: str = "raise",
+    delays: str = "exact",
 ) -> Problem:
     """The :class:`~rates_core.backend.Problem` of a run of ``system`` (the arguments as in
     ``run``): input rows one per step, the initial state (gamma-kernel stages at 0 for
@@ -462,4 +477,5 @@ def make_problem(
         progress=progress,
         history=pre_history(circuit, system, history, y0),
         on_nonfinite=on_nonfinite,
+        delays=delays,
     )

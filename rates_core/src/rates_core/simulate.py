@@ -24,6 +24,7 @@ from rates_core.backend import (
     have_tqdm,
     require_tqdm,
 )
+from rates_core.delay_reads import check_delays
 from rates_core.errors import (
     ArgumentError,
     InitialStateWarning,
@@ -102,6 +103,7 @@ def run(
     delay_approximation: int | None = None,
     on_nonfinite: str = "raise",
     monitors: Mapping[str, Any] | None = None,
+    delays: str = "exact",
     **solver_options: Any,
 ) -> Any:
     """Simulate ``circuit`` and return the recorded variables, indexed by time.
@@ -122,6 +124,14 @@ def run(
     too).
     ``delay_approximation=n`` replaces every discrete delay by a gamma kernel of order n (an ODE
     system).
+    ``delays``: ``"exact"`` (default) reads the history at ``t - tau`` by interpolation;
+    ``"grid"`` is TVB's convention: every delay is rounded to the nearest whole number of
+    steps, ``k = round(tau / dt)`` (``k >= 0``), and every stage of step n reads the stored
+    state of step ``n - k`` (held over the step, as TVB computes coupling once per step; a
+    rounded delay of 0 reads ``y_n``, the state at the step's start; reads before t0 come from
+    the pre-history or initial state). Fixed-step solvers only (euler, heun, rk4, ...) on
+    backends with the ``grid_delays`` capability; anything else is a
+    :class:`~rates_core.errors.SolverError`.
 
     ``solver`` is a method of ``backend`` (``"euler"``, ``"heun"``, ``"rk4"``, ``"dopri5"``,
     ``"scipy"``, ... as ``rates plugins`` lists them), run by the backend's own implementation;
@@ -162,6 +172,7 @@ def run(
     if progress:
         require_tqdm()  # fail before building anything
     chosen = _host().resolve_solver(backend, solver)  # the backend's own implementation
+    pipeline.check_delay_option(delays, chosen)
     solver, method = chosen.name, chosen.method
     system, emitted = pipeline.prepare(
         circuit,
@@ -192,6 +203,7 @@ def run(
         wiener_increments=wiener_increments,
         progress=bool(progress),
         on_nonfinite=on_nonfinite,
+        delays=delays,
     )
     spec = output_spec(circuit, system, outputs)
     monitored = None
@@ -234,6 +246,7 @@ def run(
         sampling_step_size=sampling,
         cutoff=cutoff,
         on_nonfinite=on_nonfinite,
+        delays=delays,
         float_precision=float_precision,
         vectorized=system.ir is not None and any(len(p.nodes) > 1 for p in system.ir.populations),
     )
@@ -380,6 +393,23 @@ def _held(times: np.ndarray, rows: np.ndarray, t: float) -> Any:
     return rows[min(max(i, 0), times.shape[0] - 1)]
 
 
+def _grid_step(backend: str, solver: str | None, delays: Any, step_size: Any) -> float | None:
+    """The step delays are rounded to in ``get_run_func(delays="grid")`` (None for
+    ``"exact"``): ``"grid"`` needs a fixed-step ``solver``, as in :func:`run`."""
+    check_delays(delays)
+    if delays == "exact":
+        return None
+    if solver is None:
+        raise SolverError(
+            "get_run_func(delays='grid') rounds delays to whole steps of a fixed-step solver: "
+            "name it with solver= (euler, heun, rk4, ...)"
+        )
+    chosen = _host().resolve_solver(backend, solver)
+    check_delays(delays, chosen.name, adaptive=chosen.adaptive)
+    check_run_times(1.0, step_size)
+    return float(step_size)
+
+
 def _input_scheme(backend: str, solver: str | None) -> Any:
     """How get_run_func evaluates input rows between grid points for ``solver`` (a method of
     ``backend``): held over each step for fixed-step solvers, interpolated for adaptive ones
@@ -453,6 +483,7 @@ def get_run_func(
     auto: bool = False,
     overwrite: bool = False,
     initial_state: Any = _NOT_GIVEN,
+    delays: str = "exact",
     **pyrates_options: Any,
 ) -> tuple[Any, tuple, list[str], dict[str, Any]]:
     """``(func, args, arg_keys, state_indices)`` for use with other tools.
@@ -478,7 +509,10 @@ def get_run_func(
     jitcdde-style): ``hist(s)`` returns the state vector at the earlier time ``s``; ``args[2]``
     is the constant pre-history (the initial state, as in :func:`run`); with ``inputs``,
     ``input_times`` follows ``hist`` (as below). ``delay_approximation=n`` gives an ODE system
-    instead.
+    instead. ``delays="grid"`` (with a fixed-step ``solver``) rounds every delay to whole
+    steps of ``step_size``, ``k = round(tau / step_size)``, and reads ``hist(t - k *
+    step_size)``: :func:`run`'s grid convention for euler; holding the values over the stages
+    of a step is left to the caller's solver.
 
     ``func(*args)`` evaluates the vector field at ``t = 0`` and the initial state;
     ``scipy.integrate.solve_ivp(func, (0, T), args[1], args=args[2:])`` integrates it. With
@@ -504,6 +538,7 @@ def get_run_func(
     pyrates_compat.refuse_unknown("get_run_func", pyrates_options)
     check_func_name(func_name)
     scheme = _input_scheme(backend, solver)
+    grid_step = _grid_step(backend, solver, delays, step_size)
     warn_discarded(circuit, "get_run_func")
     start = _start_of(circuit, initial_state, "get_run_func")
     system, emitted = pipeline.prepare(
@@ -523,7 +558,7 @@ def get_run_func(
     )
     if system.delayed:
         return _delayed_run_func(
-            circuit, system, emitted, backend, inputs, step_size, scheme, func_name
+            circuit, system, emitted, backend, inputs, step_size, scheme, func_name, grid_step
         )
     y0 = pipeline.start_state(circuit, system, start)
     indices = state_indices(system)
@@ -612,18 +647,23 @@ def _delayed_run_func(
     step_size: float,
     scheme: Callable[[np.ndarray, np.ndarray, float], Any],
     func_name: str,
+    grid_step: float | None = None,
 ) -> tuple[Any, tuple, list[str], dict[str, Any]]:
     """``get_run_func`` of a model with delays: ``f(t, y, hist, *params) -> dy``, or with
     inputs ``f(t, y, hist, input_times, *params)`` (:mod:`rates_core.delay_export`), named
-    ``func_name``."""
+    ``func_name``; ``grid_step``: delays rounded to whole steps of it."""
     from rates_core.delay_export import check_exportable, delayed_run_func
 
     check_exportable(system, _host().backend_info(backend).capabilities, backend)
     if not inputs:
-        exported = delayed_run_func(system, emitted, _call_values(system), _arg_keys(system))
+        exported = delayed_run_func(
+            system, emitted, _call_values(system), _arg_keys(system), grid_step=grid_step
+        )
     else:
         times, params, keys, at_time = _input_args(circuit, system, inputs, step_size, scheme)
-        exported = delayed_run_func(system, emitted, params, keys, (times, at_time))
+        exported = delayed_run_func(
+            system, emitted, params, keys, (times, at_time), grid_step=grid_step
+        )
     func, args, keys = exported
     return _named(func, keys, func_name), args, keys, state_indices(system)
 
@@ -639,6 +679,7 @@ def get_jacobian_func(
     delay_approximation: int | None = None,
     overwrite: bool = False,
     initial_state: Any = _NOT_GIVEN,
+    delays: str = "exact",
     **pyrates_options: Any,
 ) -> tuple[Any, tuple, list[str], dict[str, Any]]:
     """Like :func:`get_run_func` for the Jacobian ``J(t, y, *params)`` (dense, d f / d y).

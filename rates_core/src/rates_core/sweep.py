@@ -216,6 +216,7 @@ class _Spec:
     delay_approximation: int | None = None
     seed: int | None = None
     on_nonfinite: str = "raise"  # as in run(): a blow-up is an error naming the set
+    delays: str = "exact"  # as in run(): "grid" rounds delays to whole steps
     solver_options: dict = field(default_factory=dict)
 
 
@@ -343,6 +344,7 @@ def _simulate(
         options=spec.solver_options,
         seed=spec.seed,
         on_nonfinite=spec.on_nonfinite,
+        delays=spec.delays,
     )
     trajectory = default_host().solve(spec.solver, emitted, problem)
     _check_finite(problem, system, trajectory, spec.solver, copies, labels)
@@ -765,6 +767,8 @@ def _fingerprint(spec: _Spec, grid: pd.DataFrame) -> str:
         for k in spec.__dataclass_fields__
         if k not in ("circuit", "inputs", "initial_state", "history")
     }
+    if settings["delays"] == "exact":
+        del settings["delays"]  # the default: stores written before the option stay valid
     h.update(json.dumps(settings, sort_keys=True, default=repr).encode())
     for name in ("inputs", "initial_state", "history"):
         value = getattr(spec, name) or {}
@@ -941,6 +945,7 @@ class Sweep:
     ) -> None:
         from rates_core.frontend.edits import warn_discarded
         from rates_core.frontend.templates import CircuitTemplate
+        from rates_core.pipeline import check_delay_option
         from rates_core.plugins import default_host
 
         run_options = dict(run_options)
@@ -973,6 +978,7 @@ class Sweep:
             "delay_approximation",
             "seed",
             "on_nonfinite",
+            "delays",
         }
         options = {k: v for k, v in run_options.items() if k in known}
         solver_options = {k: v for k, v in run_options.items() if k not in known}
@@ -983,7 +989,9 @@ class Sweep:
             raise ModelError("grid_search: initial_state must be None or a dict path -> value")
         host = default_host()
         host.backend_info(backend)  # clear UnknownBackendError first
-        solver = host.resolve_solver(backend, solver).name  # the backend's own implementation
+        chosen = host.resolve_solver(backend, solver)  # the backend's own implementation
+        delays = check_delay_option(options.get("delays", "exact"), chosen)
+        solver = chosen.name
         adaptive = host.solver_info(solver).adaptive
         batched = not adaptive
         default = DEFAULT_BATCH_SIZE if batched else DEFAULT_ADAPTIVE_BATCH
@@ -1011,6 +1019,7 @@ class Sweep:
             delay_approximation=options.get("delay_approximation"),
             seed=options.get("seed"),
             on_nonfinite=options.get("on_nonfinite", "raise"),
+            delays=delays,
             solver_options=solver_options,
         )
         self.batch_size = size
@@ -1155,9 +1164,10 @@ def grid_search(
     bar over batches (True; None shows one on a terminal when tqdm is installed). Further
     keyword arguments are those of ``run`` (``cutoff``, ``vectorize``, ``float_precision``,
     ``initial_state`` as a dict, ``history``, ``delay_approximation``, ``seed``,
-    ``on_nonfinite``, solver options such as ``method`` or ``rtol``). As in ``run``, a set whose
-    state stops being finite is a :class:`~rates_core.errors.SolverError` naming the set's
-    label, time and variable, unless ``on_nonfinite="continue"`` keeps its NaN / inf rows.
+    ``on_nonfinite``, ``delays``, solver options such as ``method`` or ``rtol``). As in
+    ``run``, a set whose state stops being finite is a
+    :class:`~rates_core.errors.SolverError` naming the set's label, time and variable, unless
+    ``on_nonfinite="continue"`` keeps its NaN / inf rows.
 
     PyRates's spelling ``circuit_template=`` names ``circuit``; all of ``circuit`` to
     ``outputs`` are required (they have defaults only so that either name can be used).

@@ -54,7 +54,7 @@ def register_backends() -> list[BackendInfo]:
 def register_solvers() -> list[SolverInfo]:
     fixed = {name: _DESCRIPTIONS[name] for name in FIXED_SOLVERS}
     adaptive = {name: _DESCRIPTIONS[name] for name in ADAPTIVE_SOLVERS}
-    solvers = solver_family(BACKEND, fixed, adaptive=False, capabilities={"dde"})
+    solvers = solver_family(BACKEND, fixed, adaptive=False, capabilities={"dde", "grid_delays"})
     solvers += solver_family(BACKEND, adaptive, adaptive=True)
     if _runtime() == "matlab":  # GNU Octave's core has no dde23
         dde23 = {DDE_SOLVER: _DESCRIPTIONS[DDE_SOLVER]}

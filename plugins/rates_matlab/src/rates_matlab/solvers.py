@@ -181,6 +181,7 @@ def _fixed(solver: str, function: EmittedFunction, problem: Problem, session: An
         session.cell(rows),
         seed,
         _pre_history(function, problem),
+        bool(problem.grid_delays),
         nout=2,
     )
     n = y0.size

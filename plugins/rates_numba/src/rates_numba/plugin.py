@@ -41,7 +41,7 @@ def register_solvers() -> list[SolverInfo]:
         "(options rtol, atol, first_step, max_steps; no delays)"
     }
     return [
-        *solver_family(BACKEND, fixed, adaptive=False, capabilities={"dde"}),
+        *solver_family(BACKEND, fixed, adaptive=False, capabilities={"dde", "grid_delays"}),
         *solver_family(BACKEND, adaptive, adaptive=True),
     ]
 

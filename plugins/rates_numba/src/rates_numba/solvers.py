@@ -188,8 +188,10 @@ def _delay_args(
     system = function.system
     dtype = y0.dtype
     dt = float(problem.step_size)
-    layout = ConnectionLayout(system, list(problem.params))
-    plans = [StagePlan(layout.tau, dt, c, first) for c, first in TABLEAUX[method].stage_times()]
+    grid = problem.grid_delays  # every stage reads row n - round(tau / dt): direct reads
+    layout = ConnectionLayout(system, list(problem.params), grid=grid)
+    stages = TABLEAUX[method].stage_times()
+    plans = [StagePlan(layout.tau, dt, c, first, grid) for c, first in stages]
     size = layout.size
     m_min = min((int(p.m.min()) for p in plans if p.m.size), default=0)
     rows = max(-m_min, 2) + 2

@@ -175,8 +175,10 @@ class Connections:
     of the buffer (0-d for reads of one value) that stay valid for the whole run.
     """
 
-    def __init__(self, system: System, params: Sequence[Any], dtype: Any, scalar: bool) -> None:
-        layout = ConnectionLayout(system, params)
+    def __init__(
+        self, system: System, params: Sequence[Any], dtype: Any, scalar: bool, grid: bool = False
+    ) -> None:
+        layout = ConnectionLayout(system, params, grid=grid)
         self.size, self.pos, self.tau = layout.size, layout.pos, layout.tau
         #: state-vector positions some connection reads, and each connection's column there
         self.tracked, self.col = layout.tracked, layout.col
@@ -271,7 +273,8 @@ class RingHistory:
     n's state), :meth:`read` for the first stage, :meth:`end_first_stage` (row n's
     derivative), for a step in ``left_steps`` :meth:`set_left` (the derivative with the
     previous input row, same state and delayed values), then :meth:`read` for the later
-    stages.
+    stages. ``grid`` (``delays="grid"``): every stage reads row ``n - round(tau / dt)``, so
+    the first stage's read serves the whole step and no derivatives are stored.
 
     Storage: without Hermite reads a ring ``Y`` of the tracked columns (one ``take`` per
     read). With them, *interval records* ``R[j, col] = (y_j, f_j, y_j+1, l_j+1)`` (``l`` the
@@ -283,7 +286,8 @@ class RingHistory:
     the next step's first stage reads, from the same interval with the same weights (what is
     known then is the same: rows up to n), so that stage's values are kept and the next step's
     first stage copies them instead of reading again (zero delays are refreshed from the new
-    state as in every read). Heun then reads the history once per step.
+    state as in every read). Heun then reads the history once per step (not under ``grid``,
+    whose later stages reuse the first stage's read).
     """
 
     def __init__(
@@ -294,11 +298,13 @@ class RingHistory:
         dt: float,
         stages: Sequence[tuple[float, bool]],
         jumps: Iterable[int] = (),
+        grid: bool = False,
     ) -> None:
         self.conns, self.pre, self.t0, self.dt = conns, pre, float(t0), float(dt)
         self.vector = pre.vector
+        self.grid = grid
         self.stages = [c for c, _ in stages]
-        self.plans = [StagePlan(conns.tau, dt, c, first) for c, first in stages]
+        self.plans = [StagePlan(conns.tau, dt, c, first, grid) for c, first in stages]
         m_min = min((int(p.m.min()) for p in self.plans if p.m.size), default=0)
         self.D = D = max(-m_min, 2) + 2  # rows n - D + 1 .. n are kept
         self.ncols = ncols = conns.tracked.size
@@ -326,7 +332,7 @@ class RingHistory:
         self.row = np.empty(ncols, dtype=dtype)
         #: per stage, the connections by read position and those positions (pre-history)
         self.pre_order = [_by_position(p) for p in self.plans]
-        carry = [i for i, c in enumerate(self.stages) if i and c == 1.0]
+        carry = [i for i, c in enumerate(self.stages) if i and c == 1.0 and not grid]
         self.carry = carry[0] if carry else None
         self.carried = np.empty(conns.size, dtype=dtype) if carry else None
 
@@ -382,6 +388,8 @@ class RingHistory:
         """Delayed values at stage ``stage`` of step n (``y``: the stage state) into
         ``conns.values`` (returned)."""
         vals = self.conns.values
+        if self.grid and stage:
+            return vals  # held over the step: the first stage's read
         if stage == 0 and n > 0 and self.carried is not None:
             np.copyto(vals, self.carried)  # the previous step's read at c = 1: same times
         else:

@@ -19,6 +19,7 @@ CAPABILITIES = frozenset(
         "vectorised",
         "jacobian",
         "sde",
+        "grid_delays",
     }
 )
 

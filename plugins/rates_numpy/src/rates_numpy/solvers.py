@@ -491,7 +491,8 @@ def _delay_setup(
     history = problem.history
     if history is not None and not callable(history):
         raise SolverError("Problem.history must be a function of t returning the state vector")
-    conns = Connections(function.system, problem.params, y0.dtype, scalar)
+    grid = problem.grid_delays
+    conns = Connections(function.system, problem.params, y0.dtype, scalar, grid)
     vector = HistoryVector(function, args, y0.dtype)
     return conns, PreHistory(history, y0, conns, vector, float(problem.t0))
 
@@ -526,7 +527,7 @@ def _fixed_delayed(
         if input_driven_slopes(function.system)
         else ()
     )
-    hist = RingHistory(conns, pre, t0, dt, _STAGES[solver], jumps)
+    hist = RingHistory(conns, pre, t0, dt, _STAGES[solver], jumps, problem.grid_delays)
     left_steps = hist.left_steps
     delayed = conns.arguments
 

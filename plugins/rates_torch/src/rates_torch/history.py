@@ -126,12 +126,13 @@ class Connections:
         dtype: Any,
         device: Any,
         vector: HistoryVector | None = None,
+        grid: bool = False,
     ) -> None:
         import torch
 
         self.vector = vector
         layout = ConnectionLayout(
-            system, params, as_array=_numpy, note=" (delays cannot vary over a batch)"
+            system, params, as_array=_numpy, note=" (delays cannot vary over a batch)", grid=grid
         )
         self.size = layout.size
         pos, zero = layout.pos, layout.zero
@@ -229,7 +230,8 @@ class RingHistory:
     :meth:`end_first_stage` (row n's derivative), for a step in ``left_steps`` (``jumps``, the
     steps whose input row changes, when reads interpolate) :meth:`set_left` (the derivative
     with input row n - 1, same state and delayed values), then :meth:`read` for the later
-    stages.
+    stages. ``grid`` (``delays="grid"``): every stage reads row ``n - round(tau / dt)``, so the
+    first stage's read serves the whole step and no derivatives are stored.
     """
 
     def __init__(
@@ -241,6 +243,7 @@ class RingHistory:
         stages: Sequence[tuple[float, bool]],
         batch: tuple[int, ...],
         jumps: Iterable[int] = (),
+        grid: bool = False,
     ) -> None:
         import torch
 
@@ -248,7 +251,9 @@ class RingHistory:
         self.vector = pre.vector
         self.stage_c = [c for c, _ in stages]
         self._y: Any = None
-        self.plans = [StagePlan(conns.tau_np, dt, c, first) for c, first in stages]
+        self.grid = grid
+        self._held: Any = None  # grid: the values read at the first stage of the step
+        self.plans = [StagePlan(conns.tau_np, dt, c, first, grid) for c, first in stages]
         m_min = min((int(p.m.min()) for p in self.plans if p.m.size), default=0)
         self.D = max(-m_min, 2) + 2
         self.ncols = ncols = int(conns.tracked.numel())
@@ -321,6 +326,8 @@ class RingHistory:
 
     def read(self, stage: int, n: int, y: Any) -> Any:
         """Connection values at stage ``stage`` of step n (``y``: the stage state)."""
+        if self.grid and stage:
+            return self._held  # held over the step
         p = self.plans[stage]
         idx = self.offsets[stage] + (n % self.D + self.D) * self.ncols
         weights, F, L = self.weights[stage], self.F, self.L
@@ -336,7 +343,10 @@ class RingHistory:
         if n < p.n_pre:
             s = self.positions[stage]
             vals = self.pre.fill(vals, s < -n, self.t0 + (n + s) * self.dt)
-        return self.conns.with_zero(vals, y, self.t0 + (n + self.stage_c[stage]) * self.dt)
+        vals = self.conns.with_zero(vals, y, self.t0 + (n + self.stage_c[stage]) * self.dt)
+        if self.grid:
+            self._held = vals
+        return vals
 
 
 class StepHistory:

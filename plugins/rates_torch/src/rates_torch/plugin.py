@@ -26,6 +26,7 @@ CAPABILITIES = frozenset(
         "autodiff",
         "batched",
         "sde",
+        "grid_delays",
     }
 )
 

@@ -95,6 +95,8 @@ class Integration:
     history: Callable[[float], Any] | None = None
     options: dict[str, Any] = field(default_factory=dict)
     seed: int | None = None
+    #: ``Problem.delays``: ``"grid"`` reads row n - round(tau / dt) at every stage of step n
+    delays: str = "exact"
 
     @property
     def batch(self) -> tuple[int, ...]:
@@ -236,6 +238,7 @@ def prepare(
         history=problem.history,
         options=options,
         seed=problem.seed,
+        delays=problem.delays,
     )
 
 
@@ -273,7 +276,8 @@ def _delay_setup(run: Integration, adaptive: bool) -> tuple[Connections, PreHist
     system = run.function.system
     real = run.function.extras["module"].REAL_
     vector = HistoryVector(run.function, run.args, real)
-    conns = Connections(system, run.raw_params, run.y0.dtype, run.y0.device, vector)
+    grid = run.delays == "grid"
+    conns = Connections(system, run.raw_params, run.y0.dtype, run.y0.device, vector, grid)
     history = run.history
     if history is not None and not callable(history):
         raise SolverError("Problem.history must be a function of t returning the state vector")
@@ -318,7 +322,8 @@ def _fixed(
         if input_driven_slopes(run.function.system):
             varying = [rows.detach().cpu().numpy() for _, rows in inputs if rows.shape[0] > 1]
             jumps = input_jumps(varying, n_steps)
-        hist = RingHistory(conns, pre, t0, dt, _STAGES[solver], run.batch, jumps)
+        grid = run.delays == "grid"
+        hist = RingHistory(conns, pre, t0, dt, _STAGES[solver], run.batch, jumps, grid)
     ends = progress.chunk_ends(n_steps)
     report = ends.pop(0) if progress.enabled else -1
     if graph is None and not delayed:

@@ -42,6 +42,7 @@ CAPABILITIES: frozenset[str] = frozenset(
         "jacobian",  # emits the symbolic Jacobian
         "continuation",  # numerical continuation / bifurcation analysis
         "sde",  # white noise xi(): the SDE methods euler_maruyama and heun_stochastic
+        "grid_delays",  # run(delays="grid"): delays rounded to whole steps (fixed-step solvers)
     }
 )
 

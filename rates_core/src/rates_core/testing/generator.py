@@ -20,7 +20,10 @@ Models are stable by construction (linear decay, bounded nonlinearities, weights
 in-degree), so comparisons mean something. :func:`check_model` runs one with every solver of
 the backend under test, vectorised and not, and compares it with the reference: rates-numpy,
 unvectorised, SciPy's DOP853 at rtol 1e-10. The tolerance follows the solver's order
-(:data:`FIXED_TOLERANCE`), the step its order and the fastest rate of the model.
+(:data:`FIXED_TOLERANCE`), the step its order and the fastest rate of the model. A model with
+delays also runs once under ``delays="grid"`` (:func:`check_grid`): the backend's fixed-step
+solver of highest order against rates-numpy, unvectorised, with the same method, step and
+convention (:data:`GRID_TOLERANCE`).
 
 Features the backend (or one of its solvers) does not declare are not drawn: ``dde`` (delays,
 but not spreads, which are ODEs), ``complex``; ``vectorised`` decides whether ``vectorize=True``
@@ -73,6 +76,13 @@ FIXED_TOLERANCE: Mapping[int, tuple[float, float, float]] = {
 ADAPTIVE_TOLERANCE = 1e-6
 #: Tolerances of the reference run.
 REFERENCE_OPTIONS = {"method": "DOP853", "rtol": 1e-10, "atol": 1e-12}
+#: ``delays="grid"`` runs take this fraction of the model's fixed step, so that the delays
+#: (multiples of DELAY_GRID) are no whole number of steps and round (never to a tie: tau / dt
+#: is 10 j N / 7 for whole j, N); their relative tolerance against rates-numpy.
+GRID_STEP_FACTOR = 0.7
+GRID_TOLERANCE = 1e-9
+#: The fixed-step methods rates-numpy runs as the reference of a grid run.
+GRID_METHODS = ("euler", "heun", "rk4")
 
 EDGE_KINDS = ("none", "linear", "nonlinear", "filter", "depression")
 COUPLINGS = ("edges", "matrix", "sparse", "connectivity", "global")
@@ -590,7 +600,82 @@ def check_model(
             names=names,
             scale=scale,
         )
-    return len(runs)
+    return len(runs) + check_grid(target, model, circuit, scale, options)
+
+
+def grid_run(target: Any, model: GeneratedModel) -> Run | None:
+    """The one ``delays="grid"`` run of a model with delays: the fixed-step solver of highest
+    order that declares ``grid_delays`` (and whose method rates-numpy has), vectorised where
+    the backend can; None without delays or without such a solver."""
+    needs = model.needs()
+    if "dde" not in needs:
+        return None
+    candidates = [
+        s
+        for s in target.fixed
+        if "sde" not in s.capabilities
+        and s.method in GRID_METHODS
+        and not target.missing(needs | {"grid_delays"}, s)
+    ]
+    if not candidates:
+        return None
+    solver = max(candidates, key=lambda s: target.order(s) or 0)
+    return Run(solver, "vectorised" in target.capabilities, target.order(solver))
+
+
+def check_grid(
+    target: Any,
+    model: GeneratedModel,
+    circuit: Any,
+    scale: float,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+) -> int:
+    """Run ``model`` under ``delays="grid"`` (:func:`grid_run`) and compare it with
+    rates-numpy, unvectorised, same method, step and convention, to :data:`GRID_TOLERANCE`
+    relative to ``scale``; the number of runs (0 or 1)."""
+    from rates_core.testing.checks import ADAPTIVE_ATOL, ADAPTIVE_RTOL, assert_close, solver_options
+
+    run = grid_run(target, model)
+    if run is None:
+        return 0
+    dt = GRID_STEP_FACTOR * fixed_step(run.order, model.fastest_rate())[0]
+    sampling = dt * max(1, round(SAMPLING / dt))
+
+    def simulate(backend: str, solver: str, vectorize: bool, **extra: Any) -> Any:
+        return circuit.run(
+            T_END,
+            dt,
+            outputs=model.outputs(),
+            inputs=model.inputs(dt, adaptive=False) or None,
+            sampling_step_size=sampling,
+            solver=solver,
+            backend=backend,
+            vectorize=vectorize,
+            delays="grid",
+            **extra,
+        )
+
+    want_frame = simulate("numpy", run.solver.method, False)
+    names = list(want_frame.columns)
+    what = (
+        f"backend {target.backend!r}, solver {run.solver.name!r}, vectorize={run.vectorize}, "
+        f"dt={dt:g}, delays='grid' (against rates-numpy)"
+    )
+    extra = solver_options(run.solver, options, ADAPTIVE_RTOL, ADAPTIVE_ATOL)
+    try:
+        frame = simulate(target.backend, run.solver.name, run.vectorize, **extra)
+    except Exception as exc:
+        raise AssertionError(f"{what}: {type(exc).__name__}: {exc}") from exc
+    assert_close(
+        frame[names].to_numpy(),
+        want_frame.to_numpy(),
+        GRID_TOLERANCE,
+        what,
+        times=want_frame.index.to_numpy(),
+        names=names,
+        scale=scale,
+    )
+    return 1
 
 
 def default_outputs(target: Any, circuit: Any, model: GeneratedModel, run: Run) -> None:

@@ -992,3 +992,88 @@ def _function_cases() -> list[FunctionCase]:
 
 #: Every function case of ``test_function``, with ids ``<function>-<kind of argument>``.
 FUNCTION_CASES: tuple[FunctionCase, ...] = tuple(_function_cases())
+
+
+# --------------------------------------------------------------------------- delays="grid"
+
+#: A three-node network for ``run(..., delays="grid")``: x_i' = -x_i + tanh(u_i) + c_i with
+#: u_i the weighted sum of delayed x_j. Delays are no multiples of ``dt`` (they round to 1, 3,
+#: 0 (below dt / 2), 4 and 2 steps) and n0 has a pre-history that changes with time.
+GRID_NET: dict[str, Any] = {
+    "dt": 0.01,
+    "T": 0.3,
+    "x0": (0.4, -0.3, 0.1),
+    "c": (0.2, -0.1, 0.3),
+    # (source, target, weight, delay)
+    "edges": (
+        (0, 1, 1.5, 0.0137),
+        (1, 2, -2.0, 0.0263),
+        (2, 0, 1.2, 0.0041),
+        (0, 0, 0.8, 0.0355),
+        (1, 0, 0.5, 0.0182),
+    ),
+}
+
+
+def grid_network_circuit() -> CircuitTemplate:
+    """The :data:`GRID_NET` circuit (nodes ``n0 .. n2``, operator ``op``, state ``x``)."""
+    nodes = {}
+    for i, (x0, c) in enumerate(zip(GRID_NET["x0"], GRID_NET["c"])):
+        op = OperatorTemplate(
+            name="op",
+            equations=["x' = -x + tanh(u) + c"],
+            variables={"x": f"output({x0})", "u": "input(0.0)", "c": c},
+        )
+        nodes[f"n{i}"] = NodeTemplate(name="unit", operators=[op])
+    circuit = CircuitTemplate(name="grid_net", nodes=nodes)
+    edges = [
+        [f"n{s}/op/x", f"n{t}/op/u", None, {"weight": w, "delay": d}]
+        for s, t, w, d in GRID_NET["edges"]
+    ]
+    return circuit.add_edges(edges)
+
+
+def grid_network_history() -> dict[str, Callable[[float], float]]:
+    """The ``history=`` of :func:`grid_network_circuit`: x of n0 is 0.4 + 3 t before 0."""
+    return {"n0/op/x": lambda t: 0.4 + 3.0 * t}
+
+
+def grid_network_reference(method: str) -> np.ndarray:
+    """The states of :func:`grid_network_circuit` at every step (``n_steps + 1`` rows) under
+    ``delays="grid"``, by a plain loop of the definition: k = round(tau / dt) and every stage
+    of step n uses the stored state of step n - k (the pre-history before 0), held over the
+    step; ``method`` is ``"euler"``, ``"heun"`` or ``"rk4"``."""
+    dt, edges = GRID_NET["dt"], GRID_NET["edges"]
+    n_steps = int(round(GRID_NET["T"] / dt))
+    c = np.array(GRID_NET["c"])
+    history = grid_network_history()["n0/op/x"]
+    rows = np.zeros((n_steps + 1, 3))
+    rows[0] = GRID_NET["x0"]
+
+    def stored(step: int) -> np.ndarray:
+        if step >= 0:
+            return rows[step]
+        return np.array([history(step * dt), *GRID_NET["x0"][1:]])
+
+    def f(x: np.ndarray, u: np.ndarray) -> np.ndarray:
+        return -x + np.tanh(u) + c
+
+    for n in range(n_steps):
+        u = np.zeros(3)
+        for s, t, w, d in edges:
+            u[t] += w * stored(n - int(np.rint(d / dt)))[s]
+        x = rows[n]
+        k1 = f(x, u)
+        if method == "euler":
+            step = k1
+        elif method == "heun":
+            step = 0.5 * (k1 + f(x + dt * k1, u))
+        elif method == "rk4":
+            k2 = f(x + 0.5 * dt * k1, u)
+            k3 = f(x + 0.5 * dt * k2, u)
+            k4 = f(x + dt * k3, u)
+            step = (k1 + 2.0 * k2 + 2.0 * k3 + k4) / 6.0
+        else:
+            raise ValueError(f"no grid reference for method {method!r}")
+        rows[n + 1] = x + dt * step
+    return rows

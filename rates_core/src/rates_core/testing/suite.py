@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
+from rates_core.errors import SolverError
 from rates_core.noise import SDE_METHODS
 from rates_core.plugins import SolverInfo
 from rates_core.testing import library as lib
@@ -1228,6 +1229,40 @@ class ConformanceSuite:
             errors.append(float(np.max(np.abs(frame[["a", "b"]].to_numpy() - want))))
         self._assert_order(solver, order, dts, errors)
 
+    @requires("dde", "grid_delays")
+    @uses_solvers("fixed")
+    def test_delay_grid(self, solver: SolverInfo) -> None:
+        """``delays="grid"`` (TVB's convention) on a three-node network whose delays are no
+        multiples of dt (one rounds to 0) and with a pre-history that changes in time, against a
+        hand-written NumPy loop of the definition: every stage of step n reads the stored
+        state of step n - round(tau / dt), held over the step (1e-10 relative)."""
+        method = _grid_method(solver)
+        net = ref.GRID_NET
+        frame = self._run(
+            ref.grid_network_circuit(),
+            net["T"],
+            net["dt"],
+            solver,
+            {f"x{i}": f"n{i}/op/x" for i in range(3)},
+            sampling_step_size=net["dt"],
+            history=ref.grid_network_history(),
+            delays="grid",
+        )
+        got = frame.to_numpy()
+        want = ref.grid_network_reference(method)[: len(got)]
+        np.testing.assert_allclose(
+            got, want, rtol=1e-10, atol=1e-13, err_msg=f"delays='grid' with {solver.name}"
+        )
+
+    @uses_solvers("adaptive")
+    def test_delay_grid_refused_by_adaptive_solvers(self, solver: SolverInfo) -> None:
+        """``delays="grid"`` rounds delays to whole steps: an adaptive solver is a SolverError
+        naming the option and the solver, before anything runs."""
+        with pytest.raises(SolverError, match=rf"delays='grid'.*{re.escape(solver.name)}"):
+            self._run(
+                ref.grid_network_circuit(), 0.1, 0.01, solver, {"x": "n0/op/x"}, delays="grid"
+            )
+
     @uses_solvers("all")
     def test_gamma_kernel(self, solver: SolverInfo) -> None:
         """An edge with delay 1 and spread 0.5 is a linear chain of 4 ODEs (no dde needed): a
@@ -1601,6 +1636,25 @@ class ConformanceSuite:
             + "; ".join(problems)
             + " (a silent fallback?)"
         )
+
+
+#: The reference loop (:func:`rates_core.testing.references.grid_network_reference`) of
+#: each fixed-step method: the SDE methods integrate a model without noise as their ODE method.
+_GRID_METHODS = {
+    "euler": "euler",
+    "euler_maruyama": "euler",
+    "heun": "heun",
+    "heun_stochastic": "heun",
+    "rk4": "rk4",
+}
+
+
+def _grid_method(solver: SolverInfo) -> str:
+    """The method of the grid reference loop for ``solver`` (a skip for other methods)."""
+    method = _GRID_METHODS.get(solver.method)
+    if method is None:
+        pytest.skip(f"no reference loop of delays='grid' for method {solver.method!r}")
+    return method
 
 
 def _top(name: str) -> str:
