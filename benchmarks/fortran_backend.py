@@ -22,7 +22,15 @@ against rates-fortran's (relative difference printed). PyRates 1.2.3 (``--pyrate
 ``cases/jansenrit.py --impl pyrates`` (its NumPy backend) and, separately, its fortran backend;
 failures are reported, not fatal (``--no-pyrates`` skips them).
 
+``--case delayed`` (issue 22, TVB's whole-brain benchmark): ``--regions`` rate units
+(:func:`rates_core.testing.references.rate_node`) with 10 % random weights and delays uniform
+in 1-50 ms (:func:`delayed_network`), Heun at dt = 0.1 ms for 1 s, every 10th step sampled:
+rates-fortran with exact delays and, where the core offers ``delays="grid"``, with delays
+rounded to the step, against rates-numpy in the same run (:func:`run_delayed`, usable on its
+own).
+
     python benchmarks/fortran_backend.py [--repeat 10] [--nodes 1000] [--json out.json]
+    python benchmarks/fortran_backend.py --case delayed [--regions 1000] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -32,11 +40,12 @@ import ctypes
 import ctypes.util
 import json
 import subprocess
-import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -203,7 +212,7 @@ def loop_timer():
         emit.CompiledModel.__init__ = init
 
 
-def compile_hand(source: str, name: str, libs: list[str] = ()) -> ctypes.CDLL:
+def compile_hand(source: str, name: str, libs: Sequence[str] = ()) -> ctypes.CDLL:
     from rates_fortran.build import _flags, compiler
 
     tmp = Path(tempfile.mkdtemp(prefix="rates-bench-"))
@@ -290,7 +299,7 @@ def interleaved(run, hands: dict, repeat: int) -> tuple[dict, dict[str, list[flo
 
 
 def pyrates(python: str, timeout: float) -> dict[str, str | float]:
-    res: dict[str, str | float] = {}
+    res: dict[str, Any] = {}
     if not Path(python).exists():
         return {"error": f"{python} not found"}
     try:
@@ -330,7 +339,15 @@ def main() -> None:
     p.add_argument("--no-pyrates", action="store_true")
     p.add_argument("--timeout", type=float, default=600)
     p.add_argument("--json", default=None)
+    p.add_argument("--case", choices=["all", "backend", "delayed"], default="all")
+    p.add_argument("--regions", type=int, default=1000)
+    p.add_argument("--no-numpy", action="store_true", help="delayed case: rates-fortran only")
     args = p.parse_args()
+    if args.case == "delayed":
+        out = {"delayed": run_delayed(args.regions, args.repeat, not args.no_numpy)}
+        if args.json:
+            Path(args.json).write_text(json.dumps(out, indent=2, default=str))
+        return
 
     from rates_core import CircuitTemplate
     from rates_core.testing import references as ref
@@ -342,7 +359,7 @@ def main() -> None:
     outputs = {"v_e": "pc/syn_exc_ext/v", "v_i": "pc/syn_inh/v"}
     hand = hand_jrc()
     for method in ("euler", "rk4"):
-        frame = None
+        frame: Any = None
         # a template of its own per method: a template reuses its built System and compiled
         # model from run to run, and the loop timer sees compiled models made inside it
         jrc = CircuitTemplate.from_yaml("rates_core.models.jansenrit.JRC")
@@ -403,8 +420,84 @@ def main() -> None:
     entry = {"first": first, "best": min(times), "median": float(np.median(times))}
     results["network"]["numpy"] = entry
     print(f"{n}-unit network euler rates-numpy    " + _line(entry))
+    if args.case == "all":
+        results["delayed"] = run_delayed(args.regions, min(args.repeat, 3))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2, default=str))
+
+
+def delayed_network(n: int = 1000, density: float = 0.1, seed: int = 7) -> Any:
+    """``n`` rate units coupled through ``r -> r_in`` with a fraction ``density`` of random
+    weights (normal, scaled by 1/sqrt(n density)) and delays uniform in [1, 50] ms."""
+    from rates_core.testing import references as ref
+
+    labels, _, net = ref.rate_network_nodes(n)
+    rng = np.random.default_rng(seed)
+    mask = rng.random((n, n)) < density
+    weights = np.where(mask, rng.normal(0.0, 1.0 / np.sqrt(n * density), (n, n)), 0.0)
+    delays = rng.uniform(1e-3, 50e-3, (n, n))
+    return net.add_edges_from_matrix(
+        "op/r", "op/r_in", labels, weight=weights, edge_attr={"delay": delays}
+    )
+
+
+def run_delayed(n: int = 1000, repeat: int = 3, numpy: bool = True) -> dict[str, dict]:
+    """Seconds of 1 s of :func:`delayed_network` with Heun at dt = 1e-4: rates-fortran exact
+    (and grid where available), rates-numpy exact (and grid). Per run: the first call
+    (compiling), then the best of ``repeat`` later calls, in wall-clock seconds (``wall``) and
+    CPU seconds of this process (``cpu``, the fair number on a loaded machine; NumPy may use
+    several threads); for rates-fortran also its ``rates_solve`` loop (``loop``, wall). The
+    largest relative difference of each result to fortran exact."""
+    import inspect
+
+    from rates_core import simulate
+
+    net = delayed_network(n)
+    conns = len(net.connections[-1].rows)
+    print(f"delayed network: {n} regions, {conns} delayed connections, heun, dt 1e-4, 1 s")
+    grid = "delays" in inspect.signature(simulate.run).parameters  # rates-core with grid
+    runs: dict[str, tuple[str, str, dict[str, Any]]] = {
+        "fortran_exact": ("fortran", "fortran_heun", {})
+    }
+    if grid:
+        runs["fortran_grid"] = ("fortran", "fortran_heun", {"delays": "grid"})
+    if numpy:
+        runs["numpy_exact"] = ("numpy", "heun", {})
+        if grid:
+            runs["numpy_grid"] = ("numpy", "heun", {"delays": "grid"})
+    results: dict[str, dict] = {}
+    frames: dict[str, np.ndarray] = {}
+    with loop_timer() as all_loops:  # the compiled model is made once, in the first run
+        for name, (backend, solver, extra) in runs.items():
+            wall: list[float] = []
+            cpu: list[float] = []
+            seen = len(all_loops)
+            for _ in range(1 + max(repeat if backend == "fortran" else min(repeat, 2), 0)):
+                t, c = time.perf_counter(), time.process_time()
+                frame = net.run(1.0, 1e-4, sampling_step_size=1e-3, outputs={"r": "all/op/r"},
+                                backend=backend, solver=solver, **extra)  # fmt: skip
+                wall.append(time.perf_counter() - t)
+                cpu.append(time.process_time() - c)
+            frames[name] = frame.to_numpy()
+            results[name] = _delayed_entry(wall, cpu, all_loops[seen:])
+    for name, entry in results.items():
+        entry["rel_diff_to_fortran_exact"] = _rel(frames["fortran_exact"], frames[name])
+        print(
+            f"  {name:14s} first {entry['first']:8.3f} s  wall {entry['wall']:8.3f} s  "
+            f"cpu {entry['cpu']:8.3f} s"
+            + (f"  loop {entry['loop']:8.3f} s" if "loop" in entry else "")
+            + f"  rel. diff to fortran exact {entry['rel_diff_to_fortran_exact']:.1e}"
+        )
+    return results
+
+
+def _delayed_entry(wall: list[float], cpu: list[float], loops: list[float]) -> dict[str, float]:
+    """First call, then the best of the later calls (the first alone without any)."""
+    later = slice(1, None) if len(wall) > 1 else slice(None)
+    entry = {"first": wall[0], "wall": min(wall[later]), "cpu": min(cpu[later])}
+    if loops:
+        entry["loop"] = min(loops[later])
+    return entry
 
 
 def _line(e: dict) -> str:
@@ -425,4 +518,4 @@ def _line(e: dict) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

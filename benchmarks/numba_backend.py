@@ -13,7 +13,12 @@ For rates-numba three times are reported:
 * ``run``: a later ``circuit.run`` (best of ``--repeat``), and ``loop``, the compiled loop call
   inside it (``Trajectory.info["loop_seconds"]``): the integration alone;
 * ``warm first``: the first ``circuit.run`` of a new process whose disk cache holds the model
-  (numba loads the compiled code; imports and plugin discovery not counted).
+  (numba loads the compiled code; imports and plugin discovery not counted; best of two
+  processes), and in a third process its parts: numba's start (the target initialisation its
+  first compiled call in a process does), pandas's import, and the rest (``warm_rest``:
+  rates's build, code, cache load, loop and frame).
+
+``run / hand`` and ``fortran / hand``: a whole later ``run()`` over the hand-written loop.
 
 The hand-written loops are the same equations as numba functions over scalars (Jansen-Rit, QIF)
 or arrays (network, ``W @ r`` as numba's dot), compiled before timing; their samples are
@@ -185,24 +190,47 @@ from rates_core import CircuitTemplate
 import numba  # noqa: F401  (imports are not part of the first call)
 from rates_core.plugins import default_host
 default_host()  # plugin discovery (imports every installed plugin, torch too) not counted
+before = {}
+if sys.argv[3] == "parts":  # numba's start and pandas done first: what is left is rates's part
+    start = time.perf_counter()
+    from numba.core.registry import cpu_target
+    cpu_target.target_context.refresh()  # what numba's first compiled call in a process does
+    before["numba_start"] = time.perf_counter() - start
+    start = time.perf_counter()
+    import pandas  # noqa: F401
+    before["pandas_import"] = time.perf_counter() - start
 circuit = CircuitTemplate.from_yaml(sys.argv[1])
 run = json.loads(sys.argv[2])
 start = time.perf_counter()
 circuit.run(backend="numba", **run)
-print(json.dumps({"warm_first": time.perf_counter() - start}))
+print(json.dumps({"warm_first": time.perf_counter() - start, **before}))
 """
 
 
-def warm_first(model: str, run: dict) -> float:
-    """The first run of ``model`` in a new process with the disk cache of this one."""
+def warm_first(model: str, run: dict, mode: str = "whole") -> dict:
+    """The first run of ``model`` in a new process with the disk cache of this one
+    (``mode="parts"``: also the times of numba's start and pandas's import, done first)."""
     out = subprocess.run(
-        [sys.executable, "-c", WARM_SCRIPT, model, json.dumps(run)],
+        [sys.executable, "-c", WARM_SCRIPT, model, json.dumps(run), mode],
         capture_output=True,
         text=True,
     )
     if out.returncode:
         raise RuntimeError(f"the warm-cache process failed: {out.stderr[-2000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])["warm_first"]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def warm_rows(model: str, run: dict) -> dict:
+    """``warm_first`` (best of two processes) and its parts: numba's start, pandas's import
+    and the rest of the first run (rates: build, code, cache load, loop, frame)."""
+    whole = min(warm_first(model, run)["warm_first"] for _ in range(2))
+    parts = warm_first(model, run, "parts")
+    return {
+        "warm_first": whole,
+        "warm_numba_start": parts["numba_start"],
+        "warm_pandas_import": parts["pandas_import"],
+        "warm_rest": parts["warm_first"],
+    }
 
 
 def pyrates(python: str) -> float | str:
@@ -258,7 +286,7 @@ def main() -> None:
             {
                 "case": f"Jansen-Rit 10 s, dt 1e-4, {method}",
                 **{k: v for k, v in got.items() if k != "samples"},
-                "warm_first": warm_first(JRC, {**run, "outputs": JRC_OUT}),
+                **warm_rows(JRC, {**run, "outputs": JRC_OUT}),
                 "hand": hand,
                 "hand_rel_diff": rel(got["samples"], samples),
                 "fortran": other_backend(jrc, "fortran", args.repeat, outputs=JRC_OUT, **run),
@@ -276,7 +304,7 @@ def main() -> None:
         {
             "case": "QIF 100 time units, dt 1e-3, euler",
             **{k: v for k, v in got.items() if k != "samples"},
-            "warm_first": warm_first(QIF, {**run, "outputs": QIF_OUT}),
+            **warm_rows(QIF, {**run, "outputs": QIF_OUT}),
             "hand": hand,
             "hand_rel_diff": rel(got["samples"], samples),
             "fortran": other_backend(qif, "fortran", args.repeat, outputs=QIF_OUT, **run),
@@ -313,6 +341,9 @@ def main() -> None:
                 text = f"{value:.4g}" if isinstance(value, float) else str(value)
                 print(f"  {key:14s} {text}")
         print(f"  loop / hand    {row['loop'] / row['hand']:.2f}")
+        print(f"  run / hand     {row['run'] / row['hand']:.2f}")
+        if isinstance(row["fortran"], float):
+            print(f"  fortran / hand {row['fortran'] / row['hand']:.2f}")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2), encoding="utf-8")
 

@@ -38,8 +38,7 @@ df = circuit.run(
     },
     cutoff=0.5,
 )
-# the pyramidal-cell potential is the sum of its excitatory and (negative) inhibitory PSPs;
-# record states: algebraic variables of delay systems cannot be recorded yet
+# the pyramidal-cell potential is the sum of its excitatory and (negative) inhibitory PSPs
 df["PSP 1"] = df["exc 1"] + df["inh 1"]
 df["PSP 2"] = df["exc 2"] + df["inh 2"]
 

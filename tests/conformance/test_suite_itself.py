@@ -187,6 +187,7 @@ def test_a_broken_builtin_fails_its_named_tests_only(runs: dict[str, Run]) -> No
     assert skipped == {
         "test_input_interpolated[no_adaptive_solver]",
         "test_nonfinite_derivative_is_an_error[no_adaptive_solver]",
+        "test_delay_grid_refused_by_adaptive_solvers[no_adaptive_solver]",
         "test_float32[fixture_euler]",
         "test_float32[fixture_rk4]",
         "test_batched_field",
@@ -199,6 +200,12 @@ def test_a_broken_builtin_fails_its_named_tests_only(runs: dict[str, Run]) -> No
         "test_sde_weak_order_euler_maruyama",
         "test_sde_heun_stratonovich",
         "test_sde_heun_additive",
+        "test_sde_delays_hand_loop[euler_maruyama]",
+        "test_sde_delays_hand_loop[heun_stochastic]",
+        "test_sde_delays_ou_variance[euler_maruyama]",
+        "test_sde_delays_ou_variance[heun_stochastic]",
+        "test_delay_outputs[fixture_euler]",
+        "test_delay_outputs[fixture_rk4]",
         *({"test_generated_models"} - GENERATED),
     }, run.output
     assert sum(o == "passed" for o in outcomes.values()) > 150

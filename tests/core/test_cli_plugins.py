@@ -31,7 +31,7 @@ def test_lists_an_installed_plugin(sites: dict, tmp_path: Path) -> None:
     assert "rates-fixture-plugin 0.1.0" in out
     assert "entry point: fixture" in out
     (backend_line,) = [line for line in out.splitlines() if line.strip().startswith("fixture ")]
-    assert "capabilities: complex, dde, execute, jacobian, vectorised" in backend_line
+    assert "capabilities: complex, dde, execute, grid_delays, jacobian, vectorised" in backend_line
     lines = out.splitlines()
     methods_line = lines[lines.index(backend_line) + 1]
     assert "solver methods: euler (fixture_euler), rk4 (fixture_rk4)" in methods_line

@@ -3,6 +3,7 @@ BOLD (Balloon-Windkessel), EEG/MEG projection, memory, and the errors a user can
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import tracemalloc
 from typing import Any
@@ -327,13 +328,127 @@ def test_a_bold_blow_up_names_the_monitor_column_and_time():
         bold.update(times, np.full((2000, 1), -50.0))
 
 
+def delayed_brain(n: int = N, noise: float = 0.0, density: float = 1.0) -> CircuitTemplate:
+    """``n`` leaky units ``x' = -x/tau + tanh(c) + sin(t/3) + sigma*xi()`` on a random
+    connectome with delays of 0.2 .. 2.35 ms (tract lengths / speed 2), most between grid
+    points of DT; an algebraic ``r = x^2`` of the state only (time in ms). ``density``: the
+    fraction of non-zero weights."""
+    rng = np.random.default_rng(3)
+    weights = rng.uniform(size=(n, n)) * (rng.uniform(size=(n, n)) < density)
+    lengths = rng.uniform(0.4, 4.7, size=(n, n))
+    noisy = " + sigma*xi()" if noise else ""
+    op = OperatorTemplate(
+        "op",
+        ["x' = -x/tau + tanh(c) + sin(t/3)" + noisy, "r = x^2"],
+        {"x": "output(0.0)", "r": "variable(0.0)", "c": "input(0.0)", "tau": 5.0, "sigma": noise},
+    )
+    return Connectome(weights, tract_lengths=lengths).circuit(
+        NodeTemplate("unit", operators=[op]),
+        "op/x",
+        "op/c",
+        speed=2.0,
+        params={"op/x": np.linspace(-1.0, 1.0, n)},
+        coupling=LinearCoupling(a=-1.5),
+    )
+
+
 @needs_numpy
-def test_models_with_delays_are_refused_for_now():
-    conn = Connectome(np.ones((3, 3)), tract_lengths=np.full((3, 3), 3.0))
-    op = OperatorTemplate("op", "x' = -x + c", {"x": "output(0.0)", "c": "input(0.0)"})
-    circuit = conn.circuit(NodeTemplate("n", operators=[op]), "op/x", "op/c", speed=3.0)
-    with pytest.raises(ModelError, match="not supported for models with delays yet"):
-        circuit.run(10.0, DT, monitors={"m": Subsample({"x": "regions/op/x"})})
+@pytest.mark.parametrize(
+    ("solver", "noise", "streams"),
+    [("heun", 0.0, True), ("rk4", 0.0, True), ("euler_maruyama", 0.3, True), ("rk4", 0.0, False)],
+)
+def test_monitors_of_a_delayed_network_equal_a_full_run(monkeypatch, solver, noise, streams):
+    """Delays (were refused): the monitored run is one pass whose samples stream to the
+    monitors in blocks (here of 37 rows, so averages straddle blocks), with the history kept
+    by the solver; Subsample, TemporalAverage (also of the algebraic r) and Bold equal the
+    same monitors on a recorded run to 1e-12 (noise: the same seed gives the same path).
+    A solver that does not stream (here one made so) returns the whole run, which is then
+    streamed to the monitors."""
+    from rates_core import backend
+    from rates_core.plugins.host import PluginHost
+
+    monkeypatch.setattr(backend, "SINK_BYTES", 8 * N * 37)
+    if not streams:
+        solve = PluginHost.solve
+
+        def not_streaming(self, solver, function, problem):
+            return solve(self, solver, function, dataclasses.replace(problem, sink=None))
+
+        monkeypatch.setattr(PluginHost, "solve", not_streaming)
+    circuit = delayed_brain(noise=noise)
+    T = 60.0
+    steps = int(round(T / DT))
+    x, r = {"x": "regions/op/x"}, {"r": "regions/op/r"}
+    full = circuit.run(T, DT, outputs={**x, **r}, solver=solver, seed=4)
+    columns = [c for c in full.columns if c[0] == "x"]
+    xs, rs = full["x"].to_numpy(), full["r"].to_numpy()
+    assert xs.shape == (steps, N)
+    frames = circuit.run(
+        T,
+        DT,
+        solver=solver,
+        seed=4,
+        monitors={
+            "sub": Subsample(x, period=0.5),
+            "avg": TemporalAverage(r, period=1.0),
+            "bold": Bold(x, period=10.0, time_unit=1e-3),
+        },
+    )
+    np.testing.assert_allclose(frames["sub"].to_numpy(), xs[::5], rtol=0, atol=1e-12)
+    mean = rs.reshape(steps // 10, 10, N).mean(axis=1)
+    np.testing.assert_allclose(frames["avg"].to_numpy(), mean, rtol=0, atol=1e-12)
+    by_hand = Bold(x, period=10.0, time_unit=1e-3)
+    by_hand.start(0.0, DT, [c[1:] for c in columns])
+    by_hand.update(full.index.to_numpy(), xs)
+    np.testing.assert_allclose(frames["bold"].to_numpy(), by_hand.result().to_numpy(), atol=1e-12)
+    assert frames["bold"].shape == (steps // 100, N)
+
+
+@needs_numpy
+def test_a_monitor_of_a_variable_reading_a_delayed_value_is_refused_before_integrating():
+    """Monitors get no delayed reads from the solvers: an algebraic variable that reads a
+    delayed value is a ModelError naming it (run(outputs=...) records it)."""
+    from rates_core.testing.references import delayed_ring
+
+    with pytest.raises(ModelError, match=r"cannot record 'p1/op/q'.*not to monitors"):
+        delayed_ring().run(1.0, 1e-3, solver="rk4", monitors={"m": Subsample({"q": "p1/op/q"})})
+
+
+@needs_numpy
+def test_a_long_delayed_run_with_a_coarse_monitor_does_not_hold_the_fine_trajectory(
+    monkeypatch,
+):
+    """As for models without delays: 5000 steps of 100 delayed units (4 MB at full
+    resolution, 5 % of the weights non-zero) streamed in blocks of 128 KiB to an average of 50
+    samples; the traced allocations while integrating peak below a fifth of the full
+    trajectory (the history holds the last max_delay / dt + 4 rows, and its read plans grow
+    with the connections, not with the steps)."""
+    from rates_core import backend
+
+    monkeypatch.setattr(backend, "SINK_BYTES", 128 * 1024)
+    check = mon._check_monitors
+    held = []
+
+    def reset_peak_then_check(monitors):  # run_monitored starts with this, after the build
+        tracemalloc.reset_peak()
+        held.append(tracemalloc.get_traced_memory()[0])
+        return check(monitors)
+
+    monkeypatch.setattr(mon, "_check_monitors", reset_peak_then_check)
+    units, steps = 100, 5000
+    circuit = delayed_brain(units, density=0.05)
+    x = {"x": "regions/op/x"}
+    circuit.run(1.0, DT, monitors={"a": TemporalAverage(x, period=1.0)})  # imports
+    tracemalloc.start()
+    try:
+        frames = circuit.run(
+            steps * DT, DT, solver="heun", monitors={"a": TemporalAverage(x, period=10.0)}
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert frames["a"].shape == (50, units)
+    assert peak - held[-1] < steps * units * 8 / 5, (peak, held)
 
 
 @needs_numpy

@@ -102,11 +102,15 @@ def test_solver_checks_name_the_sde_methods() -> None:
     noise.check_solver(quiet, host, "plain", euler)  # no noise: nothing to check
 
 
-def test_noise_with_delays_is_refused() -> None:
+def test_noise_with_delays_needs_sde_delays() -> None:
+    """A backend with SDE methods but without the capability sde_delays refuses a delayed
+    noisy model, naming the backends that have it; one with it integrates it."""
     system = build_system(_circuit(["x' = -x + s*xi() + past(x, 0.5)", "z' = -z"]))
     em = SolverInfo("euler_maruyama", "numpy", adaptive=False, capabilities={"sde"})
-    with pytest.raises(SolverError, match="delayed reads: noise with delays is not supported"):
-        noise.check_solver(system, _Host({"numpy": {"sde"}}), "numpy", em)
+    host = _Host({"plain": {"sde"}, "numpy": {"sde", "sde_delays"}})
+    with pytest.raises(SolverError, match="'plain' has no SDE methods for delayed.*'numpy'"):
+        noise.check_solver(system, host, "plain", em)
+    noise.check_solver(system, host, "numpy", em)
 
 
 def test_xi_is_reserved_and_has_no_arguments() -> None:

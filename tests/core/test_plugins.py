@@ -150,6 +150,7 @@ def test_discovery_and_dispatch_by_name(probe: Callable[..., dict]) -> None:
         "complex",
         "dde",
         "execute",
+        "grid_delays",
         "jacobian",
         "vectorised",
     ]
@@ -278,8 +279,9 @@ def _register(host: PluginHost, plugin: object, name: str, dist: str | None = No
 
 def test_vocabulary_and_descriptions() -> None:
     assert {"execute", "adaptive", "dde", "gpu", "jacobian", "continuation"} <= CAPABILITIES
-    # the documented list (docs/backends.rst), dde_algebraic, sde, grid_delays
-    assert len(CAPABILITIES) == 14
+    # the documented list (docs/backends.rst): dde_algebraic, dde_outputs, sde, sde_delays,
+    # grid_delays
+    assert len(CAPABILITIES) == 16
     info = BackendInfo("x", ["execute"])
     assert info.capabilities == frozenset({"execute"})
     assert SolverInfo("s", "x", False).capabilities == frozenset()

@@ -11,6 +11,7 @@ import sys
 import textwrap
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -133,3 +134,62 @@ def test_other_decorators_stay_ignored() -> None:
         backend, _ = driver_arguments("run", None, "float64", {"decorator": lambda f: f})
     assert backend == "numpy"
     assert any("is ignored" in str(w.message) for w in record)
+
+
+def _emitted(circuit: Any) -> Any:
+    from rates_numba.emit import emit_function
+
+    from rates_core.system import build_system
+
+    return emit_function(build_system(circuit, vectorize=False))
+
+
+def test_scalar_models_run_on_local_scalars() -> None:
+    """A model of single real values (Jansen-Rit) steps its state as local scalars through
+    ``scalar_field_`` and samples with a countdown: no array per stage, no modulo per step."""
+    source = _emitted(ref.jansen_rit_circuit()).source
+    loop = source.split("def run_euler_(")[1].split("\n\n\n")[0]
+    assert "scalar_field_(t_, y0_, y1_" in loop
+    assert "%" not in loop.split("for k_ in range")[1]
+    assert "numpy.zeros_like" not in loop
+
+
+def test_delayed_models_keep_array_loops() -> None:
+    """A model with a delay keeps the array loops (the ring history reads arrays)."""
+    source = _emitted(ref.delay_edge_circuit()).source
+    assert "scalar_field_" not in source
+    assert "for i_ in range(N_STATES_):" in source
+
+
+@pytest.mark.parametrize("method", ["euler", "rk4"])
+def test_chunked_loop_samples_like_one_call(method: str) -> None:
+    """Calling a loop in chunks (as a progress bar does; chunks not at sample boundaries)
+    fills the same rows as one call: the sampling countdown starts from ``kstart_``."""
+    from rates_numba.solvers import numba_argument
+
+    function = _emitted(ref.jansen_rit_circuit())
+    loop = getattr(function.extras["module"], f"run_{method}_")
+    params = [numba_argument(p, p.value) for p in function.system.params]
+    n = function.system.n_states
+    whole, parts = np.zeros((31, n)), np.zeros((31, n))
+    y = np.full(n, 1e-3)
+    loop(0.0, 1e-4, 0, 300, 10, y.copy(), whole, *params)
+    y_parts = y.copy()
+    for k0, k1 in [(0, 37), (37, 38), (38, 215), (215, 300)]:
+        loop(0.0, 1e-4, k0, k1, 10, y_parts, parts, *params)
+    np.testing.assert_array_equal(parts[1:], whole[1:])
+    assert np.abs(whole[1:]).min() > 0  # every row written
+
+
+def test_only_random_models_seed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run seeds numba's generator (a compiled function to load in a new process) only
+    when the model draws ``randn()``."""
+    import rates_numba.solvers as solvers
+
+    seeded: list[object] = []
+    monkeypatch.setattr(solvers, "_seed", seeded.append)
+    ref.decay_circuit().run(0.01, 1e-3, backend="numba", solver="euler")
+    assert seeded == []
+    noisy = ref.one_node("noisy", ["x' = -x + randn()"], {"x": "output(0.0)"})
+    noisy.run(0.01, 1e-3, backend="numba", solver="euler", seed=1)
+    assert len(seeded) == 1

@@ -35,6 +35,11 @@ CHECKS = {
         and -6.5 < ns["folds"]["eta"].min() < -5.0 < -3.5 < ns["folds"]["eta"].max() < -2.5
     ),
     "plot_torch_fit.py": lambda ns: abs(ns["fitted"].params["p/qif_op/eta"] + 5.0) < 0.05,
+    "plot_whole_brain_76.py": lambda ns: (
+        ns["bold"].shape == (40, 76)
+        and ns["psp"].shape == (2500, 76)
+        and ns["steady"].to_numpy().std(axis=0).min() > 0  # every region's BOLD varies
+    ),
 }
 
 

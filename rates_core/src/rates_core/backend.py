@@ -122,6 +122,15 @@ class Problem:
     #: ``"raise"``: :meth:`check_trajectory` raises when the sampled state is not finite;
     #: ``"continue"``: non-finite states are returned as they are
     on_nonfinite: str = "raise"
+    #: ``sink(times, states)``: where a solver that streams (``Trajectory.info["streamed"]``)
+    #: hands its samples in consecutive blocks instead of keeping them (``run(monitors=...)``
+    #: of a delayed model: one pass, memory of one block); the blocks are reused, so a sink
+    #: copies what it keeps. A solver that does not stream returns its samples as usual.
+    sink: Callable[[np.ndarray, np.ndarray], None] | None = None
+    #: solvers of backends with the capability ``dde_outputs`` also return the values of the
+    #: delayed reads at the sample times (``Trajectory.delayed``), from which algebraic
+    #: variables that read a delayed value are recorded
+    delayed_samples: bool = False
     #: how fixed-step solvers read delays (:data:`rates_core.delay_reads.DELAY_CONVENTIONS`):
     #: ``"exact"`` interpolates at ``t - tau``; ``"grid"`` reads row ``n - round(tau / dt)``
     #: at every stage of step n (:class:`rates_core.delay_reads.StagePlan`)
@@ -259,7 +268,11 @@ class Problem:
         states = np.asarray(trajectory.states)
         n = max(system.n_states, 1)
         rows = states.reshape(len(states), -1)
-        finite = np.isfinite(rows).all(axis=1)
+        # one flat pass when all is well (a per-row reduction over a few columns costs ten
+        # times more, a noticeable part of a short run); rows only to name a blow-up
+        finite = np.ones(len(rows), dtype=bool)
+        if not np.isfinite(rows).all():
+            finite = np.isfinite(rows).all(axis=1)
         if finite.all():
             bad = first_nonfinite(trajectory.final)
             if bad is None:
@@ -583,12 +596,87 @@ class Progress:
                 self.close()
 
 
+#: A streaming solver hands its samples to ``Problem.sink`` in blocks of about this many bytes.
+SINK_BYTES = 8 * 2**20
+
+
+class SampleRows:
+    """The samples of a fixed-step loop, one :meth:`add` per sample after ``y0``: one
+    ``(n_samples, n)`` array, or with ``Problem.sink`` blocks of about :data:`SINK_BYTES`
+    handed to the sink as they fill (so memory does not grow with the run)."""
+
+    def __init__(self, problem: Problem, y0: np.ndarray) -> None:
+        self.sink = problem.sink
+        self.t0, self.step = float(problem.t0), float(problem.sampling_step)
+        n = problem.n_samples
+        rows = n if self.sink is None else max(1, min(n, SINK_BYTES // max(y0.nbytes, 1)))
+        self.block = np.zeros((rows, y0.size), dtype=y0.dtype)
+        self.block[0] = y0
+        self.filled, self.first = 1, 0  # rows of the block in use; sample index of row 0
+
+    def add(self, y: np.ndarray) -> None:
+        """The next sample."""
+        if self.filled == len(self.block):
+            self._flush()
+        self.block[self.filled] = y
+        self.filled += 1
+
+    def _flush(self) -> None:
+        assert self.sink is not None  # a block without a sink holds every sample
+        times = self.t0 + (self.first + np.arange(self.filled)) * self.step
+        self.sink(times, self.block[: self.filled])
+        self.first += self.filled
+        self.filled = 0
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+        """``(times, states, info)`` of the Trajectory: every sample, or (with a sink, after
+        the last block) none, and ``{"streamed": True}``."""
+        if self.sink is None:
+            times = self.t0 + np.arange(len(self.block)) * self.step
+            return times, self.block, {}
+        if self.filled:
+            self._flush()
+        return np.zeros(0), self.block[:0].copy(), {"streamed": True}
+
+
+class DelayedRows:
+    """The delayed reads at the sample times of a fixed-step loop (``Problem.delayed_samples``,
+    ``Trajectory.delayed``): after the first-stage read of step ``next`` (a sample step;
+    -1 when none is left or none was asked for) the loop calls :meth:`take` with the read
+    values; a sample at the end of the run (step ``n_steps``) needs one more read after the
+    loop. ``rows`` is None unless asked for."""
+
+    def __init__(self, wanted: bool, n_samples: int, every: int) -> None:
+        self.every, self.n_samples, self.wanted = every, n_samples, wanted
+        self.rows: np.ndarray | None = None
+        self.filled = 0
+        self.next = 0 if self.wanted else -1
+
+    @classmethod
+    def of(cls, problem: Problem) -> DelayedRows:
+        """The rows ``problem`` asks for (``Problem.delayed_samples``)."""
+        return cls(bool(problem.delayed_samples), problem.n_samples, problem.sample_every)
+
+    def take(self, values: Any) -> None:
+        """The delayed values (a NumPy array) read at step ``next``."""
+        values = np.asarray(values)
+        if self.rows is None:
+            self.rows = np.zeros((self.n_samples, *values.shape), dtype=values.dtype)
+        self.rows[self.filled] = values
+        self.filled += 1
+        self.next = self.filled * self.every if self.filled < self.n_samples else -1
+
+
 @dataclass
 class Trajectory:
     """Sampled states: ``states[k]`` is the state vector at ``times[k]``; ``final`` the state at
-    the end of the run (used by ``initial_state="last"``)."""
+    the end of the run (used by ``initial_state="last"``). ``delayed`` (with
+    ``Problem.delayed_samples``): row k holds the values of the delayed reads at ``times[k]``,
+    the values the vector field reads there (at the first stage of the step from that sample),
+    ``system.delayed`` in order, each read's ``size`` values."""
 
     times: np.ndarray
     states: np.ndarray
     final: np.ndarray
     info: dict[str, Any] = field(default_factory=dict)
+    delayed: np.ndarray | None = None

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rates_core.errors import ModelError, SolverError
+from rates_core.observe import needs_delayed_samples
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -551,6 +552,85 @@ def _window_seed(seed: Any, window: int) -> Any:
     return int(np.random.SeedSequence([int(seed), window]).generate_state(1)[0])
 
 
+class _Feed:
+    """Hands blocks of samples (rows on the integration grid) to the monitors: the columns
+    each reads (state columns directly, other variables through the run's frame builder)."""
+
+    def __init__(
+        self,
+        monitors: dict[str, Monitor],
+        specs: dict[str, Any],
+        system: System,
+        problem: Problem,
+        solver: str,
+    ) -> None:
+        self.monitors, self.specs, self.system = monitors, specs, system
+        self.problem, self.solver = problem, solver
+        from rates_core.results import algebraic_outputs
+
+        self.readers = {name: _state_columns(system, spec) for name, spec in specs.items()}
+        for spec in specs.values():  # the solvers give monitors no delayed reads: refuse now
+            needs_delayed_samples(system, algebraic_outputs(system, spec), False, [])
+        self.final: np.ndarray = np.asarray(problem.y0)
+        self._start()
+
+    def _start(self) -> None:
+        self.seen = 0  # samples handed on so far
+        for name, monitor in self.monitors.items():
+            monitor.start(self.problem.t0, float(self.problem.step_size), _labels(self.specs[name]))
+
+    def update(self, times: Any, states: Any, inputs: Any, rows: np.ndarray) -> None:
+        """One block: ``states[k]`` at ``times[k]``; ``rows[k]`` its row of ``inputs``."""
+        from rates_core.results import results_frame
+
+        times = np.asarray(times, dtype=float)
+        for name, monitor in self.monitors.items():
+            columns = self.readers[name]
+            if columns is not None:  # state variables only: no frame needed
+                values = np.asarray(states)[:, columns]
+            else:
+                frame = results_frame(
+                    self.specs[name], times, states, self.system, self.problem.params, inputs, rows
+                )
+                values = frame.to_numpy()
+            monitor.update(times, values)
+        self.seen += len(times)
+
+    def _sink(self, times: np.ndarray, states: np.ndarray) -> None:
+        """``Problem.sink`` of a one-pass run: check and hand on one block of the solver's."""
+        from rates_core.backend import Trajectory
+
+        if self.seen and len(times) and times[0] <= self.problem.t0:
+            self._start()  # the solver started again (rates-numpy's rerun with NumPy floats)
+        last = np.asarray(states[-1]) if len(states) else self.final
+        self.problem.check_trajectory(self.system, Trajectory(times, states, last), self.solver)
+        n_steps = self.problem.n_steps
+        rows = np.minimum(self.seen + np.arange(len(times)), max(n_steps - 1, 0))
+        self.update(times, states, self.problem.inputs, rows)
+
+    def one_pass(self, solve: Callable[[Problem], Trajectory]) -> dict[str, pd.DataFrame]:
+        """Integrate the whole run at once with the samples going to :meth:`_sink` (every
+        step sampled); a solver that does not stream is streamed from its trajectory."""
+        from rates_core.backend import SINK_BYTES, Trajectory
+
+        dt = float(self.problem.step_size)
+        whole = dataclasses.replace(
+            self.problem, sampling_step=dt, n_samples=max(self.problem.n_steps, 1), sink=self._sink
+        )
+        trajectory = solve(whole)
+        if not trajectory.info.get("streamed"):
+            states = np.asarray(trajectory.states)
+            width = max(1, SINK_BYTES // max(states[:1].nbytes, 1))
+            for first in range(0, len(states), width):
+                block = slice(first, first + width)
+                self._sink(np.asarray(trajectory.times)[block], states[block])
+        self.final = np.asarray(trajectory.final)
+        t_end = self.problem.t0 + self.problem.simulation_time
+        end = Trajectory(np.array([t_end]), self.final.reshape(1, -1), self.final)
+        whole.check_trajectory(self.system, end, self.solver)
+        return {name: monitor.result() for name, monitor in self.monitors.items()}
+
+
 def run_monitored(
     monitors: Any,
     circuit: CircuitTemplate,
@@ -564,10 +644,13 @@ def run_monitored(
     variables to ``monitors``; ``(frames by monitor name, final state)``.
 
     ``refused``: the ``run`` arguments that have no meaning with monitors (``outputs``,
-    ``sampling_step_size``) and are an error when given. Models with delays are refused: a
-    window would need the history of the previous ones.
+    ``sampling_step_size``) and are an error when given. Models with delays run in one pass
+    instead (a window would need the history of the previous ones): the solver hands its
+    samples to ``Problem.sink`` block by block (:class:`~rates_core.backend.SampleRows`); a
+    solver that does not stream (``Trajectory.info["streamed"]``) returns the whole run, which
+    is then streamed to the monitors block by block.
     """
-    from rates_core.results import output_spec, results_frame
+    from rates_core.results import output_spec
 
     chosen = _check_monitors(monitors)
     for key, value in refused.items():
@@ -576,17 +659,11 @@ def run_monitored(
                 f"run(monitors=...) takes no {key}: each monitor names the variables it reads "
                 "and its period (add a Subsample monitor for plain samples)"
             )
-    if system.delayed:
-        raise ModelError(
-            "monitors are not supported for models with delays yet (the run would need the "
-            "history across windows); pass delay_approximation=n for gamma-kernel ODEs",
-            template=system.name,
-        )
     dt = float(problem.step_size)
     specs = {name: output_spec(circuit, system, m.variables) for name, m in chosen.items()}
-    for name, monitor in chosen.items():
-        monitor.start(problem.t0, dt, _labels(specs[name]))
-    readers = {name: _state_columns(system, spec) for name, spec in specs.items()}
+    feed = _Feed(chosen, specs, system, problem, solver)
+    if system.delayed:  # one pass: the history stays in the solver
+        return feed.one_pass(solve), feed.final
     n_steps = problem.n_steps
     row_bytes = max(np.asarray(problem.y0).itemsize, 8) * max(system.n_states, 1)
     width = max(1, min(n_steps, CHUNK_BYTES // row_bytes))
@@ -612,18 +689,7 @@ def run_monitored(
             )
             trajectory = solve(part)
             part.check_trajectory(system, trajectory, solver)
-            times = np.asarray(trajectory.times, dtype=float)
-            for name, monitor in chosen.items():
-                columns = readers[name]
-                if columns is not None:  # state variables only: no frame needed
-                    values = np.asarray(trajectory.states)[:, columns]
-                else:
-                    local = np.arange(len(times))
-                    frame = results_frame(
-                        specs[name], times, trajectory.states, system, problem.params, rows, local
-                    )
-                    values = frame.to_numpy()
-                monitor.update(times, values)
+            feed.update(trajectory.times, trajectory.states, rows, np.arange(count))
             y = np.asarray(trajectory.final)
             progress(problem.t0 + (first + count) * dt)
     return {name: monitor.result() for name, monitor in chosen.items()}, y

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SDE_CAPABILITY",
+    "SDE_DELAYS_CAPABILITY",
     "SDE_METHODS",
     "SdeSplit",
     "check_solver",
@@ -43,6 +44,8 @@ __all__ = [
 
 #: The capability of backends and solvers that integrate models with ``xi()``.
 SDE_CAPABILITY = "sde"
+#: The capability of backends whose SDE methods integrate models with delays as well.
+SDE_DELAYS_CAPABILITY = "sde_delays"
 #: The SDE methods a backend declaring ``sde`` provides: Euler-Maruyama (Ito) and stochastic
 #: Heun (Stratonovich; the same as Ito for additive noise).
 SDE_METHODS = ("euler_maruyama", "heun_stochastic")
@@ -172,9 +175,14 @@ def check_solver(system: System, host: Any, backend: str, solver: SolverInfo) ->
             f"{_noisy_states(system)}; solver {solver.method!r} integrates ODEs only: use "
             f"solver={methods} (Euler-Maruyama is Ito, stochastic Heun Stratonovich)"
         )
-    if system.delayed:
+    if system.delayed and SDE_DELAYS_CAPABILITY not in host.backend_info(backend).capabilities:
+        others = [
+            n for n, (i, _) in host.backends().items() if SDE_DELAYS_CAPABILITY in i.capabilities
+        ]
         raise SolverError(
-            f"{_noisy_states(system)} and delayed reads: noise with delays is not supported yet"
+            f"{_noisy_states(system)} and delayed reads; backend {backend!r} has no SDE methods "
+            f"for delayed models (capability 'sde_delays'; backends with it: "
+            f"{', '.join(map(repr, sorted(others))) or 'none installed'})"
         )
 
 

@@ -131,11 +131,38 @@ def _path_of(system: System, name: str) -> str:
     return f"{paths[0]!r}{more}"
 
 
-def _check_no_delayed_read(system: System, name: str) -> None:
+def reads_delayed(system: System, names: list[str]) -> list[str]:
+    """Those of the algebraic variables ``names`` that read a delayed value (themselves or
+    through other algebraic variables): recording them needs the delayed reads at the sample
+    times (``Problem.delayed_samples``)."""
+    delayed = {d.symbol for d in system.delayed}
+    by_name = {a.name: a for a in system.algebraic}
+    return [
+        name
+        for name in names
+        if name in by_name
+        and any(by_name[n].expr.free_symbols & delayed for n in _needed(system, [name]))
+    ]
+
+
+def needs_delayed_samples(
+    system: System, names: list[str], capable: bool, others: list[str]
+) -> bool:
+    """Whether recording the variables ``names`` needs the delayed reads at the sample times
+    (``Problem.delayed_samples``); when it does and the backend is not ``capable`` (capability
+    ``dde_outputs``; ``others``: the installed backends that have it), a ModelError naming the
+    variable, the delayed read and the ways out."""
+    found = reads_delayed(system, names)
+    if found and not capable:
+        _check_no_delayed_read(system, found[0], others)
+    return bool(found)
+
+
+def _check_no_delayed_read(system: System, name: str, others: list[str] | None = None) -> None:
     """Raise a ModelError when the algebraic variable ``name`` reads (itself or through other
-    algebraic variables) a delayed value: the frame is made from the sampled states, which do
-    not give the values at ``t - tau``. Every other algebraic variable of a delayed system
-    is recorded as usual."""
+    algebraic variables) a delayed value and the solver gave no delayed values at the samples
+    (a backend without the capability ``dde_outputs``, or a monitored run). Every other
+    algebraic variable of a delayed system is recorded as usual."""
     delayed = {d.symbol: d for d in system.delayed}
     if not delayed:
         return
@@ -153,13 +180,36 @@ def _check_no_delayed_read(system: System, name: str) -> None:
                 raise ModelError(
                     f"cannot record {_path_of(system, name)}: it reads the delayed value of "
                     f"{_path_of(system, source)}{via}, and results are evaluated from the "
-                    "sampled states, which do not give past values; record the state "
-                    "variables it is made of and compute it from them, or pass "
-                    "delay_approximation=n (delays as ODEs)",
+                    "sampled states, which do not give past values here (the solvers of "
+                    "backends with the capability 'dde_outputs' return them, but not to "
+                    "monitors); record the state variables it is made of and compute it from "
+                    f"them, {_capable(others)}or pass delay_approximation=n (delays as ODEs)",
                     variable=name,
                 )
             if sym.name in by_name:
                 stack.append(sym.name)
+
+
+def _delayed_values(system: System, delayed: np.ndarray, values: dict, samples: dict) -> None:
+    """The symbol of each delayed read over time (``(T, size)``) and per sample, from the
+    columns of ``delayed`` (``system.delayed`` in order, ``size`` columns each)."""
+    start = 0
+    for d in system.delayed:
+        block = np.asarray(delayed[:, start : start + d.size])
+        if not str(system.history_slice(d.state)[2]).startswith("complex"):
+            block = block.real  # as the vector field reads it
+        values[d.symbol] = block
+        samples[d.symbol] = (
+            (lambda k, b=block: b[k, 0]) if d.size == 1 else (lambda k, b=block: b[k])
+        )
+        start += d.size
+
+
+def _capable(others: list[str] | None) -> str:
+    """``use backend 'numpy' or 'torch', `` (the backends with ``dde_outputs``), or nothing."""
+    if not others:
+        return ""
+    return f"use backend {' or '.join(map(repr, sorted(others)))}, "
 
 
 def evaluate_algebraic(
@@ -169,13 +219,17 @@ def evaluate_algebraic(
     states: np.ndarray,
     params: list[Any],
     input_rows: dict[str, np.ndarray],
+    delayed: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """Values ``(T, size)`` of the algebraic variables ``names`` at the sampled times."""
+    """Values ``(T, size)`` of the algebraic variables ``names`` at the sampled times;
+    ``delayed``: the delayed reads at those times (``Trajectory.delayed``), needed by the
+    variables that read a delayed value."""
     if not names:
         return {}
     needed = _needed(system, names)
-    for name in names:
-        _check_no_delayed_read(system, name)
+    if delayed is None:
+        for name in names:
+            _check_no_delayed_read(system, name)
     n_times = len(times)
     values: dict[sympy.Symbol, Any] = {}  # over time: (T, size) or a parameter value
     samples: dict[sympy.Symbol, Any] = {}  # one sample: a callable k -> value, or the value
@@ -195,6 +249,8 @@ def evaluate_algebraic(
         else:
             values[p.symbol] = v
             samples[p.symbol] = v
+    if delayed is not None:
+        _delayed_values(system, delayed, values, samples)
     values[builtins.TIME] = times[:, None]
     samples[builtins.TIME] = lambda k: times[k]
     wanted = set(names)

@@ -302,6 +302,13 @@ def output_spec(
     return spec
 
 
+def algebraic_outputs(system: System, spec: Sequence[tuple]) -> list[str]:
+    """The algebraic variables among the columns of an output spec (not states, not
+    parameters): those evaluated after the run."""
+    plain = {s.name for s in system.states} | {p.name for p in system.params}
+    return sorted({sym for *_, sym, _ in spec if sym not in plain})
+
+
 def results_frame(
     spec: Sequence[tuple[str, str, str, str, int | None]],
     times: np.ndarray,
@@ -310,9 +317,11 @@ def results_frame(
     params: Sequence[Any],
     input_rows: Mapping[str, Any],
     sample_idx: np.ndarray,
+    delayed: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The frame of a trajectory: one column per :func:`output_spec` entry, indexed by time
-    (algebraic variables evaluated from the sampled states, parameters and input rows)."""
+    (algebraic variables evaluated from the sampled states, parameters and input rows, and
+    ``delayed``, the delayed reads at the samples, ``Trajectory.delayed``)."""
     import pandas as pd  # only results need pandas; get_run_func users do not pay for it
 
     state_of = {s.name: s for s in system.states}
@@ -326,6 +335,7 @@ def results_frame(
         states,
         list(params),
         rows_at_samples,
+        delayed,
     )
     columns, data = [], []
     counts: dict[str, int] = {}

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rates_core import __version__, noise, pipeline, pyrates_compat
+from rates_core import __version__, noise, observe, pipeline, pyrates_compat
 from rates_core.backend import (
     EmittedFunction,
     Trajectory,
@@ -40,7 +40,7 @@ from rates_core.frontend.templates import CircuitTemplate, split_path
 from rates_core.pipeline import build_run_system as build_run_system
 from rates_core.pipeline import in_pyrates_order as in_pyrates_order
 from rates_core.plugins import default_host
-from rates_core.results import output_spec, results_frame
+from rates_core.results import algebraic_outputs, output_spec, results_frame
 from rates_core.system import System
 
 if TYPE_CHECKING:
@@ -206,6 +206,8 @@ def run(
         delays=delays,
     )
     spec = output_spec(circuit, system, outputs)
+    if monitors is None and system.delayed:
+        problem.delayed_samples = _needs_delayed_samples(system, spec, backend)
     monitored = None
     if monitors is not None:  # streamed to the monitors in windows (rates_core.monitors)
         from rates_core.monitors import run_monitored
@@ -217,6 +219,11 @@ def run(
     else:
         trajectory = _host().solve(solver, emitted, problem)
         problem.check_trajectory(system, trajectory, solver)
+        if problem.delayed_samples and trajectory.delayed is None:
+            raise SolverError(
+                f"solver {solver!r} returned no delayed values at the samples, which backend "
+                f"{backend!r} promises (capability 'dde_outputs'): a bug of the backend"
+            )
     sample_idx = np.minimum(np.rint(trajectory.times / step_size).astype(int), max(n_steps - 1, 0))
     frame = results_frame(
         spec,
@@ -226,6 +233,7 @@ def run(
         problem.params,
         problem.inputs,
         sample_idx,
+        trajectory.delayed,
     )
     last_run.remember_final_state(circuit, _final_state(system, trajectory.final))
     if cutoff:
@@ -253,6 +261,16 @@ def run(
     if monitored is not None:
         return _monitor_frames(monitored, frame.attrs, cutoff, step_size)
     return frame
+
+
+def _needs_delayed_samples(system: System, spec: Any, backend: str) -> bool:
+    """Whether some output is an algebraic variable that reads a delayed value (then the
+    solver returns the delayed reads at the samples; a ModelError when ``backend`` cannot)."""
+    names = algebraic_outputs(system, spec)
+    host = _host()
+    capable = "dde_outputs" in host.backend_info(backend).capabilities
+    others = [n for n, (i, _) in host.backends().items() if "dde_outputs" in i.capabilities]
+    return observe.needs_delayed_samples(system, names, capable, others)
 
 
 def _monitor_frames(frames: dict, attrs: dict, cutoff: float, step_size: float) -> dict:

@@ -28,7 +28,6 @@ from rates_core.backend import EmitOptions, EmittedFunction
 from rates_core.codegen import comment, file_stem
 from rates_core.codegen import source as kit
 from rates_core.codegen.modules import export_only
-from rates_core.delay_reads import input_driven_slopes
 from rates_core.errors import ModelError
 from rates_core.plugins import EmitContext
 from rates_core.system import System
@@ -315,8 +314,6 @@ def emit_source(system: System, context: EmitContext | None = None) -> tuple[str
         f"n_int = {lay.n_int}, n_delayed = {lay.n_delayed}",
         1,
     )
-    # an extrinsic input enters a delayed variable's derivative: its jumps need left slopes
-    w(f"logical, parameter :: input_slopes_ = .{str(input_driven_slopes(system)).lower()}.", 1)
     w()
     w("type :: history_t", 1)
     w("!! accepted points (t, y, f) of the integration, read at t - tau; fl is the left-side", 2)
@@ -328,6 +325,15 @@ def emit_source(system: System, context: EmitContext | None = None) -> tuple[str
     w("real(dp), allocatable :: tau(:), tt(:)", 2)
     w(f"{m.yt}, allocatable :: y0(:), yy(:, :), ff(:, :), fl(:, :), pre_y(:, :), pre_f(:, :)", 2)
     w("end type history_t", 1)
+    w("type :: ring_t", 1)
+    w("!! fixed steps: the last D rows of the tracked columns, per row and column a record", 2)
+    w("!! of nrec values: y, or y and dt*f, or y, dt*(left-side f) and dt*f", 2)
+    w("integer(i8) :: d = 0, rs = 1, cs = 1, n_pre(3) = 0", 2)
+    w("integer :: nrec = 1, ncols = 0, n_zero = 0, n_plans = 0", 2)
+    w("logical :: hermite = .false., direct(3) = .true., carry = .false., held = .false.", 2)
+    w("integer, allocatable :: tracked(:), zero(:)", 2)
+    w(f"{m.yt}, allocatable :: ring(:)", 2)
+    w("end type ring_t", 1)
     w()
     w("interface interp_", 1)
     w("module procedure interp_s_, interp_v_", 2)
@@ -383,6 +389,7 @@ class CompiledModel:
             i32, ptr, i64, ptr, ptr,  # n_in, in_pos, n_rows, in_times, series
             i32, ptr, ptr, i32, f64, ptr, ptr,  # n_conn, conn_pos, conn_tau, n_pre, ...
             i64, ptr, ptr,  # seed, status, stats
+            ptr, ptr, ptr, ptr, ptr, ptr, ptr,  # ring_i, tracked, zero, conn, off, theta, s
         ]  # fmt: skip
 
     def _delayed(self, values: Sequence[Any]) -> np.ndarray:

@@ -1,9 +1,11 @@
 """Fortran text of the solver loops and helpers, appended to every generated module.
 
-``{YT}`` is the type of the state vector (``real(dp)`` or ``complex(dp)``). The loops call the
-model through ``stage_``, which reads the delayed connections from the history (when the model
-has any) and evaluates ``eval_`` (the packed-argument vector field); the driver
-``rates_solve`` is the one entry point the Python side calls for a whole integration.
+``{YT}`` is the type of the state vector (``real(dp)`` or ``complex(dp)``). The fixed-step loop
+reads the delayed connections from the ring of its last steps (``ring_read_``: offsets and
+Hermite positions fixed for the run, no search) and calls ``eval_`` (the packed-argument vector
+field); Dormand-Prince calls ``stage_``, which reads them from the history of accepted steps by
+binary search. The driver ``rates_solve`` is the one entry point the Python side calls for a
+whole integration.
 """
 
 from __future__ import annotations
@@ -233,25 +235,36 @@ SOLVER = r"""
         + th**2*(3.0_dp - 2.0_dp*th)*yb - th**2*(1.0_dp - th)*dt*fb
   end function hermite_
 
+  function pre_read_(h, r, p) result(v)
+    !! the pre-history at position p and time r < t0: y0, or the cubic Hermite interpolant
+    !! of Problem.history's samples at t0 - n_pre*pre_dt .. t0 (index 1 .. n_pre + 1)
+    type(history_t), intent(in) :: h
+    real(dp), intent(in) :: r
+    integer, intent(in) :: p
+    {YT} :: v
+    integer :: k
+    real(dp) :: dt
+    if (h%n_pre == 0) then
+      v = h%y0(p)
+      return
+    end if
+    dt = h%pre_dt
+    k = int(floor((r - (h%t0 - h%n_pre*dt))/dt)) + 1
+    k = max(1, min(k, h%n_pre))
+    v = hermite_(h%pre_y(p, k), h%pre_f(p, k), h%pre_y(p, k + 1), h%pre_f(p, k + 1), dt, &
+                 (r - (h%t0 - (h%n_pre - k + 1)*dt))/dt)
+  end function pre_read_
+
   function hist_read_(h, r, p) result(v)
     !! the state value at position p and time r (pre-history before t0)
     type(history_t), intent(in) :: h
     real(dp), intent(in) :: r
     integer, intent(in) :: p
     {YT} :: v
-    integer :: m, lo, hi, mid, k
+    integer :: m, lo, hi, mid
     real(dp) :: dt
     if (r < h%t0) then
-      if (h%n_pre == 0) then
-        v = h%y0(p)
-      else
-        ! pre-history samples at t0 - n_pre*pre_dt .. t0 (index 1 .. n_pre + 1)
-        dt = h%pre_dt
-        k = int(floor((r - (h%t0 - h%n_pre*dt))/dt)) + 1
-        k = max(1, min(k, h%n_pre))
-        v = hermite_(h%pre_y(p, k), h%pre_f(p, k), h%pre_y(p, k + 1), h%pre_f(p, k + 1), dt, &
-                     (r - (h%t0 - (h%n_pre - k + 1)*dt))/dt)
-      end if
+      v = pre_read_(h, r, p)
       return
     end if
     m = h%n
@@ -305,6 +318,132 @@ SOLVER = r"""
     end do
     call eval_(t, y, dy, dl, prw, pc, pi)
   end subroutine stage_
+
+  ! ------------------------------------------------------------------ ring of the fixed steps
+
+  subroutine ring_store_y_(rg, n, y)
+    !! row n: the accepted state y_n (its slopes 0 until f_n is known, so that a read at
+    !! theta 0 of the row before is exactly that row's state)
+    type(ring_t), intent(inout) :: rg
+    integer(i8), intent(in) :: n
+    {YT}, intent(in) :: y(n_states)
+    integer(i8) :: i, twin
+    integer :: j
+    twin = rg%d*rg%rs
+    do j = 1, rg%ncols
+      i = 1 + mod(n, rg%d)*rg%rs + (j - 1)*rg%cs
+      rg%ring(i) = y(rg%tracked(j))
+      if (rg%nrec > 1) rg%ring(i + 1:i + rg%nrec - 1) = 0.0_dp
+      rg%ring(i + twin:i + twin + rg%nrec - 1) = rg%ring(i:i + rg%nrec - 1)
+    end do
+  end subroutine ring_store_y_
+
+  subroutine ring_store_f_(rg, n, f, fl, dt)
+    !! row n's slopes dt*f_n (the first stage of step n, the slope at the left end of
+    !! [t_n, t_n+1]) and, in records of 3, dt*fl (the left side where an input jumps at t_n,
+    !! the slope at the right end of [t_n-1, t_n]); at n = 0 also row -1, the Taylor line
+    !! y0 + (t - t0) f0 that reads inside the first step extrapolate
+    type(ring_t), intent(inout) :: rg
+    integer(i8), intent(in) :: n
+    {YT}, intent(in) :: f(n_states), fl(n_states)
+    real(dp), intent(in) :: dt
+    integer(i8) :: i, ip, twin, last
+    integer :: j
+    twin = rg%d*rg%rs
+    last = rg%nrec - 1
+    do j = 1, rg%ncols
+      i = 1 + mod(n, rg%d)*rg%rs + (j - 1)*rg%cs
+      rg%ring(i + last) = dt*f(rg%tracked(j))
+      if (rg%nrec == 3) rg%ring(i + 1) = dt*fl(rg%tracked(j))
+      rg%ring(i + twin:i + twin + last) = rg%ring(i:i + last)
+      if (n == 0) then
+        ip = 1 + (rg%d - 1)*rg%rs + (j - 1)*rg%cs
+        rg%ring(ip) = rg%ring(i) - rg%ring(i + last)
+        rg%ring(ip + 1:ip + last) = rg%ring(i + last)
+        rg%ring(ip + twin:ip + twin + last) = rg%ring(ip:ip + last)
+      end if
+    end do
+  end subroutine ring_store_f_
+
+  subroutine ring_read_(rg, h, p, n, y, dl, conn, off, theta, s, dt)
+    !! the delayed values of stage plan p of step n into dl: per connection one record at an
+    !! offset fixed for the run (direct plans), or the two records of its interval and the
+    !! cubic Hermite polynomial at theta; the pre-history where the read time is before t0,
+    !! the stage state y for delay 0
+    type(ring_t), intent(in) :: rg
+    type(history_t), intent(in) :: h
+    integer, intent(in) :: p
+    integer(i8), intent(in) :: n
+    {YT}, intent(in) :: y(n_states)
+    {YT}, intent(out) :: dl(:)
+    integer(c_int), intent(in) :: conn(h%n_conn), off(h%n_conn, *)
+    real(dp), intent(in) :: theta(h%n_conn, *), s(h%n_conn, *)
+    real(dp), intent(in) :: dt
+    {YT} :: y0, d0, y1, d1
+    integer(i8) :: base, i, k0, k1, k2
+    integer :: k
+    real(dp) :: th
+    base = mod(n, rg%d)*rg%rs
+    if (rg%direct(p)) then
+      do k = 1, h%n_conn
+        dl(conn(k)) = rg%ring(base + off(k, p))
+      end do
+    else
+      ! record r: y, [left slope,] slope; the interval's right end is record r + 1
+      k0 = rg%nrec - 1
+      k1 = rg%nrec
+      k2 = rg%nrec + 1
+      do k = 1, h%n_conn
+        i = base + off(k, p)
+        th = theta(k, p)
+        y0 = rg%ring(i)
+        d0 = rg%ring(i + k0)
+        y1 = rg%ring(i + k1)
+        d1 = rg%ring(i + k2)
+        dl(conn(k)) = y0 + th*(d0 + th*((3.0_dp*(y1 - y0) - 2.0_dp*d0 - d1) &
+                                        + th*(2.0_dp*(y0 - y1) + d0 + d1)))
+      end do
+    end if
+    if (n < rg%n_pre(p)) then
+      do k = 1, h%n_conn
+        if (s(k, p) < -real(n, dp)) then
+          dl(conn(k)) = pre_read_(h, h%t0 + (n + s(k, p))*dt, h%pos(conn(k)))
+        end if
+      end do
+    end if
+    call ring_zero_(rg, h, y, dl)
+  end subroutine ring_read_
+
+  subroutine ring_zero_(rg, h, y, dl)
+    !! the connections with delay 0 read the stage state y
+    type(ring_t), intent(in) :: rg
+    type(history_t), intent(in) :: h
+    {YT}, intent(in) :: y(n_states)
+    {YT}, intent(inout) :: dl(:)
+    integer :: k
+    do k = 1, rg%n_zero
+      dl(rg%zero(k)) = y(h%pos(rg%zero(k)))
+    end do
+  end subroutine ring_zero_
+
+  subroutine reads_(rg, h, p, n, y, dl, conn, off, theta, s, dt, again)
+    !! the delayed values of a stage with plan p of step n; ``again``: dl already holds them
+    !! (read at the same times by an earlier stage), only delay 0 follows the stage state
+    type(ring_t), intent(in) :: rg
+    type(history_t), intent(in) :: h
+    integer, intent(in) :: p
+    integer(i8), intent(in) :: n
+    {YT}, intent(in) :: y(n_states)
+    {YT}, intent(inout) :: dl(:)
+    integer(c_int), intent(in) :: conn(h%n_conn), off(h%n_conn, *)
+    real(dp), intent(in) :: theta(h%n_conn, *), s(h%n_conn, *), dt
+    logical, intent(in) :: again
+    if (again) then
+      call ring_zero_(rg, h, y, dl)
+    else
+      call ring_read_(rg, h, p, n, y, dl, conn, off, theta, s, dt)
+    end if
+  end subroutine reads_
 
   ! ------------------------------------------------------------------ inputs
 
@@ -364,12 +503,21 @@ SOLVER = r"""
   subroutine rates_solve(method, n_steps, every, n_samples, t0, dt, t_end, rtol, atol, hmax, &
                          max_steps, y0, out, yfinal, pr, pc, pi, n_in, in_pos, n_rows, &
                          in_times, series, n_conn, conn_pos, conn_tau, n_pre, pre_dt, pre_y, &
-                         pre_f, seed, status, stats) bind(c, name="rates_solve")
+                         pre_f, seed, status, stats, ring_i, ring_tracked, ring_zero, &
+                         ring_conn, ring_off, ring_theta, ring_s) bind(c, name="rates_solve")
     !! Integrate from t0: method 1 euler, 2 heun, 3 rk4 (n_steps steps of dt, the state after
     !! every `every` steps sampled), 4 Dormand-Prince 5(4) (rtol, atol; samples at
     !! t0 + k*dt*every, integration up to t_end). out(:, 1) is y0.
     !! status: 0 ok, 1 step size underflow, 2 max_steps, 3 non-finite derivative at t0
-    !! (stats(1): the 1-based state index).
+    !! (stats(1): the 1-based state index), 4 no memory for the ring of delayed reads.
+    !! Fixed steps read delays from a ring (ring_t) laid out by the Python side: ring_i holds
+    !! rows D, record length, row and column strides, tracked columns, zero-delay connections,
+    !! stage plans, then per plan its first step without pre-history reads and whether all its
+    !! reads fall on rows, then 1 (carry: the last stage, at t_n+1, reads what the first stage
+    !! of step n+1 reads) + 2 (held: every stage of a step reads the same, delays="grid");
+    !! ring_conn the connection of each read (reads go in the order of their place in the
+    !! ring), ring_off / ring_theta / ring_s (n_conn, plans) the offsets, Hermite positions
+    !! and read positions (steps) of every connection.
     integer(c_int), value :: method, n_in, n_conn, n_pre
     integer(i8), value :: n_steps, every, n_samples, max_steps, n_rows, seed
     real(dp), value :: t0, dt, t_end, rtol, atol, hmax, pre_dt
@@ -386,8 +534,12 @@ SOLVER = r"""
     {YT}, intent(in) :: pre_y(n_states, *), pre_f(n_states, *)
     integer(c_int), intent(out) :: status
     integer(i8), intent(out) :: stats(4)
+    integer(i8), intent(in) :: ring_i(14), ring_tracked(*), ring_zero(*)
+    integer(c_int), intent(in) :: ring_conn(*), ring_off(*)
+    real(dp), intent(in) :: ring_theta(*), ring_s(*)
     real(dp) :: prw(n_real + 1)
     type(history_t) :: h
+    type(ring_t) :: rg
     integer, allocatable :: seeds(:)
     integer :: ns, j
 
@@ -422,22 +574,62 @@ SOLVER = r"""
       h%pre_y = pre_y(:, 1:n_pre + 1)
       h%pre_f = pre_f(:, 1:n_pre + 1)
     end if
-    allocate (h%tt(64), h%yy(n_states, 64), h%ff(n_states, 64), h%fl(n_states, 64))
-    h%n = 0
-    h%first = 1
-
     out(:, 1) = y0
     if (method <= 3) then
+      if (n_conn > 0) then
+        call ring_init_(rg, ring_i, ring_tracked, ring_zero, status)
+        if (status /= 0) then
+          yfinal = y0
+          return
+        end if
+      end if
       call fixed_(method, n_steps, every, n_samples, t0, dt, y0, out, yfinal, prw, pc, pi, &
-                  n_in, in_pos, n_rows, series, h, stats)
+                  n_in, in_pos, n_rows, series, h, rg, ring_conn, ring_off, ring_theta, ring_s, &
+                  stats)
     else
+      allocate (h%tt(64), h%yy(n_states, 64), h%ff(n_states, 64), h%fl(n_states, 64))
+      h%n = 0
+      h%first = 1
       call dopri5_(n_samples, t0, dt*every, t_end, rtol, atol, hmax, max_steps, y0, out, yfinal, &
                    prw, pc, pi, n_in, in_pos, n_rows, in_times, series, h, status, stats)
     end if
   end subroutine rates_solve
 
+  subroutine ring_init_(rg, ring_i, tracked, zero, status)
+    !! the ring of D rows (stored twice, rows j and j + D, so that every read is one offset
+    !! from the row of the current step) of the tracked columns, see rates_solve
+    type(ring_t), intent(out) :: rg
+    integer(i8), intent(in) :: ring_i(14), tracked(*), zero(*)
+    integer(c_int), intent(out) :: status
+    integer :: p, err
+    rg%d = ring_i(1)
+    rg%nrec = int(ring_i(2))
+    rg%rs = ring_i(3)
+    rg%cs = ring_i(4)
+    rg%ncols = int(ring_i(5))
+    rg%n_zero = int(ring_i(6))
+    rg%n_plans = int(ring_i(7))
+    allocate (rg%tracked(rg%ncols), rg%zero(max(rg%n_zero, 1)))
+    rg%tracked = int(tracked(1:rg%ncols))
+    rg%zero(1:rg%n_zero) = int(zero(1:rg%n_zero))
+    do p = 1, rg%n_plans
+      rg%n_pre(p) = ring_i(7 + p)
+      rg%direct(p) = ring_i(10 + p) /= 0
+    end do
+    rg%hermite = .not. all(rg%direct(1:rg%n_plans))
+    rg%carry = iand(ring_i(14), 1_i8) /= 0
+    rg%held = iand(ring_i(14), 2_i8) /= 0
+    allocate (rg%ring(2*rg%d*rg%nrec*rg%ncols), stat=err)
+    status = 0
+    if (err /= 0) then
+      status = 4
+      return
+    end if
+    rg%ring = 0.0_dp
+  end subroutine ring_init_
+
   subroutine fixed_(method, n_steps, every, n_samples, t0, dt, y0, out, yfinal, prw, pc, pi, &
-                    n_in, in_pos, n_rows, series, h, stats)
+                    n_in, in_pos, n_rows, series, h, rg, conn, off, theta, s, stats)
     integer(c_int), intent(in) :: method, n_in
     integer(i8), intent(in) :: n_steps, every, n_samples, n_rows
     real(dp), intent(in) :: t0, dt
@@ -448,64 +640,80 @@ SOLVER = r"""
     complex(dp), intent(in) :: pc(*)
     integer(i8), intent(in) :: pi(*), in_pos(*)
     real(dp), intent(in) :: series(max(n_in, 1), *)
-    type(history_t), intent(inout) :: h
+    type(history_t), intent(in) :: h
+    type(ring_t), intent(inout) :: rg
+    integer(c_int), intent(in) :: conn(*), off(max(h%n_conn, 1), *)
+    real(dp), intent(in) :: theta(max(h%n_conn, 1), *), s(max(h%n_conn, 1), *)
     integer(i8), intent(inout) :: stats(4)
     {YT} :: y(n_states), y1(n_states), k1(n_states), k2(n_states), k3(n_states), k4(n_states)
-    integer(i8) :: k, row
+    {YT}, allocatable :: dl(:)
+    integer(i8) :: k, row, until_sample
     real(dp) :: tk, dt2, dt6
-    logical :: slopes
+    logical :: delayed, slopes
     y = y0
     dt2 = 0.5_dp*dt
     dt6 = dt/6.0_dp
     row = 1
+    until_sample = every  ! steps to the next sample: a countdown, not a division per step
+    delayed = h%n_conn > 0
+    allocate (dl(n_delayed + 1))
+    dl = 0.0_dp
     ! reads between the step points (rk4's half steps, delays off the grid) interpolate with
     ! derivatives: where an input row changes they need its left side as well, when the input
-    ! enters a delayed variable's derivative (input_slopes_)
-    slopes = .false.
-    if (input_slopes_ .and. h%n_conn > 0 .and. n_in > 0 .and. n_rows > 1) then
-      slopes = any(h%tau(1:h%n_conn) > 0.0_dp .and. (method == 3 .or. &
-               abs(h%tau(1:h%n_conn)/dt - anint(h%tau(1:h%n_conn)/dt)) &
-               > 1.0e-9_dp*max(1.0_dp, h%tau(1:h%n_conn)/dt)))
-    end if
+    ! enters a delayed variable's derivative (records of 3, see Ring in solvers.py)
+    slopes = delayed .and. rg%nrec == 3
     do k = 0, n_steps - 1
       tk = t0 + k*dt
       call set_row_(k, n_in, in_pos, n_rows, series, prw)
-      call hist_append_(h, tk, y)
-      call stage_(h, tk, y, k1, prw, pc, pi)
-      if (slopes .and. k > 0 .and. k < n_rows) then
-        if (any(series(1:n_in, k + 1) /= series(1:n_in, k))) then
-          ! the input jumps at tk: the slope before it, with row k - 1 (before hist_set_f_,
-          ! so that the delayed values are those of k1)
-          call set_row_(k - 1, n_in, in_pos, n_rows, series, prw)
-          call stage_(h, tk, y, k2, prw, pc, pi)
-          call set_row_(k, n_in, in_pos, n_rows, series, prw)
-          call hist_set_f_(h, k1)
-          call hist_set_left_(h, k2)
+      if (delayed) then
+        call ring_store_y_(rg, k, y)
+        ! the last stage of step k - 1 (at t_k, carry) read what this stage reads
+        call reads_(rg, h, 1, k, y, dl, conn, off, theta, s, dt, k > 0 .and. rg%carry)
+      end if
+      call eval_(tk, y, k1, dl, prw, pc, pi)
+      if (delayed .and. rg%hermite) then
+        if (slopes .and. k > 0 .and. k < n_rows) then
+          if (any(series(1:n_in, k + 1) /= series(1:n_in, k))) then
+            ! the input jumps at tk: the slope before it, with row k - 1 and the same
+            ! delayed values
+            call set_row_(k - 1, n_in, in_pos, n_rows, series, prw)
+            call eval_(tk, y, k2, dl, prw, pc, pi)
+            call set_row_(k, n_in, in_pos, n_rows, series, prw)
+            call ring_store_f_(rg, k, k1, k2, dt)
+          else
+            call ring_store_f_(rg, k, k1, k1, dt)
+          end if
         else
-          call hist_set_f_(h, k1)
+          call ring_store_f_(rg, k, k1, k1, dt)
         end if
-      else
-        call hist_set_f_(h, k1)
       end if
       select case (method)
       case (1)
         y = y + dt*k1
       case (2)
         y1 = y + dt*k1
-        call stage_(h, tk + dt, y1, k2, prw, pc, pi)
+        if (delayed) call reads_(rg, h, 2, k, y1, dl, conn, off, theta, s, dt, rg%held)
+        call eval_(tk + dt, y1, k2, dl, prw, pc, pi)
         y = y + dt2*(k1 + k2)
       case default
         y1 = y + dt2*k1
-        call stage_(h, tk + dt2, y1, k2, prw, pc, pi)
+        if (delayed) call reads_(rg, h, 2, k, y1, dl, conn, off, theta, s, dt, rg%held)
+        call eval_(tk + dt2, y1, k2, dl, prw, pc, pi)
         y1 = y + dt2*k2
-        call stage_(h, tk + dt2, y1, k3, prw, pc, pi)
+        if (delayed) call reads_(rg, h, 2, k, y1, dl, conn, off, theta, s, dt, .true.)
+        call eval_(tk + dt2, y1, k3, dl, prw, pc, pi)
         y1 = y + dt*k3
-        call stage_(h, tk + dt, y1, k4, prw, pc, pi)
+        if (delayed) call reads_(rg, h, 3, k, y1, dl, conn, off, theta, s, dt, rg%held)
+        call eval_(tk + dt, y1, k4, dl, prw, pc, pi)
         y = y + dt6*((k1 + k4) + 2.0_dp*(k2 + k3))
       end select
-      if (mod(k + 1, every) == 0 .and. row < n_samples) then
-        row = row + 1
-        out(:, row) = y
+      until_sample = until_sample - 1
+      if (until_sample == 0) then
+        until_sample = every
+        if (row < n_samples) then
+          row = row + 1
+          out(:, row) = y
+        end if
       end if
     end do
     stats(1) = n_steps

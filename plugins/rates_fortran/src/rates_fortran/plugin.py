@@ -51,7 +51,9 @@ def register_solvers() -> list[SolverInfo]:
         capabilities=frozenset({"adaptive", "dde", "complex"}),
         description="Dormand-Prince 5(4) in compiled Fortran (options rtol, atol, max_step)",
     )
-    return [*solver_family(BACKEND, fixed, adaptive=False), dopri5]
+    # the fixed-step loops read delays="grid" (rounded to whole steps) from their ring
+    grid = {"grid_delays"}
+    return [*solver_family(BACKEND, fixed, adaptive=False, capabilities=grid), dopri5]
 
 
 #: ``emit_function`` and ``solve``, called on this plugin only (for its backend and solvers)

@@ -8,10 +8,14 @@ k for the whole step k, ``fortran_dopri5`` interpolates the rows linearly at eac
 (steps end exactly on the sample times).
 
 Delays: the connections (state position and delay of every delayed value, in
-``system.delayed`` order) go to the Fortran history, which stores every accepted step (time,
-state, derivative) back to the largest delay and reads cubic Hermite interpolants. Pre-history:
-the initial state, or ``Problem.history`` sampled on the step grid back to the largest delay
-(cubic Hermite between the samples, derivatives by finite differences).
+``system.delayed`` order) go to the Fortran history. Fixed-step solvers keep a ring of the
+last ``ceil(max_delay / dt) + 2`` steps and read every connection at offsets and Hermite
+positions computed here once (:class:`Ring`, the conventions of
+:class:`rates_core.delay_reads.StagePlan` shared by every backend); ``fortran_dopri5`` stores
+every accepted step (time, state, derivative) back to the largest delay and searches it for
+each read. Both read cubic Hermite interpolants. Pre-history: the initial state, or
+``Problem.history`` sampled on the step grid back to the largest delay (cubic Hermite between
+the samples, derivatives by finite differences).
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from typing import Any
 import numpy as np
 
 from rates_core.backend import EmittedFunction, Problem, Trajectory, derivative_error, input_rows
+from rates_core.codegen.tableaux import TABLEAUX
+from rates_core.delay_reads import StagePlan, input_driven_slopes, input_jumps
 from rates_core.errors import SolverError
 from rates_fortran import ADAPTIVE_SOLVER, FIXED_SOLVERS
 
@@ -34,6 +40,8 @@ _METHODS[ADAPTIVE_SOLVER] = 4
 _STATUS = {
     1: "the step size fell below the resolution of the time (stiff or singular problem)",
     2: "max_steps steps were not enough",
+    4: "no memory for the history of the delayed reads ({ring} values: the largest delay over "
+    "the step, times the delayed variables)",
 }
 
 
@@ -112,6 +120,95 @@ def _pre_history(
     return n_pre, dt, rows.astype(dtype), deriv.astype(dtype)
 
 
+class Ring:
+    """The arrays of the fixed-step ring history (``ring_t`` of the generated module).
+
+    Every read of a stage at ``t_n + c dt`` sits at a position fixed for the run
+    (:class:`rates_core.delay_reads.StagePlan`, one per distinct stage time of ``method``), so
+    the offset and Hermite position of every connection are computed here, once: the compiled
+    loop reads a connection at one offset from the row of the current step (the value, or the
+    two rows of its interval and the cubic Hermite polynomial at ``theta``) and never searches.
+
+    The ring holds the last ``D`` steps of the tracked columns, stored twice (rows j and
+    j + D: an interval's two rows are always adjacent), column by column (so that both rows of
+    an interval share a cache line or two); a record is ``y`` (every read on a row), ``(y,
+    dt f)``, or ``(y, dt f_left, dt f)`` where an input driving a delayed variable jumps
+    (:func:`rates_core.delay_reads.input_jumps`). Under ``delays="grid"`` (``grid``) every
+    stage of step n reads row ``n - round(tau / dt)`` directly: records of ``y`` alone, no
+    slopes. Stages that read at the same times reuse the values (one read per step for Heun,
+    two for rk4; delay 0 follows the stage state). Reads go in the order of their place in the
+    ring (``conn``: the connection of each), a sweep through memory rather than a random
+    gather.
+    """
+
+    info: np.ndarray
+    tracked: np.ndarray
+    zero: np.ndarray
+    conn: np.ndarray
+    off: np.ndarray
+    theta: np.ndarray
+    s: np.ndarray
+    size: int
+
+    def __init__(
+        self, method: str, pos: np.ndarray, tau: np.ndarray, dt: float, left: bool, grid: bool
+    ) -> None:
+        stages = TABLEAUX[method].stage_times()
+        plans = [StagePlan(tau, dt, c, first, grid) for c, first in stages]
+        tracked, col = np.unique(pos, return_inverse=True)
+        m_min = min(int(p.m.min()) for p in plans)
+        d = max(-m_min, 2) + 2  # rows n - d + 1 .. n are kept
+        hermite = not all(p.direct for p in plans)
+        nrec = (3 if left else 2) if hermite else 1
+        rs, cs = nrec, 2 * d * nrec
+        if cs * tracked.size >= 2**31:
+            raise SolverError(
+                f"the history of the delayed reads would hold {cs * tracked.size} values "
+                f"({tracked.size} delayed variables, {d} steps back for the largest delay "
+                f"{float(tau.max())} at step {dt}): more than rates-fortran addresses; use a "
+                "larger step or fewer delayed variables"
+            )
+        # delay 0 reads the stage state; under delays="grid" row n, like every other delay
+        zero = np.zeros(0, np.int64) if grid else np.flatnonzero(tau == 0)
+        info = np.zeros(14, dtype=np.int64)
+        info[:7] = d, nrec, rs, cs, tracked.size, zero.size, len(plans)
+        for i, p in enumerate(plans):
+            info[7 + i] = p.n_pre
+            info[10 + i] = p.direct
+        # reads to reuse: exact delays read at t_n+1 by the last stage of step n (c = 1) and
+        # by the first of step n+1, the same interpolant (both extrapolate the last complete
+        # interval); grid delays read one row for every stage of a step
+        carry = not grid and len(stages) > 1 and stages[-1][0] == 1.0
+        info[13] = int(carry) + 2 * int(grid)
+        self.info = info
+        self.size = 2 * d * nrec * tracked.size
+        self.tracked = tracked.astype(np.int64)  # 1-based state positions
+        self.zero = np.append(zero + 1, 0).astype(np.int64)
+        col = col.reshape(-1).astype(np.int64)
+        off = np.stack([1 + (p.m + d) * rs + col * cs for p in plans], axis=1)
+        theta = np.stack([p.s - p.m for p in plans], axis=1)
+        theta[zero, :] = 0.0
+        order = np.argsort(off[:, 0], kind="stable")  # 2x faster at 100k connections
+        self.conn = (order + 1).astype(np.int32)
+        self.off = np.asfortranarray(off[order].astype(np.int32))
+        self.theta = np.asfortranarray(theta[order])
+        self.s = np.asfortranarray(np.stack([p.s for p in plans], axis=1)[order])
+
+    @classmethod
+    def empty(cls) -> Ring:
+        ring = cls.__new__(cls)
+        ring.info = np.zeros(14, dtype=np.int64)
+        ring.size = 0
+        ring.tracked = ring.zero = np.zeros(1, np.int64)
+        ring.conn = ring.off = np.zeros(1, np.int32)
+        ring.theta = ring.s = np.zeros(1)
+        return ring
+
+    def pointers(self) -> list[int]:
+        return [a.ctypes.data for a in (self.info, self.tracked, self.zero, self.conn, self.off,
+                                        self.theta, self.s)]  # fmt: skip
+
+
 def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajectory:
     """Integrate ``problem`` with one of the Fortran solvers (one call into the library)."""
     if solver not in _METHODS:
@@ -144,6 +241,13 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
     n_pre, pre_dt, pre_y, pre_f = _pre_history(
         problem, dtype, n, float(conn_tau.max()) if n_conn else 0.0, dt
     )
+    if n_conn and not adaptive:
+        method = next(m for m, name in FIXED_SOLVERS.items() if name == solver)
+        jumps = input_jumps([series.T], n_steps) if problem.inputs else ()
+        left = len(jumps) > 0 and input_driven_slopes(system)
+        ring = Ring(method, conn_pos, conn_tau, dt, left, problem.grid_delays)
+    else:
+        ring = Ring.empty()
     pre_y = np.ascontiguousarray(pre_y)
     pre_f = np.ascontiguousarray(pre_f)
     seed = -1 if problem.seed is None else int(problem.seed) % (2**62)
@@ -188,13 +292,15 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
             seed,
             status.ctypes.data,
             stats.ctypes.data,
+            *ring.pointers(),
         )
         progress(problem.t0 + problem.simulation_time)
     if status[0] == 3:
         raise derivative_error(system, solver, problem.t0, int(stats[0]) - 1)
     if status[0] != 0:
         raise SolverError(
-            f"{solver} stopped on model {system.name!r}: {_STATUS.get(int(status[0]), status[0])}"
+            f"{solver} stopped on model {system.name!r}: "
+            + str(_STATUS.get(int(status[0]), status[0])).format(ring=ring.size)
         )
     times = problem.t0 + np.arange(problem.n_samples) * problem.sampling_step
     info = {"steps": int(stats[0]), "accepted": int(stats[1]), "rejected": int(stats[2])}

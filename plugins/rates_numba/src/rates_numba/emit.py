@@ -10,6 +10,9 @@ The module (a Python file in rates's content-addressed cache) defines, each ``nj
   (:mod:`rates_numba.runtime`'s ring, read at the stage positions of
   :class:`rates_core.delay_reads.StagePlan`; where an input driving a delayed variable jumps,
   also the left-side derivative, see :func:`rates_core.delay_reads.input_jumps`);
+* for systems of single real values without delays (:func:`scalar_state`), ``scalar_field_``
+  returning the derivatives as a tuple: their fixed-step loops keep the state in local scalars
+  (registers), and LLVM inlines the field into the loop, as tight as a hand-written one;
 * ``run_dopri5_`` (systems without delays): a whole adaptive Dormand-Prince 5(4) run that
   steps onto every sample time.
 
@@ -41,7 +44,7 @@ from rates_core.system import System
 from rates_numba import BACKEND, FIXED_METHODS, __version__
 from rates_numba.printer import NumbaPrinter, safe_name
 
-__all__ = ["emit_function", "emit_source", "stage_index"]
+__all__ = ["draws_random", "emit_function", "emit_source", "scalar_state", "stage_index"]
 
 _ARRAY_FUNCTIONS = (
     rb.Matvec,
@@ -56,7 +59,11 @@ _RUNTIME = (
     "at1_, first_nonfinite_, input_at_, matvec_, maxr_, mean_, mean_axis_, minr_, read_delayed_, "
     "store_derivative_, store_left_, store_state_, vsum_"
 )
-_JIT = '@numba.njit(cache=True, error_model="numpy")'
+#: How every generated function is compiled. ``fastmath`` allows only two rewrites that change
+#: the last bits of a result, never NaN or infinity handling: a division by a loop-invariant value
+#: becomes a multiplication by its reciprocal (``arcp``; parameters are runtime arguments, so
+#: ``x/tau`` would otherwise divide at every step) and fused multiply-adds (``contract``).
+_JIT = '@numba.njit(cache=True, error_model="numpy", fastmath={"arcp", "contract"})'
 
 
 def _dtype(system: System, precision: str) -> str:
@@ -127,6 +134,13 @@ def _field(w: kit.SourceWriter, system: System, printer: NumbaPrinter, func: str
     w("return dy", 1)
 
 
+def draws_random(system: System) -> bool:
+    """Whether the generated code draws from numba's random generator (``randn()``), so a run
+    seeds it first (other runs skip loading the compiled ``seed_``)."""
+    exprs = [a.expr for a in system.algebraic] + [e for _, e in system.derivatives]
+    return any(e.has(rb.Randn) for e in exprs)
+
+
 def stage_index(tab: Tableau) -> list[int]:
     """For each stage of ``tab``, the index of its time among ``tab.stage_times()`` (the
     StagePlan a delayed read of that stage uses)."""
@@ -134,13 +148,15 @@ def stage_index(tab: Tableau) -> list[int]:
     return [times.index(float(c)) for c in tab.c]
 
 
-def _combination(coefs: Sequence[float], stages: Sequence[str], i: str) -> str:
+def _combination(coefs: Sequence[float], stages: Sequence[str], i: str | None = None) -> str:
+    """``sum(coef * stage[i])`` in text (``i`` None: the stages are scalars)."""
     terms = []
     for coef, k in zip(coefs, stages):
+        value = k if i is None else f"{k}[{i}]"
         if coef == 1.0:
-            terms.append(f"{k}[{i}]")
+            terms.append(value)
         elif coef:
-            terms.append(f"{coef!r}*{k}[{i}]")
+            terms.append(f"{coef!r}*{value}")
     return " + ".join(terms) if terms else "0.0"
 
 
@@ -206,6 +222,28 @@ def _left_slope(w: kit.SourceWriter, system: System, f_n: str) -> None:
     _inputs_at_step(w, system, 3)
 
 
+def _sampling_start(w: kit.SourceWriter) -> None:
+    """Before the step loop: the steps left until the next sample (``due_``) and its row."""
+    w("due_ = every_ - kstart_ % every_", 1)
+    w("row_ = kstart_ // every_", 1)
+
+
+def _sample(w: kit.SourceWriter, values: Sequence[str] = ()) -> None:
+    """After a step: every ``every_`` steps the state (``y_``, or the scalars ``values``) goes to
+    the next row of ``out_`` that exists. A countdown, not ``(k_ + 1) % every_``: an integer
+    division per step costs as much as a small model's step."""
+    w("due_ -= 1", 2)
+    w("if due_ == 0:", 2)
+    w("due_ = every_", 3)
+    w("row_ += 1", 3)
+    w("if row_ < out_.shape[0]:", 3)
+    if not values:
+        w("for i_ in range(N_STATES_):", 4)
+        w("out_[row_, i_] = y_[i_]", 5)
+    for i, value in enumerate(values):
+        w(f"out_[row_, {i}] = {value}", 4)
+
+
 def _fixed_loop(w: kit.SourceWriter, system: System, method: str) -> None:
     tab = TABLEAUX[method]
     c, a, _ = tab.floats()
@@ -225,13 +263,13 @@ def _fixed_loop(w: kit.SourceWriter, system: System, method: str) -> None:
         'that row exists."""',
         1,
     )
-    w("n_ = y_.size", 1)
     for k in ks:
         w(f"{k} = numpy.zeros_like(y_)", 1)
     if len(c) > 1:
         w("ys_ = numpy.zeros_like(y_)", 1)
     if left:
         w("fl_ = numpy.zeros_like(y_)", 1)
+    _sampling_start(w)
     w("for k_ in range(kstart_, kstop_):", 1)
     w("t_ = t0_ + k_*dt_", 2)
     _inputs_at_step(w, system, 2)
@@ -244,18 +282,93 @@ def _fixed_loop(w: kit.SourceWriter, system: System, method: str) -> None:
     if left:
         _left_slope(w, system, ks[0])
     for i in range(1, len(c)):
-        w("for i_ in range(n_):", 2)
+        w("for i_ in range(N_STATES_):", 2)
         w(f"ys_[i_] = y_[i_] + dt_*({_combination(a[i], ks, 'i_')})", 3)
         if delayed:
             _read_stage(w, plans[i], "ys_", 2, ring_l)
         t = "t_ + dt_" if c[i] == 1.0 else f"t_ + {c[i]!r}*dt_"
         w(_call(t, "ys_", ks[i], system), 2)
-    w("for i_ in range(n_):", 2)
+    w("for i_ in range(N_STATES_):", 2)
     w(f"y_[i_] = y_[i_] + dt_*({_combination(tab.weights, ks, 'i_')})", 3)
-    w("if (k_ + 1) % every_ == 0:", 2)
-    w("r_ = (k_ + 1) // every_", 3)
-    w("if r_ < out_.shape[0]:", 3)
-    w("out_[r_, :] = y_", 4)
+    _sample(w)
+    w("return y_", 1)
+
+
+def scalar_state(system: System, dtype: str) -> bool:
+    """Whether the fixed-step loops keep the state in local float64 scalars (registers) and
+    call :func:`_scalar_field`: every state, algebraic variable and derivative a single real
+    value, no delays. Otherwise they use arrays (each stage's state and slope in memory)."""
+    if dtype != "float64" or system.delayed or not system.states:
+        return False
+    if any(s.size != 1 for s in system.states):
+        return False
+    arrayish = _arrayish(system)
+    exprs = [a.expr for a in system.algebraic] + [e for _, e in system.derivatives]
+    return not any(arrayish(e) for e in exprs)
+
+
+def _scalar_field(w: kit.SourceWriter, system: System, printer: NumbaPrinter, func: str) -> None:
+    """``scalar_field_(t, <states>, <parameters>)``: the derivatives as a tuple (state order),
+    for systems of :func:`scalar_state`; the in-place ``func`` calls it."""
+    states = [safe_name(s.name) for s in system.states]
+    params = [safe_name(p.name) for p in system.params]
+    w(_JIT)
+    w(f"def scalar_field_(t, {', '.join(states + params)}):")
+    w(f'"""d y / d t of model {docstring_text(repr(system.name), "python")}."""', 1)
+    for a in system.algebraic:
+        w(f"{safe_name(a.name)} = {printer.doprint(a.expr)}", 1)
+    slopes = {system.state(name).start: printer.doprint(expr) for name, expr in system.derivatives}
+    w(f"return ({''.join(slopes[i] + ', ' for i in range(system.n_states))})", 1)
+    w()
+    w()
+    w(_JIT)
+    w(f"def {func}(t, y, dy{''.join(', ' + p for p in params)}):")
+    w(f'"""d y / d t of model {docstring_text(repr(system.name), "python")} into dy."""', 1)
+    values = [f"y[{i}]" for i in range(system.n_states)]
+    targets = [f"dy[{i}]" for i in range(system.n_states)]
+    w(f"{', '.join(targets)}, = scalar_field_(t, {', '.join(values + params)})", 1)
+    w("return dy", 1)
+
+
+def _scalar_loop(w: kit.SourceWriter, system: System, method: str) -> None:
+    """``run_<method>_`` of a :func:`scalar_state` system: the state, stage states and slopes
+    are local scalars (``y<i>_``, ``ys<i>_``, ``f<stage>_<i>_``); ``y_`` is read before the
+    loop and written after it."""
+    tab = TABLEAUX[method]
+    c, a, _ = tab.floats()
+    n = system.n_states
+    params = [safe_name(p.name) for p in system.params]
+    head = ["t0_", "dt_", "kstart_", "kstop_", "every_", "y_", "out_", *_param_args(system)]
+    y = [f"y{i}_" for i in range(n)]
+    ks = [[f"f{s + 1}_{i}_" for i in range(n)] for s in range(len(c))]
+    w(_JIT)
+    w(f"def run_{method}_({', '.join(head)}):")
+    w(
+        f'"""Steps kstart_ .. kstop_ - 1 of {method} from y_ (updated in place); every '
+        'every_-th state\n    goes to the next row of out_ that exists."""',
+        1,
+    )
+    for i in range(n):
+        w(f"{y[i]} = y_[{i}]", 1)
+    _sampling_start(w)
+    w("for k_ in range(kstart_, kstop_):", 1)
+    w("t_ = t0_ + k_*dt_", 2)
+    _inputs_at_step(w, system, 2)
+    for s in range(len(c)):
+        state = y
+        if s:
+            state = [f"ys{i}_" for i in range(n)]
+            for i in range(n):
+                stages = [ks[j][i] for j in range(s)]
+                w(f"{state[i]} = {y[i]} + dt_*({_combination(a[s], stages)})", 2)
+        t = "t_" if not s else "t_ + dt_" if c[s] == 1.0 else f"t_ + {c[s]!r}*dt_"
+        w(f"{', '.join(ks[s])}, = scalar_field_({', '.join([t, *state, *params])})", 2)
+    for i in range(n):
+        stages = [k[i] for k in ks]
+        w(f"{y[i]} = {y[i]} + dt_*({_combination(tab.weights, stages)})", 2)
+    _sample(w, y)
+    for i in range(n):
+        w(f"y_[{i}] = {y[i]}", 1)
     w("return y_", 1)
 
 
@@ -400,7 +513,8 @@ def emit_source(
     w(f'DTYPE_ = numpy.dtype("{dtype}")')
     w()
     w()
-    _field(w, system, printer, func)
+    scalar = scalar_state(system, dtype)
+    (_scalar_field if scalar else _field)(w, system, printer, func)
     w()
     w()
     w(f"field_ = {func}")
@@ -412,7 +526,7 @@ def emit_source(
     for method in FIXED_METHODS:
         w()
         w()
-        _fixed_loop(w, system, method)
+        (_scalar_loop if scalar else _fixed_loop)(w, system, method)
     if not system.delayed:
         w()
         w()
@@ -472,5 +586,6 @@ def emit_function(system: System, context: EmitContext | None = None) -> Emitted
             "module": module,
             "kernel": kernel,
             "dtype": _dtype(system, options.float_precision),
+            "random": draws_random(system),
         },
     )

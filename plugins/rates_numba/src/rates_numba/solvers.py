@@ -135,7 +135,8 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
     problem.check(
         system, solver, fixed_step=not adaptive, options=ADAPTIVE_OPTIONS if adaptive else ()
     )
-    _seed(problem)
+    if function.extras.get("random", True):
+        _seed(problem)
     if adaptive:
         return _adaptive(solver, function, problem)
     return _fixed(solver, method, function, problem)

@@ -14,11 +14,13 @@ CAPABILITIES = frozenset(
         "adaptive",
         "dde",
         "dde_algebraic",
+        "dde_outputs",
         "complex",
         "float32",
         "vectorised",
         "jacobian",
         "sde",
+        "sde_delays",
         "grid_delays",
     }
 )
@@ -61,7 +63,9 @@ def register_solvers() -> list[SolverInfo]:
         description="scipy.integrate.solve_ivp (method=RK45|RK23|DOP853|Radau|BDF|LSODA)",
         any_backend=True,
     )
-    sde = solver_family(BACKEND, _SDE_DESCRIPTIONS, adaptive=False, capabilities={"sde"})
+    sde = solver_family(
+        BACKEND, _SDE_DESCRIPTIONS, adaptive=False, capabilities={"sde", "sde_delays"}
+    )
     return [*fixed, scipy, *sde]
 
 

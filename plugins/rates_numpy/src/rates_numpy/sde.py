@@ -14,6 +14,16 @@ sample per noise source; the Wiener increments are ``sqrt(dt)`` times those samp
 
 Without noise they are the deterministic ``euler`` and ``heun`` (the same code runs). Extrinsic
 inputs: row k for the whole step from ``t0 + k * dt``, as for the fixed-step ODE solvers.
+
+Delays (capability ``sde_delays``): the history is kept as by the fixed-step ODE methods
+(:class:`rates_numpy.history.RingHistory`, with the stages of ``euler`` / ``heun``): row n holds
+the accepted state ``y_n`` and the *drift* ``f(t_n, y_n)`` as its derivative. A delay that is a
+whole number of steps reads the stored states themselves (exact: the delayed value is the
+state the method computed at ``t - tau``). A read between grid points takes the cubic Hermite
+interpolant of the two neighbouring states and their drifts: a smooth curve through the
+computed points, not a sample of the Brownian bridge between them; its error is of the order
+of the noise over one step (``g sqrt(dt)``), the strong order of Euler-Maruyama. Choose delays
+on whole steps where the delayed path itself matters.
 """
 
 from __future__ import annotations
@@ -24,11 +34,18 @@ from typing import Any
 
 import numpy as np
 
-from rates_core.backend import EmittedFunction, Problem, Progress, Trajectory
+from rates_core.backend import (
+    DelayedRows,
+    EmittedFunction,
+    Problem,
+    Progress,
+    SampleRows,
+    Trajectory,
+)
 from rates_core.errors import SolverError
 from rates_core.noise import given_increments
 from rates_numpy import SDE_SOLVERS
-from rates_numpy.solvers import FLOAT_ERRORS, StepInputs, state_dtype, step_grid
+from rates_numpy.solvers import FLOAT_ERRORS, StepInputs, last_read, ring_history, state_dtype
 from rates_numpy.solvers import solve as solve_ode
 
 __all__ = ["solve"]
@@ -51,8 +68,6 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
         traj.info.update(solver=solver, noise_sources=0)
         return traj
     problem.check(function.system, solver, fixed_step=True, options=())
-    if function.system.delayed:
-        raise SolverError(f"solver {solver!r}: noise with delayed reads is not supported yet")
     sources = np.asarray(function.extras["noise_sources"], dtype=np.int64)
     _seed_randn(function, diffusion, problem.seed)
     increments = _increments(problem, sources.size)
@@ -130,22 +145,39 @@ def _integrate(
     problem: Problem,
     progress: Progress,
 ) -> Trajectory:
-    """The step loop of both methods (one vector-field call of drift and diffusion per stage)."""
-    times, n_steps, every = step_grid(problem)
+    """The step loop of both methods (one vector-field call of drift and diffusion per stage).
+
+    With delays, a :class:`~rates_numpy.history.RingHistory` as the ODE methods keep it (the
+    stages of euler / heun), its derivative rows the drift: drift and diffusion read the same
+    delayed values at each stage."""
+    n_steps, every = problem.n_steps, problem.sample_every
     scalar = bool(function.extras.get("scalar"))
     inputs = StepInputs(function, problem, scalar_args=scalar)
     args = inputs.args
     rows = inputs.fixed_rows(n_steps)
     dtype = state_dtype(function)
     y = np.array(problem.y0, dtype=dtype).reshape(-1)
-    out = np.zeros((problem.n_samples, y.size), dtype=dtype)
-    out[0] = y
+    samples = SampleRows(problem, y)
     f, g = function.rhs, diffusion.rhs
     t0, dt = float(problem.t0), float(problem.step_size)
     f1, f2, g1, g2, tmp = (np.empty_like(y) for _ in range(5))
     everywhere = sources.size == y.size
     heun = solver == "heun_stochastic"
-    left, j, sample = problem.n_samples - 1, every, 1
+    hist = None
+    at_samples = DelayedRows.of(problem)
+    if function.system.delayed:
+        conns, _pre, hist = ring_history(_DETERMINISTIC[solver], function, problem, inputs, y)
+        delayed = conns.arguments
+
+    def set_row(k: int) -> None:
+        for i, r in rows:
+            if scalar:
+                args[i] = r[k].item()
+            else:
+                args[i][...] = r[k]
+
+    d: Any = ()
+    left, j = problem.n_samples - 1, every
     ends = progress.chunk_ends(n_steps)
     report = ends.pop(0) if progress.enabled else -1
     for k in range(n_steps):
@@ -153,21 +185,33 @@ def _integrate(
             progress(t0 + k * dt)
             report = ends.pop(0) if ends else -1
         t = t0 + k * dt
-        for i, r in rows:
-            if scalar:
-                args[i] = r[k].item()
-            else:
-                args[i][...] = r[k]
+        set_row(k)
         dw = increments(k)
-        f(t, y, f1, *args)
-        g(t, y, g1, *args)
+        if hist is not None:
+            hist.begin_step(k, y)
+            hist.read(0, k, y)
+            if k == at_samples.next:
+                at_samples.take(conns.values)
+            d = delayed()
+        f(t, y, f1, *d, *args)
+        g(t, y, g1, *d, *args)
+        if hist is not None:
+            hist.end_first_stage(k, y, f1)
+            if k in hist.left_steps:  # the input jumps at t: the drift before it, row k - 1
+                set_row(k - 1)
+                f(t, y, f2, *d, *args)
+                hist.set_left(k, y, f2)
+                set_row(k)
         _noise_term(g1, dw, sources, everywhere)
         if heun:
             np.multiply(f1, dt, out=tmp)
             tmp += y
             tmp += g1
-            f(t + dt, tmp, f2, *args)
-            g(t + dt, tmp, g2, *args)
+            if hist is not None:
+                hist.read(1, k, tmp)
+                d = delayed()
+            f(t + dt, tmp, f2, *d, *args)
+            g(t + dt, tmp, g2, *d, *args)
             _noise_term(g2, dw, sources, everywhere)
             f1 += f2
             f1 *= 0.5 * dt
@@ -181,11 +225,20 @@ def _integrate(
         if j == 0:
             j = every
             if left > 0:
-                out[sample] = y
-                sample += 1
+                samples.add(y)
                 left -= 1
     info = {"solver": solver, "path": "sde", "n_steps": n_steps, "noise_sources": sources.size}
-    return Trajectory(times, out, y.copy(), info)
+    if hist is not None:
+        info.update(
+            history_rows=hist.rows,
+            history_interpolation="hermite" if hist.hermite else "direct",
+            n_delayed=hist.conns.size,
+        )
+    times, states, streamed = samples.finish()
+    info.update(streamed)
+    if hist is not None:
+        last_read(hist, at_samples, n_steps, y)
+    return Trajectory(times, states, y.copy(), info, delayed=at_samples.rows)
 
 
 def _noise_term(g: np.ndarray, dw: np.ndarray, sources: np.ndarray, everywhere: bool) -> None:

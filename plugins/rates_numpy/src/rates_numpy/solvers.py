@@ -33,10 +33,12 @@ from rates_core.backend import (
     ADAPTIVE_ATOL,
     ADAPTIVE_RTOL,
     PROGRESS_CHUNKS,
+    DelayedRows,
     DerivativeGuard,
     EmittedFunction,
     Problem,
     Progress,
+    SampleRows,
     Trajectory,
     input_rows,
 )
@@ -497,6 +499,24 @@ def _delay_setup(
     return conns, PreHistory(history, y0, conns, vector, float(problem.t0))
 
 
+def ring_history(
+    method: str, function: EmittedFunction, problem: Problem, inputs: StepInputs, y0: np.ndarray
+) -> tuple[Connections, PreHistory, RingHistory]:
+    """The history of a fixed-step run with delays whose stages are those of ``method``
+    (euler, heun or rk4), with left-side slopes where an input row changes and reaches a
+    delayed variable; used by the ODE loop and the SDE methods (rates_numpy.sde)."""
+    scalar = bool(function.extras.get("scalar"))
+    conns, pre = _delay_setup(function, problem, y0, scalar, inputs.args)
+    jumps = (
+        input_jumps([rows for _, _, rows in inputs.slots], problem.n_steps)
+        if input_driven_slopes(function.system)
+        else ()
+    )
+    t0, dt = float(problem.t0), float(problem.step_size)
+    hist = RingHistory(conns, pre, t0, dt, _STAGES[method], jumps, problem.grid_delays)
+    return conns, pre, hist
+
+
 def _fixed_delayed(
     solver: str, function: EmittedFunction, problem: Problem, progress: Progress
 ) -> Trajectory:
@@ -509,25 +529,18 @@ def _fixed_delayed(
     middle stages read at the same time, so their delayed values are read once (zero delays
     are refreshed from the stage state).
     """
-    times, n_steps, every = step_grid(problem)
+    _times, n_steps, every = step_grid(problem)
     scalar = bool(function.extras.get("scalar"))
     inputs = StepInputs(function, problem, scalar_args=scalar)
     args = inputs.args
     rows = inputs.fixed_rows(n_steps)
     dtype = state_dtype(function)
     y = np.array(problem.y0, dtype=dtype).reshape(-1)
-    n = y.size
-    out = np.zeros((problem.n_samples, n), dtype=dtype)
-    out[0] = y
+    samples = SampleRows(problem, y)
     rhs = function.rhs
     t0, dt = float(problem.t0), float(problem.step_size)
-    conns, pre = _delay_setup(function, problem, y, scalar, args)
-    jumps = (
-        input_jumps([rows for _, _, rows in inputs.slots], n_steps)
-        if input_driven_slopes(function.system)
-        else ()
-    )
-    hist = RingHistory(conns, pre, t0, dt, _STAGES[solver], jumps, problem.grid_delays)
+    conns, pre, hist = ring_history(solver, function, problem, inputs, y)
+    at_samples = DelayedRows.of(problem)
     left_steps = hist.left_steps
     delayed = conns.arguments
 
@@ -547,7 +560,6 @@ def _fixed_delayed(
 
     left = problem.n_samples - 1
     j = every
-    sample = 1
     ends = progress.chunk_ends(n_steps)
     report = ends.pop(0) if progress.enabled else -1
     for k in range(n_steps):
@@ -558,6 +570,8 @@ def _fixed_delayed(
         set_row(k)
         hist.begin_step(k, y)
         hist.read(0, k, y)
+        if k == at_samples.next:
+            at_samples.take(conns.values)
         rhs(t, y, k1, *delayed(), *args)
         hist.end_first_stage(k, y, k1)
         if k in left_steps:  # the input jumps at t: the slope before it, with row k - 1
@@ -599,8 +613,7 @@ def _fixed_delayed(
         if j == 0:
             j = every
             if left > 0:
-                out[sample] = y
-                sample += 1
+                samples.add(y)
                 left -= 1
     info = {
         "solver": solver,
@@ -614,7 +627,18 @@ def _fixed_delayed(
         info["history_left_slopes"] = len(left_steps)
     if pre.calls:
         info["history_calls"] = pre.calls
-    return Trajectory(times, out, y.copy(), info)
+    times, states, streamed = samples.finish()
+    info.update(streamed)
+    last_read(hist, at_samples, n_steps, y)
+    return Trajectory(times, states, y.copy(), info, delayed=at_samples.rows)
+
+
+def last_read(hist: RingHistory, at_samples: DelayedRows, n_steps: int, y: np.ndarray) -> None:
+    """The delayed reads of a sample at the end of the run (step ``n_steps``), after the loop:
+    the state there is the last row of the history."""
+    if at_samples.next == n_steps:
+        hist.begin_step(n_steps, y)
+        at_samples.take(hist.read(0, n_steps, y))
 
 
 def _solve_scipy_dde(function: EmittedFunction, problem: Problem, progress: Progress) -> Trajectory:
@@ -676,7 +700,9 @@ def _solve_scipy_dde(function: EmittedFunction, problem: Problem, progress: Prog
     if t_end == t0:
         states = np.repeat(y0[None, :], problem.n_samples, axis=0)
         info.update(nfev=0, njev=0, n_segments=0, n_breakpoints=0)
-        return Trajectory(sample_times, states, y0.copy(), info)
+        reads = _SampleReads(problem, hist, sample_times, states)
+        reads.upto(problem.n_samples)
+        return Trajectory(sample_times, states, y0.copy(), info, delayed=reads.rows)
     guard.initial(t0, fun(t0, y0.astype(work_dtype)))
     levels = BREAKPOINT_LEVELS.get(method, DEFAULT_BREAKPOINT_LEVELS)
     marks = breakpoints(conns.tau, t0, t_end, levels=levels)
@@ -685,6 +711,8 @@ def _solve_scipy_dde(function: EmittedFunction, problem: Problem, progress: Prog
     states = np.empty((problem.n_samples, y0.size), dtype=dtype)
     states[0] = y0
     filled = 1
+    at_samples = _SampleReads(problem, hist, sample_times, states)
+    at_samples.upto(1)
     y = y0.astype(work_dtype)
     a = t0
     nfev = njev = 0
@@ -709,6 +737,7 @@ def _solve_scipy_dde(function: EmittedFunction, problem: Problem, progress: Prog
         if stop > filled:
             states[filled:stop] = sol.sol(np.minimum(sample_times[filled:stop], b)).T
             filled = stop
+            at_samples.upto(stop)
         y = sol.y[:, -1].copy()
         a = b
         hist.drop_before(b - conns.max_tau)
@@ -724,4 +753,28 @@ def _solve_scipy_dde(function: EmittedFunction, problem: Problem, progress: Prog
     )
     if pre.calls:
         info["history_calls"] = pre.calls
-    return Trajectory(sample_times, states, np.asarray(y, dtype=dtype), info)
+    final = np.asarray(y, dtype=dtype)
+    return Trajectory(sample_times, states, final, info, delayed=at_samples.rows)
+
+
+class _SampleReads:
+    """``scipy`` with ``Problem.delayed_samples``: the delayed reads at each sample time, read
+    from the history once the segment holding the sample is finished (all the reads fall into
+    finished segments or the pre-history)."""
+
+    def __init__(
+        self, problem: Problem, hist: SegmentHistory, times: np.ndarray, states: np.ndarray
+    ) -> None:
+        self.hist, self.times, self.states = hist, times, states
+        self.rows: np.ndarray | None = None
+        if problem.delayed_samples:
+            self.rows = np.zeros((len(times), hist.conns.size), dtype=hist.conns.dtype)
+        self.done = 0
+
+    def upto(self, stop: int) -> None:
+        """Read at the samples before ``stop``."""
+        if self.rows is None:
+            return
+        for k in range(self.done, stop):
+            self.rows[k] = self.hist.read(float(self.times[k]), self.states[k])
+        self.done = max(self.done, stop)

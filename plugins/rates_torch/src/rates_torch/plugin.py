@@ -20,12 +20,14 @@ CAPABILITIES = frozenset(
         "adaptive",
         "dde",
         "dde_algebraic",
+        "dde_outputs",
         "complex",
         "float32",
         "vectorised",
         "autodiff",
         "batched",
         "sde",
+        "sde_delays",
         "grid_delays",
     }
 )
@@ -94,7 +96,7 @@ def register_solvers() -> list[SolverInfo]:
     return [
         *solver_family(BACKEND, _FIXED, adaptive=False),
         *solver_family(BACKEND, _ADAPTIVE, adaptive=True, capabilities={"adaptive"}),
-        *solver_family(BACKEND, _SDE, adaptive=False, capabilities={"sde"}),
+        *solver_family(BACKEND, _SDE, adaptive=False, capabilities={"sde", "sde_delays"}),
     ]
 
 

@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 from rates_core.backend import (
     PROGRESS_CHUNKS,
+    SINK_BYTES,
+    DelayedRows,
     EmittedFunction,
     Problem,
     Progress,
@@ -47,7 +49,7 @@ from rates_torch import ADAPTIVE_SOLVERS, BACKEND, FIXED_SOLVERS
 if TYPE_CHECKING:  # names for annotations; the solvers import the history only for delays
     from rates_torch.history import Connections, PreHistory, RingHistory, StepHistory
 
-__all__ = ["OPTIONS", "Integration", "prepare", "resolve_device", "solve"]
+__all__ = ["OPTIONS", "Integration", "prepare", "resolve_device", "ring_history", "solve"]
 
 #: Options every torch solver accepts (``run(..., device="cuda")``).
 COMMON_OPTIONS = ("device", "compile", "cuda_graph")
@@ -95,6 +97,10 @@ class Integration:
     history: Callable[[float], Any] | None = None
     options: dict[str, Any] = field(default_factory=dict)
     seed: int | None = None
+    #: ``Problem.sink``: where the fixed-step loops hand their samples in blocks
+    sink: Callable[[Any, Any], None] | None = None
+    #: ``Problem.delayed_samples``: the loops also return the delayed reads at the samples
+    delayed_samples: bool = False
     #: ``Problem.delays``: ``"grid"`` reads row n - round(tau / dt) at every stage of step n
     delays: str = "exact"
 
@@ -125,14 +131,17 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
     desc = f"{function.system.name} ({solver})"
     with problem.progress_bar(desc=desc) as progress, torch.no_grad():
         states, final, info = integrate(solver, run, progress)
-    times = [problem.t0 + k * problem.sampling_step for k in range(problem.n_samples)]
+    n_times = 0 if info.get("streamed") else problem.n_samples
+    times = [problem.t0 + k * problem.sampling_step for k in range(n_times)]
     import numpy as np
 
+    delayed = info.pop("delayed", None)
     return Trajectory(
         np.asarray(times, dtype=float),
         states.detach().cpu().numpy(),
         final.detach().cpu().numpy(),
         info,
+        delayed=delayed,
     )
 
 
@@ -238,6 +247,8 @@ def prepare(
         history=problem.history,
         options=options,
         seed=problem.seed,
+        sink=problem.sink,
+        delayed_samples=problem.delayed_samples,
         delays=problem.delays,
     )
 
@@ -284,6 +295,61 @@ def _delay_setup(run: Integration, adaptive: bool) -> tuple[Connections, PreHist
     return conns, PreHistory(history, run.y0, conns, vector, run.t0)
 
 
+class SampleList:
+    """The samples of a torch loop, one :meth:`add` per sample after ``y0``: kept and stacked,
+    or with ``Problem.sink`` handed on in blocks of about ``SINK_BYTES`` as they fill (as
+    :class:`rates_core.backend.SampleRows` does for NumPy loops)."""
+
+    def __init__(self, run: Integration, y0: Any) -> None:
+        self.sink, self.t0, self.step = run.sink, run.t0, run.sampling_step
+        size = max(y0.element_size() * y0.numel(), 1)
+        self.limit = max(1, min(run.n_samples, SINK_BYTES // size))
+        self.rows, self.first = [y0], 0
+
+    def add(self, y: Any) -> None:
+        """The next sample."""
+        if self.sink is not None and len(self.rows) == self.limit:
+            self._flush()
+        self.rows.append(y)
+
+    def _flush(self) -> None:
+        import numpy as np
+        import torch
+
+        assert self.sink is not None
+        block = torch.stack(self.rows).detach().cpu().numpy()
+        self.sink(self.t0 + (self.first + np.arange(len(block))) * self.step, block)
+        self.first += len(block)
+        self.rows = []
+
+    def finish(self) -> tuple[Any, dict[str, Any]]:
+        """``(samples (n_samples, *batch, n), info)``; with a sink, after the last block, no
+        samples and ``{"streamed": True}``."""
+        import torch
+
+        if self.sink is None:
+            return torch.stack(self.rows), {}
+        shape = self.rows[0].shape
+        self._flush()
+        return torch.zeros((0, *shape)), {"streamed": True}
+
+
+def ring_history(method: str, run: Integration) -> tuple[Connections, RingHistory]:
+    """The history of a fixed-step run with delays whose stages are those of ``method``
+    (torch_euler, torch_heun or torch_rk4), with left-side slopes where an input row changes
+    and reaches a delayed variable; used by the ODE loop and the SDE methods."""
+    from rates_torch.history import RingHistory
+
+    conns, pre = _delay_setup(run, adaptive=False)
+    jumps: Any = ()
+    if input_driven_slopes(run.function.system):
+        varying = [rows.detach().cpu().numpy() for _, rows in run.inputs if rows.shape[0] > 1]
+        jumps = input_jumps(varying, run.n_steps)
+    grid = run.delays == "grid"
+    hist = RingHistory(conns, pre, run.t0, run.dt, _STAGES[method], run.batch, jumps, grid)
+    return conns, hist
+
+
 def _fixed(
     solver: str, run: Integration, progress: Progress, graph: str | None = None
 ) -> tuple[Any, Any, dict[str, Any]]:
@@ -301,7 +367,7 @@ def _fixed(
     t_half = (t_grid[:-1].to(torch.float64) + 0.5 * dt).to(real) if n_steps else t_grid
     dt2, dt6 = 0.5 * dt, dt / 6.0
     y = run.y0
-    samples = [y]
+    samples = SampleList(run, y)
     left = run.n_samples - 1
     j = run.every
     inputs = run.inputs
@@ -314,16 +380,9 @@ def _fixed(
     delayed = bool(run.function.system.delayed)
     conns: Connections | None = None
     hist: RingHistory | None = None
+    at_samples = DelayedRows(run.delayed_samples, run.n_samples, run.every)
     if delayed:
-        from rates_torch.history import RingHistory
-
-        conns, pre = _delay_setup(run, adaptive=False)
-        jumps: Any = ()
-        if input_driven_slopes(run.function.system):
-            varying = [rows.detach().cpu().numpy() for _, rows in inputs if rows.shape[0] > 1]
-            jumps = input_jumps(varying, n_steps)
-        grid = run.delays == "grid"
-        hist = RingHistory(conns, pre, t0, dt, _STAGES[solver], run.batch, jumps, grid)
+        conns, hist = ring_history(solver, run)
     ends = progress.chunk_ends(n_steps)
     report = ends.pop(0) if progress.enabled else -1
     if graph is None and not delayed:
@@ -343,7 +402,10 @@ def _fixed(
         else:
             assert conns is not None  # set together with hist
             hist.begin_step(k, y)
-            d1 = conns.split(hist.read(0, k, y))
+            v1 = hist.read(0, k, y)
+            if k == at_samples.next:
+                at_samples.take(v1.detach().cpu().numpy())
+            d1 = conns.split(v1)
             k1 = f(t, y, *d1, *args)
             hist.end_first_stage(k, k1)
             if k in hist.left_steps:  # the input jumps at t: the slope before it, row k - 1
@@ -370,15 +432,27 @@ def _fixed(
         if j == 0:
             j = run.every
             if left > 0:
-                samples.append(y)
+                samples.add(y)
                 left -= 1
-    info: dict[str, Any] = {"solver": solver, "path": "torch", "n_steps": n_steps}
+    states, streamed = samples.finish()
+    info: dict[str, Any] = {"solver": solver, "path": "torch", "n_steps": n_steps, **streamed}
+    if hist is not None and at_samples.wanted:
+        info["delayed"] = last_read(hist, at_samples, n_steps, y)
     info["device"] = str(dev)
     if dev.type == "cuda":
         info["cuda_graph"] = graph or "delays (the history is read with per-step offsets)"
     if hist is not None:
         info.update(history_rows=hist.rows, n_delayed=hist.conns.size)
-    return torch.stack(samples), y, info
+    return states, y, info
+
+
+def last_read(hist: RingHistory, at_samples: DelayedRows, n_steps: int, y: Any) -> Any:
+    """The delayed reads at the samples (``Trajectory.delayed``), with those of a sample at
+    the end of the run (step ``n_steps``) read after the loop."""
+    if at_samples.next == n_steps:
+        hist.begin_step(n_steps, y)
+        at_samples.take(hist.read(0, n_steps, y).detach().cpu().numpy())
+    return at_samples.rows
 
 
 def _with(args: list[Any], values: list[tuple[int, Any]]) -> list[Any]:
@@ -609,6 +683,8 @@ def _dopri5(run: Integration, progress: Progress) -> tuple[Any, Any, dict[str, A
         hist.add(t, y, f0)
     samples = [y]
     next_sample = 1
+    at_samples = _StepReads(run, hist)
+    at_samples.read(t0, y)
     # initial step (Hairer, Norsett & Wanner; as scipy's select_initial_step)
     if "first_step" in opts:
         h = float(opts["first_step"])
@@ -670,6 +746,7 @@ def _dopri5(run: Integration, progress: Progress) -> tuple[Any, Any, dict[str, A
                 hist.add(t, y, f0)
             while next_sample < run.n_samples and sample_times[next_sample] - t <= tol:
                 samples.append(y)
+                at_samples.read(sample_times[next_sample], y)
                 next_sample += 1
             factor = MAX_FACTOR if norm == 0 else min(MAX_FACTOR, SAFETY * norm**-0.2)
             if rejected:
@@ -692,6 +769,7 @@ def _dopri5(run: Integration, progress: Progress) -> tuple[Any, Any, dict[str, A
                 raise SolverError(f"solver 'torch_dopri5': step size underflow at t={t}")
     while next_sample < run.n_samples:
         samples.append(y)
+        at_samples.read(sample_times[next_sample], y)
         next_sample += 1
     info = {
         "solver": "torch_dopri5",
@@ -703,4 +781,19 @@ def _dopri5(run: Integration, progress: Progress) -> tuple[Any, Any, dict[str, A
     }
     if conns is not None:
         info["n_delayed"] = conns.size
+    if at_samples.rows.wanted:
+        info["delayed"] = at_samples.rows.rows
     return torch.stack(samples), y, info
+
+
+class _StepReads:
+    """``torch_dopri5`` with ``Problem.delayed_samples``: the delayed reads at each sample
+    time, read from the history when the step ending there is accepted."""
+
+    def __init__(self, run: Integration, hist: StepHistory | None) -> None:
+        self.hist = hist
+        self.rows = DelayedRows(run.delayed_samples, run.n_samples, run.every)
+
+    def read(self, t: float, y: Any) -> None:
+        if self.hist is not None and self.rows.wanted:
+            self.rows.take(self.hist.read(t, y).detach().cpu().numpy())

@@ -33,6 +33,7 @@ CAPABILITIES: frozenset[str] = frozenset(
         "adaptive",  # adaptive step-size integration
         "dde",  # delay differential equations
         "dde_algebraic",  # solvers keep delayed algebraic variables in their history
+        "dde_outputs",  # solvers return the delayed reads at the samples (Problem.delayed_samples)
         "complex",  # complex-valued state variables
         "float32",  # single precision
         "vectorised",  # many nodes as arrays rather than scalars
@@ -42,6 +43,7 @@ CAPABILITIES: frozenset[str] = frozenset(
         "jacobian",  # emits the symbolic Jacobian
         "continuation",  # numerical continuation / bifurcation analysis
         "sde",  # white noise xi(): the SDE methods euler_maruyama and heun_stochastic
+        "sde_delays",  # the SDE methods integrate models with delays too
         "grid_delays",  # run(delays="grid"): delays rounded to whole steps (fixed-step solvers)
     }
 )

@@ -717,6 +717,62 @@ def coarse_increments(fine: np.ndarray, factor: int) -> np.ndarray:
     return fine.reshape(fine.shape[0] // factor, factor, fine.shape[1]).sum(axis=1)
 
 
+def delayed_sde_loop(
+    method: str, x0: float, a: float, s: float, lag: int, dt: float, increments: np.ndarray
+) -> np.ndarray:
+    """A hand-written loop of ``dx = (-x + a x(t - lag dt)) dt + s dW`` (the pre-history is
+    ``x0``): the state at every step (rows, the first ``x0``), one column per Wiener path of
+    ``increments`` (one row per step). ``method``: euler_maruyama, or heun_stochastic (the
+    predictor's delayed value is the state ``lag - 1`` steps back)."""
+    n_steps, n = increments.shape
+    x = np.full((n_steps + 1, n), float(x0))
+    for k in range(n_steps):
+        past = x[k - lag] if k >= lag else x[0]
+        drift = -x[k] + a * past
+        noise = s * increments[k]
+        if method == "heun_stochastic":
+            p = x[k] + drift * dt + noise
+            later = x[k + 1 - lag] if k + 1 >= lag else x[0]
+            drift = 0.5 * (drift + (-p + a * later))
+        x[k + 1] = x[k] + drift * dt + noise
+    return x
+
+
+def delayed_ring(n: int = 2, delay: float = 0.3) -> CircuitTemplate:
+    """``n`` nodes ``x' = -x + tanh(u)`` with ``s = x^2`` and ``q = x + u``, in a delayed
+    ring: ``x`` of node i drives ``u`` of node i+1 (weight 2, ``delay``), and ``s`` of the last
+    node drives ``u`` of the first (weight -0.5, delay 0.2, an algebraic variable kept in the
+    history); ``x(0) = 0.5``, also the pre-history."""
+    op = OperatorTemplate(
+        name="op",
+        equations=["x' = -x + tanh(u)", "s = x^2", "q = x + u"],
+        variables={
+            "x": "output(0.5)",
+            "s": "variable(0.0)",
+            "q": "variable(0.0)",
+            "u": "input(0.0)",
+        },
+    )
+    node = NodeTemplate(name="n", operators=[op])
+    labels = [f"p{i}" for i in range(n)]
+    circuit = CircuitTemplate(name="ring", nodes={lb: node for lb in labels})
+    edges = [
+        (f"{a}/op/x", f"{b}/op/u", None, {"weight": 2.0, "delay": delay})
+        for a, b in zip(labels[:-1], labels[1:])
+    ]
+    edges.append((f"{labels[-1]}/op/s", "p0/op/u", None, {"weight": -0.5, "delay": 0.2}))
+    return circuit.add_edges(edges)
+
+
+def delayed_ou_variance(a: float, b: float, tau: float, sigma: float) -> float:
+    """The stationary variance of ``dx = (a x + b x(t - tau)) dt + sigma dW`` for
+    ``|b| < -a`` (Kuechler and Mensch 1992), ``sigma^2 (b sinh(w tau) - w) / (2 w (a + b
+    cosh(w tau)))`` with ``w = sqrt(a^2 - b^2)``: ``sigma^2 int_0^inf G(t)^2 dt`` of the
+    fundamental solution G (checked against that integral to 1e-4)."""
+    w = math.sqrt(a * a - b * b)
+    return sigma**2 * (b * math.sinh(w * tau) - w) / (2 * w * (a + b * math.cosh(w * tau)))
+
+
 GAMMA = {"delay": 1.0, "spread": 0.5, "T": 3.0}
 
 
@@ -996,7 +1052,7 @@ FUNCTION_CASES: tuple[FunctionCase, ...] = tuple(_function_cases())
 
 # --------------------------------------------------------------------------- delays="grid"
 
-#: A three-node network for ``run(..., delays="grid")``: x_i' = -x_i + tanh(u_i) + c_i with
+#: A three-node network for ``run(..., delays="grid")``: x_i' = -x_i + sin(u_i) + c_i with
 #: u_i the weighted sum of delayed x_j. Delays are no multiples of ``dt`` (they round to 1, 3,
 #: 0 (below dt / 2), 4 and 2 steps) and n0 has a pre-history that changes with time.
 GRID_NET: dict[str, Any] = {
@@ -1021,7 +1077,7 @@ def grid_network_circuit() -> CircuitTemplate:
     for i, (x0, c) in enumerate(zip(GRID_NET["x0"], GRID_NET["c"])):
         op = OperatorTemplate(
             name="op",
-            equations=["x' = -x + tanh(u) + c"],
+            equations=["x' = -x + sin(u) + c"],
             variables={"x": f"output({x0})", "u": "input(0.0)", "c": c},
         )
         nodes[f"n{i}"] = NodeTemplate(name="unit", operators=[op])
@@ -1056,7 +1112,7 @@ def grid_network_reference(method: str) -> np.ndarray:
         return np.array([history(step * dt), *GRID_NET["x0"][1:]])
 
     def f(x: np.ndarray, u: np.ndarray) -> np.ndarray:
-        return -x + np.tanh(u) + c
+        return -x + np.sin(u) + c
 
     for n in range(n_steps):
         u = np.zeros(3)

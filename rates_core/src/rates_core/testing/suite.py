@@ -1023,6 +1023,55 @@ class ConformanceSuite:
         order = self._observed_order(steps, errors)
         assert 0.8 < order < 1.3, f"heun_stochastic: strong order {order:.2f} (errors {errors})"
 
+    @requires("sde", "sde_delays", "vectorised")
+    @pytest.mark.parametrize("method", SDE_METHODS)
+    def test_sde_delays_hand_loop(self, method: str) -> None:
+        """dx = (-x + a x(t - tau)) dt + s dW with tau = 20 steps, given Wiener increments
+        (5 paths, seed 4, vectorised and not): every sample equals a hand-written loop of the
+        method (the pre-history is x0) to 1e-12."""
+        n, T, dt, a, s, tau = 5, 1.0, 0.01, 0.5, 0.7, 0.2
+        circuit = ref.sde_population(n, "x' = -x + a*past(x, tau) + s*xi()", a=a, s=s, tau=tau)
+        increments = ref.brownian_increments(100, n, T, seed=4)
+        want = ref.delayed_sde_loop(method, 1.0, a, s, 20, dt, increments)[:100]
+        for vectorize in (True, False):
+            frame = circuit.run(
+                T,
+                dt,
+                outputs={f"x{i}": f"p{i}/op/x" for i in range(n)},
+                solver=method,
+                backend=self._backend,
+                wiener_increments=increments,
+                vectorize=vectorize,
+            )
+            assert_close(frame.to_numpy().real, want, ROUNDOFF, f"{method} with a delay", scale=1.0)
+
+    @requires("sde", "sde_delays", "vectorised")
+    @pytest.mark.parametrize("method", SDE_METHODS)
+    def test_sde_delays_ou_variance(self, method: str) -> None:
+        """dx = (-x + b x(t - tau)) dt + sigma dW (b = 0.5, tau = 0.5) in 1000 units: the
+        variance over units and times after t = 3 is the stationary variance of the delayed
+        Ornstein-Uhlenbeck process, 0.820 (:func:`~rates_core.testing.references.
+        delayed_ou_variance`; 0.5 without the delay), within 8 % (standard error about 3 %);
+        seed 5."""
+        n, b, tau, sigma, T, dt = 1000, 0.5, 0.5, 1.0, 8.0, 1e-3
+        circuit = ref.sde_population(
+            n, "x' = -x + b*past(x, tau) + sigma*xi()", x0=0.0, b=b, tau=tau, sigma=sigma
+        )
+        frame = circuit.run(
+            T,
+            dt,
+            outputs={f"x{i}": f"p{i}/op/x" for i in range(n)},
+            sampling_step_size=0.05,
+            solver=method,
+            backend=self._backend,
+            seed=5,
+        )
+        got = float(np.var(frame.loc[frame.index >= 3.0].to_numpy().real))
+        want = ref.delayed_ou_variance(-1.0, b, tau, sigma)
+        assert abs(got / want - 1) < 0.08, (
+            f"{method}: stationary variance {got:.4f}, expected {want:.4f}"
+        )
+
     # ------------------------------------------------------------------ functions
 
     def test_function(self, case: ref.FunctionCase) -> None:
@@ -1155,6 +1204,28 @@ class ConformanceSuite:
         self._reference_problem(
             "delay", ref.delay_circuit(), {"x": "n/op/x"}, ref.delay_exact, 4.0, solver
         )
+
+    @requires("dde", "dde_outputs")
+    @uses_solvers("all")
+    def test_delay_outputs(self, solver: SolverInfo) -> None:
+        """Algebraic variables that read a delayed value are recorded (dde_outputs):
+        ``q = x_1 + 2 x_0(t - 0.3)`` and ``u_0 = -0.5 s_1(t - 0.2)`` (``s = x^2``, a delayed
+        algebraic variable) equal the recorded states 30 and 20 samples back (pre-history
+        0.5), sampled every 10 steps of 1e-3, to 1e-12 (scaled by the largest value; adaptive
+        solvers read their dense output there)."""
+        frame = self._run(
+            ref.delayed_ring(),
+            2.0,
+            1e-3,
+            solver,
+            {"q": "p1/op/q", "x0": "p0/op/x", "x1": "p1/op/x", "u0": "p0/op/u"},
+            sampling_step_size=1e-2,
+        )
+        x0, x1, q, u0 = (frame[k].to_numpy().real for k in ("x0", "x1", "q", "u0"))
+        past0 = np.concatenate([np.full(30, 0.5), x0[:-30]])
+        past1 = np.concatenate([np.full(20, 0.5), x1[:-20]])
+        assert_close(q, x1 + 2.0 * past0, ROUNDOFF, f"q with {solver.name}")
+        assert_close(u0, -0.5 * past1**2, ROUNDOFF, f"u0 with {solver.name}")
 
     @requires("dde")
     @uses_solvers("all")
