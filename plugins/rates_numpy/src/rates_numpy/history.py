@@ -34,8 +34,10 @@ Pre-history
     holds the accepted state ``y_n`` (written when step n starts) and ``f_n``, the derivative at
     that point (the step's first stage, written right after it). The ring is stored twice
     (rows ``j`` and ``j + D``) so the rows ``n - D + 1 .. n`` are one contiguous view, from
-    which a read takes with offsets fixed for the run: one ``numpy.take`` per stored row, no
-    index arithmetic per connection and step.
+    which a read takes with offsets fixed for the run: no index arithmetic per connection and
+    step. With Hermite reads the rows are stored as interval records ``(y_j, f_j, y_j+1,
+    l_j+1)`` (``l`` the left-side slope, below), so a read is one ``numpy.take`` of 32-byte
+    records - one cache line per connection - and four multiply-adds.
 
     A read at stage time ``t_n + c dt`` (``c`` = 0, 1/2, 1) sits at the fixed relative position
     ``s = c - tau/dt`` (``tau/dt`` within 1e-9 of an integer counts as that integer), so the row
@@ -44,7 +46,9 @@ Pre-history
     of the stored values and derivatives of the interval holding the read time (error O(dt^4),
     so heun and rk4 keep their order). When all reads of a stage fall on stored rows (delays
     that are whole multiples of dt: every stage of euler and heun) the read is a direct ring
-    read, one ``take`` per step, and no derivatives are stored when no stage needs them.
+    read, one ``take`` per step, and no derivatives are stored when no stage needs them. The
+    stage at ``c = 1`` (heun's second, rk4's last) reads where the next step's first stage
+    reads, so its values are carried over: heun reads the history once per step, rk4 twice.
 
     Extrinsic inputs hold row n on ``[t_n, t_n+1)``: where a row changes
     (:func:`rates_core.delay_reads.input_jumps`) the derivative jumps at ``t_n``, and the
@@ -246,9 +250,10 @@ class PreHistory:
         self.calls += 1
         return np.asarray(call_history(self.history, t, self.n_states)).reshape(-1)
 
-    def fill(self, out: np.ndarray, sel: np.ndarray, times: np.ndarray) -> None:
-        """``out[sel]`` = the pre-history of connections ``sel`` at their read ``times``."""
-        if self.history is None:
+    def fill(self, out: np.ndarray, sel: np.ndarray, times: np.ndarray | None) -> None:
+        """``out[sel]`` = the pre-history of connections ``sel`` at their read ``times``
+        (None without a history function: the initial state, whatever the time)."""
+        if self.history is None or times is None:
             out[sel] = self.y0_conn[sel]
             return
         unique, inverse = np.unique(times, return_inverse=True)
@@ -270,6 +275,19 @@ class RingHistory:
     previous input row, same state and delayed values), then :meth:`read` for the later
     stages. ``grid`` (``delays="grid"``): every stage reads row ``n - round(tau / dt)``, so
     the first stage's read serves the whole step and no derivatives are stored.
+
+    Storage: without Hermite reads a ring ``Y`` of the tracked columns (one ``take`` per
+    read). With them, *interval records* ``R[j, col] = (y_j, f_j, y_j+1, l_j+1)`` (``l`` the
+    left-side derivative), so the four operands of a connection's cubic Hermite read are 32
+    contiguous bytes and one ``take`` of records per read gathers them all: one cache line per
+    connection where four separate rings cost four. Writing a row fills two half records.
+
+    Carry: the stage at ``c = 1`` (heun's second, rk4's last) reads at ``t_n+1 - tau``, where
+    the next step's first stage reads, from the same interval with the same weights (what is
+    known then is the same: rows up to n), so that stage's values are kept and the next step's
+    first stage copies them instead of reading again (zero delays are refreshed from the new
+    state as in every read). Heun then reads the history once per step (not under ``grid``,
+    whose later stages reuse the first stage's read).
     """
 
     def __init__(
@@ -288,105 +306,148 @@ class RingHistory:
         self.stages = [c for c, _ in stages]
         self.plans = [StagePlan(conns.tau, dt, c, first, grid) for c, first in stages]
         m_min = min((int(p.m.min()) for p in self.plans if p.m.size), default=0)
-        self.D = max(-m_min, 2) + 2  # rows n - D + 1 .. n are kept
+        self.D = D = max(-m_min, 2) + 2  # rows n - D + 1 .. n are kept
         self.ncols = ncols = conns.tracked.size
         self.hermite = not all(p.direct for p in self.plans)
-        self.Y = np.zeros((2 * self.D, ncols), dtype=conns.dtype)
-        self.F = np.zeros_like(self.Y) if self.hermite else None
         #: steps that need the left-side derivative (only Hermite reads use derivatives)
         self.left_steps = frozenset(int(k) for k in jumps) if self.hermite else frozenset()
-        self.L = np.zeros_like(self.Y) if self.left_steps else self.F
-        self.Yf = self.Y.reshape(-1)
-        self.Ff = self.F.reshape(-1) if self.F is not None else None
-        self.Lf = self.L.reshape(-1) if self.L is not None else None
-        # per stage, offsets from row n - D + 1 (m >= 1 - D), so a read takes from a view of
-        # the doubled ring starting there: no per-step index arithmetic over the connections
-        self.offsets = [(p.m + self.D - 1) * ncols + conns.col for p in self.plans]
-        self.tmp = np.empty(conns.size, dtype=conns.dtype)
+        dtype = conns.dtype
+        # the doubled ring (rows j and j + D equal): rows n - D + 1 .. n are one contiguous
+        # view from row n % D + 1, read with offsets fixed for the run (m >= 1 - D)
+        offsets = [(p.m + D - 1) * ncols + conns.col for p in self.plans]
+        self.Y: np.ndarray | None = None
+        self.R: np.ndarray | None = None
+        if self.hermite:
+            self.R = np.zeros((2 * D, ncols, 4), dtype=dtype)
+            self.flat = self.R.reshape(-1)
+            self.gathered = np.empty((conns.size, 4), dtype=dtype)
+            # Hermite stages take whole records; direct stages the y_j of each record
+            self.offsets = [o if p.weights else 4 * o for o, p in zip(offsets, self.plans)]
+            self.weights = [_record_weights(p.weights) for p in self.plans]
+        else:
+            self.Y = np.zeros((2 * D, ncols), dtype=dtype)
+            self.flat = self.Y.reshape(-1)
+            self.offsets = offsets
+            self.weights = [None] * len(self.plans)
+        self.row = np.empty(ncols, dtype=dtype)
+        #: per stage, the connections by read position and those positions (pre-history)
+        self.pre_order = [_by_position(p) for p in self.plans]
+        carry = [i for i, c in enumerate(self.stages) if i and c == 1.0 and not grid]
+        self.carry = carry[0] if carry else None
+        self.carried = np.empty(conns.size, dtype=dtype) if carry else None
 
     @property
     def rows(self) -> int:
         return self.D
 
+    def _put(self, n: int, slot: int, values: np.ndarray) -> None:
+        """Write ``values`` (tracked columns) into slot ``slot`` of record n % D (both copies)."""
+        assert self.R is not None
+        r = n % self.D
+        self.R[r, :, slot] = values
+        self.R[r + self.D, :, slot] = values
+
     def begin_step(self, n: int, y: np.ndarray) -> None:
         """Store ``y_n`` (the accepted state at the start of step n) in row n."""
-        r = n % self.D
         z = self.vector.values(self.t0 + n * self.dt, y)
-        np.take(z, self.conns.tracked, out=self.Y[r])
-        self.Y[r + self.D] = self.Y[r]
+        row = self.row
+        np.take(z, self.conns.tracked, out=row)
+        if self.Y is not None:
+            r = n % self.D
+            self.Y[r] = row
+            self.Y[r + self.D] = row
+            return
+        self._put(n, 0, row)  # the left end of interval n
+        self._put(n - 1, 2, row)  # the right end of interval n - 1
 
     def end_first_stage(self, n: int, y: np.ndarray, f: np.ndarray) -> None:
         """Store ``f_n`` (the first stage's derivative at the state ``y = y_n``) in row n."""
-        if self.F is None:
+        if self.R is None:
             return
-        D, F, Y = self.D, self.F, self.Y
-        r = n % D
+        row = self.row
         fz = self.vector.rates(self.t0 + n * self.dt, y, f)
-        np.take(fz, self.conns.tracked, out=F[r])
-        F[r + D] = F[r]
+        np.take(fz, self.conns.tracked, out=row)
+        self._put(n, 1, row)
+        self._put(n - 1, 3, row)  # no jump at t_n: the left-side slope is f_n too
         if n == 0:  # row -1: the Taylor line y0 + (t - t0) f0 for reads inside the first step
-            np.multiply(F[0], -self.dt, out=Y[D - 1])
-            Y[D - 1] += Y[0]
-            Y[2 * D - 1] = Y[D - 1]
-            F[D - 1] = F[0]
-            F[2 * D - 1] = F[0]
-        L = self.L
-        if L is not None and L is not F:  # no jump at t_n: both sides agree
-            L[r] = F[r]
-            L[r + D] = F[r]
-            if n == 0:
-                L[D - 1] = F[0]
-                L[2 * D - 1] = F[0]
+            y0 = self.R[0, :, 0]
+            start = np.multiply(row, -self.dt)
+            start += y0
+            self._put(-1, 0, start)
+            self._put(-1, 1, row)
 
     def set_left(self, n: int, y: np.ndarray, f: np.ndarray) -> None:
         """Store the left-side derivative at ``t_n`` (``f`` with input row n - 1 at ``y = y_n``),
         the right-end slope of the interval ending at ``t_n``; after :meth:`end_first_stage`."""
-        D, L = self.D, self.L
-        assert L is not None  # left_steps is empty without Hermite reads
-        r = n % D
+        assert self.R is not None  # left_steps is empty without Hermite reads
         fz = self.vector.rates(self.t0 + n * self.dt, y, f)
-        np.take(fz, self.conns.tracked, out=L[r])
-        L[r + D] = L[r]
+        np.take(fz, self.conns.tracked, out=self.row)
+        self._put(n - 1, 3, self.row)
 
     def read(self, stage: int, n: int, y: np.ndarray) -> np.ndarray:
         """Delayed values at stage ``stage`` of step n (``y``: the stage state) into
         ``conns.values`` (returned)."""
-        conns = self.conns
+        vals = self.conns.values
         if self.grid and stage:
-            return conns.values  # held over the step: the first stage's read
-        p = self.plans[stage]
-        vals, idx = conns.values, self.offsets[stage]
-        start = (n % self.D + 1) * self.ncols  # row n - D + 1 of the doubled ring
-        Ff, Lf = self.Ff, self.Lf
-        if p.weights is None:  # every read falls on a row (p.direct)
-            np.take(self.Yf[start:], idx, out=vals, mode="clip")
+            return vals  # held over the step: the first stage's read
+        if stage == 0 and n > 0 and self.carried is not None:
+            np.copyto(vals, self.carried)  # the previous step's read at c = 1: same times
         else:
-            assert Ff is not None and Lf is not None  # interpolated reads keep derivatives
-            a0, a1, b0, b1 = p.weights
-            tmp = self.tmp
-            np.take(self.Yf[start:], idx, out=vals, mode="clip")
-            vals *= a0
-            np.take(Ff[start:], idx, out=tmp, mode="clip")
-            tmp *= b0
-            vals += tmp
-            start += self.ncols  # the interval's right end, one row later
-            np.take(self.Yf[start:], idx, out=tmp, mode="clip")
-            tmp *= a1
-            vals += tmp
-            np.take(Lf[start:], idx, out=tmp, mode="clip")
-            tmp *= b1
-            vals += tmp
-        if n < p.n_pre:
-            sel = np.flatnonzero(p.s < -n)
-            self.pre.fill(vals, sel, self.t0 + (n + p.s[sel]) * self.dt)
+            self._gather(stage, n, vals)
+            if n < self.plans[stage].n_pre:
+                self._fill_pre(stage, n, vals)
+            if stage == self.carry:
+                assert self.carried is not None
+                np.copyto(self.carried, vals)
         self.set_zero(stage, n, y)
         return vals
+
+    def _fill_pre(self, stage: int, n: int, vals: np.ndarray) -> None:
+        """The reads of step n before t0 (``s < -n``: a prefix of the stage's connections
+        sorted by ``s``) from the pre-history."""
+        p = self.plans[stage]
+        order, s_sorted = self.pre_order[stage]
+        sel = order[: np.searchsorted(s_sorted, -n, side="left")]
+        times = None if self.pre.history is None else self.t0 + (n + p.s[sel]) * self.dt
+        self.pre.fill(vals, sel, times)
+
+    def _gather(self, stage: int, n: int, vals: np.ndarray) -> None:
+        """The history part of a read: one ``take`` (see the class doc)."""
+        idx, w = self.offsets[stage], self.weights[stage]
+        start = (n % self.D + 1) * self.ncols  # row n - D + 1 of the doubled ring
+        if self.R is None:
+            np.take(self.flat[start:], idx, out=vals, mode="clip")
+        elif w is None:  # every read of this stage falls on a row: the y of its record
+            np.take(self.flat[4 * start :], idx, out=vals, mode="clip")
+        else:
+            g = self.gathered
+            records = self.flat[4 * start :].reshape(-1, 4)
+            np.take(records, idx, axis=0, out=g, mode="clip")
+            g *= w
+            # ((a0 y0 + b0 f0) + a1 y1) + b1 l1, the order of the four-ring version
+            np.add(g[:, 0], g[:, 1], out=vals)
+            vals += g[:, 2]
+            vals += g[:, 3]
 
     def set_zero(self, stage: int, n: int, y: np.ndarray) -> None:
         """Refresh the zero-delay connections from the stage state ``y`` of stage ``stage``."""
         if self.conns.zero is not None:
             t = self.t0 + (n + self.stages[stage]) * self.dt
             self.conns.set_zero(self.vector.values(t, y))
+
+
+def _by_position(plan: StagePlan) -> tuple[np.ndarray, np.ndarray]:
+    """The connections sorted by read position ``plan.s``, and the sorted positions."""
+    order = np.argsort(plan.s, kind="stable")
+    return order, plan.s[order]
+
+
+def _record_weights(weights: tuple[np.ndarray, ...] | None) -> np.ndarray | None:
+    """Hermite weights ``(a0, a1, b0, b1)`` as ``(C, 4)`` in record order ``(y0, f0, y1, l1)``."""
+    if weights is None:
+        return None
+    a0, a1, b0, b1 = weights
+    return np.column_stack([a0, b0, a1, b1])
 
 
 # --------------------------------------------------------------------------- adaptive
