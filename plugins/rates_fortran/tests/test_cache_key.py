@@ -102,3 +102,18 @@ def test_key_of_a_noise_model_counts_its_units():
 
     assert key(3) == key(3)
     assert key(3) != key(4)
+
+
+def test_default_flags_and_override_are_part_of_the_keys(monkeypatch):
+    """-O3 -freciprocal-math by default (as rates-numba's ``arcp``); RATES_FORTRAN_FLAGS
+    replaces them, and a library built with other flags is another cache entry."""
+    from rates_fortran.build import _flags, compile_library, compiler_identity
+
+    source = "module flags_probe\nimplicit none\nend module flags_probe\n"
+    monkeypatch.delenv("RATES_FORTRAN_FLAGS", raising=False)
+    assert _flags()[-2:] == ["-O3", "-freciprocal-math"]
+    default_identity, (default_src, _) = compiler_identity(), compile_library(source)
+    monkeypatch.setenv("RATES_FORTRAN_FLAGS", "-O2")
+    assert "-freciprocal-math" not in _flags() and _flags()[-1] == "-O2"
+    assert compiler_identity() != default_identity
+    assert compile_library(source)[0] != default_src

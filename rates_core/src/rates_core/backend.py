@@ -110,6 +110,7 @@ class Problem:
     sampling_step: float
     n_samples: int
     inputs: Mapping[str, np.ndarray] = field(default_factory=dict)
+    #: the time of each input row (``run`` leaves it None for a model without inputs)
     input_times: np.ndarray | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     seed: int | None = None
@@ -401,9 +402,16 @@ _CONTINUE_HINT = (
 )
 
 
+_FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
+
+
 def first_nonfinite(value: Any) -> int | None:
     """The flat index of the first NaN or infinite element of ``value`` (a number, array or
     scipy.sparse matrix), or None when every element is finite or ``value`` is not numeric."""
+    if isinstance(value, float) or (
+        isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype in _FLOATS
+    ):  # a real number (most parameters): without numpy's per-call costs, paid every run
+        return None if math.isfinite(value) else 0
     data = getattr(value, "data", value) if hasattr(value, "tocsr") else value
     try:
         arr = np.asarray(data)

@@ -140,6 +140,9 @@ class PluginHost:
         self._pm.add_hookspecs(hookspecs)
         self._plugins: dict[str, PluginRecord] = {}
         self._broken: list[BrokenPlugin] = []
+        # tables derived from the registered plugins (declarations per kind, methods per
+        # backend): asked for on every run, so kept until the next registration
+        self._tables: dict[tuple[str, str], Any] = {}
 
     # ------------------------------------------------------------------ loading
 
@@ -209,6 +212,7 @@ class PluginHost:
             return None
         record = PluginRecord(name, distribution, version, backends, solvers)
         self._plugins[name] = record
+        self._tables.clear()
         return record
 
     def _mark_broken(
@@ -316,11 +320,15 @@ class PluginHost:
         return self._pm
 
     def _declarations(self, kind: str) -> dict[str, list[tuple[Any, PluginRecord]]]:
-        table: dict[str, list[tuple[Any, PluginRecord]]] = {}
-        for record in self._plugins.values():
-            for info in record.backends if kind == "backend" else record.solvers:
-                table.setdefault(info.name, []).append((info, record))
-        return table
+        """Name -> every (description, plugin) declaring it; shared, not to be modified."""
+        key = ("declarations", kind)
+        if key not in self._tables:
+            table: dict[str, list[tuple[Any, PluginRecord]]] = {}
+            for record in self._plugins.values():
+                for info in record.backends if kind == "backend" else record.solvers:
+                    table.setdefault(info.name, []).append((info, record))
+            self._tables[key] = table
+        return self._tables[key]
 
     def backends(self) -> dict[str, tuple[BackendInfo, str | None]]:
         """Backend name -> (description, distribution), for names declared by exactly one plugin.
@@ -463,11 +471,15 @@ class PluginHost:
     # ------------------------------------------------------------------ solver methods
 
     def _method_table(self, backend: str) -> dict[str, list[SolverInfo]]:
-        table: dict[str, list[SolverInfo]] = {}
-        for info, _ in self.solvers().values():
-            if info.backend == backend:
-                table.setdefault(info.method, []).append(info)
-        return dict(sorted(table.items()))
+        """Method -> the solvers of ``backend`` claiming it; shared, not to be modified."""
+        key = ("methods", backend)
+        if key not in self._tables:
+            table: dict[str, list[SolverInfo]] = {}
+            for info, _ in self.solvers().values():
+                if info.backend == backend:
+                    table.setdefault(info.method, []).append(info)
+            self._tables[key] = dict(sorted(table.items()))
+        return self._tables[key]
 
     def methods(self, backend: str) -> dict[str, SolverInfo]:
         """Method name -> solver, for the solvers that drive ``backend`` (sorted by method).

@@ -6,6 +6,7 @@ is a vector (a population of n units, or a vector variable), size 1 is a scalar.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,7 +54,8 @@ class Parameter:
 
     @property
     def size(self) -> int:
-        return int(np.prod(np.shape(self.value))) if self.role != "matrix" else 0
+        # math.prod, not np.prod: a tenth of the cost, and every run asks for every size
+        return int(math.prod(np.shape(self.value))) if self.role != "matrix" else 0
 
 
 @dataclass(frozen=True)
