@@ -4,6 +4,8 @@ backend without the ``grid_delays`` capability)."""
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -15,6 +17,10 @@ from rates_core.errors import SolverError
 from rates_core.plugins import BackendInfo, SolverInfo
 from rates_core.sweep import grid_search
 from rates_core.testing import references as ref
+
+needs_numpy = pytest.mark.skipif(
+    importlib.util.find_spec("rates_numpy") is None, reason="needs rates-numpy"
+)
 
 OUTPUTS = {f"x{i}": f"n{i}/op/x" for i in range(3)}
 
@@ -92,6 +98,7 @@ def test_problem_check_refuses_grid_with_adaptive_step():
         problem.check(system, "rk4", fixed_step=True)
 
 
+@needs_numpy
 def test_run_grid_matches_the_definition():
     """rates-numpy's heun under delays="grid" is the hand-written loop (1e-12 relative)."""
     frame = _run(history=ref.grid_network_history(), delays="grid")
@@ -103,6 +110,7 @@ def test_run_grid_matches_the_definition():
     assert np.max(np.abs(exact.to_numpy() - frame.to_numpy())) > 1e-4  # not the default
 
 
+@needs_numpy
 def test_run_refuses_bad_values_and_adaptive_solvers():
     with pytest.raises(SolverError, match=r"delays must be one of 'exact', 'grid', got 'round'"):
         _run(delays="round")
@@ -128,6 +136,7 @@ def test_backend_without_capability_is_an_error(monkeypatch):
     assert pipeline.check_delay_option("grid", loop) == "grid"
 
 
+@needs_numpy
 def test_grid_search_forwards_delays():
     """Each set of a sweep runs under the convention: the set equal to the template's values
     gives run()'s numbers."""
@@ -157,6 +166,7 @@ def test_grid_search_forwards_delays():
         )
 
 
+@needs_numpy
 def test_get_run_func_rounds_delays():
     """get_run_func(delays="grid") reads hist at t - k dt; it needs a fixed-step solver."""
     circuit = ref.delay_edge_circuit().update_var(edge_vars=[("a/op/a", "b/op/u", {"delay": 0.26})])
@@ -178,6 +188,7 @@ def test_get_run_func_rounds_delays():
         circuit.get_run_func("f", 0.1, solver="scipy", delays="grid")
 
 
+@needs_numpy
 def test_cli_run_delays_grid(tmp_path, capsys):
     model = tmp_path / "net.yaml"
     model.write_text(

@@ -3,6 +3,8 @@ little beyond its integration), and that what users get stays the same."""
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,6 +14,10 @@ from rates_core.backend import first_nonfinite
 from rates_core.plugins import PluginHost, default_host
 from rates_core.system import build_system
 from rates_core.testing import references as ref
+
+needs_numpy = pytest.mark.skipif(
+    importlib.util.find_spec("rates_numpy") is None, reason="needs rates-numpy"
+)
 
 
 def test_problem_without_inputs_has_no_input_times():
@@ -40,6 +46,7 @@ def test_problem_with_inputs_keeps_the_row_times():
     np.testing.assert_allclose(problem.input_times, np.arange(10) * 1e-3, rtol=0, atol=1e-15)
 
 
+@needs_numpy
 def test_host_tables_are_built_once_and_refreshed_by_a_registration():
     host = PluginHost.discover()
     table = host._method_table("numpy")
@@ -90,6 +97,7 @@ def _jrc_frame():
     )
 
 
+@needs_numpy
 def test_frames_share_built_columns_and_stay_independent():
     circuit, first = _jrc_frame()
     hits = results._column_index.cache_info().hits
@@ -107,6 +115,7 @@ def test_frames_share_built_columns_and_stay_independent():
     assert second.columns.name is None and third.columns.name is None
 
 
+@needs_numpy
 def test_frame_is_what_users_had():
     """Same columns (dtype as pandas infers for the names), time index, one float block with
     contiguous columns, values equal to the recorded states (exact)."""
@@ -121,6 +130,7 @@ def test_frame_is_what_users_had():
     assert frame.attrs["solver_method"] == "euler" and frame.attrs["backend"] == "numpy"
 
 
+@needs_numpy
 def test_multiindex_frames_are_unchanged():
     labels, _, net = ref.rate_network_nodes(3)
     frame = net.run(0.01, 1e-3, outputs={"r": "all/op/r"}, backend="numpy", solver="euler")
@@ -131,5 +141,6 @@ def test_multiindex_frames_are_unchanged():
     pd.testing.assert_frame_equal(frame, again)
 
 
+@needs_numpy
 def test_default_host_is_used_by_run():
     assert default_host().resolve_solver("numpy", "rk4").method == "rk4"

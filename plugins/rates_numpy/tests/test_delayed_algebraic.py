@@ -92,6 +92,7 @@ def test_a_delay_between_grid_points_is_read_as_the_solver_reads_it():
 def test_a_backend_without_dde_outputs_names_the_variable_and_the_ways_out():
     """The fixture plugin (delays, no dde_outputs) refuses before integrating, naming the
     variable, the delayed read and the backends that can."""
+    pytest.importorskip("rates_fixture_plugin")
     with pytest.raises(ModelError, match=r"cannot record 'p1/op/q': it reads the delayed") as err:
         _circuit().run(1.0, 1e-3, backend="fixture", outputs={"q": "p1/op/q"})
     assert "delay_approximation=n" in str(err.value)
