@@ -252,3 +252,16 @@ def test_interpolated_delays_match_numpy(solver: str, delays: str) -> None:
     got = ref.delay_edge_circuit().run(2.0, 3e-3, backend="numba", **kwargs).to_numpy()
     want = ref.delay_edge_circuit().run(2.0, 3e-3, backend="numpy", **kwargs).to_numpy()
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * max(np.abs(want).max(), 1.0))
+
+
+def test_cache_key_follows_the_runtime_source() -> None:
+    """A generated module's cache key holds a digest of ``rates_numba.runtime``: numba's cache
+    of a loop has the runtime helpers compiled into it and would keep an old ring layout."""
+    import hashlib
+
+    import rates_numba
+    from rates_numba import runtime
+    from rates_numba.emit import code_version
+
+    digest = hashlib.sha256(Path(runtime.__file__).read_bytes()).hexdigest()[:16]
+    assert code_version() == f"{rates_numba.__version__}+{digest}"

@@ -24,8 +24,11 @@ arrive as CSR tuples or dense arrays (:func:`rates_numba.solvers.numba_argument`
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,7 +47,14 @@ from rates_core.system import System
 from rates_numba import BACKEND, FIXED_METHODS, __version__
 from rates_numba.printer import NumbaPrinter, safe_name
 
-__all__ = ["draws_random", "emit_function", "emit_source", "scalar_state", "stage_index"]
+__all__ = [
+    "code_version",
+    "draws_random",
+    "emit_function",
+    "emit_source",
+    "scalar_state",
+    "stage_index",
+]
 
 _ARRAY_FUNCTIONS = (
     rb.Matvec,
@@ -559,15 +569,26 @@ def _module(source: str, options: EmitOptions, injected: Mapping[str, Any]) -> t
     from rates_core.cache import source_hash
     from rates_core.codegen.modules import cache_source, load_python_module
 
-    name = f"rates_{BACKEND}_generated_{source_hash(source, BACKEND, __version__)}"
+    version = code_version()
+    name = f"rates_{BACKEND}_generated_{source_hash(source, BACKEND, version)}"
     module = sys.modules.get(name)
     if module is None:
-        module, path = load_python_module(source, BACKEND, __version__, options, injected)
+        module, path = load_python_module(source, BACKEND, version, options, injected)
         sys.modules[name] = module
         return module, path
     for key, impl in injected.items():
         setattr(module, key, impl)
-    return module, cache_source(source, BACKEND, __version__, options)
+    return module, cache_source(source, BACKEND, version, options)
+
+
+@functools.cache
+def code_version() -> str:
+    """The plugin version and a digest of :mod:`rates_numba.runtime`'s source: part of the
+    cache key of a generated module, because numba's cache of a compiled loop holds the
+    runtime helpers it calls (compiled into it) and never checks whether they changed, so a
+    loop compiled against another ring layout would be loaded and write past its arrays."""
+    runtime = Path(__file__).with_name("runtime.py").read_bytes()
+    return f"{__version__}+{hashlib.sha256(runtime).hexdigest()[:16]}"
 
 
 def emit_function(system: System, context: EmitContext | None = None) -> EmittedFunction:

@@ -209,10 +209,12 @@ def input_at_(times: Any, rows: Any, t: float) -> Any:
 # per connection, where separate rings cost four), and the ring of D records is stored twice
 # (records j and j + D equal), so the records n - D + 1 .. n are contiguous from record
 # n % D + 1 and a read adds a per-run offset (``off``) to one base per step: no index
-# arithmetic per connection. What a record holds is decided here and nowhere else. Where an
-# extrinsic input that drives a delayed variable changes its row at step n, the derivative
-# jumps at t_n: ``l_n`` is then the left-side derivative (input row n - 1), the right-end slope
-# of the interval ending at t_n (elsewhere it repeats f_n).
+# arithmetic per connection. Where no read interpolates (``delays="grid"``, delays that are
+# whole steps) a record is ``y_j`` alone (the ring a quarter of the size). What a record holds
+# is decided here and nowhere else. Where an extrinsic input that drives a delayed variable
+# changes its row at step n, the derivative jumps at t_n: ``l_n`` is then the left-side
+# derivative (input row n - 1), the right-end slope of the interval ending at t_n (elsewhere it
+# repeats f_n).
 
 
 @_jit
@@ -231,7 +233,8 @@ def store_state_(ring: Any, n: int, y: Any, tracked: Any) -> None:
     """Record n starts with the state ``y`` accepted at the start of step n (also the right
     end of record n - 1)."""
     _put(ring, n, 0, y, tracked)
-    _put(ring, n - 1, 2, y, tracked)
+    if ring.shape[2] > 1:
+        _put(ring, n - 1, 2, y, tracked)
 
 
 @_jit
@@ -313,7 +316,7 @@ def _read_ring(values: Any, n: int, ring: Any, off: Any, weights: Any, direct: b
     """The history part of a read (see :func:`read_delayed_`)."""
     d = ring.shape[0] // 2
     flat = ring.reshape(-1)
-    base = (n % d + 1) * ring.shape[1] * 4  # record n - D + 1 of the doubled ring
+    base = (n % d + 1) * ring.shape[1] * ring.shape[2]  # record n - D + 1 of the doubled ring
     if direct:
         for k in range(values.size):
             values[k] = flat[base + off[k]]

@@ -197,13 +197,14 @@ def _delay_args(
     m_min = min((int(p.m.min()) for p in plans if p.m.size), default=0)
     rows = max(-m_min, 2) + 2
     ncols = layout.tracked.size
+    direct = np.array([p.direct for p in plans])
+    slots = 1 if direct.all() else 4
     # the doubled ring of interval records (rates_numba.runtime): a read at row n + m is
     # record n % rows + 1 + (m + rows - 1), slot 0 (y) or all four (Hermite)
-    ring = np.zeros((2 * rows, ncols, 4), dtype=dtype)
-    off = np.stack([((p.m + rows - 1) * ncols + layout.col) * 4 for p in plans]).astype(np.int64)
+    ring = np.zeros((2 * rows, ncols, slots), dtype=dtype)
+    off = np.stack([((p.m + rows - 1) * ncols + layout.col) * slots for p in plans])
     weights = np.stack([_record_weights(p.weights, size) for p in plans])
     s = np.stack([p.s for p in plans]).astype(np.float64)
-    direct = np.array([p.direct for p in plans])
     n_pre = np.array([p.n_pre for p in plans], dtype=np.int64)
     pre = _pre_history(problem, layout, plans, y0)
     left = _left_args(function.system, problem, params, bool(direct.all()))
@@ -212,7 +213,7 @@ def _delay_args(
         layout.tracked.astype(np.int64),
         layout.zero.astype(np.int64),
         ring,
-        off,
+        off.astype(np.int64),
         weights,
         s,
         direct,
