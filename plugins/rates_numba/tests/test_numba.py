@@ -211,8 +211,9 @@ def test_delayed_loops_read_the_ring_once_per_step() -> None:
 
 
 def test_read_modes() -> None:
-    """``read_delayed_``: READ gathers the ring (Hermite weights on the 32-byte records), KEEP
-    also keeps the values, CARRY takes the kept values after step 0, HOLD leaves them."""
+    """``read_delayed_``: READ gathers the ring in memory order (Hermite weights on the 32-byte
+    records, each value to its connection), KEEP also keeps the values, CARRY takes the kept
+    values after step 0, HOLD leaves them."""
     from rates_numba.runtime import CARRY, HOLD, KEEP, READ, read_delayed_
 
     rows, ncols = 3, 2
@@ -224,8 +225,9 @@ def test_read_modes() -> None:
     kept, values = np.full(2, -1.0), np.zeros(2)
 
     def read(n: int, mode: int) -> np.ndarray:
-        args = (ring, off, weights, s, False, 0, pre, empty, empty, kept, mode)
-        read_delayed_(values, n, np.zeros(1), *args)
+        order = np.array([1, 0], dtype=np.int64)  # connection 1's record comes first
+        args = (ring, order, off[::-1].copy(), weights[::-1].copy(), s, False, 0, pre)
+        read_delayed_(values, n, np.zeros(1), *args, empty, empty, kept, mode)
         return values.copy()
 
     flat = ring.reshape(-1)

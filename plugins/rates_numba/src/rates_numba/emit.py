@@ -196,6 +196,7 @@ _DELAY_ARGS = [
     "tracked_",
     "zero_",
     "ring_",
+    "ord_",
     "off_",
     "w_",
     "s_",
@@ -226,7 +227,7 @@ def _read_modes(tab: Tableau) -> list[str]:
 
 def _read_stage(w: kit.SourceWriter, plan: int, y: str, level: int, mode: str) -> None:
     w(
-        f"read_delayed_(vals_, k_, {y}, ring_, off_[{plan}], w_[{plan}], s_[{plan}], "
+        f"read_delayed_(vals_, k_, {y}, ring_, ord_[{plan}], off_[{plan}], w_[{plan}], s_[{plan}], "
         f"direct_[{plan}], npre_[{plan}], pre_[{plan}], zero_, pos_, kept_, {mode})",
         level,
     )

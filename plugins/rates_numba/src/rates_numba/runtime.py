@@ -275,6 +275,7 @@ def read_delayed_(
     n: int,
     y: Any,
     ring: Any,
+    order: Any,
     off: Any,
     weights: Any,
     s: Any,
@@ -287,18 +288,20 @@ def read_delayed_(
     mode: int,
 ) -> None:
     """The delayed values of one stage of step n into ``values``: cubic Hermite reads of the
-    ring's records (``weights[k]``: the weights of y0, f0, y1, l1, in record order,
-    :class:`rates_core.delay_reads.StagePlan`) or their y0 (``direct``) at the per-run offsets
-    ``off``, the pre-history table ``pre[n]`` where the read time is before t0 (``s < -n``),
-    and the stage state ``y`` for zero delays. ``mode``: see :data:`READ` (the c = 1 stage
-    reads where the next step's first stage reads: the same interval with the same weights)."""
+    ring's records or their y0 (``direct``), the pre-history table ``pre[n]`` where the read
+    time is before t0 (``s < -n``), and the stage state ``y`` for zero delays. The ring part
+    goes in the order of the records in memory (``order[j]``: the connection read j-th at the
+    offset ``off[j]`` with ``weights[j]``, the weights of y0, f0, y1, l1 in record order,
+    :class:`rates_core.delay_reads.StagePlan`): ascending addresses the CPU prefetches, where
+    connection order jumps across the ring. ``mode``: see :data:`READ` (the c = 1 stage reads
+    where the next step's first stage reads: the same interval with the same weights)."""
     if mode == HOLD:
         return
     if mode == CARRY and n > 0:
         for k in range(values.size):
             values[k] = kept[k]
     else:
-        _read_ring(values, n, ring, off, weights, direct)
+        _read_ring(values, n, ring, order, off, weights, direct)
         if n < n_pre:
             row = min(n, pre.shape[0] - 1)
             for k in range(values.size):
@@ -312,17 +315,19 @@ def read_delayed_(
 
 
 @_jit
-def _read_ring(values: Any, n: int, ring: Any, off: Any, weights: Any, direct: bool) -> None:
+def _read_ring(
+    values: Any, n: int, ring: Any, order: Any, off: Any, weights: Any, direct: bool
+) -> None:
     """The history part of a read (see :func:`read_delayed_`)."""
     d = ring.shape[0] // 2
     flat = ring.reshape(-1)
     base = (n % d + 1) * ring.shape[1] * ring.shape[2]  # record n - D + 1 of the doubled ring
     if direct:
-        for k in range(values.size):
-            values[k] = flat[base + off[k]]
+        for j in range(order.size):
+            values[order[j]] = flat[base + off[j]]
         return
-    for k in range(values.size):
-        i = base + off[k]
-        value = weights[k, 0] * flat[i] + weights[k, 1] * flat[i + 1]
-        value += weights[k, 2] * flat[i + 2]
-        values[k] = value + weights[k, 3] * flat[i + 3]
+    for j in range(order.size):
+        i = base + off[j]
+        value = weights[j, 0] * flat[i] + weights[j, 1] * flat[i + 1]
+        value += weights[j, 2] * flat[i + 2]
+        values[order[j]] = value + weights[j, 3] * flat[i + 3]

@@ -203,7 +203,10 @@ def _delay_args(
     # record n % rows + 1 + (m + rows - 1), slot 0 (y) or all four (Hermite)
     ring = np.zeros((2 * rows, ncols, slots), dtype=dtype)
     off = np.stack([((p.m + rows - 1) * ncols + layout.col) * slots for p in plans])
-    weights = np.stack([_record_weights(p.weights, size) for p in plans])
+    # each plan's connections in the order of their records in memory (see read_delayed_)
+    order = np.argsort(off, axis=1, kind="stable").astype(np.int64)
+    off = np.take_along_axis(off, order, axis=1)
+    weights = np.stack([_record_weights(p.weights, size)[o] for p, o in zip(plans, order)])
     s = np.stack([p.s for p in plans]).astype(np.float64)
     n_pre = np.array([p.n_pre for p in plans], dtype=np.int64)
     pre = _pre_history(problem, layout, plans, y0)
@@ -213,6 +216,7 @@ def _delay_args(
         layout.tracked.astype(np.int64),
         layout.zero.astype(np.int64),
         ring,
+        order,
         off.astype(np.int64),
         weights,
         s,
