@@ -66,7 +66,7 @@ _ARRAY_FUNCTIONS = (
     rb.Interp,
 )
 _RUNTIME = (
-    "CARRY, HOLD, KEEP, READ, at1_, first_nonfinite_, input_at_, matvec_, maxr_, mean_, "
+    "CARRY, HOLD, READ, at1_, first_nonfinite_, input_at_, matvec_, maxr_, mean_, "
     "mean_axis_, minr_, read_delayed_, store_derivative_, store_left_, store_state_, vsum_"
 )
 #: How every generated function is compiled. ``fastmath`` allows only two rewrites that change
@@ -204,7 +204,6 @@ _DELAY_ARGS = [
     "npre_",
     "pre_",
     "vals_",
-    "kept_",
     "grid_",
     "hermite_",
 ]
@@ -215,20 +214,20 @@ _LEFT_ARGS = ["left_"]
 
 
 def _read_modes(tab: Tableau) -> list[str]:
-    """Per stage of ``tab``, the ``mode`` of its read (:data:`rates_numba.runtime.READ`): the
-    first stage at c = 1 keeps its values for the next step's first stage, which takes them;
-    under ``delays="grid"`` (``grid_``) the later stages hold the first stage's read."""
+    """Per stage of ``tab``, the ``mode`` of its read (:data:`rates_numba.runtime.READ`): where
+    the last stage is at c = 1 (heun, rk4) its values stay in ``vals_`` for the next step's
+    first stage, which reads at the same times; under ``delays="grid"`` (``grid_``) the later
+    stages hold the first stage's read."""
     c, _, _ = tab.floats()
-    keep = next((i for i in range(1, len(c)) if c[i] == 1.0), None)
-    modes = ["READ" if keep is None else "READ if grid_ else CARRY"]
-    modes += ["HOLD if grid_ else " + ("KEEP" if i == keep else "READ") for i in range(1, len(c))]
-    return modes
+    carry = len(c) > 1 and c[-1] == 1.0
+    modes = ["READ if grid_ else CARRY" if carry else "READ"]
+    return modes + ["HOLD if grid_ else READ"] * (len(c) - 1)
 
 
 def _read_stage(w: kit.SourceWriter, plan: int, y: str, level: int, mode: str) -> None:
     w(
         f"read_delayed_(vals_, k_, {y}, ring_, ord_[{plan}], off_[{plan}], w_[{plan}], s_[{plan}], "
-        f"direct_[{plan}], npre_[{plan}], pre_[{plan}], zero_, pos_, kept_, {mode})",
+        f"direct_[{plan}], npre_[{plan}], pre_[{plan}], zero_, pos_, {mode})",
         level,
     )
 

@@ -37,7 +37,6 @@ __all__ = [
     "minr_",
     "CARRY",
     "HOLD",
-    "KEEP",
     "READ",
     "read_delayed_",
     "seed_",
@@ -262,11 +261,10 @@ def store_left_(ring: Any, n: int, f: Any, tracked: Any) -> None:
     _put(ring, n - 1, 3, f, tracked)
 
 
-#: ``mode`` of :func:`read_delayed_`: read the ring; read and keep the values (the stage at
-#: c = 1, where the next step's first stage reads); take the kept values (the first stage of
-#: a step after one that kept them); nothing (``delays="grid"``: later stages reuse the first
-#: stage's read, held over the step).
-READ, KEEP, CARRY, HOLD = 0, 1, 2, 3
+#: ``mode`` of :func:`read_delayed_`: read the ring; keep the values already in ``values`` (the
+#: first stage of a step after one whose last stage, at c = 1, read at the same times); nothing
+#: (``delays="grid"``: later stages reuse the first stage's read, held over the step).
+READ, CARRY, HOLD = 0, 1, 2
 
 
 @_jit
@@ -284,7 +282,6 @@ def read_delayed_(
     pre: Any,
     zero: Any,
     pos: Any,
-    kept: Any,
     mode: int,
 ) -> None:
     """The delayed values of one stage of step n into ``values``: cubic Hermite reads of the
@@ -293,23 +290,17 @@ def read_delayed_(
     goes in the order of the records in memory (``order[j]``: the connection read j-th at the
     offset ``off[j]`` with ``weights[j]``, the weights of y0, f0, y1, l1 in record order,
     :class:`rates_core.delay_reads.StagePlan`): ascending addresses the CPU prefetches, where
-    connection order jumps across the ring. ``mode``: see :data:`READ` (the c = 1 stage reads
+    connection order jumps across the ring. ``mode``: see :data:`READ` (a stage at c = 1 reads
     where the next step's first stage reads: the same interval with the same weights)."""
     if mode == HOLD:
         return
-    if mode == CARRY and n > 0:
-        for k in range(values.size):
-            values[k] = kept[k]
-    else:
+    if mode != CARRY or n == 0:
         _read_ring(values, n, ring, order, off, weights, direct)
         if n < n_pre:
             row = min(n, pre.shape[0] - 1)
             for k in range(values.size):
                 if s[k] < -n:
                     values[k] = pre[row, k]
-        if mode == KEEP:
-            for k in range(values.size):
-                kept[k] = values[k]
     for i in range(zero.size):
         values[zero[i]] = y[pos[zero[i]]]
 

@@ -224,7 +224,6 @@ def _delay_args(
         n_pre,
         pre,
         np.zeros(size, dtype=dtype),
-        np.zeros(size, dtype=dtype),
         bool(grid),
         not bool(direct.all()),
         *left,
