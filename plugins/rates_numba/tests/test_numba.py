@@ -193,3 +193,75 @@ def test_only_random_models_seed(monkeypatch: pytest.MonkeyPatch) -> None:
     noisy = ref.one_node("noisy", ["x' = -x + randn()"], {"x": "output(0.0)"})
     noisy.run(0.01, 1e-3, backend="numba", solver="euler", seed=1)
     assert len(seeded) == 1
+
+
+def test_delayed_loops_read_the_ring_once_per_step() -> None:
+    """Heun's last stage (c = 1) leaves its read in ``vals_`` for the next step's first stage
+    (which reads at the same times), under ``delays="grid"`` the second stage holds the first
+    one's read, and derivatives go into the ring only where a read interpolates."""
+    source = _emitted(ref.delay_edge_circuit()).source
+    loop = source.split("def run_heun_(")[1].split("\n\n\n")[0]
+    reads = [line for line in loop.splitlines() if "read_delayed_(" in line]
+    assert len(reads) == 2
+    assert reads[0].endswith("pos_, READ if grid_ else CARRY)")
+    assert reads[1].endswith("pos_, HOLD if grid_ else READ)")
+    assert "if hermite_:\n            store_derivative_(" in loop
+    euler = source.split("def run_euler_(")[1].split("\n\n\n")[0]
+    assert "pos_, READ)" in euler  # no stage at c = 1 after the first: nothing to carry
+
+
+def test_read_modes() -> None:
+    """``read_delayed_``: READ gathers the ring in memory order (Hermite weights on the 32-byte
+    records, each value to its connection), CARRY keeps the values after step 0 (zero delays
+    refreshed from the stage state), HOLD leaves them all."""
+    from rates_numba.runtime import CARRY, HOLD, READ, read_delayed_
+
+    rows, ncols = 3, 2
+    ring = np.arange(2 * rows * ncols * 4, dtype=np.float64).reshape(2 * rows, ncols, 4)
+    off = np.array([4 * (ncols * 1 + 1), 0], dtype=np.int64)  # record 1 + n % rows, col 1; 0
+    weights = np.array([[1.0, 0.5, 0.25, 0.125], [1.0, 0.0, 0.0, 0.0]])
+    pre, s = np.zeros((1, 2)), np.zeros(2)
+    values = np.zeros(2)
+    zero, pos = np.array([1], dtype=np.int64), np.array([0, 0], dtype=np.int64)
+
+    def read(n: int, mode: int, zeros: bool = False) -> np.ndarray:
+        order = np.array([1, 0], dtype=np.int64)  # connection 1's record comes first
+        args = (ring, order, off[::-1].copy(), weights[::-1].copy(), s, False, 0, pre)
+        z = zero if zeros else zero[:0]
+        read_delayed_(values, n, np.array([-5.0]), *args, z, pos, mode)
+        return values.copy()
+
+    flat = ring.reshape(-1)
+    base = (1 % rows + 1) * ncols * 4
+    i = base + int(off[0])
+    want = [flat[i] + 0.5 * flat[i + 1] + 0.25 * flat[i + 2] + 0.125 * flat[i + 3], flat[base]]
+    np.testing.assert_allclose(read(1, READ), want, rtol=1e-15)
+    values[:] = [7.0, 8.0]
+    np.testing.assert_array_equal(read(2, CARRY, zeros=True), [7.0, -5.0])
+    np.testing.assert_array_equal(read(2, HOLD, zeros=True), [7.0, -5.0])
+    values[:] = [7.0, 8.0]
+    assert read(0, CARRY)[0] != 7.0  # step 0 has no previous read: reads the ring
+
+
+@pytest.mark.parametrize("solver", ["heun", "rk4"])
+@pytest.mark.parametrize("delays", ["exact", "grid"])
+def test_interpolated_delays_match_numpy(solver: str, delays: str) -> None:
+    """Delays between grid points (0.5 / 0.003 steps: Hermite reads, carried at c = 1) and
+    their grid rounding give rates-numpy's numbers to 1e-12 (of the largest value)."""
+    kwargs = {"solver": solver, "sampling_step_size": 0.03, "delays": delays}
+    got = ref.delay_edge_circuit().run(2.0, 3e-3, backend="numba", **kwargs).to_numpy()
+    want = ref.delay_edge_circuit().run(2.0, 3e-3, backend="numpy", **kwargs).to_numpy()
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * max(np.abs(want).max(), 1.0))
+
+
+def test_cache_key_follows_the_runtime_source() -> None:
+    """A generated module's cache key holds a digest of ``rates_numba.runtime``: numba's cache
+    of a loop has the runtime helpers compiled into it and would keep an old ring layout."""
+    import hashlib
+
+    import rates_numba
+    from rates_numba import runtime
+    from rates_numba.emit import code_version
+
+    digest = hashlib.sha256(Path(runtime.__file__).read_bytes()).hexdigest()[:16]
+    assert code_version() == f"{rates_numba.__version__}+{digest}"

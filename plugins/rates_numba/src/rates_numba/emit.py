@@ -24,8 +24,11 @@ arrive as CSR tuples or dense arrays (:func:`rates_numba.solvers.numba_argument`
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,7 +47,14 @@ from rates_core.system import System
 from rates_numba import BACKEND, FIXED_METHODS, __version__
 from rates_numba.printer import NumbaPrinter, safe_name
 
-__all__ = ["draws_random", "emit_function", "emit_source", "scalar_state", "stage_index"]
+__all__ = [
+    "code_version",
+    "draws_random",
+    "emit_function",
+    "emit_source",
+    "scalar_state",
+    "stage_index",
+]
 
 _ARRAY_FUNCTIONS = (
     rb.Matvec,
@@ -56,8 +66,8 @@ _ARRAY_FUNCTIONS = (
     rb.Interp,
 )
 _RUNTIME = (
-    "at1_, first_nonfinite_, input_at_, matvec_, maxr_, mean_, mean_axis_, minr_, read_delayed_, "
-    "store_derivative_, store_left_, store_state_, vsum_"
+    "CARRY, HOLD, READ, at1_, first_nonfinite_, input_at_, matvec_, maxr_, mean_, "
+    "mean_axis_, minr_, read_delayed_, store_derivative_, store_left_, store_state_, vsum_"
 )
 #: How every generated function is compiled. ``fastmath`` allows only two rewrites that change
 #: the last bits of a result, never NaN or infinity handling: a division by a loop-invariant value
@@ -184,41 +194,52 @@ def _param_args(system: System) -> list[str]:
 _DELAY_ARGS = [
     "pos_",
     "tracked_",
-    "col_",
     "zero_",
-    "ring_y_",
-    "ring_f_",
-    "m_",
+    "ring_",
+    "ord_",
+    "off_",
     "w_",
     "s_",
     "direct_",
     "npre_",
     "pre_",
     "vals_",
+    "grid_",
+    "hermite_",
 ]
 #: The extra arguments of the loops of systems whose delayed variables an input drives
-#: (:func:`rates_core.delay_reads.input_driven_slopes`): the ring of left-side derivatives
-#: and, per step, whether to compute one there (an input row changes, Hermite reads).
-_LEFT_ARGS = ["ring_l_", "left_"]
+#: (:func:`rates_core.delay_reads.input_driven_slopes`): per step, whether to compute the
+#: left-side derivative there (an input row changes, Hermite reads).
+_LEFT_ARGS = ["left_"]
 
 
-def _read_stage(w: kit.SourceWriter, plan: int, y: str, level: int, ring_l: str) -> None:
+def _read_modes(tab: Tableau) -> list[str]:
+    """Per stage of ``tab``, the ``mode`` of its read (:data:`rates_numba.runtime.READ`): where
+    the last stage is at c = 1 (heun, rk4) its values stay in ``vals_`` for the next step's
+    first stage, which reads at the same times; under ``delays="grid"`` (``grid_``) the later
+    stages hold the first stage's read."""
+    c, _, _ = tab.floats()
+    carry = len(c) > 1 and c[-1] == 1.0
+    modes = ["READ if grid_ else CARRY" if carry else "READ"]
+    return modes + ["HOLD if grid_ else READ"] * (len(c) - 1)
+
+
+def _read_stage(w: kit.SourceWriter, plan: int, y: str, level: int, mode: str) -> None:
     w(
-        f"read_delayed_(vals_, k_, {y}, ring_y_, ring_f_, {ring_l}, m_[{plan}], w_[{plan}], "
-        f"s_[{plan}], "
-        f"direct_[{plan}], npre_[{plan}], pre_[{plan}], col_, zero_, pos_)",
+        f"read_delayed_(vals_, k_, {y}, ring_, ord_[{plan}], off_[{plan}], w_[{plan}], s_[{plan}], "
+        f"direct_[{plan}], npre_[{plan}], pre_[{plan}], zero_, pos_, {mode})",
         level,
     )
 
 
-def _left_slope(w: kit.SourceWriter, system: System, f_n: str) -> None:
-    """Row k_'s left-side derivative: ``f_n`` itself, or where the inputs jump at t_k (``left_``)
-    the field with the input rows of step k_ - 1 (same state and delayed values)."""
-    w(f"store_left_(ring_l_, ring_f_, k_, {f_n}, tracked_)", 2)
+def _left_slope(w: kit.SourceWriter, system: System) -> None:
+    """Where the inputs jump at t_k (``left_``), the left-side derivative at t_k: the field with
+    the input rows of step k_ - 1 (same state and delayed values); elsewhere it is f_n, which
+    ``store_derivative_`` wrote."""
     w("if left_[k_]:", 2)
     _inputs_at_step(w, system, 3, "k_ - 1")
     w(_call("t_", "y_", "fl_", system), 3)
-    w("store_left_(ring_l_, ring_f_, k_, fl_, tracked_)", 3)
+    w("store_left_(ring_, k_, fl_, tracked_)", 3)
     _inputs_at_step(w, system, 3)
 
 
@@ -250,7 +271,7 @@ def _fixed_loop(w: kit.SourceWriter, system: System, method: str) -> None:
     plans = stage_index(tab)
     delayed = bool(system.delayed)
     left = delayed and input_driven_slopes(system)
-    ring_l = "ring_l_" if left else "ring_f_"
+    modes = _read_modes(tab)
     head = ["t0_", "dt_", "kstart_", "kstop_", "every_", "y_", "out_"]
     head += (_DELAY_ARGS if delayed else []) + (_LEFT_ARGS if left else [])
     head += _param_args(system)
@@ -274,18 +295,19 @@ def _fixed_loop(w: kit.SourceWriter, system: System, method: str) -> None:
     w("t_ = t0_ + k_*dt_", 2)
     _inputs_at_step(w, system, 2)
     if delayed:
-        w("store_state_(ring_y_, k_, y_, tracked_)", 2)
-        _read_stage(w, plans[0], "y_", 2, ring_l)
+        w("store_state_(ring_, k_, y_, tracked_)", 2)
+        _read_stage(w, plans[0], "y_", 2, modes[0])
     w(_call("t_", "y_", ks[0], system), 2)
     if delayed:
-        w(f"store_derivative_(ring_y_, ring_f_, k_, {ks[0]}, tracked_, dt_)", 2)
+        w("if hermite_:", 2)  # only Hermite reads use derivatives
+        w(f"store_derivative_(ring_, k_, {ks[0]}, tracked_, dt_)", 3)
     if left:
-        _left_slope(w, system, ks[0])
+        _left_slope(w, system)
     for i in range(1, len(c)):
         w("for i_ in range(N_STATES_):", 2)
         w(f"ys_[i_] = y_[i_] + dt_*({_combination(a[i], ks, 'i_')})", 3)
         if delayed:
-            _read_stage(w, plans[i], "ys_", 2, ring_l)
+            _read_stage(w, plans[i], "ys_", 2, modes[i])
         t = "t_ + dt_" if c[i] == 1.0 else f"t_ + {c[i]!r}*dt_"
         w(_call(t, "ys_", ks[i], system), 2)
     w("for i_ in range(N_STATES_):", 2)
@@ -547,15 +569,26 @@ def _module(source: str, options: EmitOptions, injected: Mapping[str, Any]) -> t
     from rates_core.cache import source_hash
     from rates_core.codegen.modules import cache_source, load_python_module
 
-    name = f"rates_{BACKEND}_generated_{source_hash(source, BACKEND, __version__)}"
+    version = code_version()
+    name = f"rates_{BACKEND}_generated_{source_hash(source, BACKEND, version)}"
     module = sys.modules.get(name)
     if module is None:
-        module, path = load_python_module(source, BACKEND, __version__, options, injected)
+        module, path = load_python_module(source, BACKEND, version, options, injected)
         sys.modules[name] = module
         return module, path
     for key, impl in injected.items():
         setattr(module, key, impl)
-    return module, cache_source(source, BACKEND, __version__, options)
+    return module, cache_source(source, BACKEND, version, options)
+
+
+@functools.cache
+def code_version() -> str:
+    """The plugin version and a digest of :mod:`rates_numba.runtime`'s source: part of the
+    cache key of a generated module, because numba's cache of a compiled loop holds the
+    runtime helpers it calls (compiled into it) and never checks whether they changed, so a
+    loop compiled against another ring layout would be loaded and write past its arrays."""
+    runtime = Path(__file__).with_name("runtime.py").read_bytes()
+    return f"{__version__}+{hashlib.sha256(runtime).hexdigest()[:16]}"
 
 
 def emit_function(system: System, context: EmitContext | None = None) -> EmittedFunction:

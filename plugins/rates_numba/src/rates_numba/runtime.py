@@ -8,9 +8,10 @@ Two kinds:
   ``matvec_`` takes a dense 2-d array or a CSR matrix as the tuple ``(data, indices, indptr,
   n_rows)`` (numba has no scipy.sparse; :func:`rates_numba.solvers.numba_argument` converts);
 * the pieces of the compiled solver loops: the ring history of delayed reads
-  (:func:`store_state_`, :func:`store_derivative_`, :func:`read_delayed_`), the linear
-  interpolation of input rows (:func:`input_at_`), the first non-finite entry
-  (:func:`first_nonfinite_`) and the seed of numba's random generator (:func:`seed_`).
+  (:func:`store_state_`, :func:`store_derivative_`, :func:`store_left_`,
+  :func:`read_delayed_`), the linear interpolation of input rows (:func:`input_at_`), the
+  first non-finite entry (:func:`first_nonfinite_`) and the seed of numba's random generator
+  (:func:`seed_`).
 
 This module imports numba; the plugin imports it inside its hooks only.
 """
@@ -34,6 +35,9 @@ __all__ = [
     "mean_",
     "mean_axis_",
     "minr_",
+    "CARRY",
+    "HOLD",
+    "READ",
     "read_delayed_",
     "seed_",
     "store_derivative_",
@@ -198,47 +202,69 @@ def input_at_(times: Any, rows: Any, t: float) -> Any:
     return rows[i] + w * (rows[i + 1] - rows[i])
 
 
-# The ring history of the fixed-step loops. Row n (of the ring of D rows, index n % D) holds the
-# tracked columns of the accepted state y_n and the derivative f_n computed by the first stage
-# of step n; what a row holds is decided here and nowhere else. Where an extrinsic input that
-# drives a delayed variable changes its row at step n, the derivative jumps at t_n: a third
-# ring ``ring_l`` keeps the left-side derivative (input row n - 1), the right-end slope of the
-# interval ending at t_n (elsewhere it repeats f_n; without such inputs it is ``ring_f``).
+# The ring history of the fixed-step loops, laid out as rates-numpy's RingHistory: interval
+# records ``ring[j, col] = (y_j, f_j, y_j+1, l_j+1)`` (``l``: the left-side derivative), so the
+# four operands of a connection's cubic Hermite read are 32 contiguous bytes (one cache line
+# per connection, where separate rings cost four), and the ring of D records is stored twice
+# (records j and j + D equal), so the records n - D + 1 .. n are contiguous from record
+# n % D + 1 and a read adds a per-run offset (``off``) to one base per step: no index
+# arithmetic per connection. Where no read interpolates (``delays="grid"``, delays that are
+# whole steps) a record is ``y_j`` alone (the ring a quarter of the size). What a record holds
+# is decided here and nowhere else. Where an extrinsic input that drives a delayed variable
+# changes its row at step n, the derivative jumps at t_n: ``l_n`` is then the left-side
+# derivative (input row n - 1), the right-end slope of the interval ending at t_n (elsewhere it
+# repeats f_n).
 
 
 @_jit
-def store_state_(ring_y: Any, n: int, y: Any, tracked: Any) -> None:
-    """Row n of the ring: the state ``y`` accepted at the start of step n."""
-    r = n % ring_y.shape[0]
-    for j in range(tracked.size):
-        ring_y[r, j] = y[tracked[j]]
-
-
-@_jit
-def store_derivative_(ring_y: Any, ring_f: Any, n: int, f: Any, tracked: Any, dt: float) -> None:
-    """Row n's derivative: ``f`` of the first stage of step n. At n = 0 also row -1, the
-    Taylor line ``y0 - dt f0`` (reads inside the first step extrapolate it)."""
-    d = ring_y.shape[0]
+def _put(ring: Any, n: int, slot: int, values: Any, tracked: Any) -> None:
+    """Slot ``slot`` of record n (both copies): the ``tracked`` entries of ``values``."""
+    d = ring.shape[0] // 2
     r = n % d
     for j in range(tracked.size):
-        ring_f[r, j] = f[tracked[j]]
-    if n == 0:
-        for j in range(tracked.size):
-            ring_y[d - 1, j] = ring_y[0, j] - dt * ring_f[0, j]
-            ring_f[d - 1, j] = ring_f[0, j]
+        v = values[tracked[j]]
+        ring[r, j, slot] = v
+        ring[r + d, j, slot] = v
 
 
 @_jit
-def store_left_(ring_l: Any, ring_f: Any, n: int, f: Any, tracked: Any) -> None:
-    """Row n's left-side derivative: ``f`` at t_n with the input row of step n - 1 (or f_n
-    where the inputs do not jump). At n = 0 also row -1, the slope of the Taylor line."""
-    d = ring_l.shape[0]
-    r = n % d
-    for j in range(tracked.size):
-        ring_l[r, j] = f[tracked[j]]
+def store_state_(ring: Any, n: int, y: Any, tracked: Any) -> None:
+    """Record n starts with the state ``y`` accepted at the start of step n (also the right
+    end of record n - 1)."""
+    _put(ring, n, 0, y, tracked)
+    if ring.shape[2] > 1:
+        _put(ring, n - 1, 2, y, tracked)
+
+
+@_jit
+def store_derivative_(ring: Any, n: int, f: Any, tracked: Any, dt: float) -> None:
+    """Record n's derivative: ``f`` of the first stage of step n (also the left-side slope of
+    record n - 1 until :func:`store_left_`). At n = 0 also record -1, the Taylor line
+    ``y0 - dt f0`` (reads inside the first step extrapolate it)."""
+    _put(ring, n, 1, f, tracked)
+    _put(ring, n - 1, 3, f, tracked)
     if n == 0:
+        d = ring.shape[0] // 2
         for j in range(tracked.size):
-            ring_l[d - 1, j] = ring_f[d - 1, j]
+            f0 = ring[0, j, 1]
+            start = ring[0, j, 0] - dt * f0
+            ring[d - 1, j, 0] = start
+            ring[2 * d - 1, j, 0] = start
+            ring[d - 1, j, 1] = f0
+            ring[2 * d - 1, j, 1] = f0
+
+
+@_jit
+def store_left_(ring: Any, n: int, f: Any, tracked: Any) -> None:
+    """The left-side derivative at t_n: ``f`` at t_n with the input row of step n - 1, the
+    right-end slope of record n - 1 (after :func:`store_derivative_`)."""
+    _put(ring, n - 1, 3, f, tracked)
+
+
+#: ``mode`` of :func:`read_delayed_`: read the ring; keep the values already in ``values`` (the
+#: first stage of a step after one whose last stage, at c = 1, read at the same times); nothing
+#: (``delays="grid"``: later stages reuse the first stage's read, held over the step).
+READ, CARRY, HOLD = 0, 1, 2
 
 
 @_jit
@@ -246,42 +272,53 @@ def read_delayed_(
     values: Any,
     n: int,
     y: Any,
-    ring_y: Any,
-    ring_f: Any,
-    ring_l: Any,
-    m: Any,
+    ring: Any,
+    order: Any,
+    off: Any,
     weights: Any,
     s: Any,
     direct: bool,
     n_pre: int,
     pre: Any,
-    col: Any,
     zero: Any,
     pos: Any,
+    mode: int,
 ) -> None:
     """The delayed values of one stage of step n into ``values``: cubic Hermite reads of the
-    ring at rows ``n + m`` and ``n + m + 1`` (``weights``: y0, y1, f0, f1 per connection,
-    :class:`rates_core.delay_reads.StagePlan`; f1 from ``ring_l``, the left-side slopes), the
-    pre-history table ``pre[n]`` where the read time is before t0 (``s < -n``), and the stage
-    state ``y`` for zero delays."""
-    d = ring_y.shape[0]
-    for k in range(values.size):
-        r0 = (n + m[k]) % d
-        c = col[k]
-        if direct:
-            values[k] = ring_y[r0, c]
-        else:
-            r1 = (n + m[k] + 1) % d
-            values[k] = (
-                weights[0, k] * ring_y[r0, c]
-                + weights[2, k] * ring_f[r0, c]
-                + weights[1, k] * ring_y[r1, c]
-                + weights[3, k] * ring_l[r1, c]
-            )
-    if n < n_pre:
-        row = min(n, pre.shape[0] - 1)
-        for k in range(values.size):
-            if s[k] < -n:
-                values[k] = pre[row, k]
+    ring's records or their y0 (``direct``), the pre-history table ``pre[n]`` where the read
+    time is before t0 (``s < -n``), and the stage state ``y`` for zero delays. The ring part
+    goes in the order of the records in memory (``order[j]``: the connection read j-th at the
+    offset ``off[j]`` with ``weights[j]``, the weights of y0, f0, y1, l1 in record order,
+    :class:`rates_core.delay_reads.StagePlan`): ascending addresses the CPU prefetches, where
+    connection order jumps across the ring. ``mode``: see :data:`READ` (a stage at c = 1 reads
+    where the next step's first stage reads: the same interval with the same weights)."""
+    if mode == HOLD:
+        return
+    if mode != CARRY or n == 0:
+        _read_ring(values, n, ring, order, off, weights, direct)
+        if n < n_pre:
+            row = min(n, pre.shape[0] - 1)
+            for k in range(values.size):
+                if s[k] < -n:
+                    values[k] = pre[row, k]
     for i in range(zero.size):
         values[zero[i]] = y[pos[zero[i]]]
+
+
+@_jit
+def _read_ring(
+    values: Any, n: int, ring: Any, order: Any, off: Any, weights: Any, direct: bool
+) -> None:
+    """The history part of a read (see :func:`read_delayed_`)."""
+    d = ring.shape[0] // 2
+    flat = ring.reshape(-1)
+    base = (n % d + 1) * ring.shape[1] * ring.shape[2]  # record n - D + 1 of the doubled ring
+    if direct:
+        for j in range(order.size):
+            values[order[j]] = flat[base + off[j]]
+        return
+    for j in range(order.size):
+        i = base + off[j]
+        value = weights[j, 0] * flat[i] + weights[j, 1] * flat[i + 1]
+        value += weights[j, 2] * flat[i + 2]
+        values[order[j]] = value + weights[j, 3] * flat[i + 3]

@@ -196,39 +196,51 @@ def _delay_args(
     size = layout.size
     m_min = min((int(p.m.min()) for p in plans if p.m.size), default=0)
     rows = max(-m_min, 2) + 2
-    ring_y = np.zeros((rows, layout.tracked.size), dtype=dtype)
-    ring_f = np.zeros_like(ring_y)
-    m = np.stack([p.m for p in plans]).astype(np.int64)
-    weights = np.stack(
-        [np.zeros((4, size)) if p.weights is None else np.stack(p.weights) for p in plans]
-    )
-    s = np.stack([p.s for p in plans]).astype(np.float64)
+    ncols = layout.tracked.size
     direct = np.array([p.direct for p in plans])
+    slots = 1 if direct.all() else 4
+    # the doubled ring of interval records (rates_numba.runtime): a read at row n + m is
+    # record n % rows + 1 + (m + rows - 1), slot 0 (y) or all four (Hermite)
+    ring = np.zeros((2 * rows, ncols, slots), dtype=dtype)
+    off = np.stack([((p.m + rows - 1) * ncols + layout.col) * slots for p in plans])
+    # each plan's connections in the order of their records in memory (see read_delayed_)
+    order = np.argsort(off, axis=1, kind="stable").astype(np.int64)
+    off = np.take_along_axis(off, order, axis=1)
+    weights = np.stack([_record_weights(p.weights, size)[o] for p, o in zip(plans, order)])
+    s = np.stack([p.s for p in plans]).astype(np.float64)
     n_pre = np.array([p.n_pre for p in plans], dtype=np.int64)
     pre = _pre_history(problem, layout, plans, y0)
-    left = _left_args(function.system, problem, params, ring_f, bool(direct.all()))
+    left = _left_args(function.system, problem, params, bool(direct.all()))
     return [
         layout.pos.astype(np.int64),
         layout.tracked.astype(np.int64),
-        layout.col,
         layout.zero.astype(np.int64),
-        ring_y,
-        ring_f,
-        m,
+        ring,
+        order,
+        off.astype(np.int64),
         weights,
         s,
         direct,
         n_pre,
         pre,
         np.zeros(size, dtype=dtype),
+        bool(grid),
+        not bool(direct.all()),
         *left,
     ]
 
 
-def _left_args(
-    system: System, problem: Problem, params: list[Any], ring_f: np.ndarray, direct: bool
-) -> list[Any]:
-    """``[ring_l_, left_]`` for a system whose delayed variables an input drives, else ``[]``:
+def _record_weights(weights: tuple[np.ndarray, ...] | None, size: int) -> np.ndarray:
+    """A plan's Hermite weights ``(a0, a1, b0, b1)`` as ``(C, 4)`` in record order
+    ``(y0, f0, y1, l1)`` (zeros for a direct plan, whose reads take y0 alone)."""
+    if weights is None:
+        return np.zeros((size, 4))
+    a0, a1, b0, b1 = weights
+    return np.ascontiguousarray(np.column_stack([a0, b0, a1, b1]), dtype=np.float64)
+
+
+def _left_args(system: System, problem: Problem, params: list[Any], direct: bool) -> list[Any]:
+    """``[left_]`` for a system whose delayed variables an input drives, else ``[]``:
     ``left_[n]`` says the inputs' row changes at step n (only Hermite reads use slopes)."""
     if not input_driven_slopes(system):
         return []
@@ -236,7 +248,7 @@ def _left_args(
     if not direct:
         rows = [r for p, r in zip(system.params, params) if p.role == "input"]
         left[input_jumps(rows, problem.n_steps)] = True
-    return [np.zeros_like(ring_f), left]
+    return [left]
 
 
 def _pre_history(
