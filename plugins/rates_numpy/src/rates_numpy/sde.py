@@ -29,6 +29,7 @@ on whole steps where the delayed path itself matters.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from typing import Any
 
@@ -169,12 +170,7 @@ def _integrate(
         conns, _pre, hist = ring_history(_DETERMINISTIC[solver], function, problem, inputs, y)
         delayed = conns.arguments
 
-    def set_row(k: int) -> None:
-        for i, r in rows:
-            if scalar:
-                args[i] = r[k].item()
-            else:
-                args[i][...] = r[k]
+    set_row = functools.partial(inputs.write_row, rows)
 
     d: Any = ()
     left, j = problem.n_samples - 1, every

@@ -25,6 +25,7 @@ and ``scipy`` reports the sample times its evaluations have passed. Results do n
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -176,6 +177,7 @@ class StepInputs:
 
     def __init__(self, function: EmittedFunction, problem: Problem, scalar_args: bool) -> None:
         system = function.system
+        self.scalar = scalar_args
         self.args: list[Any] = []
         self.slots: list[tuple[int, str, np.ndarray]] = []  # (arg index, name, rows)
         for i, (p, value) in enumerate(zip(system.params, problem.params)):
@@ -209,6 +211,16 @@ class StepInputs:
                 )
             out.append((i, rows))
         return out
+
+    def write_row(self, rows: list[tuple[int, np.ndarray]], k: int) -> None:
+        """Row ``k`` of each input (``rows`` from :meth:`fixed_rows`) into its argument slot:
+        every stage of step k reads it."""
+        args = self.args
+        for i, r in rows:
+            if self.scalar:
+                args[i] = r[k].item()
+            else:
+                args[i][...] = r[k]
 
 
 class _Interpolant:
@@ -286,7 +298,6 @@ def _fixed_vector(
     inputs = StepInputs(function, problem, scalar_args=bool(function.extras.get("scalar")))
     args = inputs.args
     rows = inputs.fixed_rows(n_steps)
-    scalar_inputs = bool(function.extras.get("scalar"))
     dtype = state_dtype(function)
     y = np.array(problem.y0, dtype=dtype).reshape(-1)
     n = y.size
@@ -301,15 +312,7 @@ def _fixed_vector(
     tmp = np.empty_like(y)
     dt2, dt6 = 0.5 * dt, dt / 6.0
 
-    def set_inputs(k: int) -> None:
-        for i, r in rows:
-            if scalar_inputs:
-                args[i] = r[k].item()
-            else:
-                args[i][...] = r[k]
-
-    if not rows:
-        set_inputs = None  # type: ignore[assignment]
+    set_inputs = functools.partial(inputs.write_row, rows) if rows else None
 
     left = problem.n_samples - 1
     j = every
@@ -544,12 +547,7 @@ def _fixed_delayed(
     left_steps = hist.left_steps
     delayed = conns.arguments
 
-    def set_row(k: int) -> None:
-        for i, r in rows:
-            if scalar:
-                args[i] = r[k].item()
-            else:
-                args[i][...] = r[k]
+    set_row = functools.partial(inputs.write_row, rows)
 
     k1 = np.empty_like(y)
     k2 = np.empty_like(y)
