@@ -55,6 +55,28 @@ def test_gpu_declared_only_with_cuda(monkeypatch):
 
 
 @pytest.mark.parametrize(
+    ("text", "gpu"),
+    [
+        ("__version__ = '2.13.0+cpu'\ncuda: Optional[str] = None\nhip = None\n", False),
+        ("__version__ = '2.13.0'\ncuda: Optional[str] = '12.8'\nhip = None\n", True),
+        ("cuda = None\nhip = '6.2.4'\n", True),
+        ("__version__ = '3.0'\n", False),
+    ],
+)
+def test_gpu_build_read_from_the_version_file(tmp_path, text, gpu):
+    """A CPU build of torch is recognised from its version file without importing torch
+    (registration runs in every rates process)."""
+    (tmp_path / "version.py").write_text(text)
+    spec = type("Spec", (), {"submodule_search_locations": [str(tmp_path)]})()
+    assert plugin._gpu_build(spec) is gpu
+
+
+def test_gpu_build_asks_torch_without_a_version_file(tmp_path):
+    spec = type("Spec", (), {"submodule_search_locations": [str(tmp_path)]})()
+    assert plugin._gpu_build(spec) is True
+
+
+@pytest.mark.parametrize(
     "circuit",
     [ref.jansen_rit_circuit, ref.stuart_landau_circuit],
     ids=["jansen_rit", "complex"],

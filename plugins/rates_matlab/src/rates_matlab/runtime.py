@@ -18,13 +18,15 @@ import os
 import shutil
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from rates_core.errors import BackendUnavailableError, SolverError
-from rates_core.system import System
 from rates_matlab import INSTALL_HINT
+
+if TYPE_CHECKING:  # the plugin's registration imports this module: no sympy there
+    from rates_core.system import System
 
 __all__ = [
     "MatlabFunction",

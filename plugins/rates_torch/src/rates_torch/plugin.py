@@ -1,13 +1,19 @@
 """Hook implementations of rates-torch (the target of its ``rates`` entry point).
 
-torch and sympy are imported inside the hook bodies only. ``gpu`` is declared only where
-``torch.cuda.is_available()``; ``execute`` only where torch can be imported.
+torch and sympy are imported inside the hook bodies only: registration runs in every rates
+process, whichever backend it uses, and importing torch costs seconds and hundreds of MiB.
+``execute`` is declared where torch can be found; ``gpu`` where ``torch.cuda.is_available()``,
+asked only of a torch built for a GPU (a CPU build says so in its ``torch/version.py``, read as
+text without importing torch).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import re
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from rates_core.plugins import BackendInfo, SolverInfo, backend_hooks, hookimpl, solver_family
@@ -47,10 +53,29 @@ _SDE = {
 _ADAPTIVE = {"torch_dopri5": "Dormand-Prince 5(4) in torch with error control (rtol, atol)"}
 
 
+#: A GPU toolkit named in ``torch/version.py`` (``cuda = '12.8'``; ``None`` in a CPU build).
+_GPU_BUILD = re.compile(r"^(?:cuda|hip|rocm|xpu)\s*(?::[^=\n]*)?=\s*['\"]", re.MULTILINE)
+
+
+def _gpu_build(spec: Any) -> bool:
+    """Whether the torch found by ``spec`` was built for a GPU; True when its version file
+    cannot be read (then torch itself is asked)."""
+    for folder in spec.submodule_search_locations or ():
+        try:
+            text = (Path(folder) / "version.py").read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        return bool(_GPU_BUILD.search(text))
+    return True
+
+
 def _capabilities() -> frozenset[str]:
-    if importlib.util.find_spec("torch") is None:
+    spec = importlib.util.find_spec("torch")
+    if spec is None:
         return frozenset()
     caps = set(CAPABILITIES)
+    if "torch" not in sys.modules and not _gpu_build(spec):
+        return frozenset(caps)  # a CPU build: no GPU, and torch stays unimported
     try:
         import torch
 

@@ -3,7 +3,10 @@
 A plugin implements any subset of these as plain functions marked with
 ``@rates_core.plugins.hookimpl`` and named exactly like the hooks below (a misspelled name makes
 the plugin "broken"). Implementations take the listed parameters (or a subset of them), without
-defaults and without keyword-only parameters. Heavy imports belong inside the hook bodies.
+defaults and without keyword-only parameters. Heavy imports belong inside the hook bodies
+that compute (``emit_function``, ``solve``), never in the module the entry point names nor in
+the registration hooks: those run in every rates process, whichever backend it uses (the
+conformance test ``test_registration_is_light`` checks it).
 
 Dispatch: ``register_backends`` and ``register_solvers`` are called once per plugin when it is
 loaded. ``emit_function`` and ``solve`` are called on the plugin that declared the backend or
@@ -37,8 +40,9 @@ HOOK_NAMES = (
 def register_backends() -> list[BackendInfo]:
     """Describe the backends this plugin owns (name, capabilities, description, ``vjp``).
 
-    Called once when the plugin is loaded; a backend name must be declared by one distribution
-    only. Example::
+    Called once when the plugin is loaded, in every rates process: find the capabilities without
+    importing the backend's runtime (``importlib.util.find_spec``, a file read as text). A
+    backend name must be declared by one distribution only. Example::
 
         @hookimpl
         def register_backends():

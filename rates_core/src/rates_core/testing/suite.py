@@ -17,6 +17,7 @@ import importlib.util
 import math
 import os
 import re
+import subprocess
 import sys
 import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -464,6 +465,27 @@ class ConformanceSuite:
                 f"backend {target.backend!r} declares 'adaptive' but none of its solvers is "
                 "adaptive (SolverInfo.adaptive)"
             )
+
+    def test_registration_is_light(self) -> None:
+        """Discovering the plugins imports neither the backend's runtime nor sympy, scipy or
+        pandas: registration runs in every rates process, whichever backend it uses (torch
+        alone cost rates-numpy's users 1.7 s and 220 MiB per process)."""
+        info = self.target.info
+        heavy = {module.split(".")[0] for module in (info.runtime_modules if info else ())}
+        heavy = (heavy - {"numpy", "ctypes"}) | {"sympy", "scipy", "pandas"}
+        code = (
+            "import sys; from rates_core.plugins import default_host; default_host(); "
+            "print(' '.join(sorted(sys.modules)))"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        loaded = {name.split(".")[0] for name in done.stdout.split()}
+        assert not heavy & loaded, (
+            f"discovering the plugins imports {sorted(heavy & loaded)}: import them inside the "
+            "hook bodies that compute, and find capabilities without them"
+        )
 
     # ------------------------------------------------------------------ reference problems
 
