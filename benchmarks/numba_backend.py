@@ -13,10 +13,11 @@ For rates-numba three times are reported:
 * ``run``: a later ``circuit.run`` (best of ``--repeat``), and ``loop``, the compiled loop call
   inside it (``Trajectory.info["loop_seconds"]``): the integration alone;
 * ``warm first``: the first ``circuit.run`` of a new process whose disk cache holds the model
-  (numba loads the compiled code; imports and plugin discovery not counted; best of two
-  processes), and in a third process its parts: numba's start (the target initialisation its
-  first compiled call in a process does), pandas's import, and the rest (``warm_rest``:
-  rates's build, code, cache load, loop and frame).
+  (numba loads the compiled code), timed from right after ``import rates_core``: the model
+  file, plugin discovery, numba's import and start, pandas's import and the run (best of two
+  processes); and in a third process its parts: discovery, numba's start (its import and the
+  target initialisation its first compiled call in a process does), pandas's import, and the
+  rest (``warm_rest``: rates's model file, build, code, cache load, loop and frame).
 
 ``run / hand`` and ``fortran / hand``: a whole later ``run()`` over the hand-written loop.
 
@@ -187,11 +188,12 @@ def other_backend(circuit, backend: str, repeat: int, **run) -> float | str:
 WARM_SCRIPT = """
 import json, sys, time
 from rates_core import CircuitTemplate
-import numba  # noqa: F401  (imports are not part of the first call)
-from rates_core.plugins import default_host
-default_host()  # plugin discovery (imports every installed plugin, torch too) not counted
 before = {}
+start = time.perf_counter()
 if sys.argv[3] == "parts":  # numba's start and pandas done first: what is left is rates's part
+    from rates_core.plugins import default_host
+    default_host()  # plugin discovery (cheap: no plugin imports its runtime there)
+    before["discovery"] = time.perf_counter() - start
     start = time.perf_counter()
     from numba.core.registry import cpu_target
     cpu_target.target_context.refresh()  # what numba's first compiled call in a process does
@@ -199,9 +201,9 @@ if sys.argv[3] == "parts":  # numba's start and pandas done first: what is left 
     start = time.perf_counter()
     import pandas  # noqa: F401
     before["pandas_import"] = time.perf_counter() - start
+    start = time.perf_counter()
 circuit = CircuitTemplate.from_yaml(sys.argv[1])
 run = json.loads(sys.argv[2])
-start = time.perf_counter()
 circuit.run(backend="numba", **run)
 print(json.dumps({"warm_first": time.perf_counter() - start, **before}))
 """
@@ -221,12 +223,15 @@ def warm_first(model: str, run: dict, mode: str = "whole") -> dict:
 
 
 def warm_rows(model: str, run: dict) -> dict:
-    """``warm_first`` (best of two processes) and its parts: numba's start, pandas's import
-    and the rest of the first run (rates: build, code, cache load, loop, frame)."""
+    """``warm_first`` (best of two processes: everything after ``import rates_core`` up to the
+    frame, plugin discovery, numba's import and start included) and its parts: discovery,
+    numba's start, pandas's import and the rest of the first run (rates: model file, build,
+    code, cache load, loop, frame)."""
     whole = min(warm_first(model, run)["warm_first"] for _ in range(2))
     parts = warm_first(model, run, "parts")
     return {
         "warm_first": whole,
+        "warm_discovery": parts["discovery"],
         "warm_numba_start": parts["numba_start"],
         "warm_pandas_import": parts["pandas_import"],
         "warm_rest": parts["warm_first"],
