@@ -75,6 +75,27 @@ def test_fixed_step_equals_numpy(method):
         assert np.max(np.abs(a.to_numpy() - b.to_numpy())) <= 1e-10 * scale
 
 
+@pytest.mark.parametrize("method", ["euler", "heun", "rk4"])
+def test_plain_loop_equals_the_general_loop(method):
+    """Models without inputs and delays run ``plain_`` (read-only parameters, one loop per
+    method); a constant input row of the same value takes the general loop ``fixed_``: the
+    same numbers to rounding."""
+    circuit = ref.jansen_rit_circuit()
+    n_steps = 2000
+    plain = circuit.run(n_steps * 1e-4, 1e-4, solver=f"fortran_{method}", backend="fortran")
+    rows = np.full(n_steps, 220.0)
+    general = circuit.run(
+        n_steps * 1e-4,
+        1e-4,
+        solver=f"fortran_{method}",
+        backend="fortran",
+        inputs={"pc/syn_exc_ext/u": rows},
+    )
+    a, b = plain.to_numpy(), general.to_numpy()
+    assert np.ptp(a) > 0
+    assert np.max(np.abs(a - b)) <= 1e-13 * np.max(np.abs(a))
+
+
 @needs_numpy
 def test_delays_equal_numpy():
     """A delayed edge: fixed-step Fortran history reads equal rates-numpy's ring reads."""

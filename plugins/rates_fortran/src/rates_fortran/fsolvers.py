@@ -583,9 +583,14 @@ SOLVER = r"""
           return
         end if
       end if
-      call fixed_(method, n_steps, every, n_samples, t0, dt, y0, out, yfinal, prw, pc, pi, &
-                  n_in, in_pos, n_rows, series, h, rg, ring_conn, ring_off, ring_theta, ring_s, &
-                  stats)
+      if (n_conn == 0 .and. n_in == 0) then
+        call plain_(method, n_steps, every, n_samples, t0, dt, y0, out, yfinal, pr, pc, pi, &
+                    stats)
+      else
+        call fixed_(method, n_steps, every, n_samples, t0, dt, y0, out, yfinal, prw, pc, pi, &
+                    n_in, in_pos, n_rows, series, h, rg, ring_conn, ring_off, ring_theta, &
+                    ring_s, stats)
+      end if
     else
       allocate (h%tt(64), h%yy(n_states, 64), h%ff(n_states, 64), h%fl(n_states, 64))
       h%n = 0
@@ -627,6 +632,83 @@ SOLVER = r"""
     end if
     rg%ring = 0.0_dp
   end subroutine ring_init_
+
+  subroutine plain_(method, n_steps, every, n_samples, t0, dt, y0, out, yfinal, pr, pc, pi, stats)
+    !! fixed_ for models without inputs and delays: nothing writes the parameters in the loop
+    !! (fixed_ writes input rows into its copy), so the compiler can hoist what depends on them
+    !! alone (quotients, powers, products of constants) out of it, as it folds constants in a
+    !! hand-written loop; and one loop per method
+    integer(c_int), intent(in) :: method
+    integer(i8), intent(in) :: n_steps, every, n_samples
+    real(dp), intent(in) :: t0, dt
+    {YT}, intent(in) :: y0(n_states)
+    {YT}, intent(inout) :: out(n_states, n_samples)
+    {YT}, intent(out) :: yfinal(n_states)
+    real(dp), intent(in) :: pr(*)
+    complex(dp), intent(in) :: pc(*)
+    integer(i8), intent(in) :: pi(*)
+    integer(i8), intent(inout) :: stats(4)
+    {YT} :: y(n_states), y1(n_states), k1(n_states), k2(n_states), k3(n_states), k4(n_states)
+    {YT} :: dl(1)
+    integer(i8) :: k, row, until_sample
+    real(dp) :: tk, dt2, dt6
+    y = y0
+    dl = 0.0_dp
+    dt2 = 0.5_dp*dt
+    dt6 = dt/6.0_dp
+    row = 1
+    until_sample = every
+    select case (method)
+    case (1)
+      do k = 0, n_steps - 1
+        call eval_(t0 + k*dt, y, k1, dl, pr, pc, pi)
+        y = y + dt*k1
+        call sample_(y, out, n_samples, every, row, until_sample)
+      end do
+    case (2)
+      do k = 0, n_steps - 1
+        tk = t0 + k*dt
+        call eval_(tk, y, k1, dl, pr, pc, pi)
+        y1 = y + dt*k1
+        call eval_(tk + dt, y1, k2, dl, pr, pc, pi)
+        y = y + dt2*(k1 + k2)
+        call sample_(y, out, n_samples, every, row, until_sample)
+      end do
+    case default
+      do k = 0, n_steps - 1
+        tk = t0 + k*dt
+        call eval_(tk, y, k1, dl, pr, pc, pi)
+        y1 = y + dt2*k1
+        call eval_(tk + dt2, y1, k2, dl, pr, pc, pi)
+        y1 = y + dt2*k2
+        call eval_(tk + dt2, y1, k3, dl, pr, pc, pi)
+        y1 = y + dt*k3
+        call eval_(tk + dt, y1, k4, dl, pr, pc, pi)
+        y = y + dt6*((k1 + k4) + 2.0_dp*(k2 + k3))
+        call sample_(y, out, n_samples, every, row, until_sample)
+      end do
+    end select
+    stats(1) = n_steps
+    stats(2) = n_steps
+    yfinal = y
+  end subroutine plain_
+
+  subroutine sample_(y, out, n_samples, every, row, until_sample)
+    !! one step done: count down to the next sample (no division per step) and store ``y``
+    !! as the next row of ``out`` when it is due
+    integer(i8), intent(in) :: n_samples, every
+    {YT}, intent(in) :: y(n_states)
+    {YT}, intent(inout) :: out(n_states, n_samples)
+    integer(i8), intent(inout) :: row, until_sample
+    until_sample = until_sample - 1
+    if (until_sample == 0) then
+      until_sample = every
+      if (row < n_samples) then
+        row = row + 1
+        out(:, row) = y
+      end if
+    end if
+  end subroutine sample_
 
   subroutine fixed_(method, n_steps, every, n_samples, t0, dt, y0, out, yfinal, prw, pc, pi, &
                     n_in, in_pos, n_rows, series, h, rg, conn, off, theta, s, stats)
@@ -707,14 +789,7 @@ SOLVER = r"""
         call eval_(tk + dt, y1, k4, dl, prw, pc, pi)
         y = y + dt6*((k1 + k4) + 2.0_dp*(k2 + k3))
       end select
-      until_sample = until_sample - 1
-      if (until_sample == 0) then
-        until_sample = every
-        if (row < n_samples) then
-          row = row + 1
-          out(:, row) = y
-        end if
-      end if
+      call sample_(y, out, n_samples, every, row, until_sample)
     end do
     stats(1) = n_steps
     stats(2) = n_steps
