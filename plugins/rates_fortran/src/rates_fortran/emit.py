@@ -194,13 +194,27 @@ class _Model:
         return f"subroutine {name}({', '.join(args)})"
 
 
-def _field(w: kit.SourceWriter, m: _Model) -> None:
+#: Fields of at most this many lines get a second copy fused with the Euler update (``euler_``).
+EULER_COPY_LINES = 400
+
+
+def _field(w: kit.SourceWriter, m: _Model, euler: bool = False) -> None:
+    """``field_(t, y, dy, ...)``; with ``euler`` the same statements as ``euler_(t, dt, y,
+    ...)``, which advances ``y`` by one Euler step (see :func:`_euler_step`)."""
     system = m.system
-    w(m.signature("field_"), 1)
-    w("!" + _comment(f"d y / d t of model {system.name!r}"), 2)
-    w("real(dp), intent(in) :: t", 2)
-    w(f"{m.yt}, intent(in) :: y(n_states)", 2)
-    w(f"{m.yt}, intent(out) :: dy(n_states)", 2)
+    name = "euler_" if euler else "field_"
+    if euler:
+        w(f"subroutine {name}({', '.join(['t', 'dt', 'y', *m.dummies()])})", 1)
+        w("!" + _comment(f"one Euler step of model {system.name!r} (field_ fused with it)"), 2)
+        w("real(dp), intent(in) :: t, dt", 2)
+        w(f"{m.yt}, intent(inout) :: y(n_states)", 2)
+        w(f"{m.yt} :: dy(n_states)", 2)
+    else:
+        w(m.signature(name), 1)
+        w("!" + _comment(f"d y / d t of model {system.name!r}"), 2)
+        w("real(dp), intent(in) :: t", 2)
+        w(f"{m.yt}, intent(in) :: y(n_states)", 2)
+        w(f"{m.yt}, intent(out) :: dy(n_states)", 2)
     m.declare_dummies(w)
     m.declare_locals(w)
     m.unpack_states(w)
@@ -211,12 +225,36 @@ def _field(w: kit.SourceWriter, m: _Model) -> None:
         code = m.printer.doprint(kit.unit_noise(a.expr, units.get(a.name)))
         w(f"{m.n(a.name)} = {code}", 2)
     w("! derivatives", 2)
-    for name, expr in system.derivatives:
-        s = system.state(name)
-        code = m.printer.doprint(kit.unit_noise(expr, units.get(name)))
+    for state, expr in system.derivatives:
+        s = system.state(state)
+        code = m.printer.doprint(kit.unit_noise(expr, units.get(state)))
         where = f"dy({s.start + 1})" if s.size == 1 else f"dy({s.start + 1}:{s.stop})"
-        w(f"{where} = {code}  {_comment(f'd/dt {name}')}", 2)
-    w("end subroutine field_", 1)
+        w(f"{where} = {code}  {_comment(f'd/dt {state}')}", 2)
+    if euler:
+        w("y = y + dt*dy", 2)
+    w(f"end subroutine {name}", 1)
+
+
+def _euler_step(w: kit.SourceWriter, m: _Model, fused: bool) -> None:
+    """``euler_step_``, the Euler step of ``plain_`` (its only caller). gfortran inlines a
+    function with one caller, not ``field_`` (it has many), so with ``fused`` (a small field:
+    ``euler_`` is a copy) the field lands in the loop and what depends on parameters alone
+    (quotients, powers) is computed once per run, as a hand-written loop's constants are."""
+    w("subroutine euler_step_(t, dt, y, dl, pr, pc, pi)", 1)
+    w("!! y <- y + dt*f(t, y) on the packed arrays (called by plain_ only)", 2)
+    w("real(dp), intent(in) :: t, dt", 2)
+    w(f"{m.yt}, intent(inout) :: y(n_states)", 2)
+    w(f"{m.yt}, intent(in) :: dl(*)", 2)
+    w("real(dp), intent(in) :: pr(*)", 2)
+    w("complex(dp), intent(in) :: pc(*)", 2)
+    w("integer(i8), intent(in) :: pi(*)", 2)
+    if fused:
+        w(f"call euler_({', '.join(['t', 'dt', 'y', *m.actuals()])})", 2)
+    else:
+        w(f"{m.yt} :: dy(n_states)", 2)
+        w("call eval_(t, y, dy, dl, pr, pc, pi)", 2)
+        w("y = y + dt*dy", 2)
+    w("end subroutine euler_step_", 1)
 
 
 def _eval(w: kit.SourceWriter, m: _Model) -> None:
@@ -347,9 +385,16 @@ def emit_source(system: System, context: EmitContext | None = None) -> tuple[str
     w()
     w("contains")
     w()
+    start = len(w.lines)
     _field(w, m)
+    fused = len(w.lines) - start <= EULER_COPY_LINES
+    if fused:
+        w()
+        _field(w, m, euler=True)
     w()
     _eval(w, m)
+    w()
+    _euler_step(w, m, fused)
     entries = jacobian_entries(system, m)
     if entries is not None:
         w()

@@ -637,7 +637,7 @@ SOLVER = r"""
     !! fixed_ for models without inputs and delays: nothing writes the parameters in the loop
     !! (fixed_ writes input rows into its copy), so the compiler can hoist what depends on them
     !! alone (quotients, powers, products of constants) out of it, as it folds constants in a
-    !! hand-written loop; and one loop per method
+    !! hand-written loop, where the field is inlined (euler_step_); and one loop per method
     integer(c_int), intent(in) :: method
     integer(i8), intent(in) :: n_steps, every, n_samples
     real(dp), intent(in) :: t0, dt
@@ -661,8 +661,7 @@ SOLVER = r"""
     select case (method)
     case (1)
       do k = 0, n_steps - 1
-        call eval_(t0 + k*dt, y, k1, dl, pr, pc, pi)
-        y = y + dt*k1
+        call euler_step_(t0 + k*dt, dt, y, dl, pr, pc, pi)
         call sample_(y, out, n_samples, every, row, until_sample)
       end do
     case (2)
