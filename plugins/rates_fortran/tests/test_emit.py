@@ -75,11 +75,20 @@ def test_fixed_step_equals_numpy(method):
         assert np.max(np.abs(a.to_numpy() - b.to_numpy())) <= 1e-10 * scale
 
 
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "shared_field"])
 @pytest.mark.parametrize("method", ["euler", "heun", "rk4"])
-def test_plain_loop_equals_the_general_loop(method):
+def test_plain_loop_equals_the_general_loop(method, fused, monkeypatch):
     """Models without inputs and delays run ``plain_`` (read-only parameters, one loop per
-    method); a constant input row of the same value takes the general loop ``fixed_``: the
-    same numbers to rounding."""
+    method; Euler through ``euler_``, the field fused with the update, for small fields, else
+    through the shared field); a constant input row of the same value takes the general loop
+    ``fixed_``: the same numbers to rounding."""
+    from rates_core.pipeline import build_run_system
+    from rates_fortran import emit
+
+    if not fused:
+        monkeypatch.setattr(emit, "EULER_COPY_LINES", 0)
+    source, _ = emit.emit_source(build_run_system(ref.jansen_rit_circuit(), vectorize=True))
+    assert ("subroutine euler_(" in source) is fused
     circuit = ref.jansen_rit_circuit()
     n_steps = 2000
     plain = circuit.run(n_steps * 1e-4, 1e-4, solver=f"fortran_{method}", backend="fortran")
