@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import sympy
 
 from rates_core import builtins as rb
 from rates_core.backend import EmitOptions
 from rates_core.codegen.modules import cache_source, load_python_module
-from rates_core.codegen.source import SourceWriter, unit_noise
+from rates_core.codegen.source import SourceWriter, held_algebraic, unit_noise
 
 
 def test_writer_indents_and_wraps():
@@ -70,3 +72,24 @@ def test_printed_jacobian_entries_and_fallback():
         raise UnsupportedExpressionError("no", function="f", backend="b")
 
     assert printed_jacobian(system, unprintable, 200) is None
+
+
+def test_held_algebraic_depends_on_delayed_reads_and_parameters_alone() -> None:
+    """Variables computed from delayed reads and parameters (directly or through other such
+    variables) are held; the state, t, randn() or no delayed read at all make them not."""
+    x, d, w = sympy.symbols("x d w")
+    a = {name: sympy.Symbol(name) for name in ("a1", "a2", "a3", "a4", "a5", "a6")}
+    exprs = {
+        "a1": w * d,
+        "a2": a["a1"] + x,
+        "a3": 2 * a["a1"],
+        "a4": 2 * w,
+        "a5": d * rb.Randn(),
+        "a6": d + rb.TIME,
+    }
+    system = SimpleNamespace(
+        delayed=[SimpleNamespace(symbol=d)],
+        params=[SimpleNamespace(symbol=w)],
+        algebraic=[SimpleNamespace(name=k, symbol=a[k], expr=e) for k, e in exprs.items()],
+    )
+    assert held_algebraic(system) == ("a1", "a3")  # type: ignore[arg-type]

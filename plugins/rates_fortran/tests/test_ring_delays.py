@@ -18,15 +18,16 @@ pytestmark = pytest.mark.skipif(shutil.which("gfortran") is None, reason="needs 
 RTOL = 1e-12
 
 
-def _network(n: int = 8, seed: int = 5):
+def _network(n: int = 8, seed: int = 5, zero: bool = True):
     """``n`` rate units, 40 % random weights, delays 0.05-0.31 s off the step grid (50 to 310
-    steps of 1 ms) and one delay 0 (the current stage state)."""
+    steps of 1 ms) and (``zero``) one delay 0 (the current stage state)."""
     labels, _, net = ref.rate_network_nodes(n)
     rng = np.random.default_rng(seed)
     weights = (rng.random((n, n)) < 0.4) * rng.normal(0.0, 2.0, (n, n))
     weights[0, 1] = 1.5
     delays = rng.uniform(0.05, 0.31, (n, n)) + 1e-4 * np.pi
-    delays[0, 1] = 0.0
+    if zero:
+        delays[0, 1] = 0.0
     return net.add_edges_from_matrix(
         "op/r", "op/r_in", labels, weight=weights, edge_attr={"delay": delays}
     )
@@ -72,6 +73,26 @@ def test_grid_delays_wrap_like_numpy(method: str) -> None:
     numbers within 1e-12."""
     net = _network()
     kw = {"outputs": {"r": "all/op/r"}, "sampling_step_size": 1e-3, "delays": "grid"}
+    a = net.run(3.0, 1e-3, backend="numpy", solver=method, **kw)
+    b = net.run(3.0, 1e-3, backend="fortran", solver=f"fortran_{method}", **kw)
+    assert _close(a, b) <= RTOL
+
+
+@pytest.mark.parametrize("delays", ["exact", "grid"])
+@pytest.mark.parametrize("method", ["heun", "rk4"])
+def test_held_coupling_reused_like_numpy(method: str, delays: str) -> None:
+    """The coupling sum depends on delayed values and weights alone (kit.held_algebraic): a
+    stage whose read repeats the previous one (grid: every later stage; exact rk4: the second
+    read at t + dt/2) reuses it. rates-numpy's numbers within 1e-12."""
+    from rates_core.codegen.source import held_algebraic
+    from rates_core.pipeline import build_run_system
+    from rates_fortran.emit import emit_source
+
+    net = _network(zero=False)
+    system = build_run_system(net, vectorize=True)
+    assert held_algebraic(system)
+    assert "if (reuse) then" in emit_source(system)[0]
+    kw = {"outputs": {"r": "all/op/r"}, "sampling_step_size": 1e-3, "delays": delays}
     a = net.run(3.0, 1e-3, backend="numpy", solver=method, **kw)
     b = net.run(3.0, 1e-3, backend="fortran", solver=f"fortran_{method}", **kw)
     assert _close(a, b) <= RTOL

@@ -134,6 +134,15 @@ class _Model:
             p.name for p in system.params if p.name not in sparse and np.ndim(p.value) == 2
         }
         self.yt = "complex(dp)" if system.is_complex else "real(dp)"
+        #: held algebraic variables (kit.held_algebraic; real models) -> slice of ``held``
+        self.held: dict[str, tuple[int, int]] = {}
+        if not system.is_complex:
+            offset = 0
+            sizes_of = {a.name: a.size for a in system.algebraic}
+            for name in kit.held_algebraic(system):
+                self.held[name] = (offset, sizes_of[name])
+                offset += sizes_of[name]
+        self.n_held = sum(size for _, size in self.held.values())
 
     def n(self, name: str) -> str:
         return self.names[name]
@@ -210,11 +219,18 @@ def _field(w: kit.SourceWriter, m: _Model, euler: bool = False) -> None:
         w(f"{m.yt}, intent(inout) :: y(n_states)", 2)
         w(f"{m.yt} :: dy(n_states)", 2)
     else:
-        w(m.signature(name), 1)
+        held = ["held", "reuse"] if m.held else []
+        w(f"subroutine {name}({', '.join(['t', 'y', 'dy', *held, *m.dummies()])})", 1)
         w("!" + _comment(f"d y / d t of model {system.name!r}"), 2)
+        if m.held:
+            w("!! held: the values of the held algebraic variables (computed from delayed reads", 2)
+            w("!! and parameters alone), stored, or with reuse read back (see fixed_)", 2)
         w("real(dp), intent(in) :: t", 2)
         w(f"{m.yt}, intent(in) :: y(n_states)", 2)
         w(f"{m.yt}, intent(out) :: dy(n_states)", 2)
+        if m.held:
+            w("real(dp), intent(inout) :: held(n_held)", 2)
+            w("logical, intent(in) :: reuse", 2)
     m.declare_dummies(w)
     m.declare_locals(w)
     m.unpack_states(w)
@@ -223,6 +239,16 @@ def _field(w: kit.SourceWriter, m: _Model, euler: bool = False) -> None:
         w("! algebraic variables, in dependency order", 2)
     for a in system.algebraic:
         code = m.printer.doprint(kit.unit_noise(a.expr, units.get(a.name)))
+        if a.name in m.held and not euler:
+            offset, size = m.held[a.name]
+            part = f"held({offset + 1})" if size == 1 else f"held({offset + 1}:{offset + size})"
+            w("if (reuse) then", 2)
+            w(f"{m.n(a.name)} = {part}", 3)
+            w("else", 2)
+            w(f"{m.n(a.name)} = {code}", 3)
+            w(f"{part} = {m.n(a.name)}", 3)
+            w("end if", 2)
+            continue
         w(f"{m.n(a.name)} = {code}", 2)
     w("! derivatives", 2)
     for state, expr in system.derivatives:
@@ -267,8 +293,29 @@ def _eval(w: kit.SourceWriter, m: _Model) -> None:
     w("real(dp), intent(in) :: pr(*)", 2)
     w("complex(dp), intent(in) :: pc(*)", 2)
     w("integer(i8), intent(in) :: pi(*)", 2)
-    w(f"call field_({', '.join(['t', 'y', 'dy', *m.actuals()])})", 2)
+    if m.held:
+        w("real(dp) :: held(n_held)", 2)
+        w(f"call field_({', '.join(['t', 'y', 'dy', 'held', '.false.', *m.actuals()])})", 2)
+    else:
+        w(f"call field_({', '.join(['t', 'y', 'dy', *m.actuals()])})", 2)
     w("end subroutine eval_", 1)
+    w()
+    w("subroutine eval_held_(t, y, dy, dl, pr, pc, pi, held, reuse)", 1)
+    w("!! eval_ keeping the held algebraic variables in held (reuse: read them from there)", 2)
+    w("real(dp), intent(in) :: t", 2)
+    w(f"{m.yt}, intent(in) :: y(n_states)", 2)
+    w(f"{m.yt}, intent(out) :: dy(n_states)", 2)
+    w(f"{m.yt}, intent(in) :: dl(*)", 2)
+    w("real(dp), intent(in) :: pr(*)", 2)
+    w("complex(dp), intent(in) :: pc(*)", 2)
+    w("integer(i8), intent(in) :: pi(*)", 2)
+    w("real(dp), intent(inout) :: held(*)", 2)
+    w("logical, intent(in) :: reuse", 2)
+    if m.held:
+        w(f"call field_({', '.join(['t', 'y', 'dy', 'held', 'reuse', *m.actuals()])})", 2)
+    else:
+        w("call eval_(t, y, dy, dl, pr, pc, pi)", 2)
+    w("end subroutine eval_held_", 1)
     w()
     w('subroutine rates_field(t, y, dy, dl, pr, pc, pi) bind(c, name="rates_field")', 1)
     w("real(dp), value :: t", 2)
@@ -352,6 +399,7 @@ def emit_source(system: System, context: EmitContext | None = None) -> tuple[str
         f"n_int = {lay.n_int}, n_delayed = {lay.n_delayed}",
         1,
     )
+    w(f"integer, parameter :: n_held = {m.n_held}", 1)
     w()
     w("type :: history_t", 1)
     w("!! accepted points (t, y, f) of the integration, read at t - tau; fl is the left-side", 2)
@@ -387,7 +435,7 @@ def emit_source(system: System, context: EmitContext | None = None) -> tuple[str
     w()
     start = len(w.lines)
     _field(w, m)
-    fused = len(w.lines) - start <= EULER_COPY_LINES
+    fused = len(w.lines) - start <= EULER_COPY_LINES and not m.held
     if fused:
         w()
         _field(w, m, euler=True)

@@ -728,17 +728,24 @@ SOLVER = r"""
     integer(i8), intent(inout) :: stats(4)
     {YT} :: y(n_states), y1(n_states), k1(n_states), k2(n_states), k3(n_states), k4(n_states)
     {YT}, allocatable :: dl(:)
+    real(dp), allocatable :: held(:)
     integer(i8) :: k, row, until_sample
     real(dp) :: tk, dt2, dt6
-    logical :: delayed, slopes
+    logical :: delayed, slopes, same
     y = y0
     dt2 = 0.5_dp*dt
     dt6 = dt/6.0_dp
     row = 1
     until_sample = every  ! steps to the next sample: a countdown, not a division per step
     delayed = h%n_conn > 0
-    allocate (dl(n_delayed + 1))
+    allocate (dl(n_delayed + 1), held(n_held + 1))
     dl = 0.0_dp
+    held = 0.0_dp
+    ! a stage whose read repeats the previous stage's (same delayed values: grid's held reads,
+    ! rk4's second read at t + dt/2) with no connection of delay 0 (which reads the stage
+    ! state) reuses the held algebraic variables computed from them, for the parameters of
+    ! this step's input row (eval_held_): a coupling sum once per step, not once per stage
+    same = delayed .and. rg%n_zero == 0
     ! reads between the step points (rk4's half steps, delays off the grid) interpolate with
     ! derivatives: where an input row changes they need its left side as well, when the input
     ! enters a delayed variable's derivative (records of 3, see Ring in solvers.py)
@@ -751,7 +758,7 @@ SOLVER = r"""
         ! the last stage of step k - 1 (at t_k, carry) read what this stage reads
         call reads_(rg, h, 1, k, y, dl, conn, off, theta, s, dt, k > 0 .and. rg%carry)
       end if
-      call eval_(tk, y, k1, dl, prw, pc, pi)
+      call eval_held_(tk, y, k1, dl, prw, pc, pi, held, .false.)
       if (delayed .and. rg%hermite) then
         if (slopes .and. k > 0 .and. k < n_rows) then
           if (any(series(1:n_in, k + 1) /= series(1:n_in, k))) then
@@ -774,18 +781,18 @@ SOLVER = r"""
       case (2)
         y1 = y + dt*k1
         if (delayed) call reads_(rg, h, 2, k, y1, dl, conn, off, theta, s, dt, rg%held)
-        call eval_(tk + dt, y1, k2, dl, prw, pc, pi)
+        call eval_held_(tk + dt, y1, k2, dl, prw, pc, pi, held, same .and. rg%held)
         y = y + dt2*(k1 + k2)
       case default
         y1 = y + dt2*k1
         if (delayed) call reads_(rg, h, 2, k, y1, dl, conn, off, theta, s, dt, rg%held)
-        call eval_(tk + dt2, y1, k2, dl, prw, pc, pi)
+        call eval_held_(tk + dt2, y1, k2, dl, prw, pc, pi, held, same .and. rg%held)
         y1 = y + dt2*k2
         if (delayed) call reads_(rg, h, 2, k, y1, dl, conn, off, theta, s, dt, .true.)
-        call eval_(tk + dt2, y1, k3, dl, prw, pc, pi)
+        call eval_held_(tk + dt2, y1, k3, dl, prw, pc, pi, held, same)
         y1 = y + dt*k3
         if (delayed) call reads_(rg, h, 3, k, y1, dl, conn, off, theta, s, dt, rg%held)
-        call eval_(tk + dt, y1, k4, dl, prw, pc, pi)
+        call eval_held_(tk + dt, y1, k4, dl, prw, pc, pi, held, same .and. rg%held)
         y = y + dt6*((k1 + k4) + 2.0_dp*(k2 + k3))
       end select
       call sample_(y, out, n_samples, every, row, until_sample)

@@ -24,6 +24,7 @@ __all__ = [
     "SourceWriter",
     "coupling_entries",
     "file_header",
+    "held_algebraic",
     "printed_jacobian",
     "unit_counts",
     "unit_noise",
@@ -130,6 +131,27 @@ def unit_noise(expr: sympy.Expr, units: int | None) -> sympy.Expr:
     if not units or units < 2 or not expr.has(rb.Randn):
         return expr
     return expr.xreplace({r: rb.Randn(units) for r in expr.atoms(rb.Randn) if not r.args})
+
+
+def held_algebraic(system: System) -> tuple[str, ...]:
+    """Algebraic variables (in ``system.algebraic`` order) whose value depends on delayed reads
+    and parameters alone, on at least one delayed read, and on nothing random: not on t, the
+    state, ``randn()``, ``xi()`` or ``past()``. While a fixed-step loop keeps its delayed values
+    from one stage to the next (``delays="grid"`` holds them over the step, rk4's two stages at
+    t + dt/2 read the same time) and nothing else changed the parameters, such a variable keeps
+    its value: a loop may compute it once and reuse it (the coupling sum of a whole-brain
+    network, one sparse product per step instead of one per stage)."""
+    delayed = {d.symbol for d in system.delayed}
+    allowed = delayed | {p.symbol for p in system.params}
+    held: list[str] = []
+    reads = set(delayed)
+    for a in system.algebraic:
+        free = a.expr.free_symbols
+        if free <= allowed and free & reads and not a.expr.has(rb.Randn, rb.Xi, rb.Past):
+            held.append(a.name)
+            allowed.add(a.symbol)
+            reads.add(a.symbol)
+    return tuple(held)
 
 
 def coupling_entries(system: System) -> int:
