@@ -325,3 +325,20 @@ def test_export_into_a_symlinked_folder_is_refused(tmp_path: Path, capsys):
     assert main(argv) == 1
     assert "is a symbolic link" in capsys.readouterr().err
     assert list(elsewhere.iterdir()) == []
+
+
+def test_runtime_modules_found_without_importing_them(tmp_path, monkeypatch):
+    """``matlab.engine`` is looked up in the ``matlab`` package's folder without importing the
+    package (``find_spec("matlab.engine")`` would run ``matlab/__init__.py`` in every rates
+    process at plugin discovery)."""
+    import sys
+
+    package = tmp_path / "rates_probe_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("raise RuntimeError('imported')\n")
+    (package / "engine.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert runtime._has_module("rates_probe_pkg.engine")
+    assert not runtime._has_module("rates_probe_pkg.other")
+    assert not runtime._has_module("rates_probe_missing.engine")
+    assert "rates_probe_pkg" not in sys.modules

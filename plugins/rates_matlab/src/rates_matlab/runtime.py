@@ -13,9 +13,11 @@ process.
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import os
 import shutil
+import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,8 +46,21 @@ _SESSION: list[Session] = []  # the process's session (at most one)
 
 
 def _has_module(name: str) -> bool:
+    """Whether ``name`` can be imported, found without importing it or its parent package
+    (``find_spec("a.b")`` imports ``a``; registration runs in every rates process)."""
+    parent, _, child = name.rpartition(".")
     try:
-        return importlib.util.find_spec(name) is not None
+        if not parent:
+            return importlib.util.find_spec(name) is not None
+        loaded = sys.modules.get(parent)
+        spec = loaded.__spec__ if loaded is not None else None
+        if spec is None and not _has_module(parent):
+            return False
+        spec = spec or importlib.util.find_spec(parent)
+        places = spec.submodule_search_locations if spec is not None else None
+        if not places:
+            return False
+        return importlib.machinery.PathFinder.find_spec(child, list(places)) is not None
     except (ImportError, ValueError):
         return False
 
