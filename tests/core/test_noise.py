@@ -118,3 +118,27 @@ def test_xi_is_reserved_and_has_no_arguments() -> None:
     with pytest.raises(EquationError, match="xi"):
         parse_equation("x' = xi(1)", VARS)
     assert np.isclose(float(builtins.FUNCTION_ARITY["xi"][1] or 0), 0.0)
+
+
+def test_solve_without_noise_runs_the_deterministic_method() -> None:
+    """The kit's branch every SDE solver takes for a model without xi(): the ODE method's run,
+    labelled with the SDE solver; None with noise; increments without noise are an error."""
+    from types import SimpleNamespace
+
+    calls: list[str] = []
+
+    def solve_ode(name, function, problem):  # a stand-in backend's ODE solve
+        calls.append(name)
+        return SimpleNamespace(info={"solver": name})
+
+    plain = SimpleNamespace(extras={})
+    problem = SimpleNamespace(wiener_increments=None)
+    traj = noise.solve_without_noise("em", plain, problem, solve_ode, "euler")  # type: ignore[arg-type]
+    assert calls == ["euler"]
+    assert traj is not None and traj.info == {"solver": "em", "noise_sources": 0}
+    noisy = SimpleNamespace(extras={"diffusion": object()})
+    assert noise.solve_without_noise("em", noisy, problem, solve_ode, "euler") is None  # type: ignore[arg-type]
+    given = SimpleNamespace(wiener_increments=[0.0])
+    with pytest.raises(SolverError, match="no noise"):
+        noise.solve_without_noise("em", plain, given, solve_ode, "euler")  # type: ignore[arg-type]
+    assert calls == ["euler"]

@@ -24,7 +24,9 @@ from rates_core import builtins
 from rates_core.errors import ModelError, SolverError
 
 if TYPE_CHECKING:
-    from rates_core.backend import EmitOptions, EmittedFunction
+    from collections.abc import Callable
+
+    from rates_core.backend import EmitOptions, EmittedFunction, Problem, Trajectory
     from rates_core.plugins import SolverInfo
     from rates_core.system import System
 
@@ -39,6 +41,7 @@ __all__ = [
     "noise_problem",
     "noise_sources",
     "pop_increments",
+    "solve_without_noise",
     "split",
 ]
 
@@ -197,6 +200,26 @@ def pop_increments(solver: SolverInfo, options: dict[str, Any]) -> Any:
             f"{solver.method!r}"
         )
     return given
+
+
+def solve_without_noise(
+    solver: str,
+    function: EmittedFunction,
+    problem: Problem,
+    solve_ode: Callable[[str, EmittedFunction, Problem], Trajectory],
+    ode_solver: str,
+) -> Trajectory | None:
+    """An SDE solver's run of a model without ``xi()`` (``function`` carries no diffusion): the
+    run of its deterministic method ``ode_solver`` by the backend's ``solve_ode``, labelled
+    with ``solver`` and no noise sources; None for a model with noise. Increments given for a
+    model without noise are a :class:`~rates_core.errors.SolverError`."""
+    if function.extras.get("diffusion") is not None:
+        return None
+    if problem.wiener_increments is not None:
+        raise SolverError("wiener_increments were given, but the model has no noise xi()")
+    traj = solve_ode(ode_solver, function, problem)
+    traj.info.update(solver=solver, noise_sources=0)
+    return traj
 
 
 def given_increments(given: Any, n_steps: int, n_sources: int) -> np.ndarray | None:

@@ -44,7 +44,7 @@ from rates_core.backend import (
     Trajectory,
 )
 from rates_core.errors import SolverError
-from rates_core.noise import given_increments
+from rates_core.noise import given_increments, solve_without_noise
 from rates_numpy import SDE_SOLVERS
 from rates_numpy.solvers import FLOAT_ERRORS, StepInputs, last_read, ring_history, state_dtype
 from rates_numpy.solvers import solve as solve_ode
@@ -61,13 +61,10 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
     """Integrate ``problem`` with ``solver`` (euler_maruyama or heun_stochastic)."""
     if solver not in SDE_SOLVERS:
         raise SolverError(f"rates-numpy has no SDE solver {solver!r}")
-    diffusion = function.extras.get("diffusion")
-    if diffusion is None:
-        if problem.wiener_increments is not None:
-            raise SolverError("wiener_increments were given, but the model has no noise xi()")
-        traj = solve_ode(_DETERMINISTIC[solver], function, problem)
-        traj.info.update(solver=solver, noise_sources=0)
-        return traj
+    plain = solve_without_noise(solver, function, problem, solve_ode, _DETERMINISTIC[solver])
+    if plain is not None:
+        return plain
+    diffusion = function.extras["diffusion"]
     problem.check(function.system, solver, fixed_step=True, options=())
     sources = np.asarray(function.extras["noise_sources"], dtype=np.int64)
     _seed_randn(function, diffusion, problem.seed)

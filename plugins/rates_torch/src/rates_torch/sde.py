@@ -20,7 +20,7 @@ from typing import Any
 
 from rates_core.backend import DelayedRows, EmittedFunction, Problem, Progress, Trajectory
 from rates_core.errors import SolverError
-from rates_core.noise import given_increments
+from rates_core.noise import given_increments, solve_without_noise
 from rates_torch import SDE_SOLVERS
 
 __all__ = ["solve"]
@@ -39,13 +39,10 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
 
     if solver not in SDE_SOLVERS:
         raise SolverError(f"rates-torch has no SDE solver {solver!r}")
-    diffusion = function.extras.get("diffusion")
-    if diffusion is None:
-        if problem.wiener_increments is not None:
-            raise SolverError("wiener_increments were given, but the model has no noise xi()")
-        traj = solve_ode(_DETERMINISTIC[solver], function, problem)
-        traj.info.update(solver=solver, noise_sources=0)
-        return traj
+    plain = solve_without_noise(solver, function, problem, solve_ode, _DETERMINISTIC[solver])
+    if plain is not None:
+        return plain
+    diffusion = function.extras["diffusion"]
     problem.check(function.system, solver, fixed_step=True, options=("device",))
     run = prepare(function, problem, dict(problem.options or {}))
     _seed_randn(run, diffusion, problem.seed)
