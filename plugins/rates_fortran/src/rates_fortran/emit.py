@@ -266,14 +266,10 @@ def _euler_step(w: kit.SourceWriter, m: _Model, fused: bool) -> None:
     function with one caller, not ``field_`` (it has many), so with ``fused`` (a small field:
     ``euler_`` is a copy) the field lands in the loop and what depends on parameters alone
     (quotients, powers) is computed once per run, as a hand-written loop's constants are."""
-    w("subroutine euler_step_(t, dt, y, dl, pr, pc, pi)", 1)
-    w("!! y <- y + dt*f(t, y) on the packed arrays (called by plain_ only)", 2)
+    head = "subroutine euler_step_(t, dt, y, dl, pr, pc, pi)"
+    _packed(w, m, head, "y <- y + dt*f(t, y) on the packed arrays (called by plain_ only)", False)
     w("real(dp), intent(in) :: t, dt", 2)
     w(f"{m.yt}, intent(inout) :: y(n_states)", 2)
-    w(f"{m.yt}, intent(in) :: dl(*)", 2)
-    w("real(dp), intent(in) :: pr(*)", 2)
-    w("complex(dp), intent(in) :: pc(*)", 2)
-    w("integer(i8), intent(in) :: pi(*)", 2)
     if fused:
         w(f"call euler_({', '.join(['t', 'dt', 'y', *m.actuals()])})", 2)
     else:
@@ -283,16 +279,24 @@ def _euler_step(w: kit.SourceWriter, m: _Model, fused: bool) -> None:
     w("end subroutine euler_step_", 1)
 
 
-def _eval(w: kit.SourceWriter, m: _Model) -> None:
-    w("subroutine eval_(t, y, dy, dl, pr, pc, pi)", 1)
-    w("!! field_ on the packed arrays (delayed reads dl, parameters pr / pc / pi)", 2)
-    w("real(dp), intent(in) :: t", 2)
-    w(f"{m.yt}, intent(in) :: y(n_states)", 2)
-    w(f"{m.yt}, intent(out) :: dy(n_states)", 2)
+def _packed(w: kit.SourceWriter, m: _Model, head: str, doc: str, field: bool = True) -> None:
+    """The first lines of a subroutine on the packed arrays: ``head`` (``subroutine ...``), a
+    ``!!`` line, and (``field``) the declarations of ``t, y, dy`` and of ``dl, pr, pc, pi``."""
+    w(head, 1)
+    w(f"!! {doc}", 2)
+    if field:
+        w("real(dp), intent(in) :: t", 2)
+        w(f"{m.yt}, intent(in) :: y(n_states)", 2)
+        w(f"{m.yt}, intent(out) :: dy(n_states)", 2)
     w(f"{m.yt}, intent(in) :: dl(*)", 2)
     w("real(dp), intent(in) :: pr(*)", 2)
     w("complex(dp), intent(in) :: pc(*)", 2)
     w("integer(i8), intent(in) :: pi(*)", 2)
+
+
+def _eval(w: kit.SourceWriter, m: _Model) -> None:
+    head = "subroutine eval_(t, y, dy, dl, pr, pc, pi)"
+    _packed(w, m, head, "field_ on the packed arrays (delayed reads dl, parameters pr / pc / pi)")
     if m.held:
         w("real(dp) :: held(n_held)", 2)
         w(f"call field_({', '.join(['t', 'y', 'dy', 'held', '.false.', *m.actuals()])})", 2)
@@ -300,15 +304,8 @@ def _eval(w: kit.SourceWriter, m: _Model) -> None:
         w(f"call field_({', '.join(['t', 'y', 'dy', *m.actuals()])})", 2)
     w("end subroutine eval_", 1)
     w()
-    w("subroutine eval_held_(t, y, dy, dl, pr, pc, pi, held, reuse)", 1)
-    w("!! eval_ keeping the held algebraic variables in held (reuse: read them from there)", 2)
-    w("real(dp), intent(in) :: t", 2)
-    w(f"{m.yt}, intent(in) :: y(n_states)", 2)
-    w(f"{m.yt}, intent(out) :: dy(n_states)", 2)
-    w(f"{m.yt}, intent(in) :: dl(*)", 2)
-    w("real(dp), intent(in) :: pr(*)", 2)
-    w("complex(dp), intent(in) :: pc(*)", 2)
-    w("integer(i8), intent(in) :: pi(*)", 2)
+    head = "subroutine eval_held_(t, y, dy, dl, pr, pc, pi, held, reuse)"
+    _packed(w, m, head, "eval_ keeping the held algebraic variables in held (reuse: read them)")
     w("real(dp), intent(inout) :: held(*)", 2)
     w("logical, intent(in) :: reuse", 2)
     if m.held:
