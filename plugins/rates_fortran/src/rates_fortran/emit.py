@@ -267,9 +267,9 @@ def _euler_step(w: kit.SourceWriter, m: _Model, fused: bool) -> None:
     ``euler_`` is a copy) the field lands in the loop and what depends on parameters alone
     (quotients, powers) is computed once per run, as a hand-written loop's constants are."""
     head = "subroutine euler_step_(t, dt, y, dl, pr, pc, pi)"
-    _packed(w, m, head, "y <- y + dt*f(t, y) on the packed arrays (called by plain_ only)", False)
-    w("real(dp), intent(in) :: t, dt", 2)
-    w(f"{m.yt}, intent(inout) :: y(n_states)", 2)
+    first = ("real(dp), intent(in) :: t, dt", f"{m.yt}, intent(inout) :: y(n_states)")
+    doc = "y <- y + dt*f(t, y) on the packed arrays (called by plain_ only)"
+    _packed(w, m, head, doc, first)
     if fused:
         w(f"call euler_({', '.join(['t', 'dt', 'y', *m.actuals()])})", 2)
     else:
@@ -279,15 +279,18 @@ def _euler_step(w: kit.SourceWriter, m: _Model, fused: bool) -> None:
     w("end subroutine euler_step_", 1)
 
 
-def _packed(w: kit.SourceWriter, m: _Model, head: str, doc: str, field: bool = True) -> None:
+def _packed(w: kit.SourceWriter, m: _Model, head: str, doc: str, first: Sequence[str] = ()) -> None:
     """The first lines of a subroutine on the packed arrays: ``head`` (``subroutine ...``), a
-    ``!!`` line, and (``field``) the declarations of ``t, y, dy`` and of ``dl, pr, pc, pi``."""
+    ``!!`` line, the declarations ``first`` (default: ``t, y, dy`` of the field) and those of
+    ``dl, pr, pc, pi``."""
     w(head, 1)
     w(f"!! {doc}", 2)
-    if field:
-        w("real(dp), intent(in) :: t", 2)
-        w(f"{m.yt}, intent(in) :: y(n_states)", 2)
-        w(f"{m.yt}, intent(out) :: dy(n_states)", 2)
+    for line in first or (
+        "real(dp), intent(in) :: t",
+        f"{m.yt}, intent(in) :: y(n_states)",
+        f"{m.yt}, intent(out) :: dy(n_states)",
+    ):
+        w(line, 2)
     w(f"{m.yt}, intent(in) :: dl(*)", 2)
     w("real(dp), intent(in) :: pr(*)", 2)
     w("complex(dp), intent(in) :: pc(*)", 2)
