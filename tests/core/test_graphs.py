@@ -1,4 +1,4 @@
-"""Graph orderings through networkx (operators, algebraic updates, their cycle reports) and
+"""Graph orderings (operators, algebraic updates, their cycle reports) and
 CircuitTemplate.to_networkx."""
 
 from __future__ import annotations
@@ -18,6 +18,71 @@ from rates_core import (
     build_system,
 )
 from rates_core.graphs import dependency_cycle, dependency_graph, dependency_order
+
+
+def _random_deps(rng: np.random.Generator, acyclic: bool) -> dict[str, set[str]]:
+    names = [f"v{i}" for i in rng.permutation(12)]
+    deps: dict[str, set[str]] = {}
+    for i, name in enumerate(names):
+        pool = names[:i] if acyclic else names
+        k = int(rng.integers(0, min(3, len(pool)) + 1)) if pool else 0
+        deps[name] = {str(s) for s in rng.choice(pool, size=k, replace=False)} if k else set()
+    return deps
+
+
+def test_dependency_order_is_networkx_depth_first_post_order():
+    """The walk is networkx's ``dfs_postorder_nodes`` on the same graph (what the core used
+    before), and every node comes after what it reads."""
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        deps = _random_deps(rng, acyclic=True)
+        reference = nx.DiGraph()
+        reference.add_nodes_from(deps)
+        for name, reads in deps.items():
+            reference.add_edges_from((name, dep) for dep in sorted(reads))
+        order = dependency_order(dependency_graph(deps))
+        assert order == list(nx.dfs_postorder_nodes(reference))
+        assert dependency_cycle(dependency_graph(deps)) is None
+        position = {name: i for i, name in enumerate(order)}
+        assert all(position[d] < position[n] for n, reads in deps.items() for d in reads)
+
+
+def test_every_reported_cycle_is_a_cycle_of_the_graph():
+    rng = np.random.default_rng(8)
+    found = 0
+    for _ in range(200):
+        deps = _random_deps(rng, acyclic=False)
+        cycle = dependency_cycle(dependency_graph(deps))
+        reference = nx.DiGraph([(n, d) for n, reads in deps.items() for d in reads])
+        reference.add_nodes_from(deps)
+        if cycle is None:
+            assert nx.is_directed_acyclic_graph(reference)
+            continue
+        found += 1
+        assert cycle[0] == cycle[-1] and len(set(cycle[:-1])) == len(cycle) - 1
+        assert all(b in deps[a] for a, b in zip(cycle, cycle[1:]))
+    assert found > 50
+
+
+def test_reads_of_unknown_names_are_ordered_first():
+    graph = dependency_graph({"b": {"x"}, "a": {"b", "y"}})
+    assert list(graph) == ["b", "a", "x", "y"]
+    assert dependency_order(graph) == ["x", "b", "y", "a"]
+
+
+def test_building_a_system_does_not_import_networkx():
+    """networkx costs about 0.1 s to import: the first run of a process must not pay it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from rates_core import build_system, CircuitTemplate\n"
+        "c = CircuitTemplate.from_yaml('rates_core.models.jansenrit.JRC')\n"
+        "build_system(c)\n"
+        "assert 'networkx' not in sys.modules, 'networkx imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_dependency_order_is_a_depth_first_walk_and_cycles_are_named():
