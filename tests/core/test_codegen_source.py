@@ -9,7 +9,13 @@ import sympy
 from rates_core import builtins as rb
 from rates_core.backend import EmitOptions
 from rates_core.codegen.modules import cache_source, load_python_module
-from rates_core.codegen.source import SourceWriter, held_algebraic, unit_noise
+from rates_core.codegen.source import (
+    SourceWriter,
+    array_valued,
+    held_algebraic,
+    may_be_array,
+    unit_noise,
+)
 
 
 def test_writer_indents_and_wraps():
@@ -93,3 +99,33 @@ def test_held_algebraic_depends_on_delayed_reads_and_parameters_alone() -> None:
         algebraic=[SimpleNamespace(name=k, symbol=a[k], expr=e) for k, e in exprs.items()],
     )
     assert held_algebraic(system) == ("a1", "a3")  # type: ignore[arg-type]
+
+
+def test_array_valued_names_and_expressions() -> None:
+    """Matrix and index parameters, parameters with array values, symbols of size > 1 and what
+    is computed from them may be arrays; so may array functions, user functions and per-unit
+    randn(n), whatever the sizes; scalars and scalar functions of them are not."""
+    import numpy as np
+
+    x, k, m, v, s, f = sympy.symbols("x k m v s f")
+    b1, b2 = sympy.symbols("b1 b2")
+    params = [
+        SimpleNamespace(name="k", role="constant", value=2.0),
+        SimpleNamespace(name="m", role="matrix", value=np.eye(2)),
+        SimpleNamespace(name="v", role="constant", value=np.ones(1)),
+    ]
+    system = SimpleNamespace(
+        params=params,
+        symbol_sizes=lambda: {"x": 1, "s": 3, "k": 1, "b1": 1, "b2": 1},
+        algebraic=[
+            SimpleNamespace(name="b1", expr=k * x),
+            SimpleNamespace(name="b2", expr=s + 1),
+        ],
+    )
+    names, test = array_valued(system)  # type: ignore[arg-type]
+    assert names == {"m", "v", "s", "b2"}
+    assert not test(sympy.sin(k * x) + b1)
+    assert test(b2 * x) and test(v + x)
+    assert test(rb.Matvec(m, x)) and test(sympy.Function("user")(x)) and test(rb.Randn(3) + x)
+    assert not test(rb.Randn() + x)
+    assert may_be_array(rb.Interp(x, m, m)) and not may_be_array(f * x)

@@ -338,6 +338,19 @@ class Problem:
         )
 
 
+def input_parameter(
+    system: System, param: Any, value: Any, inputs: Mapping[str, Any]
+) -> tuple[np.ndarray, np.ndarray]:
+    """An input parameter's value as a float (or complex) array, and its rows ``(rows,
+    *shape)``: the series given in ``inputs`` under its name (:func:`input_rows`), or without
+    one its value as the single row."""
+    arr = np.array(value, dtype=np.result_type(np.asarray(value), np.float64))
+    given = inputs.get(param.name)
+    if given is None:
+        return arr, arr.reshape((1, *arr.shape))
+    return arr, input_rows(system, param.name, given, arr.shape)
+
+
 def input_rows(system: System, name: str, series: Any, shape: tuple[int, ...]) -> np.ndarray:
     """The rows of input ``name`` (one per time) shaped ``(rows, *shape)`` like its parameter.
 

@@ -31,10 +31,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import sympy
-from sympy.core.function import AppliedUndef
-
 import rates_core.builtins as rb
 from rates_core.backend import EmitOptions, EmittedFunction
 from rates_core.codegen import comment, docstring_text
@@ -56,15 +52,6 @@ __all__ = [
     "stage_index",
 ]
 
-_ARRAY_FUNCTIONS = (
-    rb.Matvec,
-    rb.Matmul,
-    rb.Index,
-    rb.IndexRange,
-    rb.IndexAxis,
-    rb.Concatenate,
-    rb.Interp,
-)
 _RUNTIME = (
     "CARRY, HOLD, READ, at1_, first_nonfinite_, input_at_, matvec_, maxr_, mean_, "
     "mean_axis_, minr_, read_delayed_, store_derivative_, store_left_, store_state_, vsum_"
@@ -82,24 +69,6 @@ def _dtype(system: System, precision: str) -> str:
     if precision != "float64":
         raise ModelError(f"rates-numba computes in float64 or float32, not {precision!r}")
     return system.dtype
-
-
-def _arrayish(system: System) -> Any:
-    """A test: whether an expression's value may be an array although its size is 1."""
-    names = {p.name for p in system.params if p.role in ("matrix", "index") or np.ndim(p.value) > 0}
-    names |= {name for name, size in system.symbol_sizes().items() if size != 1}
-
-    def test(expr: sympy.Expr) -> bool:
-        if expr.has(*_ARRAY_FUNCTIONS) or expr.atoms(AppliedUndef):
-            return True
-        if any(r.args for r in expr.atoms(rb.Randn)):
-            return True
-        return any(s.name in names for s in expr.free_symbols)
-
-    for a in system.algebraic:
-        if test(a.expr):
-            names.add(a.name)
-    return test
 
 
 def _read(system: System, s: Any, source: str = "y") -> str:
@@ -133,7 +102,7 @@ def _field(w: kit.SourceWriter, system: System, printer: NumbaPrinter, func: str
     for a in system.algebraic:
         code = printer.doprint(kit.unit_noise(a.expr, units.get(a.name)))
         w(f"{safe_name(a.name)} = {code}", 1)
-    arrayish = _arrayish(system)
+    _, arrayish = kit.array_valued(system)
     for name, expr in system.derivatives:
         s = system.state(name)
         code = printer.doprint(kit.unit_noise(expr, units.get(name)))
@@ -324,7 +293,7 @@ def scalar_state(system: System, dtype: str) -> bool:
         return False
     if any(s.size != 1 for s in system.states):
         return False
-    arrayish = _arrayish(system)
+    _, arrayish = kit.array_valued(system)
     exprs = [a.expr for a in system.algebraic] + [e for _, e in system.derivatives]
     return not any(arrayish(e) for e in exprs)
 

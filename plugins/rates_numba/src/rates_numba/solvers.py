@@ -28,7 +28,7 @@ from rates_core.backend import (
     Trajectory,
     call_history,
     derivative_error,
-    input_rows,
+    input_parameter,
 )
 from rates_core.codegen.tableaux import TABLEAUX
 from rates_core.delay_reads import (
@@ -105,13 +105,7 @@ def _params(function: EmittedFunction, problem: Problem) -> list[Any]:
         if p.role != "input":
             out.append(numba_argument(p, value))
             continue
-        arr = np.array(value, dtype=np.result_type(np.asarray(value), np.float64))
-        given = problem.inputs.get(p.name)
-        rows = (
-            input_rows(system, p.name, given, arr.shape)
-            if given is not None
-            else arr.reshape((1, *arr.shape))
-        )
+        _, rows = input_parameter(system, p, value, problem.inputs)
         out.append(np.ascontiguousarray(rows))
     return out
 

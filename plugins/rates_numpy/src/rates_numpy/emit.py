@@ -31,7 +31,6 @@ from typing import Any
 
 import numpy as np
 import sympy
-from sympy.core.function import AppliedUndef
 
 from rates_core import builtins as rb
 from rates_core.backend import EmittedFunction
@@ -60,16 +59,6 @@ JACOBIAN_MAX_COUPLINGS = 5000
 FIXED_STEP_METHODS = ("euler", "heun", "rk4")
 
 _INDENT = "    "
-# Functions whose value is an array (or whose shape the printer cannot know).
-_ARRAY_FUNCTIONS = (
-    rb.Matvec,
-    rb.Matmul,
-    rb.Index,
-    rb.IndexRange,
-    rb.IndexAxis,
-    rb.Concatenate,
-    rb.Interp,
-)
 
 
 def _comment(text: str) -> str:
@@ -99,9 +88,7 @@ def is_scalar_system(system: System, precision: str | None = None) -> bool:
     if any(size != 1 for size in system.symbol_sizes().values()):
         return False
     for expr in _expressions(system):
-        if expr.has(*_ARRAY_FUNCTIONS) or expr.atoms(AppliedUndef):
-            return False
-        if any(r.args for r in expr.atoms(rb.Randn)):
+        if kit.may_be_array(expr):
             return False
     return True
 
@@ -111,30 +98,6 @@ def _dtype(system: System, precision: str | None) -> str:
     if precision == "float32":
         dtype = {"float64": "float32", "complex128": "complex64"}.get(dtype, dtype)
     return dtype
-
-
-def _arrayish(system: System) -> tuple[set[str], Any]:
-    """Names whose value may be an ndarray although their size is 1, and a test for exprs."""
-    names: set[str] = set()
-    sizes = system.symbol_sizes()
-    for p in system.params:
-        if p.role in ("matrix", "index") or np.ndim(p.value) > 0:
-            names.add(p.name)
-    for name, size in sizes.items():
-        if size != 1:
-            names.add(name)
-
-    def test(expr: sympy.Expr) -> bool:
-        if expr.has(*_ARRAY_FUNCTIONS) or expr.atoms(AppliedUndef):
-            return True
-        if any(r.args for r in expr.atoms(rb.Randn)):
-            return True
-        return any(s.name in names for s in expr.free_symbols)
-
-    for a in system.algebraic:
-        if test(a.expr):
-            names.add(a.name)
-    return names, test
 
 
 # --------------------------------------------------------------------------- source
@@ -188,7 +151,7 @@ def _vector_field(
     for a in system.algebraic:
         w(f"{safe_name(a.name)} = {printer.doprint(kit.unit_noise(a.expr, units.get(a.name)))}", 1)
     w("# derivatives", 1)
-    _, arrayish = _arrayish(system)
+    _, arrayish = kit.array_valued(system)
     for name, expr in system.derivatives:
         s = system.state(name)
         code = printer.doprint(kit.unit_noise(expr, units.get(name)))

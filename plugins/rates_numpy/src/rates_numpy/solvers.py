@@ -41,7 +41,7 @@ from rates_core.backend import (
     Progress,
     SampleRows,
     Trajectory,
-    input_rows,
+    input_parameter,
 )
 from rates_core.codegen.tableaux import TABLEAUX
 from rates_core.delay_reads import input_driven_slopes, input_jumps
@@ -182,13 +182,7 @@ class StepInputs:
         self.slots: list[tuple[int, str, np.ndarray]] = []  # (arg index, name, rows)
         for i, (p, value) in enumerate(zip(system.params, problem.params)):
             if p.role == "input":
-                arr = np.array(value, dtype=np.result_type(np.asarray(value), np.float64))
-                given = problem.inputs.get(p.name)
-                rows = (
-                    input_rows(system, p.name, given, arr.shape)
-                    if given is not None
-                    else arr.reshape((1, *arr.shape))
-                )
+                arr, rows = input_parameter(system, p, value, problem.inputs)
                 self.slots.append((i, p.name, rows))
                 self.args.append(arr.item() if scalar_args else arr)
             elif scalar_args:

@@ -13,12 +13,16 @@ from typing import Any
 
 import numpy as np
 import sympy
+from sympy.core.function import AppliedUndef
 
 from rates_core import builtins as rb
 from rates_core.codegen.escape import comment
 from rates_core.system import System
 
 __all__ = [
+    "ARRAY_FUNCTIONS",
+    "array_valued",
+    "may_be_array",
     "rate_reads",
     "real_state_in_complex",
     "SourceWriter",
@@ -152,6 +156,44 @@ def held_algebraic(system: System) -> tuple[str, ...]:
             allowed.add(a.symbol)
             reads.add(a.symbol)
     return tuple(held)
+
+
+#: Builtins whose value is an array (or whose shape a printer cannot know from the System).
+ARRAY_FUNCTIONS = (
+    rb.Matvec,
+    rb.Matmul,
+    rb.Index,
+    rb.IndexRange,
+    rb.IndexAxis,
+    rb.Concatenate,
+    rb.Interp,
+)
+
+
+def may_be_array(expr: sympy.Expr) -> bool:
+    """Whether ``expr`` holds an array function, a user function (its result's shape is
+    unknown) or a per-unit ``randn(n)``, whatever the sizes of its symbols."""
+    if expr.has(*ARRAY_FUNCTIONS) or expr.atoms(AppliedUndef):
+        return True
+    return any(r.args for r in expr.atoms(rb.Randn))
+
+
+def array_valued(system: System) -> tuple[set[str], Callable[[sympy.Expr], bool]]:
+    """Names whose value may be an array although their size is 1 (matrix and index
+    parameters, parameters with array values, symbols of size > 1, and the algebraic
+    variables computed from any of these), and a test: whether an expression's value may be
+    an array (:func:`may_be_array`, or it reads one of those names). Array-code printers use
+    it to keep a size-1 value that is really an array out of scalar-only constructs."""
+    names = {p.name for p in system.params if p.role in ("matrix", "index") or np.ndim(p.value) > 0}
+    names |= {name for name, size in system.symbol_sizes().items() if size != 1}
+
+    def test(expr: sympy.Expr) -> bool:
+        return may_be_array(expr) or any(s.name in names for s in expr.free_symbols)
+
+    for a in system.algebraic:
+        if test(a.expr):
+            names.add(a.name)
+    return names, test
 
 
 def coupling_entries(system: System) -> int:
