@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from rates_core.backend import input_rows
+from rates_core.backend import input_parameter, input_rows
 from rates_core.errors import SolverError
 
 SYSTEM = SimpleNamespace(inputs=[SimpleNamespace(name="I", units=[0, 2])])
@@ -22,6 +22,17 @@ def test_full_rows_broadcast_rows_and_rows_per_driven_unit():
     np.testing.assert_array_equal(units, [[1.0, 0.0, 2.0]])
     scalar = input_rows(SYSTEM, "J", 4.0, ())
     assert scalar.shape == (1,) and scalar[0] == 4.0
+
+
+def test_input_parameter_is_its_series_or_its_value_as_one_row():
+    param = SimpleNamespace(name="I")
+    arr, rows = input_parameter(SYSTEM, param, [0.5, 0.0, 1], {"I": [[1.0, 2.0], [3.0, 4.0]]})
+    assert arr.dtype == np.float64 and arr.shape == (3,)
+    np.testing.assert_array_equal(rows, [[1.0, 0.0, 2.0], [3.0, 0.0, 4.0]])
+    arr, rows = input_parameter(SYSTEM, param, 2, {})
+    assert arr.dtype == np.float64 and rows.shape == (1,) and rows[0] == 2.0
+    arr, rows = input_parameter(SYSTEM, param, [1j, 0, 0], {})
+    assert arr.dtype == np.complex128 and rows.shape == (1, 3)
 
 
 def test_wrong_width_names_the_input_and_both_accepted_widths():
