@@ -187,7 +187,7 @@ def test_only_random_models_seed(monkeypatch: pytest.MonkeyPatch) -> None:
     import rates_numba.solvers as solvers
 
     seeded: list[object] = []
-    monkeypatch.setattr(solvers, "_seed", seeded.append)
+    monkeypatch.setattr(solvers, "seed_random", seeded.append)
     ref.decay_circuit().run(0.01, 1e-3, backend="numba", solver="euler")
     assert seeded == []
     noisy = ref.one_node("noisy", ["x' = -x + randn()"], {"x": "output(0.0)"})
@@ -265,3 +265,73 @@ def test_cache_key_follows_the_runtime_source() -> None:
 
     digest = hashlib.sha256(Path(runtime.__file__).read_bytes()).hexdigest()[:16]
     assert code_version() == f"{rates_numba.__version__}+{digest}"
+
+
+def _noisy_circuit() -> Any:
+    """Three nodes with a multiplicative-noise state ``x`` driven by an input ``u`` and a
+    state ``z`` without noise: the noise sources are a subset of the state vector."""
+    from rates_core import CircuitTemplate, NodeTemplate, OperatorTemplate
+
+    op = OperatorTemplate(
+        name="op",
+        equations=["x' = -x + u + s*x*xi()", "z' = x - z*k"],
+        variables={"x": "output(0.5)", "z": "variable(0.1)", "u": "input(0.0)", "s": 0.4, "k": 2},
+    )
+    node = NodeTemplate(name="noisy", operators=[op])
+    return CircuitTemplate(name="noisy3", nodes={f"p{i}": node for i in range(3)})
+
+
+NOISY_OUT = {f"{v}{i}": f"p{i}/op/{v}" for i in range(3) for v in "xz"}
+
+
+def _noisy_run(backend: str, method: str, **kwargs: Any) -> np.ndarray:
+    steps = np.arange(400)
+    u = np.where(steps < 200, 0.0, 1.5)
+    frame = _noisy_circuit().run(
+        0.4,
+        1e-3,
+        outputs=NOISY_OUT,
+        sampling_step_size=2e-3,
+        solver=method,
+        backend=backend,
+        inputs={"p1/op/u": u},
+        **kwargs,
+    )
+    return frame.to_numpy()
+
+
+@pytest.mark.parametrize("method", ["euler_maruyama", "heun_stochastic"])
+@pytest.mark.parametrize("vectorize", [True, False])
+def test_sde_paths_equal_numpy_for_the_same_seed(method: str, vectorize: bool) -> None:
+    """The Wiener increments are drawn as rates-numpy draws them (default_rng(seed), step
+    order), so the same seed integrates the same paths: the two backends agree to rounding
+    (an input step and states without noise included)."""
+    want = _noisy_run("numpy", method, seed=11, vectorize=vectorize)
+    got = _noisy_run("numba", method, seed=11, vectorize=vectorize)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-13 * np.abs(want).max())
+    other = _noisy_run("numba", method, seed=12, vectorize=vectorize)
+    assert np.abs(other - got).max() > 1e-3  # the seed matters
+
+
+def test_sde_increments_drawn_in_blocks_keep_the_stream(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks of one step (a tiny block budget) draw the same stream as one block."""
+    from rates_numba import sde
+
+    whole = _noisy_run("numba", "heun_stochastic", seed=5)
+    monkeypatch.setattr(sde, "_BLOCK", 2)
+    np.testing.assert_array_equal(_noisy_run("numba", "heun_stochastic", seed=5), whole)
+
+
+def test_sde_given_increments_equal_numpy() -> None:
+    increments = ref.brownian_increments(400, 3, 0.4, seed=2)
+    want = _noisy_run("numpy", "euler_maruyama", wiener_increments=increments)
+    got = _noisy_run("numba", "euler_maruyama", wiener_increments=increments)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-13 * np.abs(want).max())
+    with pytest.raises(SolverError, match=r"wiener_increments has shape \(400, 2\)"):
+        _noisy_run("numba", "euler_maruyama", wiener_increments=increments[:, :2])
+
+
+def test_sde_with_delays_is_refused_by_name() -> None:
+    circuit = ref.sde_population(2, "x' = -x + 0.5*past(x, 0.1) + xi()")
+    with pytest.raises(SolverError, match="sde_delays"):
+        circuit.run(0.2, 1e-3, outputs={"x": "p0/op/x"}, backend="numba", solver="heun_stochastic")

@@ -44,10 +44,13 @@ from rates_numba import BACKEND, FIXED_METHODS, __version__
 from rates_numba.printer import NumbaPrinter, safe_name
 
 __all__ = [
+    "SDE_METHODS",
     "code_version",
     "draws_random",
     "emit_function",
     "emit_source",
+    "sde_module",
+    "sde_source",
     "scalar_state",
     "stage_index",
 ]
@@ -471,6 +474,94 @@ def _dopri5_loop(w: kit.SourceWriter, system: System) -> None:
     w("out_[row_, :] = y_", 2)
     w("row_ += 1", 2)
     w("return 0, t_, -1, steps_", 1)
+
+
+#: The SDE methods (:data:`rates_core.noise.SDE_METHODS`) and whether each has a corrector.
+SDE_METHODS = {"euler_maruyama": False, "heun_stochastic": True}
+
+
+def sde_source(drift: System, method: str, digest: str) -> str:
+    """The module of ``run_<method>_``, the compiled loop of the SDE method ``method`` for a
+    model split into drift and diffusion (:func:`rates_core.noise.split`; ``drift`` gives the
+    states and parameters, which the diffusion shares). The loop calls the two in-place
+    fields as ``drift_`` and ``diffusion_``, injected from their own modules; numba's cache of
+    the loop holds them compiled into it, so ``digest`` (of their sources) is written into
+    this source, whose content names its cache entry.
+
+    Per step (dW: ``dw_[k_ - kstart_]``, one column per noise source ``src_``; g is 0 at the
+    other states): Euler-Maruyama ``y += f(t, y) dt + g(t, y) dW``; stochastic Heun the
+    predictor ``p = y + f(t, y) dt + g(t, y) dW``, then ``y += (f(t, y) + f(t + dt, p)) dt/2
+    + (g(t, y) + g(t + dt, p)) dW/2``, as rates-numpy's ``sde`` module computes them.
+    """
+    heun = SDE_METHODS[method]
+    params = [safe_name(p.name) for p in drift.params]
+    head = ["t0_", "dt_", "kstart_", "kstop_", "every_", "y_", "out_", "dw_", "src_"]
+    head += _param_args(drift)
+    w = kit.SourceWriter()
+    w.lines += kit.file_header(
+        drift,
+        f"rates-numba {__version__}",
+        "python",
+        notes=[f"SDE loop ({method}) over the fields of modules with sources {digest}"],
+    )
+    w("import numba")
+    w("import numpy")
+    w()
+    w(f"N_STATES_ = {drift.n_states}")
+    w("# drift_ and diffusion_: the in-place fields of the drift's and the diffusion's modules,")
+    w("# set on this module when it is loaded")
+    w()
+    w()
+
+    def call(field: str, t: str, y: str, out: str) -> None:
+        w(f"{field}({', '.join([t, y, out, *params])})", 2)
+
+    def scale(g: str) -> None:
+        w("for j_ in range(src_.size):", 2)
+        w(f"{g}[src_[j_]] = {g}[src_[j_]]*dw_[k_ - kstart_, j_]", 3)
+
+    w(_JIT)
+    w(f"def run_{method}_({', '.join(head)}):")
+    w(
+        f'"""Steps kstart_ .. kstop_ - 1 of {method} from y_ (updated in place), with the '
+        "Wiener\n    increments dw_[k_ - kstart_] of the noise sources src_; every every_-th "
+        'state goes to\n    the next row of out_ that exists."""',
+        1,
+    )
+    for name in ("f1_", "g1_", *(("f2_", "g2_", "ys_") if heun else ())):
+        w(f"{name} = numpy.zeros_like(y_)", 1)
+    _sampling_start(w)
+    w("for k_ in range(kstart_, kstop_):", 1)
+    w("t_ = t0_ + k_*dt_", 2)
+    _inputs_at_step(w, drift, 2)
+    call("drift_", "t_", "y_", "f1_")
+    call("diffusion_", "t_", "y_", "g1_")
+    scale("g1_")
+    w("for i_ in range(N_STATES_):", 2)
+    if heun:
+        w("ys_[i_] = y_[i_] + dt_*f1_[i_] + g1_[i_]", 3)
+        call("drift_", "t_ + dt_", "ys_", "f2_")
+        call("diffusion_", "t_ + dt_", "ys_", "g2_")
+        scale("g2_")
+        w("for i_ in range(N_STATES_):", 2)
+        w("y_[i_] = y_[i_] + (f1_[i_] + f2_[i_])*(0.5*dt_) + (g1_[i_] + g2_[i_])*0.5", 3)
+    else:
+        w("y_[i_] = y_[i_] + dt_*f1_[i_] + g1_[i_]", 3)
+    _sample(w)
+    w("return y_", 1)
+    return w.text()
+
+
+def sde_module(drift: EmittedFunction, diffusion: EmittedFunction, method: str) -> Any:
+    """The loaded module of :func:`sde_source` for ``drift``'s model, its ``drift_`` and
+    ``diffusion_`` the compiled fields of the two emitted functions."""
+    from rates_core.cache import source_hash
+
+    digest = source_hash(drift.source + "\0" + diffusion.source, BACKEND, code_version())
+    source = sde_source(drift.system, method, digest)
+    fields = {"drift_": drift.extras["kernel"], "diffusion_": diffusion.extras["kernel"]}
+    module, _ = _module(source, EmitOptions(), fields)
+    return module
 
 
 def emit_source(

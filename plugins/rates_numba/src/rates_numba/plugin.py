@@ -8,11 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from rates_core.plugins import BackendInfo, SolverInfo, backend_hooks, hookimpl, solver_family
-from rates_numba import ADAPTIVE_METHOD, BACKEND, FIXED_METHODS
+from rates_numba import ADAPTIVE_METHOD, BACKEND, FIXED_METHODS, SDE_SOLVERS
 
-#: What the backend declares; ``dde`` is declared by the fixed-step solvers only (``dopri5``
-#: has no history).
-CAPABILITIES = frozenset({"execute", "adaptive", "complex", "float32", "vectorised"})
+#: What the backend declares; ``dde`` is declared by the fixed-step ODE solvers only
+#: (``dopri5`` has no history), ``sde`` by the SDE solvers (without delays: no ``sde_delays``).
+CAPABILITIES = frozenset({"execute", "adaptive", "complex", "float32", "vectorised", "sde"})
 
 _DESCRIPTIONS = {
     "euler": "explicit Euler, whole run compiled by numba (fixed step)",
@@ -40,14 +40,25 @@ def register_solvers() -> list[SolverInfo]:
         f"{BACKEND}_{ADAPTIVE_METHOD}": "Dormand-Prince 5(4), whole run compiled by numba "
         "(options rtol, atol, first_step, max_steps; no delays)"
     }
+    sde = {
+        f"{BACKEND}_euler_maruyama": "Euler-Maruyama for white noise xi(), whole run compiled "
+        "by numba (Ito; fixed step; without noise Euler, order 1; no delays)",
+        f"{BACKEND}_heun_stochastic": "stochastic Heun for white noise xi(), whole run compiled "
+        "by numba (Stratonovich; fixed step; without noise Heun, order 2; no delays)",
+    }
     return [
         *solver_family(BACKEND, fixed, adaptive=False, capabilities={"dde", "grid_delays"}),
         *solver_family(BACKEND, adaptive, adaptive=True),
+        *solver_family(BACKEND, sde, adaptive=False, capabilities={"sde"}),
     ]
 
 
 #: ``emit_function`` and ``solve``, called on this plugin only (for its backend and solvers)
-emit_function, solve = backend_hooks("rates_numba.emit:emit_function", "rates_numba.solvers:solve")
+emit_function, solve = backend_hooks(
+    "rates_numba.emit:emit_function",
+    "rates_numba.solvers:solve",
+    routes=dict.fromkeys(SDE_SOLVERS, "rates_numba.sde:solve"),
+)
 
 
 def available() -> Any:

@@ -92,11 +92,11 @@ class Field:
         return self(t, y, dy, *args)
 
 
-def _state_dtype(function: EmittedFunction) -> np.dtype:
+def state_dtype(function: EmittedFunction) -> np.dtype:
     return np.dtype(function.extras.get("dtype", function.system.dtype))
 
 
-def _params(function: EmittedFunction, problem: Problem) -> list[Any]:
+def loop_params(function: EmittedFunction, problem: Problem) -> list[Any]:
     """The parameter arguments of the loops: inputs as row tables (``(rows, *shape)``; one row
     for an input without series), every other value converted by :func:`numba_argument`."""
     system = function.system
@@ -110,7 +110,7 @@ def _params(function: EmittedFunction, problem: Problem) -> list[Any]:
     return out
 
 
-def _seed(problem: Problem) -> None:
+def seed_random(problem: Problem) -> None:
     from rates_numba.runtime import seed_
 
     seed = problem.seed
@@ -130,7 +130,7 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
         system, solver, fixed_step=not adaptive, options=ADAPTIVE_OPTIONS if adaptive else ()
     )
     if function.extras.get("random", True):
-        _seed(problem)
+        seed_random(problem)
     if adaptive:
         return _adaptive(solver, function, problem)
     return _fixed(solver, method, function, problem)
@@ -138,24 +138,14 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
 
 def _fixed(solver: str, method: str, function: EmittedFunction, problem: Problem) -> Trajectory:
     system = function.system
-    dtype = _state_dtype(function)
     dt, t0 = float(problem.step_size), float(problem.t0)
     n_steps, every = problem.n_steps, problem.sample_every
-    params = _params(function, problem)
-    for p, rows in zip(system.params, params):
-        if p.role == "input" and 1 < rows.shape[0] < n_steps:
-            raise SolverError(
-                f"input {p.name!r} has {rows.shape[0]} rows, the integration {n_steps} steps "
-                "(fixed-step inputs need one row per step)"
-            )
-    y = np.array(problem.y0, dtype=dtype).reshape(-1)
-    out = np.zeros((problem.n_samples, y.size), dtype=dtype)
-    out[0] = y
+    y, out, params = fixed_step_arguments(function, problem)
     delays = _delay_args(function, problem, method, y, params) if system.delayed else []
     loop = getattr(function.extras["module"], f"run_{method}_")
     seconds = 0.0
     with problem.progress_bar(solver) as bar:
-        for k0, k1 in _chunks(bar.chunk_ends(n_steps)):
+        for k0, k1 in chunks(bar.chunk_ends(n_steps)):
             start = time.perf_counter()
             loop(t0, dt, k0, k1, every, y, out, *delays, *params)
             seconds += time.perf_counter() - start
@@ -168,7 +158,27 @@ def _fixed(solver: str, method: str, function: EmittedFunction, problem: Problem
     )
 
 
-def _chunks(ends: list[int]) -> list[tuple[int, int]]:
+def fixed_step_arguments(
+    function: EmittedFunction, problem: Problem
+) -> tuple[np.ndarray, np.ndarray, list[Any]]:
+    """The state (a copy of ``y0``), the sample rows (row 0 ``y0``) and the parameter
+    arguments of a fixed-step loop; inputs need one row per step (or one in all)."""
+    n_steps = problem.n_steps
+    params = loop_params(function, problem)
+    for p, rows in zip(function.system.params, params):
+        if p.role == "input" and 1 < rows.shape[0] < n_steps:
+            raise SolverError(
+                f"input {p.name!r} has {rows.shape[0]} rows, the integration {n_steps} steps "
+                "(fixed-step inputs need one row per step)"
+            )
+    dtype = state_dtype(function)
+    y = np.array(problem.y0, dtype=dtype).reshape(-1)
+    out = np.zeros((problem.n_samples, y.size), dtype=dtype)
+    out[0] = y
+    return y, out, params
+
+
+def chunks(ends: list[int]) -> list[tuple[int, int]]:
     starts = [0, *ends[:-1]]
     return [(a, b) for a, b in zip(starts, ends) if b > a] or [(0, 0)]
 
@@ -282,10 +292,10 @@ def _adaptive(solver: str, function: EmittedFunction, problem: Problem) -> Traje
     max_steps = int(options.get("max_steps", MAX_STEPS))
     if not (rtol > 0 and atol >= 0):
         raise SolverError(f"solver {solver!r}: rtol must be positive and atol not negative")
-    dtype = _state_dtype(function)
+    dtype = state_dtype(function)
     t0 = float(problem.t0)
     t_end, sample_times = problem.sample_grid()
-    params = _params(function, problem)
+    params = loop_params(function, problem)
     rows = max((r.shape[0] for p, r in zip(system.params, params) if p.role == "input"), default=1)
     times = problem.input_times
     if times is None:

@@ -1,0 +1,111 @@
+"""The SDE methods of rates-numba: Euler-Maruyama and stochastic Heun, whole runs compiled.
+
+A model with white noise ``xi()`` arrives as the drift's emitted function, carrying the
+diffusion's in ``extras["diffusion"]`` and the noisy state positions in
+``extras["noise_sources"]`` (:func:`rates_core.noise.emit`). The step loop is a small generated
+module of its own (:func:`rates_numba.emit.sde_module`) calling both compiled fields. The
+methods and their numbers are rates-numpy's (:mod:`rates_numpy.sde`): the Wiener increments are
+``sqrt(dt)`` times standard normal samples drawn from ``numpy.random.default_rng(seed)`` in
+step order, one per noise source and step (or taken from ``Problem.wiener_increments``), so
+rates-numpy and rates-numba integrate the same paths for the same seed. They are drawn here,
+a block of steps at a time (memory stays bounded), and handed to the compiled loop.
+
+Without noise, they are the deterministic ``euler`` and ``heun``. Delays are not integrated
+by these methods (capability ``sde_delays`` is not declared; the host says so before a run).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from rates_core.backend import EmittedFunction, Problem, Trajectory
+from rates_core.errors import SolverError
+from rates_core.noise import given_increments, solve_without_noise
+from rates_numba import BACKEND
+from rates_numba.emit import SDE_METHODS, sde_module
+from rates_numba.solvers import chunks, fixed_step_arguments, seed_random
+from rates_numba.solvers import solve as solve_ode
+
+__all__ = ["solve"]
+
+#: The ODE method each SDE method is without noise.
+_DETERMINISTIC = {"euler_maruyama": "euler", "heun_stochastic": "heun"}
+#: Wiener increments are drawn in blocks of about this many numbers.
+_BLOCK = 1 << 16
+
+
+def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajectory:
+    """Integrate ``problem`` with ``solver`` (``numba_euler_maruyama`` or
+    ``numba_heun_stochastic``)."""
+    method = solver.removeprefix(f"{BACKEND}_")
+    if method not in SDE_METHODS:
+        raise SolverError(f"rates-numba has no SDE solver {solver!r}")
+    ode = f"{BACKEND}_{_DETERMINISTIC[method]}"
+    plain = solve_without_noise(solver, function, problem, solve_ode, ode)
+    if plain is not None:
+        return plain
+    diffusion: EmittedFunction = function.extras["diffusion"]
+    system = function.system
+    if system.delayed:
+        raise SolverError(
+            f"solver {solver!r} does not integrate delayed reads with noise (capability "
+            "'sde_delays'); use backend 'numpy' or 'torch'"
+        )
+    problem.check(system, solver, fixed_step=True, options=())
+    sources = np.asarray(function.extras["noise_sources"], dtype=np.int64)
+    given = given_increments(problem.wiener_increments, problem.n_steps, sources.size)
+    if function.extras.get("random", True) or diffusion.extras.get("random", True):
+        seed_random(problem)  # randn() in the fields: numba's own generator
+    loop = getattr(sde_module(function, diffusion, method), f"run_{method}_")
+    y, out, params = fixed_step_arguments(function, problem)
+    increments = _Increments(problem, sources.size, given)
+    t0, dt, every = float(problem.t0), float(problem.step_size), problem.sample_every
+    seconds = 0.0
+    with problem.progress_bar(solver) as bar:
+        for k0, k1 in _blocks(bar.chunk_ends(problem.n_steps), increments.rows):
+            dw = increments(k0, k1)
+            start = time.perf_counter()
+            loop(t0, dt, k0, k1, every, y, out, dw, sources, *params)
+            seconds += time.perf_counter() - start
+            bar(t0 + k1 * dt)
+    info = {
+        "solver": solver,
+        "path": "sde",
+        "n_steps": problem.n_steps,
+        "noise_sources": int(sources.size),
+        "loop_seconds": seconds,
+    }
+    return Trajectory(
+        t0 + np.arange(problem.n_samples) * problem.sampling_step, out, y.copy(), info
+    )
+
+
+class _Increments:
+    """The Wiener increments of steps ``k0 .. k1 - 1`` (rows), in step order: given rows, or
+    drawn from ``default_rng(seed)`` as rates-numpy draws them."""
+
+    def __init__(self, problem: Problem, n_sources: int, given: np.ndarray | None) -> None:
+        self.given = given
+        self.sqrt_dt = math.sqrt(float(problem.step_size))
+        self.rows = max(_BLOCK // max(n_sources, 1), 1)
+        self.n = n_sources
+        self.rng = np.random.default_rng(problem.seed)
+
+    def __call__(self, k0: int, k1: int) -> np.ndarray:
+        if self.given is not None:
+            return np.ascontiguousarray(self.given[k0:k1])
+        rows = self.rng.standard_normal((k1 - k0, self.n))
+        rows *= self.sqrt_dt
+        return rows
+
+
+def _blocks(ends: list[int], rows: int) -> list[tuple[int, int]]:
+    """The progress chunks of :func:`~rates_numba.solvers.chunks`, split into blocks of at
+    most ``rows`` steps."""
+    out: list[tuple[int, int]] = []
+    for a, b in chunks(ends):
+        out.extend((k, min(k + rows, b)) for k in range(a, b, rows))
+    return out or [(0, 0)]
