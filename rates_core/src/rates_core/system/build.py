@@ -26,6 +26,7 @@ from rates_core.system.populations import (
     parse_population,
     used_roles,
 )
+from rates_core.system.real_values import check_real_values
 from rates_core.system.separable_edges import find_separable
 from rates_core.system.state import BuildOptions, BuildState, dtype_of
 
@@ -64,6 +65,7 @@ def _define_inputs(bs: BuildState, roles: Mapping, input_targets: Mapping) -> No
 def _assemble(bs: BuildState, ir: NetworkIR) -> System:
     """The System of the filled tables (every state needs a derivative)."""
     order = order_algebraic(bs)
+    check_real_values(bs, order)
     derivs = []
     for s in bs.states:
         if s.name not in bs.derivatives:
