@@ -45,6 +45,7 @@ from rates_numba.printer import NumbaPrinter, safe_name
 
 __all__ = [
     "SDE_METHODS",
+    "SDE_STAGES",
     "code_version",
     "draws_random",
     "emit_function",
@@ -480,22 +481,33 @@ def _dopri5_loop(w: kit.SourceWriter, system: System) -> None:
 SDE_METHODS = {"euler_maruyama": False, "heun_stochastic": True}
 
 
+#: The ODE method whose stages (delayed reads) each SDE method has.
+SDE_STAGES = {"euler_maruyama": "euler", "heun_stochastic": "heun"}
+
+
 def sde_source(drift: System, method: str, digest: str) -> str:
     """The module of ``run_<method>_``, the compiled loop of the SDE method ``method`` for a
     model split into drift and diffusion (:func:`rates_core.noise.split`; ``drift`` gives the
-    states and parameters, which the diffusion shares). The loop calls the two in-place
-    fields as ``drift_`` and ``diffusion_``, injected from their own modules; numba's cache of
-    the loop holds them compiled into it, so ``digest`` (of their sources) is written into
-    this source, whose content names its cache entry.
+    states, parameters and delayed reads, which the diffusion shares). The loop calls the two
+    in-place fields as ``drift_`` and ``diffusion_``, injected from their own modules; numba's
+    cache of the loop holds them compiled into it, so ``digest`` (of their sources) is written
+    into this source, whose content names its cache entry.
 
     Per step (dW: ``dw_[k_ - kstart_]``, one column per noise source ``src_``; g is 0 at the
     other states): Euler-Maruyama ``y += f(t, y) dt + g(t, y) dW``; stochastic Heun the
     predictor ``p = y + f(t, y) dt + g(t, y) dW``, then ``y += (f(t, y) + f(t + dt, p)) dt/2
-    + (g(t, y) + g(t + dt, p)) dW/2``, as rates-numpy's ``sde`` module computes them.
+    + (g(t, y) + g(t + dt, p)) dW/2``, as rates-numpy's ``sde`` module computes them. Delays:
+    the history of the fixed-step loops with the stages of euler / heun, its derivative rows
+    the drift (``field_`` is the drift too, for the left-side slopes at input jumps).
     """
     heun = SDE_METHODS[method]
-    params = [safe_name(p.name) for p in drift.params]
+    tab = TABLEAUX[SDE_STAGES[method]]
+    plans, modes = stage_index(tab), _read_modes(tab)
+    delayed = bool(drift.delayed)
+    left = delayed and input_driven_slopes(drift)
+    args = [*_delayed_args(drift), *(safe_name(p.name) for p in drift.params)]
     head = ["t0_", "dt_", "kstart_", "kstop_", "every_", "y_", "out_", "dw_", "src_"]
+    head += (_DELAY_ARGS if delayed else []) + (_LEFT_ARGS if left else [])
     head += _param_args(drift)
     w = kit.SourceWriter()
     w.lines += kit.file_header(
@@ -507,14 +519,19 @@ def sde_source(drift: System, method: str, digest: str) -> str:
     w("import numba")
     w("import numpy")
     w()
+    w(f"from rates_numba.runtime import {_RUNTIME}  # noqa: F401")
+    w()
     w(f"N_STATES_ = {drift.n_states}")
     w("# drift_ and diffusion_: the in-place fields of the drift's and the diffusion's modules,")
-    w("# set on this module when it is loaded")
+    w("# set on this module when it is loaded (field_ is drift_)")
     w()
     w()
 
-    def call(field: str, t: str, y: str, out: str) -> None:
-        w(f"{field}({', '.join([t, y, out, *params])})", 2)
+    def stage(t: str, y: str, f: str, g: str, i: int) -> None:
+        if delayed:
+            _read_stage(w, plans[i], y, 2, modes[i])
+        w(f"drift_({', '.join([t, y, f, *args])})", 2)
+        w(f"diffusion_({', '.join([t, y, g, *args])})", 2)
 
     def scale(g: str) -> None:
         w("for j_ in range(src_.size):", 2)
@@ -528,20 +545,26 @@ def sde_source(drift: System, method: str, digest: str) -> str:
         'state goes to\n    the next row of out_ that exists."""',
         1,
     )
-    for name in ("f1_", "g1_", *(("f2_", "g2_", "ys_") if heun else ())):
+    scratch = ("f1_", "g1_", *(("f2_", "g2_", "ys_") if heun else ()), *(("fl_",) if left else ()))
+    for name in scratch:
         w(f"{name} = numpy.zeros_like(y_)", 1)
     _sampling_start(w)
     w("for k_ in range(kstart_, kstop_):", 1)
     w("t_ = t0_ + k_*dt_", 2)
     _inputs_at_step(w, drift, 2)
-    call("drift_", "t_", "y_", "f1_")
-    call("diffusion_", "t_", "y_", "g1_")
+    if delayed:
+        w("store_state_(ring_, k_, y_, tracked_)", 2)
+    stage("t_", "y_", "f1_", "g1_", 0)
+    if delayed:
+        w("if hermite_:", 2)  # the drift is the derivative of the stored rows
+        w("store_derivative_(ring_, k_, f1_, tracked_, dt_)", 3)
+    if left:
+        _left_slope(w, drift)
     scale("g1_")
     w("for i_ in range(N_STATES_):", 2)
     if heun:
         w("ys_[i_] = y_[i_] + dt_*f1_[i_] + g1_[i_]", 3)
-        call("drift_", "t_ + dt_", "ys_", "f2_")
-        call("diffusion_", "t_ + dt_", "ys_", "g2_")
+        stage("t_ + dt_", "ys_", "f2_", "g2_", 1)
         scale("g2_")
         w("for i_ in range(N_STATES_):", 2)
         w("y_[i_] = y_[i_] + (f1_[i_] + f2_[i_])*(0.5*dt_) + (g1_[i_] + g2_[i_])*0.5", 3)
@@ -559,7 +582,8 @@ def sde_module(drift: EmittedFunction, diffusion: EmittedFunction, method: str) 
 
     digest = source_hash(drift.source + "\0" + diffusion.source, BACKEND, code_version())
     source = sde_source(drift.system, method, digest)
-    fields = {"drift_": drift.extras["kernel"], "diffusion_": diffusion.extras["kernel"]}
+    kernel = drift.extras["kernel"]
+    fields = {"drift_": kernel, "field_": kernel, "diffusion_": diffusion.extras["kernel"]}
     module, _ = _module(source, EmitOptions(), fields)
     return module
 

@@ -11,8 +11,10 @@ from rates_core.plugins import BackendInfo, SolverInfo, backend_hooks, hookimpl,
 from rates_numba import ADAPTIVE_METHOD, BACKEND, FIXED_METHODS, SDE_SOLVERS
 
 #: What the backend declares; ``dde`` is declared by the fixed-step ODE solvers only
-#: (``dopri5`` has no history), ``sde`` by the SDE solvers (without delays: no ``sde_delays``).
-CAPABILITIES = frozenset({"execute", "adaptive", "complex", "float32", "vectorised", "sde"})
+#: (``dopri5`` has no history), ``sde`` and ``sde_delays`` by the SDE solvers.
+CAPABILITIES = frozenset(
+    {"execute", "adaptive", "complex", "float32", "vectorised", "sde", "sde_delays"}
+)
 
 _DESCRIPTIONS = {
     "euler": "explicit Euler, whole run compiled by numba (fixed step)",
@@ -42,14 +44,16 @@ def register_solvers() -> list[SolverInfo]:
     }
     sde = {
         f"{BACKEND}_euler_maruyama": "Euler-Maruyama for white noise xi(), whole run compiled "
-        "by numba (Ito; fixed step; without noise Euler, order 1; no delays)",
+        "by numba (Ito; fixed step; without noise Euler, order 1)",
         f"{BACKEND}_heun_stochastic": "stochastic Heun for white noise xi(), whole run compiled "
-        "by numba (Stratonovich; fixed step; without noise Heun, order 2; no delays)",
+        "by numba (Stratonovich; fixed step; without noise Heun, order 2)",
     }
     return [
         *solver_family(BACKEND, fixed, adaptive=False, capabilities={"dde", "grid_delays"}),
         *solver_family(BACKEND, adaptive, adaptive=True),
-        *solver_family(BACKEND, sde, adaptive=False, capabilities={"sde"}),
+        *solver_family(
+            BACKEND, sde, adaptive=False, capabilities={"sde", "sde_delays", "grid_delays"}
+        ),
     ]
 
 

@@ -10,8 +10,10 @@ step order, one per noise source and step (or taken from ``Problem.wiener_increm
 rates-numpy and rates-numba integrate the same paths for the same seed. They are drawn here,
 a block of steps at a time (memory stays bounded), and handed to the compiled loop.
 
-Without noise, they are the deterministic ``euler`` and ``heun``. Delays are not integrated
-by these methods (capability ``sde_delays`` is not declared; the host says so before a run).
+Without noise, they are the deterministic ``euler`` and ``heun``. Delays (capability
+``sde_delays``): the history of the fixed-step loops with the stages of ``euler`` / ``heun``,
+its derivative rows the drift, as rates-numpy keeps it (a read between grid points is the
+cubic Hermite interpolant of the neighbouring states and drifts, see :mod:`rates_numpy.sde`).
 """
 
 from __future__ import annotations
@@ -25,14 +27,12 @@ from rates_core.backend import EmittedFunction, Problem, Trajectory
 from rates_core.errors import SolverError
 from rates_core.noise import given_increments, solve_without_noise
 from rates_numba import BACKEND
-from rates_numba.emit import SDE_METHODS, sde_module
-from rates_numba.solvers import chunks, fixed_step_arguments, seed_random
+from rates_numba.emit import SDE_METHODS, SDE_STAGES, sde_module
+from rates_numba.solvers import chunks, delay_arguments, fixed_step_arguments, seed_random
 from rates_numba.solvers import solve as solve_ode
 
 __all__ = ["solve"]
 
-#: The ODE method each SDE method is without noise.
-_DETERMINISTIC = {"euler_maruyama": "euler", "heun_stochastic": "heun"}
 #: Wiener increments are drawn in blocks of about this many numbers.
 _BLOCK = 1 << 16
 
@@ -43,17 +43,12 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
     method = solver.removeprefix(f"{BACKEND}_")
     if method not in SDE_METHODS:
         raise SolverError(f"rates-numba has no SDE solver {solver!r}")
-    ode = f"{BACKEND}_{_DETERMINISTIC[method]}"
+    ode = f"{BACKEND}_{SDE_STAGES[method]}"
     plain = solve_without_noise(solver, function, problem, solve_ode, ode)
     if plain is not None:
         return plain
     diffusion: EmittedFunction = function.extras["diffusion"]
     system = function.system
-    if system.delayed:
-        raise SolverError(
-            f"solver {solver!r} does not integrate delayed reads with noise (capability "
-            "'sde_delays'); use backend 'numpy' or 'torch'"
-        )
     problem.check(system, solver, fixed_step=True, options=())
     sources = np.asarray(function.extras["noise_sources"], dtype=np.int64)
     given = given_increments(problem.wiener_increments, problem.n_steps, sources.size)
@@ -61,6 +56,8 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
         seed_random(problem)  # randn() in the fields: numba's own generator
     loop = getattr(sde_module(function, diffusion, method), f"run_{method}_")
     y, out, params = fixed_step_arguments(function, problem)
+    stages = SDE_STAGES[method]
+    delays = delay_arguments(function, problem, stages, y, params) if system.delayed else []
     increments = _Increments(problem, sources.size, given)
     t0, dt, every = float(problem.t0), float(problem.step_size), problem.sample_every
     seconds = 0.0
@@ -68,7 +65,7 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
         for k0, k1 in _blocks(bar.chunk_ends(problem.n_steps), increments.rows):
             dw = increments(k0, k1)
             start = time.perf_counter()
-            loop(t0, dt, k0, k1, every, y, out, dw, sources, *params)
+            loop(t0, dt, k0, k1, every, y, out, dw, sources, *delays, *params)
             seconds += time.perf_counter() - start
             bar(t0 + k1 * dt)
     info = {

@@ -141,7 +141,7 @@ def _fixed(solver: str, method: str, function: EmittedFunction, problem: Problem
     dt, t0 = float(problem.step_size), float(problem.t0)
     n_steps, every = problem.n_steps, problem.sample_every
     y, out, params = fixed_step_arguments(function, problem)
-    delays = _delay_args(function, problem, method, y, params) if system.delayed else []
+    delays = delay_arguments(function, problem, method, y, params) if system.delayed else []
     loop = getattr(function.extras["module"], f"run_{method}_")
     seconds = 0.0
     with problem.progress_bar(solver) as bar:
@@ -183,7 +183,7 @@ def chunks(ends: list[int]) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(starts, ends) if b > a] or [(0, 0)]
 
 
-def _delay_args(
+def delay_arguments(
     function: EmittedFunction, problem: Problem, method: str, y0: np.ndarray, params: list[Any]
 ) -> list[Any]:
     """The ring, the stage plans and the pre-history table of the delayed reads (the
