@@ -222,6 +222,17 @@ def _sampling_start(w: kit.SourceWriter) -> None:
     w("row_ = kstart_ // every_", 1)
 
 
+def _step_start(w: kit.SourceWriter, system: System, delayed: bool) -> None:
+    """The sampling countdown, then the step loop's head: ``t_``, the input rows of step
+    ``k_`` and, with delays, the state of row ``k_`` in the history."""
+    _sampling_start(w)
+    w("for k_ in range(kstart_, kstop_):", 1)
+    w("t_ = t0_ + k_*dt_", 2)
+    _inputs_at_step(w, system, 2)
+    if delayed:
+        w("store_state_(ring_, k_, y_, tracked_)", 2)
+
+
 def _sample(w: kit.SourceWriter, values: Sequence[str] = ()) -> None:
     """After a step: every ``every_`` steps the state (``y_``, or the scalars ``values``) goes to
     the next row of ``out_`` that exists. A countdown, not ``(k_ + 1) % every_``: an integer
@@ -263,12 +274,8 @@ def _fixed_loop(w: kit.SourceWriter, system: System, method: str) -> None:
         w("ys_ = numpy.zeros_like(y_)", 1)
     if left:
         w("fl_ = numpy.zeros_like(y_)", 1)
-    _sampling_start(w)
-    w("for k_ in range(kstart_, kstop_):", 1)
-    w("t_ = t0_ + k_*dt_", 2)
-    _inputs_at_step(w, system, 2)
+    _step_start(w, system, delayed)
     if delayed:
-        w("store_state_(ring_, k_, y_, tracked_)", 2)
         _read_stage(w, plans[0], "y_", 2, modes[0])
     w(_call("t_", "y_", ks[0], system), 2)
     if delayed:
@@ -548,12 +555,7 @@ def sde_source(drift: System, method: str, digest: str) -> str:
     scratch = ("f1_", "g1_", *(("f2_", "g2_", "ys_") if heun else ()), *(("fl_",) if left else ()))
     for name in scratch:
         w(f"{name} = numpy.zeros_like(y_)", 1)
-    _sampling_start(w)
-    w("for k_ in range(kstart_, kstop_):", 1)
-    w("t_ = t0_ + k_*dt_", 2)
-    _inputs_at_step(w, drift, 2)
-    if delayed:
-        w("store_state_(ring_, k_, y_, tracked_)", 2)
+    _step_start(w, drift, delayed)
     stage("t_", "y_", "f1_", "g1_", 0)
     if delayed:
         w("if hermite_:", 2)  # the drift is the derivative of the stored rows
