@@ -4,6 +4,7 @@ Run by hand, never as a test::
 
     python benchmarks/tvb_whole_brain.py [--regions 1000] [--time 1000] [--repeat 1]
                                          [--impls tvb,numpy,numpy_grid,...] [--json FILE]
+                                         [--noise D]
 
 The case (issue 22): N regions (default 1000), each TVB's ``Generic2dOscillator`` (a = 8, d = 0.05:
 limit cycles; TVB's other defaults), written in rates as the same two equations
@@ -35,6 +36,13 @@ call inside it), then one more run under tracemalloc: the peak of traced allocat
 that run (NumPy arrays included) is the memory of the run; the peak resident set of the process
 (``ru_maxrss``: imports, build and runs) is reported too.
 
+``--noise D``: the same network with additive noise of dispersion D on both variables (TVB's
+``noise.Additive(nsig=D)``, ``sqrt(2 D) dW``; in rates ``+ sigma_n*xi()`` with ``sigma_n =
+sqrt(2 D)``), integrated by the stochastic Heun method (TVB's ``HeunStochastic``, rates's
+``heun_stochastic``). The Wiener increments of TVB are its own stream, so only speed is
+compared with TVB; rates-numpy and rates-numba draw the same increments (seed ``NOISE_SEED``)
+and are compared with each other. rates-fortran has no SDE methods (its rows say so).
+
 Agreement (``--agreement``, on by default): 76 regions (TVB's ``connectivity_76.zip`` from
 tvb-data when the TVB Python has it, else a synthetic 76-region connectome made here), TVB's
 ``Raw`` monitor against rates-numpy with ``delays="grid"``, Euler and Heun, 1 s: the largest
@@ -63,6 +71,8 @@ from typing import Any
 import numpy as np
 
 MARKER = "BENCH_JSON "
+#: The seed of the Wiener increments (``--noise``): rates-numpy and rates-numba draw the same.
+NOISE_SEED = 7
 DT = 0.1  # ms
 SAMPLING = 1.0  # ms
 SPEED = 3.0  # mm/ms
@@ -152,10 +162,14 @@ def tvb_float64() -> None:
                 attr.dtype = "d"
 
 
-def tvb_simulator(data: dict, method: str, length: float, monitor: str) -> Any:
-    """TVB's simulator of the case, configured (``data``: the inputs, or a connectome file)."""
+def tvb_simulator(
+    data: dict, method: str, length: float, monitor: str, noise_d: float = 0.0
+) -> Any:
+    """TVB's simulator of the case, configured (``data``: the inputs, or a connectome file;
+    ``noise_d`` > 0: TVB's additive noise of that dispersion and its stochastic integrator)."""
     from tvb.datatypes.connectivity import Connectivity
     from tvb.simulator import coupling, integrators, models, monitors, simulator
+    from tvb.simulator import noise as tvb_noise
 
     if "file" in data:
         conn = Connectivity.from_file(str(data["file"]))
@@ -172,13 +186,23 @@ def tvb_simulator(data: dict, method: str, length: float, monitor: str) -> Any:
     conn.configure()
     n = conn.number_of_regions
     params = {("I" if k == "I_ext" else k): np.array([v]) for k, v in G2D.items()}
-    integrator = {"heun": integrators.HeunDeterministic, "euler": integrators.EulerDeterministic}
+    if noise_d > 0:  # additive noise of dispersion D on both variables: sqrt(2 D) dW
+        stochastic = {"heun": integrators.HeunStochastic, "euler": integrators.EulerStochastic}
+        additive = tvb_noise.Additive(nsig=np.array([noise_d]))
+        additive.random_stream.seed(NOISE_SEED)
+        integrator = stochastic[method](dt=DT, noise=additive)
+    else:
+        deterministic = {
+            "heun": integrators.HeunDeterministic,
+            "euler": integrators.EulerDeterministic,
+        }
+        integrator = deterministic[method](dt=DT)
     monitor_ = monitors.Raw() if monitor == "raw" else monitors.SubSample(period=SAMPLING)
     sim = simulator.Simulator(
         model=models.Generic2dOscillator(**params),
         connectivity=conn,
         coupling=coupling.Linear(a=np.array([float(data["coupling"])])),
-        integrator=integrator[method](dt=DT),
+        integrator=integrator,
         monitors=[monitor_],
         simulation_length=length,
     )
@@ -197,7 +221,7 @@ def tvb_worker(data: dict, args: argparse.Namespace, results: dict) -> np.ndarra
 
     def build() -> Any:
         start = time.perf_counter()
-        sim = tvb_simulator(data, args.method, args.time, args.monitor)
+        sim = tvb_simulator(data, args.method, args.time, args.monitor, args.noise)
         results.setdefault("build_s", []).append(time.perf_counter() - start)
         return sim
 
@@ -217,22 +241,25 @@ def tvb_worker(data: dict, args: argparse.Namespace, results: dict) -> np.ndarra
     return np.vstack([np.asarray(data["v0"])[None], values[:-1]])
 
 
-def g2d_node() -> Any:
-    """TVB's Generic2dOscillator as a rates node (see the module doc)."""
+def g2d_node(noise_d: float = 0.0) -> Any:
+    """TVB's Generic2dOscillator as a rates node (see the module doc); ``noise_d`` > 0: TVB's
+    additive noise, ``sqrt(2 D) xi()`` on both variables."""
     from rates_core import NodeTemplate, OperatorTemplate
 
+    noise = " + sigma_n*xi()" if noise_d > 0 else ""
+    extra = {"sigma_n": float(np.sqrt(2.0 * noise_d))} if noise_d > 0 else {}
     op = OperatorTemplate(
         "g2d",
         [
-            "V' = d*tau*(alpha*W - f*V^3 + e*V^2 + g*V + gamma*I_ext + gamma*cpl)",
-            "W' = d*(a + b*V + c*V^2 - beta*W)/tau",
+            "V' = d*tau*(alpha*W - f*V^3 + e*V^2 + g*V + gamma*I_ext + gamma*cpl)" + noise,
+            "W' = d*(a + b*V + c*V^2 - beta*W)/tau" + noise,
         ],
-        {"V": "output(0.0)", "W": "variable(0.0)", "cpl": "input(0.0)", **G2D},
+        {"V": "output(0.0)", "W": "variable(0.0)", "cpl": "input(0.0)", **G2D, **extra},
     )
     return NodeTemplate("g2d_node", operators=[op])
 
 
-def rates_circuit(data: dict) -> Any:
+def rates_circuit(data: dict, noise_d: float = 0.0) -> Any:
     from rates_core import Connectome, LinearCoupling, load_connectome
 
     if "file" in data:
@@ -241,7 +268,7 @@ def rates_circuit(data: dict) -> Any:
     else:
         conn = Connectome(data["weights"], tract_lengths=data["tract_lengths"])
     return conn.circuit(
-        g2d_node(),
+        g2d_node(noise_d),
         "g2d/V",
         "g2d/cpl",
         coupling=LinearCoupling(a=float(data["coupling"])),
@@ -268,11 +295,14 @@ def rates_worker(data: dict, args: argparse.Namespace, results: dict) -> np.ndar
 
     host.solve = timed_solve  # type: ignore[method-assign]  # an instance attribute
     options: dict[str, Any] = {"solver": args.method, "backend": backend}
+    if args.noise > 0:
+        options["solver"] = {"heun": "heun_stochastic", "euler": "euler_maruyama"}[args.method]
+        options["seed"] = NOISE_SEED
     if delays != "exact":
         options["delays"] = delays
     sampling = DT if args.monitor == "raw" else SAMPLING
     outputs = {"V": "regions/g2d/V"}
-    circuit = rates_circuit(data)
+    circuit = rates_circuit(data, args.noise)
     circuit.run(2 * DT, DT, outputs=outputs, **options)  # generates and compiles the code
     results["build_s"] = [time.perf_counter() - start]
 
@@ -289,7 +319,7 @@ def rates_worker(data: dict, args: argparse.Namespace, results: dict) -> np.ndar
         results["cpu_s"].append(time.process_time() - cpu)
     results["solve_s"] = solve_s[1:]
     if args.trace:  # a new circuit (the code is cached) and its run
-        _, results["traced_peak_mb"] = traced(lambda: run(rates_circuit(data)))
+        _, results["traced_peak_mb"] = traced(lambda: run(rates_circuit(data, args.noise)))
     return values
 
 
@@ -373,7 +403,7 @@ def speed_case(args: argparse.Namespace, workdir: Path) -> dict:
             continue
         save = workdir / f"{label}.npy"
         extra = ["--inputs", str(inputs), "--time", str(args.time), "--repeat", str(args.repeat)]
-        extra += ["--save", str(save), "--trace"]
+        extra += ["--save", str(save), "--trace", "--noise", str(args.noise)]
         print(f"  running {label} ...", file=sys.stderr, flush=True)
         record = run_worker(python, impl, extra, args, path)
         if save.is_file():
@@ -425,7 +455,8 @@ def fmt(value: Any, unit: str = "", digits: int = 2) -> str:
 def report(records: dict, agreement: dict | None, args: argparse.Namespace) -> list[str]:
     lines = [
         f"Whole-brain case: {args.regions} regions, 10 % weights, delays 1-50 ms, Heun, "
-        f"dt {DT} ms, {args.time:g} ms; best of {args.repeat}",
+        f"dt {DT} ms, {args.time:g} ms; best of {args.repeat}"
+        + (f"; additive noise D = {args.noise:g}, stochastic Heun" if args.noise > 0 else ""),
         "",
         f"  {'implementation':16} {'build':>9} {'run':>9} {'solver':>9} {'run/TVB':>8}"
         f" {'CPU':>9} {'CPU/TVB':>8}"
@@ -447,8 +478,12 @@ def report(records: dict, agreement: dict | None, args: argparse.Namespace) -> l
         values = record.get("values")
         note = ""
         reference = tvb.get("values") if impl.endswith("grid") else exact
+        if impl.endswith("grid") and args.noise > 0:  # TVB's noise stream is its own
+            reference = records.get("numpy_grid", {}).get("values")
+            reference = None if impl == "numpy_grid" else reference
         if values is not None and reference is not None and impl not in ("tvb", "numpy"):
             against = "TVB" if impl.endswith("grid") else "numpy"
+            against = "numpy_grid" if impl.endswith("grid") and args.noise > 0 else against
             note = f"{relative_difference(values, reference):.1e} vs {against}"
         lines.append(
             f"  {impl:16} {fmt(record['build_s'][0], ' s'):>9} {fmt(run, ' s'):>9}"
@@ -501,6 +536,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds per process")
     p.add_argument("--agreement", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument(
+        "--noise",
+        type=float,
+        default=0.0,
+        help="additive noise of this dispersion D (TVB's nsig; sqrt(2 D) xi() on both "
+        "variables in rates) with the stochastic Heun method (default 0: none)",
+    )
     p.add_argument(
         "--before",
         default="",
