@@ -97,6 +97,8 @@ def test_solver_checks_name_the_sde_methods() -> None:
         noise.check_solver(system, host, "plain", euler)
     with pytest.raises(SolverError, match="'euler' integrates ODEs only.*euler_maruyama"):
         noise.check_solver(system, host, "numpy", euler)
+    with pytest.raises(SolverError, match=r"xi\(\) in the equation of p0/op/x\)"):
+        noise.check_solver(system, host, "numpy", euler)  # the variable's path, not its name
     noise.check_solver(system, host, "numpy", em)
     quiet = build_system(_circuit(["x' = -x", "z' = -z"]))
     noise.check_solver(quiet, host, "plain", euler)  # no noise: nothing to check

@@ -155,7 +155,9 @@ def noise_sources(system: System) -> list[str]:
 
 
 def _noisy_states(system: System) -> str:
-    names = [name for name, rhs in system.derivatives if rhs.has(builtins.Xi)]
+    names = [
+        _where(system, name)["variable"] for name, rhs in system.derivatives if rhs.has(builtins.Xi)
+    ]
     listed = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
     return f"the model has white noise (xi() in the equation of {listed})"
 
