@@ -65,6 +65,22 @@ def test_split_gives_drift_and_diffusion() -> None:
     assert parts.drift.params == system.params and parts.drift.algebraic == system.algebraic
 
 
+def test_diffusion_computes_only_the_algebraic_updates_it_reads() -> None:
+    """The diffusion keeps the updates its noise terms read (and what those read), in order;
+    the drift keeps every update (a coupling sum is not computed again for the noise)."""
+    circuit = _circuit(
+        ["x' = -x + c + g*xi()", "c = 2*z", "g = h*s", "h = 1 + 0*x", "z' = -z"],
+        c="variable(0.0)",
+        g="variable(0.0)",
+        h="variable(0.0)",
+    )
+    system = build_system(circuit)
+    parts = noise.split(system)
+    assert parts.drift.algebraic == system.algebraic
+    assert [a.name for a in parts.diffusion.algebraic] == ["h", "g"]
+    assert [a.name for a in system.algebraic if a.name in ("h", "g")] == ["h", "g"]
+
+
 def test_split_refuses_nonlinear_noise_built_by_hand() -> None:
     system = build_system(_circuit(["x' = -x", "z' = -z"]))
     name, rhs = system.derivatives[0]

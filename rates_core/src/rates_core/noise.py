@@ -24,7 +24,7 @@ from rates_core import builtins
 from rates_core.errors import ModelError, SolverError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from rates_core.backend import EmitOptions, EmittedFunction, Problem, Trajectory
     from rates_core.plugins import SolverInfo
@@ -139,9 +139,27 @@ def split(system: System) -> SdeSplit:
             sources.extend(range(state.start, state.stop))
     return SdeSplit(
         dataclasses.replace(system, derivatives=tuple(drift)),
-        dataclasses.replace(system, name=f"{system.name}_diffusion", derivatives=tuple(diffusion)),
+        dataclasses.replace(
+            system,
+            name=f"{system.name}_diffusion",
+            derivatives=tuple(diffusion),
+            algebraic=_needed_algebraic(system.algebraic, [g for _, g in diffusion]),
+        ),
         np.asarray(sources, dtype=np.int64),
     )
+
+
+def _needed_algebraic(algebraic: Sequence[Any], exprs: Sequence[sympy.Expr]) -> tuple[Any, ...]:
+    """The algebraic updates (in their order) that ``exprs`` read, directly or through other
+    updates: the diffusion's code computes only these (a whole-brain network's coupling sum,
+    which the drift reads, is not computed a second time for the noise terms)."""
+    needed = {s.name for e in exprs for s in e.free_symbols}
+    keep = []
+    for a in reversed(algebraic):  # each update comes after the ones it reads
+        if a.name in needed:
+            keep.append(a)
+            needed |= {s.name for s in a.expr.free_symbols}
+    return tuple(reversed(keep))
 
 
 def noise_sources(system: System) -> list[str]:
