@@ -16,6 +16,10 @@ The module (a Python file in rates's content-addressed cache) defines, each ``nj
 * ``run_dopri5_`` (systems without delays): a whole adaptive Dormand-Prince 5(4) run that
   steps onto every sample time.
 
+A model with white noise also gets a small module of its own per SDE method
+(:func:`sde_source`): ``run_euler_maruyama_`` or ``run_heun_stochastic_``, calling the compiled
+fields of the drift's and the diffusion's modules.
+
 Numba writes its on-disk cache of these functions next to the file, so a compiled field is
 found again by the same content key (hash of the source and the plugin version) that named
 the source. Parameters are arguments (one compiled module serves a parameter sweep); matrices
