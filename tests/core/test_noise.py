@@ -160,3 +160,25 @@ def test_solve_without_noise_runs_the_deterministic_method() -> None:
     with pytest.raises(SolverError, match="no noise"):
         noise.solve_without_noise("em", plain, given, solve_ode, "euler")  # type: ignore[arg-type]
     assert calls == ["euler"]
+
+
+def test_wiener_increments_are_one_stream_however_read() -> None:
+    """Step by step (blocks of block_rows steps) and in row ranges of any length, the same seed
+    gives the same increments: sqrt(dt) times default_rng(seed)'s standard normals in order."""
+    from rates_core.backend import Problem
+
+    problem = Problem(np.zeros(3), [], 0.0, 0.25, 0.01, 0.01, 1, seed=9)
+    steps = noise.WienerIncrements(problem, 3)
+    by_step = np.array([steps(k) for k in range(problem.n_steps)])
+    ranges = noise.WienerIncrements(problem, 3)
+    cuts = [0, 1, 7, 8, problem.n_steps]
+    by_rows = np.vstack([ranges.rows(a, b) for a, b in zip(cuts, cuts[1:])])
+    want = np.random.default_rng(9).standard_normal((problem.n_steps, 3)) * 0.1
+    np.testing.assert_allclose(by_step, want, rtol=1e-15)
+    np.testing.assert_array_equal(by_rows, by_step)
+    given = np.ones((problem.n_steps, 3))
+    read = noise.WienerIncrements(dataclasses.replace(problem, wiener_increments=given), 3)
+    np.testing.assert_array_equal(read(4), given[4])
+    np.testing.assert_array_equal(read.rows(2, 5), given[2:5])
+    with pytest.raises(SolverError, match="wiener_increments has shape"):
+        noise.WienerIncrements(dataclasses.replace(problem, wiener_increments=given[:, :2]), 3)

@@ -315,10 +315,10 @@ def test_sde_paths_equal_numpy_for_the_same_seed(method: str, vectorize: bool) -
 
 def test_sde_increments_drawn_in_blocks_keep_the_stream(monkeypatch: pytest.MonkeyPatch) -> None:
     """Blocks of one step (a tiny block budget) draw the same stream as one block."""
-    from rates_numba import sde
+    from rates_core import noise
 
     whole = _noisy_run("numba", "heun_stochastic", seed=5)
-    monkeypatch.setattr(sde, "_BLOCK", 2)
+    monkeypatch.setattr(noise, "INCREMENT_BLOCK", 2)
     np.testing.assert_array_equal(_noisy_run("numba", "heun_stochastic", seed=5), whole)
 
 

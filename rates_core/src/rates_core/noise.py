@@ -35,6 +35,7 @@ __all__ = [
     "SDE_DELAYS_CAPABILITY",
     "SDE_METHODS",
     "SdeSplit",
+    "WienerIncrements",
     "check_solver",
     "emit",
     "has_noise",
@@ -262,6 +263,47 @@ def given_increments(given: Any, n_steps: int, n_sources: int) -> np.ndarray | N
     if not np.all(np.isfinite(rows)):
         raise SolverError("wiener_increments must be finite numbers")
     return rows
+
+
+#: Wiener increments are drawn in blocks of about this many numbers (memory stays bounded).
+INCREMENT_BLOCK = 1 << 16
+
+
+class WienerIncrements:
+    """The Wiener increments of a fixed-step SDE run, in step order, one column per noise
+    source: ``Problem.wiener_increments`` (checked by :func:`given_increments`), or
+    ``sqrt(dt)`` times standard normal samples from ``numpy.random.default_rng(seed)``, drawn
+    a block of ``block_rows`` steps at a time. The stream does not depend on how it is cut
+    into blocks, so backends that draw here integrate the same paths for the same seed. Read
+    it either step by step (``increments(k)``, k = 0, 1, ...) or in consecutive row ranges
+    (:meth:`rows`), not both."""
+
+    def __init__(self, problem: Problem, n_sources: int) -> None:
+        self.given = given_increments(problem.wiener_increments, problem.n_steps, n_sources)
+        self.sqrt_dt = float(np.sqrt(float(problem.step_size)))
+        self.n = n_sources
+        self.block_rows = max(INCREMENT_BLOCK // max(n_sources, 1), 1)
+        self.rng = np.random.default_rng(problem.seed)
+        self._block = np.empty((0, n_sources))
+        self._first = 0
+
+    def rows(self, k0: int, k1: int) -> np.ndarray:
+        """The increments of steps ``k0 .. k1 - 1`` (the next rows of the stream)."""
+        if self.given is not None:
+            return np.ascontiguousarray(self.given[k0:k1])
+        rows = self.rng.standard_normal((k1 - k0, self.n))
+        rows *= self.sqrt_dt
+        return rows
+
+    def __call__(self, k: int) -> np.ndarray:
+        """The increments of step ``k`` (steps in order)."""
+        if self.given is not None:
+            return self.given[k]
+        i = k - self._first
+        if i >= self._block.shape[0]:
+            self._block = self.rows(k, k + self.block_rows)
+            self._first, i = k, 0
+        return self._block[i]
 
 
 def emit(

@@ -18,23 +18,19 @@ cubic Hermite interpolant of the neighbouring states and drifts, see :mod:`rates
 
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
 
 from rates_core.backend import EmittedFunction, Problem, Trajectory
 from rates_core.errors import SolverError
-from rates_core.noise import given_increments, solve_without_noise
+from rates_core.noise import WienerIncrements, solve_without_noise
 from rates_numba import BACKEND
 from rates_numba.emit import SDE_METHODS, SDE_STAGES, sde_module
 from rates_numba.solvers import chunks, delay_arguments, fixed_step_arguments, seed_random
 from rates_numba.solvers import solve as solve_ode
 
 __all__ = ["solve"]
-
-#: Wiener increments are drawn in blocks of about this many numbers.
-_BLOCK = 1 << 16
 
 
 def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajectory:
@@ -51,19 +47,18 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
     system = function.system
     problem.check(system, solver, fixed_step=True, options=())
     sources = np.asarray(function.extras["noise_sources"], dtype=np.int64)
-    given = given_increments(problem.wiener_increments, problem.n_steps, sources.size)
+    increments = WienerIncrements(problem, sources.size)
     if function.extras.get("random", True) or diffusion.extras.get("random", True):
         seed_random(problem)  # randn() in the fields: numba's own generator
     loop = getattr(sde_module(function, diffusion, method), f"run_{method}_")
     y, out, params = fixed_step_arguments(function, problem)
     stages = SDE_STAGES[method]
     delays = delay_arguments(function, problem, stages, y, params) if system.delayed else []
-    increments = _Increments(problem, sources.size, given)
     t0, dt, every = float(problem.t0), float(problem.step_size), problem.sample_every
     seconds = 0.0
     with problem.progress_bar(solver) as bar:
-        for k0, k1 in _blocks(bar.chunk_ends(problem.n_steps), increments.rows):
-            dw = increments(k0, k1)
+        for k0, k1 in _blocks(bar.chunk_ends(problem.n_steps), increments.block_rows):
+            dw = increments.rows(k0, k1)
             start = time.perf_counter()
             loop(t0, dt, k0, k1, every, y, out, dw, sources, *delays, *params)
             seconds += time.perf_counter() - start
@@ -78,25 +73,6 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
     return Trajectory(
         t0 + np.arange(problem.n_samples) * problem.sampling_step, out, y.copy(), info
     )
-
-
-class _Increments:
-    """The Wiener increments of steps ``k0 .. k1 - 1`` (rows), in step order: given rows, or
-    drawn from ``default_rng(seed)`` as rates-numpy draws them."""
-
-    def __init__(self, problem: Problem, n_sources: int, given: np.ndarray | None) -> None:
-        self.given = given
-        self.sqrt_dt = math.sqrt(float(problem.step_size))
-        self.rows = max(_BLOCK // max(n_sources, 1), 1)
-        self.n = n_sources
-        self.rng = np.random.default_rng(problem.seed)
-
-    def __call__(self, k0: int, k1: int) -> np.ndarray:
-        if self.given is not None:
-            return np.ascontiguousarray(self.given[k0:k1])
-        rows = self.rng.standard_normal((k1 - k0, self.n))
-        rows *= self.sqrt_dt
-        return rows
 
 
 def _blocks(ends: list[int], rows: int) -> list[tuple[int, int]]:

@@ -28,9 +28,7 @@ on whole steps where the delayed path itself matters.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import math
 from typing import Any
 
 import numpy as np
@@ -44,7 +42,7 @@ from rates_core.backend import (
     Trajectory,
 )
 from rates_core.errors import SolverError
-from rates_core.noise import given_increments, solve_without_noise
+from rates_core.noise import WienerIncrements, solve_without_noise
 from rates_numpy import SDE_SOLVERS
 from rates_numpy.solvers import FLOAT_ERRORS, StepInputs, last_read, ring_history, state_dtype
 from rates_numpy.solvers import solve as solve_ode
@@ -53,8 +51,6 @@ __all__ = ["solve"]
 
 #: The ODE method each SDE method is without noise.
 _DETERMINISTIC = {"euler_maruyama": "euler", "heun_stochastic": "heun"}
-#: Wiener increments are drawn in blocks of about this many numbers (memory stays bounded).
-_BLOCK = 1 << 16
 
 
 def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajectory:
@@ -68,7 +64,7 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
     problem.check(function.system, solver, fixed_step=True, options=())
     sources = np.asarray(function.extras["noise_sources"], dtype=np.int64)
     _seed_randn(function, diffusion, problem.seed)
-    increments = _increments(problem, sources.size)
+    increments = WienerIncrements(problem, sources.size)
     with problem.progress_bar(desc=f"{function.system.name} ({solver})") as progress:
         try:
             return _integrate(solver, function, diffusion, sources, increments, problem, progress)
@@ -85,7 +81,7 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
                     drift_fallback(),
                     noise_fallback(),
                     sources,
-                    _increments(problem, sources.size),
+                    WienerIncrements(problem, sources.size),
                     problem,
                     progress,
                 )
@@ -103,43 +99,12 @@ def _seed_randn(function: EmittedFunction, diffusion: EmittedFunction, seed: Any
             module.rng_ = stream
 
 
-class _Increments:
-    """The Wiener increments of step k, in order: given rows, or drawn block by block."""
-
-    def __init__(self, problem: Problem, n_sources: int) -> None:
-        self.sqrt_dt = math.sqrt(float(problem.step_size))
-        self.rows = max(_BLOCK // max(n_sources, 1), 1)
-        self.n = n_sources
-        self.given = problem.wiener_increments
-        self.rng = np.random.default_rng(problem.seed)
-        self.block = np.empty((0, n_sources))
-        self.first = 0
-
-    def __call__(self, k: int) -> np.ndarray:
-        if self.given is not None:
-            return self.given[k]
-        i = k - self.first
-        if i >= self.block.shape[0]:
-            self.block = self.rng.standard_normal((self.rows, self.n))
-            self.block *= self.sqrt_dt
-            self.first, i = k, 0
-        return self.block[i]
-
-
-def _increments(problem: Problem, n_sources: int) -> _Increments:
-    """The increments of ``problem``; given ones are checked (shape, finite numbers)."""
-    rows = given_increments(problem.wiener_increments, problem.n_steps, n_sources)
-    if rows is not None:
-        problem = dataclasses.replace(problem, wiener_increments=rows)
-    return _Increments(problem, n_sources)
-
-
 def _integrate(
     solver: str,
     function: EmittedFunction,
     diffusion: EmittedFunction,
     sources: np.ndarray,
-    increments: _Increments,
+    increments: WienerIncrements,
     problem: Problem,
     progress: Progress,
 ) -> Trajectory:
