@@ -39,6 +39,76 @@ def test_undeclared_features_are_not_drawn(model: gen.GeneratedModel) -> None:
     assert model.needs() == frozenset()
 
 
+@FAST
+@given(gen.models(capabilities=("dde", "complex")))
+def test_noise_not_drawn_without_sde(model: gen.GeneratedModel) -> None:
+    assert not model.noisy and "sde" not in model.needs()
+
+
+@FAST
+@given(gen.models(capabilities=("dde", "sde")))
+def test_noise_without_sde_delays_comes_without_delays(model: gen.GeneratedModel) -> None:
+    """A backend with SDE methods for models without delays only gets those."""
+    assert not (model.noisy and {"dde", "sde_delays"} & model.needs())
+
+
+def test_noise_drawn_with_delays() -> None:
+    from hypothesis import find
+
+    model = find(
+        gen.models(),
+        lambda m: m.needs() >= {"sde", "sde_delays"},
+        settings=settings(database=None, max_examples=500),
+    )
+    assert "dde" not in model.needs()  # SDE methods declare delays as sde_delays
+
+
+def _noisy_model() -> gen.GeneratedModel:
+    population = gen.NodeType(
+        0,
+        3,
+        True,
+        (1.0, 0.5, 0.8),
+        (0.2, 0.0, -0.3),
+        (0.1, 0.0, 0.5),
+        second_state=True,
+        self_delay="call",
+        self_delay_tau=0.2,
+        extrinsic=True,
+        noise="multiplicative",
+    )
+    nodes = gen.NodeType(1, 2, False, (1.0, 0.5), (0.2, 0.0), (0.1, 0.0), noise="additive")
+    projections = (
+        gen.Projection(0, 0, "connectivity", ((0, 1), (1, 2), (2, 0)), (0.5, -1.0, 1.0), (0.3,)),
+        gen.Projection(1, 0, "edges", ((0, 1), (1, 0)), (0.5, -1.0), (0.15, 0.25)),
+    )
+    return gen.GeneratedModel((population, nodes), projections, ((0.0, 0.5, -0.5),))
+
+
+def test_check_noisy_numpy_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A noisy model with delays and inputs: both SDE methods, vectorised or not, given the
+    same increments, agree with rates-numpy; increments that drive other units in one layout
+    (columns in another order) fail the check."""
+    pytest.importorskip("rates_numpy")
+    from rates_core.testing.checks import resolve_target
+
+    model = _noisy_model()
+    assert model.needs() == {"sde", "sde_delays"}
+    target = resolve_target("numpy", None, {}, ())
+    assert gen.check_model(target, model) == 4
+
+    original = CircuitTemplate.run
+
+    def shuffled_when_vectorised(self, *args, **kwargs):
+        if kwargs.get("vectorize") and "wiener_increments" in kwargs:
+            kwargs["wiener_increments"] = kwargs["wiener_increments"][:, ::-1]
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(CircuitTemplate, "run", shuffled_when_vectorised)
+    with pytest.raises(AssertionError, match="given Wiener increments"):
+        gen.check_model(target, model)
+
+
 def test_inputs_drawn_with_discrete_delays() -> None:
     """Extrinsic inputs and discrete delays are drawn together (left out until the fixed-step
     histories took the left-side slope where an input jumps, finding G2)."""

@@ -81,6 +81,42 @@ def test_diffusion_computes_only_the_algebraic_updates_it_reads() -> None:
     assert [a.name for a in system.algebraic if a.name in ("h", "g")] == ["h", "g"]
 
 
+def _mixed_circuit() -> CircuitTemplate:
+    """Two lone nodes, then a population of 3 units with noise on two variables (x, v)."""
+    from rates_core.frontend.population import PopulationTemplate
+
+    op = OperatorTemplate(
+        name="op",
+        equations=["x' = -x + s*x*xi()", "v' = -v + x + s*xi()", "w' = -w"],
+        variables={"x": "output(0.1)", "v": "variable(0.0)", "w": "variable(0.0)", "s": 0.5},
+    )
+    node = NodeTemplate(name="node", operators=[op])
+    return CircuitTemplate(
+        name="c",
+        nodes={"b": node, "a": node},
+        populations={"P": PopulationTemplate(name="pop", node=node, n=3)},
+    )
+
+
+@pytest.mark.parametrize("vectorize", [False, True])
+def test_noise_sources_go_node_by_node_whatever_the_layout(vectorize: bool) -> None:
+    """Noise sources (the columns of given increments and of the seeded draws) go node by node
+    in the circuit's order, a node's variables in equation order, so vectorised and
+    unvectorised runs of one circuit drive each unit alike. The vectorised System used to list
+    every unit's x before any v: increments given for one layout moved other units in the
+    other, and one seed gave other paths."""
+    system = build_system(_mixed_circuit(), vectorize=vectorize)
+    nodes = ["b", "a", "P/0", "P/1", "P/2"]
+    want = [f"{node}/op/{var}" for node in nodes for var in ("x", "v")]
+    assert noise.noise_sources(system) == want
+    parts = noise.split(system)
+    paths = {}
+    for st in system.states:
+        for i in range(st.size):
+            paths[st.start + i] = str(list(st.paths)[i])
+    assert [paths[k] for k in parts.sources.tolist()] == want
+
+
 def test_split_refuses_nonlinear_noise_built_by_hand() -> None:
     system = build_system(_circuit(["x' = -x", "z' = -z"]))
     name, rhs = system.derivatives[0]

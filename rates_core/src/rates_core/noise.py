@@ -37,6 +37,7 @@ __all__ = [
     "SdeSplit",
     "WienerIncrements",
     "check_solver",
+    "every_position_in_order",
     "emit",
     "has_noise",
     "noise_problem",
@@ -106,7 +107,8 @@ def _where(system: System, state: str) -> dict[str, str]:
 class SdeSplit:
     """A noisy System split into ``drift`` (xi -> 0) and ``diffusion`` (d rhs / d xi); both
     keep the states, parameters and algebraic updates of the original. ``sources``: the
-    positions of the state vector driven by noise, in order (one Wiener process each)."""
+    positions of the state vector driven by noise (one Wiener process each), node by node in
+    the circuit's order, whatever the layout (:func:`noise_sources` names them)."""
 
     drift: System
     diffusion: System
@@ -125,7 +127,7 @@ def split(system: System) -> SdeSplit:
             )
     drift: list[tuple[str, sympy.Expr]] = []
     diffusion: list[tuple[str, sympy.Expr]] = []
-    sources: list[int] = []
+    noisy: list[str] = []
     for name, rhs in system.derivatives:
         f, g = _split_rhs(rhs)
         if g is None:
@@ -136,8 +138,8 @@ def split(system: System) -> SdeSplit:
         drift.append((name, f))
         diffusion.append((name, g))
         if g != 0:
-            state = system.state(name)
-            sources.extend(range(state.start, state.stop))
+            noisy.append(name)
+    sources = _by_node(system, noisy)
     return SdeSplit(
         dataclasses.replace(system, derivatives=tuple(drift)),
         dataclasses.replace(
@@ -148,6 +150,25 @@ def split(system: System) -> SdeSplit:
         ),
         np.asarray(sources, dtype=np.int64),
     )
+
+
+def _by_node(system: System, noisy: Sequence[str]) -> list[int]:
+    """The state positions of the ``noisy`` states (in equation order), node by node in the
+    order of the circuit's ``node_labels()``: the same order whether the System is vectorised
+    or not, so a seed or given increments drive the same unit the same way in both layouts.
+    Positions whose path names no node of the circuit (edge states) follow, by path."""
+    circuit = system.ir.circuit if system.ir is not None else None
+    rank = {label: k for k, label in enumerate(circuit.node_labels())} if circuit else {}
+    keyed: list[tuple[tuple[int, int | str], int]] = []
+    for name in noisy:
+        state = system.state(name)
+        paths = list(state.paths)
+        for i in range(state.size):
+            path = str(paths[i]) if len(paths) == state.size else f"{name}[{i}]"
+            node = path.rsplit("/", 2)[0]
+            keyed.append(((0, rank[node]) if node in rank else (1, path), state.start + i))
+    keyed.sort(key=lambda item: item[0])  # stable: a node's states stay in equation order
+    return [position for _, position in keyed]
 
 
 def _needed_algebraic(algebraic: Sequence[Any], exprs: Sequence[sympy.Expr]) -> tuple[Any, ...]:
@@ -163,14 +184,26 @@ def _needed_algebraic(algebraic: Sequence[Any], exprs: Sequence[sympy.Expr]) -> 
     return tuple(reversed(keep))
 
 
+def every_position_in_order(sources: Any, n_states: int) -> bool:
+    """Whether the noise ``sources`` are all ``n_states`` positions in state order, so a step's
+    increments multiply the diffusion as it is; otherwise ``g[sources] *= dW`` (the sources
+    go node by node, so a vectorised System with two noisy variables is not in state order)."""
+    positions = np.asarray(sources)
+    return positions.size == n_states and bool(np.array_equal(positions, np.arange(n_states)))
+
+
 def noise_sources(system: System) -> list[str]:
     """The ``node/op/var`` path of each noise source of ``system``, in the order of the columns
-    of ``run(..., wiener_increments=...)`` (the noisy entries of the state vector)."""
-    positions = set(split(system).sources.tolist())
-    labels: list[str] = []
+    of ``run(..., wiener_increments=...)`` and of the seeded draws (the noisy entries of the
+    state vector): node by node in the order of the circuit's ``node_labels()``, each node's
+    noisy variables in the order of their equations, the same whether ``system`` is
+    vectorised or not."""
+    path_of: dict[int, str] = {}
     for s in system.states:
-        labels.extend(str(s.paths[i]) for i in range(s.size) if s.start + i in positions)
-    return labels
+        paths = list(s.paths)
+        for i in range(s.size):
+            path_of[s.start + i] = str(paths[i]) if len(paths) == s.size else f"{s.name}[{i}]"
+    return [path_of[position] for position in split(system).sources.tolist()]
 
 
 def _noisy_states(system: System) -> str:

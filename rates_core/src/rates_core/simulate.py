@@ -149,8 +149,9 @@ def run(
 
     White noise ``xi()`` in the equations needs an SDE solver (``"euler_maruyama"``,
     ``"heun_stochastic"``, on backends with the ``sde`` capability); ``wiener_increments=`` (one
-    row per step, one column per :func:`rates_core.noise.noise_sources` entry) gives them the
-    increments instead of drawing them.
+    row per step, one column per :func:`rates_core.noise.noise_sources` entry: node by node in
+    the circuit's order, the same vectorised or not) gives them the increments instead of
+    drawing them.
 
     Finite numbers in, finite numbers out: non-finite times, steps, parameters, inputs, initial
     states or histories are a :class:`~rates_core.errors.SolverError` (or ``ModelError``)

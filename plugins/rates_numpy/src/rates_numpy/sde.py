@@ -42,7 +42,7 @@ from rates_core.backend import (
     Trajectory,
 )
 from rates_core.errors import SolverError
-from rates_core.noise import WienerIncrements, solve_without_noise
+from rates_core.noise import WienerIncrements, every_position_in_order, solve_without_noise
 from rates_numpy import SDE_SOLVERS
 from rates_numpy.solvers import FLOAT_ERRORS, StepInputs, last_read, ring_history, state_dtype
 from rates_numpy.solvers import solve as solve_ode
@@ -124,7 +124,7 @@ def _integrate(
     f, g = function.rhs, diffusion.rhs
     t0, dt = float(problem.t0), float(problem.step_size)
     f1, f2, g1, g2, tmp = (np.empty_like(y) for _ in range(5))
-    everywhere = sources.size == y.size
+    everywhere = every_position_in_order(sources, y.size)
     heun = solver == "heun_stochastic"
     hist = None
     at_samples = DelayedRows.of(problem)

@@ -20,7 +20,7 @@ from typing import Any
 
 from rates_core.backend import DelayedRows, EmittedFunction, Problem, Progress, Trajectory
 from rates_core.errors import SolverError
-from rates_core.noise import given_increments, solve_without_noise
+from rates_core.noise import every_position_in_order, given_increments, solve_without_noise
 from rates_torch import SDE_SOLVERS
 
 __all__ = ["solve"]
@@ -121,7 +121,7 @@ def _integrate(
     f, g = run.equations, diffusion.extras["equations"]
     args = list(run.args)
     dt, t0, n = run.dt, run.t0, run.y0.shape[-1]
-    everywhere = int(sources.numel()) == n
+    everywhere = every_position_in_order(sources.cpu().numpy(), n)
     y = run.y0
     samples, left, j = SampleList(run, y), run.n_samples - 1, run.every
     heun = solver == "torch_heun_stochastic"

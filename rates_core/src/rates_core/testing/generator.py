@@ -14,7 +14,9 @@
   coupling); without delay, with one delay for all or one per edge, with a ``spread`` of low
   (gamma kernel order 2-6) or high order (25-40); with no edge template, a linear (separable)
   or nonlinear one, with or without a state of its own;
-- extrinsic inputs (a staircase per node), also together with delays.
+- extrinsic inputs (a staircase per node), also together with delays;
+- white noise on node types, additive (``+ sig*xi()``) or multiplicative (``+ sig*x*xi()``,
+  with additive noise on ``v``), also together with delays.
 
 Models are stable by construction (linear decay, bounded nonlinearities, weights scaled by the
 in-degree), so comparisons mean something. :func:`check_model` runs one with every solver of
@@ -25,9 +27,14 @@ delays also runs once under ``delays="grid"`` (:func:`check_grid`): the backend'
 solver of highest order against rates-numpy, unvectorised, with the same method, step and
 convention (:data:`GRID_TOLERANCE`).
 
+A noisy model runs with every SDE method of the backend (:func:`check_noisy`), each run given
+the same Wiener increments (one stream per noise source, matched by path, so vectorised and
+unvectorised runs integrate the same paths), against rates-numpy, unvectorised, with the same
+method, step and increments (:data:`SDE_TOLERANCE`).
+
 Features the backend (or one of its solvers) does not declare are not drawn: ``dde`` (delays,
-but not spreads, which are ODEs), ``complex``; ``vectorised`` decides whether ``vectorize=True``
-runs.
+but not spreads, which are ODEs), ``complex``, ``sde`` (noise), ``sde_delays`` (noise together
+with delays); ``vectorised`` decides whether ``vectorize=True`` runs.
 """
 
 from __future__ import annotations
@@ -85,6 +92,15 @@ GRID_TOLERANCE = 1e-9
 GRID_METHODS = ("euler", "heun", "rk4")
 
 EDGE_KINDS = ("none", "linear", "nonlinear", "filter", "depression")
+#: White noise on a node type: none, ``+ sig*xi()`` on x, or ``+ sig*x*xi()`` on x (and
+#: ``+ sig*xi()`` on v where the type has it), with ``sig`` = NOISE_SIGMA.
+NOISE_KINDS = ("none", "additive", "multiplicative")
+NOISE_SIGMA = 0.3
+#: Noisy models: the seed of the Wiener increments every run of a model is given (one column
+#: per noise source, matched by path), and the relative tolerance against rates-numpy with
+#: the same method, step and increments.
+NOISE_SEED = 20261206
+SDE_TOLERANCE = 1e-9
 COUPLINGS = ("edges", "matrix", "sparse", "connectivity", "global")
 
 
@@ -106,6 +122,7 @@ class NodeType:
     self_delay: str = "none"  # none | past | call
     self_delay_tau: float = 0.0
     extrinsic: bool = False
+    noise: str = "none"  # one of NOISE_KINDS
 
     @property
     def op(self) -> str:
@@ -135,9 +152,13 @@ class NodeType:
         }
         if self.extrinsic:
             rhs += " + ext"
+        if self.noise != "none":
+            variables["sig"] = NOISE_SIGMA
         if self.second_state:
             rhs += " - 0.5*v"
-            equations.append("v' = (x - v)/(2.0*tau)")
+            # with multiplicative noise on x, v gets additive noise of its own
+            v_noise = " + sig*xi()" if self.noise == "multiplicative" else ""
+            equations.append(f"v' = (x - v)/(2.0*tau){v_noise}")
             variables["v"] = "variable(0.1)"
         if self.complex_state:
             rhs += " + 0.2*real(z)"
@@ -150,7 +171,8 @@ class NodeType:
         if self.algebraic_out:
             equations.append("a = tanh(2.0*x)")
             variables["a"] = "variable(0.0)"
-        equations.insert(0, f"x' = ({rhs})/tau")
+        x_noise = {"none": "", "additive": " + sig*xi()", "multiplicative": " + sig*x*xi()"}
+        equations.insert(0, f"x' = ({rhs})/tau{x_noise[self.noise]}")
         return OperatorTemplate(name=self.op, equations=equations, variables=variables)
 
 
@@ -187,7 +209,17 @@ class GeneratedModel:
             out.add("dde")
         if any(t.complex_state for t in self.types):
             out.add("complex")
+        if self.noisy:  # SDE methods declare delays as sde_delays
+            out.add("sde")
+            if "dde" in out:
+                out.remove("dde")
+                out.add("sde_delays")
         return frozenset(out)
+
+    @property
+    def noisy(self) -> bool:
+        """Whether some node type has white noise (the model is an SDE)."""
+        return any(t.noise != "none" for t in self.types)
 
     def fastest_rate(self) -> float:
         """The largest rate of the model (1 / smallest time constant, gamma-kernel rates)."""
@@ -378,28 +410,33 @@ def edge_template(kind: str) -> Any:
 # --------------------------------------------------------------------------- the strategy
 
 
-def models(capabilities: Collection[str] = ("dde", "complex"), max_nodes: int = 60) -> Any:
+def models(
+    capabilities: Collection[str] = ("dde", "complex", "sde", "sde_delays"), max_nodes: int = 60
+) -> Any:
     """Hypothesis strategy of :class:`GeneratedModel`; features needing a capability missing
-    from ``capabilities`` (``dde``, ``complex``) are not drawn."""
+    from ``capabilities`` (``dde``, ``complex``, ``sde``, ``sde_delays``) are not drawn."""
     from hypothesis import strategies as st
 
-    dde = "dde" in capabilities
     complex_ok = "complex" in capabilities
+    sde = "sde" in capabilities
 
     @st.composite
     def draw_model(draw: Any) -> GeneratedModel:
+        noisy = sde and draw(st.booleans())
+        # delays with noise only where the backend integrates delayed SDEs
+        dde = "dde" in capabilities and (not noisy or "sde_delays" in capabilities)
         n_types = draw(st.integers(1, 3))
         budget = max_nodes
         types = []
         for index in range(n_types):
             count = draw(st.integers(1, max(1, budget - (n_types - index - 1))))
             budget -= count
-            types.append(draw(node_type(index, count)))
+            types.append(draw(node_type(index, count, dde, noisy)))
         projections = []
         for _ in range(draw(st.integers(0, 3))):
             src = draw(st.integers(0, n_types - 1))
             tgt = draw(st.integers(0, n_types - 1))
-            projections.append(draw(projection(types[src], types[tgt])))
+            projections.append(draw(projection(types[src], types[tgt], dde)))
         levels = tuple(
             tuple(draw(st.lists(level, min_size=3, max_size=3))) for t in types if t.extrinsic
         )
@@ -409,7 +446,7 @@ def models(capabilities: Collection[str] = ("dde", "complex"), max_nodes: int = 
     time_constant = st.sampled_from([0.5, 0.8, 1.0, 1.5])
 
     @st.composite
-    def node_type(draw: Any, index: int, count: int) -> NodeType:
+    def node_type(draw: Any, index: int, count: int, dde: bool, noisy: bool) -> NodeType:
         self_delay = draw(st.sampled_from(["none", "past", "call"])) if dde else "none"
         same = draw(st.booleans())
         size = 1 if same else count
@@ -432,10 +469,11 @@ def models(capabilities: Collection[str] = ("dde", "complex"), max_nodes: int = 
             self_delay=self_delay,
             self_delay_tau=DELAY_GRID * draw(st.integers(2, 8)) if self_delay != "none" else 0.0,
             extrinsic=draw(st.booleans()),
+            noise=draw(st.sampled_from(NOISE_KINDS)) if noisy else "none",
         )
 
     @st.composite
-    def projection(draw: Any, src: NodeType, tgt: NodeType) -> Projection:
+    def projection(draw: Any, src: NodeType, tgt: NodeType, dde: bool) -> Projection:
         both_populations = src.population and tgt.population
         kinds = ["edges", "matrix", "sparse"] + (
             ["connectivity", "global"] if both_populations else []
@@ -536,13 +574,14 @@ def reference(model: GeneratedModel, circuit: Any) -> Any:
 
 def runs_for(target: Any, model: GeneratedModel) -> list[Run]:
     """Every solver of ``target`` that can run ``model``, vectorised (where the backend
-    declares ``vectorised``) and not. SDE methods are left out: drawn models have no noise,
-    where those methods are their Euler / Heun steps (the suite's SDE tests check them)."""
+    declares ``vectorised``) and not: its SDE methods for a noisy model, else its other
+    solvers (on a model without noise the SDE methods are their Euler / Heun steps, which the
+    suite's SDE tests check)."""
     needs = model.needs()
     layouts = [True, False] if "vectorised" in target.capabilities else [False]
     out = []
     for solver in target.solvers:
-        if "sde" in solver.capabilities or target.missing(needs, solver):
+        if ("sde" in solver.capabilities) != model.noisy or target.missing(needs, solver):
             continue
         for vectorize in layouts:
             out.append(Run(solver, vectorize, target.order(solver)))
@@ -560,6 +599,8 @@ def check_model(
     from rates_core.testing.checks import ADAPTIVE_ATOL, ADAPTIVE_RTOL, assert_close, solver_options
 
     circuit = model.circuit()
+    if model.noisy:
+        return check_noisy(target, model, circuit, options)
     want_frame = reference(model, circuit)
     want = want_frame.to_numpy()
     names = list(want_frame.columns)
@@ -601,6 +642,89 @@ def check_model(
             scale=scale,
         )
     return len(runs) + check_grid(target, model, circuit, scale, options)
+
+
+def wiener_increments(circuit: Any, n_steps: int, dt: float) -> dict[bool, np.ndarray]:
+    """The Wiener increments of a noisy model's runs, vectorised (True) or not (False): one
+    stream per noise source from :data:`NOISE_SEED`, its column placed by the source's path
+    (:func:`rates_core.noise.noise_sources`), so both layouts integrate the same paths."""
+    from rates_core import build_system
+    from rates_core.noise import noise_sources
+
+    layouts = {v: noise_sources(build_system(circuit, vectorize=v)) for v in (False, True)}
+    paths = layouts[False]
+    if sorted(layouts[True]) != sorted(paths):
+        raise AssertionError(
+            f"the noise sources of the vectorised model {layouts[True]} are not those of the "
+            f"unvectorised one {paths}"
+        )
+    draws = np.random.default_rng(NOISE_SEED).standard_normal((n_steps, len(paths)))
+    draws *= math.sqrt(dt)
+    column = {path: k for k, path in enumerate(paths)}
+    return {v: draws[:, [column[p] for p in sources]] for v, sources in layouts.items()}
+
+
+def check_noisy(
+    target: Any,
+    model: GeneratedModel,
+    circuit: Any,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+) -> int:
+    """Run a noisy ``model`` with every SDE method of ``target`` (vectorised and not), all
+    given the same Wiener increments (:func:`wiener_increments`), and compare each with
+    rates-numpy, unvectorised, same method and step, to :data:`SDE_TOLERANCE` relative to
+    the largest value; the number of runs."""
+    from rates_core.testing.checks import ADAPTIVE_ATOL, ADAPTIVE_RTOL, assert_close, solver_options
+
+    runs = runs_for(target, model)
+    if not runs:
+        return 0
+    default_outputs(target, circuit, model, runs[0])
+    dt = fixed_step(2, model.fastest_rate())[0]
+    increments = wiener_increments(circuit, round(T_END / dt), dt)
+
+    def simulate(backend: str, solver: str, vectorize: bool, **extra: Any) -> Any:
+        return circuit.run(
+            T_END,
+            dt,
+            outputs=model.outputs(),
+            inputs=model.inputs(dt, adaptive=False) or None,
+            sampling_step_size=SAMPLING,
+            solver=solver,
+            backend=backend,
+            vectorize=vectorize,
+            wiener_increments=increments[vectorize],
+            **extra,
+        )
+
+    wanted: dict[str, Any] = {}
+    for run in runs:
+        method = run.solver.method
+        if method not in wanted:
+            wanted[method] = simulate("numpy", method, False)
+        want_frame = wanted[method]
+        names = list(want_frame.columns)
+        want = want_frame.to_numpy()
+        what = (
+            f"backend {target.backend!r}, solver {run.solver.name!r}, "
+            f"vectorize={run.vectorize}, dt={dt:g}, given Wiener increments (against "
+            "rates-numpy)"
+        )
+        extra = solver_options(run.solver, options, ADAPTIVE_RTOL, ADAPTIVE_ATOL)
+        try:
+            frame = simulate(target.backend, run.solver.name, run.vectorize, **extra)
+        except Exception as exc:
+            raise AssertionError(f"{what}: {type(exc).__name__}: {exc}") from exc
+        assert_close(
+            frame[names].to_numpy(),
+            want,
+            SDE_TOLERANCE,
+            what,
+            times=want_frame.index.to_numpy(),
+            names=names,
+            scale=max(float(np.max(np.abs(want))), 1e-2),
+        )
+    return len(runs)
 
 
 def grid_run(target: Any, model: GeneratedModel) -> Run | None:
