@@ -596,15 +596,13 @@ def check_model(
     """Run ``model`` with every solver of ``target`` (vectorised and not) and compare it with the
     reference; raises AssertionError naming the run (the YAML of the model is added by
     :func:`run_generated`). Returns the number of runs."""
-    from rates_core.testing.checks import ADAPTIVE_ATOL, ADAPTIVE_RTOL, assert_close, solver_options
+    from rates_core.testing.checks import ADAPTIVE_ATOL, ADAPTIVE_RTOL, solver_options
 
     circuit = model.circuit()
     if model.noisy:
         return check_noisy(target, model, circuit, options)
     want_frame = reference(model, circuit)
-    want = want_frame.to_numpy()
-    names = list(want_frame.columns)
-    scale = max(float(np.max(np.abs(want))), 1e-2)
+    scale = _scale(want_frame)
     runs = runs_for(target, model)
     if runs:
         default_outputs(target, circuit, model, runs[0])
@@ -618,30 +616,74 @@ def check_model(
             f"backend {target.backend!r}, solver {solver.name!r}, vectorize={run.vectorize}, "
             f"dt={dt:g}"
         )
-        try:
-            frame = circuit.run(
-                T_END,
-                dt,
-                outputs=model.outputs(),
-                inputs=model.inputs(dt, adaptive=solver.adaptive) or None,
-                sampling_step_size=SAMPLING,
-                solver=solver.name,
-                backend=target.backend,
-                vectorize=run.vectorize,
-                **solver_options(solver, options, ADAPTIVE_RTOL, ADAPTIVE_ATOL),
-            )
-        except Exception as exc:
-            raise AssertionError(f"{what}: {type(exc).__name__}: {exc}") from exc
-        assert_close(
-            frame[names].to_numpy(),
-            want,
-            tol,
+        frame = _attempt(
             what,
-            times=want_frame.index.to_numpy(),
-            names=names,
-            scale=scale,
+            circuit.run,
+            T_END,
+            dt,
+            outputs=model.outputs(),
+            inputs=model.inputs(dt, adaptive=solver.adaptive) or None,
+            sampling_step_size=SAMPLING,
+            solver=solver.name,
+            backend=target.backend,
+            vectorize=run.vectorize,
+            **solver_options(solver, options, ADAPTIVE_RTOL, ADAPTIVE_ATOL),
         )
+        _assert_matches(frame, want_frame, tol, what, scale)
     return len(runs) + check_grid(target, model, circuit, scale, options)
+
+
+def _scale(frame: Any) -> float:
+    """The magnitude errors are relative to: the largest of ``frame``'s values (at least 1e-2)."""
+    return max(float(np.max(np.abs(frame.to_numpy()))), 1e-2)
+
+
+def _attempt(what: str, run: Any, *args: Any, **kwargs: Any) -> Any:
+    """``run(*args, **kwargs)``; an exception from it is an AssertionError naming ``what``."""
+    try:
+        return run(*args, **kwargs)
+    except Exception as exc:
+        raise AssertionError(f"{what}: {type(exc).__name__}: {exc}") from exc
+
+
+def _assert_matches(frame: Any, want_frame: Any, tol: float, what: str, scale: float) -> None:
+    """``frame`` agrees with ``want_frame`` (same columns) to ``tol`` relative to ``scale``."""
+    from rates_core.testing.checks import assert_close
+
+    names = list(want_frame.columns)
+    assert_close(
+        frame[names].to_numpy(),
+        want_frame.to_numpy(),
+        tol,
+        what,
+        times=want_frame.index.to_numpy(),
+        names=names,
+        scale=scale,
+    )
+
+
+def _fixed_step_run(
+    circuit: Any,
+    model: GeneratedModel,
+    dt: float,
+    sampling: float,
+    backend: str,
+    solver: str,
+    vectorize: bool,
+    **extra: Any,
+) -> Any:
+    """A fixed-step run of ``model``'s outputs with its staircase inputs."""
+    return circuit.run(
+        T_END,
+        dt,
+        outputs=model.outputs(),
+        inputs=model.inputs(dt, adaptive=False) or None,
+        sampling_step_size=sampling,
+        solver=solver,
+        backend=backend,
+        vectorize=vectorize,
+        **extra,
+    )
 
 
 def wiener_increments(circuit: Any, n_steps: int, dt: float) -> dict[bool, np.ndarray]:
@@ -674,7 +716,7 @@ def check_noisy(
     given the same Wiener increments (:func:`wiener_increments`), and compare each with
     rates-numpy, unvectorised, same method and step, to :data:`SDE_TOLERANCE` relative to
     the largest value; the number of runs."""
-    from rates_core.testing.checks import ADAPTIVE_ATOL, ADAPTIVE_RTOL, assert_close, solver_options
+    from rates_core.testing.checks import ADAPTIVE_ATOL, ADAPTIVE_RTOL, solver_options
 
     runs = runs_for(target, model)
     if not runs:
@@ -684,17 +726,9 @@ def check_noisy(
     increments = wiener_increments(circuit, round(T_END / dt), dt)
 
     def simulate(backend: str, solver: str, vectorize: bool, **extra: Any) -> Any:
-        return circuit.run(
-            T_END,
-            dt,
-            outputs=model.outputs(),
-            inputs=model.inputs(dt, adaptive=False) or None,
-            sampling_step_size=SAMPLING,
-            solver=solver,
-            backend=backend,
-            vectorize=vectorize,
-            wiener_increments=increments[vectorize],
-            **extra,
+        dw = increments[vectorize]
+        return _fixed_step_run(
+            circuit, model, dt, SAMPLING, backend, solver, vectorize, wiener_increments=dw, **extra
         )
 
     wanted: dict[str, Any] = {}
@@ -702,28 +736,15 @@ def check_noisy(
         method = run.solver.method
         if method not in wanted:
             wanted[method] = simulate("numpy", method, False)
-        want_frame = wanted[method]
-        names = list(want_frame.columns)
-        want = want_frame.to_numpy()
         what = (
             f"backend {target.backend!r}, solver {run.solver.name!r}, "
             f"vectorize={run.vectorize}, dt={dt:g}, given Wiener increments (against "
             "rates-numpy)"
         )
         extra = solver_options(run.solver, options, ADAPTIVE_RTOL, ADAPTIVE_ATOL)
-        try:
-            frame = simulate(target.backend, run.solver.name, run.vectorize, **extra)
-        except Exception as exc:
-            raise AssertionError(f"{what}: {type(exc).__name__}: {exc}") from exc
-        assert_close(
-            frame[names].to_numpy(),
-            want,
-            SDE_TOLERANCE,
-            what,
-            times=want_frame.index.to_numpy(),
-            names=names,
-            scale=max(float(np.max(np.abs(want))), 1e-2),
-        )
+        frame = _attempt(what, simulate, target.backend, run.solver.name, run.vectorize, **extra)
+        want_frame = wanted[method]
+        _assert_matches(frame, want_frame, SDE_TOLERANCE, what, _scale(want_frame))
     return len(runs)
 
 
@@ -757,7 +778,7 @@ def check_grid(
     """Run ``model`` under ``delays="grid"`` (:func:`grid_run`) and compare it with
     rates-numpy, unvectorised, same method, step and convention, to :data:`GRID_TOLERANCE`
     relative to ``scale``; the number of runs (0 or 1)."""
-    from rates_core.testing.checks import ADAPTIVE_ATOL, ADAPTIVE_RTOL, assert_close, solver_options
+    from rates_core.testing.checks import ADAPTIVE_ATOL, ADAPTIVE_RTOL, solver_options
 
     run = grid_run(target, model)
     if run is None:
@@ -766,39 +787,18 @@ def check_grid(
     sampling = dt * max(1, round(SAMPLING / dt))
 
     def simulate(backend: str, solver: str, vectorize: bool, **extra: Any) -> Any:
-        return circuit.run(
-            T_END,
-            dt,
-            outputs=model.outputs(),
-            inputs=model.inputs(dt, adaptive=False) or None,
-            sampling_step_size=sampling,
-            solver=solver,
-            backend=backend,
-            vectorize=vectorize,
-            delays="grid",
-            **extra,
+        return _fixed_step_run(
+            circuit, model, dt, sampling, backend, solver, vectorize, delays="grid", **extra
         )
 
     want_frame = simulate("numpy", run.solver.method, False)
-    names = list(want_frame.columns)
     what = (
         f"backend {target.backend!r}, solver {run.solver.name!r}, vectorize={run.vectorize}, "
         f"dt={dt:g}, delays='grid' (against rates-numpy)"
     )
     extra = solver_options(run.solver, options, ADAPTIVE_RTOL, ADAPTIVE_ATOL)
-    try:
-        frame = simulate(target.backend, run.solver.name, run.vectorize, **extra)
-    except Exception as exc:
-        raise AssertionError(f"{what}: {type(exc).__name__}: {exc}") from exc
-    assert_close(
-        frame[names].to_numpy(),
-        want_frame.to_numpy(),
-        GRID_TOLERANCE,
-        what,
-        times=want_frame.index.to_numpy(),
-        names=names,
-        scale=scale,
-    )
+    frame = _attempt(what, simulate, target.backend, run.solver.name, run.vectorize, **extra)
+    _assert_matches(frame, want_frame, GRID_TOLERANCE, what, scale)
     return 1
 
 
