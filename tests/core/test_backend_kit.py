@@ -156,3 +156,69 @@ def test_subscripts_are_printed_once_for_every_language() -> None:
     assert p.doprint(rb.IndexAxis(m, 0)) == "m(1)"
     assert p.doprint(rb.IndexAxis(m)) == "m"
     assert p.rates_builtins == {} and p.injected == {} and p.helpers == set()
+
+
+def _loop(k0: int, k1: int, every: int, y: Any, out: Any, row0: int) -> None:
+    """A stand-in for a compiled fixed-step loop: y += 1 per step; the state after step k
+    goes to out[(k + 1) // every - row0] when every divides k + 1 and that row exists."""
+    row = k0 // every - row0
+    for k in range(k0, k1):
+        y += 1.0
+        if (k + 1) % every == 0:
+            row += 1
+            if row < len(out):
+                out[row] = y
+
+
+@pytest.mark.parametrize(
+    ("n_steps", "every", "n_samples", "block_bytes"),
+    [
+        (100, 1, 100, 8 * 2 * 7),
+        (100, 3, 34, 8 * 2 * 5),
+        (101, 5, 20, 16),
+        (7, 1, 1, 16),
+        (60, 4, 15, 10**6),
+    ],
+)
+def test_loop_samples_stream_the_rows_of_one_array(
+    monkeypatch, n_steps, every, n_samples, block_bytes
+):
+    """With a sink, a chunked loop's samples reach it in consecutive blocks (row 0 y0 first;
+    progress chunks cut inside blocks) that make up exactly the rows of the run without one,
+    and the block held is at most ``SINK_BYTES`` (plus the row before it); the loop still
+    runs every step."""
+    import numpy as np
+
+    from rates_core import backend
+
+    monkeypatch.setattr(backend, "SINK_BYTES", block_bytes)
+    y0 = np.array([0.0, 10.0])
+
+    def run(sink: Any) -> tuple[Any, Any, dict, Any]:
+        problem = SimpleNamespace(
+            sink=sink,
+            n_steps=n_steps,
+            sample_every=every,
+            n_samples=n_samples,
+            t0=0.0,
+            sampling_step=0.1 * every,
+        )
+        samples = backend.LoopSamples(problem, y0)
+        y = y0.copy()
+        for k0, k1, out, row0 in samples.chunks([13, 50, n_steps]):
+            assert len(out) <= max(2, block_bytes // y0.nbytes + 1) or sink is None
+            _loop(k0, k1, every, y, out, row0)
+        return (*samples.finish(), y)
+
+    times, states, info, final = run(None)
+    assert info == {} and states.shape == (n_samples, 2) and final[0] == n_steps
+    got_times, got_states = [], []
+
+    def sink(t: Any, rows: Any) -> None:
+        got_times.append(np.array(t))
+        got_states.append(np.array(rows))
+
+    none_times, none_states, streamed, final2 = run(sink)
+    assert streamed == {"streamed": True} and len(none_times) == 0 and final2[0] == n_steps
+    np.testing.assert_array_equal(np.concatenate(got_times), times)
+    np.testing.assert_array_equal(np.concatenate(got_states), states)

@@ -329,27 +329,10 @@ def test_a_bold_blow_up_names_the_monitor_column_and_time():
 
 
 def delayed_brain(n: int = N, noise: float = 0.0, density: float = 1.0) -> CircuitTemplate:
-    """``n`` leaky units ``x' = -x/tau + tanh(c) + sin(t/3) + sigma*xi()`` on a random
-    connectome with delays of 0.2 .. 2.35 ms (tract lengths / speed 2), most between grid
-    points of DT; an algebraic ``r = x^2`` of the state only (time in ms). ``density``: the
-    fraction of non-zero weights."""
-    rng = np.random.default_rng(3)
-    weights = rng.uniform(size=(n, n)) * (rng.uniform(size=(n, n)) < density)
-    lengths = rng.uniform(0.4, 4.7, size=(n, n))
-    noisy = " + sigma*xi()" if noise else ""
-    op = OperatorTemplate(
-        "op",
-        ["x' = -x/tau + tanh(c) + sin(t/3)" + noisy, "r = x^2"],
-        {"x": "output(0.0)", "r": "variable(0.0)", "c": "input(0.0)", "tau": 5.0, "sigma": noise},
-    )
-    return Connectome(weights, tract_lengths=lengths).circuit(
-        NodeTemplate("unit", operators=[op]),
-        "op/x",
-        "op/c",
-        speed=2.0,
-        params={"op/x": np.linspace(-1.0, 1.0, n)},
-        coupling=LinearCoupling(a=-1.5),
-    )
+    """The delayed network of :func:`rates_core.testing.references.delayed_connectome`."""
+    from rates_core.testing.references import delayed_connectome
+
+    return delayed_connectome(n, noise, density)
 
 
 @needs_numpy

@@ -173,12 +173,18 @@ def test_chunked_loop_samples_like_one_call(method: str) -> None:
     n = function.system.n_states
     whole, parts = np.zeros((31, n)), np.zeros((31, n))
     y = np.full(n, 1e-3)
-    loop(0.0, 1e-4, 0, 300, 10, y.copy(), whole, *params)
+    loop(0.0, 1e-4, 0, 300, 10, y.copy(), whole, 0, *params)
     y_parts = y.copy()
     for k0, k1 in [(0, 37), (37, 38), (38, 215), (215, 300)]:
-        loop(0.0, 1e-4, k0, k1, 10, y_parts, parts, *params)
+        loop(0.0, 1e-4, k0, k1, 10, y_parts, parts, 0, *params)
     np.testing.assert_array_equal(parts[1:], whole[1:])
     assert np.abs(whole[1:]).min() > 0  # every row written
+    # a block whose row 0 is sample 12 (row0_ = 12) gets samples 13 .. 20
+    block = np.zeros((9, n))
+    y_block = y.copy()
+    loop(0.0, 1e-4, 0, 120, 10, y_block, np.zeros((31, n)), 0, *params)
+    loop(0.0, 1e-4, 120, 200, 10, y_block, block, 12, *params)
+    np.testing.assert_array_equal(block[1:], whole[13:21])
 
 
 def test_only_random_models_seed(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -365,3 +371,46 @@ def test_sde_with_delays_equals_numpy(method: str, delays: str) -> None:
     want = _delayed_noisy_run("numpy", method, seed=4, delays=delays)
     got = _delayed_noisy_run("numba", method, seed=4, delays=delays)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * np.abs(want).max())
+
+
+@pytest.mark.parametrize(
+    ("solver", "noise"),
+    [("numba_heun", 0.0), ("numba_rk4", 0.0), ("numba_heun_stochastic", 0.3)],
+)
+def test_monitors_of_a_delayed_network_stream(
+    monkeypatch: pytest.MonkeyPatch, solver: str, noise: float
+) -> None:
+    """A monitored delayed run is one pass whose samples the compiled loop writes into blocks
+    (here of 37 rows) handed to the monitors as they fill: the solver streams (it returned the
+    whole fine trajectory before) and the monitors equal the recorded run's samples."""
+    from rates_core import backend
+    from rates_core.monitors import Subsample, TemporalAverage
+    from rates_core.plugins.host import PluginHost
+
+    n, dt, T = 6, 0.05, 20.0
+    monkeypatch.setattr(backend, "SINK_BYTES", 8 * n * 37)
+    infos = []
+    solve = PluginHost.solve
+
+    def recording(self: Any, *args: Any) -> Any:
+        trajectory = solve(self, *args)
+        infos.append(trajectory.info)
+        return trajectory
+
+    monkeypatch.setattr(PluginHost, "solve", recording)
+    circuit = ref.delayed_connectome(n, noise)
+    x = {"x": "regions/op/x"}
+    full = circuit.run(T, dt, outputs=x, solver=solver, backend="numba", seed=4).to_numpy()
+    frames = circuit.run(
+        T,
+        dt,
+        solver=solver,
+        backend="numba",
+        seed=4,
+        monitors={"sub": Subsample(x, period=0.5), "avg": TemporalAverage(x, period=1.0)},
+    )
+    assert infos[-1].get("streamed") is True
+    steps = int(round(T / dt))
+    np.testing.assert_allclose(frames["sub"].to_numpy(), full[::10], rtol=0, atol=1e-12)
+    mean = full.reshape(steps // 20, 20, n).mean(axis=1)
+    np.testing.assert_allclose(frames["avg"].to_numpy(), mean, rtol=0, atol=1e-12)

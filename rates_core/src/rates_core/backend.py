@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -658,6 +658,63 @@ class SampleRows:
         if self.filled:
             self._flush()
         return np.zeros(0), self.block[:0].copy(), {"streamed": True}
+
+
+class LoopSamples:
+    """The sample rows of a compiled fixed-step loop that runs in chunks of steps and writes
+    the state after step ``k`` (where ``every`` divides ``k + 1``) to row ``(k + 1) // every
+    - row0`` of the array it is given, when that row exists.
+
+    :meth:`chunks` gives ``(k0, k1, out, row0)`` for consecutive step ranges: without
+    ``Problem.sink`` one ``(n_samples, n)`` array (row 0 ``y0``) and ``row0 = 0``, so
+    :meth:`finish` returns every sample; with a sink, a block of about :data:`SINK_BYTES`
+    that is handed to the sink when its steps are done (so memory does not grow with the run:
+    ``run(monitors=...)`` of a delayed model on a compiled backend), and :meth:`finish`
+    returns none and ``{"streamed": True}``."""
+
+    def __init__(self, problem: Problem, y0: np.ndarray) -> None:
+        self.sink = problem.sink
+        self.n_steps, self.every = problem.n_steps, problem.sample_every
+        self.n_samples = problem.n_samples
+        self.t0, self.step = float(problem.t0), float(problem.sampling_step)
+        rows = self.n_samples
+        if self.sink is not None:  # a block: the sample before it, then its own samples
+            rows = 1 + max(1, min(self.n_samples - 1, SINK_BYTES // max(y0.nbytes, 1)))
+        self.out = np.zeros((rows, y0.size), dtype=y0.dtype)
+        self.out[0] = y0
+
+    def chunks(self, ends: Sequence[int]) -> Iterator[tuple[int, int, np.ndarray, int]]:
+        """``(k0, k1, out, row0)``: steps ``k0 .. k1 - 1`` for the loop, cut at every step in
+        ``ends`` (the progress bar's chunk ends) and, with a sink, at the end of every block."""
+        if self.sink is None:
+            yield from ((a, b, self.out, 0) for a, b in _cut(0, self.n_steps, ends))
+            return
+        per_block = len(self.out) - 1
+        first, k = 1, 0  # the block's first sample; its first step
+        while True:
+            count = min(per_block, self.n_samples - first)  # samples in this block
+            last = first + count >= self.n_samples
+            stop = self.n_steps if last else (first - 1 + count) * self.every
+            block = self.out[: count + 1]
+            yield from ((a, b, block, first - 1) for a, b in _cut(k, stop, ends))
+            lo = 0 if first == 1 else 1  # row 0 of later blocks was handed on already
+            times = self.t0 + (first - 1 + np.arange(lo, count + 1)) * self.step
+            self.sink(times, block[lo:])
+            if last:
+                return
+            first, k = first + count, stop
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+        """``(times, states, info)`` of the Trajectory (see the class doc)."""
+        if self.sink is None:
+            return self.t0 + np.arange(self.n_samples) * self.step, self.out, {}
+        return np.zeros(0), self.out[:0].copy(), {"streamed": True}
+
+
+def _cut(start: int, stop: int, ends: Sequence[int]) -> list[tuple[int, int]]:
+    """``[start, stop)`` cut at the ``ends`` inside it (at least one range, maybe empty)."""
+    cuts = [start, *(e for e in ends if start < e < stop), stop]
+    return [(a, b) for a, b in zip(cuts[:-1], cuts[1:]) if b > a] or [(start, start)]
 
 
 class DelayedRows:

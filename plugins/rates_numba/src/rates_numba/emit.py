@@ -4,8 +4,9 @@ The module (a Python file in rates's content-addressed cache) defines, each ``nj
 
 * ``vector_field(t, y, dy, <delayed reads>, <parameters>)``: the in-place field (named by
   ``EmitOptions.func_name``);
-* ``run_euler_`` / ``run_heun_`` / ``run_rk4_``: steps ``k0_ .. k1_ - 1`` of a fixed-step run
-  in one compiled loop, the stages generated from the Butcher tableaux of
+* ``run_euler_`` / ``run_heun_`` / ``run_rk4_``: steps ``kstart_ .. kstop_ - 1`` of a
+  fixed-step run in one compiled loop (its samples into ``out_`` from row ``row0_``, so a
+  streamed run hands on blocks), the stages generated from the Butcher tableaux of
   :mod:`rates_core.codegen.tableaux`; delay systems keep their history in the loop
   (:mod:`rates_numba.runtime`'s ring, read at the stage positions of
   :class:`rates_core.delay_reads.StagePlan`; where an input driving a delayed variable jumps,
@@ -168,6 +169,10 @@ def _param_args(system: System) -> list[str]:
     ]
 
 
+#: The first arguments of every fixed-step loop: steps ``kstart_ .. kstop_ - 1`` from the state
+#: ``y_``; the samples go to ``out_``, whose row 0 is sample ``row0_``
+#: (:class:`rates_core.backend.LoopSamples`).
+_LOOP_ARGS = ["t0_", "dt_", "kstart_", "kstop_", "every_", "y_", "out_", "row0_"]
 _DELAY_ARGS = [
     "pos_",
     "tracked_",
@@ -221,9 +226,11 @@ def _left_slope(w: kit.SourceWriter, system: System) -> None:
 
 
 def _sampling_start(w: kit.SourceWriter) -> None:
-    """Before the step loop: the steps left until the next sample (``due_``) and its row."""
+    """Before the step loop: the steps left until the next sample (``due_``) and the row of
+    the last one in ``out_``, whose row 0 is sample ``row0_`` (a block of a streamed run,
+    :class:`rates_core.backend.LoopSamples`)."""
     w("due_ = every_ - kstart_ % every_", 1)
-    w("row_ = kstart_ // every_", 1)
+    w("row_ = kstart_ // every_ - row0_", 1)
 
 
 def _step_start(w: kit.SourceWriter, system: System, delayed: bool) -> None:
@@ -260,16 +267,15 @@ def _fixed_loop(w: kit.SourceWriter, system: System, method: str) -> None:
     delayed = bool(system.delayed)
     left = delayed and input_driven_slopes(system)
     modes = _read_modes(tab)
-    head = ["t0_", "dt_", "kstart_", "kstop_", "every_", "y_", "out_"]
-    head += (_DELAY_ARGS if delayed else []) + (_LEFT_ARGS if left else [])
+    head = [*_LOOP_ARGS, *(_DELAY_ARGS if delayed else []), *(_LEFT_ARGS if left else [])]
     head += _param_args(system)
     ks = [f"f{i + 1}_" for i in range(len(c))]
     w(_JIT)
     w(f"def run_{method}_({', '.join(head)}):")
     w(
         f'"""Steps kstart_ .. kstop_ - 1 of {method} from y_ (updated in place); the state '
-        "after step k_\n    goes to out_[(k_ + 1) // every_] when every_ divides k_ + 1 and "
-        'that row exists."""',
+        "after step k_\n    goes to out_[(k_ + 1) // every_ - row0_] when every_ divides k_ + 1 "
+        'and that row exists."""',
         1,
     )
     for k in ks:
@@ -344,7 +350,7 @@ def _scalar_loop(w: kit.SourceWriter, system: System, method: str) -> None:
     c, a, _ = tab.floats()
     n = system.n_states
     params = [safe_name(p.name) for p in system.params]
-    head = ["t0_", "dt_", "kstart_", "kstop_", "every_", "y_", "out_", *_param_args(system)]
+    head = [*_LOOP_ARGS, *_param_args(system)]
     y = [f"y{i}_" for i in range(n)]
     ks = [[f"f{s + 1}_{i}_" for i in range(n)] for s in range(len(c))]
     w(_JIT)
@@ -517,7 +523,7 @@ def sde_source(drift: System, method: str, digest: str) -> str:
     delayed = bool(drift.delayed)
     left = delayed and input_driven_slopes(drift)
     args = [*_delayed_args(drift), *(safe_name(p.name) for p in drift.params)]
-    head = ["t0_", "dt_", "kstart_", "kstop_", "every_", "y_", "out_", "dw_", "src_"]
+    head = [*_LOOP_ARGS, "dw_", "src_"]
     head += (_DELAY_ARGS if delayed else []) + (_LEFT_ARGS if left else [])
     head += _param_args(drift)
     w = kit.SourceWriter()

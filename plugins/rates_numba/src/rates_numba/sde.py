@@ -27,7 +27,7 @@ from rates_core.errors import SolverError
 from rates_core.noise import WienerIncrements, solve_without_noise
 from rates_numba import BACKEND
 from rates_numba.emit import SDE_METHODS, SDE_STAGES, sde_module
-from rates_numba.solvers import chunks, delay_arguments, fixed_step_arguments, seed_random
+from rates_numba.solvers import delay_arguments, fixed_step_arguments, seed_random
 from rates_numba.solvers import solve as solve_ode
 
 __all__ = ["solve"]
@@ -51,34 +51,32 @@ def solve(solver: str, function: EmittedFunction, problem: Problem) -> Trajector
     if function.extras.get("random", True) or diffusion.extras.get("random", True):
         seed_random(problem)  # randn() in the fields: numba's own generator
     loop = getattr(sde_module(function, diffusion, method), f"run_{method}_")
-    y, out, params = fixed_step_arguments(function, problem)
+    y, samples, params = fixed_step_arguments(function, problem)
     stages = SDE_STAGES[method]
     delays = delay_arguments(function, problem, stages, y, params) if system.delayed else []
     t0, dt, every = float(problem.t0), float(problem.step_size), problem.sample_every
     seconds = 0.0
     with problem.progress_bar(solver) as bar:
-        for k0, k1 in _blocks(bar.chunk_ends(problem.n_steps), increments.block_rows):
+        # the progress chunks, cut into blocks of increments drawn at once
+        ends = sorted({*bar.chunk_ends(problem.n_steps), *_block_ends(problem, increments)})
+        for k0, k1, out, row0 in samples.chunks(ends):
             dw = increments.rows(k0, k1)
             start = time.perf_counter()
-            loop(t0, dt, k0, k1, every, y, out, dw, sources, *delays, *params)
+            loop(t0, dt, k0, k1, every, y, out, row0, dw, sources, *delays, *params)
             seconds += time.perf_counter() - start
             bar(t0 + k1 * dt)
+    times, states, streamed = samples.finish()
     info = {
         "solver": solver,
         "path": "sde",
         "n_steps": problem.n_steps,
         "noise_sources": int(sources.size),
         "loop_seconds": seconds,
+        **streamed,
     }
-    return Trajectory(
-        t0 + np.arange(problem.n_samples) * problem.sampling_step, out, y.copy(), info
-    )
+    return Trajectory(times, states, y.copy(), info)
 
 
-def _blocks(ends: list[int], rows: int) -> list[tuple[int, int]]:
-    """The progress chunks of :func:`~rates_numba.solvers.chunks`, split into blocks of at
-    most ``rows`` steps."""
-    out: list[tuple[int, int]] = []
-    for a, b in chunks(ends):
-        out.extend((k, min(k + rows, b)) for k in range(a, b, rows))
-    return out or [(0, 0)]
+def _block_ends(problem: Problem, increments: WienerIncrements) -> range:
+    """Every ``increments.block_rows``-th step: the loop gets at most that many increments."""
+    return range(increments.block_rows, problem.n_steps, increments.block_rows)

@@ -24,6 +24,7 @@ from rates_core.backend import (
     ADAPTIVE_ATOL,
     ADAPTIVE_RTOL,
     EmittedFunction,
+    LoopSamples,
     Problem,
     Trajectory,
     call_history,
@@ -140,29 +141,27 @@ def _fixed(solver: str, method: str, function: EmittedFunction, problem: Problem
     system = function.system
     dt, t0 = float(problem.step_size), float(problem.t0)
     n_steps, every = problem.n_steps, problem.sample_every
-    y, out, params = fixed_step_arguments(function, problem)
+    y, samples, params = fixed_step_arguments(function, problem)
     delays = delay_arguments(function, problem, method, y, params) if system.delayed else []
     loop = getattr(function.extras["module"], f"run_{method}_")
     seconds = 0.0
     with problem.progress_bar(solver) as bar:
-        for k0, k1 in chunks(bar.chunk_ends(n_steps)):
+        for k0, k1, out, row0 in samples.chunks(bar.chunk_ends(n_steps)):
             start = time.perf_counter()
-            loop(t0, dt, k0, k1, every, y, out, *delays, *params)
+            loop(t0, dt, k0, k1, every, y, out, row0, *delays, *params)
             seconds += time.perf_counter() - start
             bar(t0 + k1 * dt)
-    return Trajectory(
-        t0 + np.arange(problem.n_samples) * problem.sampling_step,
-        out,
-        y.copy(),
-        {"solver": solver, "n_steps": n_steps, "loop_seconds": seconds},
-    )
+    times, states, streamed = samples.finish()
+    info = {"solver": solver, "n_steps": n_steps, "loop_seconds": seconds, **streamed}
+    return Trajectory(times, states, y.copy(), info)
 
 
 def fixed_step_arguments(
     function: EmittedFunction, problem: Problem
-) -> tuple[np.ndarray, np.ndarray, list[Any]]:
-    """The state (a copy of ``y0``), the sample rows (row 0 ``y0``) and the parameter
-    arguments of a fixed-step loop; inputs need one row per step (or one in all)."""
+) -> tuple[np.ndarray, LoopSamples, list[Any]]:
+    """The state (a copy of ``y0``), its samples (all of them, or blocks for
+    ``Problem.sink``) and the parameter arguments of a fixed-step loop; inputs need one row
+    per step (or one in all)."""
     n_steps = problem.n_steps
     params = loop_params(function, problem)
     for p, rows in zip(function.system.params, params):
@@ -173,14 +172,7 @@ def fixed_step_arguments(
             )
     dtype = state_dtype(function)
     y = np.array(problem.y0, dtype=dtype).reshape(-1)
-    out = np.zeros((problem.n_samples, y.size), dtype=dtype)
-    out[0] = y
-    return y, out, params
-
-
-def chunks(ends: list[int]) -> list[tuple[int, int]]:
-    starts = [0, *ends[:-1]]
-    return [(a, b) for a, b in zip(starts, ends) if b > a] or [(0, 0)]
+    return y, LoopSamples(problem, y), params
 
 
 def delay_arguments(

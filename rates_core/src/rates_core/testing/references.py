@@ -717,6 +717,32 @@ def coarse_increments(fine: np.ndarray, factor: int) -> np.ndarray:
     return fine.reshape(fine.shape[0] // factor, factor, fine.shape[1]).sum(axis=1)
 
 
+def delayed_connectome(n: int = 4, noise: float = 0.0, density: float = 1.0) -> CircuitTemplate:
+    """``n`` leaky units ``x' = -x/tau + tanh(c) + sin(t/3) + sigma*xi()`` (``sigma`` =
+    ``noise``) on a random connectome (seed 3) with delays of 0.2 .. 2.35 (tract lengths /
+    speed 2), most between the grid points of steps such as 0.1; an algebraic ``r = x^2`` of
+    the state only. ``density``: the fraction of non-zero weights. Regions ``regions/0 ..``."""
+    from rates_core import Connectome, LinearCoupling
+
+    rng = np.random.default_rng(3)
+    weights = rng.uniform(size=(n, n)) * (rng.uniform(size=(n, n)) < density)
+    lengths = rng.uniform(0.4, 4.7, size=(n, n))
+    noisy = " + sigma*xi()" if noise else ""
+    op = OperatorTemplate(
+        "op",
+        ["x' = -x/tau + tanh(c) + sin(t/3)" + noisy, "r = x^2"],
+        {"x": "output(0.0)", "r": "variable(0.0)", "c": "input(0.0)", "tau": 5.0, "sigma": noise},
+    )
+    return Connectome(weights, tract_lengths=lengths).circuit(
+        NodeTemplate("unit", operators=[op]),
+        "op/x",
+        "op/c",
+        speed=2.0,
+        params={"op/x": np.linspace(-1.0, 1.0, n)},
+        coupling=LinearCoupling(a=-1.5),
+    )
+
+
 def delayed_sde_loop(
     method: str, x0: float, a: float, s: float, lag: int, dt: float, increments: np.ndarray
 ) -> np.ndarray:
