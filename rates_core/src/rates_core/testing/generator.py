@@ -56,6 +56,7 @@ __all__ = [
     "check_model",
     "models",
     "run_generated",
+    "run_model",
 ]
 
 #: Simulated time of every generated model and the distance of the compared rows.
@@ -559,16 +560,8 @@ def fixed_step(order: int | None, rate: float) -> tuple[float, float]:
 
 def reference(model: GeneratedModel, circuit: Any) -> Any:
     """The model run by rates-numpy, unvectorised, with SciPy's DOP853 at rtol 1e-10."""
-    return circuit.run(
-        T_END,
-        ADAPTIVE_DT,
-        outputs=model.outputs(),
-        inputs=model.inputs(ADAPTIVE_DT, adaptive=True) or None,
-        sampling_step_size=SAMPLING,
-        solver="scipy",
-        backend="numpy",
-        vectorize=False,
-        **REFERENCE_OPTIONS,
+    return run_model(
+        circuit, model, ADAPTIVE_DT, SAMPLING, "numpy", "scipy", False, True, **REFERENCE_OPTIONS
     )
 
 
@@ -616,18 +609,19 @@ def check_model(
             f"backend {target.backend!r}, solver {solver.name!r}, vectorize={run.vectorize}, "
             f"dt={dt:g}"
         )
+        extra = solver_options(solver, options, ADAPTIVE_RTOL, ADAPTIVE_ATOL)
         frame = _attempt(
             what,
-            circuit.run,
-            T_END,
+            run_model,
+            circuit,
+            model,
             dt,
-            outputs=model.outputs(),
-            inputs=model.inputs(dt, adaptive=solver.adaptive) or None,
-            sampling_step_size=SAMPLING,
-            solver=solver.name,
-            backend=target.backend,
-            vectorize=run.vectorize,
-            **solver_options(solver, options, ADAPTIVE_RTOL, ADAPTIVE_ATOL),
+            SAMPLING,
+            target.backend,
+            solver.name,
+            run.vectorize,
+            solver.adaptive,
+            **extra,
         )
         _assert_matches(frame, want_frame, tol, what, scale)
     return len(runs) + check_grid(target, model, circuit, scale, options)
@@ -662,7 +656,7 @@ def _assert_matches(frame: Any, want_frame: Any, tol: float, what: str, scale: f
     )
 
 
-def _fixed_step_run(
+def run_model(
     circuit: Any,
     model: GeneratedModel,
     dt: float,
@@ -670,14 +664,16 @@ def _fixed_step_run(
     backend: str,
     solver: str,
     vectorize: bool,
+    adaptive: bool = False,
     **extra: Any,
 ) -> Any:
-    """A fixed-step run of ``model``'s outputs with its staircase inputs."""
+    """A run of ``model``'s outputs over ``T_END`` with its staircase inputs (their rows for
+    an ``adaptive`` solver, see :meth:`GeneratedModel.inputs`)."""
     return circuit.run(
         T_END,
         dt,
         outputs=model.outputs(),
-        inputs=model.inputs(dt, adaptive=False) or None,
+        inputs=model.inputs(dt, adaptive=adaptive) or None,
         sampling_step_size=sampling,
         solver=solver,
         backend=backend,
@@ -727,7 +723,7 @@ def check_noisy(
 
     def simulate(backend: str, solver: str, vectorize: bool, **extra: Any) -> Any:
         dw = increments[vectorize]
-        return _fixed_step_run(
+        return run_model(
             circuit, model, dt, SAMPLING, backend, solver, vectorize, wiener_increments=dw, **extra
         )
 
@@ -787,7 +783,7 @@ def check_grid(
     sampling = dt * max(1, round(SAMPLING / dt))
 
     def simulate(backend: str, solver: str, vectorize: bool, **extra: Any) -> Any:
-        return _fixed_step_run(
+        return run_model(
             circuit, model, dt, sampling, backend, solver, vectorize, delays="grid", **extra
         )
 
