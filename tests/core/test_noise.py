@@ -117,6 +117,15 @@ def test_noise_sources_go_node_by_node_whatever_the_layout(vectorize: bool) -> N
     assert [paths[k] for k in parts.sources.tolist()] == want
 
 
+def test_noise_sources_of_a_system_without_circuit_keep_equation_order() -> None:
+    with_circuit = build_system(_mixed_circuit(), vectorize=True)
+    system = dataclasses.replace(with_circuit, ir=None)
+    noisy = [system.state(name) for name, rhs in system.derivatives if rhs.has(builtins.Xi)]
+    want = [k for state in noisy for k in range(state.start, state.stop)]
+    assert noise.split(system).sources.tolist() == want
+    assert noise.split(with_circuit).sources.tolist() != want  # there: node by node
+
+
 def test_split_refuses_nonlinear_noise_built_by_hand() -> None:
     system = build_system(_circuit(["x' = -x", "z' = -z"]))
     name, rhs = system.derivatives[0]

@@ -156,9 +156,14 @@ def _by_node(system: System, noisy: Sequence[str]) -> list[int]:
     """The state positions of the ``noisy`` states (in equation order), node by node in the
     order of the circuit's ``node_labels()``: the same order whether the System is vectorised
     or not, so a seed or given increments drive the same unit the same way in both layouts.
-    Positions whose path names no node of the circuit (edge states) follow, by path."""
+    Positions whose path names no node of the circuit (edge states) follow, by path. A
+    System without a circuit keeps the equation order."""
     circuit = system.ir.circuit if system.ir is not None else None
-    rank = {label: k for k, label in enumerate(circuit.node_labels())} if circuit else {}
+    if circuit is None:
+        return [
+            p for name in noisy for p in range(system.state(name).start, system.state(name).stop)
+        ]
+    rank = {label: k for k, label in enumerate(circuit.node_labels())}
     keyed: list[tuple[tuple[int, int | str], int]] = []
     for name in noisy:
         state = system.state(name)
