@@ -195,3 +195,55 @@ def test_history_samples_give_values_and_exact_slopes(setting) -> None:
     failing = dataclasses.replace(problem, history=lambda t: 1 / 0)
     with pytest.raises(SolverError, match="pre-history function failed"):
         failing.history_samples([-0.5])
+
+
+needs_numpy = pytest.mark.skipif(
+    __import__("importlib.util").util.find_spec("rates_numpy") is None,
+    reason="needs rates-numpy",
+)
+
+
+@needs_numpy
+def test_samples_beyond_memory_are_refused_before_integrating(monkeypatch) -> None:
+    """A run whose samples would not fit in memory is a SolverError with their count, size
+    and what to do, before the solver starts (it used to be numpy's MemoryError, or swap);
+    a monitored run of a streaming solver keeps blocks only and runs."""
+    from rates_core import backend
+    from rates_core.monitors import Subsample
+    from rates_core.plugins.host import PluginHost
+
+    called = []
+    solve = PluginHost._call_owner
+
+    def counting(self, hook, *args, **kwargs):
+        called.append(hook)
+        return solve(self, hook, *args, **kwargs)
+
+    monkeypatch.setattr(PluginHost, "_call_owner", counting)
+    monkeypatch.setattr(backend, "physical_memory", lambda: 4000)  # 500 float64 values
+    circuit = ref.leaky_integrator_circuit()
+    with pytest.raises(SolverError, match=r"keeps 1000 samples of 1 states .*sampling_step_size"):
+        circuit.run(1.0, 1e-3, solver="euler", backend="numpy")
+    assert "solve" not in called
+    delayed = ref.delayed_connectome(4)  # monitored in one pass, its samples streamed
+    x = {"x": "regions/op/x"}
+    frames = delayed.run(
+        1.0, 1e-3, solver="euler", backend="numpy", monitors={"x": Subsample(x, 0.1)}
+    )
+    assert frames["x"].shape == (10, 4) and "solve" in called
+
+
+@needs_numpy
+def test_memory_error_of_a_solver_is_a_solver_error(monkeypatch) -> None:
+    from rates_core.plugins.host import PluginHost
+
+    call = PluginHost._call_owner
+
+    def out_of_memory(self, hook, *args, **kwargs):
+        if hook == "solve":
+            raise MemoryError("Unable to allocate 298. GiB")
+        return call(self, hook, *args, **kwargs)
+
+    monkeypatch.setattr(PluginHost, "_call_owner", out_of_memory)
+    with pytest.raises(SolverError, match=r"solver 'euler': the run keeps \d+ samples"):
+        ref.leaky_integrator_circuit().run(1.0, 1e-3, solver="euler", backend="numpy")

@@ -9,6 +9,7 @@ the hooks without importing any other plugin.
 from __future__ import annotations
 
 import math
+import os
 import sys
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -615,6 +616,46 @@ class Progress:
                 self._bar = None
             else:
                 self.close()
+
+
+def physical_memory() -> int | None:
+    """This machine's memory in bytes (None where the OS does not say)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def sample_memory_error(problem: Problem, system: System, solver: str) -> SolverError:
+    """The error of a run whose samples do not fit in memory, with their size and what to do."""
+    itemsize = np.dtype(system.dtype).itemsize
+    size = problem.n_samples * system.n_states * itemsize
+    memory = physical_memory()
+    has = f" (this machine has {memory / 2**30:.3g} GiB)" if memory else ""
+    if problem.sink is None:
+        advice = (
+            "sample less often (sampling_step_size), integrate a shorter time, or observe the "
+            "run with monitors="
+        )
+    else:  # a monitored run whose solver keeps every step before the monitors see them
+        advice = "integrate a shorter time, or monitor it on a backend that streams"
+    return SolverError(
+        f"solver {solver!r}: the run keeps {problem.n_samples} samples of {system.n_states} "
+        f"states ({size / 2**30:.3g} GiB of {np.dtype(system.dtype).name}), more memory than "
+        f"it can have{has}: {advice} (rates-numpy, rates-numba and rates-torch hand their "
+        "samples to the monitors as they go)"
+    )
+
+
+def check_sample_memory(problem: Problem, system: System, solver: str) -> None:
+    """A :func:`sample_memory_error` before integrating when a run without a sink would keep
+    more samples than the machine's memory holds (they would fail late, or swap)."""
+    memory = physical_memory()
+    if problem.sink is not None or memory is None:
+        return
+    size = problem.n_samples * system.n_states * np.dtype(system.dtype).itemsize
+    if size > memory:
+        raise sample_memory_error(problem, system, solver)
 
 
 #: A streaming solver hands its samples to ``Problem.sink`` in blocks of about this many bytes.

@@ -463,10 +463,22 @@ class PluginHost:
 
     def solve(self, solver: str, function: Any, problem: Any) -> Any:
         """The sampled trajectory computed by the plugin that owns ``solver`` (a full name;
-        see :meth:`resolve_solver` for method names)."""
-        return self._call_owner(
-            "solve", "solver", solver, solver=solver, function=function, problem=problem
-        )
+        see :meth:`resolve_solver` for method names). Samples that cannot fit in memory are a
+        :class:`~rates_core.errors.SolverError` saying how many and what to do, before the
+        run where their size is known to exceed the machine's memory, else when it fails."""
+        from rates_core.backend import check_sample_memory, sample_memory_error
+
+        system = getattr(function, "system", None)
+        if system is not None:
+            check_sample_memory(problem, system, solver)
+        try:
+            return self._call_owner(
+                "solve", "solver", solver, solver=solver, function=function, problem=problem
+            )
+        except MemoryError:
+            if system is None:
+                raise
+            raise sample_memory_error(problem, system, solver) from None
 
     # ------------------------------------------------------------------ solver methods
 
