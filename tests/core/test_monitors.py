@@ -453,3 +453,23 @@ def test_windows_continue_time_and_inputs(small_windows, solver, tolerance):
     frames = circuit.run(10.0, 0.01, inputs=inputs, solver=solver, monitors={"s": Subsample(read)})
     assert list(frames["s"].columns) == ["x", "z"]
     np.testing.assert_allclose(frames["s"].to_numpy(), full.to_numpy(), rtol=0, atol=tolerance)
+
+
+@needs_numpy
+@pytest.mark.parametrize("given", [False, True])
+def test_noise_of_a_windowed_run_is_the_plain_runs(monkeypatch, given):
+    """A noisy model without delays runs in windows (here of 100 steps): its Wiener increments
+    are one stream cut into them, so the monitors see the plain run's path for the same seed
+    (each window drew from a seed of its own before), and given increments, which every
+    window refused (their rows are the whole run's), drive the monitored run as the plain one."""
+    from rates_core.testing import references as ref
+
+    monkeypatch.setattr(mon, "CHUNK_BYTES", 8 * 5 * 100)
+    circuit = ref.sde_population(5, "x' = -x + s*xi()", s=1.0, x0=0.0)
+    x = {f"x{i}": f"p{i}/op/x" for i in range(5)}
+    noise = {"wiener_increments": ref.brownian_increments(1000, 5, 10.0, seed=1)} if given else {}
+    options = {"solver": "euler_maruyama", "seed": 3, **noise}
+    plain = circuit.run(10.0, 0.01, outputs=x, **options).to_numpy()
+    frames = circuit.run(10.0, 0.01, monitors={"s": Subsample(x)}, **options)
+    np.testing.assert_allclose(frames["s"].to_numpy(), plain, rtol=0, atol=1e-12)
+    assert np.std(plain[500:]) > 0.3  # noise, not a decay to 0

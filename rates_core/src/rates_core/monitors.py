@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
     from rates_core.backend import Problem, Trajectory
     from rates_core.frontend.templates import CircuitTemplate
+    from rates_core.noise import WienerIncrements
     from rates_core.system import System
 
 __all__ = [
@@ -545,8 +546,19 @@ def _state_columns(system: System, spec: Sequence[tuple]) -> np.ndarray | None:
     return np.array([state_of[sym].start + (index or 0) for *_, sym, index in spec], dtype=int)
 
 
+def _wiener_stream(system: System, problem: Problem) -> WienerIncrements | None:
+    """The Wiener increments of a noisy model run in windows (None without noise): one stream
+    for the whole run, given or drawn from the seed as rates-numpy and rates-numba draw a plain
+    run's, and cut into the windows, so the monitors see the path of the plain run."""
+    from rates_core import noise
+
+    if not noise.has_noise(system):
+        return None
+    return noise.WienerIncrements(problem, int(noise.split(system).sources.size))
+
+
 def _window_seed(seed: Any, window: int) -> Any:
-    """Each window draws other noise than the last: seeds derived from ``seed``."""
+    """Each window draws other ``randn()`` numbers than the last: seeds derived from ``seed``."""
     if seed is None or window == 0:
         return seed
     return int(np.random.SeedSequence([int(seed), window]).generate_state(1)[0])
@@ -665,6 +677,7 @@ def run_monitored(
     if system.delayed:  # one pass: the history stays in the solver
         return feed.one_pass(solve), feed.final
     n_steps = problem.n_steps
+    increments = _wiener_stream(system, problem)
     row_bytes = max(np.asarray(problem.y0).itemsize, 8) * max(system.n_states, 1)
     width = max(1, min(n_steps, CHUNK_BYTES // row_bytes))
     y = np.asarray(problem.y0)
@@ -685,6 +698,9 @@ def run_monitored(
                 if problem.input_times is None
                 else problem.input_times[first:stop],
                 seed=_window_seed(problem.seed, window),
+                wiener_increments=None
+                if increments is None
+                else increments.rows(first, first + count),
                 progress=False,
             )
             trajectory = solve(part)
