@@ -95,7 +95,7 @@ def test_check_noisy_numpy_itself(monkeypatch: pytest.MonkeyPatch) -> None:
     model = _noisy_model()
     assert model.needs() == {"sde", "sde_delays"}
     target = resolve_target("numpy", None, {}, ())
-    assert gen.check_model(target, model) == 4
+    assert gen.check_model(target, model) == 5  # 2 SDE methods x 2 layouts, one monitored
 
     original = CircuitTemplate.run
 
@@ -107,6 +107,36 @@ def test_check_noisy_numpy_itself(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(CircuitTemplate, "run", shuffled_when_vectorised)
     with pytest.raises(AssertionError, match="given Wiener increments"):
         gen.check_model(target, model)
+
+
+@pytest.mark.parametrize("delayed", [False, True])
+def test_check_monitors_cuts_the_run_and_compares(monkeypatch: pytest.MonkeyPatch, delayed) -> None:
+    """The monitored run goes in several windows (no delays) or streamed blocks (delays), and
+    a monitor that changes a value fails the check."""
+    pytest.importorskip("rates_numpy")
+    from rates_core import monitors
+    from rates_core.testing.checks import resolve_target
+
+    model = _delayed_model() if delayed else gen.GeneratedModel(_delayed_model().types, ())
+    target = resolve_target("numpy", None, {}, ())
+    blocks = []
+    update = monitors._Feed.update
+
+    def counting(self, times, *args):
+        blocks.append(len(times))
+        return update(self, times, *args)
+
+    monkeypatch.setattr(monitors._Feed, "update", counting)
+    assert gen.check_monitors(target, model, model.circuit()) == 1
+    assert len(blocks) >= 3 and sum(blocks) == round(gen.T_END / gen.fixed_step(4, 2.0)[0])
+    original = monitors.Subsample.update
+
+    def off_by_a_little(self, times, values):
+        return original(self, times, values + 1e-9)
+
+    monkeypatch.setattr(monitors.Subsample, "update", off_by_a_little)
+    with pytest.raises(AssertionError, match="monitors="):
+        gen.check_monitors(target, model, model.circuit())
 
 
 def test_inputs_drawn_with_discrete_delays() -> None:
@@ -175,8 +205,9 @@ def test_check_model_numpy_itself() -> None:
     )
     model = gen.GeneratedModel((node,), (proj,))
     target = resolve_target("numpy", None, {}, ())
-    # 4 solvers x vectorised or not, and one delays="grid" run (the model has a delay)
-    assert gen.check_model(target, model) == 9
+    # 4 solvers x vectorised or not, one delays="grid" run (the model has a delay), one
+    # monitored run
+    assert gen.check_model(target, model) == 10
 
 
 def _delayed_model() -> gen.GeneratedModel:

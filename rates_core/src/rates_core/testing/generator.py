@@ -27,6 +27,9 @@ delays also runs once under ``delays="grid"`` (:func:`check_grid`): the backend'
 solver of highest order against rates-numpy, unvectorised, with the same method, step and
 convention (:data:`GRID_TOLERANCE`).
 
+Every model also runs once with ``run(monitors=...)`` in small windows or streamed sample
+blocks (:func:`check_monitors`), against the plain run.
+
 A noisy model runs with every SDE method of the backend (:func:`check_noisy`), each run given
 the same Wiener increments (one stream per noise source, matched by path, so vectorised and
 unvectorised runs integrate the same paths), against rates-numpy, unvectorised, with the same
@@ -39,10 +42,11 @@ with delays); ``vectorised`` decides whether ``vectorize=True`` runs.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import tempfile
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,6 +106,8 @@ NOISE_SIGMA = 0.3
 #: the same method, step and increments.
 NOISE_SEED = 20261206
 SDE_TOLERANCE = 1e-9
+#: A monitored run's Subsample against the plain run (same solver, step and increments).
+MONITOR_TOLERANCE = 1e-12
 COUPLINGS = ("edges", "matrix", "sparse", "connectivity", "global")
 
 
@@ -624,7 +630,8 @@ def check_model(
             **extra,
         )
         _assert_matches(frame, want_frame, tol, what, scale)
-    return len(runs) + check_grid(target, model, circuit, scale, options)
+    monitored = check_monitors(target, model, circuit, options)
+    return len(runs) + check_grid(target, model, circuit, scale, options) + monitored
 
 
 def _scale(frame: Any) -> float:
@@ -741,7 +748,77 @@ def check_noisy(
         frame = _attempt(what, simulate, target.backend, run.solver.name, run.vectorize, **extra)
         want_frame = wanted[method]
         _assert_matches(frame, want_frame, SDE_TOLERANCE, what, _scale(want_frame))
-    return len(runs)
+    return len(runs) + check_monitors(target, model, circuit, options)
+
+
+def monitor_run(target: Any, model: GeneratedModel) -> Run | None:
+    """The run of :func:`check_monitors`: the fixed-step solver of highest order (an SDE
+    method for a noisy model), vectorised where the backend can; None without one."""
+    runs = [r for r in runs_for(target, model) if not r.solver.adaptive]
+    return max(runs, key=lambda r: (r.order or 0, r.vectorize)) if runs else None
+
+
+def check_monitors(
+    target: Any,
+    model: GeneratedModel,
+    circuit: Any,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+) -> int:
+    """Run ``model`` once more with ``run(monitors=...)`` (:func:`monitor_run`), cut into
+    about four windows (without delays) or sample blocks (with delays: one pass whose samples
+    the solver streams, or returns whole): a ``Subsample`` at the sampling step must give the
+    plain run's samples, same solver, step and (noisy) increments, to
+    :data:`MONITOR_TOLERANCE`. The number of runs (0 or 1)."""
+    from rates_core import build_system
+    from rates_core.monitors import Subsample
+    from rates_core.testing.checks import ADAPTIVE_ATOL, ADAPTIVE_RTOL, solver_options
+
+    run = monitor_run(target, model)
+    if run is None:
+        return 0
+    order = 2 if model.noisy else run.order
+    dt = fixed_step(order, model.fastest_rate())[0]
+    n_steps = round(T_END / dt)
+    extra = solver_options(run.solver, options, ADAPTIVE_RTOL, ADAPTIVE_ATOL)
+    if model.noisy:
+        extra["wiener_increments"] = wiener_increments(circuit, n_steps, dt)[run.vectorize]
+    plain = run_model(
+        circuit, model, dt, SAMPLING, target.backend, run.solver.name, run.vectorize, **extra
+    )
+    what = (
+        f"backend {target.backend!r}, solver {run.solver.name!r}, vectorize={run.vectorize}, "
+        f"dt={dt:g}, monitors={{Subsample}} (against the plain run)"
+    )
+    row_bytes = 8 * build_system(circuit).n_states  # float64: twice that for complex states
+    with _small_blocks(row_bytes * max(1, n_steps // 4)):
+        frames = _attempt(
+            what,
+            circuit.run,
+            T_END,
+            dt,
+            inputs=model.inputs(dt, adaptive=False) or None,
+            solver=run.solver.name,
+            backend=target.backend,
+            vectorize=run.vectorize,
+            monitors={"sub": Subsample(model.outputs(), period=SAMPLING)},
+            **extra,
+        )
+    _assert_matches(frames["sub"], plain, MONITOR_TOLERANCE, what, _scale(plain))
+    return 1
+
+
+@contextlib.contextmanager
+def _small_blocks(size: int) -> Iterator[None]:
+    """Monitored runs in windows (``rates_core.monitors.CHUNK_BYTES``) and streamed sample
+    blocks (``rates_core.backend.SINK_BYTES``) of about ``size`` bytes, while in the block."""
+    from rates_core import backend, monitors
+
+    saved = monitors.CHUNK_BYTES, backend.SINK_BYTES
+    monitors.CHUNK_BYTES = backend.SINK_BYTES = size
+    try:
+        yield
+    finally:
+        monitors.CHUNK_BYTES, backend.SINK_BYTES = saved
 
 
 def grid_run(target: Any, model: GeneratedModel) -> Run | None:
