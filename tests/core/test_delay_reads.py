@@ -150,3 +150,20 @@ def test_breakpoints():
     np.testing.assert_allclose(marks, [0.3, 0.6, 0.7, 0.9, 1.0, 1.3, 1.4, 1.7])
     assert breakpoints(np.arange(1, 5000) * 1e-4, 0.0, 1.0, levels=2, cap=100).size == 100
     assert breakpoints(np.array([5.0]), 0.0, 2.0).size == 0
+
+
+def test_ring_plans_rows_and_interpolation() -> None:
+    """Rows kept: every read's interval (the largest delay 0.45 at dt 0.1 reads rows n - 5 and
+    n - 4 at the first stage) plus two; at least four. Reads between rows interpolate, whole
+    steps and ``grid`` do not."""
+    from rates_core.delay_reads import RingPlans
+
+    heun = [(0.0, True), (1.0, False)]
+    ring = RingPlans(np.array([0.45, 0.2, 0.0]), 0.1, heun)
+    assert [list(p.m) for p in ring.plans] == [[-5, -2, -1], [-4, -1, 0]]
+    assert ring.rows == 7 and ring.hermite
+    whole = RingPlans(np.array([0.3, 0.2]), 0.1, heun)
+    assert not whole.hermite and whole.rows == 5
+    grid = RingPlans(np.array([0.45, 0.2]), 0.1, heun, grid=True)
+    assert not grid.hermite and [list(p.m) for p in grid.plans] == [[-4, -2], [-4, -2]]
+    assert RingPlans(np.zeros(0), 0.1, heun).rows == 4

@@ -54,6 +54,7 @@ __all__ = [
     "MAX_BREAKPOINTS",
     "SNAP",
     "ConnectionLayout",
+    "RingPlans",
     "StagePlan",
     "breakpoints",
     "check_delays",
@@ -264,6 +265,21 @@ class StagePlan:
         self.direct = True
         self.weights = None
         self.n_pre = int(k.max()) if k.size else 0
+
+
+class RingPlans:
+    """The :class:`StagePlan` of every stage ``(c, first)`` of a fixed-step method, and what a
+    ring history of them needs: ``rows``, the rows ``n - rows + 1 .. n`` it keeps (every read's
+    interval, at least two back), and ``hermite``, whether some read interpolates (so rows
+    keep derivatives)."""
+
+    def __init__(
+        self, tau: np.ndarray, dt: float, stages: Sequence[tuple[float, bool]], grid: bool = False
+    ) -> None:
+        self.plans = [StagePlan(tau, dt, c, first, grid) for c, first in stages]
+        m_min = min((int(p.m.min()) for p in self.plans if p.m.size), default=0)
+        self.rows = max(-m_min, 2) + 2
+        self.hermite = not all(p.direct for p in self.plans)
 
 
 def input_jumps(rows: Iterable[Any], n_steps: int) -> np.ndarray:

@@ -27,7 +27,7 @@ import numpy as np
 
 from rates_core.backend import EmittedFunction, Problem, Trajectory, derivative_error, input_rows
 from rates_core.codegen.tableaux import TABLEAUX
-from rates_core.delay_reads import StagePlan, input_driven_slopes, input_jumps
+from rates_core.delay_reads import RingPlans, input_driven_slopes, input_jumps
 from rates_core.errors import SolverError
 from rates_fortran import ADAPTIVE_SOLVER, FIXED_SOLVERS
 
@@ -154,11 +154,9 @@ class Ring:
         self, method: str, pos: np.ndarray, tau: np.ndarray, dt: float, left: bool, grid: bool
     ) -> None:
         stages = TABLEAUX[method].stage_times()
-        plans = [StagePlan(tau, dt, c, first, grid) for c, first in stages]
+        ring = RingPlans(tau, dt, stages, grid)
+        plans, d, hermite = ring.plans, ring.rows, ring.hermite  # rows n - d + 1 .. n kept
         tracked, col = np.unique(pos, return_inverse=True)
-        m_min = min(int(p.m.min()) for p in plans)
-        d = max(-m_min, 2) + 2  # rows n - d + 1 .. n are kept
-        hermite = not all(p.direct for p in plans)
         nrec = (3 if left else 2) if hermite else 1
         rs, cs = nrec, 2 * d * nrec
         if cs * tracked.size >= 2**31:

@@ -34,6 +34,7 @@ from rates_core.backend import (
 from rates_core.codegen.tableaux import TABLEAUX
 from rates_core.delay_reads import (
     ConnectionLayout,
+    RingPlans,
     StagePlan,
     input_driven_slopes,
     input_jumps,
@@ -188,10 +189,9 @@ def delay_arguments(
     grid = problem.grid_delays  # every stage reads row n - round(tau / dt): direct reads
     layout = ConnectionLayout(system, list(problem.params), grid=grid)
     stages = TABLEAUX[method].stage_times()
-    plans = [StagePlan(layout.tau, dt, c, first, grid) for c, first in stages]
+    ring_plans = RingPlans(layout.tau, dt, stages, grid)
+    plans, rows = ring_plans.plans, ring_plans.rows
     size = layout.size
-    m_min = min((int(p.m.min()) for p in plans if p.m.size), default=0)
-    rows = max(-m_min, 2) + 2
     ncols = layout.tracked.size
     direct = np.array([p.direct for p in plans])
     slots = 1 if direct.all() else 4

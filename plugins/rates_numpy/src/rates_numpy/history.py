@@ -84,6 +84,7 @@ from rates_core.builtins import TIME
 from rates_core.delay_reads import (
     MAX_BREAKPOINTS,
     ConnectionLayout,
+    RingPlans,
     StagePlan,
     breakpoints,
     unique_sorted,
@@ -304,11 +305,11 @@ class RingHistory:
         self.vector = pre.vector
         self.grid = grid
         self.stages = [c for c, _ in stages]
-        self.plans = [StagePlan(conns.tau, dt, c, first, grid) for c, first in stages]
-        m_min = min((int(p.m.min()) for p in self.plans if p.m.size), default=0)
-        self.D = D = max(-m_min, 2) + 2  # rows n - D + 1 .. n are kept
+        ring = RingPlans(conns.tau, dt, stages, grid)
+        self.plans = ring.plans
+        self.D = D = ring.rows  # rows n - D + 1 .. n are kept
         self.ncols = ncols = conns.tracked.size
-        self.hermite = not all(p.direct for p in self.plans)
+        self.hermite = ring.hermite
         #: steps that need the left-side derivative (only Hermite reads use derivatives)
         self.left_steps = frozenset(int(k) for k in jumps) if self.hermite else frozenset()
         dtype = conns.dtype

@@ -45,7 +45,7 @@ from rates_core.builtins import TIME
 from rates_core.delay_reads import (
     MAX_BREAKPOINTS,
     ConnectionLayout,
-    StagePlan,
+    RingPlans,
     hermite_weights,
 )
 from rates_core.delay_reads import breakpoints as _breakpoints
@@ -253,11 +253,11 @@ class RingHistory:
         self._y: Any = None
         self.grid = grid
         self._held: Any = None  # grid: the values read at the first stage of the step
-        self.plans = [StagePlan(conns.tau_np, dt, c, first, grid) for c, first in stages]
-        m_min = min((int(p.m.min()) for p in self.plans if p.m.size), default=0)
-        self.D = max(-m_min, 2) + 2
+        ring = RingPlans(conns.tau_np, dt, stages, grid)
+        self.plans = ring.plans
+        self.D = ring.rows
         self.ncols = ncols = int(conns.tracked.numel())
-        self.hermite = not all(p.direct for p in self.plans)
+        self.hermite = ring.hermite
         opts = dict(dtype=conns.dtype, device=conns.device)
         self.Y = torch.zeros((*batch, 2 * self.D * ncols), **opts)
         self.F = torch.zeros_like(self.Y) if self.hermite else None
