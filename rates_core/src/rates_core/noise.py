@@ -167,9 +167,7 @@ def _by_node(system: System, noisy: Sequence[str]) -> list[int]:
     keyed: list[tuple[tuple[int, int | str], int]] = []
     for name in noisy:
         state = system.state(name)
-        paths = list(state.paths)
-        for i in range(state.size):
-            path = str(paths[i]) if len(paths) == state.size else f"{name}[{i}]"
+        for i, path in enumerate(_value_paths(state)):
             node = path.rsplit("/", 2)[0]
             keyed.append(((0, rank[node]) if node in rank else (1, path), state.start + i))
     keyed.sort(key=lambda item: item[0])  # stable: a node's states stay in equation order
@@ -203,12 +201,16 @@ def noise_sources(system: System) -> list[str]:
     state vector): node by node in the order of the circuit's ``node_labels()``, each node's
     noisy variables in the order of their equations, the same whether ``system`` is
     vectorised or not."""
-    path_of: dict[int, str] = {}
-    for s in system.states:
-        paths = list(s.paths)
-        for i in range(s.size):
-            path_of[s.start + i] = str(paths[i]) if len(paths) == s.size else f"{s.name}[{i}]"
+    path_of = {s.start + i: path for s in system.states for i, path in enumerate(_value_paths(s))}
     return [path_of[position] for position in split(system).sources.tolist()]
+
+
+def _value_paths(state: Any) -> list[str]:
+    """The ``node/op/var`` path of each value of ``state`` (``name[i]`` where it has none)."""
+    paths = list(state.paths)
+    if len(paths) == state.size:
+        return [str(path) for path in paths]
+    return [f"{state.name}[{i}]" for i in range(state.size)]
 
 
 def _noisy_states(system: System) -> str:
